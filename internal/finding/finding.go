@@ -1,0 +1,99 @@
+// Package finding owns the Finding: what detection hands to routing and notifiers.
+// It is the one domain type every stage shares, so it imports nothing of the project.
+package finding
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Severity orders findings for routing; the zero value is Info.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(name, n) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("unknown severity %q (want one of %s)", name, strings.Join(severityNames[:], ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Param is one key request parameter worth showing (policy ARN, target user, access key id),
+// kept in the order the rule considers most telling.
+type Param struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Finding is one rule matching one CloudTrail record. The JSON field names are a contract of
+// `trailbell scan --format json` and of the generic webhook.
+type Finding struct {
+	Rule        string   `json:"rule"`
+	Severity    Severity `json:"severity"`
+	Title       string   `json:"title"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+	References  []string `json:"references,omitempty"`
+
+	EventID         string `json:"eventID"`
+	EventName       string `json:"eventName"`
+	EventSource     string `json:"eventSource,omitempty"`
+	EventTime       string `json:"eventTime"`
+	Account         string `json:"account"`
+	Region          string `json:"region"`
+	Principal       string `json:"principal"`
+	PrincipalType   string `json:"principalType,omitempty"`
+	SourceIPAddress string `json:"sourceIPAddress"`
+	UserAgent       string `json:"userAgent,omitempty"`
+	ErrorCode       string `json:"errorCode,omitempty"`
+	ErrorMessage    string `json:"errorMessage,omitempty"`
+
+	// Target is who or what was acted on (user, role, group, policy, trail), when known.
+	Target string `json:"target,omitempty"`
+	// Params are the key request parameters of this event type.
+	Params []Param `json:"params,omitempty"`
+	// Grants says in words what a policy document in the record allows, when there is one.
+	Grants []string `json:"grants,omitempty"`
+
+	// Origin says where the record came from: file and position, S3 key, message id.
+	Origin string `json:"origin,omitempty"`
+	// Record is the CloudTrail record (the EventBridge envelope's detail).
+	Record json.RawMessage `json:"record"`
+}
+
+// Key identifies a finding for deduplication across retries and duplicate inputs.
+func (f *Finding) Key() string { return f.Rule + "/" + f.EventID }
+
+// Failed reports whether the recorded call was refused or failed.
+func (f *Finding) Failed() bool { return f.ErrorCode != "" || f.ErrorMessage != "" }

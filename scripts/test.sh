@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs trailbell's whole test suite on a clean machine: installs the AWS stand-ins into .bin/
+# (reusing what is there), starts them on loopback, exports their endpoints for the tests,
+# runs `go test -race ./...`, and stops what it started. Extra arguments go to `go test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+bin=$root/.bin
+mkdir -p "$bin"
+
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+install() { # name module@version [rename-from]
+	local name=$1 mod=$2 from=${3:-}
+	[ -x "$bin/$name" ] && return 0
+	echo "installing $name ($mod)" >&2
+	GOBIN=$bin go install "$mod"
+	[ -n "$from" ] && mv "$bin/$from" "$bin/$name"
+	return 0
+}
+install versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
+install goaws github.com/Admiral-Piett/goaws/app/cmd@v0.5.4 cmd
+install aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+wait_http() { # url expected-substring-or-empty
+	for _ in $(seq 1 100); do
+		if curl -s -o /dev/null "$1"; then return 0; fi
+		sleep 0.1
+	done
+	echo "server at $1 did not start" >&2
+	return 1
+}
+
+# S3: versitygw with a posix backend.
+s3port=$(free_port)
+mkdir -p "$tmp/s3"
+ROOT_ACCESS_KEY=$AWS_ACCESS_KEY_ID ROOT_SECRET_KEY=$AWS_SECRET_ACCESS_KEY \
+	"$bin/versitygw" --port "127.0.0.1:$s3port" --quiet posix "$tmp/s3" >"$tmp/versitygw.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$s3port/"
+export TRAILBELL_TEST_S3_ENDPOINT=http://127.0.0.1:$s3port
+
+# SQS and SNS: goaws (it binds every interface; its port comes from the config).
+sqsport=$(free_port)
+sed "s/__PORT__/$sqsport/g" testdata/goaws.yaml >"$tmp/goaws.yaml"
+(cd "$tmp" && exec "$bin/goaws" -config "$tmp/goaws.yaml") >"$tmp/goaws.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$sqsport/health"
+export TRAILBELL_TEST_SQS_ENDPOINT=http://127.0.0.1:$sqsport
+export TRAILBELL_TEST_SNS_ENDPOINT=http://127.0.0.1:$sqsport
+
+# The Lambda Runtime Interface Emulator is started by the tests that need it, per test.
+export TRAILBELL_TEST_RIE=$bin/aws-lambda-rie
+
+go vet ./...
+go test -race -timeout 20m "$@" ./...
