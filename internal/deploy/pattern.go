@@ -1,0 +1,417 @@
+// Package deploy owns what trailbell needs to know about its own deployment in AWS: the
+// EventBridge pre-filter patterns generated from the enabled rules, and the checks that catch a
+// deployment that would silently never fire (IAM rules outside us-east-1, stale patterns).
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// DefaultMaxSize is EventBridge's default quota for an event pattern, in characters ("Event
+// pattern size: 2,048", adjustable to 4,096 through Service Quotas).
+const DefaultMaxSize = 2048
+
+// maxClauses bounds the $or expansion of one rule; past it the rule's $or parts are dropped,
+// which only widens the pre-filter.
+const maxClauses = 64
+
+// maxBranches bounds the $or branches packed into one generated pattern, well under
+// EventBridge's limit on $or combinations.
+const maxBranches = 50
+
+// cloudTrailDetailTypes are every detail-type a lifted CloudTrail record can carry; a rule that
+// constrains none of the pre-filter fields is covered by them.
+var cloudTrailDetailTypes = []string{
+	"AWS API Call via CloudTrail",
+	"AWS Console Action via CloudTrail",
+	"AWS Console Sign In via CloudTrail",
+	"AWS Insight via CloudTrail",
+	"AWS Service Event via CloudTrail",
+}
+
+// Rule is the part of a detection rule the pre-filter needs.
+type Rule struct {
+	ID      string
+	Pattern string // EventBridge pattern JSON
+}
+
+// Options tune Generate.
+type Options struct {
+	MaxSize int // characters per pattern; 0 means DefaultMaxSize
+}
+
+// Pattern is one generated EventBridge rule pattern.
+type Pattern struct {
+	JSON  string   // compact pattern, at most MaxSize characters
+	Rules []string // ids of the rules it pre-filters for, sorted
+}
+
+// fields kept by the pre-filter, in output order. Everything else a rule tests is dropped,
+// which can only widen what the generated pattern matches.
+var fields = []string{"source", "detail-type", "detail.eventSource", "detail.eventName"}
+
+// clause is one conjunction of the pre-filter fields: values[i] lists the matchers (canonical
+// JSON) allowed for fields[i]; nil means unconstrained.
+type clause struct {
+	values [4][]string
+	rules  []string
+}
+
+// Generate turns rules into EventBridge patterns whose union matches at least everything any
+// rule matches: each rule is reduced to its source, detail-type, eventSource and eventName
+// constraints (exact values and prefixes), alternatives ($or) are expanded, clauses with the
+// same source, detail-type and eventSource are merged by uniting their eventNames, and the
+// result is packed into as few patterns of at most MaxSize characters as possible.
+func Generate(rules []Rule, opt Options) ([]Pattern, error) {
+	if opt.MaxSize == 0 {
+		opt.MaxSize = DefaultMaxSize
+	}
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("no rules enabled: nothing to pre-filter")
+	}
+	var all []clause
+	for _, r := range rules {
+		cs, err := ruleClauses(r)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cs...)
+	}
+	groups := merge(all)
+	var parts []clause
+	for _, g := range groups {
+		split, err := splitToFit(g, opt.MaxSize)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, split...)
+	}
+	return pack(parts, opt.MaxSize), nil
+}
+
+func ruleClauses(r Rule) ([]clause, error) {
+	dec := json.NewDecoder(strings.NewReader(r.Pattern))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("rule %s: pattern: %w", r.ID, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("rule %s: pattern is not a JSON object", r.ID)
+	}
+	cs := expand(top, "")
+	if len(cs) > maxClauses {
+		cs = expand(dropOr(top), "")
+	}
+	for i := range cs {
+		cs[i].rules = []string{r.ID}
+		if cs[i].unconstrained() {
+			cs[i].values[1] = quoteAll(cloudTrailDetailTypes)
+		}
+	}
+	return cs, nil
+}
+
+// expand returns the pattern object as a disjunction of clauses over the kept fields.
+func expand(obj map[string]any, prefix string) []clause {
+	out := []clause{{}}
+	for _, k := range sortedKeys(obj) {
+		v := obj[k]
+		var alts []clause
+		switch {
+		case k == "$or":
+			list, ok := v.([]any)
+			if !ok {
+				continue // not a combinator here: an odd field name; unconstrained
+			}
+			for _, alt := range list {
+				m, ok := alt.(map[string]any)
+				if !ok {
+					alts = nil
+					break
+				}
+				alts = append(alts, expand(m, prefix)...)
+			}
+			if len(alts) == 0 {
+				continue
+			}
+		default:
+			switch val := v.(type) {
+			case map[string]any:
+				alts = expand(val, prefix+k+".")
+			case []any:
+				i := slices.Index(fields, prefix+k)
+				ms, ok := matchers(val)
+				if i < 0 || !ok {
+					continue
+				}
+				var c clause
+				c.values[i] = ms
+				alts = []clause{c}
+			default:
+				continue
+			}
+		}
+		out = product(out, alts)
+		if len(out) > maxClauses*4 {
+			return out // the caller falls back to dropping $or
+		}
+	}
+	return out
+}
+
+// product is the conjunction of two disjunctions.
+func product(a, b []clause) []clause {
+	out := make([]clause, 0, len(a)*len(b))
+	for _, x := range a {
+		for _, y := range b {
+			out = append(out, and(x, y))
+		}
+	}
+	return out
+}
+
+// and intersects two clauses. A field constrained on both sides keeps the narrower side when
+// one is a subset, else the union: never narrower than the real intersection.
+func and(x, y clause) clause {
+	var c clause
+	for i := range c.values {
+		switch {
+		case x.values[i] == nil:
+			c.values[i] = y.values[i]
+		case y.values[i] == nil:
+			c.values[i] = x.values[i]
+		case subset(x.values[i], y.values[i]):
+			c.values[i] = x.values[i]
+		case subset(y.values[i], x.values[i]):
+			c.values[i] = y.values[i]
+		default:
+			c.values[i] = union(x.values[i], y.values[i])
+		}
+	}
+	return c
+}
+
+func dropOr(obj map[string]any) map[string]any {
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		if k == "$or" {
+			if _, isList := v.([]any); isList {
+				continue
+			}
+		}
+		if m, ok := v.(map[string]any); ok {
+			v = dropOr(m)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// matchers returns the canonical JSON of each value in a pattern leaf when every value is an
+// exact string or a prefix; anything else (numbers, anything-but, wildcard, exists, ...) makes
+// the field unconstrained in the pre-filter.
+func matchers(list []any) ([]string, bool) {
+	if len(list) == 0 {
+		return nil, false
+	}
+	var out []string
+	for _, v := range list {
+		switch val := v.(type) {
+		case string:
+			out = append(out, quote(val))
+		case map[string]any:
+			p, ok := val["prefix"].(string)
+			if len(val) != 1 || !ok {
+				return nil, false
+			}
+			b, _ := json.Marshal(map[string]string{"prefix": p})
+			out = append(out, string(b))
+		default:
+			return nil, false
+		}
+	}
+	return union(nil, out), true
+}
+
+func (c clause) unconstrained() bool {
+	for _, v := range c.values {
+		if v != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// merge unites clauses that agree on source, detail-type and eventSource.
+func merge(cs []clause) []clause {
+	byKey := map[string]*clause{}
+	var keys []string
+	for _, c := range cs {
+		k := strings.Join(c.values[0], ",") + "|" + nilMark(c.values[0]) + "|" +
+			strings.Join(c.values[1], ",") + "|" + nilMark(c.values[1]) + "|" +
+			strings.Join(c.values[2], ",") + "|" + nilMark(c.values[2])
+		g, ok := byKey[k]
+		if !ok {
+			cp := c
+			cp.rules = slices.Clone(c.rules)
+			byKey[k] = &cp
+			keys = append(keys, k)
+			continue
+		}
+		if g.values[3] == nil || c.values[3] == nil {
+			g.values[3] = nil // one rule wants every eventName of this group
+		} else {
+			g.values[3] = union(g.values[3], c.values[3])
+		}
+		g.rules = union(g.rules, c.rules)
+	}
+	sort.Strings(keys)
+	out := make([]clause, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
+
+func nilMark(v []string) string {
+	if v == nil {
+		return "*"
+	}
+	return ""
+}
+
+// splitToFit splits a clause whose pattern is too long into several by its eventNames.
+func splitToFit(c clause, max int) ([]clause, error) {
+	if len(render(c)) <= max {
+		return []clause{c}, nil
+	}
+	names := c.values[3]
+	if len(names) < 2 {
+		return nil, fmt.Errorf("rules %s: pre-filter pattern %s is %d characters, over the limit of %d",
+			strings.Join(c.rules, ", "), render(c), len(render(c)), max)
+	}
+	a, b := c, c
+	a.values[3] = names[:len(names)/2]
+	b.values[3] = names[len(names)/2:]
+	sa, err := splitToFit(a, max)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := splitToFit(b, max)
+	if err != nil {
+		return nil, err
+	}
+	return append(sa, sb...), nil
+}
+
+// pack combines clauses into patterns with a top-level $or, first fit in generation order.
+func pack(cs []clause, max int) []Pattern {
+	var out []Pattern
+	var cur []clause
+	flush := func() {
+		if len(cur) == 0 {
+			return
+		}
+		p := Pattern{JSON: renderAll(cur)}
+		for _, c := range cur {
+			p.Rules = union(p.Rules, c.rules)
+		}
+		out = append(out, p)
+		cur = nil
+	}
+	for _, c := range cs {
+		if len(cur) > 0 && (len(cur) >= maxBranches || len(renderAll(append(slices.Clone(cur), c))) > max) {
+			flush()
+		}
+		cur = append(cur, c)
+	}
+	flush()
+	return out
+}
+
+func renderAll(cs []clause) string {
+	if len(cs) == 1 {
+		return render(cs[0])
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"$or":[`)
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(render(c))
+	}
+	b.WriteString(`]}`)
+	return b.String()
+}
+
+// render writes a clause as compact pattern JSON with a fixed key order, so generated patterns
+// are stable across runs and diff well in templates.
+func render(c clause) string {
+	field := func(name string, vals []string) string {
+		return quote(name) + ":[" + strings.Join(vals, ",") + "]"
+	}
+	var top, detail []string
+	for i, name := range fields {
+		if c.values[i] == nil {
+			continue
+		}
+		if sub, ok := strings.CutPrefix(name, "detail."); ok {
+			detail = append(detail, field(sub, c.values[i]))
+		} else {
+			top = append(top, field(name, c.values[i]))
+		}
+	}
+	if len(detail) > 0 {
+		top = append(top, `"detail":{`+strings.Join(detail, ",")+"}")
+	}
+	return "{" + strings.Join(top, ",") + "}"
+}
+
+func quote(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // encoding a string cannot fail
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
+// union returns the sorted, deduplicated union of two lists; never nil.
+func union(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,166 @@
+package deploy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestGenerate(t *testing.T) {
+	tests := []struct {
+		name  string
+		rules []Rule
+		want  []string
+	}{
+		{
+			name: "same service merges event names and drops other fields",
+			rules: []Rule{
+				{"a", `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateUser"],"userIdentity":{"type":["Root"]}}}`},
+				{"b", `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy",{"prefix":"Put"}],"errorCode":[{"exists":false}]}}`},
+			},
+			want: []string{`{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy","CreateUser",{"prefix":"Put"}]}}`},
+		},
+		{
+			name: "a rule without eventName widens its group",
+			rules: []Rule{
+				{"a", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+				{"b", `{"source":["aws.iam"],"detail":{"userIdentity":{"type":["Root"]}}}`},
+			},
+			want: []string{`{"source":["aws.iam"]}`},
+		},
+		{
+			name: "top-level $or becomes separate branches",
+			rules: []Rule{
+				{"a", `{"$or":[{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}},{"source":["aws.signin"],"detail":{"eventName":["ConsoleLogin"]}}]}`},
+			},
+			want: []string{`{"$or":[{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}},{"source":["aws.signin"],"detail":{"eventName":["ConsoleLogin"]}}]}`},
+		},
+		{
+			name: "nested $or on eventName",
+			rules: []Rule{
+				{"a", `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"eventName":["DeleteUser"]}]}}`},
+			},
+			want: []string{`{"source":["aws.iam"],"detail":{"eventName":["CreateUser","DeleteUser"]}}`},
+		},
+		{
+			name: "$or that does not constrain a kept field leaves it open",
+			rules: []Rule{
+				{"a", `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"errorCode":["AccessDenied"]}]}}`},
+			},
+			want: []string{`{"source":["aws.iam"]}`},
+		},
+		{
+			name: "anything-but on eventName is not kept",
+			rules: []Rule{
+				{"a", `{"source":["aws.s3"],"detail":{"eventName":[{"anything-but":"GetObject"}]}}`},
+			},
+			want: []string{`{"source":["aws.s3"]}`},
+		},
+		{
+			name:  "a rule constraining no kept field gets every CloudTrail detail-type",
+			rules: []Rule{{"a", `{"detail":{"userIdentity":{"type":["Root"]}}}`}},
+			want:  []string{`{"detail-type":["AWS API Call via CloudTrail","AWS Console Action via CloudTrail","AWS Console Sign In via CloudTrail","AWS Insight via CloudTrail","AWS Service Event via CloudTrail"]}`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Generate(tt.rules, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotJSON []string
+			for _, p := range got {
+				gotJSON = append(gotJSON, p.JSON)
+			}
+			if strings.Join(gotJSON, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(gotJSON, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestGenerateSplitsAtMaxSize(t *testing.T) {
+	var rules []Rule
+	for i := range 200 {
+		rules = append(rules, Rule{fmt.Sprintf("r%03d", i),
+			fmt.Sprintf(`{"source":["aws.iam"],"detail":{"eventName":["SomeLongishEventName%03d"]}}`, i)})
+	}
+	rules = append(rules, Rule{"kms", `{"source":["aws.kms"],"detail":{"eventName":["DisableKey"]}}`})
+	got, err := Generate(rules, Options{MaxSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 6 {
+		t.Fatalf("got %d patterns, want the 200 names split over at least 6", len(got))
+	}
+	names := 0
+	covered := map[string]bool{}
+	for _, p := range got {
+		if len(p.JSON) > 1000 {
+			t.Errorf("pattern of %d characters over the limit: %s", len(p.JSON), p.JSON)
+		}
+		names += strings.Count(p.JSON, "SomeLongishEventName")
+		for _, r := range p.Rules {
+			covered[r] = true
+		}
+	}
+	if names != 200 {
+		t.Errorf("%d event names in the output, want each of 200 once", names)
+	}
+	if len(covered) != 201 {
+		t.Errorf("%d rules covered, want 201", len(covered))
+	}
+}
+
+func TestGenerateErrors(t *testing.T) {
+	if _, err := Generate(nil, Options{}); err == nil {
+		t.Error("no rules: want an error")
+	}
+	_, err := Generate([]Rule{{"bad", `{"source":`}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "rule bad") {
+		t.Errorf("bad pattern: err = %v, want one naming the rule", err)
+	}
+	long := `{"source":["aws.iam"],"detail":{"eventName":["` + strings.Repeat("x", 3000) + `"]}}`
+	if _, err := Generate([]Rule{{"long", long}}, Options{}); err == nil {
+		t.Error("single value over the limit: want an error")
+	}
+}
+
+func TestCheckRegion(t *testing.T) {
+	rules := []Rule{
+		{"iam", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+		{"by-event-source", `{"detail":{"eventSource":["organizations.amazonaws.com"]}}`},
+		{"signin", `{"source":["aws.signin"]}`},
+		{"kms", `{"source":["aws.kms"]}`},
+	}
+	w, err := CheckRegion("us-east-1", rules)
+	if err != nil || len(w) != 0 {
+		t.Errorf("us-east-1: warnings %v, err %v; want none", w, err)
+	}
+	w, err = CheckRegion("eu-west-1", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range w {
+		got = append(got, x.Rule)
+	}
+	if strings.Join(got, ",") != "iam,by-event-source,signin" {
+		t.Errorf("eu-west-1 warned about %v, want iam, by-event-source, signin", got)
+	}
+}
+
+func TestCheckStale(t *testing.T) {
+	gen, err := Generate([]Rule{{"a", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := CheckStale([]string{`{"detail": {"eventName": ["CreateUser"]}, "source": ["aws.iam"]}`}, gen)
+	if err != nil || len(w) != 0 {
+		t.Errorf("same pattern reformatted: warnings %v, err %v", w, err)
+	}
+	w, _ = CheckStale([]string{`{"source":["aws.iam"]}`}, gen)
+	if len(w) != 2 {
+		t.Errorf("different pattern: %d warnings, want 2 (missing and extra)", len(w))
+	}
+}
