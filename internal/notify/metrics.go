@@ -1,0 +1,59 @@
+package notify
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the Pipeline's counters; create them with NewMetrics.
+type Metrics struct {
+	accepted   *prometheus.CounterVec
+	duplicates prometheus.Counter
+	suppressed prometheus.Counter
+	filtered   *prometheus.CounterVec
+	delivered  *prometheus.CounterVec
+	messages   *prometheus.CounterVec
+	attempts   *prometheus.CounterVec
+	failed     *prometheus.CounterVec
+	pending    *prometheus.GaugeVec
+	latency    *prometheus.HistogramVec
+}
+
+// NewMetrics creates the delivery metrics and registers them with reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_accepted_total", Help: "Findings accepted into the outbox, per receiver.",
+		}, []string{"receiver"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trailbell_notify_duplicates_total", Help: "Findings dropped because their (rule, eventID) was already accepted.",
+		}),
+		suppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trailbell_notify_suppressed_total", Help: "Findings matched by a configured exception.",
+		}),
+		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_below_min_severity_total", Help: "Findings routed to a receiver but below its minimum severity.",
+		}, []string{"receiver"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_delivered_total", Help: "Findings delivered, per receiver.",
+		}, []string{"receiver"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_messages_total", Help: "Successful notifier calls (one message, or one summary of repeats).",
+		}, []string{"receiver"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_attempt_failures_total", Help: "Failed delivery attempts, per receiver and reason.",
+		}, []string{"receiver", "reason"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_notify_failed_total", Help: "Findings that could not be delivered (moved to the fallback receiver or the dead-letter queue).",
+		}, []string{"receiver", "reason"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "trailbell_notify_pending", Help: "Findings waiting in the outbox, per receiver.",
+		}, []string{"receiver"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "trailbell_notify_delivery_seconds", Help: "Time from acceptance to delivery.",
+			Buckets: []float64{.1, .5, 1, 5, 15, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600},
+		}, []string{"receiver"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.accepted, m.duplicates, m.suppressed, m.filtered, m.delivered,
+			m.messages, m.attempts, m.failed, m.pending, m.latency)
+	}
+	return m
+}
