@@ -1,0 +1,381 @@
+// Package s3poll follows CloudTrail log files as they land in S3 trail prefixes. It discovers
+// the ACCOUNT/CloudTrail/REGION prefixes under a configured prefix (one account, several, or an
+// AWS Organizations trail), because keys sort by time only inside one of those, and keeps a
+// StartAfter checkpoint for each. A checkpoint moves only after the handler has accepted a
+// file, so delivery is at-least-once.
+package s3poll
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/trailbell/trailbell/internal/checkpoint"
+)
+
+// API is the part of the S3 client the poller uses.
+type API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+}
+
+// Object is one log file.
+type Object struct {
+	Bucket, Key  string
+	Size         int64
+	LastModified time.Time
+}
+
+// URL is the object's s3:// address.
+func (o Object) URL() string { return "s3://" + o.Bucket + "/" + o.Key }
+
+// Handler processes one log file. Returning nil means every finding from it is durably
+// accepted; the checkpoint then moves past it. An error leaves the file to the next poll.
+type Handler func(ctx context.Context, obj Object, body io.Reader) error
+
+// Options configure a Poller; zero durations take the defaults noted.
+type Options struct {
+	Client API
+	Bucket string
+	Prefix string // "" for the whole bucket; may end at any level down to a region
+	State  *checkpoint.Dir
+
+	Interval time.Duration // between polls of a prefix (default 1m)
+	// Since is how far back to start in a prefix that has no checkpoint yet; 0 reads its whole
+	// history.
+	Since time.Duration
+	// LateWindow is how long after a newer file a file with an older key is still picked up:
+	// CloudTrail delivery is not strictly in order (default 30m).
+	LateWindow time.Duration
+	// Rediscover is how often to look for new account and region prefixes (default 10m).
+	Rediscover time.Duration
+	// Parallel bounds how many prefixes are polled at once (default 4).
+	Parallel int
+	// Grace is how long the file in hand may take to finish after shutdown begins (default 30s).
+	Grace time.Duration
+
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
+}
+
+// Poller polls one bucket prefix.
+type Poller struct {
+	o      Options
+	source string // s3://bucket/prefix, for logs and metrics
+
+	mu      sync.Mutex
+	cursors map[string]*cursor // by leaf prefix
+}
+
+// New checks the options and fills in defaults.
+func New(o Options) (*Poller, error) {
+	if o.Client == nil || o.Bucket == "" || o.State == nil {
+		return nil, errors.New("s3poll: client, bucket and state directory are required")
+	}
+	o.Interval = cmp.Or(o.Interval, time.Minute)
+	o.LateWindow = cmp.Or(o.LateWindow, 30*time.Minute)
+	o.Rediscover = cmp.Or(o.Rediscover, 10*time.Minute)
+	o.Parallel = cmp.Or(o.Parallel, 4)
+	o.Grace = cmp.Or(o.Grace, 30*time.Second)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	src := "s3://" + o.Bucket + "/" + o.Prefix
+	o.Logger = o.Logger.With("source", src)
+	return &Poller{o: o, source: src, cursors: map[string]*cursor{}}, nil
+}
+
+// Source names the poller in logs, metrics and alerts.
+func (p *Poller) Source() string { return p.source }
+
+// Run polls until ctx is done, then returns nil once the file in hand is finished. Errors of
+// single prefixes or files are logged, counted and retried on the next poll.
+func (p *Poller) Run(ctx context.Context, h Handler) error {
+	var leaves []string
+	var discovered time.Time
+	for {
+		if leaves == nil || p.o.Now().Sub(discovered) >= p.o.Rediscover {
+			l, err := p.discover(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return nil
+			case err != nil:
+				p.o.Metrics.listErrors(p.source)
+				p.o.Logger.Error("discover prefixes", "err", err)
+			default:
+				if len(l) != len(leaves) {
+					p.o.Logger.Info("trail prefixes", "count", len(l))
+				}
+				leaves, discovered = l, p.o.Now()
+				p.o.Metrics.setPrefixes(p.source, len(leaves))
+			}
+		}
+		p.pollAll(ctx, leaves, h)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(p.o.Interval):
+		}
+	}
+}
+
+// PollOnce discovers the prefixes and handles every new file once; for tests and one-shot use.
+func (p *Poller) PollOnce(ctx context.Context, h Handler) error {
+	leaves, err := p.discover(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, leaf := range leaves {
+		if err := p.pollLeaf(ctx, leaf, h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Poller) pollAll(ctx context.Context, leaves []string, h Handler) {
+	var g errgroup.Group
+	g.SetLimit(p.o.Parallel)
+	for _, leaf := range leaves {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := p.pollLeaf(ctx, leaf, h); err != nil && ctx.Err() == nil {
+				p.o.Logger.Error("poll prefix", "prefix", leaf, "err", err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+// discover lists, with Delimiter "/", down to the ACCOUNT/CloudTrail/REGION/ prefixes.
+func (p *Poller) discover(ctx context.Context) ([]string, error) {
+	if _, _, ok := leafOf(p.o.Prefix); ok {
+		return []string{p.o.Prefix}, nil
+	}
+	var leaves []string
+	// AWSLogs/o-org/ACCOUNT/CloudTrail/REGION is five levels below the bucket root; the bound
+	// only stops a walk through a bucket that holds something else.
+	const maxDepth = 8
+	var walk func(prefix string, depth int) error
+	walk = func(prefix string, depth int) error {
+		pg := s3.NewListObjectsV2Paginator(p.o.Client, &s3.ListObjectsV2Input{
+			Bucket: aws.String(p.o.Bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/"),
+		})
+		for pg.HasMorePages() {
+			out, err := pg.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list s3://%s/%s: %w", p.o.Bucket, prefix, err)
+			}
+			for _, cp := range out.CommonPrefixes {
+				sub := aws.ToString(cp.Prefix)
+				if _, _, ok := leafOf(sub); ok {
+					leaves = append(leaves, sub)
+					continue
+				}
+				name := lastSegment(sub)
+				// CloudTrail-Digest and CloudTrail-Insight hold no management events.
+				if strings.HasPrefix(name, "CloudTrail-") || depth >= maxDepth {
+					continue
+				}
+				if err := walk(sub, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(p.o.Prefix, 0); err != nil {
+		return nil, err
+	}
+	slices.Sort(leaves)
+	return leaves, nil
+}
+
+// leafOf reports whether prefix is at or below an ACCOUNT/CloudTrail/REGION/ prefix, and the
+// account and region when prefix is exactly one.
+func leafOf(prefix string) (account, region string, ok bool) {
+	segs := strings.Split(prefix, "/")
+	for i := 1; i+1 < len(segs); i++ {
+		if segs[i] == "CloudTrail" && segs[i+1] != "" && i+2 < len(segs) {
+			if i+3 == len(segs) && segs[i+2] == "" {
+				return segs[i-1], segs[i+1], true
+			}
+			return "", "", true
+		}
+	}
+	return "", "", false
+}
+
+func lastSegment(prefix string) string {
+	s := strings.TrimSuffix(prefix, "/")
+	return s[strings.LastIndexByte(s, '/')+1:]
+}
+
+// cursor is the checkpoint of one leaf prefix.
+type cursor struct {
+	// After: every key up to and including it is handled, or older than the late window.
+	After string `json:"after"`
+	// Done are keys after After already handled, kept while a late file may still sort
+	// before them.
+	Done []doneKey `json:"done,omitempty"`
+}
+
+type doneKey struct {
+	Key  string    `json:"key"`
+	Time time.Time `json:"time"`
+}
+
+func (c *cursor) done(key string) bool {
+	return key <= c.After || slices.ContainsFunc(c.Done, func(d doneKey) bool { return d.Key == key })
+}
+
+// mark records key as handled and moves After past every key older than the late window.
+func (c *cursor) mark(key string, t time.Time, window time.Duration) {
+	c.Done = append(c.Done, doneKey{key, t})
+	newest := t
+	for _, d := range c.Done {
+		if d.Time.After(newest) {
+			newest = d.Time
+		}
+	}
+	cutoff := newest.Add(-window)
+	for _, d := range c.Done {
+		if d.Time.Before(cutoff) && d.Key > c.After {
+			c.After = d.Key
+		}
+	}
+	c.Done = slices.DeleteFunc(c.Done, func(d doneKey) bool { return d.Key <= c.After })
+	slices.SortFunc(c.Done, func(a, b doneKey) int { return strings.Compare(a.Key, b.Key) })
+}
+
+func (p *Poller) cursor(leaf string) (*cursor, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.cursors[leaf]; ok {
+		return c, nil
+	}
+	c := &cursor{}
+	ok, err := p.o.State.Load(p.stateKey(leaf), c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		c.After = p.startAfter(leaf)
+	}
+	p.cursors[leaf] = c
+	return c, nil
+}
+
+func (p *Poller) stateKey(leaf string) string { return "s3://" + p.o.Bucket + "/" + leaf }
+
+// startAfter places a new prefix's cursor Since ago, using the time in CloudTrail's key layout
+// REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_....
+func (p *Poller) startAfter(leaf string) string {
+	account, region, ok := leafOf(leaf)
+	if p.o.Since <= 0 || !ok {
+		return ""
+	}
+	t := p.o.Now().Add(-p.o.Since).UTC()
+	return leaf + t.Format("2006/01/02/") + account + "_CloudTrail_" + region + "_" + t.Format("20060102T1504Z")
+}
+
+// keyTime reads the delivery time in a log file's name, falling back to fallback for names
+// that do not follow CloudTrail's layout.
+func keyTime(key string, fallback time.Time) time.Time {
+	base := key[strings.LastIndexByte(key, '/')+1:]
+	parts := strings.Split(base, "_")
+	if len(parts) >= 5 && parts[1] == "CloudTrail" {
+		if t, err := time.Parse("20060102T1504Z", parts[3]); err == nil {
+			return t
+		}
+	}
+	return fallback
+}
+
+func isLogFile(key string) bool {
+	return strings.HasSuffix(key, ".json.gz") || strings.HasSuffix(key, ".json")
+}
+
+// pollLeaf handles, in key order, every file of leaf that is not handled yet. It stops at the
+// first file that fails, so the checkpoint never skips one.
+func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
+	c, err := p.cursor(leaf)
+	if err != nil {
+		return err
+	}
+	pg := s3.NewListObjectsV2Paginator(p.o.Client, &s3.ListObjectsV2Input{
+		Bucket: aws.String(p.o.Bucket), Prefix: aws.String(leaf), StartAfter: aws.String(c.After),
+	})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.o.Metrics.listErrors(p.source)
+			return fmt.Errorf("list s3://%s/%s: %w", p.o.Bucket, leaf, err)
+		}
+		for _, o := range out.Contents {
+			key := aws.ToString(o.Key)
+			if c.done(key) || !isLogFile(key) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil // shutting down: stop between files
+			}
+			obj := Object{Bucket: p.o.Bucket, Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)}
+			if err := p.handle(ctx, obj, h); err != nil {
+				p.o.Metrics.fileErrors(p.source)
+				return err
+			}
+			p.o.Metrics.file(p.source, obj.Size)
+			c.mark(key, keyTime(key, obj.LastModified), p.o.LateWindow)
+			if err := p.o.State.Save(p.stateKey(leaf), c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// handle reads one file and gives it to h. Once started, a file is finished even when ctx is
+// cancelled, within Grace, so a graceful shutdown does not redo it.
+func (p *Poller) handle(ctx context.Context, obj Object, h Handler) error {
+	hctx, cancel := finishing(ctx, p.o.Grace)
+	defer cancel()
+	out, err := p.o.Client.GetObject(hctx, &s3.GetObjectInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)})
+	if err != nil {
+		return fmt.Errorf("get %s: %w", obj.URL(), err)
+	}
+	defer out.Body.Close()
+	if err := h(hctx, obj, out.Body); err != nil {
+		return fmt.Errorf("handle %s: %w", obj.URL(), err)
+	}
+	return nil
+}
+
+// finishing returns a context that outlives ctx by grace.
+func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return hctx, func() { stop(); cancel() }
+}

@@ -1,0 +1,274 @@
+package s3poll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/trailbell/trailbell/internal/checkpoint"
+)
+
+// newS3 starts an in-process S3 server with one bucket.
+func newS3(t *testing.T, bucket string) *s3.Client {
+	t.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	c := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
+	})
+	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func put(t *testing.T, c *s3.Client, bucket, key, body string) {
+	t.Helper()
+	if _, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logKey builds a key in CloudTrail's layout; prefix ends in "AWSLogs/" or "AWSLogs/o-ORG/".
+func logKey(prefix, account, region string, t time.Time, id string) string {
+	return fmt.Sprintf("%s%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz",
+		prefix, account, region, t.Format("2006/01/02"), account, region, t.Format("20060102T1504Z"), id)
+}
+
+// recorder is a Handler that remembers what it was given and can be told to fail.
+type recorder struct {
+	mu     sync.Mutex
+	keys   []string
+	failOn string
+}
+
+func (r *recorder) handle(_ context.Context, o Object, body io.Reader) error {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if o.Key == r.failOn {
+		return errors.New("outbox unavailable")
+	}
+	if string(b) != "body of "+o.Key {
+		return fmt.Errorf("body of %s = %q", o.Key, b)
+	}
+	r.keys = append(r.keys, o.Key)
+	return nil
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := r.keys
+	r.keys = nil
+	return k
+}
+
+var t0 = time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+
+func newPoller(t *testing.T, c API, state *checkpoint.Dir, prefix string, since time.Duration) *Poller {
+	t.Helper()
+	p, err := New(Options{Client: c, Bucket: "trail", Prefix: prefix, State: state, Since: since, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOrganizationTrailEveryPrefixOnceThenOnlyNewFiles(t *testing.T) {
+	c := newS3(t, "trail")
+	var want []string
+	for _, acct := range []string{"111111111111", "222222222222"} {
+		for _, region := range []string{"eu-west-1", "us-east-1"} {
+			for i := range 3 {
+				k := logKey("org/AWSLogs/o-abc123/", acct, region, t0.Add(time.Duration(i)*5*time.Minute), fmt.Sprint("r", i))
+				put(t, c, "trail", k, "body of "+k)
+				want = append(want, k)
+			}
+		}
+		// Digest files and unrelated objects are never records.
+		digest := "org/AWSLogs/o-abc123/" + acct + "/CloudTrail-Digest/us-east-1/2026/11/28/" + acct + "_CloudTrail-Digest_us-east-1_x_20261128T0100Z.json.gz"
+		put(t, c, "trail", digest, "digest")
+	}
+	put(t, c, "trail", "org/AWSLogs/o-abc123/111111111111/CloudTrail/us-east-1/README.txt", "not a log file")
+	slices.Sort(want)
+
+	state, err := checkpoint.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPoller(t, c, state, "org/", 0)
+	var r recorder
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	got := r.take()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("first poll handled\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A restarted poller (fresh memory, same state directory) handles only the new file.
+	next := logKey("org/AWSLogs/o-abc123/", "222222222222", "eu-west-1", t0.Add(20*time.Minute), "new")
+	put(t, c, "trail", next, "body of "+next)
+	p = newPoller(t, c, state, "org/", 0)
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.take(); !slices.Equal(got, []string{next}) {
+		t.Fatalf("after restart handled %q, want only %q", got, next)
+	}
+}
+
+func TestFailedFileIsRetriedAndNothingAfterItIsSkipped(t *testing.T) {
+	c := newS3(t, "trail")
+	var keys []string
+	for i := range 3 {
+		k := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(time.Duration(i)*5*time.Minute), "x")
+		put(t, c, "trail", k, "body of "+k)
+		keys = append(keys, k)
+	}
+	state, _ := checkpoint.Open(t.TempDir())
+	p := newPoller(t, c, state, "AWSLogs/111111111111/", 0)
+	r := recorder{failOn: keys[1]}
+	if err := p.PollOnce(t.Context(), r.handle); err == nil || !strings.Contains(err.Error(), keys[1]) {
+		t.Fatalf("PollOnce error = %v, want one naming %s", err, keys[1])
+	}
+	if got := r.take(); !slices.Equal(got, keys[:1]) {
+		t.Fatalf("handled %q before the failure, want %q", got, keys[:1])
+	}
+	r.failOn = ""
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.take(); !slices.Equal(got, keys[1:]) {
+		t.Fatalf("retry handled %q, want %q", got, keys[1:])
+	}
+}
+
+func TestLateFileInsideWindowIsPickedUp(t *testing.T) {
+	c := newS3(t, "trail")
+	early := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
+	later := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(10*time.Minute), "b")
+	put(t, c, "trail", later, "body of "+later)
+	state, _ := checkpoint.Open(t.TempDir())
+	p := newPoller(t, c, state, "AWSLogs/111111111111/CloudTrail/us-east-1/", 0)
+	var r recorder
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	r.take()
+	put(t, c, "trail", early, "body of "+early) // delivered after a newer file
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.take(); !slices.Equal(got, []string{early}) {
+		t.Fatalf("handled %q, want the late file %q", got, early)
+	}
+}
+
+func TestSinceSkipsHistoryOnFirstStart(t *testing.T) {
+	c := newS3(t, "trail")
+	old := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(-3*time.Hour), "old")
+	yesterday := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(-26*time.Hour), "older")
+	recent := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(-30*time.Minute), "recent")
+	for _, k := range []string{old, yesterday, recent} {
+		put(t, c, "trail", k, "body of "+k)
+	}
+	state, _ := checkpoint.Open(t.TempDir())
+	p := newPoller(t, c, state, "", time.Hour)
+	var r recorder
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.take(); !slices.Equal(got, []string{recent}) {
+		t.Fatalf("handled %q, want only %q", got, recent)
+	}
+}
+
+func TestMarkMovesAfterPastTheLateWindow(t *testing.T) {
+	var c cursor
+	k := func(min int) string { return fmt.Sprintf("p/2026/11/28/a_CloudTrail_r_20261128T%04dZ_x.json.gz", min) }
+	at := func(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
+	c.mark(k(100), at(100), 30*time.Minute)
+	c.mark(k(110), at(110), 30*time.Minute)
+	if c.After != "" || len(c.Done) != 2 {
+		t.Fatalf("inside the window: %+v, want After empty and 2 done", c)
+	}
+	c.mark(k(145), at(145), 30*time.Minute)
+	if c.After != k(110) || len(c.Done) != 1 || c.Done[0].Key != k(145) {
+		t.Fatalf("after 145: %+v, want After %s and only 145 done", c, k(110))
+	}
+	if !c.done(k(100)) || !c.done(k(145)) || c.done(k(120)) {
+		t.Fatalf("done() wrong for %+v", c)
+	}
+}
+
+func TestLeafOf(t *testing.T) {
+	for _, tc := range []struct {
+		prefix          string
+		account, region string
+		ok              bool
+	}{
+		{"AWSLogs/1/CloudTrail/us-east-1/", "1", "us-east-1", true},
+		{"x/AWSLogs/o-a/1/CloudTrail/eu-west-1/", "1", "eu-west-1", true},
+		{"AWSLogs/1/CloudTrail/us-east-1/2026/11/", "", "", true},
+		{"AWSLogs/1/CloudTrail/", "", "", false},
+		{"AWSLogs/1/CloudTrail/us-east", "", "", false},
+		{"AWSLogs/", "", "", false},
+		{"", "", "", false},
+	} {
+		a, r, ok := leafOf(tc.prefix)
+		if a != tc.account || r != tc.region || ok != tc.ok {
+			t.Errorf("leafOf(%q) = %q, %q, %v; want %q, %q, %v", tc.prefix, a, r, ok, tc.account, tc.region, tc.ok)
+		}
+	}
+}
+
+// A shutdown that begins while a file is being read lets that file finish and checkpoints it.
+func TestShutdownFinishesTheFileInHand(t *testing.T) {
+	c := newS3(t, "trail")
+	k := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
+	put(t, c, "trail", k, "body of "+k)
+	state, _ := checkpoint.Open(t.TempDir())
+	p := newPoller(t, c, state, "", 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	var handled bool
+	err := p.PollOnce(ctx, func(hctx context.Context, o Object, body io.Reader) error {
+		cancel()
+		if hctx.Err() != nil {
+			return fmt.Errorf("handler context cancelled with the run: %w", hctx.Err())
+		}
+		var buf bytes.Buffer
+		_, err := io.Copy(&buf, body)
+		handled = err == nil
+		return err
+	})
+	if err != nil || !handled {
+		t.Fatalf("PollOnce = %v, handled %v", err, handled)
+	}
+	var cur cursor
+	if ok, err := state.Load("s3://trail/AWSLogs/111111111111/CloudTrail/us-east-1/", &cur); !ok || err != nil || !cur.done(k) {
+		t.Fatalf("checkpoint after shutdown = %+v (%v, %v), want %s done", cur, ok, err, k)
+	}
+}
