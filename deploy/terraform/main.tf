@@ -1,0 +1,224 @@
+# trailbell in AWS: EventBridge pre-filter rule(s), the function, the optional SQS path for
+# CloudTrail log files, the Slack secret, a least-privilege role and alarms on the alerter.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  event_patterns = length(var.event_patterns) > 0 ? var.event_patterns : [for p in jsondecode(file("${path.module}/event-patterns.json")) : jsonencode(p)]
+  log_path       = var.trail_bucket_name != ""
+  bucket_account = var.trail_bucket_account_id != "" ? var.trail_bucket_account_id : data.aws_caller_identity.current.account_id
+  bus_name       = var.create_central_bus ? aws_cloudwatch_event_bus.central[0].name : var.event_bus_name
+}
+
+resource "aws_secretsmanager_secret" "slack" {
+  name_prefix = "${var.name}-slack-"
+  description = "trailbell Slack incoming-webhook URL"
+}
+
+resource "aws_secretsmanager_secret_version" "slack" {
+  count         = var.slack_webhook_url == null ? 0 : 1
+  secret_id     = aws_secretsmanager_secret.slack.id
+  secret_string = var.slack_webhook_url
+}
+
+resource "aws_cloudwatch_log_group" "function" {
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_sqs_queue" "dead_letters" {
+  name                      = "${var.name}-dead-letters"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+}
+
+resource "aws_sqs_queue" "logs" {
+  count = local.log_path ? 1 : 0
+  name  = "${var.name}-log-files"
+  # Six times the function timeout, as Lambda recommends for SQS event sources.
+  visibility_timeout_seconds = 720
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letters.arn
+    maxReceiveCount     = 5
+  })
+}
+
+resource "aws_sqs_queue_policy" "logs" {
+  count     = local.log_path ? 1 : 0
+  queue_url = aws_sqs_queue.logs[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "S3ObjectCreatedNotifications"
+      Effect    = "Allow"
+      Principal = { Service = "s3.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.logs[0].arn
+      Condition = {
+        ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:s3:::${var.trail_bucket_name}" }
+        StringEquals = { "aws:SourceAccount" = local.bucket_account }
+      }
+    }]
+  })
+}
+
+resource "aws_sqs_queue_policy" "dead_letters" {
+  queue_url = aws_sqs_queue.dead_letters.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EventBridgeTargetDeadLetters"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.dead_letters.arn
+      Condition = { StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id } }
+    }]
+  })
+}
+
+resource "aws_dynamodb_table" "dedupe" {
+  count        = var.create_dedupe_table ? 1 : 0
+  name         = "${var.name}-dedupe"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+}
+
+resource "aws_lambda_function" "trailbell" {
+  function_name    = var.name
+  role             = aws_iam_role.function.arn
+  filename         = var.lambda_zip
+  source_code_hash = filebase64sha256(var.lambda_zip)
+  handler          = "bootstrap"
+  runtime          = "provided.al2023"
+  architectures    = [var.architecture]
+  memory_size      = 256
+  timeout          = 120
+
+  dead_letter_config {
+    target_arn = aws_sqs_queue.dead_letters.arn
+  }
+
+  environment {
+    variables = merge(
+      { TRAILBELL_SLACK_WEBHOOK_SECRET = aws_secretsmanager_secret.slack.arn },
+      var.config_parameter_name != "" ? { TRAILBELL_CONFIG_SSM = var.config_parameter_name } : {},
+      var.create_dedupe_table ? { TRAILBELL_DEDUPE_TABLE = aws_dynamodb_table.dedupe[0].name } : {},
+    )
+  }
+
+  depends_on = [aws_cloudwatch_log_group.function]
+}
+
+resource "aws_lambda_event_source_mapping" "logs" {
+  count                   = local.log_path ? 1 : 0
+  function_name           = aws_lambda_function.trailbell.arn
+  event_source_arn        = aws_sqs_queue.logs[0].arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+  scaling_config {
+    # Slack takes about one message a second per webhook: keep the fan-out small.
+    maximum_concurrency = 2
+  }
+}
+
+resource "aws_cloudwatch_event_bus" "central" {
+  count = var.create_central_bus ? 1 : 0
+  name  = var.event_bus_name
+}
+
+resource "aws_cloudwatch_event_bus_policy" "central" {
+  count          = var.create_central_bus ? 1 : 0
+  event_bus_name = aws_cloudwatch_event_bus.central[0].name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "TrailbellOrganizationForwarding"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = "events:PutEvents"
+      Resource  = aws_cloudwatch_event_bus.central[0].arn
+      Condition = { StringEquals = { "aws:PrincipalOrgID" = var.organization_id } }
+    }]
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "prefilter" {
+  count          = length(local.event_patterns)
+  name           = "${var.name}-${count.index + 1}"
+  description    = "trailbell pre-filter ${count.index + 1} (generated from the enabled rules)"
+  event_bus_name = local.bus_name
+  event_pattern  = local.event_patterns[count.index]
+
+  lifecycle {
+    precondition {
+      condition     = var.create_central_bus || var.event_bus_name != "default" || data.aws_region.current.name == "us-east-1"
+      error_message = "On the default bus, IAM, Organizations and most sign-in events reach EventBridge only in us-east-1: deploy there or use the central-bus variant."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "prefilter" {
+  count          = length(local.event_patterns)
+  rule           = aws_cloudwatch_event_rule.prefilter[count.index].name
+  event_bus_name = local.bus_name
+  target_id      = "trailbell"
+  arn            = aws_lambda_function.trailbell.arn
+  dead_letter_config {
+    arn = aws_sqs_queue.dead_letters.arn
+  }
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 20
+  }
+}
+
+resource "aws_lambda_permission" "events" {
+  count         = length(local.event_patterns)
+  statement_id  = "events-${count.index + 1}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.trailbell.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.prefilter[count.index].arn
+}
+
+resource "aws_cloudwatch_metric_alarm" "function_errors" {
+  alarm_name          = "${var.name}-errors"
+  alarm_description   = "trailbell failed to process or deliver; failed SQS messages return to the queue, failed events are retried and then dead-lettered"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.trailbell.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arn != "" ? [var.alarm_topic_arn] : []
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.name}-dead-letters"
+  alarm_description   = "events or log-file messages trailbell could not handle are waiting in the dead-letter queue"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dead_letters.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arn != "" ? [var.alarm_topic_arn] : []
+}

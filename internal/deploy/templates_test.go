@@ -1,0 +1,211 @@
+package deploy
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/intrinsics"
+)
+
+const deployDir = "../../deploy"
+
+// neededActions is every IAM action the templates may grant, and why. A test fails on any
+// other action and on any wildcard, so widening the role is a deliberate change here.
+var neededActions = map[string]string{
+	"logs:CreateLogStream":          "function logs",
+	"logs:PutLogEvents":             "function logs",
+	"secretsmanager:GetSecretValue": "the Slack secret",
+	"sqs:ReceiveMessage":            "log-file queue (event source mapping)",
+	"sqs:DeleteMessage":             "log-file queue (event source mapping)",
+	"sqs:GetQueueAttributes":        "log-file queue (event source mapping)",
+	"sqs:SendMessage":               "dead-letter queue of failed asynchronous invocations; S3 and EventBridge queue policies",
+	"s3:GetObject":                  "log files under the trail prefix",
+	"kms:Decrypt":                   "SSE-KMS trail log files",
+	"dynamodb:PutItem":              "dedupe claim (optional table)",
+	"dynamodb:DeleteItem":           "dedupe release after a failed delivery (optional table)",
+	"ssm:GetParameter":              "configuration parameter (optional)",
+	"sts:AssumeRole":                "trust policies",
+	"events:PutEvents":              "member forwarder to the central bus; central bus policy",
+}
+
+func TestCloudFormationTemplatesParse(t *testing.T) {
+	for _, name := range []string{"template.yaml", "member-forwarder.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			tpl, err := goformation.Open(filepath.Join(deployDir, "cloudformation", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tpl.GetAllEventsRuleResources()) != 4 {
+				t.Errorf("%d EventBridge rules, want 4 pattern slots", len(tpl.GetAllEventsRuleResources()))
+			}
+			if len(tpl.GetAllIAMRoleResources()) != 1 {
+				t.Errorf("%d IAM roles, want 1", len(tpl.GetAllIAMRoleResources()))
+			}
+			if name != "template.yaml" {
+				return
+			}
+			if n := len(tpl.GetAllServerlessFunctionResources()); n != 1 {
+				t.Errorf("%d functions, want 1", n)
+			}
+			if n := len(tpl.GetAllSQSQueueResources()); n != 2 {
+				t.Errorf("%d queues, want the log-file queue and the dead-letter queue", n)
+			}
+			if n := len(tpl.GetAllCloudWatchAlarmResources()); n != 2 {
+				t.Errorf("%d alarms, want function errors and dead letters", n)
+			}
+			if n := len(tpl.GetAllSecretsManagerSecretResources()); n != 1 {
+				t.Errorf("%d secrets, want 1", n)
+			}
+			if n := len(tpl.GetAllLambdaEventSourceMappingResources()); n != 1 {
+				t.Errorf("%d event source mappings, want 1", n)
+			} else {
+				for _, m := range tpl.GetAllLambdaEventSourceMappingResources() {
+					if !slices.Contains(m.FunctionResponseTypes, "ReportBatchItemFailures") {
+						t.Error("SQS event source mapping without ReportBatchItemFailures: one bad file would return the whole batch")
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCloudFormationRegionAssertion guards the us-east-1 trap: a stack on the default bus must
+// refuse to deploy elsewhere.
+func TestCloudFormationRegionAssertion(t *testing.T) {
+	for _, name := range []string{"template.yaml", "member-forwarder.yaml"} {
+		doc := cfnJSON(t, filepath.Join(deployDir, "cloudformation", name))
+		rules, _ := doc["Rules"].(map[string]any)
+		b, _ := json.Marshal(rules)
+		if !strings.Contains(string(b), `{"Fn::Equals":[{"Ref":"AWS::Region"},"us-east-1"]}`) {
+			t.Errorf("%s: no Rules assertion that AWS::Region is us-east-1: %s", name, b)
+		}
+	}
+}
+
+func TestTemplatesGrantOnlyNeededActions(t *testing.T) {
+	for _, name := range []string{"template.yaml", "member-forwarder.yaml"} {
+		doc := cfnJSON(t, filepath.Join(deployDir, "cloudformation", name))
+		resources, _ := doc["Resources"].(map[string]any)
+		var actions []string
+		for id, r := range resources {
+			res, _ := r.(map[string]any)
+			props, _ := res["Properties"].(map[string]any)
+			walkStatements(props, func(st map[string]any) {
+				for _, a := range stringsOf(st["Action"]) {
+					actions = append(actions, a)
+				}
+				if slices.Contains(stringsOf(st["Resource"]), "*") {
+					t.Errorf("%s: %s: statement %v grants on every resource", name, id, st["Sid"])
+				}
+			})
+		}
+		checkActions(t, name, actions)
+	}
+
+	tfActions := regexp.MustCompile(`(?s)\bactions\s*=\s*\[(.*?)\]`)
+	tfJSONAction := regexp.MustCompile(`\bAction\s*=\s*(\[[^\]]*\]|"[^"]*")`)
+	tfResources := regexp.MustCompile(`(?s)\bresources\s*=\s*\[(.*?)\]|\bResource\s*=\s*"\*"`)
+	quoted := regexp.MustCompile(`"([^"]*)"`)
+	files, _ := filepath.Glob(filepath.Join(deployDir, "terraform", "*.tf"))
+	more, _ := filepath.Glob(filepath.Join(deployDir, "terraform", "*", "*.tf"))
+	files = append(files, more...)
+	if len(files) < 3 {
+		t.Fatalf("found %d Terraform files under %s", len(files), deployDir)
+	}
+	var actions []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range tfActions.FindAllStringSubmatch(string(b), -1) {
+			for _, q := range quoted.FindAllStringSubmatch(m[1], -1) {
+				actions = append(actions, q[1])
+			}
+		}
+		for _, m := range tfJSONAction.FindAllStringSubmatch(string(b), -1) {
+			for _, q := range quoted.FindAllStringSubmatch(m[1], -1) {
+				actions = append(actions, q[1])
+			}
+		}
+		for _, m := range tfResources.FindAllStringSubmatch(string(b), -1) {
+			if m[1] == "" || strings.Contains(m[1], `"*"`) {
+				t.Errorf("%s: wildcard resource: %s", f, m[0])
+			}
+		}
+	}
+	if !slices.Contains(actions, "s3:GetObject") || !slices.Contains(actions, "secretsmanager:GetSecretValue") {
+		t.Fatalf("Terraform policies not found (parsed actions %v)", actions)
+	}
+	checkActions(t, "terraform", actions)
+}
+
+func checkActions(t *testing.T, where string, actions []string) {
+	t.Helper()
+	if len(actions) == 0 {
+		t.Errorf("%s: no IAM actions found: the parser missed the policies", where)
+	}
+	for _, a := range actions {
+		if _, ok := neededActions[a]; !ok {
+			t.Errorf("%s: grants %q, which is not on the needed list", where, a)
+		}
+	}
+}
+
+// cfnJSON reads a template with its short-form intrinsics (!Ref, !If) turned into long form,
+// unresolved, so every conditional statement is visible.
+func cfnJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc
+}
+
+// walkStatements calls fn for every policy statement (a map with Effect) anywhere under v.
+func walkStatements(v any, fn func(map[string]any)) {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x["Effect"]; ok {
+			fn(x)
+		}
+		for _, c := range x {
+			walkStatements(c, fn)
+		}
+	case []any:
+		for _, c := range x {
+			walkStatements(c, fn)
+		}
+	}
+}
+
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
