@@ -1,0 +1,475 @@
+package pattern
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"strconv"
+	"unsafe"
+)
+
+type cidrRange struct {
+	p netip.Prefix
+	t target
+}
+
+// trailNode is one array element on the way from the event root to a value: values whose
+// trails pass through different elements of the same array come from different elements.
+type trailNode struct {
+	parent int32
+	array  int32
+	depth  int32
+}
+
+type hit struct {
+	t     target
+	trail int32
+}
+
+type occurrence struct {
+	field int32
+	trail int32
+}
+
+// scratch is the per-Match working state, reused through a sync.Pool. Per-target and
+// per-sub state is stamped with an epoch instead of being cleared for every event.
+type scratch struct {
+	snap  *snapshot
+	epoch uint32
+	visit uint32
+
+	nodeSeen   []uint32 // per path node: the object visit that saw it
+	tStamp     []uint32 // per target: hit in this epoch
+	tLast      []int32  // per target: trail of the last recorded hit
+	subStamp   []uint32
+	subCount   []int32
+	subTrailed []uint32 // per sub: some hit came from inside an array
+	fieldStamp []uint32 // per field: some leaf value seen
+	idStamp    []uint32
+
+	cands    []int32
+	hits     []hit
+	presence []occurrence
+	trails   []trailNode
+	arrays   int32
+	fbuf     []byte
+	matched  []int32
+
+	// solver state
+	lists  [][]int32
+	chosen []int32
+	absent []int32
+
+	p scanner
+}
+
+func (sc *scratch) reset(s *snapshot) {
+	if sc.snap != s {
+		sc.snap = s
+		sc.epoch, sc.visit = 0, 0
+		sc.nodeSeen = make([]uint32, s.nodes)
+		sc.tStamp = make([]uint32, len(s.tsub))
+		sc.tLast = make([]int32, len(s.tsub))
+		sc.subStamp = make([]uint32, len(s.subs))
+		sc.subCount = make([]int32, len(s.subs))
+		sc.subTrailed = make([]uint32, len(s.subs))
+		sc.fieldStamp = make([]uint32, len(s.fields))
+		sc.idStamp = make([]uint32, len(s.ids))
+	}
+	sc.epoch++
+	if sc.epoch == 0 { // wrapped: old stamps could collide
+		clear(sc.tStamp)
+		clear(sc.subStamp)
+		clear(sc.subTrailed)
+		clear(sc.fieldStamp)
+		clear(sc.idStamp)
+		sc.epoch = 1
+	}
+	sc.cands = sc.cands[:0]
+	sc.hits = sc.hits[:0]
+	sc.presence = sc.presence[:0]
+	sc.trails = append(sc.trails[:0], trailNode{parent: -1})
+	sc.arrays = 0
+	sc.matched = sc.matched[:0]
+}
+
+func (sc *scratch) nextVisit() uint32 {
+	sc.visit++
+	if sc.visit == 0 {
+		clear(sc.nodeSeen)
+		sc.visit = 1
+	}
+	return sc.visit
+}
+
+func (sc *scratch) newArray() int32 {
+	sc.arrays++
+	return sc.arrays
+}
+
+func (sc *scratch) newTrail(parent, array int32) int32 {
+	sc.trails = append(sc.trails, trailNode{parent: parent, array: array, depth: sc.trails[parent].depth + 1})
+	return int32(len(sc.trails) - 1)
+}
+
+// compatible reports whether two values can come from one array element: below their
+// deepest common array element, they must not go through different elements of one array.
+func (sc *scratch) compatible(a, b int32) bool {
+	if a == b || a == 0 || b == 0 {
+		return true
+	}
+	tr := sc.trails
+	ca, cb := int32(-1), int32(-1)
+	for tr[a].depth > tr[b].depth {
+		ca, a = a, tr[a].parent
+	}
+	for tr[b].depth > tr[a].depth {
+		cb, b = b, tr[b].parent
+	}
+	for a != b {
+		ca, cb = a, b
+		a, b = tr[a].parent, tr[b].parent
+	}
+	if ca < 0 || cb < 0 {
+		return true // one lies inside the other's element
+	}
+	return tr[ca].array != tr[cb].array
+}
+
+func (sc *scratch) hit(t target, trail int32) {
+	si := sc.snap.tsub[t]
+	if sc.tStamp[t] != sc.epoch {
+		sc.tStamp[t] = sc.epoch
+		sc.tLast[t] = -1
+		if sc.subStamp[si] != sc.epoch {
+			sc.subStamp[si] = sc.epoch
+			sc.subCount[si] = 0
+		}
+		sc.subCount[si]++
+		if sc.subCount[si] == sc.snap.subs[si].npos {
+			sc.cands = append(sc.cands, si)
+		}
+	}
+	if trail != 0 {
+		sc.subTrailed[si] = sc.epoch
+		if sc.tLast[t] != trail {
+			sc.tLast[t] = trail
+			sc.hits = append(sc.hits, hit{t, trail})
+		}
+	}
+}
+
+func (sc *scratch) hitAll(ts []target, trail int32) {
+	for _, t := range ts {
+		sc.hit(t, trail)
+	}
+}
+
+func (sc *scratch) present(f *field, fi int32, trail int32) {
+	if f.presence {
+		sc.fieldStamp[fi] = sc.epoch
+		sc.presence = append(sc.presence, occurrence{fi, trail})
+	}
+}
+
+// unsafeString views b as a string for lookups and parsing that do not keep it.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
+	sc.present(f, fi, trail)
+	if f.exactStr != nil {
+		if ts, ok := f.exactStr[string(s)]; ok {
+			sc.hitAll(ts, trail)
+		}
+	}
+	sc.hitAll(f.exists, trail)
+	for _, e := range f.prefix {
+		if len(s) >= len(e.s) && string(s[:len(e.s)]) == e.s {
+			sc.hit(e.t, trail)
+		}
+	}
+	for _, e := range f.suffix {
+		if len(s) >= len(e.s) && string(s[len(s)-len(e.s):]) == e.s {
+			sc.hit(e.t, trail)
+		}
+	}
+	var folded []byte
+	if f.needFold {
+		sc.fbuf = appendFold(sc.fbuf[:0], s)
+		folded = sc.fbuf
+		if f.fold != nil {
+			if ts, ok := f.fold[string(folded)]; ok {
+				sc.hitAll(ts, trail)
+			}
+		}
+		for _, e := range f.prefixFold {
+			if len(folded) >= len(e.s) && string(folded[:len(e.s)]) == e.s {
+				sc.hit(e.t, trail)
+			}
+		}
+		for _, e := range f.suffixFold {
+			if len(folded) >= len(e.s) && string(folded[len(folded)-len(e.s):]) == e.s {
+				sc.hit(e.t, trail)
+			}
+		}
+	}
+	for _, e := range f.wildcards {
+		if e.wc.match(s) {
+			sc.hit(e.t, trail)
+		}
+	}
+	if len(f.cidrs) > 0 && looksLikeIP(s) {
+		if addr, err := netip.ParseAddr(unsafeString(s)); err == nil {
+			addr = addr.Unmap()
+			for _, e := range f.cidrs {
+				if e.p.Contains(addr) {
+					sc.hit(e.t, trail)
+				}
+			}
+		}
+	}
+	for _, e := range f.anyBut {
+		if e.ab.matchString(s, folded) {
+			sc.hit(e.t, trail)
+		}
+	}
+}
+
+// looksLikeIP filters out values that cannot be IP addresses, including zoned IPv6
+// addresses, which CIDR matching does not accept.
+func looksLikeIP(s []byte) bool {
+	if len(s) < 2 || len(s) > 45 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
+	sc.present(f, fi, trail)
+	sc.hitAll(f.exists, trail)
+	if !f.needNum {
+		for _, e := range f.anyBut {
+			if e.ab.kind == abStrings {
+				sc.hit(e.t, trail)
+			}
+		}
+		return
+	}
+	// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
+	v, _ := strconv.ParseFloat(unsafeString(raw), 64)
+	if v == 0 {
+		v = 0
+	}
+	if f.exactNum != nil {
+		if ts, ok := f.exactNum[v]; ok {
+			sc.hitAll(ts, trail)
+		}
+	}
+	for _, e := range f.numeric {
+		if e.r.contains(v) {
+			sc.hit(e.t, trail)
+		}
+	}
+	for _, e := range f.anyBut {
+		switch e.ab.kind {
+		case abStrings:
+			sc.hit(e.t, trail)
+		case abNumbers:
+			if !slices.Contains(e.ab.nums, v) {
+				sc.hit(e.t, trail)
+			}
+		}
+	}
+}
+
+// evalLiteral handles true, false and null (c is the first letter).
+func (sc *scratch) evalLiteral(f *field, fi int32, c byte, trail int32) {
+	sc.present(f, fi, trail)
+	sc.hitAll(f.exists, trail)
+	switch c {
+	case 't':
+		sc.hitAll(f.trues, trail)
+	case 'f':
+		sc.hitAll(f.falses, trail)
+	default:
+		sc.hitAll(f.nulls, trail)
+	}
+	for _, e := range f.anyBut {
+		if e.ab.kind == abStrings || e.ab.kind == abNumbers {
+			sc.hit(e.t, trail)
+		}
+	}
+}
+
+// matchString reports whether anything-but accepts the string s (folded is its folded
+// form when the field needed one).
+func (ab *anythingBut) matchString(s, folded []byte) bool {
+	switch ab.kind {
+	case abStrings:
+		for _, x := range ab.strs {
+			if string(s) == x {
+				return false
+			}
+		}
+		return true
+	case abNumbers:
+		return true
+	case abPrefix:
+		return !bytes.HasPrefix(s, []byte(ab.s))
+	case abSuffix:
+		return !bytes.HasSuffix(s, []byte(ab.s))
+	case abFold:
+		for _, x := range ab.strs {
+			if string(folded) == x {
+				return false
+			}
+		}
+		return true
+	case abWildcard:
+		for _, w := range ab.wcs {
+			if w.match(s) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// match scans the event and returns the matching ids.
+func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
+	if err := sc.scanEvent(event); err != nil {
+		return nil, err
+	}
+	for _, si := range sc.cands {
+		sb := &s.subs[si]
+		if sc.idStamp[s.idIndex[sb.pattern]] == sc.epoch {
+			continue
+		}
+		var ok bool
+		if sc.subTrailed[si] == sc.epoch {
+			ok = sc.solve(sb)
+		} else {
+			ok = sc.nonepresent(sb.absent)
+		}
+		if ok {
+			sc.emit(s.idIndex[sb.pattern])
+		}
+	}
+	for _, si := range s.negOnly {
+		sb := &s.subs[si]
+		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.nonepresent(sb.absent) {
+			sc.emit(s.idIndex[sb.pattern])
+		}
+	}
+	if len(sc.matched) == 0 {
+		return nil, nil
+	}
+	slices.Sort(sc.matched)
+	out := make([]string, len(sc.matched))
+	for i, ix := range sc.matched {
+		out[i] = s.ids[ix]
+	}
+	return out, nil
+}
+
+func (sc *scratch) emit(ix int32) {
+	sc.idStamp[ix] = sc.epoch
+	sc.matched = append(sc.matched, ix)
+}
+
+func (sc *scratch) nonepresent(fields []int32) bool {
+	for _, fi := range fields {
+		if sc.fieldStamp[fi] == sc.epoch {
+			return false
+		}
+	}
+	return true
+}
+
+// solve decides a sub-pattern some of whose hits came from inside arrays: it looks for one
+// hit per condition, all pairwise compatible, such that no value of an exists:false field
+// is compatible with all of them.
+func (sc *scratch) solve(sb *sub) bool {
+	n := int(sb.npos)
+	for len(sc.lists) < n {
+		sc.lists = append(sc.lists, nil)
+	}
+	lists := sc.lists[:n]
+	for i := range lists {
+		lists[i] = lists[i][:0]
+	}
+	for _, h := range sc.hits {
+		if h.t >= sb.first && h.t < sb.first+sb.npos {
+			lists[h.t-sb.first] = append(lists[h.t-sb.first], h.trail)
+		}
+	}
+	for i := range lists {
+		if len(lists[i]) == 0 { // hit only outside arrays
+			lists[i] = append(lists[i], 0)
+		}
+	}
+	slices.SortFunc(lists, func(a, b []int32) int { return len(a) - len(b) })
+	sc.chosen = sc.chosen[:0]
+	sc.absent = sb.absent
+	return sc.search(lists)
+}
+
+func (sc *scratch) search(lists [][]int32) bool {
+	k := len(sc.chosen)
+	if k == len(lists) {
+		return sc.absentOK()
+	}
+	for _, t := range lists[k] {
+		ok := true
+		for _, c := range sc.chosen {
+			if !sc.compatible(t, c) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		sc.chosen = append(sc.chosen, t)
+		if sc.search(lists) {
+			return true
+		}
+		sc.chosen = sc.chosen[:k]
+	}
+	return false
+}
+
+func (sc *scratch) absentOK() bool {
+	for _, fi := range sc.absent {
+		if sc.fieldStamp[fi] != sc.epoch {
+			continue
+		}
+		for _, o := range sc.presence {
+			if o.field != fi {
+				continue
+			}
+			all := true
+			for _, c := range sc.chosen {
+				if !sc.compatible(o.trail, c) {
+					all = false
+					break
+				}
+			}
+			if all {
+				return false
+			}
+		}
+	}
+	return true
+}

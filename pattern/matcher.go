@@ -1,0 +1,92 @@
+package pattern
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Matcher holds any number of compiled patterns, each under an id, and tells which of
+// them match an event. The zero value is not usable; call New. All methods are safe for
+// concurrent use: Match reads an immutable snapshot, and Add and Remove publish a new
+// one, so a Match running during an Add sees the patterns either before or after it.
+type Matcher struct {
+	mu      sync.Mutex
+	entries []entry // in add order; guarded by mu
+	dirty   atomic.Bool
+	snap    atomic.Pointer[snapshot]
+	pool    sync.Pool // *scratch
+}
+
+type entry struct {
+	id string
+	c  *compiled
+}
+
+// New returns an empty Matcher.
+func New() *Matcher {
+	m := &Matcher{}
+	m.snap.Store(build(nil))
+	return m
+}
+
+// Add compiles pattern and adds it under id. Adding the same id again keeps the earlier
+// patterns as well: the id then matches when any of its patterns matches (as quamina
+// does); use Remove first to replace a pattern. An invalid pattern is not added and the
+// error, a *PatternError, names the JSON path and the reason.
+func (m *Matcher) Add(id, pattern string) error {
+	c, err := compile(pattern)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.entries = append(m.entries, entry{id: id, c: c})
+	m.dirty.Store(true)
+	m.mu.Unlock()
+	return nil
+}
+
+// Remove deletes every pattern added under id. Removing an unknown id does nothing.
+func (m *Matcher) Remove(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := m.entries[:0:0]
+	for _, e := range m.entries {
+		if e.id != id {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) != len(m.entries) {
+		m.entries = kept
+		m.dirty.Store(true)
+	}
+}
+
+// current returns the snapshot to match against, compiling pending changes first. The
+// rebuild is lazy so that adding many patterns in a row costs one compilation.
+func (m *Matcher) current() *snapshot {
+	if m.dirty.Load() {
+		m.mu.Lock()
+		if m.dirty.Load() {
+			m.snap.Store(build(m.entries))
+			m.dirty.Store(false)
+		}
+		m.mu.Unlock()
+	}
+	return m.snap.Load()
+}
+
+// Match returns the ids of all patterns that match event, a JSON object, each id once,
+// in the order the ids were first added; nil when none matches. The error is non-nil
+// only when the part of event that had to be read is not valid JSON (see the package
+// documentation on early exit).
+func (m *Matcher) Match(event []byte) ([]string, error) {
+	s := m.current()
+	sc, _ := m.pool.Get().(*scratch)
+	if sc == nil {
+		sc = &scratch{}
+	}
+	sc.reset(s)
+	out, err := sc.match(s, event)
+	m.pool.Put(sc)
+	return out, err
+}

@@ -1,0 +1,468 @@
+package pattern
+
+import (
+	"bytes"
+	"fmt"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxArrayDepth bounds nested arrays on a path patterns name; deeper events are rejected
+// rather than risking unbounded recursion.
+const maxArrayDepth = 1000
+
+// EventError reports an event that is not valid JSON in the part the matcher read.
+type EventError struct {
+	Offset int // byte offset in the event
+	Reason string
+}
+
+func (e *EventError) Error() string {
+	return fmt.Sprintf("invalid event JSON at byte %d: %s", e.Offset, e.Reason)
+}
+
+// scanner walks one event and the path tree together. It lives inside scratch so that
+// matching allocates nothing.
+type scanner struct {
+	data    []byte
+	pos     int
+	depth   int
+	stopped bool // the top-level object was left early: every named key was seen
+	kbuf    []byte
+	vbuf    []byte
+}
+
+func (p *scanner) fail(format string, args ...any) error {
+	return &EventError{Offset: p.pos, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (p *scanner) ws() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// scanEvent reads the top-level object.
+func (sc *scratch) scanEvent(event []byte) error {
+	p := &sc.p
+	p.data, p.pos, p.depth, p.stopped = event, 0, 0, false
+	p.ws()
+	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
+		if p.pos >= len(p.data) {
+			return p.fail("empty event")
+		}
+		return p.fail("an event must be a JSON object")
+	}
+	if err := sc.object(sc.snap.root, 0, true); err != nil {
+		return err
+	}
+	if p.stopped {
+		return nil
+	}
+	p.ws()
+	if p.pos != len(p.data) {
+		return p.fail("unexpected data after the event object")
+	}
+	return nil
+}
+
+// object reads an object whose keys are looked up under n. Once every child of n has
+// been seen it skips the rest (or, at the top level, stops reading altogether).
+func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
+	p := &sc.p
+	p.pos++ // '{'
+	need := len(n.children)
+	seen := 0
+	visit := sc.nextVisit()
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return nil
+	}
+	for {
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return p.fail("expected a string key")
+		}
+		key, err := p.readString(&p.kbuf)
+		if err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return p.fail("expected ':' after a key")
+		}
+		p.pos++
+		p.ws()
+		var child *pathNode
+		if need > 0 {
+			child = n.children[string(key)]
+		}
+		// A repeated key is read once: the first occurrence wins.
+		if child != nil && sc.nodeSeen[child.id] != visit {
+			sc.nodeSeen[child.id] = visit
+			seen++
+			if err := sc.value(child, trail); err != nil {
+				return err
+			}
+		} else if err := p.skipValue(); err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.data) {
+			return p.fail("unexpected end inside an object")
+		}
+		c := p.data[p.pos]
+		p.pos++
+		if c == '}' {
+			return nil
+		}
+		if c != ',' {
+			p.pos--
+			return p.fail("expected ',' or '}' in an object")
+		}
+		p.ws()
+		if seen == need {
+			if top {
+				p.stopped = true
+				return nil
+			}
+			return p.skipRest(1)
+		}
+	}
+}
+
+func (sc *scratch) value(n *pathNode, trail int32) error {
+	p := &sc.p
+	if p.pos >= len(p.data) {
+		return p.fail("unexpected end, expected a value")
+	}
+	switch c := p.data[p.pos]; c {
+	case '{':
+		if n.children != nil {
+			return sc.object(n, trail, false)
+		}
+		return p.skipRest(0)
+	case '[':
+		return sc.array(n, trail)
+	case '"':
+		if n.field < 0 {
+			return p.skipString()
+		}
+		s, err := p.readString(&p.vbuf)
+		if err != nil {
+			return err
+		}
+		sc.evalString(sc.snap.fields[n.field], n.field, s, trail)
+		return nil
+	case 't', 'f', 'n':
+		var lit string
+		switch c {
+		case 't':
+			lit = "true"
+		case 'f':
+			lit = "false"
+		default:
+			lit = "null"
+		}
+		if !bytes.HasPrefix(p.data[p.pos:], []byte(lit)) {
+			return p.fail("invalid literal")
+		}
+		p.pos += len(lit)
+		if n.field >= 0 {
+			sc.evalLiteral(sc.snap.fields[n.field], n.field, c, trail)
+		}
+		return nil
+	default:
+		num, err := p.readNumber()
+		if err != nil {
+			return err
+		}
+		if n.field >= 0 {
+			sc.evalNumber(sc.snap.fields[n.field], n.field, num, trail)
+		}
+		return nil
+	}
+}
+
+// array reads an array under n; arrays are transparent for paths, and each element gets
+// its own trail so that matches can be checked for coming from the same element.
+func (sc *scratch) array(n *pathNode, trail int32) error {
+	p := &sc.p
+	p.depth++
+	if p.depth > maxArrayDepth {
+		return p.fail("arrays nested deeper than %d", maxArrayDepth)
+	}
+	p.pos++ // '['
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return nil
+	}
+	arr := sc.newArray()
+	for idx := int32(0); ; idx++ {
+		if err := sc.value(n, sc.newTrail(trail, arr)); err != nil {
+			return err
+		}
+		p.ws()
+		if p.pos >= len(p.data) {
+			return p.fail("unexpected end inside an array")
+		}
+		c := p.data[p.pos]
+		p.pos++
+		if c == ']' {
+			break
+		}
+		if c != ',' {
+			p.pos--
+			return p.fail("expected ',' or ']' in an array")
+		}
+		p.ws()
+	}
+	p.depth--
+	return nil
+}
+
+// readString reads the string at p.pos and returns its content, unescaped into *buf when
+// it contains escapes (otherwise a subslice of the event).
+func (p *scanner) readString(buf *[]byte) ([]byte, error) {
+	start := p.pos + 1
+	end, err := p.stringEnd(start)
+	if err != nil {
+		return nil, err
+	}
+	raw := p.data[start:end]
+	p.pos = end + 1
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw, nil
+	}
+	out, ok := unescape((*buf)[:0], raw)
+	*buf = out
+	if !ok {
+		p.pos = start
+		return nil, p.fail("invalid escape in string")
+	}
+	return out, nil
+}
+
+// stringEnd returns the index of the closing quote of a string whose content starts at i.
+func (p *scanner) stringEnd(i int) (int, error) {
+	for {
+		j := bytes.IndexByte(p.data[i:], '"')
+		if j < 0 {
+			return 0, p.fail("unterminated string")
+		}
+		end := i + j
+		k := end - 1
+		for k >= i && p.data[k] == '\\' {
+			k--
+		}
+		if (end-1-k)%2 == 0 {
+			return end, nil
+		}
+		i = end + 1
+	}
+}
+
+func (p *scanner) skipString() error {
+	end, err := p.stringEnd(p.pos + 1)
+	if err != nil {
+		return err
+	}
+	p.pos = end + 1
+	return nil
+}
+
+// readNumber reads and checks a JSON number.
+func (p *scanner) readNumber() ([]byte, error) {
+	d := p.data
+	i := p.pos
+	start := i
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	if i >= len(d) {
+		return nil, p.fail("invalid value")
+	}
+	switch {
+	case d[i] == '0':
+		i++
+	case '1' <= d[i] && d[i] <= '9':
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, p.fail("invalid value")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		j := i
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			p.pos = i
+			return nil, p.fail("invalid number")
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		j := i
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+		if i == j {
+			p.pos = i
+			return nil, p.fail("invalid number")
+		}
+	}
+	p.pos = i
+	return d[start:i], nil
+}
+
+func (p *scanner) skipValue() error {
+	if p.pos >= len(p.data) {
+		return p.fail("unexpected end, expected a value")
+	}
+	switch p.data[p.pos] {
+	case '"':
+		return p.skipString()
+	case '{', '[':
+		return p.skipRest(0)
+	case 't':
+		return p.literal("true")
+	case 'f':
+		return p.literal("false")
+	case 'n':
+		return p.literal("null")
+	}
+	_, err := p.readNumber()
+	return err
+}
+
+func (p *scanner) literal(lit string) error {
+	if !bytes.HasPrefix(p.data[p.pos:], []byte(lit)) {
+		return p.fail("invalid literal")
+	}
+	p.pos += len(lit)
+	return nil
+}
+
+// structural marks the bytes skipRest must look at.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+
+// skipRest skips containers by counting brackets, starting depth levels deep (0 when
+// p.pos is at the opening bracket). Skipped content is checked only for string and
+// bracket structure, not fully validated: that is what keeps skipping fast.
+func (p *scanner) skipRest(depth int) error {
+	d := p.data
+	i := p.pos
+	for i < len(d) {
+		c := d[i]
+		if !structural[c] {
+			i++
+			continue
+		}
+		switch c {
+		case '"':
+			end, err := p.stringEnd(i + 1)
+			if err != nil {
+				return err
+			}
+			i = end + 1
+		case '{', '[':
+			depth++
+			i++
+		default:
+			depth--
+			i++
+			if depth <= 0 {
+				p.pos = i
+				return nil
+			}
+		}
+	}
+	p.pos = i
+	return p.fail("unexpected end inside a container")
+}
+
+// unescape appends the decoded form of a JSON string body with escapes.
+func unescape(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			return dst, false
+		}
+		switch s[i+1] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i+1])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s[i+2:])
+			if !ok {
+				return dst, false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					r2, _ := hex4(s[i+2:])
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						i += 6
+						dst = utf8.AppendRune(dst, dec)
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default:
+			return dst, false
+		}
+		i += 2
+	}
+	return dst, true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
