@@ -1,0 +1,517 @@
+package pattern_test
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// Throughput on the 23 workloads of aws/event-ruler's and timbray/quamina's benchmarks
+// (testdata/expected/benchmark-workloads.json) over the 213,068-line synthetic citylots
+// files, and the cost of 1 vs 100 vs 10,000 patterns on CloudTrail envelopes.
+//
+//	go test ./pattern -run '^$' -bench 'Workload|CloudTrailScaling' -benchtime 1x
+//	go test ./pattern -run 'TestWorkloadTable|TestCloudTrailScalingTable' -workloads -v -timeout 60m
+//
+// The citylots files are large (172 MB uncompressed each) and not in the repository: they
+// are read from $TRAILBELL_CITYLOTS_DIR, testdata/citylots or the shared corpus, and the
+// benchmarks skip when none has them (testdata/SOURCES.md says how to generate them).
+
+var workloadsFlag = flag.Bool("workloads", false, "run TestWorkloadTable and TestCloudTrailScalingTable (slow: minutes)")
+
+// jsonValidImplied is the json.Valid throughput (events/s) on citylots2 that the issue's
+// targets imply for the machine the peer figures were measured on: NUMERIC's target 2.0 is
+// 5 × event-ruler's 172k events/s ÷ 430k, and the other given targets agree (see BENCHMARKS.md).
+const jsonValidImplied = 430_000
+
+// issueTargets are the ratio targets the issue states; the others are derived in target.
+var issueTargets = map[string]float64{
+	"EXACT": 5.0, "WILDCARD": 4.35, "PREFIX": 4.0, "EQUALS_IGNORE_CASE": 3.4, "ANYTHING_BUT": 1.4,
+	"NUMERIC": 2.0, "SUFFIX": 3.1, "COMPLEX_ARRAYS": 0.36, "COMBO": 0.22,
+}
+
+type workload struct {
+	Name     string `json:"name"`
+	Dataset  string `json:"dataset"`
+	Patterns []struct {
+		ID      string `json:"id"`
+		Pattern string `json:"pattern"`
+	} `json:"patterns"`
+	Expected []int `json:"expected_counts_synthetic"`
+	Events   int   `json:"events"`
+	Measured struct {
+		EventRuler map[string]any `json:"event-ruler"`
+		Quamina    map[string]any `json:"quamina"`
+	} `json:"measured_here"`
+}
+
+// eventRulerEPS and quaminaEPS return the peer figures measured in this workplace, or 0
+// where that engine does not support the workload. For quamina, the better of its two runs.
+func (w *workload) eventRulerEPS() float64 {
+	v, _ := w.Measured.EventRuler["eps_mean"].(float64)
+	return v
+}
+
+func (w *workload) quaminaEPS() float64 {
+	var best float64
+	for k, v := range w.Measured.Quamina {
+		if f, ok := v.(float64); ok && strings.HasPrefix(k, "eps_mean") {
+			best = max(best, f)
+		}
+	}
+	return best
+}
+
+// target is the ratio (events/s ÷ json.Valid events/s) the workload should reach: the
+// issue's figure where it gives one, else quamina's ratio where quamina supports the
+// workload, else 5 × event-ruler's ratio, both against jsonValidImplied.
+func (w *workload) target() float64 {
+	if t, ok := issueTargets[w.Name]; ok {
+		return t
+	}
+	if q := w.quaminaEPS(); q > 0 {
+		return q / jsonValidImplied
+	}
+	return 5 * w.eventRulerEPS() / jsonValidImplied
+}
+
+func loadWorkloads(t testing.TB) []workload {
+	t.Helper()
+	var f struct {
+		Workloads []workload `json:"workloads"`
+	}
+	if err := json.Unmarshal(readTestdata(t, "expected/benchmark-workloads.json"), &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Workloads) != 23 {
+		t.Fatalf("benchmark-workloads.json: %d workloads, want 23", len(f.Workloads))
+	}
+	for _, w := range f.Workloads {
+		if len(w.Patterns) != len(w.Expected) {
+			t.Fatalf("%s: %d patterns, %d expected counts", w.Name, len(w.Patterns), len(w.Expected))
+		}
+	}
+	return f.Workloads
+}
+
+var datasetFiles = map[string]string{
+	"citylots2": "citylots2-synth.json.gz",
+	"citylots":  "citylots-synth.jlines.gz",
+}
+
+// datasets holds each citylots file's lines, read once per process on first use and
+// shared by every benchmark and test that needs them.
+var datasets = struct {
+	sync.Mutex
+	lines map[string][][]byte
+	err   map[string]error
+}{lines: map[string][][]byte{}, err: map[string]error{}}
+
+func citylotsPath(name string) (string, error) {
+	file, ok := datasetFiles[name]
+	if !ok {
+		return "", fmt.Errorf("unknown dataset %q", name)
+	}
+	var dirs []string
+	if d := os.Getenv("TRAILBELL_CITYLOTS_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	dirs = append(dirs, filepath.Join("testdata", "citylots"), "/work/shared/corpus/matcher/citylots")
+	for _, d := range dirs {
+		p := filepath.Join(d, file)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in %s (set TRAILBELL_CITYLOTS_DIR; see testdata/SOURCES.md)", file, strings.Join(dirs, ", "))
+}
+
+func readLines(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var lines [][]byte
+	for sc.Scan() {
+		if len(sc.Bytes()) > 0 {
+			lines = append(lines, append([]byte(nil), sc.Bytes()...))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s line %d: %w", path, len(lines)+1, err)
+	}
+	return lines, nil
+}
+
+// dataset returns the lines of a citylots file, skipping the caller when it is not available.
+func dataset(tb testing.TB, name string) [][]byte {
+	tb.Helper()
+	datasets.Lock()
+	defer datasets.Unlock()
+	if l, ok := datasets.lines[name]; ok {
+		return l
+	}
+	if err, ok := datasets.err[name]; ok {
+		tb.Skip(err)
+	}
+	path, err := citylotsPath(name)
+	if err != nil {
+		datasets.err[name] = err
+		tb.Skip(err)
+	}
+	start := time.Now()
+	lines, err := readLines(path)
+	if err != nil {
+		datasets.err[name] = err
+		tb.Fatal(err)
+	}
+	tb.Logf("loaded %d lines of %s in %v", len(lines), path, time.Since(start).Round(time.Millisecond))
+	datasets.lines[name] = lines
+	return lines
+}
+
+// errUnsupported marks a workload using an operator the engine does not offer (quamina's
+// shellstyle and regexp are not EventBridge operators).
+var errUnsupported = errors.New("unsupported")
+
+// compileWorkload builds a fresh matcher with every pattern of w and the index of each id.
+func compileWorkload(w *workload) (*pattern.Matcher, map[string]int, error) {
+	m := pattern.New()
+	index := make(map[string]int, len(w.Patterns))
+	for i, p := range w.Patterns {
+		if err := m.Add(p.ID, p.Pattern); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %v", errUnsupported, p.ID, err)
+		}
+		index[p.ID] = i
+	}
+	return m, index, nil
+}
+
+// pass matches every line once, adding 1 per matched id to counts (as both upstream
+// harnesses do).
+func pass(m *pattern.Matcher, index map[string]int, lines [][]byte, counts []int) error {
+	for i, line := range lines {
+		ids, err := m.Match(line)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+		for _, id := range ids {
+			counts[index[id]]++
+		}
+	}
+	return nil
+}
+
+func validPass(lines [][]byte) int {
+	n := 0
+	for _, line := range lines {
+		if json.Valid(line) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkCounts runs one full pass and compares the per-id counts with the expected ones.
+func checkCounts(w *workload, m *pattern.Matcher, index map[string]int, lines [][]byte) error {
+	if len(lines) != w.Events {
+		return fmt.Errorf("%s: dataset has %d lines, workload expects %d", w.Name, len(lines), w.Events)
+	}
+	counts := make([]int, len(w.Patterns))
+	if err := pass(m, index, lines, counts); err != nil {
+		return fmt.Errorf("%s: %w", w.Name, err)
+	}
+	if !slices.Equal(counts, w.Expected) {
+		var diff []string
+		for i := range counts {
+			if counts[i] != w.Expected[i] {
+				diff = append(diff, fmt.Sprintf("%s: got %d want %d", w.Patterns[i].ID, counts[i], w.Expected[i]))
+			}
+		}
+		return fmt.Errorf("%s: counts differ from expected_counts_synthetic: %s", w.Name, strings.Join(diff, "; "))
+	}
+	return nil
+}
+
+func BenchmarkWorkload(b *testing.B) {
+	for _, w := range loadWorkloads(b) {
+		b.Run(w.Name, func(b *testing.B) {
+			m, index, err := compileWorkload(&w)
+			if err != nil {
+				b.Skip(err)
+			}
+			lines := dataset(b, w.Dataset)
+			// The verifying pass doubles as warm-up.
+			if err := checkCounts(&w, m, index, lines); err != nil {
+				b.Fatal(err)
+			}
+			counts := make([]int, len(w.Patterns))
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				if err := pass(m, index, lines, counts); err != nil {
+					b.Fatal(err)
+				}
+				iters++
+			}
+			eps := float64(iters*len(lines)) / b.Elapsed().Seconds()
+
+			// json.Valid over the same lines in the same run, as the yardstick.
+			start := time.Now()
+			for range iters {
+				if n := validPass(lines); n != len(lines) {
+					b.Fatalf("json.Valid rejected %d lines", len(lines)-n)
+				}
+			}
+			veps := float64(iters*len(lines)) / time.Since(start).Seconds()
+			b.ReportMetric(eps, "events/s")
+			b.ReportMetric(veps, "json.Valid-events/s")
+			b.ReportMetric(eps/veps, "ratio")
+			b.ReportMetric(w.target(), "target-ratio")
+		})
+	}
+}
+
+// timePasses returns the mean events/s of n timed passes of f over lines.
+func timePasses(lines [][]byte, warmup, n int, f func() error) (float64, error) {
+	for range warmup {
+		if err := f(); err != nil {
+			return 0, err
+		}
+	}
+	var sum float64
+	for range n {
+		start := time.Now()
+		if err := f(); err != nil {
+			return 0, err
+		}
+		sum += float64(len(lines)) / time.Since(start).Seconds()
+	}
+	return sum / float64(n), nil
+}
+
+func fmtEPS(v float64) string {
+	switch {
+	case v <= 0:
+		return "–"
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	default:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+}
+
+// TestWorkloadTable prints the markdown table of BENCHMARKS.md: per workload, counts checked,
+// then 2 warm-up passes and the mean of 5 timed passes, for the matcher and for json.Valid.
+func TestWorkloadTable(t *testing.T) {
+	if !*workloadsFlag {
+		t.Skip("prints the benchmark table; run with -workloads")
+	}
+	const warmup, passes = 2, 5
+	var rows []string
+	met, total := 0, 0
+	for _, w := range loadWorkloads(t) {
+		m, index, err := compileWorkload(&w)
+		if err != nil {
+			rows = append(rows, fmt.Sprintf("| %s | %d | unsupported | | | %.2f | no (%v) | %s | %s |",
+				w.Name, len(w.Patterns), w.target(), err, fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
+			total++
+			continue
+		}
+		lines := dataset(t, w.Dataset)
+		if err := checkCounts(&w, m, index, lines); err != nil {
+			t.Error(err)
+			rows = append(rows, fmt.Sprintf("| %s | %d | wrong counts | | | %.2f | no | %s | %s |",
+				w.Name, len(w.Patterns), w.target(), fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
+			total++
+			continue
+		}
+		counts := make([]int, len(w.Patterns))
+		eps, err := timePasses(lines, warmup, passes, func() error { return pass(m, index, lines, counts) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		veps, _ := timePasses(lines, warmup, passes, func() error { validPass(lines); return nil })
+		ratio, target := eps/veps, w.target()
+		ok := "no"
+		if ratio >= target {
+			ok = "yes"
+			met++
+		}
+		total++
+		row := fmt.Sprintf("| %s | %d | %s | %s | %.2f | %.2f | %s | %s | %s |",
+			w.Name, len(w.Patterns), fmtEPS(eps), fmtEPS(veps), ratio, target, ok, fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS()))
+		t.Log(row)
+		rows = append(rows, row)
+	}
+	fmt.Printf("\n| workload | patterns | events/s | json.Valid events/s | ratio | target ratio | met? | event-ruler events/s | quamina events/s |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+	fmt.Printf("\ntargets met: %d of %d\n", met, total)
+}
+
+// CloudTrail scaling: the built-in style of pattern set, 1, 100 or 10,000 patterns, over the
+// corpus CloudTrail records lifted into EventBridge envelopes.
+
+// scalingPatterns returns n patterns: the IAM seed pattern first, then generated ones over
+// eventName, eventSource and userIdentity.arn with the operators rules use. About 1 in 100
+// generated patterns names a real event so the set is realistic, the rest never match.
+func scalingPatterns(n int) []string {
+	realNames := []string{"ConsoleLogin", "CreateAccessKey", "PutBucketPolicy", "StopLogging", "AssumeRole", "DeleteTrail"}
+	services := []string{"iam", "sts", "s3", "ec2", "kms", "lambda", "cloudtrail", "organizations", "guardduty", "config"}
+	r := rand.New(rand.NewPCG(1, 2))
+	out := []string{iamSeedPattern}
+	for i := 1; i < n; i++ {
+		svc := services[r.IntN(len(services))]
+		acct := fmt.Sprintf("%012d", r.Int64N(1e12))
+		var p string
+		switch {
+		case i%100 == 0:
+			p = fmt.Sprintf(`{"detail":{"eventName":[%q]}}`, realNames[(i/100)%len(realNames)])
+		default:
+			switch i % 8 {
+			case 0:
+				p = fmt.Sprintf(`{"source":["aws.%s"],"detail":{"eventName":["Gen%dAction","Gen%dOther"]}}`, svc, i, i)
+			case 1:
+				p = fmt.Sprintf(`{"detail":{"userIdentity":{"arn":[{"prefix":"arn:aws:iam::%s:role/"}]}}}`, acct)
+			case 2:
+				p = fmt.Sprintf(`{"detail":{"eventSource":[{"suffix":".gen%d.amazonaws.com"}]}}`, i)
+			case 3:
+				p = fmt.Sprintf(`{"detail":{"eventName":[{"equals-ignore-case":"gen%dcall"}],"eventSource":["%s.amazonaws.com"]}}`, i, svc)
+			case 4:
+				p = fmt.Sprintf(`{"detail":{"userIdentity":{"arn":[{"wildcard":"arn:aws:iam::%s:user/ci-%d-*"}]}}}`, acct, i)
+			case 5:
+				p = fmt.Sprintf(`{"detail":{"eventName":["Gen%dDelete"],"awsRegion":[{"anything-but":["us-east-1","eu-west-1"]}]}}`, i)
+			case 6:
+				p = fmt.Sprintf(`{"detail":{"eventName":[{"prefix":"Gen%d"}],"errorCode":[{"exists":true}]}}`, i)
+			case 7:
+				p = fmt.Sprintf(`{"detail":{"sourceIPAddress":[{"cidr":"10.%d.%d.0/24"}],"eventSource":["gen%d.amazonaws.com"]}}`, r.IntN(256), r.IntN(256), i)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func scalingMatcher(tb testing.TB, n int) *pattern.Matcher {
+	tb.Helper()
+	m := pattern.New()
+	for i, p := range scalingPatterns(n) {
+		if err := m.Add(fmt.Sprintf("p%d", i), p); err != nil {
+			tb.Fatalf("pattern %d %s: %v", i, p, err)
+		}
+	}
+	return m
+}
+
+// checkScaling verifies that adding patterns changes nothing for the seed pattern and that
+// the generated real-name patterns do match something.
+func checkScaling(tb testing.TB, m, seedOnly *pattern.Matcher, events [][]byte, n int) {
+	tb.Helper()
+	extra := 0
+	for i, ev := range events {
+		got, err := m.Match(ev)
+		if err != nil {
+			tb.Fatalf("envelope %d: %v", i+1, err)
+		}
+		want, err := seedOnly.Match(ev)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if slices.Contains(got, "p0") != slices.Contains(want, "p0") {
+			tb.Fatalf("envelope %d: seed pattern verdict changes with %d patterns", i+1, n)
+		}
+		extra += len(got) - len(want)
+	}
+	if n >= 100 && extra == 0 {
+		tb.Fatalf("%d patterns: none of the generated patterns matched; expected a few", n)
+	}
+}
+
+var scalingEPS sync.Map // n -> events/s, to report the 10,000/1 ratio in one run
+
+func BenchmarkCloudTrailScaling(b *testing.B) {
+	events := loadEnvelopes(b)
+	seedOnly := scalingMatcher(b, 1)
+	for _, n := range []int{1, 100, 10_000} {
+		b.Run(fmt.Sprintf("patterns=%d", n), func(b *testing.B) {
+			m := scalingMatcher(b, n)
+			checkScaling(b, m, seedOnly, events, n)
+			b.ReportAllocs()
+			iters := 0
+			for b.Loop() {
+				for _, ev := range events {
+					if _, err := m.Match(ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+				iters++
+			}
+			eps := float64(iters*len(events)) / b.Elapsed().Seconds()
+			b.ReportMetric(eps, "events/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(iters*len(events)), "ns/event")
+			scalingEPS.Store(n, eps)
+			if one, ok := scalingEPS.Load(1); ok && n > 1 {
+				b.ReportMetric(one.(float64)/eps, "cost-vs-1-pattern")
+			}
+		})
+	}
+}
+
+// TestCloudTrailScalingTable prints the scaling table with the 10,000/1 cost ratio (target <= 1.5).
+func TestCloudTrailScalingTable(t *testing.T) {
+	if !*workloadsFlag {
+		t.Skip("prints the scaling table; run with -workloads")
+	}
+	events := loadEnvelopes(t)
+	seedOnly := scalingMatcher(t, 1)
+	var base float64
+	fmt.Printf("\n| patterns | events/s | ns/event | cost vs 1 pattern | add time |\n|---|---|---|---|---|\n")
+	for _, n := range []int{1, 100, 10_000} {
+		start := time.Now()
+		m := scalingMatcher(t, n)
+		addTime := time.Since(start)
+		checkScaling(t, m, seedOnly, events, n)
+		const rounds = 200 // ~170k matches a pass, long enough to time
+		eps, err := timePasses(events, 2, 5, func() error {
+			for range rounds {
+				for _, ev := range events {
+					if _, err := m.Match(ev); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps *= rounds
+		if n == 1 {
+			base = eps
+		}
+		fmt.Printf("| %d | %s | %.0f | %.2f | %v |\n", n, fmtEPS(eps), 1e9/eps, base/eps, addTime.Round(time.Millisecond))
+	}
+}

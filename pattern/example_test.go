@@ -1,0 +1,94 @@
+package pattern_test
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// A matcher holds many patterns; Match tells which of them an event matches.
+func Example() {
+	m := pattern.New()
+	// An EventBridge rule's pattern, pasted as is.
+	err := m.Add("iam-user-changes", `{
+	  "source": ["aws.iam"],
+	  "detail": {"eventName": ["CreateUser", "DeleteUser"]}
+	}`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = m.Add("console-login-without-mfa", `{
+	  "detail": {
+	    "eventName": ["ConsoleLogin"],
+	    "additionalEventData": {"MFAUsed": [{"anything-but": "Yes"}]}
+	  }
+	}`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	ids, err := m.Match([]byte(`{"source":"aws.iam","detail":{"eventName":"CreateUser","userIdentity":{"type":"Root"}}}`))
+	fmt.Println(ids, err)
+	ids, err = m.Match([]byte(`{"source":"aws.signin","detail":{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"No"}}}`))
+	fmt.Println(ids, err)
+	ids, err = m.Match([]byte(`{"source":"aws.signin","detail":{"eventName":"ConsoleLogin","additionalEventData":{"MFAUsed":"Yes"}}}`))
+	fmt.Println(len(ids), err)
+	// Output:
+	// [iam-user-changes] <nil>
+	// [console-login-without-mfa] <nil>
+	// 0 <nil>
+}
+
+func ExampleMatcher_Match() {
+	m := pattern.New()
+	for id, p := range map[string]string{
+		"from-iam":      `{"source": ["aws.iam"]}`,
+		"policy-change": `{"detail": {"eventName": [{"wildcard": "*Policy*"}]}}`,
+		"in-a-range":    `{"detail": {"sourceIPAddress": [{"cidr": "10.0.0.0/8"}]}}`,
+	} {
+		if err := m.Add(id, p); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	ids, err := m.Match([]byte(`{"source":"aws.iam","detail":{"eventName":"AttachUserPolicy","sourceIPAddress":"192.0.2.1"}}`))
+	slices.Sort(ids) // the order of ids is not specified
+	fmt.Println(ids, err)
+
+	_, err = m.Match([]byte(`{"source": `))
+	fmt.Println(err != nil)
+	// Output:
+	// [from-iam policy-change] <nil>
+	// true
+}
+
+func ExampleValidate() {
+	fmt.Println(pattern.Validate(`{"detail": {"eventName": [{"prefix": "Delete"}]}}`))
+	// A leaf must be a list of values or operators: the error names where it is wrong.
+	err := pattern.Validate(`{"detail": {"eventName": "DeleteUser"}}`)
+	fmt.Println(err != nil)
+	// Output:
+	// <nil>
+	// true
+}
+
+func ExampleMatcher_Remove() {
+	m := pattern.New()
+	_ = m.Add("deletes", `{"detail": {"eventName": [{"prefix": "Delete"}]}}`)
+	_ = m.Add("users", `{"detail": {"eventName": [{"suffix": "User"}]}}`)
+	event := []byte(`{"detail":{"eventName":"DeleteUser"}}`)
+
+	ids, _ := m.Match(event)
+	slices.Sort(ids)
+	fmt.Println(ids)
+
+	m.Remove("deletes")
+	ids, _ = m.Match(event)
+	fmt.Println(ids)
+	// Output:
+	// [deletes users]
+	// [users]
+}

@@ -1,0 +1,244 @@
+package pattern_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// Fuzz tests of the two parsers: patterns (Add/Validate) and events (Match).
+// Seed corpora live in testdata/fuzz/FuzzAdd and testdata/fuzz/FuzzMatch; the seeds added
+// here in code are the ones too large or too regular to keep as files.
+//
+//	go test ./pattern -run '^$' -fuzz '^FuzzAdd$' -fuzztime 60s
+//	go test ./pattern -run '^$' -fuzz '^FuzzMatch$' -fuzztime 60s
+
+// fuzzEvents are matched against every pattern FuzzAdd accepts.
+var fuzzEvents = [][]byte{
+	[]byte(`{}`),
+	[]byte(`{"a":"x","b":1,"c":null,"d":true,"e":[1,"x",{"f":"g"}],"detail":{"state":"running","n":5.5}}`),
+	[]byte(`{"source":"aws.iam","detail-type":"AWS API Call via CloudTrail","detail":{"eventName":"CreateUser","sourceIPAddress":"10.0.0.1"}}`),
+	[]byte(`{"a":[{"b":1,"c":2},{"b":3,"c":4}],"$or":"10.0.0.7"}`),
+}
+
+func FuzzAdd(f *testing.F) {
+	for _, g := range semantics {
+		for _, c := range g.cases {
+			f.Add(c.pattern)
+		}
+	}
+	f.Add(iamSeedPattern)
+	f.Add(strings.Repeat(`{"a":`, 2000) + `["x"]` + strings.Repeat(`}`, 2000))
+	f.Add(`{"a":[` + strings.Repeat(`"x",`, 5000) + `"y"]}`)
+	f.Add(`{"$or":[` + strings.Repeat(`{"$or":[{"a":["1"]},`, 30) + `{"b":["2"]}` + strings.Repeat(`]},{"c":["3"]}`, 30) + `]}`)
+	f.Fuzz(func(t *testing.T, p string) {
+		errV := pattern.Validate(p)
+		m := pattern.New()
+		errA := m.Add("fuzz", p)
+		if (errV == nil) != (errA == nil) {
+			t.Fatalf("Validate and Add disagree on %q: %v vs %v", p, errV, errA)
+		}
+		if errA != nil {
+			if errA.Error() == "" {
+				t.Fatalf("empty error for %q", p)
+			}
+			return
+		}
+		if !json.Valid([]byte(p)) {
+			t.Fatalf("accepted a pattern that is not valid JSON: %q", p)
+		}
+		for _, ev := range fuzzEvents {
+			ids, err := m.Match(ev)
+			if err != nil {
+				t.Fatalf("pattern %q: Match(%s): %v", p, ev, err)
+			}
+			if len(ids) > 1 || (len(ids) == 1 && ids[0] != "fuzz") {
+				t.Fatalf("pattern %q: Match(%s) = %q", p, ev, ids)
+			}
+		}
+		m.Remove("fuzz")
+		for _, ev := range fuzzEvents {
+			if ids, _ := m.Match(ev); len(ids) != 0 {
+				t.Fatalf("after Remove: Match(%s) = %q", ev, ids)
+			}
+		}
+	})
+}
+
+// fuzzMatcher holds every semantics pattern plus a few simple ones the reference in
+// FuzzMatch can judge.
+var fuzzMatcher = sync.OnceValues(func() (*pattern.Matcher, error) {
+	m := pattern.New()
+	for _, g := range semantics {
+		for _, c := range g.cases {
+			if err := m.Add(g.group+"/"+c.name, c.pattern); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for id, p := range refPatterns {
+		if err := m.Add(id, p); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+})
+
+// refPatterns are judged by refMatch, an independent reading with encoding/json.
+var refPatterns = map[string]string{
+	"ref-exact":  `{"a":["x"]}`,
+	"ref-prefix": `{"a":[{"prefix":"x"}]}`,
+	"ref-absent": `{"a":[{"exists":false}]}`,
+}
+
+// refMatch says whether the reference patterns match top-level field "a" of obj; ok is
+// false where the reference does not judge (values that are neither a string nor a flat
+// array of scalars).
+func refMatch(obj map[string]any) (exact, prefix, absent, ok bool) {
+	v, present := obj["a"]
+	if !present {
+		return false, false, true, true
+	}
+	var strs []string
+	switch a := v.(type) {
+	case string:
+		strs = []string{a}
+	case []any:
+		if len(a) == 0 {
+			return false, false, false, false // whether [] "exists" is the engine's documented choice
+		}
+		for _, e := range a {
+			switch s := e.(type) {
+			case string:
+				strs = append(strs, s)
+			case map[string]any, []any:
+				return false, false, false, false
+			}
+		}
+	case map[string]any:
+		return false, false, false, false
+	}
+	for _, s := range strs {
+		exact = exact || s == "x"
+		prefix = prefix || strings.HasPrefix(s, "x")
+	}
+	return exact, prefix, false, true
+}
+
+// hasDuplicateKeys reports whether any object in a valid JSON text repeats a key:
+// encoding/json keeps the last value, a scanning matcher may keep the first.
+func hasDuplicateKeys(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		obj  bool
+		key  bool // next string token is a key
+		seen map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			return true // not judged
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if k, isKey := tok.(string); isKey && top != nil && top.obj && top.key {
+			if top.seen[k] {
+				return true
+			}
+			top.seen[k] = true
+			top.key = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, key: true, seen: map[string]bool{}})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].key = true // a value ended: a key comes next
+		}
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	for _, g := range semantics {
+		for _, c := range g.cases {
+			for _, ev := range append(slices.Clone(c.match), c.noMatch...) {
+				f.Add([]byte(ev))
+			}
+		}
+	}
+	f.Add([]byte(strings.Repeat("[", 100_000)))
+	f.Add([]byte(strings.Repeat(`{"a":`, 50_000) + `"x"` + strings.Repeat("}", 50_000)))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`"y",`, 100_000) + `"x"]}`))
+	f.Add([]byte(`{"detail":{"state":"` + strings.Repeat("\\u00e9", 10_000) + `"}}`))
+	f.Add([]byte("{\"a\":\"x\xff\xfe\",\"\xc3\x28\":\"running\"}"))
+	f.Add([]byte(`{"a":"x","a":"y"}`))
+	f.Add([]byte(`{"price":1e400,"x":-0,"n":0.1e-400}`))
+	f.Fuzz(func(t *testing.T, ev []byte) {
+		m, err := fuzzMatcher()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := m.Match(ev)
+		ids2, err2 := m.Match(ev)
+		if (err == nil) != (err2 == nil) || !slices.Equal(ids, ids2) {
+			t.Fatalf("Match is not deterministic: %q, %v then %q, %v", ids, err, ids2, err2)
+		}
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			if len(ids) != 0 {
+				t.Fatalf("ids %q returned with error %v", ids, err)
+			}
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				t.Fatalf("id %q returned twice", id)
+			}
+			seen[id] = true
+		}
+		if !json.Valid(ev) {
+			return // no crash is all that is asked; an early-exit scan may not see the flaw
+		}
+		var obj map[string]any
+		if json.Unmarshal(ev, &obj) != nil || obj == nil {
+			return // valid JSON but not an object
+		}
+		if err != nil {
+			t.Fatalf("error for a valid JSON object: %v", err)
+		}
+		if hasDuplicateKeys(ev) {
+			return
+		}
+		exact, prefix, absent, ok := refMatch(obj)
+		if !ok {
+			return
+		}
+		for id, want := range map[string]bool{"ref-exact": exact, "ref-prefix": prefix, "ref-absent": absent} {
+			if seen[id] != want {
+				t.Fatalf("%s %s on %q: got %v, reference says %v", id, refPatterns[id], ev, seen[id], want)
+			}
+		}
+	})
+}
