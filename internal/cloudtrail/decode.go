@@ -1,0 +1,725 @@
+package cloudtrail
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Event is one record ready for detection.
+type Event struct {
+	// Envelope is the EventBridge envelope. Decode never reuses its bytes: it may be kept.
+	Envelope []byte
+	// Origin names the record's place: "file.json.gz record 17", "s3://b/k record 3", "x.jsonl line 12".
+	Origin string
+	// Time is the event time (eventTime, or the envelope's time); zero when unknown.
+	Time time.Time
+}
+
+// Problem is one bad record or unreadable part of an input.
+type Problem struct {
+	Origin string
+	Err    error
+}
+
+func (p Problem) String() string { return p.Origin + ": " + p.Err.Error() }
+
+// MaxProblems bounds Stats.Problems; Stats.Bad keeps counting past it.
+const MaxProblems = 20
+
+// Stats counts what Decode saw.
+type Stats struct {
+	Records  int       // events emitted
+	Bad      int       // bad records or unreadable parts
+	Problems []Problem // the first MaxProblems problems
+}
+
+func (s *Stats) problem(origin string, err error) {
+	s.Bad++
+	if len(s.Problems) < MaxProblems {
+		s.Problems = append(s.Problems, Problem{Origin: origin, Err: err})
+	}
+}
+
+// Add merges o into s, keeping the first problems.
+func (s *Stats) Add(o Stats) {
+	s.Records += o.Records
+	s.Bad += o.Bad
+	for _, p := range o.Problems {
+		if len(s.Problems) >= MaxProblems {
+			break
+		}
+		s.Problems = append(s.Problems, p)
+	}
+}
+
+const (
+	// maxValue bounds one JSON value held in memory (a record, or a whole input that is not a
+	// log file). CloudTrail records are at most a few hundred KB.
+	maxValue  = 64 << 20
+	readChunk = 256 << 10
+	slabSize  = 256 << 10
+)
+
+// Decode reads any supported input from r: CloudTrail log files ({"Records":[...]}, plain or
+// gzip, streamed so that file size does not bound memory), EventBridge events (one, an array,
+// or JSON lines), single records, arrays and JSON lines of records, and LookupEvents or
+// CloudTrail Lake output with CloudTrailEvent strings. It calls emit for each event in input
+// order. Bad records and unreadable parts are counted and described in Stats with their
+// position, and decoding goes on; only an error of emit or of reading r is returned.
+func Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
+	src := &trackedReader{r: r}
+	br := bufio.NewReaderSize(src, 64<<10)
+	d := &decoder{name: name, emit: emit}
+	var in io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			if src.err != nil {
+				return d.stats, fmt.Errorf("read %s: %w", name, src.err)
+			}
+			d.stats.problem(name, fmt.Errorf("gzip: %w", err))
+			return d.stats, nil
+		}
+		defer gz.Close()
+		in = gz
+	}
+	d.s = stream{r: in, line: 1}
+	err := d.run()
+	if err == nil && d.s.rerr != nil {
+		if src.err != nil {
+			return d.stats, fmt.Errorf("read %s: %w", name, src.err)
+		}
+		// The bytes arrived but do not inflate: a corrupt or truncated gzip file.
+		d.stats.problem(d.at(len(d.s.buf)), fmt.Errorf("%w (after %d bytes; rest of input skipped)", d.s.rerr, d.s.base+int64(len(d.s.buf))))
+	}
+	return d.stats, err
+}
+
+// trackedReader remembers the underlying reader's own error, to tell a failed read (worth
+// retrying) from bad content.
+type trackedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (t *trackedReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// stream is a sliding window over the input; values are parsed in place inside it.
+type stream struct {
+	r    io.Reader
+	buf  []byte // buf[pos:] is unconsumed
+	pos  int
+	eof  bool
+	rerr error
+	base int64 // input offset of buf[0]
+	line int   // line number at buf[lpos]
+	lpos int
+}
+
+// more reads more input, moving unconsumed bytes to the front. It reports whether anything
+// may still come.
+func (s *stream) more() bool {
+	if s.eof || s.rerr != nil {
+		return false
+	}
+	if s.pos > 0 {
+		s.lineAt(s.pos)
+		n := copy(s.buf, s.buf[s.pos:])
+		s.buf = s.buf[:n]
+		s.base += int64(s.pos)
+		s.lpos -= s.pos
+		s.pos = 0
+	}
+	if cap(s.buf)-len(s.buf) < readChunk/2 {
+		nb := make([]byte, len(s.buf), max(2*cap(s.buf), len(s.buf)+readChunk))
+		copy(nb, s.buf)
+		s.buf = nb
+	}
+	for range 100 {
+		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		s.buf = s.buf[:len(s.buf)+n]
+		if err == io.EOF {
+			s.eof = true
+			return n > 0
+		}
+		if err != nil {
+			s.rerr = err
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	s.rerr = io.ErrNoProgress
+	return false
+}
+
+// lineAt returns the 1-based line of buffer offset off, moving the line cursor there.
+func (s *stream) lineAt(off int) int {
+	if off >= s.lpos {
+		for _, c := range s.buf[s.lpos:off] {
+			if c == '\n' {
+				s.line++
+			}
+		}
+	} else {
+		for _, c := range s.buf[off:s.lpos] {
+			if c == '\n' {
+				s.line--
+			}
+		}
+	}
+	s.lpos = off
+	return s.line
+}
+
+var errTooLarge = fmt.Errorf("value larger than %d MB", maxValue>>20)
+
+// need runs parse over the unconsumed input, reading more while parse reports errShort. The
+// offsets parse returns are relative to the unconsumed input.
+func (d *decoder) need(parse func(b []byte) (int, error)) (int, error) {
+	for {
+		end, err := parse(d.s.buf[d.s.pos:])
+		if !errors.Is(err, errShort) {
+			return end, err
+		}
+		if len(d.s.buf)-d.s.pos > maxValue {
+			return end, errTooLarge
+		}
+		if !d.s.more() {
+			if d.s.rerr != nil {
+				return end, errRead
+			}
+			return end, err
+		}
+	}
+}
+
+// errRead stops decoding when the input cannot be read; Decode reports why.
+var errRead = errors.New("read failed")
+
+type decoder struct {
+	name  string
+	emit  func(Event) error
+	s     stream
+	stats Stats
+	slab  []byte
+	// emitErr is set when emit fails; it ends decoding.
+	emitErr error
+}
+
+// at names the position of buffer offset off.
+func (d *decoder) at(off int) string {
+	return d.name + " line " + strconv.Itoa(d.s.lineAt(off))
+}
+
+func (d *decoder) run() error {
+	resync := false // after a bad top-level value: skip lines until one parses again
+	for {
+		i := skipSpace(d.s.buf, d.s.pos)
+		if i >= len(d.s.buf) {
+			d.s.pos = i
+			if !d.s.more() {
+				return nil // at the end, or Decode reports the read error
+			}
+			continue
+		}
+		d.s.pos = i
+		var err error
+		switch d.s.buf[i] {
+		case '{':
+			var logFile bool
+			logFile, err = d.startsWithRecords()
+			if err == nil {
+				if logFile {
+					err = d.logFile()
+					if err == nil || err == d.emitErr {
+						return err
+					}
+					if errors.Is(err, errRead) {
+						return nil // Decode reports the read error
+					}
+					// a broken log file cannot be resynchronised: the rest is skipped
+					d.stats.problem(d.problemAt(err), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
+					return nil
+				}
+				err = d.topValue()
+			}
+		case '[':
+			err = d.topArray()
+			if errors.Is(err, errRead) {
+				return nil
+			}
+			if err != nil && err != d.emitErr {
+				d.stats.problem(d.problemAt(err), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
+				return nil
+			}
+		default:
+			err = errAt(0, "invalid character %q: not JSON", d.s.buf[i])
+		}
+		if err == nil {
+			resync = false
+			continue
+		}
+		if err == d.emitErr {
+			return err
+		}
+		if errors.Is(err, errRead) {
+			return nil
+		}
+		if !resync {
+			d.stats.problem(d.problemAt(err), syntaxOnly(err))
+		}
+		if errors.Is(err, errShort) || errors.Is(err, errTooLarge) {
+			return nil // truncated input: nothing after it to resynchronise on
+		}
+		resync = true
+		d.skipLine()
+	}
+}
+
+// problemAt names where err happened: the line of its offset when it has one.
+func (d *decoder) problemAt(err error) string {
+	var se *syntaxError
+	if errors.As(err, &se) {
+		return d.at(d.s.pos + se.off)
+	}
+	if errors.Is(err, errShort) {
+		return d.at(len(d.s.buf))
+	}
+	return d.at(d.s.pos)
+}
+
+// syntaxOnly gives the error to show: offsets are replaced by the line in problemAt.
+func syntaxOnly(err error) error {
+	var se *syntaxError
+	if errors.As(err, &se) {
+		return errors.New(se.msg)
+	}
+	return err
+}
+
+// skipLine consumes input up to and including the next newline after the current position.
+func (d *decoder) skipLine() {
+	for {
+		for k := d.s.pos + 1; k < len(d.s.buf); k++ {
+			if d.s.buf[k] == '\n' {
+				d.s.pos = k + 1
+				return
+			}
+		}
+		d.s.pos = len(d.s.buf)
+		if !d.s.more() {
+			return
+		}
+	}
+}
+
+// startsWithRecords reports whether the object at the current position starts with the
+// "Records" member, as CloudTrail writes log files; those are streamed record by record.
+func (d *decoder) startsWithRecords() (bool, error) {
+	var key []byte
+	var escaped bool
+	_, err := d.need(func(b []byte) (int, error) {
+		var next int
+		var err error
+		key, escaped, next, err = readKey(b, 1)
+		if err == nil || !errors.Is(err, errShort) {
+			return next, err
+		}
+		if skipSpace(b, 1) < len(b) && b[skipSpace(b, 1)] == '}' {
+			return 0, nil // {}: an empty object
+		}
+		return next, err
+	})
+	if err != nil {
+		return false, err
+	}
+	return key != nil && keyIs(key, escaped, "Records"), nil
+}
+
+// logFile streams {"Records":[...], ...}: each record is decoded on its own.
+func (d *decoder) logFile() error {
+	// `{ "Records" : [`
+	end, err := d.need(func(b []byte) (int, error) {
+		_, _, next, err := readKey(b, 1)
+		if err != nil {
+			return next, err
+		}
+		next = skipSpace(b, next)
+		if next >= len(b) {
+			return next, errShort
+		}
+		if b[next] != '[' {
+			return next, errAt(next, "Records is not an array")
+		}
+		return next + 1, nil
+	})
+	if err != nil {
+		return err
+	}
+	d.s.pos += end
+	if err := d.elements(d.name+" record ", func(b []byte, origin string) error {
+		return d.recordAt(b, origin)
+	}); err != nil {
+		return err
+	}
+	// the members after Records, up to the closing brace
+	end, err = d.need(func(b []byte) (int, error) {
+		i := skipSpace(b, 0)
+		for {
+			if i >= len(b) {
+				return i, errShort
+			}
+			switch b[i] {
+			case '}':
+				return i + 1, nil
+			case ',':
+				next, err := skipKey(b, i+1)
+				if err != nil {
+					return next, err
+				}
+				if i, err = skipValue(b, next); err != nil {
+					return i, err
+				}
+				i = skipSpace(b, i)
+			default:
+				return i, errAt(i, "invalid character %q after Records, want ',' or '}'", b[i])
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	d.s.pos += end
+	return nil
+}
+
+// elements walks the elements of an array whose '[' was consumed, calling each with the
+// element's bytes (the unconsumed input starts with it) and its origin.
+func (d *decoder) elements(prefix string, each func(b []byte, origin string) error) error {
+	for n := 1; ; n++ {
+		end, err := d.need(func(b []byte) (int, error) {
+			i := skipSpace(b, 0)
+			if i >= len(b) {
+				return i, errShort
+			}
+			if n > 1 {
+				switch b[i] {
+				case ']':
+					return i, nil
+				case ',':
+					i = skipSpace(b, i+1)
+				default:
+					return i, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
+				}
+				if i >= len(b) {
+					return i, errShort
+				}
+			}
+			return i, nil
+		})
+		if err != nil {
+			return err
+		}
+		d.s.pos += end
+		if d.s.buf[d.s.pos] == ']' {
+			d.s.pos++
+			return nil
+		}
+		if err := each(d.s.buf[d.s.pos:], prefix+strconv.Itoa(n)); err != nil {
+			return err
+		}
+	}
+}
+
+// recordAt decodes the record at the start of the unconsumed input and consumes it.
+func (d *decoder) recordAt(_ []byte, origin string) error {
+	var f fields
+	if d.s.pos < len(d.s.buf) && d.s.buf[d.s.pos] != '{' {
+		end, err := d.need(func(b []byte) (int, error) { return skipValue(b, 0) })
+		if err != nil {
+			return err
+		}
+		d.stats.problem(origin, errors.New("record is not a JSON object"))
+		d.s.pos += end
+		return nil
+	}
+	end, err := d.need(func(b []byte) (int, error) { return scanObject(b, 0, &f) })
+	if err != nil {
+		return err
+	}
+	rec := d.s.buf[d.s.pos : d.s.pos+end]
+	d.s.pos += end
+	return d.record(rec, &f, origin)
+}
+
+// record lifts a record (f holds spans relative to rec) and emits it.
+func (d *decoder) record(rec []byte, f *fields, origin string) error {
+	if !f.has[fEventName] && !f.has[fEventSource] && !f.has[fEventID] {
+		d.stats.problem(origin, errors.New("not a CloudTrail record (no eventName, eventSource or eventID)"))
+		return nil
+	}
+	if es := f.str(rec, fEventSource); len(es) > 4 && es[:4] == "aws:" {
+		d.stats.problem(origin, fmt.Errorf("an %s notification record, not a CloudTrail record", es))
+		return nil
+	}
+	dst := d.slabTail(len(rec) + 512)
+	env, t := appendEnvelope(dst, rec, f, 0)
+	env = d.commit(dst, env)
+	return d.send(Event{Envelope: env, Origin: origin, Time: t})
+}
+
+func (d *decoder) send(e Event) error {
+	if err := d.emit(e); err != nil {
+		d.emitErr = err
+		return err
+	}
+	d.stats.Records++
+	return nil
+}
+
+// slabTail returns room to build an envelope of up to about n bytes. Envelopes are carved
+// out of shared slabs and never overwritten, so emitted envelopes stay valid (a finding may
+// keep its record) while costing few allocations.
+func (d *decoder) slabTail(n int) []byte {
+	if cap(d.slab)-len(d.slab) < n {
+		if n > slabSize/4 {
+			return make([]byte, 0, n)
+		}
+		d.slab = make([]byte, 0, slabSize)
+	}
+	return d.slab[len(d.slab):len(d.slab)]
+}
+
+// commit keeps out, built by appending to dst from slabTail, in the slab when append did not
+// have to move it, and caps it so that appending to an envelope cannot touch the next one.
+func (d *decoder) commit(dst, out []byte) []byte {
+	if cap(out) == cap(dst) && cap(dst) == cap(d.slab)-len(d.slab) && len(out) > 0 &&
+		&d.slab[:len(d.slab)+1][len(d.slab)] == &out[0] {
+		d.slab = d.slab[:len(d.slab)+len(out)]
+	}
+	return out[:len(out):len(out)]
+}
+
+// topValue decodes a whole top-level object that is not a streamed log file.
+func (d *decoder) topValue() error {
+	var f fields
+	end, err := d.need(func(b []byte) (int, error) { return scanObject(b, 0, &f) })
+	if err != nil {
+		return err
+	}
+	v := d.s.buf[d.s.pos : d.s.pos+end]
+	origin := d.at(d.s.pos)
+	d.s.pos += end
+	return d.classify(v, &f, origin)
+}
+
+// topArray decodes a top-level array: of records, events, or anything classify accepts.
+func (d *decoder) topArray() error {
+	d.s.pos++
+	return d.elements(d.name+" record ", func(_ []byte, origin string) error {
+		if d.s.buf[d.s.pos] != '{' {
+			end, err := d.need(func(b []byte) (int, error) { return skipValue(b, 0) })
+			if err != nil {
+				return err
+			}
+			d.s.pos += end
+			d.stats.problem(origin, errors.New("array element is not a JSON object"))
+			return nil
+		}
+		var f fields
+		end, err := d.need(func(b []byte) (int, error) { return scanObject(b, 0, &f) })
+		if err != nil {
+			return err
+		}
+		v := d.s.buf[d.s.pos : d.s.pos+end]
+		d.s.pos += end
+		return d.classify(v, &f, origin)
+	})
+}
+
+// classify decides what a complete object is and emits its events.
+func (d *decoder) classify(v []byte, f *fields, origin string) error {
+	switch {
+	case f.has[fRecords]:
+		return d.inMemoryArray(f.value(v, fRecords), origin+" record ", d.record)
+	case f.has[fDetailType] && f.has[fDetail]:
+		var t time.Time
+		if ts := f.str(v, fTime); ts != "" {
+			t, _ = parseTime(ts)
+		}
+		dst := d.slabTail(len(v))
+		env := d.commit(dst, append(dst, v...))
+		return d.send(Event{Envelope: env, Origin: origin, Time: t})
+	case f.has[fCloudTrailEvent]:
+		return d.embedded(f.value(v, fCloudTrailEvent), origin)
+	case f.has[fEvents]:
+		return d.inMemoryArray(f.value(v, fEvents), origin+" record ", d.classify)
+	case f.has[fQueryResultRows]:
+		return d.lakeRows(f.value(v, fQueryResultRows), origin)
+	}
+	return d.record(v, f, origin)
+}
+
+// embedded decodes a record held as a JSON string (LookupEvents' CloudTrailEvent).
+func (d *decoder) embedded(s []byte, origin string) error {
+	if !isString(s) {
+		d.stats.problem(origin, errors.New("CloudTrailEvent is not a string"))
+		return nil
+	}
+	rec := []byte(stringContent(s))
+	var f fields
+	end, err := scanObject(rec, 0, &f)
+	if err == nil && skipSpace(rec, end) != len(rec) {
+		err = errors.New("data after the record")
+	}
+	if err != nil {
+		d.stats.problem(origin, fmt.Errorf("CloudTrailEvent: %w", syntaxOnly(err)))
+		return nil
+	}
+	start := skipSpace(rec, 0)
+	rec = rec[start:end]
+	if start > 0 {
+		scanObject(rec, 0, &f) // spans relative to the trimmed record
+	}
+	return d.record(rec, &f, origin)
+}
+
+// inMemoryArray walks an array already in memory, handing each object to fn.
+func (d *decoder) inMemoryArray(arr []byte, prefix string, fn func([]byte, *fields, string) error) error {
+	if len(arr) == 0 || arr[0] != '[' {
+		d.stats.problem(prefix[:len(prefix)-len(" record ")], errors.New("Records/Events is not an array"))
+		return nil
+	}
+	i := skipSpace(arr, 1)
+	for n := 1; i < len(arr) && arr[i] != ']'; n++ {
+		origin := prefix + strconv.Itoa(n)
+		vs := i
+		var f fields
+		end, err := scanObject(arr, vs, &f)
+		if err != nil {
+			// the array was validated as a whole, so this element is simply not an object
+			end, _ = skipValue(arr, vs)
+			d.stats.problem(origin, errors.New("not a JSON object"))
+		} else {
+			el := arr[skipSpace(arr, vs):end]
+			if off := skipSpace(arr, vs); off > 0 {
+				scanObject(el, 0, &f)
+			}
+			if err := fn(el, &f, origin); err != nil {
+				return err
+			}
+		}
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return nil
+}
+
+// lakeRows decodes CloudTrail Lake query results: each row is a list of one-column objects.
+// A column holding a whole event as a JSON string is used as the record; otherwise the row's
+// columns form the record.
+func (d *decoder) lakeRows(rows []byte, origin string) error {
+	return d.inMemoryArrayAny(rows, origin+" row ", func(row []byte, origin string) error {
+		if len(row) == 0 || row[0] != '[' {
+			d.stats.problem(origin, errors.New("row is not an array"))
+			return nil
+		}
+		merged := []byte{'{'}
+		var whole []byte
+		err := d.inMemoryArrayAny(row, origin+" column ", func(col []byte, origin string) error {
+			if len(col) < 2 || col[0] != '{' || skipSpace(col, 1) == len(col)-1 {
+				return nil
+			}
+			inner := col[1 : len(col)-1]
+			if s := memberFirstValue(col); isString(s) {
+				c := []byte(stringContent(s))
+				var f fields
+				if end, err := scanObject(c, 0, &f); err == nil && skipSpace(c, end) == len(c) &&
+					(f.has[fEventName] || f.has[fEventSource]) {
+					whole = c
+				}
+			}
+			if len(merged) > 1 {
+				merged = append(merged, ',')
+			}
+			merged = append(merged, inner...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rec := append(merged, '}')
+		if whole != nil {
+			rec = whole
+		}
+		var f fields
+		start := skipSpace(rec, 0)
+		rec = rec[start:]
+		if _, err := scanObject(rec, 0, &f); err != nil {
+			d.stats.problem(origin, syntaxOnly(err))
+			return nil
+		}
+		return d.record(rec[:len(rec)-countTrailingSpace(rec)], &f, origin)
+	})
+}
+
+func countTrailingSpace(b []byte) int {
+	n := 0
+	for n < len(b) && isSpace(b[len(b)-1-n]) {
+		n++
+	}
+	return n
+}
+
+// memberFirstValue returns the value of the first member of an object.
+func memberFirstValue(obj []byte) []byte {
+	_, _, next, err := readKey(obj, 1)
+	if err != nil {
+		return nil
+	}
+	vs := skipSpace(obj, next)
+	end, err := skipValue(obj, vs)
+	if err != nil {
+		return nil
+	}
+	return obj[vs:end]
+}
+
+// inMemoryArrayAny walks an in-memory array of any values.
+func (d *decoder) inMemoryArrayAny(arr []byte, prefix string, fn func([]byte, string) error) error {
+	if len(arr) == 0 || arr[0] != '[' {
+		d.stats.problem(prefix, errors.New("not an array"))
+		return nil
+	}
+	i := skipSpace(arr, 1)
+	for n := 1; i < len(arr) && arr[i] != ']'; n++ {
+		end, err := skipValue(arr, i)
+		if err != nil {
+			return nil // validated before: cannot happen
+		}
+		if err := fn(arr[i:end], prefix+strconv.Itoa(n)); err != nil {
+			return err
+		}
+		i = skipSpace(arr, end)
+		if i < len(arr) && arr[i] == ',' {
+			i = skipSpace(arr, i+1)
+		}
+	}
+	return nil
+}

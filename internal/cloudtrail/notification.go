@@ -1,0 +1,223 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// Object is a log file announced by a notification.
+type Object struct {
+	Bucket, Key string
+	Size        int64 // 0 when the notification does not say
+}
+
+// ErrNotNotification is wrapped by ParseNotification for bodies of no known shape.
+var ErrNotNotification = errors.New("not a known notification")
+
+// maxNesting bounds SQS-in-SNS-in-... unwrapping.
+const maxNesting = 4
+
+// ParseNotification reads a message that announces log files: an S3 event notification, one
+// wrapped in SNS or SQS (the Lambda event of either, or a bare SNS message), EventBridge
+// "Object Created", or CloudTrail's own SNS notification ({"s3Bucket":..,"s3ObjectKey":[..]}).
+// S3 test events and events about other than created objects give no objects and no error.
+// When some parts of a batch are bad, the objects of the good parts are returned with an
+// error naming the bad ones.
+func ParseNotification(body []byte) ([]Object, error) {
+	return parseNotification(body, 0)
+}
+
+type notification struct {
+	// S3 event notification, and the Lambda events of SNS and SQS
+	Records []json.RawMessage `json:"Records"`
+	// SNS message (HTTP/SQS delivery)
+	Type    string  `json:"Type"`
+	Message *string `json:"Message"`
+	// S3 test event
+	Event string `json:"Event"`
+	// CloudTrail's notification of a delivered log file
+	S3Bucket    string   `json:"s3Bucket"`
+	S3ObjectKey []string `json:"s3ObjectKey"`
+	// EventBridge
+	DetailType *string         `json:"detail-type"`
+	Source     string          `json:"source"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+type notificationRecord struct {
+	EventSource  string `json:"eventSource"`
+	EventSource2 string `json:"EventSource"` // SNS Lambda events capitalise it
+	EventName    string `json:"eventName"`
+	S3           *struct {
+		Bucket struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key  string `json:"key"`
+			Size int64  `json:"size"`
+		} `json:"object"`
+	} `json:"s3"`
+	Sns *struct {
+		Message string `json:"Message"`
+	} `json:"Sns"`
+	Body *string `json:"body"`
+}
+
+func parseNotification(body []byte, depth int) ([]Object, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("notification nested deeper than %d", maxNesting)
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrNotNotification)
+	}
+	var n notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotNotification, err)
+	}
+	switch {
+	case n.Records != nil:
+		return parseRecords(n.Records, depth)
+	case n.Message != nil && (n.Type == "Notification" || n.Type == ""):
+		objs, err := parseNotification([]byte(*n.Message), depth+1)
+		if err != nil {
+			return objs, fmt.Errorf("SNS Message: %w", err)
+		}
+		return objs, nil
+	case n.Event == "s3:TestEvent":
+		return nil, nil
+	case n.S3Bucket != "" || n.S3ObjectKey != nil:
+		if n.S3Bucket == "" {
+			return nil, errors.New("CloudTrail notification without s3Bucket")
+		}
+		objs := make([]Object, 0, len(n.S3ObjectKey))
+		for _, k := range n.S3ObjectKey {
+			objs = append(objs, Object{Bucket: n.S3Bucket, Key: k})
+		}
+		return objs, nil
+	case n.DetailType != nil:
+		return parseEventBridge(&n)
+	}
+	return nil, fmt.Errorf("%w: no Records, Message, s3Bucket or detail-type", ErrNotNotification)
+}
+
+func parseRecords(records []json.RawMessage, depth int) ([]Object, error) {
+	var objs []Object
+	var errs []error
+	for i, raw := range records {
+		var r notificationRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			errs = append(errs, fmt.Errorf("record %d: %v", i+1, err))
+			continue
+		}
+		src := r.EventSource
+		if src == "" {
+			src = r.EventSource2
+		}
+		switch {
+		case src == "aws:s3" || r.S3 != nil:
+			if r.S3 == nil {
+				errs = append(errs, fmt.Errorf("record %d: aws:s3 record without s3", i+1))
+				continue
+			}
+			if !strings.HasPrefix(r.EventName, "ObjectCreated:") {
+				continue // removals and restores announce no new log file
+			}
+			// S3 notifications URL-encode keys, with '+' for space.
+			key, err := url.QueryUnescape(r.S3.Object.Key)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("record %d: key %q: %v", i+1, r.S3.Object.Key, err))
+				continue
+			}
+			objs = append(objs, Object{Bucket: r.S3.Bucket.Name, Key: key, Size: r.S3.Object.Size})
+		case src == "aws:sns" || r.Sns != nil:
+			if r.Sns == nil {
+				errs = append(errs, fmt.Errorf("record %d: aws:sns record without Sns", i+1))
+				continue
+			}
+			o, err := parseNotification([]byte(r.Sns.Message), depth+1)
+			objs = append(objs, o...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("record %d: SNS Message: %w", i+1, err))
+			}
+		case src == "aws:sqs" || r.Body != nil:
+			if r.Body == nil {
+				errs = append(errs, fmt.Errorf("record %d: aws:sqs record without body", i+1))
+				continue
+			}
+			o, err := parseNotification([]byte(*r.Body), depth+1)
+			objs = append(objs, o...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("record %d: SQS body: %w", i+1, err))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("record %d: %w (eventSource %q)", i+1, ErrNotNotification, src))
+		}
+	}
+	return objs, errors.Join(errs...)
+}
+
+func parseEventBridge(n *notification) ([]Object, error) {
+	if n.Source != "aws.s3" {
+		return nil, fmt.Errorf("%w: EventBridge event from %q", ErrNotNotification, n.Source)
+	}
+	if *n.DetailType != "Object Created" {
+		return nil, nil // deletions, restores, annotations: no new log file
+	}
+	var d struct {
+		EventVersion string `json:"event-version"`
+		Bucket       struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key  string `json:"key"`
+			Size int64  `json:"size"`
+		} `json:"object"`
+	}
+	if err := json.Unmarshal(n.Detail, &d); err != nil {
+		return nil, fmt.Errorf("EventBridge Object Created detail: %v", err)
+	}
+	// Fields may change meaning in a new major version; refuse rather than guess.
+	if major, _, _ := strings.Cut(d.EventVersion, "."); d.EventVersion != "" && major != "1" {
+		return nil, fmt.Errorf("EventBridge Object Created event-version %q is not supported (want 1.x)", d.EventVersion)
+	}
+	if d.Bucket.Name == "" || d.Object.Key == "" {
+		return nil, errors.New("EventBridge Object Created without bucket name or object key")
+	}
+	// EventBridge carries the key as stored (not URL-encoded, unlike S3 notifications).
+	return []Object{{Bucket: d.Bucket.Name, Key: d.Object.Key, Size: d.Object.Size}}, nil
+}
+
+// IsDigestKey reports whether key names a CloudTrail digest file, which holds hashes, not records.
+func IsDigestKey(key string) bool {
+	return strings.Contains(key, "/CloudTrail-Digest/") || strings.HasPrefix(key, "CloudTrail-Digest/") ||
+		strings.Contains(path.Base(key), "_CloudTrail-Digest_")
+}
+
+// KeyTime returns the time in a log file's name (ACCOUNT_CloudTrail_REGION_20260101T1205Z_x.json.gz),
+// or, failing that, the day of its YYYY/MM/DD folders.
+func KeyTime(key string) (time.Time, bool) {
+	base := path.Base(key)
+	for _, part := range strings.Split(base, "_") {
+		if len(part) == 14 && part[8] == 'T' && part[13] == 'Z' {
+			if t, err := time.Parse("20060102T1504Z", part); err == nil {
+				return t, true
+			}
+		}
+	}
+	parts := strings.Split(path.Dir(key), "/")
+	for i := len(parts) - 3; i >= 0; i-- {
+		if len(parts[i]) == 4 && len(parts[i+1]) == 2 && len(parts[i+2]) == 2 {
+			if t, err := time.Parse("2006/01/02", parts[i]+"/"+parts[i+1]+"/"+parts[i+2]); err == nil {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,318 @@
+package cloudtrail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// A small validating JSON scanner. Decoding a log file only needs the boundaries of each
+// record and a handful of its top-level fields, so records are walked byte by byte instead of
+// being unmarshalled: it validates as it goes (a malformed record is reported, not passed on)
+// and never allocates.
+
+// errShort means the input ended inside a value: more bytes may complete it.
+var errShort = errors.New("unexpected end of input")
+
+// maxDepth bounds nesting so hostile input cannot exhaust the stack.
+const maxDepth = 512
+
+// syntaxError is a JSON syntax error at a byte offset of the scanned slice.
+type syntaxError struct {
+	msg string
+	off int
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func errAt(off int, format string, args ...any) error {
+	return &syntaxError{msg: fmt.Sprintf(format, args...), off: off}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// stringSafe marks bytes that need no attention inside a JSON string.
+var stringSafe = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// skipString returns the offset after the string starting at b[i] (which is '"') and whether
+// the string contains escapes.
+func skipString(b []byte, i int) (int, bool, error) {
+	start := i
+	i++
+	escaped := false
+	for {
+		for i < len(b) && stringSafe[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return i, escaped, errShort
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return i, escaped, errShort
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) {
+					return i, escaped, errShort
+				}
+				for _, h := range b[i+2 : i+6] {
+					if !isHex(h) {
+						return i, escaped, errAt(i, "invalid \\u escape in string starting at offset %d", start)
+					}
+				}
+				i += 6
+			default:
+				return i, escaped, errAt(i, "invalid escape %q in string", b[i:i+2])
+			}
+		default:
+			return i, escaped, errAt(i, "control character 0x%02x in string", c)
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// skipNumber validates a JSON number. A number that touches the end of b is reported short,
+// since more digits may follow; callers at end of input treat that as the number's end.
+func skipNumber(b []byte, i int) (int, error) {
+	start := i
+	if b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return i, errShort
+	}
+	switch {
+	case b[i] == '0':
+		i++
+	case isDigit(b[i]):
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return i, errAt(i, "invalid number starting at offset %d", start)
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		if i == d {
+			if i >= len(b) {
+				return i, errShort
+			}
+			return i, errAt(i, "invalid number starting at offset %d", start)
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		if i == d {
+			if i >= len(b) {
+				return i, errShort
+			}
+			return i, errAt(i, "invalid number starting at offset %d", start)
+		}
+	}
+	if i >= len(b) {
+		return i, errShort
+	}
+	return i, nil
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, error) {
+	for k := 0; k < len(lit); k++ {
+		if i+k >= len(b) {
+			return i + k, errShort
+		}
+		if b[i+k] != lit[k] {
+			return i + k, errAt(i+k, "invalid literal, want %q", lit)
+		}
+	}
+	return i + len(lit), nil
+}
+
+// skipValue returns the offset just after the JSON value that starts at or after b[i]
+// (leading white space allowed).
+func skipValue(b []byte, i int) (int, error) { return skipValueDepth(b, i, 0) }
+
+func skipValueDepth(b []byte, i, depth int) (int, error) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return i, errShort
+	}
+	switch c := b[i]; c {
+	case '"':
+		end, _, err := skipString(b, i)
+		return end, err
+	case '{', '[':
+		if depth >= maxDepth {
+			return i, errAt(i, "nesting deeper than %d", maxDepth)
+		}
+		return skipContainer(b, i, depth)
+	case 't':
+		return skipLiteral(b, i, "true")
+	case 'f':
+		return skipLiteral(b, i, "false")
+	case 'n':
+		return skipLiteral(b, i, "null")
+	default:
+		if c == '-' || isDigit(c) {
+			return skipNumber(b, i)
+		}
+		return i, errAt(i, "invalid character %q looking for a value", c)
+	}
+}
+
+func skipContainer(b []byte, i, depth int) (int, error) {
+	obj := b[i] == '{'
+	closer := byte(']')
+	if obj {
+		closer = '}'
+	}
+	i = skipSpace(b, i+1)
+	if i >= len(b) {
+		return i, errShort
+	}
+	if b[i] == closer {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if obj {
+			if i, err = skipKey(b, i); err != nil {
+				return i, err
+			}
+		}
+		if i, err = skipValueDepth(b, i, depth+1); err != nil {
+			return i, err
+		}
+		i = skipSpace(b, i)
+		if i >= len(b) {
+			return i, errShort
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case closer:
+			return i + 1, nil
+		default:
+			if obj {
+				return i, errAt(i, "invalid character %q after object value, want ',' or '}'", b[i])
+			}
+			return i, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
+		}
+	}
+}
+
+// skipKey consumes `"key" :` (with surrounding white space) starting at b[i].
+func skipKey(b []byte, i int) (int, error) {
+	_, _, next, err := readKey(b, i)
+	return next, err
+}
+
+// readKey reads an object key at b[i] (white space allowed before it) and the colon after it.
+// It returns the key's content (raw, still escaped if escaped is true) and the offset of the value.
+func readKey(b []byte, i int) (key []byte, escaped bool, next int, err error) {
+	i = skipSpace(b, i)
+	if i >= len(b) {
+		return nil, false, i, errShort
+	}
+	if b[i] != '"' {
+		return nil, false, i, errAt(i, "invalid character %q looking for an object key", b[i])
+	}
+	end, escaped, err := skipString(b, i)
+	if err != nil {
+		return nil, false, end, err
+	}
+	key = b[i+1 : end-1]
+	j := skipSpace(b, end)
+	if j >= len(b) {
+		return nil, false, j, errShort
+	}
+	if b[j] != ':' {
+		return nil, false, j, errAt(j, "invalid character %q after object key, want ':'", b[j])
+	}
+	return key, escaped, j + 1, nil
+}
+
+// keyIs compares a raw key with a plain name, unescaping only when the key has escapes.
+func keyIs(raw []byte, escaped bool, name string) bool {
+	if !escaped {
+		return string(raw) == name
+	}
+	return unquote(raw) == name
+}
+
+// unquote decodes the content of a JSON string (without its quotes). Invalid content gives "".
+func unquote(raw []byte) string {
+	q := make([]byte, 0, len(raw)+2)
+	q = append(q, '"')
+	q = append(q, raw...)
+	q = append(q, '"')
+	var s string
+	if json.Unmarshal(q, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// stringContent returns the decoded value of a JSON string value span (with quotes), or ""
+// when the span is not a string.
+func stringContent(v []byte) string {
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	raw := v[1 : len(v)-1]
+	for _, c := range raw {
+		if c == '\\' {
+			return unquote(raw)
+		}
+	}
+	return string(raw)
+}
+
+// lineCol converts a byte offset of b into a 1-based line and column.
+func lineCol(b []byte, off int) (line, col int) {
+	if off > len(b) {
+		off = len(b)
+	}
+	line, last := 1, -1
+	for k := 0; k < off; k++ {
+		if b[k] == '\n' {
+			line++
+			last = k
+		}
+	}
+	return line, off - last
+}
