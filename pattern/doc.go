@@ -34,9 +34,10 @@
 //     A number never equals a string: the pattern 300 does not match the event "300".
 //   - exists:true matches any leaf value (null included) but not an object or an empty
 //     array; exists:false matches when there is no such leaf value.
-//   - anything-but with strings or numbers matches any present leaf value other than the
-//     listed ones, of whatever JSON type; anything-but with prefix, suffix,
-//     equals-ignore-case or wildcard matches only strings. It never matches a missing field.
+//   - anything-but matches any present leaf value that is not excluded, of whatever JSON
+//     type: {"anything-but": "x"} and {"anything-but": {"prefix": "x"}} both match null,
+//     true and numbers (event-ruler's verdicts); a number is excluded only by a number of
+//     equal value, a string only by a string. It never matches a missing field.
 //   - equals-ignore-case folds case per Unicode letter (lower of upper), not only ASCII.
 //   - cidr accepts prefixes with host bits set (they are masked); /32 and /128 match one
 //     address; IPv4-mapped IPv6 event addresses match IPv4 ranges.

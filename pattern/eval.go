@@ -258,10 +258,9 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 	sc.present(f, fi, trail)
 	sc.hitAll(f.exists, trail)
 	if !f.needNum {
+		// No numeric anything-but here, so every anything-but accepts a number.
 		for _, e := range f.anyBut {
-			if e.ab.kind == abStrings {
-				sc.hit(e.t, trail)
-			}
+			sc.hit(e.t, trail)
 		}
 		return
 	}
@@ -281,13 +280,8 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 		}
 	}
 	for _, e := range f.anyBut {
-		switch e.ab.kind {
-		case abStrings:
+		if e.ab.kind != abNumbers || !slices.Contains(e.ab.nums, v) {
 			sc.hit(e.t, trail)
-		case abNumbers:
-			if !slices.Contains(e.ab.nums, v) {
-				sc.hit(e.t, trail)
-			}
 		}
 	}
 }
@@ -304,11 +298,7 @@ func (sc *scratch) evalLiteral(f *field, fi int32, c byte, trail int32) {
 	default:
 		sc.hitAll(f.nulls, trail)
 	}
-	for _, e := range f.anyBut {
-		if e.ab.kind == abStrings || e.ab.kind == abNumbers {
-			sc.hit(e.t, trail)
-		}
-	}
+	sc.hitAll(f.anyButAll, trail)
 }
 
 // matchString reports whether anything-but accepts the string s (folded is its folded

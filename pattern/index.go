@@ -53,6 +53,7 @@ type field struct {
 	numeric    []numTarget
 	cidrs      []cidrRange
 	anyBut     []abTarget
+	anyButAll  []target // the targets of anyBut, for values no anything-but can exclude
 	// presence: some sub-pattern needs this field absent, so every occurrence is recorded.
 	presence bool
 	// needFold/needNum: whether string values must be folded / numbers parsed at all.
@@ -203,6 +204,7 @@ func (f *field) add(m valueMatcher, t target) {
 		f.cidrs = append(f.cidrs, cidrRange{m.cidr, t})
 	case opAnythingBut:
 		f.anyBut = append(f.anyBut, abTarget{m.ab, t})
+		f.anyButAll = append(f.anyButAll, t)
 		if m.ab.kind == abNumbers {
 			f.needNum = true
 		}
