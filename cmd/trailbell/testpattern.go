@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// runTestPattern is trailbell's `aws events test-event-pattern`: same flags, same
+// file:// convention, same {"Result": ...} answer, computed locally.
+func runTestPattern(_ context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("test-pattern", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	patternArg := fs.String("event-pattern", "", "the EventBridge event pattern: JSON text or file://PATH")
+	eventArg := fs.String("event", "", "the event: JSON text or file://PATH (an EventBridge envelope, or any JSON object)")
+	fs.Usage = func() {
+		fmt.Fprintln(io.err, "usage: trailbell test-pattern --event-pattern PATTERN --event EVENT\n\n"+
+			"Prints {\"Result\": true} when EVENT matches PATTERN and {\"Result\": false} when not,\n"+
+			"like `aws events test-event-pattern`. Exit 0 either way; 2 for a bad pattern or event.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(io.err, "trailbell test-pattern: "+format+"\n", a...)
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	if *patternArg == "" || *eventArg == "" {
+		return fail("both --event-pattern and --event are required")
+	}
+
+	p, pName, err := cliValue(*patternArg)
+	if err != nil {
+		return fail("read event pattern: %v", err)
+	}
+	ev, evName, err := cliValue(*eventArg)
+	if err != nil {
+		return fail("read event: %v", err)
+	}
+	// The matcher may stop reading an event early; a one-off check can afford to validate
+	// all of it so a broken event is never answered.
+	if err := checkJSON(ev); err != nil {
+		return fail("invalid event (%s): %v", evName, err)
+	}
+	m := pattern.New()
+	if err := m.Add("pattern", string(p)); err != nil {
+		return fail("invalid event pattern (%s): %v", pName, err)
+	}
+	ids, err := m.Match(ev)
+	if err != nil {
+		return fail("invalid event (%s): %v", evName, err)
+	}
+	fmt.Fprintf(io.out, "{\"Result\": %t}\n", len(ids) > 0)
+	return exitOK
+}
+
+// cliValue resolves an AWS CLI style argument: file://PATH reads the file, anything else is
+// the value itself. name says where the value came from, for error messages.
+func cliValue(arg string) (value []byte, name string, err error) {
+	if path, ok := strings.CutPrefix(arg, "file://"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", err
+		}
+		return b, path, nil
+	}
+	return []byte(arg), "argument", nil
+}
+
+// checkJSON reports whether b is one valid JSON value, naming line and column when not.
+func checkJSON(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	var v json.RawMessage
+	err := json.Unmarshal(b, &v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		off := int(syn.Offset)
+		if off > len(b) {
+			off = len(b)
+		}
+		line := bytes.Count(b[:off], []byte("\n")) + 1
+		col := off - bytes.LastIndexByte(b[:off], '\n')
+		return fmt.Errorf("line %d, column %d: %w", line, col, err)
+	}
+	if err == nil {
+		err = errors.New("not valid JSON")
+	}
+	return err
+}
