@@ -87,6 +87,7 @@ type Pipeline struct {
 	changed   chan struct{} // closed and replaced when a queue shrinks
 	flushErrs []error
 	closed    bool
+	moves     atomic.Int64 // deliveries and failures handled, to see progress
 }
 
 type receiver struct {
@@ -313,6 +314,7 @@ func (p *Pipeline) added(r *receiver, n int) {
 
 func (p *Pipeline) removed(r *receiver, n int) {
 	p.m.pending.WithLabelValues(r.Name).Set(float64(r.pending.Add(-int64(n))))
+	p.moves.Add(1)
 	p.mu.Lock()
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -395,14 +397,14 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 			}
 			continue
 		}
-		before := p.Pending()
+		before := p.moves.Load()
 		g, gctx := errgroup.WithContext(ctx)
 		for _, r := range p.order {
 			if r.pending.Load() > 0 {
 				g.Go(func() error { return p.work(gctx, r, true) })
 			}
 		}
-		if err = g.Wait(); err == nil && p.Pending() >= before {
+		if err = g.Wait(); err == nil && p.moves.Load() == before {
 			err = errors.New("no progress") // the counters disagree with the outbox
 		}
 	}

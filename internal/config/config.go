@@ -1,0 +1,431 @@
+// Package config owns trailbell's configuration file: the YAML schema, defaults, strict
+// parsing, validation that names every bad field by its path, and the Secret type.
+// It only reads; turning a Config into running parts is internal/app's job.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// StateDir holds durable state (the notification outbox); relative to the file.
+	StateDir string `yaml:"state_dir"`
+	// Accounts maps account ids to the aliases people know them by.
+	Accounts map[string]string `yaml:"accounts"`
+	Notify   Notify            `yaml:"notify"`
+
+	// dir is the config file's directory, for relative paths.
+	dir string
+}
+
+// Notify configures delivery: receivers, the route tree and exceptions.
+type Notify struct {
+	// DedupeWindow: how long a (rule, eventID) is remembered. Default 7d.
+	DedupeWindow Duration `yaml:"dedupe_window"`
+	// RetryDeadline: how long a finding is retried before it counts as failed. Default 24h.
+	RetryDeadline Duration    `yaml:"retry_deadline"`
+	Backoff       Backoff     `yaml:"backoff"`
+	Receivers     []Receiver  `yaml:"receivers"`
+	Route         Route       `yaml:"route"`
+	Exceptions    []Exception `yaml:"exceptions"`
+}
+
+// Backoff is the retry delay: doubling from Initial up to Max, with jitter.
+type Backoff struct {
+	Initial Duration `yaml:"initial"`
+	Max     Duration `yaml:"max"`
+}
+
+// Receiver is a named destination; exactly one of the destination blocks is set.
+type Receiver struct {
+	Name        string   `yaml:"name"`
+	MinSeverity string   `yaml:"min_severity"`
+	Fallback    string   `yaml:"fallback"`
+	RateLimit   *Rate    `yaml:"rate_limit"`
+	GroupWindow Duration `yaml:"group_window"`
+
+	Slack    *Slack    `yaml:"slack"`
+	SlackAPI *SlackAPI `yaml:"slack_api"`
+	SNS      *SNS      `yaml:"sns"`
+	Webhook  *Webhook  `yaml:"webhook"`
+	Stdout   *Stdout   `yaml:"stdout"`
+}
+
+// Rate is a message rate with a burst allowance.
+type Rate struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Slack posts to an incoming webhook.
+type Slack struct {
+	WebhookURL     Secret `yaml:"webhook_url"`
+	WebhookURLFile string `yaml:"webhook_url_file"`
+}
+
+// SlackAPI posts with chat.postMessage and a bot token.
+type SlackAPI struct {
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	Channel   string `yaml:"channel"`
+	// APIURL overrides https://slack.com/api/ (tests, proxies).
+	APIURL string `yaml:"api_url"`
+}
+
+// SNS publishes AWS Chatbot custom notifications to a topic.
+type SNS struct {
+	TopicARN string `yaml:"topic_arn"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	// MessageStructureJSON publishes with MessageStructure=json, for topics that have
+	// subscribers other than Chatbot.
+	MessageStructureJSON bool `yaml:"message_structure_json"`
+}
+
+// Webhook posts each finding as JSON, optionally signed with HMAC-SHA256.
+type Webhook struct {
+	URL             Secret `yaml:"url"`
+	URLFile         string `yaml:"url_file"`
+	HMACSecret      Secret `yaml:"hmac_secret"`
+	HMACSecretFile  string `yaml:"hmac_secret_file"`
+	SignatureHeader string `yaml:"signature_header"`
+}
+
+// Stdout writes findings to standard output.
+type Stdout struct {
+	Format string `yaml:"format"` // "json" (one per line, default) or "text"
+}
+
+// Route is a node of the routing tree (see notify.Route).
+type Route struct {
+	Receiver    string   `yaml:"receiver"`
+	MinSeverity string   `yaml:"min_severity"`
+	Rules       []string `yaml:"rules"`
+	Accounts    []string `yaml:"accounts"`
+	Tags        []string `yaml:"tags"`
+	Match       Pattern  `yaml:"match"`
+	Continue    bool     `yaml:"continue"`
+	Routes      []Route  `yaml:"routes"`
+}
+
+// Exception silences findings of some rules, or matching a pattern, or both.
+type Exception struct {
+	Name  string   `yaml:"name"`
+	Rules []string `yaml:"rules"`
+	Match Pattern  `yaml:"match"`
+}
+
+// Pattern is an event pattern over the finding's JSON, written in YAML either as a
+// JSON string or as a YAML mapping.
+type Pattern string
+
+func (p *Pattern) UnmarshalYAML(b []byte) error {
+	var s string
+	if err := yaml.Unmarshal(b, &s); err == nil {
+		*p = Pattern(s)
+		return nil
+	}
+	var v any
+	if err := yaml.UnmarshalWithOptions(b, &v, yaml.UseOrderedMap()); err != nil {
+		return err
+	}
+	j, err := json.Marshal(toJSONable(v))
+	if err != nil {
+		return fmt.Errorf("pattern: %w", err)
+	}
+	*p = Pattern(j)
+	return nil
+}
+
+// toJSONable turns decoded YAML into values encoding/json accepts, keeping key order.
+func toJSONable(v any) any {
+	switch v := v.(type) {
+	case yaml.MapSlice:
+		var b strings.Builder
+		b.WriteByte('{')
+		for i, it := range v {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, _ := json.Marshal(fmt.Sprint(it.Key))
+			val, _ := json.Marshal(toJSONable(it.Value))
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(val)
+		}
+		b.WriteByte('}')
+		return json.RawMessage(b.String())
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = toJSONable(e)
+		}
+		return out
+	case uint64:
+		return json.Number(strconv.FormatUint(v, 10))
+	}
+	return v
+}
+
+// Duration is a time.Duration written like "90s", "5m", "24h" or "7d".
+type Duration time.Duration
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := string(b)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil {
+			return fmt.Errorf("invalid duration %q", s)
+		}
+		*d = Duration(n * float64(24*time.Hour))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use 90s, 5m, 24h, 7d)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Load reads, strictly parses and validates a configuration file. Secrets stay
+// unresolved until ResolveSecrets.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a configuration document; dir resolves relative paths in it.
+func Parse(b []byte, dir string) (*Config, error) {
+	c := &Config{}
+	if err := yaml.UnmarshalWithOptions(b, c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
+		return nil, errors.New(yaml.FormatError(err, false, true))
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	c.dir = abs
+	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
+		c.StateDir = filepath.Join(abs, c.StateDir)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Dir is the directory relative paths are resolved against.
+func (c *Config) Dir() string { return c.dir }
+
+// Validate reports every problem, each with its field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	for id := range c.Accounts {
+		if len(id) != 12 || strings.Trim(id, "0123456789") != "" {
+			bad("accounts."+id, "account ids are 12 digits")
+		}
+	}
+	n := c.Notify
+	for _, d := range []struct {
+		path string
+		v    Duration
+	}{{"notify.dedupe_window", n.DedupeWindow}, {"notify.retry_deadline", n.RetryDeadline},
+		{"notify.backoff.initial", n.Backoff.Initial}, {"notify.backoff.max", n.Backoff.Max}} {
+		if d.v < 0 {
+			bad(d.path, "must not be negative")
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range n.Receivers {
+		p := fmt.Sprintf("notify.receivers[%d]", i)
+		switch {
+		case r.Name == "":
+			bad(p+".name", "required")
+		case strings.HasPrefix(r.Name, "!"):
+			bad(p+".name", "must not start with '!'")
+		case names[r.Name]:
+			bad(p+".name", "%q is defined twice", r.Name)
+		}
+		names[r.Name] = true
+		checkSeverity(p+".min_severity", r.MinSeverity, bad)
+		if r.RateLimit != nil && (r.RateLimit.PerSecond < 0 || r.RateLimit.Burst < 0) {
+			bad(p+".rate_limit", "must not be negative")
+		}
+		if r.GroupWindow < 0 {
+			bad(p+".group_window", "must not be negative")
+		}
+		kinds := 0
+		if r.Slack != nil {
+			kinds++
+			checkSecret(p+".slack.webhook_url", r.Slack.WebhookURL, r.Slack.WebhookURLFile, true, bad)
+		}
+		if r.SlackAPI != nil {
+			kinds++
+			checkSecret(p+".slack_api.token", r.SlackAPI.Token, r.SlackAPI.TokenFile, true, bad)
+			if r.SlackAPI.Channel == "" {
+				bad(p+".slack_api.channel", "required")
+			}
+		}
+		if r.SNS != nil {
+			kinds++
+			if !strings.HasPrefix(r.SNS.TopicARN, "arn:") {
+				bad(p+".sns.topic_arn", "required: an SNS topic ARN")
+			}
+		}
+		if r.Webhook != nil {
+			kinds++
+			checkSecret(p+".webhook.url", r.Webhook.URL, r.Webhook.URLFile, true, bad)
+			checkSecret(p+".webhook.hmac_secret", r.Webhook.HMACSecret, r.Webhook.HMACSecretFile, false, bad)
+		}
+		if r.Stdout != nil {
+			kinds++
+			if f := r.Stdout.Format; f != "" && f != "json" && f != "text" {
+				bad(p+".stdout.format", "%q: want json or text", f)
+			}
+		}
+		if kinds != 1 {
+			bad(p, "set exactly one of slack, slack_api, sns, webhook, stdout (found %d)", kinds)
+		}
+	}
+	for i, r := range n.Receivers {
+		if r.Fallback != "" && (!names[r.Fallback] || r.Fallback == r.Name) {
+			bad(fmt.Sprintf("notify.receivers[%d].fallback", i), "%q is not another receiver", r.Fallback)
+		}
+	}
+	if len(n.Receivers) > 0 || n.Route.Receiver != "" || len(n.Route.Routes) > 0 {
+		if n.Route.Receiver == "" {
+			bad("notify.route.receiver", "required: the default receiver")
+		}
+		checkRoute("notify.route", n.Route, names, bad)
+	}
+	for i, e := range n.Exceptions {
+		p := fmt.Sprintf("notify.exceptions[%d]", i)
+		if e.Match == "" && len(e.Rules) == 0 {
+			bad(p, "set rules, match or both (an empty exception would silence everything)")
+		}
+		checkPattern(p+".match", e.Match, bad)
+	}
+	return errors.Join(errs...)
+}
+
+func checkRoute(path string, r Route, receivers map[string]bool, bad func(string, string, ...any)) {
+	if r.Receiver != "" && !receivers[r.Receiver] {
+		bad(path+".receiver", "no receiver named %q", r.Receiver)
+	}
+	checkSeverity(path+".min_severity", r.MinSeverity, bad)
+	checkPattern(path+".match", r.Match, bad)
+	for i, c := range r.Routes {
+		checkRoute(fmt.Sprintf("%s.routes[%d]", path, i), c, receivers, bad)
+	}
+}
+
+func checkPattern(path string, p Pattern, bad func(string, string, ...any)) {
+	if p == "" {
+		return
+	}
+	// Only the shape here; the pattern language itself is checked when the Pipeline
+	// compiles it (internal/app), with the same field path.
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(p), &obj); err != nil || obj == nil {
+		bad(path, "a pattern must be a JSON object (or a YAML mapping)")
+	}
+}
+
+func checkSeverity(path, s string, bad func(string, string, ...any)) {
+	if s == "" {
+		return
+	}
+	if _, err := finding.ParseSeverity(s); err != nil {
+		bad(path, "%v", err)
+	}
+}
+
+func checkSecret(path string, s Secret, file string, required bool, bad func(string, string, ...any)) {
+	switch {
+	case s.IsSet() && file != "":
+		bad(path, "set either %s or %s_file, not both", lastPart(path), lastPart(path))
+	case required && !s.IsSet() && file == "":
+		bad(path, "required (or %s_file)", lastPart(path))
+	}
+}
+
+func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+// Severity parses a validated severity name; empty is Info.
+func Severity(s string) finding.Severity {
+	v, _ := finding.ParseSeverity(s)
+	return v
+}
+
+// ResolveSecrets reads every secret reference and *_file setting. It names the failing
+// field, never a value.
+func (c *Config) ResolveSecrets(ctx context.Context, fetch Fetcher) error {
+	var errs []error
+	res := func(path string, s *Secret, file string) {
+		if file != "" {
+			v, err := readSecretFile(c.dir, file)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_file: %w", path, err))
+				return
+			}
+			*s = NewSecret(v)
+			return
+		}
+		if err := s.resolve(ctx, c.dir, fetch); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	for i := range c.Notify.Receivers {
+		r := &c.Notify.Receivers[i]
+		p := fmt.Sprintf("notify.receivers[%d]", i)
+		if r.Slack != nil {
+			res(p+".slack.webhook_url", &r.Slack.WebhookURL, r.Slack.WebhookURLFile)
+		}
+		if r.SlackAPI != nil {
+			res(p+".slack_api.token", &r.SlackAPI.Token, r.SlackAPI.TokenFile)
+		}
+		if r.Webhook != nil {
+			res(p+".webhook.url", &r.Webhook.URL, r.Webhook.URLFile)
+			if r.Webhook.HMACSecret.IsSet() || r.Webhook.HMACSecretFile != "" {
+				res(p+".webhook.hmac_secret", &r.Webhook.HMACSecret, r.Webhook.HMACSecretFile)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Receiver returns the receiver named name.
+func (c *Config) Receiver(name string) (*Receiver, bool) {
+	i := slices.IndexFunc(c.Notify.Receivers, func(r Receiver) bool { return r.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	return &c.Notify.Receivers[i], true
+}

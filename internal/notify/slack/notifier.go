@@ -1,0 +1,193 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+)
+
+// DefaultAPIURL is the Slack Web API base.
+const DefaultAPIURL = "https://slack.com/api/"
+
+// Options configure a Notifier: set WebhookURL, or Token and Channel for the Web API.
+type Options struct {
+	WebhookURL string
+	Token      string
+	Channel    string
+	APIURL     string // default DefaultAPIURL
+	Style      Style
+	Client     *http.Client // default: 10s timeout
+	Now        func() time.Time
+	// ThreadTTL is how long repeats of a rule and principal go into the first message's
+	// thread (Web API only); default 24h.
+	ThreadTTL time.Duration
+}
+
+// Notifier posts findings to Slack.
+type Notifier struct {
+	o Options
+
+	mu      sync.Mutex
+	threads map[string]thread // group → thread of the first message (Web API)
+}
+
+type thread struct {
+	ts   string
+	when time.Time
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New checks the options and returns a Notifier.
+func New(o Options) (*Notifier, error) {
+	switch {
+	case o.WebhookURL != "" && o.Token != "":
+		return nil, errors.New("slack: set a webhook URL or a token, not both")
+	case o.WebhookURL == "" && o.Token == "":
+		return nil, errors.New("slack: a webhook URL or a token is required")
+	case o.Token != "" && o.Channel == "":
+		return nil, errors.New("slack: the Web API needs a channel")
+	}
+	if o.WebhookURL != "" && !strings.HasPrefix(o.WebhookURL, "https://") && !strings.HasPrefix(o.WebhookURL, "http://") {
+		return nil, errors.New("slack: the webhook URL must be http(s)")
+	}
+	if o.APIURL == "" {
+		o.APIURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(o.APIURL, "/") {
+		o.APIURL += "/"
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ThreadTTL <= 0 {
+		o.ThreadTTL = 24 * time.Hour
+	}
+	return &Notifier{o: o, threads: map[string]thread{}}, nil
+}
+
+// Notify posts one alert, or one summary of repeats: through the Web API a summary goes
+// into the thread of the group's first message when there is one.
+func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, error) {
+	if len(fs) == 0 {
+		return false, nil
+	}
+	msg := Build(n.o.Style, fs...)
+	if n.o.WebhookURL != "" {
+		return n.postWebhook(ctx, msg)
+	}
+	key := fs[0].Rule + "\x00" + fs[0].Principal
+	n.mu.Lock()
+	th, ok := n.threads[key]
+	if ok && n.o.Now().Sub(th.when) < n.o.ThreadTTL {
+		msg.ThreadTS = th.ts
+	}
+	n.mu.Unlock()
+	msg.Channel = n.o.Channel
+	ts, retry, err := n.postAPI(ctx, msg)
+	if err != nil {
+		return retry, err
+	}
+	if msg.ThreadTS == "" && ts != "" {
+		n.mu.Lock()
+		now := n.o.Now()
+		for k, t := range n.threads {
+			if now.Sub(t.when) >= n.o.ThreadTTL {
+				delete(n.threads, k)
+			}
+		}
+		n.threads[key] = thread{ts: ts, when: now}
+		n.mu.Unlock()
+	}
+	return false, nil
+}
+
+// webhookReasons are the plain-text answers of incoming webhooks; the permanent ones
+// (a revoked hook, an archived channel, a message Slack refuses) must not be retried.
+var webhookReasons = map[string]bool{
+	"invalid_payload": true, "invalid_blocks": true, "too_many_attachments": true, "no_text": true,
+	"action_prohibited": true, "invalid_token": true, "channel_not_found": true, "no_service": true,
+	"channel_is_archived": true, "no_active_hooks": true, "posting_to_general_channel_denied": true,
+	"user_not_found": true, "rollup_error": true, "team_disabled": true, "invalid_blocks_format": true,
+}
+
+func (n *Notifier) postWebhook(ctx context.Context, msg Message) (bool, error) {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return false, fmt.Errorf("slack: encode message: %w", err)
+	}
+	resp, err := notify.Post(ctx, n.o.Client, n.o.WebhookURL, nil, body)
+	if err != nil {
+		retry, err := notify.NetworkError(err)
+		return retry, fmt.Errorf("slack webhook: %w", err)
+	}
+	text := strings.TrimSpace(string(resp.Body))
+	if resp.Status == http.StatusOK && text == "ok" {
+		return false, nil
+	}
+	retry, err := notify.StatusError(resp, text, n.o.Now())
+	var ne *notify.Error
+	if errors.As(err, &ne) && webhookReasons[text] {
+		ne.Reason = text
+	}
+	if resp.Status == http.StatusOK {
+		// 200 with a body other than "ok" is not a success, and not a known transient.
+		retry = false
+		ne.Reason = "unexpected_answer"
+	}
+	return retry, fmt.Errorf("slack webhook: %w", err)
+}
+
+// transientAPI are Web API errors worth retrying; every other ok:false is permanent.
+var transientAPI = map[string]bool{
+	"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
+	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true,
+}
+
+func (n *Notifier) postAPI(ctx context.Context, msg Message) (ts string, retry bool, _ error) {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return "", false, fmt.Errorf("slack: encode message: %w", err)
+	}
+	h := http.Header{"Authorization": {"Bearer " + n.o.Token}}
+	resp, err := notify.Post(ctx, n.o.Client, n.o.APIURL+"chat.postMessage", h, body)
+	if err != nil {
+		retry, err := notify.NetworkError(err)
+		return "", retry, fmt.Errorf("slack chat.postMessage: %w", err)
+	}
+	if resp.Status != http.StatusOK {
+		retry, err := notify.StatusError(resp, "", n.o.Now())
+		return "", retry, fmt.Errorf("slack chat.postMessage: %w", err)
+	}
+	var r struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+		TS    string `json:"ts"`
+	}
+	if err := json.Unmarshal(resp.Body, &r); err != nil {
+		return "", true, fmt.Errorf("slack chat.postMessage: %w", &notify.Error{Reason: "bad_answer", Err: fmt.Errorf("unreadable answer: %s", notify.Snippet(resp.Body))})
+	}
+	if !r.OK {
+		reason := r.Error
+		if reason == "" {
+			reason = "unknown_error"
+		}
+		e := &notify.Error{Reason: reason, Err: errors.New("ok:false")}
+		if reason == "ratelimited" {
+			e.RetryAfter = notify.ParseRetryAfter(resp.Header.Get("Retry-After"), n.o.Now())
+		}
+		return "", transientAPI[reason], fmt.Errorf("slack chat.postMessage: %w", e)
+	}
+	return r.TS, false, nil
+}

@@ -1,0 +1,423 @@
+// Package slacktest is an HTTP server that behaves like Slack's incoming webhooks and
+// chat.postMessage, for tests: it checks Block Kit limits, answers with Slack's real
+// status codes and reasons, rate-limits per webhook and channel with 429 and
+// Retry-After, and records what it accepted. No Slack emulator exists; this follows the
+// behaviours listed in /work/shared/EMULATORS.md.
+package slacktest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Received is one accepted message.
+type Received struct {
+	Path     string // webhook path, or "/api/chat.postMessage"
+	Channel  string // Web API only
+	ThreadTS string
+	TS       string // the ts the server gave it (Web API)
+	Body     []byte
+}
+
+// Fault is a scripted answer for the next matching request.
+type Fault struct {
+	Status     int
+	Body       string // webhook: plain text; Web API: the error code of {"ok":false}
+	RetryAfter string // Retry-After header value, if any
+	// Hang makes the server wait this long (or until the client gives up) before answering.
+	Hang time.Duration
+}
+
+// Server is a Slack-like test server. Configure it before sending.
+type Server struct {
+	*httptest.Server
+
+	// Token is the bot token the Web API accepts.
+	Token string
+	// Every and Burst rate-limit each webhook and channel; zero Every disables it.
+	Every time.Duration
+	Burst int
+	// RetryAfter is the header value sent with rate-limit 429s; Slack sends whole seconds.
+	RetryAfter string
+
+	mu       sync.Mutex
+	received []Received
+	faults   []Fault
+	revoked  map[string]bool
+	archived map[string]bool
+	channels map[string]bool
+	buckets  map[string]*bucket
+	seq      int
+	requests int
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// New starts a server that accepts token "xoxb-test" and channel "#alerts".
+func New() *Server {
+	s := &Server{
+		Token: "xoxb-test", RetryAfter: "1",
+		revoked: map[string]bool{}, archived: map[string]bool{}, channels: map[string]bool{"#alerts": true},
+		buckets: map[string]*bucket{},
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// WebhookURL is the URL of an incoming webhook named name.
+func (s *Server) WebhookURL(name string) string { return s.URL + "/services/T0000/B0000/" + name }
+
+// APIURL is the Web API base URL (ends with a slash).
+func (s *Server) APIURL() string { return s.URL + "/api/" }
+
+// Revoke makes a webhook answer 404 no_service, as Slack does for a removed one.
+func (s *Server) Revoke(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked["/services/T0000/B0000/"+name] = true
+}
+
+// AddChannel makes a channel known; Archive makes it archived.
+func (s *Server) AddChannel(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[name] = true
+}
+
+func (s *Server) Archive(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.archived[name] = true
+}
+
+// Fail queues answers for the next requests, in order.
+func (s *Server) Fail(fs ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fs...)
+}
+
+// Received returns the accepted messages in arrival order.
+func (s *Server) Received() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.received...)
+}
+
+// Requests counts every request, accepted or not.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	api := strings.HasPrefix(r.URL.Path, "/api/")
+	s.mu.Lock()
+	s.requests++
+	var fault *Fault
+	if len(s.faults) > 0 {
+		fault = &s.faults[0]
+		s.faults = s.faults[1:]
+	}
+	s.mu.Unlock()
+	if fault != nil {
+		if fault.Hang > 0 {
+			select {
+			case <-time.After(fault.Hang):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		if api && fault.Status == http.StatusOK {
+			apiError(w, fault.Body)
+			return
+		}
+		w.WriteHeader(fault.Status)
+		io.WriteString(w, fault.Body)
+		return
+	}
+	switch {
+	case r.Method != http.MethodPost:
+		http.Error(w, "invalid_request", http.StatusMethodNotAllowed)
+	case api && r.URL.Path == "/api/chat.postMessage":
+		s.postMessage(w, r, body)
+	case strings.HasPrefix(r.URL.Path, "/services/"):
+		s.webhook(w, r, body)
+	default:
+		http.Error(w, "unknown_method", http.StatusNotFound)
+	}
+}
+
+func (s *Server) webhook(w http.ResponseWriter, r *http.Request, body []byte) {
+	text := func(status int, msg string) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(status)
+		io.WriteString(w, msg)
+	}
+	s.mu.Lock()
+	revoked := s.revoked[r.URL.Path]
+	s.mu.Unlock()
+	if revoked {
+		text(http.StatusNotFound, "no_service")
+		return
+	}
+	if reason := CheckMessage(body); reason != "" {
+		text(http.StatusBadRequest, reason)
+		return
+	}
+	if !s.allow(r.URL.Path) {
+		w.Header().Set("Retry-After", s.RetryAfter)
+		text(http.StatusTooManyRequests, "rate_limited")
+		return
+	}
+	s.mu.Lock()
+	s.received = append(s.received, Received{Path: r.URL.Path, Body: body})
+	s.mu.Unlock()
+	text(http.StatusOK, "ok")
+}
+
+func apiError(w http.ResponseWriter, code string) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code})
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Header.Get("Authorization") != "Bearer "+s.Token {
+		apiError(w, "invalid_auth")
+		return
+	}
+	var m struct {
+		Channel  string `json:"channel"`
+		ThreadTS string `json:"thread_ts"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		apiError(w, "invalid_json")
+		return
+	}
+	s.mu.Lock()
+	known, archived := s.channels[m.Channel], s.archived[m.Channel]
+	s.mu.Unlock()
+	switch {
+	case m.Channel == "":
+		apiError(w, "channel_not_found")
+		return
+	case archived:
+		apiError(w, "is_archived")
+		return
+	case !known:
+		apiError(w, "channel_not_found")
+		return
+	}
+	if reason := CheckMessage(body); reason != "" {
+		apiError(w, reason)
+		return
+	}
+	if !s.allow(m.Channel) {
+		w.Header().Set("Retry-After", s.RetryAfter)
+		w.WriteHeader(http.StatusTooManyRequests)
+		json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "ratelimited"})
+		return
+	}
+	s.mu.Lock()
+	s.seq++
+	ts := fmt.Sprintf("1700000000.%06d", s.seq)
+	s.received = append(s.received, Received{Path: r.URL.Path, Channel: m.Channel, ThreadTS: m.ThreadTS, TS: ts, Body: body})
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": m.Channel, "ts": ts})
+}
+
+func (s *Server) allow(key string) bool {
+	if s.Every <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	burst := float64(max(s.Burst, 1))
+	b := s.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: burst, last: now}
+		s.buckets[key] = b
+	}
+	b.tokens = min(burst, b.tokens+float64(now.Sub(b.last))/float64(s.Every))
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// CheckMessage returns the reason Slack would refuse a message with ("no_text",
+// "invalid_blocks", "invalid_payload"), or "" when it keeps every Block Kit limit.
+func CheckMessage(body []byte) string {
+	var m struct {
+		Text        string            `json:"text"`
+		Blocks      []json.RawMessage `json:"blocks"`
+		Attachments []struct {
+			Blocks   []json.RawMessage `json:"blocks"`
+			Text     string            `json:"text"`
+			Fallback string            `json:"fallback"`
+		} `json:"attachments"`
+	}
+	if err := json.Unmarshal(body, &m); err != nil {
+		return "invalid_payload"
+	}
+	if len(m.Attachments) > 100 {
+		return "too_many_attachments"
+	}
+	blocks := m.Blocks
+	for _, a := range m.Attachments {
+		blocks = append(blocks, a.Blocks...)
+	}
+	if m.Text == "" && len(blocks) == 0 {
+		return "no_text"
+	}
+	if len(m.Blocks) > 50 {
+		return "invalid_blocks"
+	}
+	for _, a := range m.Attachments {
+		if len(a.Blocks) > 50 {
+			return "invalid_blocks"
+		}
+	}
+	for _, b := range blocks {
+		if err := CheckBlock(b); err != nil {
+			return "invalid_blocks"
+		}
+	}
+	return ""
+}
+
+type textObj struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+func (t *textObj) check(max int, what string) error {
+	if t == nil {
+		return nil
+	}
+	if t.Type != "plain_text" && t.Type != "mrkdwn" {
+		return fmt.Errorf("%s: text type %q", what, t.Type)
+	}
+	n := utf8.RuneCountInString(t.Text)
+	if n < 1 || n > max {
+		return fmt.Errorf("%s: %d characters (1..%d)", what, n, max)
+	}
+	return nil
+}
+
+// CheckBlock checks one block against Slack's limits and known shapes.
+func CheckBlock(raw json.RawMessage) error {
+	var b struct {
+		Type     string            `json:"type"`
+		Text     *textObj          `json:"text"`
+		Fields   []textObj         `json:"fields"`
+		Elements []json.RawMessage `json:"elements"`
+		BlockID  string            `json:"block_id"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return err
+	}
+	if len(b.BlockID) > 255 {
+		return errors.New("block_id too long")
+	}
+	switch b.Type {
+	case "header":
+		if b.Text == nil || b.Text.Type != "plain_text" {
+			return errors.New("header needs plain_text")
+		}
+		return b.Text.check(150, "header")
+	case "section":
+		if b.Text == nil && len(b.Fields) == 0 {
+			return errors.New("section needs text or fields")
+		}
+		if err := b.Text.check(3000, "section text"); err != nil {
+			return err
+		}
+		if len(b.Fields) > 10 {
+			return errors.New("more than 10 fields")
+		}
+		for i := range b.Fields {
+			if err := b.Fields[i].check(2000, "field"); err != nil {
+				return err
+			}
+		}
+	case "context":
+		if len(b.Elements) == 0 || len(b.Elements) > 10 {
+			return errors.New("context needs 1..10 elements")
+		}
+		for _, e := range b.Elements {
+			var t textObj
+			if err := json.Unmarshal(e, &t); err != nil {
+				return err
+			}
+			if t.Type == "plain_text" || t.Type == "mrkdwn" {
+				if err := t.check(2000, "context element"); err != nil {
+					return err
+				}
+			}
+		}
+	case "actions":
+		if len(b.Elements) == 0 || len(b.Elements) > 25 {
+			return errors.New("actions needs 1..25 elements")
+		}
+		for _, e := range b.Elements {
+			var el struct {
+				Type     string   `json:"type"`
+				Text     *textObj `json:"text"`
+				URL      string   `json:"url"`
+				ActionID string   `json:"action_id"`
+			}
+			if err := json.Unmarshal(e, &el); err != nil {
+				return err
+			}
+			if el.Type == "button" {
+				if el.Text == nil || el.Text.Type != "plain_text" {
+					return errors.New("button needs plain_text")
+				}
+				if err := el.Text.check(75, "button"); err != nil {
+					return err
+				}
+				if len(el.URL) > 3000 {
+					return errors.New("button url too long")
+				}
+				if len(el.ActionID) > 255 {
+					return errors.New("action_id too long")
+				}
+			}
+		}
+	case "divider", "image", "rich_text", "input", "file", "video":
+	default:
+		return fmt.Errorf("unknown block type %q", b.Type)
+	}
+	return nil
+}
+
+// RetryAfterSeconds formats d for a Retry-After header.
+func RetryAfterSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
