@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/trailbell/trailbell/internal/checkpoint"
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
 
 // API is the part of the S3 client the poller uses.
@@ -298,21 +299,17 @@ func (p *Poller) startAfter(leaf string) string {
 	return leaf + t.Format("2006/01/02/") + account + "_CloudTrail_" + region + "_" + t.Format("20060102T1504Z")
 }
 
-// keyTime reads the delivery time in a log file's name, falling back to fallback for names
-// that do not follow CloudTrail's layout.
+// keyTime is the delivery time in a log file's name, or fallback for names that do not
+// follow CloudTrail's layout.
 func keyTime(key string, fallback time.Time) time.Time {
-	base := key[strings.LastIndexByte(key, '/')+1:]
-	parts := strings.Split(base, "_")
-	if len(parts) >= 5 && parts[1] == "CloudTrail" {
-		if t, err := time.Parse("20060102T1504Z", parts[3]); err == nil {
-			return t
-		}
+	if t, ok := cloudtrail.KeyTime(key); ok {
+		return t
 	}
 	return fallback
 }
 
 func isLogFile(key string) bool {
-	return strings.HasSuffix(key, ".json.gz") || strings.HasSuffix(key, ".json")
+	return (strings.HasSuffix(key, ".json.gz") || strings.HasSuffix(key, ".json")) && !cloudtrail.IsDigestKey(key)
 }
 
 // pollLeaf handles, in key order, every file of leaf that is not handled yet. It stops at the
