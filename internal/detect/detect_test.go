@@ -1,0 +1,355 @@
+package detect
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+func builtin(t testing.TB) []Rule {
+	t.Helper()
+	rs, err := Builtin()
+	if err != nil {
+		t.Fatalf("Builtin: %v", err)
+	}
+	return rs
+}
+
+// TestBuiltinSamples runs every sample of every built-in rule through one engine of all rules.
+func TestBuiltinSamples(t *testing.T) {
+	rs := builtin(t)
+	if len(rs) < 40 {
+		t.Errorf("built-in pack has %d rules, want the §6 catalogue (40+)", len(rs))
+	}
+	for _, r := range rs {
+		if len(r.Samples.Match) == 0 || len(r.Samples.NoMatch) == 0 {
+			t.Errorf("%s: rule %s needs samples that match and samples that must not", r.File, r.ID)
+		}
+	}
+	if err := CheckSamples(rs); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			t.Error(line)
+		}
+	}
+}
+
+// TestSeedPatterns checks the classic EventBridge → SNS → Chatbot seed events are covered.
+func TestSeedPatterns(t *testing.T) {
+	e, err := New(builtin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"CreateUser", "DeleteUser", "AttachUserPolicy", "DetachUserPolicy",
+		"AttachGroupPolicy", "DetachGroupPolicy", "AttachRolePolicy", "DetachRolePolicy", "CreatePolicyVersion"} {
+		rec := `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},` +
+			`"eventTime":"2026-11-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"` + name + `","awsRegion":"us-east-1",` +
+			`"sourceIPAddress":"203.0.113.1","userAgent":"aws-cli","requestParameters":{"userName":"bob","groupName":"g","roleName":"r","policyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"},` +
+			`"responseElements":null,"eventID":"e-` + name + `","eventType":"AwsApiCall","recipientAccountId":"111122223333"}`
+		fs := detect(t, e, rec)
+		if len(fs) == 0 {
+			t.Errorf("%s: no rule reported it", name)
+		}
+	}
+}
+
+func detect(t *testing.T, e *Engine, rec string) []finding.Finding {
+	t.Helper()
+	env, err := cloudtrail.Lift([]byte(rec))
+	if err != nil {
+		t.Fatalf("lift: %v", err)
+	}
+	fs, err := e.Detect(env)
+	if err != nil {
+		t.Fatalf("detect: %v", err)
+	}
+	return fs
+}
+
+func ruleIDs(fs []finding.Finding) []string {
+	var ids []string
+	for _, f := range fs {
+		ids = append(ids, f.Rule)
+	}
+	return ids
+}
+
+func TestFindingFields(t *testing.T) {
+	e, err := New(builtin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDA1","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},
+	"eventTime":"2026-11-01T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreatePolicyVersion","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.9",
+	"userAgent":"aws-cli/2","requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/app","setAsDefault":true,
+	"policyDocument":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"},
+	"responseElements":{"policyVersion":{"versionId":"v4","isDefaultVersion":true}},"eventID":"ev-1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}`
+	fs := detect(t, e, rec)
+	i := slices.IndexFunc(fs, func(f finding.Finding) bool { return f.Rule == "policy-version-admin" })
+	if i < 0 {
+		t.Fatalf("policy-version-admin did not fire; got %v", ruleIDs(fs))
+	}
+	f := fs[i]
+	want := "arn:aws:iam::111122223333:user/mallory made a new default version of arn:aws:iam::111122223333:policy/app granting Allow * on *"
+	if f.Title != want {
+		t.Errorf("title\n got %q\nwant %q", f.Title, want)
+	}
+	if f.Severity != finding.High || f.EventID != "ev-1" || f.Account != "111122223333" || f.Region != "us-east-1" ||
+		f.PrincipalType != "IAMUser" || f.SourceIPAddress != "198.51.100.9" || f.EventSource != "iam.amazonaws.com" ||
+		f.Target != "arn:aws:iam::111122223333:policy/app" || f.UserAgent != "aws-cli/2" {
+		t.Errorf("fields: %+v", f)
+	}
+	if !slices.Equal(f.Grants, []string{"Allow * on *"}) {
+		t.Errorf("grants = %q", f.Grants)
+	}
+	if !slices.Contains(f.Params, finding.Param{Name: "newVersion", Value: "v4"}) ||
+		!slices.Contains(f.Params, finding.Param{Name: "setAsDefault", Value: "true"}) {
+		t.Errorf("params = %v", f.Params)
+	}
+	var detail map[string]any
+	if err := json.Unmarshal(f.Record, &detail); err != nil || detail["eventID"] != "ev-1" {
+		t.Errorf("Record is not the CloudTrail record: %s", f.Record)
+	}
+}
+
+// TestMessyRecords: rendering never panics and shows placeholders for what is missing.
+func TestMessyRecords(t *testing.T) {
+	e, err := New(builtin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, rec := range map[string]string{
+		"requestParameters null string": `{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"requestParameters":"null","eventTime":"01/02/2026 10:00"}`,
+		"no userIdentity":               `{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall","requestParameters":{"userName":"x"}}`,
+		"policyDocument not a string":   `{"eventSource":"iam.amazonaws.com","eventName":"PutUserPolicy","eventType":"AwsApiCall","requestParameters":{"userName":"x","policyDocument":42}}`,
+		"statement garbage":             `{"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","eventType":"AwsApiCall","requestParameters":{"roleName":"x","policyDocument":"{\"Statement\":[1,\"a\",{\"Effect\":\"Allow\",\"Action\":[1,null],\"Resource\":{}}]}"}}`,
+		"root without arn":              `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","userIdentity":{"type":"Root","accountId":"1"}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			fs := detect(t, e, rec)
+			if len(fs) == 0 {
+				t.Fatal("no finding")
+			}
+			for _, f := range fs {
+				if f.Title == "" || f.Principal == "" {
+					t.Errorf("%s: empty title or principal: %+v", f.Rule, f)
+				}
+			}
+		})
+	}
+}
+
+func TestPrincipal(t *testing.T) {
+	for _, c := range []struct{ name, rec, want string }{
+		{"user", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"}}`, "arn:aws:iam::1:user/a"},
+		{"root no arn", `{"userIdentity":{"type":"Root","accountId":"123"}}`, "root of account 123"},
+		{"service", `{"userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}}`, "AWS service ec2.amazonaws.com"},
+		{"missing", `{}`, "unknown principal"},
+		{"identity center", `{"userIdentity":{"type":"IdentityCenterUser","onBehalfOf":{"userId":"u-1"}}}`, "u-1"},
+	} {
+		r, err := decodeRecord(json.RawMessage(c.rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.principal(); got != c.want {
+			t.Errorf("%s: principal = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestGrants(t *testing.T) {
+	for _, c := range []struct {
+		name, rec string
+		want      []string
+		admin     bool
+		open      bool
+	}{
+		{"star on star", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}}"}}`,
+			[]string{"Allow * on *"}, true, false},
+		{"iam star", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"iam:*\"],\"Resource\":[\"*\"]}]}"}}`,
+			[]string{"Allow iam:* on *"}, true, false},
+		{"url-encoded", `{"eventName":"PutRolePolicy","requestParameters":{"policyDocument":"%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGetObject%22%2C%22Resource%22%3A%22arn%3Aaws%3As3%3A%3A%3Ab%2F*%22%7D%5D%7D"}}`,
+			[]string{"Allow s3:GetObject on arn:aws:s3:::b/*"}, false, false},
+		{"not action", `{"eventName":"CreatePolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"NotAction\":\"iam:*\",\"Resource\":\"*\"}]}"}}`,
+			[]string{"Allow all actions except iam:* on *"}, true, false},
+		{"deny", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{\"Bool\":{\"aws:MultiFactorAuthPresent\":\"false\"}}}]}"}}`,
+			[]string{"Deny * on * (with conditions)"}, false, false},
+		{"trust anyone", `{"eventName":"UpdateAssumeRolePolicy","recipientAccountId":"111122223333","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"sts:AssumeRole\"}]}"}}`,
+			[]string{"trust: any principal (*)"}, false, true},
+		{"trust other account", `{"eventName":"UpdateAssumeRolePolicy","recipientAccountId":"111122223333","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"arn:aws:iam::123456789012:root\",\"999988887777\"]},\"Action\":\"sts:AssumeRole\"}]}"}}`,
+			[]string{"trust: account 123456789012", "trust: account 999988887777"}, false, true},
+		{"trust own account and service", `{"eventName":"CreateRole","recipientAccountId":"111122223333","requestParameters":{"assumeRolePolicyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:role/x\",\"Service\":\"ec2.amazonaws.com\"},\"Action\":\"sts:AssumeRole\"}]}"}}`,
+			[]string{"trust: arn:aws:iam::111122223333:role/x", "trust: service ec2.amazonaws.com"}, false, false},
+		{"unreadable", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{not json"}}`,
+			[]string{"unreadable policy: policy document is not a JSON object"}, false, false},
+		{"many actions", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"a:1\",\"a:2\",\"a:3\",\"a:4\",\"a:5\",\"a:6\",\"a:7\"],\"Resource\":\"*\"}]}"}}`,
+			[]string{"Allow a:1, a:2, a:3, a:4, a:5 and 2 more on *"}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := decodeRecord(json.RawMessage(c.rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.grants(); !slices.Equal(got, c.want) {
+				t.Errorf("grants = %q, want %q", got, c.want)
+			}
+			if got := predicates["policy-allows-admin"].holds(r); got != c.admin {
+				t.Errorf("policy-allows-admin = %v, want %v", got, c.admin)
+			}
+			if got := predicates["trust-is-open"].holds(r); got != c.open {
+				t.Errorf("trust-is-open = %v, want %v", got, c.open)
+			}
+		})
+	}
+}
+
+func TestCallerIsNotTarget(t *testing.T) {
+	for _, c := range []struct {
+		name, rec string
+		want      bool
+	}{
+		{"self by name", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","userName":"a"},"requestParameters":{"userName":"a"}}`, false},
+		{"self without userName (own key)", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"requestParameters":null}`, false},
+		{"other user", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/path/a"},"requestParameters":{"userName":"b"}}`, true},
+		{"user with path, self", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/path/a"},"requestParameters":{"userName":"a"}}`, false},
+		{"role acting on a user", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s"},"requestParameters":{"userName":"a"}}`, true},
+		{"target only in response", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"responseElements":{"accessKey":{"userName":"b"}}}`, true},
+	} {
+		r, err := decodeRecord(json.RawMessage(c.rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := predicates["caller-is-not-target"].holds(r); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestTemplates(t *testing.T) {
+	for _, c := range []struct{ tmpl, want, err string }{
+		{"{principal} did {eventName}", "arn:aws:iam::1:user/a did X", ""},
+		{"{requestParameters.userName} {{literal}}", "b {literal}", ""},
+		{"{detail.requestParameters.userName}", "b", ""},
+		{"{requestParameters.missing}", "?", ""},
+		{"{requestParameters}", `{"userName":"b"}`, ""},
+		{"{bogus}", "", "unknown field"},
+		{"{principal", "", "unclosed"},
+		{"a } b", "", "unmatched"},
+	} {
+		tm, err := parseTemplate(c.tmpl)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want %q", c.tmpl, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.tmpl, err)
+			continue
+		}
+		r, _ := decodeRecord(json.RawMessage(`{"eventName":"X","userIdentity":{"arn":"arn:aws:iam::1:user/a"},"requestParameters":{"userName":"b"}}`))
+		if got := tm.render(r); got != c.want {
+			t.Errorf("%q rendered %q, want %q", c.tmpl, got, c.want)
+		}
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, c := range []struct{ name, yaml, want string }{
+		{"unknown key", "rules:\n  - id: a\n    title: t\n    severity: low\n    colour: red\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml: [5:5] unknown field \"colour\""},
+		{"bad pattern", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern:\n      detail:\n        eventName: X\n", "x.yaml:6: rule \"a\": pattern:"},
+		{"bad json string", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\": '\n", "line 5: invalid JSON"},
+		{"bad severity", "rules:\n  - id: a\n    title: t\n    severity: urgent\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "severity: unknown severity"},
+		{"bad template", "rules:\n  - id: a\n    title: '{nope}'\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "placeholder {nope}"},
+		{"bad predicate", "rules:\n  - id: a\n    title: t\n    severity: low\n    predicates: [nope]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "unknown predicate \"nope\""},
+		{"bad id", "rules:\n  - id: Bad_ID\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "kebab-case"},
+		{"no rules", "rules: []\n", "no rules"},
+		{"sample not object", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n    samples:\n      match: ['[1]']\n", "x.yaml:7: rule \"a\": samples.match[0] is not a JSON object"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.yaml), "x.yaml")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPatternAsYAMLOrJSON(t *testing.T) {
+	y := "rules:\n" +
+		"  - id: as-yaml\n    title: '{principal}'\n    severity: info\n    pattern:\n      detail:\n        eventName: [\"CreateUser\"]\n        errorCode: [{exists: false}]\n" +
+		"  - id: as-json\n    title: '{principal}'\n    severity: info\n    pattern: |\n      {\"detail\": {\"eventName\": [\"CreateUser\"], \"errorCode\": [{\"exists\": false}]}}\n"
+	rs, err := Parse([]byte(y), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	json.Unmarshal([]byte(rs[0].Pattern), &a)
+	json.Unmarshal([]byte(rs[1].Pattern), &b)
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Errorf("YAML pattern %s differs from JSON pattern %s", rs[0].Pattern, rs[1].Pattern)
+	}
+	if rs[0].File != "x.yaml:6" {
+		t.Errorf("File = %q, want x.yaml:6", rs[0].File)
+	}
+}
+
+func TestLoadAndSelect(t *testing.T) {
+	dir := t.TempDir()
+	rule := func(id string) string {
+		return "rules:\n  - id: " + id + "\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n"
+	}
+	os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(rule("a")), 0o644)
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sub", "b.yml"), []byte(rule("b")), 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a rule"), 0o644)
+	rs, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("loaded %d rules, want 2", len(rs))
+	}
+	if _, err := Load(dir, filepath.Join(dir, "a.yaml")); err == nil || !strings.Contains(err.Error(), "already defined") {
+		t.Errorf("duplicate id not reported: %v", err)
+	}
+	got, err := Select(rs, nil, []string{"a"})
+	if err != nil || len(got) != 1 || got[0].ID != "b" {
+		t.Errorf("Select disable a = %v, %v", got, err)
+	}
+	got, err = Select(rs, []string{"a"}, nil)
+	if err != nil || len(got) != 1 || got[0].ID != "a" {
+		t.Errorf("Select only a = %v, %v", got, err)
+	}
+	if _, err := Select(rs, []string{"zzz"}, nil); err == nil {
+		t.Error("Select accepted an unknown id")
+	}
+}
+
+func TestExceptions(t *testing.T) {
+	y := "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"CreateUser\"]}}'\n" +
+		"    exceptions:\n      - '{\"detail\":{\"userIdentity\":{\"arn\":[{\"prefix\":\"arn:aws:sts::1:assumed-role/terraform/\"}]}}}'\n"
+	rs, err := Parse([]byte(y), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := `{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/terraform/run"}}`
+	person := `{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"}}`
+	if fs := detect(t, e, tf); len(fs) != 0 {
+		t.Errorf("exception did not suppress: %v", ruleIDs(fs))
+	}
+	if fs := detect(t, e, person); len(fs) != 1 {
+		t.Errorf("rule did not fire: %v", ruleIDs(fs))
+	}
+}

@@ -1,0 +1,185 @@
+package detect
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// Engine holds every rule compiled into one matcher. It is immutable after New and safe for
+// concurrent use; a rule reload builds a new Engine.
+type Engine struct {
+	rules   []Rule
+	m       *pattern.Matcher
+	entries map[string]entry // matcher id → rule (and which exception)
+	titles  []template
+}
+
+type entry struct {
+	rule      int
+	exception bool
+}
+
+// exceptionID names an exception pattern in the matcher; '#' cannot occur in a rule id.
+func exceptionID(rule string, i int) string { return fmt.Sprintf("%s#exception%d", rule, i) }
+
+// New compiles the rules. The matcher selects across all rules at once, so the cost of a
+// record that matches nothing does not depend on how many rules there are.
+func New(rs []Rule) (*Engine, error) {
+	e := &Engine{
+		rules:   rs,
+		m:       pattern.New(),
+		entries: make(map[string]entry, len(rs)),
+		titles:  make([]template, len(rs)),
+	}
+	var errs []error
+	for i, r := range rs {
+		if _, dup := e.entries[r.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: duplicate rule id %q", r.File, r.ID))
+			continue
+		}
+		t, err := parseTemplate(r.Title)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: rule %q: title: %w", r.File, r.ID, err))
+			continue
+		}
+		e.titles[i] = t
+		for _, p := range r.Predicates {
+			if _, ok := predicates[p]; !ok {
+				errs = append(errs, fmt.Errorf("%s: rule %q: unknown predicate %q", r.File, r.ID, p))
+			}
+		}
+		if err := e.m.Add(r.ID, r.Pattern); err != nil {
+			errs = append(errs, fmt.Errorf("%s: rule %q: pattern: %w", r.File, r.ID, err))
+			continue
+		}
+		e.entries[r.ID] = entry{rule: i}
+		for j, x := range r.Exceptions {
+			id := exceptionID(r.ID, j)
+			if err := e.m.Add(id, x); err != nil {
+				errs = append(errs, fmt.Errorf("%s: rule %q: exceptions[%d]: %w", r.File, r.ID, j, err))
+				continue
+			}
+			e.entries[id] = entry{rule: i, exception: true}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Rules returns the compiled rules in load order.
+func (e *Engine) Rules() []Rule { return e.rules }
+
+// envelope is the part of an EventBridge event detection reads after a match.
+type envelope struct {
+	Detail json.RawMessage `json:"detail"`
+}
+
+// Detect matches one EventBridge envelope (see cloudtrail.Lift) and returns a finding for
+// every rule that matched, was not suppressed by an exception, and whose predicates hold.
+// The record is decoded only when some pattern matched.
+func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
+	ids, err := e.m.Match(env)
+	if err != nil {
+		return nil, fmt.Errorf("match: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	hit := make([]int, 0, len(ids))
+	var excepted map[int]bool
+	for _, id := range ids {
+		en, ok := e.entries[id]
+		if !ok {
+			continue
+		}
+		if en.exception {
+			if excepted == nil {
+				excepted = make(map[int]bool)
+			}
+			excepted[en.rule] = true
+			continue
+		}
+		hit = append(hit, en.rule)
+	}
+	var rec *record
+	var out []finding.Finding
+	for _, i := range orderedUnique(hit) {
+		if excepted[i] {
+			continue
+		}
+		if rec == nil {
+			var ev envelope
+			if err := json.Unmarshal(env, &ev); err != nil {
+				return nil, fmt.Errorf("decode envelope: %w", err)
+			}
+			if rec, err = decodeRecord(ev.Detail); err != nil {
+				return nil, err
+			}
+		}
+		r := &e.rules[i]
+		if !predicatesHold(r, rec) {
+			continue
+		}
+		out = append(out, e.finding(i, rec))
+	}
+	return out, nil
+}
+
+// orderedUnique sorts rule indexes (load order gives stable output) and drops repeats.
+func orderedUnique(xs []int) []int {
+	for i := 1; i < len(xs); i++ {
+		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
+			xs[j], xs[j-1] = xs[j-1], xs[j]
+		}
+	}
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func predicatesHold(r *Rule, rec *record) bool {
+	for _, p := range r.Predicates {
+		if !predicates[p].holds(rec) {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) finding(i int, rec *record) finding.Finding {
+	r := &e.rules[i]
+	return finding.Finding{
+		Rule:            r.ID,
+		Severity:        r.Severity,
+		Title:           e.titles[i].render(rec),
+		Description:     r.Description,
+		Tags:            r.Tags,
+		References:      r.References,
+		EventID:         rec.str("eventID"),
+		EventName:       rec.str("eventName"),
+		EventSource:     rec.str("eventSource"),
+		EventTime:       rec.str("eventTime"),
+		Account:         rec.account(),
+		Region:          rec.str("awsRegion"),
+		Principal:       rec.principal(),
+		PrincipalType:   rec.str("userIdentity.type"),
+		SourceIPAddress: rec.str("sourceIPAddress"),
+		UserAgent:       rec.str("userAgent"),
+		ErrorCode:       rec.str("errorCode"),
+		ErrorMessage:    rec.str("errorMessage"),
+		Target:          rec.target(),
+		Params:          rec.params(),
+		Grants:          rec.grants(),
+		Record:          rec.raw,
+	}
+}

@@ -1,0 +1,141 @@
+package detect
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Predicate is a named condition an EventBridge pattern cannot express. Rules reference
+// predicates by name; all of a rule's predicates must hold for it to report.
+type Predicate struct {
+	Doc   string
+	holds func(*record) bool
+}
+
+// predicates is fixed at compile time: rules are data and must not carry code.
+var predicates = map[string]Predicate{
+	"caller-is-not-target": {
+		Doc: "the target IAM user (requestParameters.userName, or responseElements.accessKey.userName) " +
+			"is not the calling IAM user; a caller that is not an IAM user (a role, root) acting " +
+			"on a named user counts as another identity",
+		holds: func(r *record) bool {
+			target := r.targetUser()
+			if target == "" {
+				return false // no target named: the caller acts on itself
+			}
+			return r.callerUserName() != target
+		},
+	},
+	"policy-allows-admin": {
+		Doc: "a permission policy in the record has an Allow statement granting `*`, `*:*` or `iam:*` " +
+			"(or NotAction) on Resource `*`",
+		holds: func(r *record) bool {
+			for _, d := range r.policyDocs() {
+				if d.kind == trustDoc {
+					continue
+				}
+				if slices.ContainsFunc(d.statements, statement.grantsAdmin) {
+					return true
+				}
+			}
+			return false
+		},
+	},
+	"trust-is-open": {
+		Doc: "a role trust policy in the record lets anyone (`*`) or an AWS account other than the " +
+			"record's account assume the role",
+		holds: func(r *record) bool {
+			own := r.account()
+			for _, d := range r.policyDocs() {
+				if d.kind != trustDoc {
+					continue
+				}
+				for _, s := range d.statements {
+					if !s.allow || s.notPrincipal {
+						continue
+					}
+					for _, p := range s.principals {
+						if p.kind == "*" {
+							return true
+						}
+						if p.kind == "AWS" {
+							if a := accountOf(p.value); a != "" && a != own {
+								return true
+							}
+						}
+					}
+				}
+			}
+			return false
+		},
+	},
+	"resource-policy-public": {
+		Doc: "a resource policy in the record has an Allow statement for any principal (`*`) " +
+			"without conditions (conditions usually limit it to an organization, account or network)",
+		holds: func(r *record) bool {
+			for _, d := range r.policyDocs() {
+				if d.kind != resourceDoc {
+					continue
+				}
+				for _, s := range d.statements {
+					if s.allow && !s.notPrincipal && !s.conditional &&
+						slices.ContainsFunc(s.principals, func(p principal) bool { return p.kind == "*" }) {
+						return true
+					}
+				}
+			}
+			return false
+		},
+	},
+	"caller-is-person": {
+		Doc: "the caller is an IAM user, a federated user, root, or an IAM Identity Center " +
+			"(AWSReservedSSO_) session, rather than a service or automation role",
+		holds: func(r *record) bool {
+			switch r.str("userIdentity.type") {
+			case "IAMUser", "FederatedUser", "Root", "IdentityCenterUser":
+				return true
+			case "AssumedRole":
+				return strings.Contains(r.str("userIdentity.arn"), ":assumed-role/AWSReservedSSO_")
+			}
+			return false
+		},
+	},
+	"password-reset-not-required": {
+		Doc: "requestParameters.passwordResetRequired is not true (the caller keeps knowing the password)",
+		holds: func(r *record) bool {
+			return r.str("requestParameters.passwordResetRequired") != "true"
+		},
+	},
+	"source-ip-is-public": {
+		Doc: "sourceIPAddress is a literal IP address that is not private, loopback, link-local or " +
+			"otherwise reserved (AWS service names such as ec2.amazonaws.com are not IPs). AWS's own " +
+			"public ranges cannot be told apart offline",
+		holds: func(r *record) bool {
+			a, err := netip.ParseAddr(r.str("sourceIPAddress"))
+			if err != nil {
+				return false
+			}
+			return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
+		},
+	},
+}
+
+// PredicateNames lists the known predicates, sorted.
+func PredicateNames() []string {
+	names := make([]string, 0, len(predicates))
+	for n := range predicates {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Predicates returns the documentation of every predicate, by name.
+func Predicates() map[string]string {
+	out := make(map[string]string, len(predicates))
+	for n, p := range predicates {
+		out[n] = p.Doc
+	}
+	return out
+}

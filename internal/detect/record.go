@@ -1,0 +1,274 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// record is a CloudTrail record decoded for the few rules that matched it. Decoding is
+// generic (a map) because titles and predicates may look at any path, and it happens only
+// after the matcher selected the record, so its cost does not grow with traffic.
+type record struct {
+	raw    json.RawMessage
+	m      map[string]any
+	docs   []policyDoc // policy documents in the record, parsed on first use
+	parsed bool
+}
+
+func decodeRecord(detail json.RawMessage) (*record, error) {
+	d := json.NewDecoder(bytes.NewReader(detail))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("decode record: not a JSON object")
+	}
+	return &record{raw: detail, m: m}, nil
+}
+
+// lookup follows a dotted path; array elements are addressed by index ("resources.0.ARN").
+func (r *record) lookup(path string) any {
+	var cur any = r.m
+	for seg := range strings.SplitSeq(path, ".") {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[seg]
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil
+			}
+			cur = v[i]
+		default:
+			return nil
+		}
+		if cur == nil {
+			return nil
+		}
+	}
+	return cur
+}
+
+// str returns a scalar at path as text ("" when absent, null or not a scalar).
+func (r *record) str(path string) string {
+	return scalarText(r.lookup(path))
+}
+
+func scalarText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+// field resolves a template placeholder.
+func (r *record) field(name string) string {
+	switch name {
+	case "principal":
+		return r.principal()
+	case "principalType":
+		return r.str("userIdentity.type")
+	case "target":
+		return r.target()
+	case "policy":
+		return r.policy()
+	case "grants":
+		return strings.Join(r.grants(), "; ")
+	case "account":
+		return r.account()
+	case "region":
+		return r.str("awsRegion")
+	}
+	if fieldNames[name] {
+		return r.str(name)
+	}
+	v := r.lookup(strings.TrimPrefix(name, "detail."))
+	if s := scalarText(v); s != "" || v == nil {
+		return s
+	}
+	b, _ := json.Marshal(v) // decoded JSON always re-encodes
+	return trimText(string(b), 120)
+}
+
+func trimText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8Start(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func (r *record) account() string {
+	if a := r.str("recipientAccountId"); a != "" {
+		return a
+	}
+	return r.str("userIdentity.accountId")
+}
+
+// principal names the caller readably: the ARN when there is one, else a phrase for root,
+// AWS services and records without userIdentity.
+func (r *record) principal() string {
+	typ := r.str("userIdentity.type")
+	arn := r.str("userIdentity.arn")
+	switch {
+	case r.lookup("userIdentity") == nil:
+		return "unknown principal"
+	case typ == "AWSService":
+		if by := r.str("userIdentity.invokedBy"); by != "" {
+			return "AWS service " + by
+		}
+		return "an AWS service"
+	case arn != "":
+		return arn
+	case typ == "Root":
+		if a := r.str("userIdentity.accountId"); a != "" {
+			return "root of account " + a
+		}
+		return "root"
+	case typ == "AWSAccount":
+		return "account " + r.str("userIdentity.accountId")
+	}
+	for _, p := range []string{"userIdentity.userName", "userIdentity.onBehalfOf.userId", "userIdentity.principalId"} {
+		if v := r.str(p); v != "" {
+			return v
+		}
+	}
+	if typ != "" {
+		return typ
+	}
+	return "unknown principal"
+}
+
+// callerUserName is the IAM user name of the caller, when the caller is an IAM user.
+func (r *record) callerUserName() string {
+	if r.str("userIdentity.type") != "IAMUser" {
+		return ""
+	}
+	if n := r.str("userIdentity.userName"); n != "" {
+		return n
+	}
+	arn := r.str("userIdentity.arn")
+	if i := strings.LastIndex(arn, ":user/"); i >= 0 {
+		p := arn[i+len(":user/"):]
+		return p[strings.LastIndexByte(p, '/')+1:]
+	}
+	return ""
+}
+
+// targetUser is the IAM user acted on, from the request or (CreateAccessKey) the response.
+func (r *record) targetUser() string {
+	if u := r.str("requestParameters.userName"); u != "" {
+		return u
+	}
+	return r.str("responseElements.accessKey.userName")
+}
+
+// targetPaths are, in order, where the thing acted on is named.
+var targetPaths = []string{
+	"requestParameters.userName", "requestParameters.roleName", "requestParameters.groupName",
+	"requestParameters.instanceProfileName", "requestParameters.policyArn",
+	"requestParameters.sAMLProviderArn", "requestParameters.openIDConnectProviderArn",
+	"requestParameters.serialNumber", "requestParameters.roleArn", "requestParameters.name",
+	"requestParameters.trailName", "requestParameters.bucketName", "requestParameters.keyId",
+	"requestParameters.functionName", "requestParameters.detectorId",
+	"requestParameters.configurationRecorderName", "requestParameters.deliveryChannelName",
+	"requestParameters.queueUrl", "requestParameters.topicArn", "requestParameters.repositoryName",
+	"requestParameters.secretId", "requestParameters.groupId", "requestParameters.networkAclId",
+	"requestParameters.resolverQueryLogConfigId", "requestParameters.regionName",
+	"responseElements.accessKey.userName", "responseElements.user.userName",
+	"responseElements.policy.arn",
+}
+
+func (r *record) target() string {
+	for _, p := range targetPaths {
+		if v := r.str(p); v != "" {
+			return v
+		}
+	}
+	// Lists such as DeleteFlowLogs' flowLogIds arrive as arrays or {"item": [...]}.
+	if v := r.lookup("requestParameters.flowLogIds"); v != nil {
+		b, _ := json.Marshal(v)
+		return trimText(string(b), 120)
+	}
+	switch {
+	case r.str("eventName") == "CreateAccessKey" && r.str("userIdentity.type") == "Root":
+		return "root (own key)"
+	case r.str("eventName") == "ConsoleLogin" || r.str("eventName") == "CreateAccessKey":
+		return r.principal()
+	}
+	return ""
+}
+
+func (r *record) policy() string {
+	for _, p := range []string{"requestParameters.policyArn", "requestParameters.policyName", "responseElements.policy.arn"} {
+		if v := r.str(p); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// paramPaths are the request parameters worth showing, with the names findings use.
+var paramPaths = []struct{ name, path string }{
+	{"userName", "requestParameters.userName"},
+	{"roleName", "requestParameters.roleName"},
+	{"groupName", "requestParameters.groupName"},
+	{"instanceProfileName", "requestParameters.instanceProfileName"},
+	{"policyArn", "requestParameters.policyArn"},
+	{"policyName", "requestParameters.policyName"},
+	{"versionId", "requestParameters.versionId"},
+	{"setAsDefault", "requestParameters.setAsDefault"},
+	{"accessKeyId", "requestParameters.accessKeyId"},
+	{"accessKeyId", "responseElements.accessKey.accessKeyId"},
+	{"status", "requestParameters.status"},
+	{"passwordResetRequired", "requestParameters.passwordResetRequired"},
+	{"serialNumber", "requestParameters.serialNumber"},
+	{"roleArn", "requestParameters.roleArn"},
+	{"roleSessionName", "requestParameters.roleSessionName"},
+	{"samlProviderArn", "requestParameters.sAMLProviderArn"},
+	{"name", "requestParameters.name"},
+	{"trailName", "requestParameters.trailName"},
+	{"bucketName", "requestParameters.bucketName"},
+	{"keyId", "requestParameters.keyId"},
+	{"pendingWindowInDays", "requestParameters.pendingWindowInDays"},
+	{"functionName", "requestParameters.functionName"},
+	{"detectorId", "requestParameters.detectorId"},
+	{"enable", "requestParameters.enable"},
+	{"groupId", "requestParameters.groupId"},
+	{"cidrIp", "requestParameters.ipPermissions.items.0.ipRanges.items.0.cidrIp"},
+	{"cidrBlock", "requestParameters.cidrBlock"},
+	{"ruleAction", "requestParameters.ruleAction"},
+	{"regionName", "requestParameters.regionName"},
+	{"consoleLogin", "responseElements.ConsoleLogin"},
+	{"mfaUsed", "additionalEventData.MFAUsed"},
+	{"createdUser", "responseElements.user.arn"},
+	{"createdPolicy", "responseElements.policy.arn"},
+	{"newVersion", "responseElements.policyVersion.versionId"},
+}
+
+func (r *record) params() []finding.Param {
+	var ps []finding.Param
+	for _, p := range paramPaths {
+		if v := r.str(p.path); v != "" {
+			ps = append(ps, finding.Param{Name: p.name, Value: trimText(v, 200)})
+		}
+	}
+	return ps
+}

@@ -1,0 +1,326 @@
+// Package detect owns detection: rules (loaded from YAML), the named predicates rules may
+// reference, the reading of policy documents, and the Engine that compiles every rule into
+// one pattern matcher and turns a matching EventBridge envelope into findings. It does no I/O
+// beyond reading rule files.
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/pattern"
+	"github.com/trailbell/trailbell/rules"
+)
+
+// Rule is one detection: an EventBridge pattern that selects records, optional exception
+// patterns that suppress a match, and named predicates for conditions a pattern cannot say.
+type Rule struct {
+	ID          string
+	Title       string // template over event fields, e.g. "{principal} attached {policy} to {target}"
+	Description string
+	Severity    finding.Severity
+	Pattern     string   // JSON
+	Exceptions  []string // JSON patterns; a record matching any of them is not reported
+	Predicates  []string // names from Predicates(); all must hold
+	Tags        []string
+	References  []string
+	Samples     Samples
+	// File is where the rule was loaded from, as "path:line" of its id.
+	File string
+}
+
+// Samples are CloudTrail records (or EventBridge envelopes) the rule must and must not report.
+type Samples struct {
+	Match, NoMatch []json.RawMessage
+}
+
+// yamlFile is the strict on-disk form: `rules: [{id, title, severity, pattern, ...}]`.
+type yamlFile struct {
+	Rules []yamlRule `yaml:"rules"`
+}
+
+type yamlRule struct {
+	ID          string      `yaml:"id"`
+	Title       string      `yaml:"title"`
+	Description string      `yaml:"description"`
+	Severity    string      `yaml:"severity"`
+	Pattern     *jsonNode   `yaml:"pattern"`
+	Exceptions  []*jsonNode `yaml:"exceptions"`
+	Predicates  []string    `yaml:"predicates"`
+	Tags        []string    `yaml:"tags"`
+	References  []string    `yaml:"references"`
+	Samples     struct {
+		Match   []*jsonNode `yaml:"match"`
+		NoMatch []*jsonNode `yaml:"no_match"`
+	} `yaml:"samples"`
+}
+
+// Builtin returns the rule pack embedded in the binary.
+func Builtin() ([]Rule, error) {
+	return loadFS(rules.FS, ".", "builtin:")
+}
+
+// Load reads rules from YAML files and from the *.yaml/*.yml files of directories (recursively).
+// Every problem is reported, each with file and line; rule ids must be unique across all paths.
+func Load(paths ...string) ([]Rule, error) {
+	var out []Rule
+	var errs []error
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !st.IsDir() {
+			rs, err := loadFile(os.DirFS(filepath.Dir(p)), filepath.Base(p), p)
+			out = append(out, rs...)
+			errs = append(errs, err)
+			continue
+		}
+		rs, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator))
+		out = append(out, rs...)
+		errs = append(errs, err)
+	}
+	errs = append(errs, checkUnique(out))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func loadFS(fsys fs.FS, root, prefix string) ([]Rule, error) {
+	var out []Rule
+	var errs []error
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			return nil
+		}
+		rs, err := loadFile(fsys, p, prefix+filepath.FromSlash(p))
+		out = append(out, rs...)
+		errs = append(errs, err)
+		return nil
+	})
+	errs = append(errs, err, checkUnique(out))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func checkUnique(rs []Rule) error {
+	seen := make(map[string]string, len(rs))
+	var errs []error
+	for _, r := range rs {
+		if prev, ok := seen[r.ID]; ok {
+			errs = append(errs, fmt.Errorf("%s: rule id %q already defined at %s", r.File, r.ID, prev))
+			continue
+		}
+		seen[r.ID] = r.File
+	}
+	return errors.Join(errs...)
+}
+
+func loadFile(fsys fs.FS, p, name string) ([]Rule, error) {
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, name)
+}
+
+// Parse reads one YAML rule file; name is used in error messages.
+func Parse(data []byte, name string) ([]Rule, error) {
+	var f yamlFile
+	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, yamlErrorText(err))
+	}
+	if len(f.Rules) == 0 {
+		return nil, fmt.Errorf("%s: no rules (want `rules: [{id, title, severity, pattern}]`)", name)
+	}
+	var out []Rule
+	var errs []error
+	for _, yr := range f.Rules {
+		r, rerrs := yr.rule(name)
+		if len(rerrs) > 0 {
+			errs = append(errs, rerrs...)
+			continue
+		}
+		out = append(out, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// yamlErrorText keeps goccy's "[line:col] message" and drops its source excerpt, which
+// would spread one problem over many lines of `rules validate` output.
+func yamlErrorText(err error) string {
+	s := yaml.FormatError(err, false, false)
+	return strings.TrimSpace(s)
+}
+
+func (y *yamlRule) rule(name string) (Rule, []error) {
+	line := 0
+	if y.Pattern != nil {
+		line = y.Pattern.line
+	}
+	at := func(l int) string {
+		if l <= 0 {
+			l = line
+		}
+		return fmt.Sprintf("%s:%d", name, l)
+	}
+	var errs []error
+	fail := func(l int, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: rule %q: %s", at(l), y.ID, fmt.Sprintf(format, a...)))
+	}
+	r := Rule{
+		ID: y.ID, Title: y.Title, Description: strings.TrimSpace(y.Description),
+		Predicates: y.Predicates, Tags: y.Tags, References: y.References, File: at(0),
+	}
+	if !validID(y.ID) {
+		fail(0, "id must be short kebab-case (a-z, 0-9, '-')")
+	}
+	if y.Title == "" {
+		fail(0, "title is required")
+	} else if _, err := parseTemplate(y.Title); err != nil {
+		fail(0, "title: %v", err)
+	}
+	sev, err := finding.ParseSeverity(y.Severity)
+	if err != nil {
+		fail(0, "severity: %v", err)
+	}
+	r.Severity = sev
+	if y.Pattern == nil {
+		fail(0, "pattern is required")
+	} else {
+		r.Pattern = y.Pattern.json
+		if err := pattern.Validate(r.Pattern); err != nil {
+			fail(y.Pattern.line, "pattern: %v", err)
+		}
+	}
+	for i, e := range y.Exceptions {
+		if e == nil {
+			fail(0, "exceptions[%d] is empty", i)
+			continue
+		}
+		if err := pattern.Validate(e.json); err != nil {
+			fail(e.line, "exceptions[%d]: %v", i, err)
+		}
+		r.Exceptions = append(r.Exceptions, e.json)
+	}
+	for _, p := range y.Predicates {
+		if _, ok := predicates[p]; !ok {
+			fail(0, "unknown predicate %q (known: %s)", p, strings.Join(PredicateNames(), ", "))
+		}
+	}
+	for i, s := range y.Samples.Match {
+		if s == nil || !json.Valid([]byte(s.json)) || !bytes.HasPrefix(bytes.TrimSpace([]byte(s.json)), []byte("{")) {
+			fail(lineOf(s), "samples.match[%d] is not a JSON object", i)
+			continue
+		}
+		r.Samples.Match = append(r.Samples.Match, json.RawMessage(s.json))
+	}
+	for i, s := range y.Samples.NoMatch {
+		if s == nil || !json.Valid([]byte(s.json)) || !bytes.HasPrefix(bytes.TrimSpace([]byte(s.json)), []byte("{")) {
+			fail(lineOf(s), "samples.no_match[%d] is not a JSON object", i)
+			continue
+		}
+		r.Samples.NoMatch = append(r.Samples.NoMatch, json.RawMessage(s.json))
+	}
+	return r, errs
+}
+
+func lineOf(n *jsonNode) int {
+	if n == nil {
+		return 0
+	}
+	return n.line
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 64 || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Select keeps the rules named in only (all when only is empty) minus those in disable.
+// Unknown ids are an error so a typo cannot silently turn a rule off.
+func Select(rs []Rule, only, disable []string) ([]Rule, error) {
+	known := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		known[r.ID] = true
+	}
+	var errs []error
+	for _, id := range slices.Concat(only, disable) {
+		if !known[id] {
+			errs = append(errs, fmt.Errorf("unknown rule id %q", id))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []Rule
+	for _, r := range rs {
+		if len(only) > 0 && !slices.Contains(only, r.ID) {
+			continue
+		}
+		if slices.Contains(disable, r.ID) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// jsonNode is a YAML value that the rule format allows to be written either as YAML or as a
+// string of JSON (a pattern pasted from the EventBridge console). It keeps the JSON text and
+// the line it started on.
+type jsonNode struct {
+	json string
+	line int
+}
+
+func (j *jsonNode) UnmarshalYAML(n ast.Node) error {
+	j.line = n.GetToken().Position.Line
+	if s, ok := stringValue(n); ok {
+		t := strings.TrimSpace(s)
+		if !json.Valid([]byte(t)) {
+			var se *json.SyntaxError
+			err := json.Unmarshal([]byte(t), new(any))
+			if errors.As(err, &se) {
+				return fmt.Errorf("line %d: invalid JSON at byte %d: %v", j.line, se.Offset, err)
+			}
+			return fmt.Errorf("line %d: invalid JSON: %v", j.line, err)
+		}
+		j.json = t
+		return nil
+	}
+	var b strings.Builder
+	if err := nodeJSON(&b, n); err != nil {
+		return fmt.Errorf("line %d: %w", j.line, err)
+	}
+	j.json = b.String()
+	return nil
+}

@@ -1,0 +1,106 @@
+package detect
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A title template is text with {placeholders}: a name from fieldNames or a dotted path into
+// the CloudTrail record whose first segment is a record field (e.g. {requestParameters.roleName}).
+// "{{" and "}}" stand for literal braces. Unknown names are load errors, so a typo is caught by
+// `trailbell rules validate`, not by a half-rendered alert.
+type template []tmplPart
+
+type tmplPart struct {
+	text  string
+	field string // set for a placeholder
+}
+
+// fieldNames are the derived values a title may use; each is documented in rules/README.md.
+var fieldNames = map[string]bool{
+	"principal": true, "principalType": true, "target": true, "policy": true, "grants": true,
+	"eventName": true, "eventSource": true, "eventTime": true, "account": true, "region": true,
+	"sourceIPAddress": true, "userAgent": true, "errorCode": true, "errorMessage": true,
+}
+
+// recordFields are the top-level CloudTrail record fields a dotted path may start with.
+var recordFields = map[string]bool{
+	"eventVersion": true, "userIdentity": true, "eventTime": true, "eventSource": true,
+	"eventName": true, "awsRegion": true, "sourceIPAddress": true, "userAgent": true,
+	"requestParameters": true, "responseElements": true, "additionalEventData": true,
+	"requestID": true, "eventID": true, "eventType": true, "recipientAccountId": true,
+	"errorCode": true, "errorMessage": true, "resources": true, "serviceEventDetails": true,
+	"readOnly": true, "managementEvent": true, "eventCategory": true, "tlsDetails": true,
+	"sessionCredentialFromConsole": true, "vpcEndpointId": true, "apiVersion": true,
+	"sharedEventID": true, "insightDetails": true,
+}
+
+func parseTemplate(s string) (template, error) {
+	var t template
+	var text strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '{' && i+1 < len(s) && s[i+1] == '{':
+			text.WriteByte('{')
+			i++
+		case c == '}' && i+1 < len(s) && s[i+1] == '}':
+			text.WriteByte('}')
+			i++
+		case c == '}':
+			return nil, fmt.Errorf("unmatched '}' at column %d (write '}}' for a literal brace)", i+1)
+		case c == '{':
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed '{' at column %d", i+1)
+			}
+			name := strings.TrimSpace(s[i+1 : i+end])
+			if err := checkField(name); err != nil {
+				return nil, fmt.Errorf("placeholder {%s} at column %d: %w", name, i+1, err)
+			}
+			if text.Len() > 0 {
+				t = append(t, tmplPart{text: text.String()})
+				text.Reset()
+			}
+			t = append(t, tmplPart{field: name})
+			i += end
+		default:
+			text.WriteByte(c)
+		}
+	}
+	if text.Len() > 0 {
+		t = append(t, tmplPart{text: text.String()})
+	}
+	return t, nil
+}
+
+func checkField(name string) error {
+	if fieldNames[name] {
+		return nil
+	}
+	first, _, dotted := strings.Cut(name, ".")
+	if first == "detail" && dotted {
+		first, _, _ = strings.Cut(strings.TrimPrefix(name, "detail."), ".")
+	}
+	if recordFields[first] {
+		return nil
+	}
+	return fmt.Errorf("unknown field (use one of the names in rules/README.md or a record path such as requestParameters.userName)")
+}
+
+// render fills the template; missing values show as "?" so a messy record still gives a title.
+func (t template) render(r *record) string {
+	var b strings.Builder
+	for _, p := range t {
+		if p.field == "" {
+			b.WriteString(p.text)
+			continue
+		}
+		v := r.field(p.field)
+		if v == "" {
+			v = "?"
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
