@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/pattern"
 )
 
 // Config is the whole configuration file.
@@ -350,11 +351,8 @@ func checkPattern(path string, p Pattern, bad func(string, string, ...any)) {
 	if p == "" {
 		return
 	}
-	// Only the shape here; the pattern language itself is checked when the Pipeline
-	// compiles it (internal/app), with the same field path.
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(p), &obj); err != nil || obj == nil {
-		bad(path, "a pattern must be a JSON object (or a YAML mapping)")
+	if err := pattern.Validate(string(p)); err != nil {
+		bad(path, "%v", err)
 	}
 }
 
@@ -428,4 +426,13 @@ func (c *Config) Receiver(name string) (*Receiver, bool) {
 		return nil, false
 	}
 	return &c.Notify.Receivers[i], true
+}
+
+// SlackWebhook is the configuration behind `--slack-webhook-url`: every finding of
+// severity medium or above goes to that webhook.
+func SlackWebhook(url Secret) *Config {
+	return &Config{Notify: Notify{
+		Receivers: []Receiver{{Name: "slack", MinSeverity: "medium", Slack: &Slack{WebhookURL: url}}},
+		Route:     Route{Receiver: "slack"},
+	}}
 }
