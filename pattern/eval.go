@@ -26,9 +26,14 @@ type hit struct {
 	trail int32
 }
 
+// occurrence is one leaf value of a field that is checked after the scan: its kind ('s'
+// string, 'n' number, 't', 'f', 'z' for null) and where its text lies in the event.
 type occurrence struct {
-	field int32
-	trail int32
+	field      int32
+	trail      int32
+	start, end int
+	kind       byte
+	escaped    bool
 }
 
 // scratch is the per-Match working state, reused through a sync.Pool. Per-target and
@@ -57,6 +62,7 @@ type scratch struct {
 
 	// solver state
 	lists  [][]int32
+	dlists [][]int32
 	chosen []int32
 	absent []int32
 
@@ -165,10 +171,14 @@ func (sc *scratch) hitAll(ts []target, trail int32) {
 	}
 }
 
-func (sc *scratch) present(f *field, fi int32, trail int32) {
+func (sc *scratch) present(f *field, fi int32, trail int32, kind byte) {
 	if f.presence {
 		sc.fieldStamp[fi] = sc.epoch
-		sc.presence = append(sc.presence, occurrence{fi, trail})
+		o := occurrence{field: fi, trail: trail, kind: kind}
+		if kind == 's' || kind == 'n' {
+			o.start, o.end, o.escaped = sc.p.lastStart, sc.p.lastEnd, sc.p.lastEscaped
+		}
+		sc.presence = append(sc.presence, o)
 	}
 }
 
@@ -181,23 +191,15 @@ func unsafeString(b []byte) string {
 }
 
 func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
-	sc.present(f, fi, trail)
+	sc.present(f, fi, trail, 's')
 	if f.exactStr != nil {
 		if ts, ok := f.exactStr[string(s)]; ok {
 			sc.hitAll(ts, trail)
 		}
 	}
 	sc.hitAll(f.exists, trail)
-	for _, e := range f.prefix {
-		if len(s) >= len(e.s) && string(s[:len(e.s)]) == e.s {
-			sc.hit(e.t, trail)
-		}
-	}
-	for _, e := range f.suffix {
-		if len(s) >= len(e.s) && string(s[len(s)-len(e.s):]) == e.s {
-			sc.hit(e.t, trail)
-		}
-	}
+	sc.affixes(&f.prefix, s, false, trail)
+	sc.affixes(&f.suffix, s, true, trail)
 	var folded []byte
 	if f.needFold {
 		sc.fbuf = appendFold(sc.fbuf[:0], s)
@@ -207,35 +209,62 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 				sc.hitAll(ts, trail)
 			}
 		}
-		for _, e := range f.prefixFold {
-			if len(folded) >= len(e.s) && string(folded[:len(e.s)]) == e.s {
-				sc.hit(e.t, trail)
-			}
-		}
-		for _, e := range f.suffixFold {
-			if len(folded) >= len(e.s) && string(folded[len(folded)-len(e.s):]) == e.s {
-				sc.hit(e.t, trail)
-			}
-		}
+		sc.affixes(&f.prefixFold, folded, false, trail)
+		sc.affixes(&f.suffixFold, folded, true, trail)
 	}
-	for _, e := range f.wildcards {
+	sc.wildcards(&f.wcPrefix, s, false, trail)
+	sc.wildcards(&f.wcSuffix, s, true, trail)
+	for _, e := range f.wcOther {
 		if e.wc.match(s) {
 			sc.hit(e.t, trail)
 		}
 	}
-	if len(f.cidrs) > 0 && looksLikeIP(s) {
+	if len(f.cidrs.bits) > 0 && looksLikeIP(s) {
 		if addr, err := netip.ParseAddr(unsafeString(s)); err == nil {
 			addr = addr.Unmap()
-			for _, e := range f.cidrs {
-				if e.p.Contains(addr) {
-					sc.hit(e.t, trail)
+			for i, bits := range f.cidrs.bits {
+				if p, err := addr.Prefix(bits); err == nil {
+					sc.hitAll(f.cidrs.maps[i][p], trail)
 				}
 			}
 		}
 	}
-	for _, e := range f.anyBut {
-		if e.ab.matchString(s, folded) {
-			sc.hit(e.t, trail)
+	for _, g := range f.anyBut {
+		if g.ab.matchString(s, folded) {
+			sc.hitAll(g.targets, trail)
+		}
+	}
+}
+
+// affixes hits the targets whose key is a prefix (or suffix) of s.
+func (sc *scratch) affixes(ix *lenIndex[target], s []byte, suffix bool, trail int32) {
+	for i, n := range ix.lens {
+		if n > len(s) {
+			return
+		}
+		k := s[:n]
+		if suffix {
+			k = s[len(s)-n:]
+		}
+		if ts, ok := ix.maps[i][string(k)]; ok {
+			sc.hitAll(ts, trail)
+		}
+	}
+}
+
+func (sc *scratch) wildcards(ix *lenIndex[wcTarget], s []byte, suffix bool, trail int32) {
+	for i, n := range ix.lens {
+		if n > len(s) {
+			return
+		}
+		k := s[:n]
+		if suffix {
+			k = s[len(s)-n:]
+		}
+		for _, e := range ix.maps[i][string(k)] {
+			if e.wc.match(s) {
+				sc.hit(e.t, trail)
+			}
 		}
 	}
 }
@@ -255,13 +284,11 @@ func looksLikeIP(s []byte) bool {
 }
 
 func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
-	sc.present(f, fi, trail)
+	sc.present(f, fi, trail, 'n')
 	sc.hitAll(f.exists, trail)
 	if !f.needNum {
 		// No numeric anything-but here, so every anything-but accepts a number.
-		for _, e := range f.anyBut {
-			sc.hit(e.t, trail)
-		}
+		sc.hitAll(f.anyButAll, trail)
 		return
 	}
 	// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
@@ -279,16 +306,20 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 			sc.hit(e.t, trail)
 		}
 	}
-	for _, e := range f.anyBut {
-		if e.ab.kind != abNumbers || !slices.Contains(e.ab.nums, v) {
-			sc.hit(e.t, trail)
+	for _, g := range f.anyBut {
+		if g.ab.matchNumber(v) {
+			sc.hitAll(g.targets, trail)
 		}
 	}
 }
 
 // evalLiteral handles true, false and null (c is the first letter).
 func (sc *scratch) evalLiteral(f *field, fi int32, c byte, trail int32) {
-	sc.present(f, fi, trail)
+	kind := c
+	if c == 'n' {
+		kind = 'z'
+	}
+	sc.present(f, fi, trail, kind)
 	sc.hitAll(f.exists, trail)
 	switch c {
 	case 't':
@@ -336,6 +367,10 @@ func (ab *anythingBut) matchString(s, folded []byte) bool {
 	return false
 }
 
+func (ab *anythingBut) matchNumber(v float64) bool {
+	return ab.kind != abNumbers || !slices.Contains(ab.nums, v)
+}
+
 // match scans the event and returns the matching ids.
 func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 	if err := sc.scanEvent(event); err != nil {
@@ -343,22 +378,13 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 	}
 	for _, si := range sc.cands {
 		sb := &s.subs[si]
-		if sc.idStamp[s.idIndex[sb.pattern]] == sc.epoch {
-			continue
-		}
-		var ok bool
-		if sc.subTrailed[si] == sc.epoch {
-			ok = sc.solve(sb)
-		} else {
-			ok = sc.nonepresent(sb.absent)
-		}
-		if ok {
+		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, sc.subTrailed[si] == sc.epoch) {
 			sc.emit(s.idIndex[sb.pattern])
 		}
 	}
 	for _, si := range s.negOnly {
 		sb := &s.subs[si]
-		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.nonepresent(sb.absent) {
+		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, false) {
 			sc.emit(s.idIndex[sb.pattern])
 		}
 	}
@@ -387,16 +413,83 @@ func (sc *scratch) nonepresent(fields []int32) bool {
 	return true
 }
 
-// solve decides a sub-pattern some of whose hits came from inside arrays: it looks for one
-// hit per condition, all pairwise compatible, such that no value of an exists:false field
-// is compatible with all of them.
-func (sc *scratch) solve(sb *sub) bool {
+// check decides a sub-pattern whose eager conditions all hold (trailed: some of those
+// hits came from inside arrays): its deferred conditions need a satisfying occurrence and
+// its exists:false fields none, all consistent with one choice of array elements.
+func (sc *scratch) check(sb *sub, trailed bool) bool {
+	nd := len(sb.deferred)
+	for len(sc.dlists) < nd {
+		sc.dlists = append(sc.dlists, nil)
+	}
+	for i, d := range sb.deferred {
+		list := sc.dlists[i][:0]
+		if sc.fieldStamp[d.field] == sc.epoch {
+			for _, o := range sc.presence {
+				if o.field == d.field && sc.occMatches(&o, d.ms) {
+					if len(list) == 0 || list[len(list)-1] != o.trail {
+						list = append(list, o.trail)
+					}
+					if o.trail != 0 {
+						trailed = true
+					}
+				}
+			}
+		}
+		sc.dlists[i] = list
+		if len(list) == 0 {
+			return false
+		}
+	}
+	if !trailed {
+		return sc.nonepresent(sb.absent)
+	}
+	return sc.solve(sb, sc.dlists[:nd])
+}
+
+// occMatches evaluates deferrable matchers (exists:true, anything-but) on an occurrence.
+func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
+	for _, m := range ms {
+		if m.kind == opExists {
+			return true
+		}
+		ab := m.ab
+		switch o.kind {
+		case 's':
+			v := sc.p.data[o.start:o.end]
+			if o.escaped {
+				sc.p.vbuf, _ = unescape(sc.p.vbuf[:0], v)
+				v = sc.p.vbuf
+			}
+			var folded []byte
+			if ab.kind == abFold {
+				sc.fbuf = appendFold(sc.fbuf[:0], v)
+				folded = sc.fbuf
+			}
+			if ab.matchString(v, folded) {
+				return true
+			}
+		case 'n':
+			f, _ := strconv.ParseFloat(unsafeString(sc.p.data[o.start:o.end]), 64)
+			if ab.matchNumber(f) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// solve looks for one hit per condition, all pairwise compatible, such that no value of an
+// exists:false field is compatible with all of them. extra holds the trails that satisfy
+// the deferred conditions.
+func (sc *scratch) solve(sb *sub, extra [][]int32) bool {
 	n := int(sb.npos)
-	for len(sc.lists) < n {
+	for len(sc.lists) < n+len(extra) {
 		sc.lists = append(sc.lists, nil)
 	}
-	lists := sc.lists[:n]
-	for i := range lists {
+	lists := sc.lists[:n+len(extra)]
+	for i := range n {
 		lists[i] = lists[i][:0]
 	}
 	for _, h := range sc.hits {
@@ -404,10 +497,13 @@ func (sc *scratch) solve(sb *sub) bool {
 			lists[h.t-sb.first] = append(lists[h.t-sb.first], h.trail)
 		}
 	}
-	for i := range lists {
+	for i := range n {
 		if len(lists[i]) == 0 { // hit only outside arrays
 			lists[i] = append(lists[i], 0)
 		}
+	}
+	for i, l := range extra {
+		lists[n+i] = append(lists[n+i][:0], l...)
 	}
 	slices.SortFunc(lists, func(a, b []int32) int { return len(a) - len(b) })
 	sc.chosen = sc.chosen[:0]

@@ -1,6 +1,10 @@
 package pattern
 
 import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -16,10 +20,23 @@ type pathNode struct {
 // target is what a value hit satisfies: one positive condition of one sub-pattern.
 type target = int32
 
-type strTarget struct {
-	s string
-	t target
+// lenIndex finds the keys that are a prefix (or suffix) of a value with one map lookup
+// per distinct key length, so thousands of prefixes cost a handful of lookups.
+type lenIndex[T any] struct {
+	lens []int // ascending
+	maps []map[string][]T
 }
+
+func (ix *lenIndex[T]) add(key string, v T) {
+	i, found := slices.BinarySearch(ix.lens, len(key))
+	if !found {
+		ix.lens = slices.Insert(ix.lens, i, len(key))
+		ix.maps = slices.Insert(ix.maps, i, map[string][]T{})
+	}
+	ix.maps[i][key] = append(ix.maps[i][key], v)
+}
+
+func (ix *lenIndex[T]) empty() bool { return len(ix.lens) == 0 }
 
 type wcTarget struct {
 	wc *wildcard
@@ -31,9 +48,27 @@ type numTarget struct {
 	t target
 }
 
-type abTarget struct {
-	ab *anythingBut
-	t  target
+// abGroup is one distinct anything-but with every target that uses it, so identical
+// anything-but lists in many patterns are evaluated once.
+type abGroup struct {
+	ab      *anythingBut
+	targets []target
+}
+
+// cidrIndex maps masked prefixes, one map per distinct prefix length.
+type cidrIndex struct {
+	bits []int
+	maps []map[netip.Prefix][]target
+}
+
+func (ix *cidrIndex) add(p netip.Prefix, t target) {
+	i := slices.Index(ix.bits, p.Bits())
+	if i < 0 {
+		ix.bits = append(ix.bits, p.Bits())
+		ix.maps = append(ix.maps, map[netip.Prefix][]target{})
+		i = len(ix.bits) - 1
+	}
+	ix.maps[i][p] = append(ix.maps[i][p], t)
 }
 
 // field indexes every value test that patterns make at one path.
@@ -45,42 +80,58 @@ type field struct {
 	falses     []target
 	exists     []target // exists:true: any leaf value
 	fold       map[string][]target
-	prefix     []strTarget
-	prefixFold []strTarget
-	suffix     []strTarget
-	suffixFold []strTarget
-	wildcards  []wcTarget
-	numeric    []numTarget
-	cidrs      []cidrRange
-	anyBut     []abTarget
-	anyButAll  []target // the targets of anyBut, for values no anything-but can exclude
-	// presence: some sub-pattern needs this field absent, so every occurrence is recorded.
+	prefix     lenIndex[target]
+	prefixFold lenIndex[target]
+	suffix     lenIndex[target]
+	suffixFold lenIndex[target]
+	// Wildcards are indexed by their leading literal, else their trailing literal;
+	// candidates are then checked in full.
+	wcPrefix  lenIndex[wcTarget]
+	wcSuffix  lenIndex[wcTarget]
+	wcOther   []wcTarget
+	numeric   []numTarget
+	cidrs     cidrIndex
+	anyBut    []abGroup
+	anyButAll []target // every anything-but target, for values no anything-but can exclude
+	abKeys    map[string]int
+	// presence: some sub-pattern needs this field absent or checks it lazily, so every
+	// leaf value is recorded as an occurrence.
 	presence bool
 	// needFold/needNum: whether string values must be folded / numbers parsed at all.
 	needFold bool
 	needNum  bool
 }
 
-// sub is one AND-only alternative of a pattern. Its positive conditions are the targets
-// [first, first+npos); absent lists the fields that must have no (compatible) leaf value.
+// deferredCond is a low-selectivity condition (exists:true, anything-but) of a sub-pattern
+// that also has a selective one: it is checked against the recorded occurrences only when
+// the selective conditions already hold, so thousands of such patterns cost nothing on
+// events that do not otherwise match them.
+type deferredCond struct {
+	field int32
+	ms    []valueMatcher
+}
+
+// sub is one AND-only alternative of a pattern. Its eager positive conditions are the
+// targets [first, first+npos); absent lists the fields that must have no (compatible)
+// leaf value; deferred conditions are checked last.
 type sub struct {
-	pattern int32
-	first   int32
-	npos    int32
-	absent  []int32
+	pattern  int32
+	first    int32
+	npos     int32
+	absent   []int32
+	deferred []deferredCond
 }
 
 // snapshot is an immutable compiled form of every pattern of a Matcher.
 type snapshot struct {
-	root     *pathNode
-	nodes    int
-	fields   []*field
-	subs     []sub
-	tsub     []int32 // target -> sub
-	negOnly  []int32 // subs without positive conditions, checked on every event
-	ids      []string
-	idIndex  []int32 // pattern -> index into ids (a re-added id ORs its patterns)
-	hasArray bool
+	root    *pathNode
+	nodes   int
+	fields  []*field
+	subs    []sub
+	tsub    []int32 // target -> sub
+	negOnly []int32 // subs without eager conditions, checked on every event
+	ids     []string
+	idIndex []int32 // pattern -> index into ids (a re-added id ORs its patterns)
 }
 
 func newPathNode(id int32) *pathNode {
@@ -100,29 +151,54 @@ func build(entries []entry) *snapshot {
 		}
 		s.idIndex = append(s.idIndex, ix)
 		for _, alt := range e.c.alts {
-			si := int32(len(s.subs))
-			sb := sub{pattern: int32(pi), first: int32(len(s.tsub))}
-			for _, c := range alt {
-				f := s.fieldAt(c.path)
-				if c.absent {
-					f.presence = true
-					sb.absent = append(sb.absent, s.root.lookupField(c.path))
-					continue
-				}
-				t := target(len(s.tsub))
-				s.tsub = append(s.tsub, si)
-				sb.npos++
-				for _, m := range c.ms {
-					f.add(m, t)
-				}
-			}
-			s.subs = append(s.subs, sb)
-			if sb.npos == 0 {
-				s.negOnly = append(s.negOnly, si)
-			}
+			s.addSub(int32(pi), alt)
 		}
 	}
 	return s
+}
+
+func (s *snapshot) addSub(pattern int32, alt []condition) {
+	si := int32(len(s.subs))
+	sb := sub{pattern: pattern, first: int32(len(s.tsub))}
+	selective := false
+	for _, c := range alt {
+		if !c.absent && !deferrable(c) {
+			selective = true
+		}
+	}
+	for _, c := range alt {
+		f := s.fieldAt(c.path)
+		fi := s.root.lookupField(c.path)
+		switch {
+		case c.absent:
+			f.presence = true
+			sb.absent = append(sb.absent, fi)
+		case selective && deferrable(c):
+			f.presence = true
+			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms})
+		default:
+			t := target(len(s.tsub))
+			s.tsub = append(s.tsub, si)
+			sb.npos++
+			for _, m := range c.ms {
+				f.add(m, t)
+			}
+		}
+	}
+	s.subs = append(s.subs, sb)
+	if sb.npos == 0 {
+		s.negOnly = append(s.negOnly, si)
+	}
+}
+
+// deferrable reports whether every matcher of c accepts most values.
+func deferrable(c condition) bool {
+	for _, m := range c.ms {
+		if m.kind != opExists && m.kind != opAnythingBut {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *pathNode) lookupField(path []string) int32 {
@@ -186,24 +262,42 @@ func (f *field) add(m valueMatcher, t target) {
 		f.fold[m.s] = append(f.fold[m.s], t)
 		f.needFold = true
 	case opPrefix:
-		f.prefix = append(f.prefix, strTarget{m.s, t})
+		f.prefix.add(m.s, t)
 	case opPrefixFold:
-		f.prefixFold = append(f.prefixFold, strTarget{m.s, t})
+		f.prefixFold.add(m.s, t)
 		f.needFold = true
 	case opSuffix:
-		f.suffix = append(f.suffix, strTarget{m.s, t})
+		f.suffix.add(m.s, t)
 	case opSuffixFold:
-		f.suffixFold = append(f.suffixFold, strTarget{m.s, t})
+		f.suffixFold.add(m.s, t)
 		f.needFold = true
 	case opWildcard:
-		f.wildcards = append(f.wildcards, wcTarget{m.wc, t})
+		segs := m.wc.segs
+		switch {
+		case segs[0] != "":
+			f.wcPrefix.add(segs[0], wcTarget{m.wc, t})
+		case segs[len(segs)-1] != "":
+			f.wcSuffix.add(segs[len(segs)-1], wcTarget{m.wc, t})
+		default:
+			f.wcOther = append(f.wcOther, wcTarget{m.wc, t})
+		}
 	case opNumeric:
 		f.numeric = append(f.numeric, numTarget{m.rng, t})
 		f.needNum = true
 	case opCIDR:
-		f.cidrs = append(f.cidrs, cidrRange{m.cidr, t})
+		f.cidrs.add(m.cidr, t)
 	case opAnythingBut:
-		f.anyBut = append(f.anyBut, abTarget{m.ab, t})
+		key := m.ab.key()
+		if f.abKeys == nil {
+			f.abKeys = map[string]int{}
+		}
+		i, ok := f.abKeys[key]
+		if !ok {
+			i = len(f.anyBut)
+			f.abKeys[key] = i
+			f.anyBut = append(f.anyBut, abGroup{ab: m.ab})
+		}
+		f.anyBut[i].targets = append(f.anyBut[i].targets, t)
 		f.anyButAll = append(f.anyButAll, t)
 		if m.ab.kind == abNumbers {
 			f.needNum = true
@@ -212,6 +306,26 @@ func (f *field) add(m valueMatcher, t target) {
 			f.needFold = true
 		}
 	}
+}
+
+// key identifies an anything-but by content, so identical ones share one evaluation.
+func (ab *anythingBut) key() string {
+	var b strings.Builder
+	b.WriteByte(byte('0' + ab.kind))
+	b.WriteString(ab.s)
+	for _, s := range ab.strs {
+		b.WriteString("\x00")
+		b.WriteString(s)
+	}
+	for _, n := range ab.nums {
+		b.WriteString("\x00")
+		b.WriteString(strconv.FormatFloat(n, 'g', -1, 64))
+	}
+	for _, w := range ab.wcs {
+		b.WriteString("\x00")
+		b.WriteString(strings.Join(w.segs, "\x01"))
+	}
+	return b.String()
 }
 
 // foldString case-folds s the same way event values are folded.

@@ -30,6 +30,9 @@ type scanner struct {
 	stopped bool // the top-level object was left early: every named key was seen
 	kbuf    []byte
 	vbuf    []byte
+	// Span of the last string content or number read, for occurrences checked later.
+	lastStart, lastEnd int
+	lastEscaped        bool
 }
 
 func (p *scanner) fail(format string, args ...any) error {
@@ -238,9 +241,11 @@ func (p *scanner) readString(buf *[]byte) ([]byte, error) {
 	}
 	raw := p.data[start:end]
 	p.pos = end + 1
+	p.lastStart, p.lastEnd, p.lastEscaped = start, end, false
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return raw, nil
 	}
+	p.lastEscaped = true
 	out, ok := unescape((*buf)[:0], raw)
 	*buf = out
 	if !ok {
@@ -325,6 +330,7 @@ func (p *scanner) readNumber() ([]byte, error) {
 		}
 	}
 	p.pos = i
+	p.lastStart, p.lastEnd, p.lastEscaped = start, i, false
 	return d[start:i], nil
 }
 
