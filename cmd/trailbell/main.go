@@ -34,6 +34,7 @@ type command struct {
 // commands lists every subcommand; each lives in a file named after it.
 var commands = []command{
 	// keep sorted by name
+	{"notify", "send a test alert to a receiver (notify test)", runNotify},
 	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
 }
 
