@@ -28,6 +28,8 @@ type Config struct {
 	// Accounts maps account ids to the aliases people know them by.
 	Accounts map[string]string `yaml:"accounts"`
 	Notify   Notify            `yaml:"notify"`
+	Sources  Sources           `yaml:"sources"` // trailbell run (run.go)
+	Run      Daemon            `yaml:"run"`     // trailbell run (run.go)
 
 	// dir is the config file's directory, for relative paths.
 	dir string
@@ -333,6 +335,8 @@ func (c *Config) Validate() error {
 		}
 		checkPattern(p+".match", e.Match, bad)
 	}
+	c.Sources.validate(bad)
+	c.Run.validate(bad)
 	return errors.Join(errs...)
 }
 
