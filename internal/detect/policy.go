@@ -51,6 +51,7 @@ var docPaths = []struct {
 	{"requestParameters.policy", resourceDoc},
 	{"requestParameters.policy.policy", resourceDoc},
 	{"requestParameters.policyText", resourceDoc},
+	{"requestParameters.accessPolicies", resourceDoc},
 	{"requestParameters.resourcePolicy", resourceDoc},
 	{"requestParameters.attributes.Policy", resourceDoc},
 }
@@ -66,7 +67,7 @@ func (r *record) policyDocs() []policyDoc {
 		if v == nil {
 			continue
 		}
-		if _, isObj := v.(map[string]any); isObj && p.path == "requestParameters.policy" {
+		if m, isObj := v.(map[string]any); isObj && p.path == "requestParameters.policy" && m["Statement"] == nil {
 			continue // Glacier nests the document one level down; read there
 		}
 		kind := p.kind

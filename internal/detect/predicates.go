@@ -17,14 +17,15 @@ type Predicate struct {
 var predicates = map[string]Predicate{
 	"caller-is-not-target": {
 		Doc: "the target IAM user (requestParameters.userName, or responseElements.accessKey.userName) " +
-			"is not the calling IAM user; a caller that is not an IAM user (a role, root) acting " +
-			"on a named user counts as another identity",
+			"is not the caller: not the calling IAM user's name, nor the session name of a calling role " +
+			"(the last part of its ARN, as people's SSO sessions are named after them); root and " +
+			"services acting on a named user count as another identity",
 		holds: func(r *record) bool {
 			target := r.targetUser()
 			if target == "" {
 				return false // no target named: the caller acts on itself
 			}
-			return r.callerUserName() != target
+			return r.callerName() != target
 		},
 	},
 	"policy-allows-admin": {

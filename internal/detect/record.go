@@ -156,20 +156,20 @@ func (r *record) principal() string {
 	return "unknown principal"
 }
 
-// callerUserName is the IAM user name of the caller, when the caller is an IAM user.
-func (r *record) callerUserName() string {
-	if r.str("userIdentity.type") != "IAMUser" {
+// callerName is the name the caller goes by: an IAM user's name, or the session name of an
+// assumed role (people's sessions are usually named after them, e.g. SSO "jane@example.com").
+func (r *record) callerName() string {
+	switch r.str("userIdentity.type") {
+	case "IAMUser":
+		if n := r.str("userIdentity.userName"); n != "" {
+			return n
+		}
+	case "AssumedRole", "FederatedUser":
+	default:
 		return ""
 	}
-	if n := r.str("userIdentity.userName"); n != "" {
-		return n
-	}
 	arn := r.str("userIdentity.arn")
-	if i := strings.LastIndex(arn, ":user/"); i >= 0 {
-		p := arn[i+len(":user/"):]
-		return p[strings.LastIndexByte(p, '/')+1:]
-	}
-	return ""
+	return arn[strings.LastIndexAny(arn, "/:")+1:]
 }
 
 // targetUser is the IAM user acted on, from the request or (CreateAccessKey) the response.
