@@ -126,6 +126,8 @@ type stream struct {
 	base int64 // input offset of buf[0]
 	line int   // line number at buf[lpos]
 	lpos int
+	// lastWasNewline tells whether the byte before buf[0] was a newline.
+	lastWasNewline bool
 }
 
 // more reads more input, moving unconsumed bytes to the front. It reports whether anything
@@ -136,6 +138,7 @@ func (s *stream) more() bool {
 	}
 	if s.pos > 0 {
 		s.lineAt(s.pos)
+		s.lastWasNewline = s.buf[s.pos-1] == '\n'
 		n := copy(s.buf, s.buf[s.pos:])
 		s.buf = s.buf[:n]
 		s.base += int64(s.pos)
@@ -226,7 +229,9 @@ func (d *decoder) at(off int) string {
 }
 
 func (d *decoder) run() error {
-	resync := false // after a bad top-level value: skip lines until one parses again
+	// After a bad top-level value, lines are skipped until one starts with '{' or '[' in its
+	// first column, where the next JSON line would start; every value tried and failed counts.
+	resync := false
 	for {
 		i := skipSpace(d.s.buf, d.s.pos)
 		if i >= len(d.s.buf) {
@@ -237,8 +242,13 @@ func (d *decoder) run() error {
 			continue
 		}
 		d.s.pos = i
+		c := d.s.buf[i]
+		if resync && (c != '{' && c != '[' || !d.lineStart(i)) {
+			d.skipLine()
+			continue
+		}
 		var err error
-		switch d.s.buf[i] {
+		switch c {
 		case '{':
 			var logFile bool
 			logFile, err = d.startsWithRecords()
@@ -252,7 +262,7 @@ func (d *decoder) run() error {
 						return nil // Decode reports the read error
 					}
 					// a broken log file cannot be resynchronised: the rest is skipped
-					d.stats.problem(d.problemAt(err), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
+					d.stats.problem(d.problemAt(err, -1), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
 					return nil
 				}
 				err = d.topValue()
@@ -263,11 +273,11 @@ func (d *decoder) run() error {
 				return nil
 			}
 			if err != nil && err != d.emitErr {
-				d.stats.problem(d.problemAt(err), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
+				d.stats.problem(d.problemAt(err, -1), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
 				return nil
 			}
 		default:
-			err = errAt(0, "invalid character %q: not JSON", d.s.buf[i])
+			err = errAt(0, "invalid character %q: not JSON", c)
 		}
 		if err == nil {
 			resync = false
@@ -279,27 +289,39 @@ func (d *decoder) run() error {
 		if errors.Is(err, errRead) {
 			return nil
 		}
-		if !resync {
-			d.stats.problem(d.problemAt(err), syntaxOnly(err))
-		}
-		if errors.Is(err, errShort) || errors.Is(err, errTooLarge) {
-			return nil // truncated input: nothing after it to resynchronise on
-		}
+		d.stats.problem(d.problemAt(err, d.s.pos), syntaxOnly(err))
 		resync = true
 		d.skipLine()
 	}
 }
 
-// problemAt names where err happened: the line of its offset when it has one.
-func (d *decoder) problemAt(err error) string {
+// lineStart reports whether buffer offset i is at the start of a line.
+func (d *decoder) lineStart(i int) bool {
+	if i == 0 {
+		return d.s.base == 0 || d.s.lastWasNewline
+	}
+	return d.s.buf[i-1] == '\n'
+}
+
+// problemAt names where err happened. For a top-level value starting at buffer offset start
+// (-1 for none), the place is the value's line, and the line of the error is added to it.
+func (d *decoder) problemAt(err error, start int) string {
+	off := d.s.pos
 	var se *syntaxError
-	if errors.As(err, &se) {
-		return d.at(d.s.pos + se.off)
+	switch {
+	case errors.As(err, &se):
+		off = d.s.pos + se.off
+	case errors.Is(err, errShort):
+		off = len(d.s.buf)
 	}
-	if errors.Is(err, errShort) {
-		return d.at(len(d.s.buf))
+	if start < 0 {
+		return d.at(off)
 	}
-	return d.at(d.s.pos)
+	startLine := d.s.lineAt(start)
+	if errLine := d.s.lineAt(off); errLine != startLine {
+		return d.name + " line " + strconv.Itoa(startLine) + " (error at line " + strconv.Itoa(errLine) + ")"
+	}
+	return d.name + " line " + strconv.Itoa(startLine)
 }
 
 // syntaxOnly gives the error to show: offsets are replaced by the line in problemAt.

@@ -5,6 +5,7 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -178,9 +179,12 @@ func appendEnvelope(dst, rec []byte, f *fields, base int) ([]byte, time.Time) {
 	dst = append(dst, `{"version":"0","id":"`...)
 	dst = appendID(dst, val(fEventID), rec)
 	dst = append(dst, `","detail-type":`...)
-	dst = appendQuoted(dst, DetailType(stringContent(val(fEventType)), stringContent(val(fEventName))))
+	et, _ := rawContent(val(fEventType))
+	en, _ := rawContent(val(fEventName))
+	dst = appendQuoted(dst, detailType(et, en))
 	dst = append(dst, `,"source":`...)
-	dst = appendQuoted(dst, Source(stringContent(val(fEventSource))))
+	es, _ := rawContent(val(fEventSource))
+	dst = appendSource(dst, es)
 	dst = append(dst, `,"account":`...)
 	acct := val(fRecipientAccountID)
 	if !isString(acct) {
@@ -192,7 +196,8 @@ func appendEnvelope(dst, rec []byte, f *fields, base int) ([]byte, time.Time) {
 	dst = appendStringOrEmpty(dst, acct)
 	dst = append(dst, `,"time":`...)
 	rawTime := val(fEventTime)
-	t, ok := parseTime(stringContent(rawTime))
+	tc, _ := rawContent(rawTime)
+	t, ok := parseTimeBytes(tc)
 	if ok {
 		dst = append(dst, '"')
 		dst = t.AppendFormat(dst, "2006-01-02T15:04:05Z")
@@ -247,8 +252,8 @@ func memberValue(obj []byte, name string) []byte {
 // It is UUID-shaped, like EventBridge's ids.
 func appendID(dst, eventID, rec []byte) []byte {
 	var sum [32]byte
-	if s := stringContent(eventID); s != "" {
-		sum = sha256.Sum256([]byte(s))
+	if id, _ := rawContent(eventID); len(id) > 0 {
+		sum = sha256.Sum256(id)
 	} else {
 		sum = sha256.Sum256(rec) // no eventID: identical bytes are the best identity left
 	}
@@ -265,10 +270,29 @@ func appendID(dst, eventID, rec []byte) []byte {
 	return append(dst, h[20:32]...)
 }
 
+// rawContent returns the decoded content of a JSON string value span, without allocating
+// when it has no escapes; ok is false when v is not a string.
+func rawContent(v []byte) (c []byte, ok bool) {
+	if !isString(v) {
+		return nil, false
+	}
+	raw := v[1 : len(v)-1]
+	for _, ch := range raw {
+		if ch == '\\' {
+			return []byte(unquote(raw)), true
+		}
+	}
+	return raw, true
+}
+
 // DetailType is the EventBridge detail-type of a record with this eventType. Records without
 // an eventType (older or hand-made ones) are treated as API calls, except console sign-ins.
 func DetailType(eventType, eventName string) string {
-	switch eventType {
+	return detailType([]byte(eventType), []byte(eventName))
+}
+
+func detailType(eventType, eventName []byte) string {
+	switch string(eventType) {
 	case "AwsApiCall":
 		return "AWS API Call via CloudTrail"
 	case "AwsConsoleSignIn":
@@ -280,14 +304,14 @@ func DetailType(eventType, eventName string) string {
 	case "AwsCloudTrailInsight":
 		return "AWS Insight via CloudTrail"
 	case "":
-		switch eventName {
+		switch string(eventName) {
 		case "ConsoleLogin", "CheckMfa", "SwitchRole", "ExitRole", "RenewRole":
 			return "AWS Console Sign In via CloudTrail"
 		}
 		return "AWS API Call via CloudTrail"
 	}
 	// A new kind of event (AwsVpceEvent, ...): keep it visible and matchable by name.
-	return "AWS " + eventType + " via CloudTrail"
+	return "AWS " + string(eventType) + " via CloudTrail"
 }
 
 // Source is the EventBridge source of a record with this eventSource ("iam.amazonaws.com" →
@@ -299,11 +323,22 @@ func Source(eventSource string) string {
 	if eventSource == "" {
 		return ""
 	}
+	svc, _, _ := strings.Cut(eventSource, ".")
+	return "aws." + svc
+}
+
+// appendSource writes Source(eventSource) as a JSON string without allocating.
+func appendSource(dst, eventSource []byte) []byte {
+	if len(eventSource) == 0 {
+		return append(dst, `""`...)
+	}
 	svc := eventSource
-	if i := strings.IndexByte(svc, '.'); i >= 0 {
+	if i := bytes.IndexByte(svc, '.'); i >= 0 {
 		svc = svc[:i]
 	}
-	return "aws." + svc
+	dst = append(dst, `"aws.`...)
+	dst = appendEscaped(dst, svc)
+	return append(dst, '"')
 }
 
 // timeLayouts are the eventTime spellings seen in real data; CloudTrail itself writes the first.
@@ -332,10 +367,15 @@ func ParseTime(s string) (time.Time, bool) { return parseTime(s) }
 
 // appendQuoted writes s as a JSON string.
 func appendQuoted(dst []byte, s string) []byte {
-	const hexd = "0123456789abcdef"
 	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	dst = appendEscaped(dst, []byte(s))
+	return append(dst, '"')
+}
+
+// appendEscaped writes b as the content of a JSON string.
+func appendEscaped(dst, b []byte) []byte {
+	const hexd = "0123456789abcdef"
+	for _, c := range b {
 		switch {
 		case c == '"' || c == '\\':
 			dst = append(dst, '\\', c)
@@ -345,5 +385,53 @@ func appendQuoted(dst []byte, s string) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return append(dst, '"')
+	return dst
+}
+
+// parseTimeBytes is parseTime without allocating for CloudTrail's own spellings
+// (2026-11-01T10:00:00Z, with or without fraction, 'T' or ' ').
+func parseTimeBytes(b []byte) (time.Time, bool) {
+	if len(b) >= 19 && b[4] == '-' && b[7] == '-' && (b[10] == 'T' || b[10] == ' ') && b[13] == ':' && b[16] == ':' {
+		rest := b[19:]
+		if len(rest) > 0 && rest[0] == '.' {
+			k := 1
+			for k < len(rest) && isDigit(rest[k]) {
+				k++
+			}
+			if k > 1 {
+				rest = rest[k:]
+			}
+		}
+		if len(rest) == 0 || len(rest) == 1 && rest[0] == 'Z' {
+			y, ok1 := digits(b[0:4])
+			mo, ok2 := digits(b[5:7])
+			d, ok3 := digits(b[8:10])
+			h, ok4 := digits(b[11:13])
+			mi, ok5 := digits(b[14:16])
+			sec, ok6 := digits(b[17:19])
+			if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && sec < 60 {
+				t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+				if t.Day() == d { // rejects 2026-02-31
+					return t, true
+				}
+			}
+			return time.Time{}, false
+		}
+	}
+	if len(b) < 19 {
+		return time.Time{}, false
+	}
+	t, ok := parseTime(string(b))
+	return t.Truncate(time.Second), ok
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }

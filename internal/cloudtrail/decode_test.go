@@ -1,0 +1,436 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func decodeAll(t testing.TB, data []byte, name string) ([]Event, Stats) {
+	t.Helper()
+	var evs []Event
+	st, err := Decode(bytes.NewReader(data), name, func(e Event) error {
+		evs = append(evs, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", name, err)
+	}
+	if st.Records != len(evs) {
+		t.Fatalf("Decode(%s): Stats.Records = %d, emitted %d", name, st.Records, len(evs))
+	}
+	return evs, st
+}
+
+// checkEnvelope asserts the envelope shape every event must have.
+func checkEnvelope(t testing.TB, e Event) map[string]json.RawMessage {
+	t.Helper()
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(e.Envelope, &env); err != nil {
+		t.Fatalf("%s: envelope is not JSON: %v\n%s", e.Origin, err, e.Envelope)
+	}
+	for _, k := range []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"} {
+		if _, ok := env[k]; !ok {
+			t.Errorf("%s: envelope lacks %q: %s", e.Origin, k, e.Envelope)
+		}
+	}
+	return env
+}
+
+// TestDecodeCorpus decodes one or more files of every corpus folder. Expected counts were
+// checked against each file's structure (lines, array length, Records length) and the bad
+// ones against what is wrong with them.
+func TestDecodeCorpus(t *testing.T) {
+	tests := []struct {
+		file         string
+		records, bad int
+		problem      string // part of the first problem, when bad > 0
+	}{
+		{"111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json", 2, 0, ""},
+		{"111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json.gz", 2, 0, ""},
+		// CloudTrail's SNS notification is not a record
+		{"SQSMessageBody", 0, 1, "SQSMessageBody line 1: not a CloudTrail record"},
+		{"SQSMessageBodyWrongFormat", 0, 1, "not a CloudTrail record"},
+		{"SerializerAllFieldsNull.json", 2, 0, ""},
+		{"SerializerTestFile.json", 6, 0, ""},
+		// the first record has only misspelt field names
+		{"SerializerTestFileBadFieldName.json", 1, 1, "SerializerTestFileBadFieldName.json record 1: not a CloudTrail record"},
+		// userIdentity is not closed: the structure is lost at line 37
+		{"SerializerTestFileBadJsonFormat.json", 0, 1, "SerializerTestFileBadJsonFormat.json line 37: invalid character '{' looking for an object key (rest of input skipped)"},
+		{"SerializerTestFileCompact.json", 6, 0, ""},
+		{"SerializerTestFileCompact.json.gz", 6, 0, ""},
+		{"SerializerTestFileLocation.json", 6, 0, ""},
+		{"SerializerTestFileMissField.json", 4, 0, ""},
+		{"SerializerTestFileNewFieldAtRandomPlaces.json", 2, 0, ""},
+		{"SerializerTestFileNewFieldName.json", 1, 1, "record 1: not a CloudTrail record"},
+		{"SerializerTestFileNewFieldsInRoot.json", 2, 0, ""},
+		{"SerializerTestFileNewFieldsInUserIdentity.json", 2, 0, ""},
+		{"SerializerVariousUserIdentityTestFile.json", 1, 0, ""},
+		{"aws.defense-evasion.organizations-leave.json", 3, 0, ""},
+		{"aws.persistence.iam-create-admin-user.json", 3, 0, ""},
+		{"aws_console_login_without_mfa.jsonl", 11, 0, ""},
+		{"aws_console_signin.jsonl", 1, 0, ""},
+		{"batch-ops-examples-event-bridge-cloud-trail.eventbridge.jsonl", 2, 0, ""},
+		{"cloudtrail-event-reference-aws-console-sign-in-events.jsonl", 10, 0, ""},
+		{"cloudtrail-integration.jsonl", 7, 0, ""},
+		{"cloudtrail_records.jsonl", 41, 0, ""},
+		// StreamAlert's test-case wrapper ({"data": ..., "description": ...}) is not an input format
+		{"cloudtrail_root_account_usage.json", 0, 2, "cloudtrail_root_account_usage.json record 1: not a CloudTrail record"},
+		{"ec2_proxy_s3_exfiltration_2020-09-14011940.json", 103, 0, ""},
+		{"event-cloud-trail-catalog-put-resource-policy.json", 1, 0, ""},
+		{"eventbridge_envelopes.jsonl", 15, 0, ""},
+		{"impossible_travel_login.jsonl", 2, 0, ""},
+		{"new_aws_account_logging.jsonl", 2, 0, ""},
+		{"test_events.events.jsonl", 9, 0, ""},
+	}
+	seen := map[string]bool{}
+	for _, tc := range tests {
+		seen[tc.file] = true
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata/corpus", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, st := decodeAll(t, data, tc.file)
+			if st.Records != tc.records || st.Bad != tc.bad {
+				t.Errorf("records, bad = %d, %d; want %d, %d; problems: %v", st.Records, st.Bad, tc.records, tc.bad, st.Problems)
+			}
+			if tc.bad > 0 && (len(st.Problems) == 0 || !strings.Contains(st.Problems[0].String(), tc.problem)) {
+				t.Errorf("first problem = %v, want it to contain %q", st.Problems, tc.problem)
+			}
+			for _, e := range evs {
+				checkEnvelope(t, e)
+			}
+		})
+	}
+	entries, _ := os.ReadDir("testdata/corpus")
+	for _, e := range entries {
+		if !seen[e.Name()] {
+			t.Errorf("testdata/corpus/%s has no expectation", e.Name())
+		}
+	}
+}
+
+// TestDecodeSharedCorpus runs Decode over every file of the shared corpus when it is present
+// (it is on the project's machines, not in the repository): nothing may panic or fail, and
+// every emitted envelope must be valid JSON.
+func TestDecodeSharedCorpus(t *testing.T) {
+	root := "/work/shared/corpus/cloudtrail"
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("shared corpus not present")
+	}
+	var files, records, bad int
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, st := decodeAll(t, data, p)
+		for _, e := range evs {
+			if !json.Valid(e.Envelope) {
+				t.Errorf("%s: invalid envelope", e.Origin)
+			}
+		}
+		files++
+		records += st.Records
+		bad += st.Bad
+		return nil
+	})
+	t.Logf("%d files, %d records, %d bad", files, records, bad)
+	if records < 1000 {
+		t.Errorf("only %d records decoded from the shared corpus", records)
+	}
+}
+
+func TestDecodeGzipEqualsPlain(t *testing.T) {
+	plain, err := os.ReadFile("testdata/corpus/SerializerTestFile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(plain)
+	w.Close()
+	a, _ := decodeAll(t, plain, "f")
+	b, _ := decodeAll(t, gz.Bytes(), "f")
+	if len(a) != 6 || len(a) != len(b) {
+		t.Fatalf("plain %d events, gzip %d", len(a), len(b))
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].Envelope, b[i].Envelope) || a[i].Origin != b[i].Origin {
+			t.Errorf("event %d differs:\n%s %s\n%s %s", i, a[i].Origin, a[i].Envelope, b[i].Origin, b[i].Envelope)
+		}
+	}
+	if a[2].Origin != "f record 3" {
+		t.Errorf("origin = %q, want %q", a[2].Origin, "f record 3")
+	}
+}
+
+func TestDecodeShapes(t *testing.T) {
+	rec := func(id, name string) string {
+		return fmt.Sprintf(`{"eventVersion":"1.08","eventID":%q,"eventName":%q,"eventSource":"iam.amazonaws.com","eventType":"AwsApiCall","eventTime":"2026-11-01T10:00:00Z","awsRegion":"us-east-1","recipientAccountId":"111122223333"}`, id, name)
+	}
+	quoted := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	tests := []struct {
+		name     string
+		input    string
+		names    []string // eventName of each emitted event, in order
+		origins  []string
+		bad      int
+		problems []string
+	}{
+		{
+			name:    "log file, Records not first",
+			input:   `{"Other":{"x":[1,2]},"Records":[` + rec("a", "CreateUser") + `,` + rec("b", "DeleteUser") + `]}`,
+			names:   []string{"CreateUser", "DeleteUser"},
+			origins: []string{"in line 1 record 1", "in line 1 record 2"},
+		},
+		{
+			name:    "log file with members after Records",
+			input:   "{\"Records\":[\n" + rec("a", "CreateUser") + "\n],\"x\":{\"y\":1}}",
+			names:   []string{"CreateUser"},
+			origins: []string{"in record 1"},
+		},
+		{
+			name:    "empty log file",
+			input:   `{"Records":[]}`,
+			names:   nil,
+			origins: nil,
+		},
+		{
+			name:     "JSON lines with a garbage line and a broken line",
+			input:    rec("a", "A") + "\nnot json at all {{{\n" + `{"eventName": "B", "x": ` + "\n" + rec("c", "C") + "\n",
+			names:    []string{"A", "C"},
+			origins:  []string{"in line 1", "in line 4"},
+			bad:      2,
+			problems: []string{"in line 2: invalid character 'n': not JSON", "in line 3 (error at line 5): unexpected end of input"},
+		},
+		{
+			name:    "array of records and envelopes",
+			input:   `[` + rec("a", "A") + `,{"version":"0","id":"x","detail-type":"AWS API Call via CloudTrail","source":"aws.iam","account":"1","time":"2026-11-01T10:00:00Z","region":"us-east-1","resources":[],"detail":` + rec("b", "B") + `}]`,
+			names:   []string{"A", "B"},
+			origins: []string{"in record 1", "in record 2"},
+		},
+		{
+			name:    "LookupEvents output",
+			input:   `{"Events":[{"EventId":"a","CloudTrailEvent":` + quoted(rec("a", "A")) + `},{"EventId":"b","CloudTrailEvent":` + quoted(rec("b", "B")) + `}],"NextToken":"t"}`,
+			names:   []string{"A", "B"},
+			origins: []string{"in line 1 record 1", "in line 1 record 2"},
+		},
+		{
+			name:     "LookupEvents output with a broken CloudTrailEvent",
+			input:    `{"Events":[{"CloudTrailEvent":"{\"eventName\":"},{"CloudTrailEvent":` + quoted(rec("b", "B")) + `}]}`,
+			names:    []string{"B"},
+			origins:  []string{"in line 1 record 2"},
+			bad:      1,
+			problems: []string{"in line 1 record 1: CloudTrailEvent: unexpected end of input"},
+		},
+		{
+			name:    "single CloudTrailEvent object per line",
+			input:   `{"CloudTrailEvent":` + quoted(rec("a", "A")) + "}\n",
+			names:   []string{"A"},
+			origins: []string{"in line 1"},
+		},
+		{
+			name:    "CloudTrail Lake rows",
+			input:   `{"QueryStatus":"FINISHED","QueryResultRows":[[{"eventID":"a"},{"eventName":"A"},{"eventSource":"iam.amazonaws.com"}],[{"CloudTrailEvent":` + quoted(rec("b", "B")) + `}]]}`,
+			names:   []string{"A", "B"},
+			origins: []string{"in line 1 row 1", "in line 1 row 2"},
+		},
+		{
+			name:     "record that is not an object",
+			input:    `{"Records":[1,` + rec("a", "A") + `]}`,
+			names:    []string{"A"},
+			origins:  []string{"in record 2"},
+			bad:      1,
+			problems: []string{"in record 1: record is not a JSON object"},
+		},
+		{
+			name:     "truncated log file",
+			input:    `{"Records":[` + rec("a", "A") + `,{"eventName":"B","eventID":"b`,
+			names:    []string{"A"},
+			origins:  []string{"in record 1"},
+			bad:      1,
+			problems: []string{"in line 1: unexpected end of input (rest of input skipped)"},
+		},
+		{
+			name:     "truncated JSON line",
+			input:    rec("a", "A") + "\n" + `{"eventName":"B"`,
+			names:    []string{"A"},
+			origins:  []string{"in line 1"},
+			bad:      1,
+			problems: []string{"in line 2: unexpected end of input"},
+		},
+		{
+			name:  "blank input",
+			input: " \n\t\n",
+		},
+		{
+			name:     "S3 notification is not a record",
+			input:    `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}`,
+			bad:      1,
+			problems: []string{"in record 1: an aws:s3 notification record, not a CloudTrail record"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evs, st := decodeAll(t, []byte(tc.input), "in")
+			var names, origins []string
+			for _, e := range evs {
+				env := checkEnvelope(t, e)
+				var d struct{ EventName string }
+				json.Unmarshal(env["detail"], &d)
+				names = append(names, d.EventName)
+				origins = append(origins, e.Origin)
+			}
+			if fmt.Sprint(names) != fmt.Sprint(tc.names) {
+				t.Errorf("events = %v, want %v", names, tc.names)
+			}
+			if fmt.Sprint(origins) != fmt.Sprint(tc.origins) {
+				t.Errorf("origins = %q, want %q", origins, tc.origins)
+			}
+			if st.Bad != tc.bad {
+				t.Errorf("bad = %d, want %d: %v", st.Bad, tc.bad, st.Problems)
+			}
+			for i, want := range tc.problems {
+				if i >= len(st.Problems) || !strings.Contains(st.Problems[i].String(), want) {
+					t.Errorf("problem %d = %v, want it to contain %q", i, st.Problems, want)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeTruncatedGzip(t *testing.T) {
+	plain, _ := os.ReadFile("testdata/corpus/SerializerTestFile.json")
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(plain)
+	w.Close()
+	cut := gz.Bytes()[:gz.Len()*2/3]
+	_, st := decodeAll(t, cut, "cut.json.gz")
+	if st.Bad != 1 || !strings.Contains(st.Problems[0].String(), "cut.json.gz line") {
+		t.Errorf("bad = %d, problems %v; want one problem naming the file and line", st.Bad, st.Problems)
+	}
+	// not gzip at all after the magic bytes
+	_, st = decodeAll(t, []byte{0x1f, 0x8b, 'x', 'y', 'z'}, "junk.gz")
+	if st.Bad != 1 || !strings.Contains(st.Problems[0].String(), "junk.gz: gzip") {
+		t.Errorf("junk gzip: bad = %d, problems %v", st.Bad, st.Problems)
+	}
+}
+
+func TestDecodeReadErrorIsReturned(t *testing.T) {
+	plain, _ := os.ReadFile("testdata/corpus/SerializerTestFile.json")
+	boom := errors.New("connection reset")
+	r := io.MultiReader(bytes.NewReader(plain[:1000]), iotest.ErrReader(boom))
+	_, err := Decode(r, "s3://b/k", func(Event) error { return nil })
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "s3://b/k") {
+		t.Errorf("err = %v, want the read error naming the input", err)
+	}
+	// the same through gzip
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(plain)
+	w.Close()
+	r = io.MultiReader(bytes.NewReader(gz.Bytes()[:300]), iotest.ErrReader(boom))
+	_, err = Decode(r, "k.gz", func(Event) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Errorf("gzip: err = %v, want the read error", err)
+	}
+}
+
+func TestDecodeEmitErrorStops(t *testing.T) {
+	plain, _ := os.ReadFile("testdata/corpus/SerializerTestFile.json")
+	stop := errors.New("outbox full")
+	n := 0
+	st, err := Decode(bytes.NewReader(plain), "f", func(Event) error {
+		n++
+		if n == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 2 || st.Records != 1 {
+		t.Errorf("err = %v after %d emits (%d records), want the emit error after 2", err, n, st.Records)
+	}
+}
+
+// TestDecodeBoundedMemory streams a large log file one byte-slice at a time and checks that
+// the window never grows beyond a few chunks: the file is never held whole.
+func TestDecodeBoundedMemory(t *testing.T) {
+	const n = 30000
+	rec := []byte(`{"eventVersion":"1.08","eventID":"00000000-0000-0000-0000-000000000000","eventName":"GetObject","eventSource":"s3.amazonaws.com","eventTime":"2026-11-01T10:00:00Z","awsRegion":"us-east-1","requestParameters":{"bucketName":"b","key":"` + strings.Repeat("k", 800) + `"}}`)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(`{"Records":[`))
+		for i := range n {
+			if i > 0 {
+				pw.Write([]byte{','})
+			}
+			pw.Write(rec)
+		}
+		pw.Write([]byte(`]}`))
+		pw.Close()
+	}()
+	d := &decoder{name: "big", emit: func(Event) error { return nil }}
+	d.s = stream{r: pr, line: 1}
+	maxCap := 0
+	d.emit = func(Event) error {
+		maxCap = max(maxCap, cap(d.s.buf))
+		return nil
+	}
+	if err := d.run(); err != nil {
+		t.Fatal(err)
+	}
+	if d.stats.Records != n || d.stats.Bad != 0 {
+		t.Fatalf("records %d bad %d, want %d 0", d.stats.Records, d.stats.Bad, n)
+	}
+	total := n * len(rec)
+	if maxCap > 4*readChunk {
+		t.Errorf("window grew to %d bytes for a %d-byte input", maxCap, total)
+	}
+}
+
+func BenchmarkDecodeLogFile(b *testing.B) {
+	var recs [][]byte
+	for _, f := range []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl", "ec2_proxy_s3_exfiltration_2020-09-14011940.json"} {
+		data, err := os.ReadFile(filepath.Join("testdata/corpus", f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				recs = append(recs, l)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"Records":[`)
+	for i := 0; buf.Len() < 4<<20; i++ {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(recs[i%len(recs)])
+	}
+	buf.WriteString(`]}`)
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(bytes.NewReader(data), "bench", func(Event) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

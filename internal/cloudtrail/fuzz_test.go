@@ -1,0 +1,55 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func addFiles(f *testing.F, glob string) {
+	files, _ := filepath.Glob(glob)
+	for _, p := range files {
+		if data, err := os.ReadFile(p); err == nil && len(data) < 64<<10 {
+			f.Add(data)
+		}
+	}
+}
+
+// FuzzDecode: any input decodes without panic, every event is a valid envelope, and the
+// counts agree with what was emitted.
+func FuzzDecode(f *testing.F) {
+	addFiles(f, "testdata/corpus/*")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		st, err := Decode(bytes.NewReader(data), "fuzz", func(e Event) error {
+			n++
+			if !json.Valid(e.Envelope) {
+				t.Fatalf("%s: invalid envelope %q", e.Origin, e.Envelope)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Decode returned %v for in-memory input", err)
+		}
+		if st.Records != n || len(st.Problems) > MaxProblems || len(st.Problems) > st.Bad {
+			t.Fatalf("stats %+v for %d events", st, n)
+		}
+		// Lift agrees with json.Valid on what a record object is.
+		if env, err := Lift(data); err == nil && !json.Valid(env) {
+			t.Fatalf("Lift gave invalid JSON %q", env)
+		}
+	})
+}
+
+func FuzzParseNotification(f *testing.F) {
+	addFiles(f, "testdata/notifications/*")
+	f.Add([]byte(`{"s3Bucket":"b","s3ObjectKey":["k%zz"]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, err := ParseNotification(data)
+		if err != nil && objs != nil && len(objs) == 0 {
+			t.Fatalf("empty non-nil objects with error %v", err)
+		}
+	})
+}
