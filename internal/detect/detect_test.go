@@ -296,8 +296,8 @@ func TestPatternAsYAMLOrJSON(t *testing.T) {
 	if string(ja) != string(jb) {
 		t.Errorf("YAML pattern %s differs from JSON pattern %s", rs[0].Pattern, rs[1].Pattern)
 	}
-	if rs[0].File != "x.yaml:6" {
-		t.Errorf("File = %q, want x.yaml:6", rs[0].File)
+	if rs[0].File != "x.yaml:2" {
+		t.Errorf("File = %q, want x.yaml:2 (the line of its id)", rs[0].File)
 	}
 }
 

@@ -51,8 +51,8 @@ type yamlFile struct {
 }
 
 type yamlRule struct {
-	ID          string      `yaml:"id"`
-	Title       string      `yaml:"title"`
+	ID          posString   `yaml:"id"`
+	Title       posString   `yaml:"title"`
 	Description string      `yaml:"description"`
 	Severity    string      `yaml:"severity"`
 	Pattern     *jsonNode   `yaml:"pattern"`
@@ -175,10 +175,7 @@ func yamlErrorText(err error) string {
 }
 
 func (y *yamlRule) rule(name string) (Rule, []error) {
-	line := 0
-	if y.Pattern != nil {
-		line = y.Pattern.line
-	}
+	line := y.ID.line
 	at := func(l int) string {
 		if l <= 0 {
 			l = line
@@ -187,19 +184,19 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 	}
 	var errs []error
 	fail := func(l int, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: rule %q: %s", at(l), y.ID, fmt.Sprintf(format, a...)))
+		errs = append(errs, fmt.Errorf("%s: rule %q: %s", at(l), y.ID.s, fmt.Sprintf(format, a...)))
 	}
 	r := Rule{
-		ID: y.ID, Title: y.Title, Description: strings.TrimSpace(y.Description),
+		ID: y.ID.s, Title: y.Title.s, Description: strings.TrimSpace(y.Description),
 		Predicates: y.Predicates, Tags: y.Tags, References: y.References, File: at(0),
 	}
-	if !validID(y.ID) {
+	if !validID(y.ID.s) {
 		fail(0, "id must be short kebab-case (a-z, 0-9, '-')")
 	}
-	if y.Title == "" {
+	if y.Title.s == "" {
 		fail(0, "title is required")
-	} else if _, err := parseTemplate(y.Title); err != nil {
-		fail(0, "title: %v", err)
+	} else if _, err := parseTemplate(y.Title.s); err != nil {
+		fail(y.Title.line, "title: %v", err)
 	}
 	sev, err := finding.ParseSeverity(y.Severity)
 	if err != nil {
@@ -322,5 +319,27 @@ func (j *jsonNode) UnmarshalYAML(n ast.Node) error {
 		return fmt.Errorf("line %d: %w", j.line, err)
 	}
 	j.json = b.String()
+	return nil
+}
+
+// posString is a scalar that remembers its line, so errors can point at it.
+type posString struct {
+	s    string
+	line int
+}
+
+func (p *posString) UnmarshalYAML(n ast.Node) error {
+	p.line = n.GetToken().Position.Line
+	if s, ok := stringValue(n); ok {
+		p.s = s
+		return nil
+	}
+	if _, isNull := n.(*ast.NullNode); isNull {
+		return nil
+	}
+	if _, isScalar := n.(ast.ScalarNode); !isScalar {
+		return fmt.Errorf("line %d: want a string, got %s", p.line, n.Type())
+	}
+	p.s = n.GetToken().Value
 	return nil
 }

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/trailbell/trailbell/internal/detect"
+)
+
+// runRules lists, shows and validates detection rules: the built-in pack and rule files.
+func runRules(_ context.Context, args []string, io stdio) int {
+	usage := func() {
+		fmt.Fprintln(io.err, "usage: trailbell rules list [--rules PATH]... [--no-builtin] [--json]\n"+
+			"       trailbell rules show [--rules PATH]... ID...\n"+
+			"       trailbell rules validate [PATH...]\n\n"+
+			"validate checks YAML, patterns, title templates and predicates, and runs every rule's samples;\n"+
+			"with no PATH it checks the built-in pack. Exit 2 with file:line errors when anything is invalid.")
+	}
+	if len(args) == 0 {
+		usage()
+		return exitError
+	}
+	switch args[0] {
+	case "list":
+		return rulesList(args[1:], io)
+	case "show":
+		return rulesShow(args[1:], io)
+	case "validate":
+		return rulesValidate(args[1:], io)
+	case "-h", "--help", "help":
+		usage()
+		return exitOK
+	}
+	fmt.Fprintf(io.err, "trailbell rules: unknown subcommand %q\n", args[0])
+	usage()
+	return exitError
+}
+
+// rulePaths is a repeatable --rules flag.
+type rulePaths []string
+
+func (p *rulePaths) String() string     { return strings.Join(*p, ",") }
+func (p *rulePaths) Set(v string) error { *p = append(*p, v); return nil }
+
+// loadRules returns the built-in pack (unless noBuiltin) followed by the rules in paths.
+func loadRules(paths []string, noBuiltin bool) ([]detect.Rule, error) {
+	var rs []detect.Rule
+	if !noBuiltin {
+		b, err := detect.Builtin()
+		if err != nil {
+			return nil, fmt.Errorf("built-in rules: %w", err)
+		}
+		rs = b
+	}
+	if len(paths) > 0 {
+		more, err := detect.Load(paths...)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, more...)
+	}
+	return rs, nil
+}
+
+func rulesList(args []string, io stdio) int {
+	fs := flag.NewFlagSet("rules list", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var paths rulePaths
+	fs.Var(&paths, "rules", "also list the rules in this YAML file or directory (repeatable)")
+	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in pack")
+	asJSON := fs.Bool("json", false, "print JSON lines (id, severity, title, tags, file)")
+	if err := fs.Parse(args); err != nil {
+		return rulesFlagExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(io.err, "trailbell rules list: unexpected argument %q\n", fs.Arg(0))
+		return exitError
+	}
+	rs, err := loadRules(paths, *noBuiltin)
+	if err != nil {
+		fmt.Fprintf(io.err, "trailbell rules list: %v\n", err)
+		return exitError
+	}
+	if *asJSON {
+		enc := json.NewEncoder(io.out)
+		for _, r := range rs {
+			enc.Encode(struct {
+				ID       string   `json:"id"`
+				Severity string   `json:"severity"`
+				Title    string   `json:"title"`
+				Tags     []string `json:"tags,omitempty"`
+				File     string   `json:"file"`
+			}{r.ID, r.Severity.String(), r.Title, r.Tags, r.File})
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tTITLE")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.ID, r.Severity, r.Title)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func rulesShow(args []string, io stdio) int {
+	fs := flag.NewFlagSet("rules show", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	var paths rulePaths
+	fs.Var(&paths, "rules", "also look in this YAML file or directory (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return rulesFlagExit(err)
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(io.err, "trailbell rules show: name at least one rule id (see `trailbell rules list`)")
+		return exitError
+	}
+	rs, err := loadRules(paths, false)
+	if err != nil {
+		fmt.Fprintf(io.err, "trailbell rules show: %v\n", err)
+		return exitError
+	}
+	picked, err := detect.Select(rs, fs.Args(), nil)
+	if err != nil {
+		fmt.Fprintf(io.err, "trailbell rules show: %v\n", err)
+		return exitError
+	}
+	docs := detect.Predicates()
+	for i, r := range picked {
+		if i > 0 {
+			fmt.Fprintln(io.out)
+		}
+		fmt.Fprintf(io.out, "id:          %s\nseverity:    %s\ntitle:       %s\nfile:        %s\n", r.ID, r.Severity, r.Title, r.File)
+		if r.Description != "" {
+			fmt.Fprintf(io.out, "description: %s\n", r.Description)
+		}
+		fmt.Fprintf(io.out, "pattern:\n%s\n", rulesIndentJSON(r.Pattern))
+		for _, x := range r.Exceptions {
+			fmt.Fprintf(io.out, "except when:\n%s\n", rulesIndentJSON(x))
+		}
+		for _, p := range r.Predicates {
+			fmt.Fprintf(io.out, "predicate:   %s: %s\n", p, docs[p])
+		}
+		if len(r.Tags) > 0 {
+			fmt.Fprintf(io.out, "tags:        %s\n", strings.Join(r.Tags, ", "))
+		}
+		for _, ref := range r.References {
+			fmt.Fprintf(io.out, "reference:   %s\n", ref)
+		}
+		fmt.Fprintf(io.out, "samples:     %d that must match, %d that must not\n", len(r.Samples.Match), len(r.Samples.NoMatch))
+	}
+	return exitOK
+}
+
+func rulesIndentJSON(s string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(s), "  ", "  "); err != nil {
+		return "  " + s
+	}
+	return "  " + b.String()
+}
+
+func rulesValidate(args []string, io stdio) int {
+	fs := flag.NewFlagSet("rules validate", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	if err := fs.Parse(args); err != nil {
+		return rulesFlagExit(err)
+	}
+	var rs []detect.Rule
+	var err error
+	what := "built-in pack"
+	if fs.NArg() == 0 {
+		rs, err = detect.Builtin()
+	} else {
+		what = strings.Join(fs.Args(), ", ")
+		rs, err = detect.Load(fs.Args()...)
+	}
+	if err == nil {
+		err = detect.CheckSamples(rs)
+	}
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(io.err, line)
+		}
+		return exitError
+	}
+	samples := 0
+	for _, r := range rs {
+		samples += len(r.Samples.Match) + len(r.Samples.NoMatch)
+	}
+	fmt.Fprintf(io.out, "ok: %s: %d rules, %d samples checked\n", what, len(rs), samples)
+	return exitOK
+}
+
+func rulesFlagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitError
+}

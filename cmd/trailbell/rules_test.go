@@ -1,0 +1,78 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runRulesCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), append([]string{"rules"}, args...), stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestRulesCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`rules:
+  - id: my-rule
+    title: "{principal} created {requestParameters.userName}"
+    severity: medium
+    pattern: {"detail": {"eventName": ["CreateUser"]}}
+    samples:
+      match:
+        - '{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","requestParameters":{"userName":"x"}}'
+      no_match:
+        - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
+`), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`rules:
+  - id: bad-rule
+    title: "{who}"
+    severity: low
+    pattern: {"detail": {"eventName": ["CreateUser"]}}
+    samples:
+      match:
+        - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
+`), 0o644)
+	failing := filepath.Join(dir, "failing.yaml")
+	os.WriteFile(failing, []byte(`rules:
+  - id: failing-rule
+    title: "{principal}"
+    severity: low
+    pattern: {"detail": {"eventName": ["CreateUser"]}}
+    samples:
+      match:
+        - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
+`), 0o644)
+
+	for _, c := range []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"validate builtin", []string{"validate"}, exitOK, "ok: built-in pack:", ""},
+		{"validate file", []string{"validate", good}, exitOK, "1 rules, 2 samples", ""},
+		{"validate bad template", []string{"validate", bad}, exitError, "", bad + ":3: rule \"bad-rule\": title: placeholder {who}"},
+		{"validate failing sample", []string{"validate", failing}, exitError, "", failing + ":2: rule \"failing-rule\": samples.match[0]: rule did not report this sample"},
+		{"validate missing file", []string{"validate", filepath.Join(dir, "nope.yaml")}, exitError, "", "no such file"},
+		{"list builtin", []string{"list"}, exitOK, "admin-policy-attached", ""},
+		{"list json with file", []string{"list", "--json", "--no-builtin", "--rules", good}, exitOK, `"id":"my-rule","severity":"medium"`, ""},
+		{"show", []string{"show", "inline-policy-admin"}, exitOK, "predicate:   policy-allows-admin:", ""},
+		{"show unknown", []string{"show", "no-such-rule"}, exitError, "", `unknown rule id "no-such-rule"`},
+		{"unknown subcommand", []string{"frobnicate"}, exitError, "", "unknown subcommand"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runRulesCmd(c.args...)
+			if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.err) {
+				t.Errorf("rules %v: code %d\nstdout: %s\nstderr: %s\nwant code %d, stdout with %q, stderr with %q",
+					c.args, code, out, errs, c.code, c.out, c.err)
+			}
+		})
+	}
+}
