@@ -1,0 +1,564 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awscloudtrail "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/trailbell/trailbell/internal/checkpoint"
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/source/lookup"
+	"github.com/trailbell/trailbell/internal/source/s3poll"
+	"github.com/trailbell/trailbell/internal/source/sqs"
+)
+
+// Rule ids of the findings the daemon raises about its own inputs.
+const (
+	// SilenceRule: a source brought no new data for longer than its silence_after.
+	SilenceRule = "trailbell-silence"
+	// BadInputRule: a log file or message had records that could not be read.
+	BadInputRule = "trailbell-bad-input"
+)
+
+// RunOptions are what `trailbell run` needs besides the configuration.
+type RunOptions struct {
+	Config *config.Config
+	// ConfigPath is read again on Reload for the rule settings; empty reloads the rule
+	// files named in Config.
+	ConfigPath string
+	// Reload asks for the rules to be read again and swapped in (SIGHUP).
+	Reload <-chan struct{}
+	Logger *slog.Logger
+	// AWS is the SDK configuration for the sources; nil loads it from the environment.
+	AWS *aws.Config
+	// Notify passes through to BuildPipeline (tests set an HTTP client or Stdout).
+	Notify NotifyOptions
+	// Listening, when set, is told the /metrics and /healthz address once it is open.
+	Listening func(addr string)
+}
+
+// daemon is one running `trailbell run`.
+type daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	engine   atomic.Pointer[detect.Engine]
+	pipeline *notify.Pipeline
+	m        *runMetrics
+	silence  *silence
+	now      func() time.Time
+}
+
+// Run watches the configured sources, detects and hands findings to the notification
+// pipeline until ctx is done. Shutdown finishes the files and messages in hand, then gives
+// the outbox up to run.shutdown_grace to drain; what is left stays in the outbox.
+func Run(ctx context.Context, o RunOptions) error {
+	cfg := o.Config
+	log := cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
+	if cfg.StateDir == "" {
+		return errors.New("state_dir is required: it holds the checkpoints and the outbox")
+	}
+	src := cfg.Sources
+	if len(src.S3)+len(src.SQS)+len(src.Lookup) == 0 {
+		return errors.New("sources: nothing to watch (set s3, sqs or lookup)")
+	}
+	grace := cmp.Or(time.Duration(cfg.Run.ShutdownGrace), 30*time.Second)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d := &daemon{cfg: cfg, log: log, m: newRunMetrics(reg), now: time.Now}
+	eng, err := buildEngine(cfg)
+	if err != nil {
+		return err
+	}
+	d.engine.Store(eng)
+	d.m.rules.Set(float64(len(eng.Rules())))
+
+	no := o.Notify
+	no.Registerer = reg
+	d.pipeline, err = BuildPipeline(ctx, cfg, log, no)
+	if err != nil {
+		return err
+	}
+	defer d.pipeline.Close()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "trailbell_outbox_depth", Help: "Deliveries waiting in the outbox (one per finding and receiver).",
+	}, func() float64 { return float64(d.pipeline.Pending()) }))
+
+	state, err := checkpoint.Open(filepath.Join(cfg.StateDir, "checkpoints"))
+	if err != nil {
+		return err
+	}
+	awsCfg := lazyAWS(o.AWS)
+	d.silence = newSilence(d.now)
+	runs, err := d.sources(ctx, state, awsCfg, reg, grace)
+	if err != nil {
+		return err
+	}
+
+	// Delivery outlives the sources so that the last files' findings can still go out.
+	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPipeline()
+	pipeErr := make(chan error, 1)
+	go func() { pipeErr <- d.pipeline.Run(pctx) }()
+
+	var srv *http.Server
+	if cfg.Run.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Run.Listen)
+		if err != nil {
+			stopPipeline()
+			<-pipeErr
+			return fmt.Errorf("run.listen: %w", err)
+		}
+		srv = &http.Server{Handler: d.mux(reg), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
+		if o.Listening != nil {
+			o.Listening(ln.Addr().String())
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range runs {
+		g.Go(func() error { return run(gctx) })
+	}
+	g.Go(func() error { d.silence.run(gctx, d.raiseSilence); return nil })
+	g.Go(func() error { d.reloads(gctx, o); return nil })
+	g.Go(func() error {
+		// The outbox failing stops the daemon: nothing could be accepted any more.
+		select {
+		case err := <-pipeErr:
+			pipeErr <- err
+			if err != nil {
+				return fmt.Errorf("notify: %w", err)
+			}
+		case <-gctx.Done():
+		}
+		return nil
+	})
+	log.Info("trailbell run started", "sources", len(runs), "rules", len(eng.Rules()))
+	err = g.Wait()
+
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	if ferr := d.pipeline.Flush(fctx); ferr != nil {
+		log.Warn("shutdown: outbox not drained; it is delivered on the next start", "err", ferr, "pending", d.pipeline.Pending())
+	}
+	cancel()
+	stopPipeline()
+	if perr := <-pipeErr; perr != nil && err == nil {
+		err = fmt.Errorf("notify: %w", perr)
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		srv.Shutdown(sctx)
+		cancel()
+	}
+	log.Info("trailbell run stopped", "err", err)
+	return err
+}
+
+// buildEngine compiles the rules the configuration selects.
+func buildEngine(cfg *config.Config) (*detect.Engine, error) {
+	var rules []detect.Rule
+	if !cfg.Run.NoBuiltin {
+		b, err := detect.Builtin()
+		if err != nil {
+			return nil, fmt.Errorf("built-in rules: %w", err)
+		}
+		rules = b
+	}
+	if len(cfg.Run.Rules) > 0 {
+		paths := make([]string, len(cfg.Run.Rules))
+		for i, p := range cfg.Run.Rules {
+			if !filepath.IsAbs(p) && cfg.Dir() != "" {
+				p = filepath.Join(cfg.Dir(), p)
+			}
+			paths[i] = p
+		}
+		extra, err := detect.Load(paths...)
+		if err != nil {
+			return nil, fmt.Errorf("run.rules: %w", err)
+		}
+		rules = append(rules, extra...)
+	}
+	rules, err := detect.Select(rules, cfg.Run.Only, cfg.Run.Disable)
+	if err != nil {
+		return nil, fmt.Errorf("run.only/run.disable: %w", err)
+	}
+	if len(rules) == 0 {
+		return nil, errors.New("no rules selected")
+	}
+	return detect.New(rules)
+}
+
+// reloads swaps in a newly built engine on each request. A bad configuration or rule file
+// keeps the running engine and is reported.
+func (d *daemon) reloads(ctx context.Context, o RunOptions) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.Reload:
+		}
+		cfg := d.cfg
+		if o.ConfigPath != "" {
+			c, err := config.Load(o.ConfigPath)
+			if err != nil {
+				d.m.reloads.WithLabelValues("error").Inc()
+				d.log.Error("reload: keeping the running rules", "err", err)
+				continue
+			}
+			cfg = c
+		}
+		eng, err := buildEngine(cfg)
+		if err != nil {
+			d.m.reloads.WithLabelValues("error").Inc()
+			d.log.Error("reload: keeping the running rules", "err", err)
+			continue
+		}
+		d.engine.Store(eng)
+		d.m.rules.Set(float64(len(eng.Rules())))
+		d.m.reloads.WithLabelValues("ok").Inc()
+		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", len(eng.Rules()))
+	}
+}
+
+func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(struct {
+			Status   string               `json:"status"`
+			Rules    int                  `json:"rules"`
+			Pending  int                  `json:"outboxPending"`
+			LastData map[string]time.Time `json:"lastData"`
+		}{"ok", len(d.engine.Load().Rules()), d.pipeline.Pending(), d.silence.snapshot()})
+	})
+	return mux
+}
+
+// sources builds one run function per configured source.
+func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func(context.Context) (aws.Config, error), reg prometheus.Registerer, grace time.Duration) ([]func(context.Context) error, error) {
+	var runs []func(context.Context) error
+	var errs []error
+	cfg := d.cfg.Sources
+	var s3m *s3poll.Metrics
+	if len(cfg.S3) > 0 {
+		s3m = s3poll.NewMetrics(reg)
+	}
+	for i, sc := range cfg.S3 {
+		path := fmt.Sprintf("sources.s3[%d]", i)
+		bucket, prefix, err := config.ParseS3URL(sc.URL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.url: %w", path, err))
+			continue
+		}
+		ac, err := awsCfg(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p, err := s3poll.New(s3poll.Options{
+			Client: s3Client(ac, sc.Region, sc.Endpoint), Bucket: bucket, Prefix: prefix, State: state,
+			Interval: time.Duration(sc.PollInterval), Since: cmp.Or(time.Duration(sc.Since), time.Hour),
+			LateWindow: time.Duration(sc.LateWindow), Grace: grace,
+			Logger: d.log.With("component", "s3poll"), Metrics: s3m,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		name := p.Source()
+		d.silence.watch(name, time.Duration(sc.SilenceAfter))
+		runs = append(runs, func(ctx context.Context) error {
+			return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
+				if err := d.handleLog(ctx, name, obj.URL(), body); err != nil {
+					return err
+				}
+				d.silence.seen(name)
+				return nil
+			})
+		})
+	}
+	var sqsm *sqs.Metrics
+	if len(cfg.SQS) > 0 {
+		sqsm = sqs.NewMetrics(reg)
+	}
+	for i, sc := range cfg.SQS {
+		path := fmt.Sprintf("sources.sqs[%d]", i)
+		ac, err := awsCfg(ctx)
+		if err != nil {
+			return nil, err
+		}
+		client := awssqs.NewFromConfig(ac, func(o *awssqs.Options) {
+			if sc.Region != "" {
+				o.Region = sc.Region
+			}
+			if sc.Endpoint != "" {
+				o.BaseEndpoint = aws.String(sc.Endpoint)
+			}
+		})
+		s, err := sqs.New(sqs.Options{
+			Client: client, QueueURL: sc.QueueURL, Visibility: time.Duration(sc.Visibility), Grace: grace,
+			Logger: d.log.With("component", "sqs"), Metrics: sqsm,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		reader := s3Client(ac, sc.Region, sc.S3Endpoint)
+		name := s.Source()
+		d.silence.watch(name, time.Duration(sc.SilenceAfter))
+		runs = append(runs, func(ctx context.Context) error {
+			return s.Run(ctx, func(ctx context.Context, m sqs.Message) error {
+				if err := d.handleNotification(ctx, name, reader, m); err != nil {
+					return err
+				}
+				d.silence.seen(name)
+				return nil
+			})
+		})
+	}
+	var lm *lookup.Metrics
+	if len(cfg.Lookup) > 0 {
+		lm = lookup.NewMetrics(reg)
+	}
+	for i, lc := range cfg.Lookup {
+		path := fmt.Sprintf("sources.lookup[%d]", i)
+		ac, err := awsCfg(ctx)
+		if err != nil {
+			return nil, err
+		}
+		client := awscloudtrail.NewFromConfig(ac, func(o *awscloudtrail.Options) {
+			o.Region = lc.Region
+			if lc.Endpoint != "" {
+				o.BaseEndpoint = aws.String(lc.Endpoint)
+			}
+		})
+		s, err := lookup.New(lookup.Options{
+			Client: client, Name: cmp.Or(lc.Account, "default") + "/" + lc.Region, State: state,
+			Interval: time.Duration(lc.PollInterval), Overlap: time.Duration(lc.Overlap),
+			Logger: d.log.With("component", "lookup"), Metrics: lm,
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		name := s.Source()
+		d.silence.watch(name, time.Duration(lc.SilenceAfter))
+		runs = append(runs, func(ctx context.Context) error {
+			return s.Run(ctx, func(ctx context.Context, e lookup.Event) error {
+				if err := d.handleRecord(ctx, name, e); err != nil {
+					return err
+				}
+				d.silence.seen(name)
+				return nil
+			})
+		})
+	}
+	return runs, errors.Join(errs...)
+}
+
+func s3Client(ac aws.Config, region, endpoint string) *s3.Client {
+	return s3.NewFromConfig(ac, func(o *s3.Options) {
+		if region != "" {
+			o.Region = region
+		}
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true // S3-compatible servers rarely resolve bucket.host names
+			if o.Region == "" {
+				o.Region = "us-east-1"
+			}
+		}
+	})
+}
+
+// submitError marks a failure to hand a finding to the outbox: worth retrying, unlike a
+// bad record.
+type submitError struct{ err error }
+
+func (e *submitError) Error() string { return e.err.Error() }
+func (e *submitError) Unwrap() error { return e.err }
+
+// handleLog decodes one log file (or any input Decode reads), detects and submits. It
+// returns nil only when every finding is in the outbox; unreadable records are reported
+// with a finding of their own, so they are never lost silently.
+func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
+	eng := d.engine.Load() // one engine for the whole file, even across a reload
+	var detectBad []cloudtrail.Problem
+	stats, err := cloudtrail.Decode(body, name, func(e cloudtrail.Event) error {
+		if serr := d.detect(ctx, eng, e.Envelope, e.Origin, e.Time); serr != nil {
+			var se *submitError
+			if errors.As(serr, &se) {
+				return serr
+			}
+			detectBad = append(detectBad, cloudtrail.Problem{Origin: e.Origin, Err: serr})
+		}
+		return nil
+	})
+	d.m.records.WithLabelValues(source).Add(float64(stats.Records))
+	if err != nil {
+		return err
+	}
+	stats.Bad += len(detectBad)
+	stats.Problems = append(stats.Problems, detectBad...)
+	if stats.Bad > 0 {
+		d.m.bad.WithLabelValues(source).Add(float64(stats.Bad))
+		return d.reportBad(ctx, source, name, stats.Bad, stats.Problems)
+	}
+	return nil
+}
+
+// handleRecord detects on one LookupEvents record.
+func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event) error {
+	origin := source + " event " + e.ID
+	d.m.records.WithLabelValues(source).Inc()
+	env, err := cloudtrail.Lift(e.Record)
+	if err == nil {
+		err = d.detect(ctx, d.engine.Load(), env, origin, e.Time)
+	}
+	var se *submitError
+	if err != nil && !errors.As(err, &se) {
+		d.m.bad.WithLabelValues(source).Inc()
+		return d.reportBad(ctx, source, origin, 1, []cloudtrail.Problem{{Origin: origin, Err: err}})
+	}
+	return err
+}
+
+// handleNotification reads every log file a queue message announces.
+func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
+	objs, perr := cloudtrail.ParseNotification(m.Body)
+	for _, o := range objs {
+		if cloudtrail.IsDigestKey(o.Key) {
+			continue
+		}
+		url := "s3://" + o.Bucket + "/" + o.Key
+		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+		if err != nil {
+			return fmt.Errorf("get %s: %w", url, err)
+		}
+		err = d.handleLog(ctx, source, url, out.Body)
+		out.Body.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if perr != nil {
+		// Not a notification we can read: say so once, then let the message go.
+		origin := source + " message " + m.ID
+		d.m.bad.WithLabelValues(source).Inc()
+		return d.reportBad(ctx, source, origin, 1, []cloudtrail.Problem{{Origin: origin, Err: perr}})
+	}
+	return nil
+}
+
+// detect runs the engine on one envelope and submits its findings.
+func (d *daemon) detect(ctx context.Context, eng *detect.Engine, env []byte, origin string, at time.Time) error {
+	fs, err := eng.Detect(env)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		f.Origin = origin
+		if err := d.pipeline.Submit(ctx, f); err != nil {
+			return &submitError{fmt.Errorf("submit %s: %w", f.Key(), err)}
+		}
+		d.m.findings.WithLabelValues(f.Rule).Inc()
+		if !at.IsZero() {
+			d.m.lag.Observe(d.now().Sub(at).Seconds())
+		}
+	}
+	return nil
+}
+
+// reportBad raises one finding for the unreadable parts of an input.
+func (d *daemon) reportBad(ctx context.Context, source, name string, n int, problems []cloudtrail.Problem) error {
+	list := make([]string, len(problems))
+	for i, p := range problems {
+		list[i] = p.String()
+	}
+	d.log.Warn("unreadable records", "source", source, "input", name, "bad", n, "first", list[0])
+	rec, _ := json.Marshal(map[string]any{"source": source, "input": name, "bad": n, "problems": list})
+	f := finding.Finding{
+		Rule: BadInputRule, Severity: finding.Medium,
+		Title:       fmt.Sprintf("%d unreadable CloudTrail records in %s", n, name),
+		Description: "trailbell could not read these records, so no rule saw them. The first problems are listed.",
+		EventID:     "bad-input/" + name, EventName: "UnreadableRecords",
+		EventTime: d.now().UTC().Format(time.RFC3339), Origin: name, Record: rec,
+	}
+	if err := d.pipeline.Submit(ctx, f); err != nil {
+		return fmt.Errorf("submit %s: %w", f.Key(), err)
+	}
+	return nil
+}
+
+// raiseSilence is the silence watch's alert.
+func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time, after time.Duration) error {
+	silent := d.now().Sub(last).Round(time.Second)
+	rec, _ := json.Marshal(map[string]any{"source": source, "lastData": last.UTC(), "silentFor": silent.String(), "silenceAfter": after.String()})
+	f := finding.Finding{
+		Rule: SilenceRule, Severity: finding.High,
+		Title: fmt.Sprintf("No new CloudTrail data from %s for %s", source, silent),
+		Description: "The trail may be stopped or its delivery broken (bucket policy, KMS key, " +
+			"notification, credentials). Nothing is being watched there until data flows again.",
+		EventID:   "silence/" + source + "/" + last.UTC().Format(time.RFC3339Nano),
+		EventName: "SourceSilent", EventTime: d.now().UTC().Format(time.RFC3339),
+		Origin: source, Record: rec,
+	}
+	d.log.Warn("source silent", "source", source, "since", last, "silence_after", after)
+	return d.pipeline.Submit(ctx, f)
+}
+
+// runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
+type runMetrics struct {
+	records, bad, findings, reloads *prometheus.CounterVec
+	lag                             prometheus.Histogram
+	rules                           prometheus.Gauge
+}
+
+func newRunMetrics(reg prometheus.Registerer) *runMetrics {
+	m := &runMetrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_records_total", Help: "CloudTrail records read, per source.",
+		}, []string{"source"}),
+		bad: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_bad_records_total", Help: "Records or messages that could not be read, per source (each reported with a trailbell-bad-input finding).",
+		}, []string{"source"}),
+		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_findings_total", Help: "Findings accepted into the outbox, per rule.",
+		}, []string{"rule"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_reloads_total", Help: "Rule reloads (SIGHUP), by result.",
+		}, []string{"result"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "trailbell_event_lag_seconds",
+			Help:    "Time from an event's eventTime to its finding entering the outbox (delivery time: trailbell_notify_delivery_seconds).",
+			Buckets: []float64{1, 5, 30, 60, 120, 300, 600, 900, 1800, 3600, 6 * 3600, 24 * 3600},
+		}),
+		rules: prometheus.NewGauge(prometheus.GaugeOpts{Name: "trailbell_rules", Help: "Rules in the running engine."}),
+	}
+	reg.MustRegister(m.records, m.bad, m.findings, m.reloads, m.lag, m.rules)
+	return m
+}

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+)
+
+// silence watches that each source keeps bringing data. A source quiet for longer than its
+// threshold raises one alert per quiet spell; the spell is named by the time data last came,
+// so the pipeline's (rule, eventID) dedupe also holds across restarts within the spell.
+type silence struct {
+	now func() time.Time
+
+	mu      sync.Mutex
+	after   map[string]time.Duration
+	last    map[string]time.Time
+	alerted map[string]time.Time // source → the last-data time its alert was raised for
+}
+
+func newSilence(now func() time.Time) *silence {
+	return &silence{now: now, after: map[string]time.Duration{}, last: map[string]time.Time{}, alerted: map[string]time.Time{}}
+}
+
+// watch starts watching source; after 0 only records when data came (for /healthz). The
+// watch starts now, so a (re)started daemon gives every source a full threshold.
+func (s *silence) watch(source string, after time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.after[source] = after
+	s.last[source] = s.now()
+}
+
+func (s *silence) seen(source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last[source] = s.now()
+}
+
+func (s *silence) snapshot() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.last)
+}
+
+// due lists the sources silent past their threshold that have not been alerted for this spell.
+func (s *silence) due() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]time.Time{}
+	now := s.now()
+	for src, after := range s.after {
+		last := s.last[src]
+		if after > 0 && now.Sub(last) >= after && !s.alerted[src].Equal(last) {
+			out[src] = last
+		}
+	}
+	return out
+}
+
+func (s *silence) raised(source string, last time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.alerted[source] = last
+}
+
+// check is how often thresholds are compared: fine enough for thresholds of minutes.
+func (s *silence) check() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := time.Minute
+	for _, after := range s.after {
+		if after > 0 {
+			d = min(d, max(after/4, time.Second))
+		}
+	}
+	return d
+}
+
+// run raises alerts until ctx is done; an alert that cannot be submitted is tried again at
+// the next check.
+func (s *silence) run(ctx context.Context, raise func(ctx context.Context, source string, last time.Time, after time.Duration) error) {
+	t := time.NewTicker(s.check())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for src, last := range s.due() {
+			s.mu.Lock()
+			after := s.after[src]
+			s.mu.Unlock()
+			if err := raise(ctx, src, last, after); err == nil {
+				s.raised(src, last)
+			}
+		}
+	}
+}
