@@ -35,6 +35,7 @@ type command struct {
 var commands = []command{
 	// keep sorted by name
 	{"notify", "send a test alert to a receiver (notify test)", runNotify},
+	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
 	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
 }
 
