@@ -34,14 +34,20 @@ type command struct {
 // commands lists every subcommand; each lives in a file named after it.
 var commands = []command{
 	// keep sorted by name
+	{"deploy", "print the EventBridge pre-filter pattern; check a deployment (pattern|check)", runDeploy},
 	{"notify", "send a test alert to a receiver (notify test)", runNotify},
 	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
+	{"run", "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", runRun},
 	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	std := stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}
+	if inLambda() {
+		os.Exit(serveLambda(ctx, std)) // lambda.go
+	}
+	code := run(ctx, os.Args[1:], std)
 	stop()
 	os.Exit(code)
 }

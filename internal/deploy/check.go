@@ -79,14 +79,14 @@ func Sources(r Rule) ([]string, error) {
 	var out []string
 	for _, c := range cs {
 		switch {
-		case c.values[0] != nil:
-			for _, v := range c.values[0] {
+		case c.values["source"] != nil:
+			for _, v := range c.values["source"] {
 				if s, ok := unquote(v); ok {
 					out = append(out, s)
 				}
 			}
-		case c.values[2] != nil:
-			for _, v := range c.values[2] {
+		case c.values[mainFields[2]] != nil:
+			for _, v := range c.values[mainFields[2]] {
 				if s, ok := unquote(v); ok {
 					if svc, ok := strings.CutSuffix(s, ".amazonaws.com"); ok {
 						out = append(out, "aws."+svc)

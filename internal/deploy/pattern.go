@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -51,14 +52,21 @@ type Pattern struct {
 	Rules []string // ids of the rules it pre-filters for, sorted
 }
 
-// fields kept by the pre-filter, in output order. Everything else a rule tests is dropped,
-// which can only widen what the generated pattern matches.
-var fields = []string{"source", "detail-type", "detail.eventSource", "detail.eventName"}
+// mainFields are what the pre-filter keeps of a rule, in output order. Other fields are kept
+// only by a clause that constrains none of these (root activity: userIdentity.type), so that
+// such a rule does not open the pre-filter to every event. Dropping a field only widens what
+// the generated pattern matches. Paths join their segments with sep.
+var mainFields = []string{"source", "detail-type", "detail" + sep + "eventSource", "detail" + sep + "eventName"}
 
-// clause is one conjunction of the pre-filter fields: values[i] lists the matchers (canonical
-// JSON) allowed for fields[i]; nil means unconstrained.
+const (
+	sep       = "\x00"
+	eventName = "detail" + sep + "eventName"
+)
+
+// clause is one conjunction: values[path] lists the matchers (canonical JSON) allowed for the
+// field at path; an absent path is unconstrained.
 type clause struct {
-	values [4][]string
+	values map[string][]string
 	rules  []string
 }
 
@@ -110,16 +118,14 @@ func ruleClauses(r Rule) ([]clause, error) {
 	}
 	for i := range cs {
 		cs[i].rules = []string{r.ID}
-		if cs[i].unconstrained() {
-			cs[i].values[1] = quoteAll(cloudTrailDetailTypes)
-		}
+		cs[i].reduce()
 	}
 	return cs, nil
 }
 
 // expand returns the pattern object as a disjunction of clauses over the kept fields.
 func expand(obj map[string]any, prefix string) []clause {
-	out := []clause{{}}
+	out := []clause{{values: map[string][]string{}}}
 	for _, k := range sortedKeys(obj) {
 		v := obj[k]
 		var alts []clause
@@ -143,16 +149,13 @@ func expand(obj map[string]any, prefix string) []clause {
 		default:
 			switch val := v.(type) {
 			case map[string]any:
-				alts = expand(val, prefix+k+".")
+				alts = expand(val, prefix+k+sep)
 			case []any:
-				i := slices.Index(fields, prefix+k)
 				ms, ok := matchers(val)
-				if i < 0 || !ok {
+				if !ok {
 					continue
 				}
-				var c clause
-				c.values[i] = ms
-				alts = []clause{c}
+				alts = []clause{{values: map[string][]string{prefix + k: ms}}}
 			default:
 				continue
 			}
@@ -179,19 +182,18 @@ func product(a, b []clause) []clause {
 // and intersects two clauses. A field constrained on both sides keeps the narrower side when
 // one is a subset, else the union: never narrower than the real intersection.
 func and(x, y clause) clause {
-	var c clause
-	for i := range c.values {
+	c := clause{values: make(map[string][]string, len(x.values)+len(y.values))}
+	for k, v := range x.values {
+		c.values[k] = v
+	}
+	for k, w := range y.values {
+		v, ok := c.values[k]
 		switch {
-		case x.values[i] == nil:
-			c.values[i] = y.values[i]
-		case y.values[i] == nil:
-			c.values[i] = x.values[i]
-		case subset(x.values[i], y.values[i]):
-			c.values[i] = x.values[i]
-		case subset(y.values[i], x.values[i]):
-			c.values[i] = y.values[i]
+		case !ok || subset(w, v):
+			c.values[k] = w
+		case subset(v, w):
 		default:
-			c.values[i] = union(x.values[i], y.values[i])
+			c.values[k] = union(v, w)
 		}
 	}
 	return c
@@ -239,51 +241,131 @@ func matchers(list []any) ([]string, bool) {
 	return union(nil, out), true
 }
 
-func (c clause) unconstrained() bool {
-	for _, v := range c.values {
-		if v != nil {
-			return false
+// reduce keeps the main fields when the clause constrains any, else everything it has, else
+// every CloudTrail detail-type (trailbell sees nothing else).
+func (c *clause) reduce() {
+	main := false
+	for _, f := range mainFields {
+		if c.values[f] != nil {
+			main = true
 		}
 	}
-	return true
+	if main {
+		for k := range c.values {
+			if !slices.Contains(mainFields, k) {
+				delete(c.values, k)
+			}
+		}
+	}
+	if len(c.values) == 0 {
+		c.values = map[string][]string{"detail-type": quoteAll(cloudTrailDetailTypes)}
+	}
 }
 
-// merge unites clauses that agree on source, detail-type and eventSource.
+// paths returns the clause's paths: main fields in their order, then the rest sorted.
+func (c clause) paths() []string {
+	var out, rest []string
+	for _, f := range mainFields {
+		if c.values[f] != nil {
+			out = append(out, f)
+		}
+	}
+	for k := range c.values {
+		if !slices.Contains(mainFields, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// merge unites clauses that agree on every field but eventName.
 func merge(cs []clause) []clause {
 	byKey := map[string]*clause{}
 	var keys []string
 	for _, c := range cs {
-		k := strings.Join(c.values[0], ",") + "|" + nilMark(c.values[0]) + "|" +
-			strings.Join(c.values[1], ",") + "|" + nilMark(c.values[1]) + "|" +
-			strings.Join(c.values[2], ",") + "|" + nilMark(c.values[2])
+		var kb strings.Builder
+		for _, p := range c.paths() {
+			if p != eventName {
+				kb.WriteString(p + "=" + strings.Join(c.values[p], ",") + "\x01")
+			}
+		}
+		k := kb.String()
 		g, ok := byKey[k]
 		if !ok {
-			cp := c
-			cp.rules = slices.Clone(c.rules)
+			cp := clause{values: maps.Clone(c.values), rules: slices.Clone(c.rules)}
 			byKey[k] = &cp
 			keys = append(keys, k)
 			continue
 		}
-		if g.values[3] == nil || c.values[3] == nil {
-			g.values[3] = nil // one rule wants every eventName of this group
+		gn, gok := g.values[eventName]
+		cn, cok := c.values[eventName]
+		if gok && cok {
+			g.values[eventName] = union(gn, cn)
 		} else {
-			g.values[3] = union(g.values[3], c.values[3])
+			delete(g.values, eventName) // one rule wants every eventName of this group
 		}
 		g.rules = union(g.rules, c.rules)
 	}
 	sort.Strings(keys)
 	out := make([]clause, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, *byKey[k])
+		c := *byKey[k]
+		for p, v := range c.values {
+			c.values[p] = simplify(v)
+		}
+		out = append(out, c)
 	}
 	return out
 }
 
-func nilMark(v []string) string {
-	if v == nil {
-		return "*"
+// simplify drops matchers another matcher of the list already covers: exact values and
+// longer prefixes under a prefix. The list matches the same values, in fewer characters.
+func simplify(ms []string) []string {
+	var prefixes []string
+	for _, m := range ms {
+		var p struct {
+			Prefix *string `json:"prefix"`
+		}
+		if strings.HasPrefix(m, "{") && json.Unmarshal([]byte(m), &p) == nil && p.Prefix != nil {
+			prefixes = append(prefixes, *p.Prefix)
+		}
 	}
-	return ""
+	if len(prefixes) == 0 {
+		return ms
+	}
+	covered := func(s string, self int) bool {
+		for i, p := range prefixes {
+			if i != self && strings.HasPrefix(s, p) && (len(p) < len(s) || i < self) {
+				return true
+			}
+		}
+		return false
+	}
+	out := ms[:0:0]
+	pi := 0
+	for _, m := range ms {
+		if strings.HasPrefix(m, "{") {
+			var p struct {
+				Prefix *string `json:"prefix"`
+			}
+			if json.Unmarshal([]byte(m), &p) == nil && p.Prefix != nil {
+				self := pi
+				pi++
+				if covered(*p.Prefix, self) {
+					continue
+				}
+			}
+			out = append(out, m)
+			continue
+		}
+		var s string
+		if json.Unmarshal([]byte(m), &s) == nil && covered(s, -1) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // splitToFit splits a clause whose pattern is too long into several by its eventNames.
@@ -291,14 +373,15 @@ func splitToFit(c clause, max int) ([]clause, error) {
 	if len(render(c)) <= max {
 		return []clause{c}, nil
 	}
-	names := c.values[3]
+	names := c.values[eventName]
 	if len(names) < 2 {
 		return nil, fmt.Errorf("rules %s: pre-filter pattern %s is %d characters, over the limit of %d",
 			strings.Join(c.rules, ", "), render(c), len(render(c)), max)
 	}
-	a, b := c, c
-	a.values[3] = names[:len(names)/2]
-	b.values[3] = names[len(names)/2:]
+	a := clause{values: maps.Clone(c.values), rules: c.rules}
+	b := clause{values: maps.Clone(c.values), rules: c.rules}
+	a.values[eventName] = names[:len(names)/2]
+	b.values[eventName] = names[len(names)/2:]
 	sa, err := splitToFit(a, max)
 	if err != nil {
 		return nil, err
@@ -354,24 +437,44 @@ func renderAll(cs []clause) string {
 // render writes a clause as compact pattern JSON with a fixed key order, so generated patterns
 // are stable across runs and diff well in templates.
 func render(c clause) string {
-	field := func(name string, vals []string) string {
-		return quote(name) + ":[" + strings.Join(vals, ",") + "]"
+	type node struct {
+		keys     []string
+		children map[string]*node
+		leaf     []string
 	}
-	var top, detail []string
-	for i, name := range fields {
-		if c.values[i] == nil {
-			continue
+	root := &node{children: map[string]*node{}}
+	for _, p := range c.paths() {
+		n := root
+		for _, seg := range strings.Split(p, sep) {
+			child, ok := n.children[seg]
+			if !ok {
+				child = &node{children: map[string]*node{}}
+				n.children[seg] = child
+				n.keys = append(n.keys, seg)
+			}
+			n = child
 		}
-		if sub, ok := strings.CutPrefix(name, "detail."); ok {
-			detail = append(detail, field(sub, c.values[i]))
-		} else {
-			top = append(top, field(name, c.values[i]))
+		n.leaf = c.values[p]
+	}
+	var b strings.Builder
+	var write func(n *node)
+	write = func(n *node) {
+		if n.leaf != nil {
+			b.WriteString("[" + strings.Join(n.leaf, ",") + "]")
+			return
 		}
+		b.WriteByte('{')
+		for i, k := range n.keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(quote(k) + ":")
+			write(n.children[k])
+		}
+		b.WriteByte('}')
 	}
-	if len(detail) > 0 {
-		top = append(top, `"detail":{`+strings.Join(detail, ",")+"}")
-	}
-	return "{" + strings.Join(top, ",") + "}"
+	write(root)
+	return b.String()
 }
 
 func quote(s string) string {

@@ -57,8 +57,13 @@ func TestGenerate(t *testing.T) {
 			want: []string{`{"source":["aws.s3"]}`},
 		},
 		{
-			name:  "a rule constraining no kept field gets every CloudTrail detail-type",
-			rules: []Rule{{"a", `{"detail":{"userIdentity":{"type":["Root"]}}}`}},
+			name:  "a rule constraining no main field keeps its other fields",
+			rules: []Rule{{"a", `{"detail":{"userIdentity":{"type":["Root"],"invokedBy":[{"exists":false}]},"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
+			want:  []string{`{"detail":{"userIdentity":{"type":["Root"]}}}`},
+		},
+		{
+			name:  "a rule constraining nothing representable gets every CloudTrail detail-type",
+			rules: []Rule{{"a", `{"detail":{"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
 			want:  []string{`{"detail-type":["AWS API Call via CloudTrail","AWS Console Action via CloudTrail","AWS Console Sign In via CloudTrail","AWS Insight via CloudTrail","AWS Service Event via CloudTrail"]}`},
 		},
 	}
@@ -162,5 +167,14 @@ func TestCheckStale(t *testing.T) {
 	w, _ = CheckStale([]string{`{"source":["aws.iam"]}`}, gen)
 	if len(w) != 2 {
 		t.Errorf("different pattern: %d warnings, want 2 (missing and extra)", len(w))
+	}
+}
+
+func TestSimplify(t *testing.T) {
+	in := []string{`"AddUserToGroup"`, `"CreateUser"`, `"Delete"`, `{"prefix":"Create"}`, `{"prefix":"CreateU"}`, `{"prefix":"Add"}`}
+	got := strings.Join(simplify(in), ",")
+	want := `"Delete",{"prefix":"Create"},{"prefix":"Add"}`
+	if got != want {
+		t.Errorf("simplify = %s, want %s", got, want)
 	}
 }

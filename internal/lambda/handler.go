@@ -1,0 +1,308 @@
+// Package lambda owns trailbell's AWS Lambda entry point: one handler that recognises the
+// payload (an EventBridge event, an SQS batch, an SNS notification, an S3 event notification),
+// turns it into findings and delivers them, failing exactly the messages whose log file could
+// not be read or whose findings could not be delivered so that AWS retries only those.
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// Detector turns one EventBridge envelope into findings (detect.Engine).
+type Detector interface {
+	Detect(envelope []byte) ([]finding.Finding, error)
+}
+
+// Deliverer hands findings to their destinations and returns nil only when every one of them
+// was delivered (or durably accepted by the destination's own retry path).
+type Deliverer interface {
+	Deliver(ctx context.Context, fs []finding.Finding) error
+}
+
+// Objects opens S3 objects (log files announced by notifications).
+type Objects interface {
+	Open(ctx context.Context, bucket, key string) (io.ReadCloser, error)
+}
+
+// Handler is the Lambda function. Dedupe is optional: without it delivery is at-least-once
+// and a redelivered message may alert twice.
+type Handler struct {
+	Detector  Detector
+	Deliverer Deliverer
+	Objects   Objects // needed only for log-file notifications
+	Dedupe    *Dedupe
+	Logger    *slog.Logger
+}
+
+// BatchResponse is the SQS partial-batch response (ReportBatchItemFailures): only the listed
+// messages return to the queue.
+type BatchResponse struct {
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+}
+
+// BatchItemFailure names one failed SQS message.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+}
+
+// Result summarises an invocation that is not an SQS batch.
+type Result struct {
+	Records  int `json:"records"`
+	Findings int `json:"findings"`
+	Bad      int `json:"bad"`
+}
+
+// ErrUnknownPayload is returned for an invocation payload of no supported shape.
+var ErrUnknownPayload = errors.New("unrecognised payload: want an EventBridge event, SQS batch, SNS notification or S3 event notification")
+
+// payload holds the fields that tell the invocation shapes apart.
+type payload struct {
+	DetailType *string          `json:"detail-type"`
+	Source     string           `json:"source"`
+	Records    []map[string]any `json:"Records"`
+}
+
+// isEvent tells an EventBridge event to detect on from an S3 "Object Created" event announcing
+// a log file (source aws.s3 too, but not "via CloudTrail").
+func (p *payload) isEvent() bool {
+	return p.DetailType != nil && (p.Source != "aws.s3" || strings.HasSuffix(*p.DetailType, "via CloudTrail"))
+}
+
+// Invoke handles one invocation. An SQS batch answers with a partial-batch response and fails
+// only the messages that failed; any other payload fails as a whole, so Lambda's asynchronous
+// retries (and then the dead-letter queue) take over.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var p payload
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnknownPayload, err)
+	}
+	switch {
+	case p.DetailType != nil:
+		var st Result
+		err := h.message(ctx, raw, "event", &st)
+		return st, err
+	case len(p.Records) > 0 && p.Records[0]["eventSource"] == "aws:sqs":
+		return h.sqsBatch(ctx, raw)
+	case len(p.Records) > 0 && p.Records[0]["EventSource"] == "aws:sns":
+		return h.snsBatch(ctx, raw)
+	case len(p.Records) > 0 && p.Records[0]["eventSource"] == "aws:s3":
+		var st Result
+		err := h.notification(ctx, raw, "s3 notification", &st)
+		return st, err
+	}
+	return nil, ErrUnknownPayload
+}
+
+type sqsEvent struct {
+	Records []struct {
+		MessageID string `json:"messageId"`
+		Body      string `json:"body"`
+	} `json:"Records"`
+}
+
+func (h *Handler) sqsBatch(ctx context.Context, raw json.RawMessage) (BatchResponse, error) {
+	var ev sqsEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return BatchResponse{}, fmt.Errorf("sqs batch: %w", err)
+	}
+	resp := BatchResponse{BatchItemFailures: []BatchItemFailure{}}
+	for _, m := range ev.Records {
+		var st Result
+		err := h.message(ctx, []byte(m.Body), "sqs message "+m.MessageID, &st)
+		if err != nil {
+			h.Logger.Error("message failed; it returns to the queue", "message", m.MessageID, "err", err)
+			resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: m.MessageID})
+			continue
+		}
+		h.Logger.Info("message done", "message", m.MessageID, "records", st.Records, "findings", st.Findings, "bad", st.Bad)
+	}
+	return resp, nil
+}
+
+type snsEvent struct {
+	Records []struct {
+		Sns struct {
+			MessageID string `json:"MessageId"`
+			Message   string `json:"Message"`
+		} `json:"Sns"`
+	} `json:"Records"`
+}
+
+func (h *Handler) snsBatch(ctx context.Context, raw json.RawMessage) (Result, error) {
+	var ev snsEvent
+	var st Result
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return st, fmt.Errorf("sns notification: %w", err)
+	}
+	var errs []error
+	for _, r := range ev.Records {
+		if err := h.message(ctx, []byte(r.Sns.Message), "sns message "+r.Sns.MessageID, &st); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return st, errors.Join(errs...)
+}
+
+// message handles one message body: an EventBridge event (a CloudTrail record or an S3
+// "Object Created") or any notification announcing log files.
+func (h *Handler) message(ctx context.Context, body []byte, origin string, st *Result) error {
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return fmt.Errorf("%s: not JSON: %w", origin, err)
+	}
+	if p.isEvent() {
+		return h.envelope(ctx, body, origin, st)
+	}
+	// EventBridge → SNS → SQS: the event is the SNS message.
+	var sns struct {
+		Type    string  `json:"Type"`
+		Message *string `json:"Message"`
+	}
+	if json.Unmarshal(body, &sns) == nil && sns.Type == "Notification" && sns.Message != nil {
+		var inner payload
+		if json.Unmarshal([]byte(*sns.Message), &inner) == nil && inner.isEvent() {
+			return h.envelope(ctx, []byte(*sns.Message), origin, st)
+		}
+	}
+	return h.notification(ctx, body, origin, st)
+}
+
+func (h *Handler) envelope(ctx context.Context, env []byte, origin string, st *Result) error {
+	st.Records++
+	fs, err := h.Detector.Detect(env)
+	if err != nil {
+		// A malformed event does not get better on retry: count and report it.
+		st.Bad++
+		h.Logger.Warn("bad event", "origin", origin, "err", err)
+		return nil
+	}
+	for i := range fs {
+		fs[i].Origin = origin
+	}
+	return h.deliver(ctx, fs, origin, st)
+}
+
+func (h *Handler) notification(ctx context.Context, body []byte, origin string, st *Result) error {
+	objs, perr := cloudtrail.ParseNotification(body)
+	if perr != nil && len(objs) == 0 {
+		return fmt.Errorf("%s: %w", origin, perr)
+	}
+	var errs []error
+	for _, o := range objs {
+		if cloudtrail.IsDigestKey(o.Key) {
+			continue
+		}
+		if err := h.logFile(ctx, o, st); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", origin, err))
+		}
+	}
+	if perr != nil {
+		// Some parts are bad: fail the message so that it ends in the dead-letter queue,
+		// where it is visible and alarmed, rather than vanish.
+		errs = append(errs, fmt.Errorf("%s: %w", origin, perr))
+	}
+	return errors.Join(errs...)
+}
+
+// logFile reads one log file and delivers its findings. Findings are gathered for the whole
+// file first: a file is the unit that is retried, and findings are few.
+func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) error {
+	if h.Objects == nil {
+		return fmt.Errorf("s3://%s/%s: no S3 client configured", o.Bucket, o.Key)
+	}
+	name := "s3://" + o.Bucket + "/" + o.Key
+	rc, err := h.Objects.Open(ctx, o.Bucket, o.Key)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", name, err)
+	}
+	defer rc.Close()
+	var fs []finding.Finding
+	var bad int
+	stats, err := cloudtrail.Decode(rc, name, func(e cloudtrail.Event) error {
+		found, err := h.Detector.Detect(e.Envelope)
+		if err != nil {
+			bad++
+			h.Logger.Warn("bad record", "origin", e.Origin, "err", err)
+			return nil
+		}
+		for i := range found {
+			found[i].Origin = e.Origin
+		}
+		fs = append(fs, found...)
+		return nil
+	})
+	st.Records += stats.Records
+	st.Bad += stats.Bad + bad
+	for _, p := range stats.Problems {
+		h.Logger.Warn("bad record", "origin", p.Origin, "err", p.Err)
+	}
+	if stats.Bad > len(stats.Problems) {
+		h.Logger.Warn("more bad records not listed", "file", name, "count", stats.Bad-len(stats.Problems))
+	}
+	if err != nil {
+		return err
+	}
+	return h.deliver(ctx, fs, name, st)
+}
+
+// deliver claims each finding in the dedupe table (when configured), delivers the new ones,
+// and records them as sent, or releases the claims when delivery failed so a retry alerts.
+func (h *Handler) deliver(ctx context.Context, fs []finding.Finding, origin string, st *Result) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	fresh := fs
+	if h.Dedupe != nil {
+		fresh = fresh[:0:0]
+		for _, f := range fs {
+			ok, err := h.Dedupe.Claim(ctx, f.Key())
+			if err != nil {
+				h.release(ctx, fresh)
+				return fmt.Errorf("%s: dedupe: %w", origin, err)
+			}
+			if ok {
+				fresh = append(fresh, f)
+			} else {
+				h.Logger.Info("duplicate finding skipped", "key", f.Key(), "origin", f.Origin)
+			}
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := h.Deliverer.Deliver(ctx, fresh); err != nil {
+		h.release(ctx, fresh)
+		return fmt.Errorf("%s: deliver %d findings: %w", origin, len(fresh), err)
+	}
+	st.Findings += len(fresh)
+	if h.Dedupe != nil {
+		for _, f := range fresh {
+			if err := h.Dedupe.Done(ctx, f.Key()); err != nil {
+				// Delivered already: failing the message would alert twice. The claim
+				// expires with its lease and only a redelivery could repeat the alert.
+				h.Logger.Warn("dedupe: could not mark finding sent", "key", f.Key(), "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (h *Handler) release(ctx context.Context, fs []finding.Finding) {
+	if h.Dedupe == nil {
+		return
+	}
+	for _, f := range fs {
+		if err := h.Dedupe.Release(ctx, f.Key()); err != nil {
+			h.Logger.Warn("dedupe: could not release claim; a retry waits for the lease to end", "key", f.Key(), "err", err)
+		}
+	}
+}

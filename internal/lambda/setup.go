@@ -1,0 +1,209 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/slack"
+)
+
+// Env is the function's configuration, read from environment variables.
+type Env struct {
+	SlackWebhookURL    string // TRAILBELL_SLACK_WEBHOOK_URL: the simple case
+	SlackWebhookSecret string // TRAILBELL_SLACK_WEBHOOK_SECRET: Secrets Manager id holding the URL
+	ConfigPath         string // TRAILBELL_CONFIG: YAML file in the package
+	ConfigSSM          string // TRAILBELL_CONFIG_SSM: SSM parameter holding the YAML
+	DedupeTable        string // TRAILBELL_DEDUPE_TABLE: optional DynamoDB table
+}
+
+// EnvFrom reads Env with getenv (os.Getenv).
+func EnvFrom(getenv func(string) string) Env {
+	return Env{
+		SlackWebhookURL:    getenv("TRAILBELL_SLACK_WEBHOOK_URL"),
+		SlackWebhookSecret: getenv("TRAILBELL_SLACK_WEBHOOK_SECRET"),
+		ConfigPath:         getenv("TRAILBELL_CONFIG"),
+		ConfigSSM:          getenv("TRAILBELL_CONFIG_SSM"),
+		DedupeTable:        getenv("TRAILBELL_DEDUPE_TABLE"),
+	}
+}
+
+// Validate reports settings that contradict each other or are missing.
+func (e Env) Validate() error {
+	n := 0
+	for _, s := range []string{e.SlackWebhookURL, e.SlackWebhookSecret, e.ConfigPath, e.ConfigSSM} {
+		if s != "" {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return errors.New("no destination: set TRAILBELL_SLACK_WEBHOOK_URL, TRAILBELL_SLACK_WEBHOOK_SECRET, TRAILBELL_CONFIG or TRAILBELL_CONFIG_SSM")
+	case n > 1:
+		return errors.New("set only one of TRAILBELL_SLACK_WEBHOOK_URL, TRAILBELL_SLACK_WEBHOOK_SECRET, TRAILBELL_CONFIG and TRAILBELL_CONFIG_SSM")
+	}
+	return nil
+}
+
+// SecretsManager is the part of the Secrets Manager client the webhook secret needs.
+type SecretsManager interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// WebhookFromSecret reads the Slack webhook URL from a secret holding either the URL itself or
+// a JSON object with "webhook_url". Errors name the secret, never its value.
+func WebhookFromSecret(ctx context.Context, sm SecretsManager, id string) (string, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", id, err)
+	}
+	v := strings.TrimSpace(aws.ToString(out.SecretString))
+	if strings.HasPrefix(v, "{") {
+		var obj struct {
+			URL string `json:"webhook_url"`
+		}
+		if err := json.Unmarshal([]byte(v), &obj); err != nil || obj.URL == "" {
+			return "", fmt.Errorf("secret %s: a JSON secret needs a \"webhook_url\" string", id)
+		}
+		v = obj.URL
+	}
+	if v == "" {
+		return "", fmt.Errorf("secret %s is empty: put the Slack webhook URL in it", id)
+	}
+	return v, nil
+}
+
+// SSM is the part of the SSM client the configuration parameter needs.
+type SSM interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// ConfigFromSSM reads the YAML configuration from a (possibly SecureString) parameter.
+func ConfigFromSSM(ctx context.Context, c SSM, name string) ([]byte, error) {
+	if !strings.HasPrefix(name, "/") && strings.Contains(name, "/") {
+		name = "/" + name // the template takes the name without its leading slash
+	}
+	out, err := c.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("read parameter %s: %w", name, err)
+	}
+	if out.Parameter == nil || out.Parameter.Value == nil {
+		return nil, fmt.Errorf("parameter %s has no value", name)
+	}
+	return []byte(*out.Parameter.Value), nil
+}
+
+// S3Objects opens objects with an S3 client.
+type S3Objects struct{ Client *s3.Client }
+
+func (o S3Objects) Open(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
+	out, err := o.Client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Body, nil
+}
+
+// PipelineDeliverer delivers through a fresh notify.Pipeline per call: everything is
+// submitted, then flushed before the deadline. A fresh pipeline keeps nothing in memory that
+// failed: the message is retried by AWS instead, so a warm container cannot deliver it a
+// second time behind the retry's back.
+type PipelineDeliverer struct {
+	New func() (*notify.Pipeline, error)
+	// Margin is kept free before the invocation deadline so that a slow destination fails
+	// the message instead of timing out the whole batch; default 5s.
+	Margin time.Duration
+}
+
+func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) error {
+	p, err := d.New()
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	margin := d.Margin
+	if margin == 0 {
+		margin = 5 * time.Second
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
+		defer cancel()
+	}
+	for _, f := range fs {
+		if err := p.Submit(ctx, f); err != nil {
+			return fmt.Errorf("submit %s: %w", f.Key(), err)
+		}
+	}
+	return p.Flush(ctx)
+}
+
+// Setup builds the handler from the environment: the built-in rules (minus
+// TRAILBELL_DISABLE_RULES), the destination, the S3 client and the optional dedupe table.
+func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*Handler, error) {
+	env := EnvFrom(getenv)
+	if err := env.Validate(); err != nil {
+		return nil, err
+	}
+	rules, err := detect.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if v := getenv("TRAILBELL_DISABLE_RULES"); v != "" {
+		if rules, err = detect.Select(rules, nil, strings.Split(v, ",")); err != nil {
+			return nil, fmt.Errorf("TRAILBELL_DISABLE_RULES: %w", err)
+		}
+	}
+	engine, err := detect.New(rules)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("aws config: %w", err)
+	}
+	h := &Handler{
+		Detector: engine,
+		Objects:  S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = getenv("TRAILBELL_S3_PATH_STYLE") == "true" })},
+		Logger:   logger,
+	}
+	if env.DedupeTable != "" {
+		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
+	}
+	webhook := env.SlackWebhookURL
+	switch {
+	case env.SlackWebhookSecret != "":
+		if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
+			return nil, err
+		}
+	case env.ConfigPath != "" || env.ConfigSSM != "":
+		return nil, errors.New("TRAILBELL_CONFIG and TRAILBELL_CONFIG_SSM need the configuration wiring (internal/app), which is not in this build; use TRAILBELL_SLACK_WEBHOOK_URL or TRAILBELL_SLACK_WEBHOOK_SECRET")
+	}
+	sl, err := slack.New(slack.Options{WebhookURL: webhook})
+	if err != nil {
+		return nil, err
+	}
+	h.Deliverer = PipelineDeliverer{New: func() (*notify.Pipeline, error) {
+		return notify.New(notify.Options{
+			Receivers: []notify.Receiver{{Name: "slack", Notifier: sl, RateLimit: notify.RateLimit{Every: time.Second, Burst: 5}}},
+			Route:     notify.Route{Receiver: "slack"},
+			Logger:    logger,
+		})
+	}}
+	return h, nil
+}
