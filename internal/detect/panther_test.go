@@ -149,7 +149,7 @@ func TestPantherLabelledEvents(t *testing.T) {
 	}
 }
 
-func readPantherIndex(t *testing.T) []pantherCase {
+func readPantherIndex(t testing.TB) []pantherCase {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "panther", "index.jsonl"))
 	if err != nil {
