@@ -31,6 +31,7 @@ type hit struct {
 type occurrence struct {
 	field      int32
 	trail      int32
+	next       int32 // previous occurrence of the same field, -1 at the end
 	start, end int
 	kind       byte
 	escaped    bool
@@ -50,6 +51,7 @@ type scratch struct {
 	subCount   []int32
 	subTrailed []uint32 // per sub: some hit came from inside an array
 	fieldStamp []uint32 // per field: some leaf value seen
+	fieldHead  []int32  // per field: its last occurrence in presence
 	idStamp    []uint32
 
 	cands    []int32
@@ -80,6 +82,7 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.subCount = make([]int32, len(s.subs))
 		sc.subTrailed = make([]uint32, len(s.subs))
 		sc.fieldStamp = make([]uint32, len(s.fields))
+		sc.fieldHead = make([]int32, len(s.fields))
 		sc.idStamp = make([]uint32, len(s.ids))
 	}
 	sc.epoch++
@@ -173,8 +176,13 @@ func (sc *scratch) hitAll(ts []target, trail int32) {
 
 func (sc *scratch) present(f *field, fi int32, trail int32, kind byte) {
 	if f.presence {
+		next := int32(-1)
+		if sc.fieldStamp[fi] == sc.epoch {
+			next = sc.fieldHead[fi]
+		}
 		sc.fieldStamp[fi] = sc.epoch
-		o := occurrence{field: fi, trail: trail, kind: kind}
+		sc.fieldHead[fi] = int32(len(sc.presence))
+		o := occurrence{field: fi, trail: trail, kind: kind, next: next}
 		if kind == 's' || kind == 'n' {
 			o.start, o.end, o.escaped = sc.p.lastStart, sc.p.lastEnd, sc.p.lastEscaped
 		}
@@ -246,6 +254,9 @@ func (sc *scratch) affixes(ix *lenIndex[target], s []byte, suffix bool, trail in
 		if suffix {
 			k = s[len(s)-n:]
 		}
+		if !ix.blooms[i].mayHave(k) {
+			continue
+		}
 		if ts, ok := ix.maps[i][string(k)]; ok {
 			sc.hitAll(ts, trail)
 		}
@@ -260,6 +271,9 @@ func (sc *scratch) wildcards(ix *lenIndex[wcTarget], s []byte, suffix bool, trai
 		k := s[:n]
 		if suffix {
 			k = s[len(s)-n:]
+		}
+		if !ix.blooms[i].mayHave(k) {
+			continue
 		}
 		for _, e := range ix.maps[i][string(k)] {
 			if e.wc.match(s) {
@@ -424,8 +438,8 @@ func (sc *scratch) check(sb *sub, trailed bool) bool {
 	for i, d := range sb.deferred {
 		list := sc.dlists[i][:0]
 		if sc.fieldStamp[d.field] == sc.epoch {
-			for _, o := range sc.presence {
-				if o.field == d.field && sc.occMatches(&o, d.ms) {
+			for oi := sc.fieldHead[d.field]; oi >= 0; oi = sc.presence[oi].next {
+				if o := &sc.presence[oi]; sc.occMatches(o, d.ms) {
 					if len(list) == 0 || list[len(list)-1] != o.trail {
 						list = append(list, o.trail)
 					}
@@ -446,34 +460,78 @@ func (sc *scratch) check(sb *sub, trailed bool) bool {
 	return sc.solve(sb, sc.dlists[:nd])
 }
 
-// occMatches evaluates deferrable matchers (exists:true, anything-but) on an occurrence.
+// occMatches reports whether a recorded occurrence satisfies one of ms.
 func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
-	for _, m := range ms {
-		if m.kind == opExists {
-			return true
+	var v, folded []byte
+	var num float64
+	switch o.kind {
+	case 's':
+		v = sc.p.data[o.start:o.end]
+		if o.escaped {
+			sc.p.vbuf, _ = unescape(sc.p.vbuf[:0], v)
+			v = sc.p.vbuf
 		}
-		ab := m.ab
-		switch o.kind {
-		case 's':
-			v := sc.p.data[o.start:o.end]
-			if o.escaped {
-				sc.p.vbuf, _ = unescape(sc.p.vbuf[:0], v)
-				v = sc.p.vbuf
+	case 'n':
+		num, _ = strconv.ParseFloat(unsafeString(sc.p.data[o.start:o.end]), 64)
+	}
+	fold := func() []byte {
+		if folded == nil {
+			sc.fbuf = appendFold(sc.fbuf[:0], v)
+			folded = sc.fbuf
+		}
+		return folded
+	}
+	for i := range ms {
+		m := &ms[i]
+		var ok bool
+		switch m.kind {
+		case opExists:
+			ok = true
+		case opExactString:
+			ok = o.kind == 's' && string(v) == m.s
+		case opExactNumber:
+			ok = o.kind == 'n' && num == m.num
+		case opExactNull:
+			ok = o.kind == 'z'
+		case opExactTrue:
+			ok = o.kind == 't'
+		case opExactFalse:
+			ok = o.kind == 'f'
+		case opPrefix:
+			ok = o.kind == 's' && bytes.HasPrefix(v, []byte(m.s))
+		case opSuffix:
+			ok = o.kind == 's' && bytes.HasSuffix(v, []byte(m.s))
+		case opPrefixFold:
+			ok = o.kind == 's' && bytes.HasPrefix(fold(), []byte(m.s))
+		case opSuffixFold:
+			ok = o.kind == 's' && bytes.HasSuffix(fold(), []byte(m.s))
+		case opEqualsFold:
+			ok = o.kind == 's' && string(fold()) == m.s
+		case opWildcard:
+			ok = o.kind == 's' && m.wc.match(v)
+		case opNumeric:
+			ok = o.kind == 'n' && m.rng.contains(num)
+		case opCIDR:
+			if o.kind == 's' && looksLikeIP(v) {
+				if addr, err := netip.ParseAddr(unsafeString(v)); err == nil {
+					ok = m.cidr.Contains(addr.Unmap())
+				}
 			}
-			var folded []byte
-			if ab.kind == abFold {
-				sc.fbuf = appendFold(sc.fbuf[:0], v)
-				folded = sc.fbuf
+		case opAnythingBut:
+			switch o.kind {
+			case 's':
+				if m.ab.kind == abFold {
+					ok = m.ab.matchString(v, fold())
+				} else {
+					ok = m.ab.matchString(v, nil)
+				}
+			case 'n':
+				ok = m.ab.matchNumber(num)
+			default:
+				ok = true
 			}
-			if ab.matchString(v, folded) {
-				return true
-			}
-		case 'n':
-			f, _ := strconv.ParseFloat(unsafeString(sc.p.data[o.start:o.end]), 64)
-			if ab.matchNumber(f) {
-				return true
-			}
-		default:
+		}
+		if ok {
 			return true
 		}
 	}
@@ -541,10 +599,8 @@ func (sc *scratch) absentOK() bool {
 		if sc.fieldStamp[fi] != sc.epoch {
 			continue
 		}
-		for _, o := range sc.presence {
-			if o.field != fi {
-				continue
-			}
+		for oi := sc.fieldHead[fi]; oi >= 0; oi = sc.presence[oi].next {
+			o := &sc.presence[oi]
 			all := true
 			for _, c := range sc.chosen {
 				if !sc.compatible(o.trail, c) {

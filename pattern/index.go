@@ -1,6 +1,7 @@
 package pattern
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -15,6 +16,28 @@ type pathNode struct {
 	id       int32
 	children map[string]*pathNode
 	field    int32 // index into snapshot.fields, -1 when no pattern tests a value here
+	// bloom rejects most keys that are not children without hashing them.
+	bloom bloom
+}
+
+// bloom is a 256-bit filter over a key's length and first and last bytes.
+type bloom [4]uint64
+
+func bloomHash(k []byte) uint8 {
+	if len(k) == 0 {
+		return 0
+	}
+	return uint8(len(k)*131 + int(k[0])*31 + int(k[len(k)-1]))
+}
+
+func (b *bloom) add(k string) {
+	h := bloomHash([]byte(k))
+	b[h>>6] |= 1 << (h & 63)
+}
+
+func (b *bloom) mayHave(k []byte) bool {
+	h := bloomHash(k)
+	return b[h>>6]&(1<<(h&63)) != 0
 }
 
 // target is what a value hit satisfies: one positive condition of one sub-pattern.
@@ -23,8 +46,9 @@ type target = int32
 // lenIndex finds the keys that are a prefix (or suffix) of a value with one map lookup
 // per distinct key length, so thousands of prefixes cost a handful of lookups.
 type lenIndex[T any] struct {
-	lens []int // ascending
-	maps []map[string][]T
+	lens   []int // ascending
+	maps   []map[string][]T
+	blooms []bloom
 }
 
 func (ix *lenIndex[T]) add(key string, v T) {
@@ -32,8 +56,10 @@ func (ix *lenIndex[T]) add(key string, v T) {
 	if !found {
 		ix.lens = slices.Insert(ix.lens, i, len(key))
 		ix.maps = slices.Insert(ix.maps, i, map[string][]T{})
+		ix.blooms = slices.Insert(ix.blooms, i, bloom{})
 	}
 	ix.maps[i][key] = append(ix.maps[i][key], v)
+	ix.blooms[i].add(key)
 }
 
 func (ix *lenIndex[T]) empty() bool { return len(ix.lens) == 0 }
@@ -102,18 +128,16 @@ type field struct {
 	needNum  bool
 }
 
-// deferredCond is a low-selectivity condition (exists:true, anything-but) of a sub-pattern
-// that also has a selective one: it is checked against the recorded occurrences only when
-// the selective conditions already hold, so thousands of such patterns cost nothing on
-// events that do not otherwise match them.
+// deferredCond is a condition of a sub-pattern other than its trigger: it is checked
+// against the recorded occurrences of its field only when the trigger already holds.
 type deferredCond struct {
 	field int32
 	ms    []valueMatcher
 }
 
-// sub is one AND-only alternative of a pattern. Its eager positive conditions are the
-// targets [first, first+npos); absent lists the fields that must have no (compatible)
-// leaf value; deferred conditions are checked last.
+// sub is one AND-only alternative of a pattern. Its trigger condition is the target
+// first (npos is 1, or 0 when it has only exists:false conditions); absent lists the
+// fields that must have no (compatible) leaf value; deferred conditions are checked last.
 type sub struct {
 	pattern  int32
 	first    int32
@@ -141,6 +165,17 @@ func newPathNode(id int32) *pathNode {
 // build compiles the patterns (in add order) into one snapshot.
 func build(entries []entry) *snapshot {
 	s := &snapshot{root: newPathNode(0), nodes: 1}
+	// How many conditions use each (path, matcher): a trigger should be a rare one.
+	freq := map[string]int{}
+	for _, e := range entries {
+		for _, alt := range e.c.alts {
+			for _, c := range alt {
+				for _, m := range c.ms {
+					freq[matcherKey(c.path, &m)]++
+				}
+			}
+		}
+	}
 	idPos := map[string]int32{}
 	for pi, e := range entries {
 		ix, ok := idPos[e.id]
@@ -151,29 +186,36 @@ func build(entries []entry) *snapshot {
 		}
 		s.idIndex = append(s.idIndex, ix)
 		for _, alt := range e.c.alts {
-			s.addSub(int32(pi), alt)
+			s.addSub(int32(pi), alt, freq)
 		}
 	}
 	return s
 }
 
-func (s *snapshot) addSub(pattern int32, alt []condition) {
+// addSub adds one AND-only alternative. Only its trigger, the condition expected to hold
+// least often, is indexed; the others are checked on recorded occurrences once the trigger
+// fires. So an event costs work for the patterns whose rarest condition it meets, not for
+// every pattern sharing a common value such as "source": ["aws.iam"].
+func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 	si := int32(len(s.subs))
 	sb := sub{pattern: pattern, first: int32(len(s.tsub))}
-	selective := false
-	for _, c := range alt {
-		if !c.absent && !deferrable(c) {
-			selective = true
+	trigger, best := -1, 0.0
+	for i, c := range alt {
+		if c.absent {
+			continue
+		}
+		if cost := conditionCost(c, freq); trigger < 0 || cost < best {
+			trigger, best = i, cost
 		}
 	}
-	for _, c := range alt {
+	for i, c := range alt {
 		f := s.fieldAt(c.path)
 		fi := s.root.lookupField(c.path)
 		switch {
 		case c.absent:
 			f.presence = true
 			sb.absent = append(sb.absent, fi)
-		case selective && deferrable(c):
+		case i != trigger:
 			f.presence = true
 			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms})
 		default:
@@ -191,14 +233,48 @@ func (s *snapshot) addSub(pattern int32, alt []condition) {
 	}
 }
 
-// deferrable reports whether every matcher of c accepts most values.
-func deferrable(c condition) bool {
+// conditionCost estimates how often a condition holds: the number of conditions sharing
+// each of its matchers, weighted by how broad the operator is.
+func conditionCost(c condition, freq map[string]int) float64 {
+	var cost float64
 	for _, m := range c.ms {
-		if m.kind != opExists && m.kind != opAnythingBut {
-			return false
+		w := 1.0
+		switch m.kind {
+		case opPrefix, opPrefixFold, opSuffix, opSuffixFold, opWildcard:
+			w = 2
+		case opNumeric, opCIDR, opExactNull, opExactTrue, opExactFalse:
+			w = 4
+		case opExists, opAnythingBut:
+			w = 1e6
 		}
+		cost += w * float64(freq[matcherKey(c.path, &m)])
 	}
-	return true
+	return cost
+}
+
+// matcherKey identifies a matcher at a path, for counting how many conditions share it.
+func matcherKey(path []string, m *valueMatcher) string {
+	var b strings.Builder
+	for _, k := range path {
+		b.WriteString(k)
+		b.WriteByte(0)
+	}
+	b.WriteByte(byte('A' + m.kind))
+	switch m.kind {
+	case opExactNumber:
+		b.WriteString(strconv.FormatFloat(m.num, 'g', -1, 64))
+	case opNumeric:
+		fmt.Fprintf(&b, "%v", m.rng)
+	case opCIDR:
+		b.WriteString(m.cidr.String())
+	case opWildcard:
+		b.WriteString(strings.Join(m.wc.segs, "\x01"))
+	case opAnythingBut:
+		b.WriteString(m.ab.key())
+	default:
+		b.WriteString(m.s)
+	}
+	return b.String()
 }
 
 func (n *pathNode) lookupField(path []string) int32 {
@@ -220,6 +296,7 @@ func (s *snapshot) fieldAt(path []string) *field {
 			c = newPathNode(int32(s.nodes))
 			s.nodes++
 			n.children[k] = c
+			n.bloom.add(k)
 		}
 		n = c
 	}

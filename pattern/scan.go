@@ -102,7 +102,7 @@ func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
 		p.pos++
 		p.ws()
 		var child *pathNode
-		if need > 0 {
+		if need > 0 && n.bloom.mayHave(key) {
 			child = n.children[string(key)]
 		}
 		// A repeated key is read once: the first occurrence wins.
@@ -235,17 +235,16 @@ func (sc *scratch) array(n *pathNode, trail int32) error {
 // it contains escapes (otherwise a subslice of the event).
 func (p *scanner) readString(buf *[]byte) ([]byte, error) {
 	start := p.pos + 1
-	end, err := p.stringEnd(start)
+	end, escaped, err := p.stringEnd(start)
 	if err != nil {
 		return nil, err
 	}
 	raw := p.data[start:end]
 	p.pos = end + 1
-	p.lastStart, p.lastEnd, p.lastEscaped = start, end, false
-	if bytes.IndexByte(raw, '\\') < 0 {
+	p.lastStart, p.lastEnd, p.lastEscaped = start, end, escaped
+	if !escaped {
 		return raw, nil
 	}
-	p.lastEscaped = true
 	out, ok := unescape((*buf)[:0], raw)
 	*buf = out
 	if !ok {
@@ -255,27 +254,46 @@ func (p *scanner) readString(buf *[]byte) ([]byte, error) {
 	return out, nil
 }
 
-// stringEnd returns the index of the closing quote of a string whose content starts at i.
-func (p *scanner) stringEnd(i int) (int, error) {
+// stringEnd returns the index of the closing quote of a string whose content starts at i,
+// and whether the string has escapes. Short strings (most keys and values) are scanned
+// byte by byte; long ones with bytes.IndexByte.
+func (p *scanner) stringEnd(i int) (int, bool, error) {
+	d := p.data
+	escaped := false
 	for {
-		j := bytes.IndexByte(p.data[i:], '"')
-		if j < 0 {
-			return 0, p.fail("unterminated string")
+		j := i
+		lim := min(len(d), i+32)
+		for j < lim && d[j] != '"' && d[j] != '\\' {
+			j++
 		}
-		end := i + j
-		k := end - 1
-		for k >= i && p.data[k] == '\\' {
-			k--
+		if j == lim && lim < len(d) {
+			k := bytes.IndexByte(d[j:], '"')
+			if k < 0 {
+				return 0, false, p.fail("unterminated string")
+			}
+			q := j + k
+			bs := bytes.IndexByte(d[j:q], '\\')
+			if bs < 0 {
+				return q, escaped, nil
+			}
+			j += bs
 		}
-		if (end-1-k)%2 == 0 {
-			return end, nil
+		if j >= len(d) {
+			return 0, false, p.fail("unterminated string")
 		}
-		i = end + 1
+		if d[j] == '"' {
+			return j, escaped, nil
+		}
+		escaped = true
+		i = j + 2 // the backslash and the escaped byte
+		if i > len(d) {
+			return 0, false, p.fail("unterminated string")
+		}
 	}
 }
 
 func (p *scanner) skipString() error {
-	end, err := p.stringEnd(p.pos + 1)
+	end, _, err := p.stringEnd(p.pos + 1)
 	if err != nil {
 		return err
 	}
@@ -379,7 +397,7 @@ func (p *scanner) skipRest(depth int) error {
 		}
 		switch c {
 		case '"':
-			end, err := p.stringEnd(i + 1)
+			end, _, err := p.stringEnd(i + 1)
 			if err != nil {
 				return err
 			}
