@@ -221,3 +221,37 @@ func KeyTime(key string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// Window selects log files by the time in their key. A log file holds events from before its
+// key time (CloudTrail delivers every 5 to 15 minutes), so a file named up to KeySlack past
+// Until may still hold events before Until. Zero bounds are open.
+type Window struct {
+	Since, Until time.Time
+}
+
+// KeySlack is how long after an event its log file may be named.
+const KeySlack = time.Hour
+
+// ContainsKey reports whether a log file whose key time is t may hold events of the window;
+// a zero t (no time in the key) always may.
+func (w Window) ContainsKey(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	if !w.Since.IsZero() && t.Before(w.Since) {
+		return false
+	}
+	if !w.Until.IsZero() && !t.Before(w.Until.Add(KeySlack)) {
+		return false
+	}
+	return true
+}
+
+// Contains reports whether an event at t is inside the window; unknown times (zero) are kept,
+// since dropping them would lose records silently.
+func (w Window) Contains(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
+}

@@ -1,0 +1,87 @@
+package file
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+)
+
+func write(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWalk(t *testing.T) {
+	dir := t.TempDir()
+	day := filepath.Join(dir, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01")
+	write(t, filepath.Join(day, "111122223333_CloudTrail_us-east-1_20261101T1000Z_a.json.gz"), "x")
+	write(t, filepath.Join(day, "111122223333_CloudTrail_us-east-1_20261101T1205Z_b.json.gz"), "x")
+	write(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T100000Z.json.gz"), "x")
+	write(t, filepath.Join(dir, "notes/README.md"), "# not data")
+	write(t, filepath.Join(dir, "notes/events.jsonl"), "{}")
+	single := filepath.Join(dir, "SQSMessageBody") // named explicitly: read whatever its name
+	write(t, single, "{}")
+
+	walk := func(w cloudtrail.Window, paths ...string) ([]string, Skipped) {
+		var got []string
+		sk, err := Walk(context.Background(), paths, w, func(in Input) error {
+			rel, _ := filepath.Rel(dir, in.Path)
+			if in.Path == "-" {
+				rel = "-"
+			}
+			got = append(got, filepath.ToSlash(rel))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, sk
+	}
+
+	got, sk := walk(cloudtrail.Window{}, dir, single, "-")
+	want := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T1000Z_a.json.gz " +
+		"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T1205Z_b.json.gz " +
+		"notes/events.jsonl SQSMessageBody -"
+	if strings.Join(got, " ") != want {
+		t.Errorf("walk = %v\nwant %s", got, want)
+	}
+	if sk != (Skipped{Digest: 1, Other: 2}) { // README.md and SQSMessageBody met in the directory
+		t.Errorf("skipped = %+v", sk)
+	}
+
+	// file b (12:05) only: a is before since; files without a time in their name stay
+	since := time.Date(2026, 11, 1, 11, 0, 0, 0, time.UTC)
+	got, sk = walk(cloudtrail.Window{Since: since}, dir)
+	if len(got) != 2 || !strings.HasSuffix(got[0], "_b.json.gz") || sk.OutOfRange != 1 {
+		t.Errorf("since: %v %+v", got, sk)
+	}
+
+	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(Input) error { return nil }); err == nil {
+		t.Error("a missing path is not an error")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	rc, err := Open(Input{Path: "-"}, strings.NewReader("data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	if string(b) != "data" {
+		t.Errorf("stdin read %q", b)
+	}
+	if _, err := Open(Input{Path: filepath.Join(t.TempDir(), "nope")}, nil); err == nil {
+		t.Error("opening a missing file succeeded")
+	}
+}

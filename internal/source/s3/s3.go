@@ -1,0 +1,149 @@
+// Package s3 finds and opens CloudTrail log files under an s3://bucket/prefix, for scans of
+// an archive. It lists with pagination, skips digest files and files outside a time window
+// by their key, and narrows the listing to the window when the prefix is one trail region.
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+)
+
+// Options configure the S3 client.
+type Options struct {
+	Region string
+	// Endpoint is the URL of an S3-compatible server; it is addressed path-style.
+	Endpoint string
+	// PageSize is the number of keys per list request; 0 is S3's default (1000).
+	PageSize int32
+}
+
+// Source lists and reads objects. It is safe for concurrent use.
+type Source struct {
+	client   *s3.Client
+	pageSize int32
+}
+
+// New builds a Source with the AWS SDK's default credential chain.
+func New(ctx context.Context, o Options) (*Source, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	if o.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(o.Region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1" // listing works from any region; the SDK follows redirects poorly without one
+	}
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
+			so.UsePathStyle = true
+		}
+	})
+	return &Source{client: client, pageSize: o.PageSize}, nil
+}
+
+// Object is one log file to read.
+type Object struct {
+	Bucket, Key string
+	Size        int64
+}
+
+// URL is the object's s3:// address.
+func (o Object) URL() string { return "s3://" + o.Bucket + "/" + o.Key }
+
+// Skipped counts what Walk left out, by reason.
+type Skipped struct {
+	Digest     int
+	OutOfRange int
+}
+
+// ParseURL splits s3://bucket/prefix.
+func ParseURL(u string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(u, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3:// URL", u)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("%q has no bucket", u)
+	}
+	return bucket, prefix, nil
+}
+
+// regionPrefix matches a prefix that ends at one trail's region folder, under which keys sort
+// by time (YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_...).
+var regionPrefix = regexp.MustCompile(`(^|/)CloudTrail/[a-z0-9-]+/$`)
+
+// Walk lists the objects under url in key order and calls fn for each log file of the window.
+func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn func(Object) error) (Skipped, error) {
+	var sk Skipped
+	bucket, prefix, err := ParseURL(url)
+	if err != nil {
+		return sk, err
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	ordered := regionPrefix.MatchString(prefix)
+	if ordered && !w.Since.IsZero() {
+		// keys of earlier days sort before this; skip listing them at all
+		in.StartAfter = aws.String(prefix + w.Since.UTC().Format("2006/01/02/"))
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in, func(po *s3.ListObjectsV2PaginatorOptions) {
+		po.Limit = s.pageSize
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return sk, fmt.Errorf("list %s: %w", url, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if strings.HasSuffix(key, "/") {
+				continue // folder marker
+			}
+			if cloudtrail.IsDigestKey(key) {
+				sk.Digest++
+				continue
+			}
+			t, _ := cloudtrail.KeyTime(key)
+			if !w.ContainsKey(t) {
+				sk.OutOfRange++
+				if ordered && !w.Until.IsZero() && !t.Before(w.Until.Add(cloudtrail.KeySlack)) {
+					return sk, nil // every later key is later still
+				}
+				continue
+			}
+			if err := fn(Object{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size)}); err != nil {
+				return sk, err
+			}
+		}
+	}
+	return sk, nil
+}
+
+// Open starts reading an object.
+func (s *Source) Open(ctx context.Context, o Object) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", o.URL(), err)
+	}
+	if out.Body == nil {
+		return nil, errors.New("get " + o.URL() + ": no body")
+	}
+	return out.Body, nil
+}
