@@ -264,6 +264,11 @@ func (h *Handler) deliver(ctx context.Context, fs []finding.Finding, origin stri
 	if h.Dedupe != nil {
 		fresh = fresh[:0:0]
 		for _, f := range fs {
+			if f.EventID == "" {
+				// Without an event id the key would merge unrelated events: never skip it.
+				fresh = append(fresh, f)
+				continue
+			}
 			ok, err := h.Dedupe.Claim(ctx, f.Key())
 			if err != nil {
 				h.release(ctx, fresh)
@@ -286,6 +291,9 @@ func (h *Handler) deliver(ctx context.Context, fs []finding.Finding, origin stri
 	st.Findings += len(fresh)
 	if h.Dedupe != nil {
 		for _, f := range fresh {
+			if f.EventID == "" {
+				continue
+			}
 			if err := h.Dedupe.Done(ctx, f.Key()); err != nil {
 				// Delivered already: failing the message would alert twice. The claim
 				// expires with its lease and only a redelivery could repeat the alert.
@@ -301,6 +309,9 @@ func (h *Handler) release(ctx context.Context, fs []finding.Finding) {
 		return
 	}
 	for _, f := range fs {
+		if f.EventID == "" {
+			continue
+		}
 		if err := h.Dedupe.Release(ctx, f.Key()); err != nil {
 			h.Logger.Warn("dedupe: could not release claim; a retry waits for the lease to end", "key", f.Key(), "err", err)
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/trailbell/trailbell/internal/app"
+	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
@@ -119,23 +121,18 @@ func (o S3Objects) Open(ctx context.Context, bucket, key string) (io.ReadCloser,
 	return out.Body, nil
 }
 
-// PipelineDeliverer delivers through a fresh notify.Pipeline per call: everything is
-// submitted, then flushed before the deadline. A fresh pipeline keeps nothing in memory that
-// failed: the message is retried by AWS instead, so a warm container cannot deliver it a
-// second time behind the retry's back.
+// PipelineDeliverer delivers through one notify.Pipeline kept for the life of the container:
+// findings are submitted, then everything accepted is flushed before the deadline. What fails
+// stays in the pipeline's memory and the message fails too; the pipeline's (rule, eventID)
+// dedupe keeps the retried message from queueing the same finding twice in this container.
 type PipelineDeliverer struct {
-	New func() (*notify.Pipeline, error)
+	Pipeline *notify.Pipeline
 	// Margin is kept free before the invocation deadline so that a slow destination fails
 	// the message instead of timing out the whole batch; default 5s.
 	Margin time.Duration
 }
 
 func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) error {
-	p, err := d.New()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
 	margin := d.Margin
 	if margin == 0 {
 		margin = 5 * time.Second
@@ -146,11 +143,11 @@ func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) er
 		defer cancel()
 	}
 	for _, f := range fs {
-		if err := p.Submit(ctx, f); err != nil {
+		if err := d.Pipeline.Submit(ctx, f); err != nil {
 			return fmt.Errorf("submit %s: %w", f.Key(), err)
 		}
 	}
-	return p.Flush(ctx)
+	return d.Pipeline.Flush(ctx)
 }
 
 // Setup builds the handler from the environment: the built-in rules (minus
@@ -185,25 +182,46 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if env.DedupeTable != "" {
 		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
 	}
-	webhook := env.SlackWebhookURL
-	switch {
-	case env.SlackWebhookSecret != "":
-		if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
+	var p *notify.Pipeline
+	if env.ConfigPath != "" || env.ConfigSSM != "" {
+		var cfg *config.Config
+		if env.ConfigPath != "" {
+			cfg, err = config.Load(env.ConfigPath)
+		} else {
+			var b []byte
+			if b, err = ConfigFromSSM(ctx, ssm.NewFromConfig(awsCfg), env.ConfigSSM); err == nil {
+				cfg, err = config.Parse(b, ".")
+			}
+		}
+		if err != nil {
 			return nil, err
 		}
-	case env.ConfigPath != "" || env.ConfigSSM != "":
-		return nil, errors.New("TRAILBELL_CONFIG and TRAILBELL_CONFIG_SSM need the configuration wiring (internal/app), which is not in this build; use TRAILBELL_SLACK_WEBHOOK_URL or TRAILBELL_SLACK_WEBHOOK_SECRET")
-	}
-	sl, err := slack.New(slack.Options{WebhookURL: webhook})
-	if err != nil {
-		return nil, err
-	}
-	h.Deliverer = PipelineDeliverer{New: func() (*notify.Pipeline, error) {
-		return notify.New(notify.Options{
-			Receivers: []notify.Receiver{{Name: "slack", Notifier: sl, RateLimit: notify.RateLimit{Every: time.Second, Burst: 5}}},
+		// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
+		// asynchronous-invocation retries, which a failed message falls back to.
+		p, err = app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{AWS: &awsCfg, MemoryOutbox: true})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		webhook := env.SlackWebhookURL
+		if env.SlackWebhookSecret != "" {
+			if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
+				return nil, err
+			}
+		}
+		sl, err := slack.New(slack.Options{WebhookURL: webhook})
+		if err != nil {
+			return nil, err
+		}
+		p, err = notify.New(notify.Options{
+			Receivers: []notify.Receiver{{Name: "slack", Notifier: sl, RateLimit: notify.RateLimit{Every: time.Second, Burst: 3}}},
 			Route:     notify.Route{Receiver: "slack"},
-			Logger:    logger,
+			Logger:    logger.With("component", "notify"),
 		})
-	}}
+		if err != nil {
+			return nil, err
+		}
+	}
+	h.Deliverer = PipelineDeliverer{Pipeline: p}
 	return h, nil
 }
