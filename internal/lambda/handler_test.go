@@ -115,7 +115,7 @@ func TestInvokePayloadShapes(t *testing.T) {
 	file := logFile(t, recs["StartInstances"], recs["CreateUser"], recs["AddUserToGroup"])
 	objects := fakeObjects{
 		"lambda-artifacts-deafc19498e3f2df/b21b84d653bb07b05b1e6b33684dc11b": file,
-		"amzn-s3-demo-bucket1/example-key":                                     file,
+		"amzn-s3-demo-bucket1/example-key":                                   file,
 	}
 	createUser, err := cloudtrail.Lift(recs["CreateUser"])
 	if err != nil {
