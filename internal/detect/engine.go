@@ -1,9 +1,11 @@
 package detect
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/pattern"
@@ -81,7 +83,8 @@ type envelope struct {
 }
 
 // Detect matches one EventBridge envelope (see cloudtrail.Lift) and returns a finding for
-// every rule that matched, was not suppressed by an exception, and whose predicates hold.
+// every rule that matched, was not suppressed by an exception, and whose predicates hold,
+// most severe first.
 // The record is decoded only when some pattern matched.
 func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 	ids, err := e.m.Match(env)
@@ -128,6 +131,9 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 		}
 		out = append(out, e.finding(i, rec))
 	}
+	// Most severe first, so a consumer that shows one finding per record shows the one
+	// that matters; ties keep load order.
+	slices.SortStableFunc(out, func(a, b finding.Finding) int { return cmp.Compare(b.Severity, a.Severity) })
 	return out, nil
 }
 
