@@ -292,6 +292,32 @@ func BenchmarkWorkload(b *testing.B) {
 	}
 }
 
+// timeInterleaved returns the mean events/s of n timed passes of f and of g over lines,
+// after warm-up passes, alternating f and g so both see the same load on a shared machine.
+func timeInterleaved(lines [][]byte, warmup, n int, f, g func() error) (fEPS, gEPS float64, err error) {
+	for range warmup {
+		if err := f(); err != nil {
+			return 0, 0, err
+		}
+		if err := g(); err != nil {
+			return 0, 0, err
+		}
+	}
+	for range n {
+		for _, h := range []struct {
+			run func() error
+			sum *float64
+		}{{f, &fEPS}, {g, &gEPS}} {
+			start := time.Now()
+			if err := h.run(); err != nil {
+				return 0, 0, err
+			}
+			*h.sum += float64(len(lines)) / time.Since(start).Seconds()
+		}
+	}
+	return fEPS / float64(n), gEPS / float64(n), nil
+}
+
 // timePasses returns the mean events/s of n timed passes of f over lines.
 func timePasses(lines [][]byte, warmup, n int, f func() error) (float64, error) {
 	for range warmup {
@@ -322,7 +348,8 @@ func fmtEPS(v float64) string {
 }
 
 // TestWorkloadTable prints the markdown table of BENCHMARKS.md: per workload, counts checked,
-// then 2 warm-up passes and the mean of 5 timed passes, for the matcher and for json.Valid.
+// then 2 warm-up passes and the mean of 5 timed passes, for the matcher and for json.Valid,
+// interleaved.
 func TestWorkloadTable(t *testing.T) {
 	if !*workloadsFlag {
 		t.Skip("prints the benchmark table; run with -workloads")
@@ -333,9 +360,10 @@ func TestWorkloadTable(t *testing.T) {
 	for _, w := range loadWorkloads(t) {
 		m, index, err := compileWorkload(&w)
 		if err != nil {
-			rows = append(rows, fmt.Sprintf("| %s | %d | unsupported | | | %.2f | no (%v) | %s | %s |",
-				w.Name, len(w.Patterns), w.target(), err, fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
-			total++
+			// quamina's shellstyle and regexp are not EventBridge operators: reported, not counted.
+			t.Logf("%s: %v", w.Name, err)
+			rows = append(rows, fmt.Sprintf("| %s | %d | unsupported | | | %.2f | n/a (not an EventBridge operator) | %s | %s |",
+				w.Name, len(w.Patterns), w.target(), fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
 			continue
 		}
 		lines := dataset(t, w.Dataset)
@@ -347,11 +375,12 @@ func TestWorkloadTable(t *testing.T) {
 			continue
 		}
 		counts := make([]int, len(w.Patterns))
-		eps, err := timePasses(lines, warmup, passes, func() error { return pass(m, index, lines, counts) })
+		eps, veps, err := timeInterleaved(lines, warmup, passes,
+			func() error { return pass(m, index, lines, counts) },
+			func() error { validPass(lines); return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
-		veps, _ := timePasses(lines, warmup, passes, func() error { validPass(lines); return nil })
 		ratio, target := eps/veps, w.target()
 		ok := "no"
 		if ratio >= target {
@@ -369,7 +398,7 @@ func TestWorkloadTable(t *testing.T) {
 	for _, r := range rows {
 		fmt.Println(r)
 	}
-	fmt.Printf("\ntargets met: %d of %d\n", met, total)
+	fmt.Printf("\ntargets met: %d of %d supported workloads\n", met, total)
 }
 
 // CloudTrail scaling: the built-in style of pattern set, 1, 100 or 10,000 patterns, over the

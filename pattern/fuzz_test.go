@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -19,6 +20,8 @@ import (
 //
 //	go test ./pattern -run '^$' -fuzz '^FuzzAdd$' -fuzztime 60s
 //	go test ./pattern -run '^$' -fuzz '^FuzzMatch$' -fuzztime 60s
+//
+// (add -parallel 1 on a shared machine).
 
 // fuzzEvents are matched against every pattern FuzzAdd accepts.
 var fuzzEvents = [][]byte{
@@ -178,6 +181,26 @@ func hasDuplicateKeys(data []byte) bool {
 	}
 }
 
+// nestingDepth returns the deepest bracket nesting of a valid JSON text.
+func nestingDepth(data []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 func FuzzMatch(f *testing.F) {
 	for _, g := range semantics {
 		for _, c := range g.cases {
@@ -186,10 +209,13 @@ func FuzzMatch(f *testing.F) {
 			}
 		}
 	}
-	f.Add([]byte(strings.Repeat("[", 100_000)))
-	f.Add([]byte(strings.Repeat(`{"a":`, 50_000) + `"x"` + strings.Repeat("}", 50_000)))
-	f.Add([]byte(`{"a":[` + strings.Repeat(`"y",`, 100_000) + `"x"]}`))
-	f.Add([]byte(`{"detail":{"state":"` + strings.Repeat("\\u00e9", 10_000) + `"}}`))
+	// Large inputs make the fuzzer's minimisation crawl; the really huge ones are in
+	// TestHugeAndDeepEvents.
+	f.Add([]byte(strings.Repeat("[", 2000)))
+	f.Add([]byte(`{"a":` + strings.Repeat("[", 1500) + `"x"` + strings.Repeat("]", 1500) + `}`))
+	f.Add([]byte(strings.Repeat(`{"a":`, 1500) + `"x"` + strings.Repeat("}", 1500)))
+	f.Add([]byte(`{"a":[` + strings.Repeat(`"y",`, 2000) + `"x"]}`))
+	f.Add([]byte(`{"detail":{"state":"` + strings.Repeat("\\u00e9", 500) + `"}}`))
 	f.Add([]byte("{\"a\":\"x\xff\xfe\",\"\xc3\x28\":\"running\"}"))
 	f.Add([]byte(`{"a":"x","a":"y"}`))
 	f.Add([]byte(`{"price":1e400,"x":-0,"n":0.1e-400}`))
@@ -225,8 +251,12 @@ func FuzzMatch(f *testing.F) {
 		if json.Unmarshal(ev, &obj) != nil || obj == nil {
 			return // valid JSON but not an object
 		}
-		if err != nil {
+		// The package doc caps array nesting at 1000 levels: deeper events may be refused.
+		if err != nil && nestingDepth(ev) <= 1000 {
 			t.Fatalf("error for a valid JSON object: %v", err)
+		}
+		if err != nil {
+			return
 		}
 		if hasDuplicateKeys(ev) {
 			return
@@ -241,4 +271,46 @@ func FuzzMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHugeAndDeepEvents: events far larger or deeper than real ones are answered, quickly
+// and without a panic; times are logged, not asserted.
+func TestHugeAndDeepEvents(t *testing.T) {
+	m, err := fuzzMatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		event   string
+		wantIDs []string // ids that must be among the answer (nil: error allowed)
+	}{
+		{"100k open brackets", strings.Repeat("[", 100_000), nil},
+		{"100k open brackets under a named field", `{"a":` + strings.Repeat("[", 100_000), nil},
+		{"50k nested objects", strings.Repeat(`{"a":`, 50_000) + `"x"` + strings.Repeat("}", 50_000), []string{}},
+		{"30k nested arrays of objects", strings.Repeat(`{"items":[`, 30_000) + `"x"` + strings.Repeat("]}", 30_000), []string{}},
+		{"100k-element string array", `{"a":[` + strings.Repeat(`"y",`, 100_000) + `"x"]}`, []string{"ref-exact", "ref-prefix"}},
+		{"100k objects, match in the last", `{"items":[` + strings.Repeat(`{"kind":"pen"},`, 100_000) + `{"kind":"book"}]}`,
+			[]string{"arrays in events/objects inside arrays"}},
+		{"100k objects, two fields each", `{"a":[` + strings.Repeat(`{"b":1,"c":4},`, 100_000) + `{"b":1,"c":2}]}`,
+			[]string{"array consistency/same element"}},
+		{"1 MB string", `{"detail":{"state":"` + strings.Repeat("\\u00e9", 200_000) + `"},"a":"x"}`, []string{"ref-exact"}},
+	}
+	for _, c := range cases {
+		start := time.Now()
+		ids, err := m.Match([]byte(c.event))
+		t.Logf("%s (%d bytes): %v, %d ids, err %v", c.name, len(c.event), time.Since(start).Round(time.Microsecond), len(ids), err)
+		if c.wantIDs == nil {
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		for _, id := range c.wantIDs {
+			if !slices.Contains(ids, id) {
+				t.Errorf("%s: %q not matched; got %q", c.name, id, ids)
+			}
+		}
+	}
 }
