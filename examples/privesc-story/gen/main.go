@@ -1,6 +1,6 @@
 // Command gen builds the privesc-story sample archive: CloudTrail log files in the S3 layout
 // a trail writes, telling a privilege escalation among everyday noise. Every record starts
-// from a template (real corpus records, see ../README.md) and gets the story's identities,
+// from a template (real corpus records in templates.go, see ../README.md) and gets the story's identities,
 // times, addresses and fresh IDs. Output is deterministic, so the archive in the repository
 // can be rebuilt byte for byte:
 //
@@ -147,23 +147,19 @@ var story = []step{
 
 func main() {
 	out := flag.String("out", "examples/privesc-story", "directory to write AWSLogs/ into")
-	tmplDir := flag.String("templates", "", "template directory (default: templates/ next to this program, found from -out)")
 	flag.Parse()
-	if *tmplDir == "" {
-		*tmplDir = filepath.Join(*out, "gen", "templates")
-	}
-	if err := build(*out, *tmplDir); err != nil {
+	if err := build(*out); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func build(out, tmplDir string) error {
+func build(out string) error {
 	rng := rand.New(rand.NewPCG(20261120, 1))
 	files := map[string][]map[string]any{} // delivery window → records
 	steps := append(noise(rng), story...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
 	for i, s := range steps {
-		rec, err := render(tmplDir, s, rng)
+		rec, err := render(s, rng)
 		if err != nil {
 			return fmt.Errorf("story step %d (%s %s): %w", i, s.at, s.tmpl, err)
 		}
@@ -224,13 +220,13 @@ func noise(rng *rand.Rand) []step {
 	return out
 }
 
-func render(tmplDir string, s step, rng *rand.Rand) (map[string]any, error) {
-	data, err := os.ReadFile(filepath.Join(tmplDir, s.tmpl+".json"))
-	if err != nil {
-		return nil, err
+func render(s step, rng *rand.Rand) (map[string]any, error) {
+	data, ok := templates[s.tmpl]
+	if !ok {
+		return nil, fmt.Errorf("no template %q", s.tmpl)
 	}
 	var rec map[string]any
-	if err := json.Unmarshal(data, &rec); err != nil {
+	if err := json.Unmarshal([]byte(data), &rec); err != nil {
 		return nil, fmt.Errorf("template %s: %w", s.tmpl, err)
 	}
 	rec["userIdentity"] = s.who
