@@ -2,6 +2,7 @@ package pattern_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,5 +265,114 @@ func TestConformanceWrongOrRelationshipRules(t *testing.T) {
 			t.Errorf("rule %d: error %q does not name the $or path", i, errV)
 		}
 		t.Logf("rule %d: %v", i, errV)
+	}
+}
+
+// perf-scenarios.json names generators of events without their code; the generators below
+// are written from those names and notes. Each scenario's event must match its rule
+// exactly when expectedMatches is 1. Times are logged (event-ruler used these to catch
+// quadratic blow-ups in array handling), not asserted.
+func TestConformancePerfScenarios(t *testing.T) {
+	var scenarios []struct {
+		Name     string          `json:"name"`
+		Rule     json.RawMessage `json:"rule"`
+		Gen      string          `json:"generator"`
+		Sizes    []int           `json:"sizes"`
+		Expected int             `json:"expectedMatches"`
+	}
+	if err := json.Unmarshal(readTestdata(t, "event-ruler/perf-scenarios.json"), &scenarios); err != nil {
+		t.Fatal(err)
+	}
+	list := func(n int, prefix string) string {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q", fmt.Sprint(prefix, i))
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	repeat := func(n int, elem func(i int) string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = elem(i)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	gens := map[string]func(n int) string{
+		"primArrayPlusScalar": func(n int) string { return `{"d":{"tags":` + list(n, "t") + `,"type":"x"}}` },
+		"primArrayOnly":       func(n int) string { return `{"d":{"tags":` + list(n, "t") + `}}` },
+		"objArrayBothFields": func(n int) string {
+			return `{"d":` + repeat(n, func(i int) string { return fmt.Sprintf(`{"a":%d,"b":%d}`, i, i) }) + `}`
+		},
+		"objArrayLastValid": func(n int) string {
+			return `{"d":` + repeat(n, func(i int) string {
+				switch {
+				case i == n-1:
+					return fmt.Sprintf(`{"a":%d,"b":%d}`, i, i)
+				case i%2 == 0:
+					return fmt.Sprintf(`{"a":%d}`, i)
+				default:
+					return fmt.Sprintf(`{"b":%d}`, i)
+				}
+			}) + `}`
+		},
+		"objArrayAllPartial": func(n int) string {
+			return `{"d":` + repeat(n, func(i int) string {
+				if i%2 == 0 {
+					return fmt.Sprintf(`{"a":%d}`, i)
+				}
+				return fmt.Sprintf(`{"b":%d}`, i)
+			}) + `}`
+		},
+		"customerLike": func(n int) string {
+			return `{"detail":{"data":` + repeat(n, func(i int) string {
+				return fmt.Sprintf(`{"name":"n%d","type":"user","domains":[{"email":"u%d@example.com"},{"other":1}]}`, i, i)
+			}) + `,"context":{"companyId":"c1","userId":"u1","email":"a@example.com"}}}`
+		},
+		"primInsideObjArray": func(n int) string {
+			return `{"detail":{"data":` + repeat(3, func(int) string { return `{"name":` + list(n, "n") + `,"type":"x"}` }) + `}}`
+		},
+		"noObjArrayLargePrim": func(n int) string { return `{"detail":{"data":{"name":` + list(n, "n") + `,"type":"x"}}}` },
+		"nested2Level": func(n int) string {
+			return `{"a":` + repeat(n, func(int) string {
+				return `{"b":` + repeat(10, func(j int) string { return fmt.Sprintf(`{"x":%d,"y":%d}`, j, j) }) + `}`
+			}) + `}`
+		},
+		"deepNestedPrim": func(n int) string {
+			return `{"a":` + repeat(3, func(int) string { return `{"b":{"tags":` + list(n, "t") + `,"type":"x"}}` }) + `}`
+		},
+		"wideRulePrimArray": func(n int) string { return `{"d":{"a":` + list(n, "a") + `,"b":"x","c":"y"}}` },
+		"twoPrimArrays":     func(n int) string { return `{"tags":` + list(n, "t") + `,"cats":` + list(n, "c") + `,"v":"1"}` },
+		"controlScalar":     func(int) string { return `{"a":1,"b":2}` },
+	}
+	for _, s := range scenarios {
+		gen, ok := gens[s.Gen]
+		if !ok {
+			t.Errorf("%s: no generator %q", s.Name, s.Gen)
+			continue
+		}
+		t.Run(strings.ReplaceAll(s.Name, " ", "_"), func(t *testing.T) {
+			m := pattern.New()
+			if err := m.Add("p", string(s.Rule)); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range s.Sizes {
+				ev := []byte(gen(n))
+				start := time.Now()
+				ids, err := m.Match(ev)
+				took := time.Since(start)
+				if err != nil {
+					t.Fatalf("size %d: %v", n, err)
+				}
+				if len(ids) != s.Expected {
+					t.Errorf("size %d: %d matches, want %d\nrule: %s\nevent: %.300s", n, len(ids), s.Expected, s.Rule, ev)
+				}
+				t.Logf("size %d (%d bytes): %v", n, len(ev), took)
+			}
+		})
 	}
 }
