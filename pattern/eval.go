@@ -21,9 +21,10 @@ type trailNode struct {
 	depth  int32
 }
 
+// hit is a trigger hit from inside an array; hits of one target are chained by next.
 type hit struct {
-	t     target
 	trail int32
+	next  int32
 }
 
 // occurrence is one leaf value of a field that is checked after the scan: its kind ('s'
@@ -46,7 +47,7 @@ type scratch struct {
 
 	nodeSeen   []uint32 // per path node: the object visit that saw it
 	tStamp     []uint32 // per target: hit in this epoch
-	tLast      []int32  // per target: trail of the last recorded hit
+	tHead      []int32  // per target: its last recorded hit, -1 for none
 	subStamp   []uint32
 	subCount   []int32
 	subTrailed []uint32 // per sub: some hit came from inside an array
@@ -62,11 +63,16 @@ type scratch struct {
 	fbuf     []byte
 	matched  []int32
 
-	// solver state
+	// solver state, see solve.go
 	lists  [][]int32
 	dlists [][]int32
 	chosen []int32
 	absent []int32
+	budget int
+	absIdx map[int32]*absIndex
+	uset   map[int32]struct{}
+	req    map[int32]int32
+	undo   []int32
 
 	p scanner
 }
@@ -77,7 +83,7 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.epoch, sc.visit = 0, 0
 		sc.nodeSeen = make([]uint32, s.nodes)
 		sc.tStamp = make([]uint32, len(s.tsub))
-		sc.tLast = make([]int32, len(s.tsub))
+		sc.tHead = make([]int32, len(s.tsub))
 		sc.subStamp = make([]uint32, len(s.subs))
 		sc.subCount = make([]int32, len(s.subs))
 		sc.subTrailed = make([]uint32, len(s.subs))
@@ -100,6 +106,7 @@ func (sc *scratch) reset(s *snapshot) {
 	sc.trails = append(sc.trails[:0], trailNode{parent: -1})
 	sc.arrays = 0
 	sc.matched = sc.matched[:0]
+	clear(sc.absIdx)
 }
 
 func (sc *scratch) nextVisit() uint32 {
@@ -149,7 +156,7 @@ func (sc *scratch) hit(t target, trail int32) {
 	si := sc.snap.tsub[t]
 	if sc.tStamp[t] != sc.epoch {
 		sc.tStamp[t] = sc.epoch
-		sc.tLast[t] = -1
+		sc.tHead[t] = -1
 		if sc.subStamp[si] != sc.epoch {
 			sc.subStamp[si] = sc.epoch
 			sc.subCount[si] = 0
@@ -161,9 +168,9 @@ func (sc *scratch) hit(t target, trail int32) {
 	}
 	if trail != 0 {
 		sc.subTrailed[si] = sc.epoch
-		if sc.tLast[t] != trail {
-			sc.tLast[t] = trail
-			sc.hits = append(sc.hits, hit{t, trail})
+		if h := sc.tHead[t]; h < 0 || sc.hits[h].trail != trail {
+			sc.hits = append(sc.hits, hit{trail: trail, next: h})
+			sc.tHead[t] = int32(len(sc.hits) - 1)
 		}
 	}
 }
@@ -390,6 +397,7 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 	if err := sc.scanEvent(event); err != nil {
 		return nil, err
 	}
+	sc.budget = solveBudget
 	for _, si := range sc.cands {
 		sb := &s.subs[si]
 		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, sc.subTrailed[si] == sc.epoch) {
@@ -401,6 +409,9 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, false) {
 			sc.emit(s.idIndex[sb.pattern])
 		}
+	}
+	if sc.budget < 0 {
+		return nil, ErrTooComplex
 	}
 	if len(sc.matched) == 0 {
 		return nil, nil
@@ -425,39 +436,6 @@ func (sc *scratch) nonepresent(fields []int32) bool {
 		}
 	}
 	return true
-}
-
-// check decides a sub-pattern whose eager conditions all hold (trailed: some of those
-// hits came from inside arrays): its deferred conditions need a satisfying occurrence and
-// its exists:false fields none, all consistent with one choice of array elements.
-func (sc *scratch) check(sb *sub, trailed bool) bool {
-	nd := len(sb.deferred)
-	for len(sc.dlists) < nd {
-		sc.dlists = append(sc.dlists, nil)
-	}
-	for i, d := range sb.deferred {
-		list := sc.dlists[i][:0]
-		if sc.fieldStamp[d.field] == sc.epoch {
-			for oi := sc.fieldHead[d.field]; oi >= 0; oi = sc.presence[oi].next {
-				if o := &sc.presence[oi]; sc.occMatches(o, d.ms) {
-					if len(list) == 0 || list[len(list)-1] != o.trail {
-						list = append(list, o.trail)
-					}
-					if o.trail != 0 {
-						trailed = true
-					}
-				}
-			}
-		}
-		sc.dlists[i] = list
-		if len(list) == 0 {
-			return false
-		}
-	}
-	if !trailed {
-		return sc.nonepresent(sb.absent)
-	}
-	return sc.solve(sb, sc.dlists[:nd])
 }
 
 // occMatches reports whether a recorded occurrence satisfies one of ms.
@@ -536,82 +514,4 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 		}
 	}
 	return false
-}
-
-// solve looks for one hit per condition, all pairwise compatible, such that no value of an
-// exists:false field is compatible with all of them. extra holds the trails that satisfy
-// the deferred conditions.
-func (sc *scratch) solve(sb *sub, extra [][]int32) bool {
-	n := int(sb.npos)
-	for len(sc.lists) < n+len(extra) {
-		sc.lists = append(sc.lists, nil)
-	}
-	lists := sc.lists[:n+len(extra)]
-	for i := range n {
-		lists[i] = lists[i][:0]
-	}
-	for _, h := range sc.hits {
-		if h.t >= sb.first && h.t < sb.first+sb.npos {
-			lists[h.t-sb.first] = append(lists[h.t-sb.first], h.trail)
-		}
-	}
-	for i := range n {
-		if len(lists[i]) == 0 { // hit only outside arrays
-			lists[i] = append(lists[i], 0)
-		}
-	}
-	for i, l := range extra {
-		lists[n+i] = append(lists[n+i][:0], l...)
-	}
-	slices.SortFunc(lists, func(a, b []int32) int { return len(a) - len(b) })
-	sc.chosen = sc.chosen[:0]
-	sc.absent = sb.absent
-	return sc.search(lists)
-}
-
-func (sc *scratch) search(lists [][]int32) bool {
-	k := len(sc.chosen)
-	if k == len(lists) {
-		return sc.absentOK()
-	}
-	for _, t := range lists[k] {
-		ok := true
-		for _, c := range sc.chosen {
-			if !sc.compatible(t, c) {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		sc.chosen = append(sc.chosen, t)
-		if sc.search(lists) {
-			return true
-		}
-		sc.chosen = sc.chosen[:k]
-	}
-	return false
-}
-
-func (sc *scratch) absentOK() bool {
-	for _, fi := range sc.absent {
-		if sc.fieldStamp[fi] != sc.epoch {
-			continue
-		}
-		for oi := sc.fieldHead[fi]; oi >= 0; oi = sc.presence[oi].next {
-			o := &sc.presence[oi]
-			all := true
-			for _, c := range sc.chosen {
-				if !sc.compatible(o.trail, c) {
-					all = false
-					break
-				}
-			}
-			if all {
-				return false
-			}
-		}
-	}
-	return true
 }
