@@ -73,10 +73,16 @@ func TestConcurrentMatchWhileAdding(t *testing.T) {
 		stop.Store(true)
 	}
 
+	const readers = 8
+	var started sync.WaitGroup // the writer starts once every reader is matching
+	started.Add(readers)
+	var during atomic.Int64 // matches done while the writer was writing
+
 	wg.Add(1)
 	go func() { // the writer
 		defer wg.Done()
 		defer stop.Store(true)
+		started.Wait()
 		for i := range adds {
 			id := fmt.Sprintf("add-match-%d", i)
 			name := matchNames[i%len(matchNames)]
@@ -97,14 +103,22 @@ func TestConcurrentMatchWhileAdding(t *testing.T) {
 		}
 	}()
 
-	for g := range 8 {
+	for g := range readers {
 		wg.Add(1)
 		go func() { // readers
 			defer wg.Done()
+			first := true
 			for round := 0; !stop.Load() || round < 2; round++ {
 				for j := range events {
 					i := (j + g*97) % len(events)
 					ids, err := m.Match(events[i])
+					if first {
+						started.Done()
+						first = false
+					}
+					if !stop.Load() {
+						during.Add(1)
+					}
 					if err != nil {
 						report(fmt.Errorf("envelope %d: %v", i+1, err))
 						return
@@ -135,6 +149,7 @@ func TestConcurrentMatchWhileAdding(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	t.Logf("%d matches ran while patterns were being added and removed", during.Load())
 
 	// After the writer: every surviving add-match id is answered for every matching event.
 	survivors := map[string]int{}
