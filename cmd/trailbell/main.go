@@ -37,6 +37,7 @@ var commands = []command{
 	{"deploy", "print the EventBridge pre-filter pattern; check a deployment (pattern|check)", runDeploy},
 	{"notify", "send a test alert to a receiver (notify test)", runNotify},
 	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
+	{"run", "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", runRun},
 	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
 }
 
