@@ -77,10 +77,10 @@ func (s *memStore) accept(key string, to map[string]*item, now time.Time, window
 }
 
 func (s *memStore) push(q string, it *item) {
+	// A copy: the caller's item may sit in a worker's page under its old id.
 	s.seq++
 	c := *it
 	c.id = s.seq
-	it.id = s.seq
 	s.queues[q] = append(s.queues[q], &c)
 }
 
@@ -214,8 +214,9 @@ func (s *boltStore) accept(key string, to map[string]*item, now time.Time, windo
 			}
 		}
 		for _, q := range sortedKeys(to) {
-			to[q].id = 0
-			if err := putItem(tx, q, to[q]); err != nil {
+			c := *to[q]
+			c.id = 0
+			if err := putItem(tx, q, &c); err != nil {
 				return err
 			}
 		}
@@ -278,8 +279,9 @@ func (s *boltStore) move(q string, ids []uint64, to map[string][]*item) error {
 		}
 		for _, dst := range sortedKeys(to) {
 			for _, it := range to[dst] {
-				it.id = 0
-				if err := putItem(tx, dst, it); err != nil {
+				c := *it // the caller's item may sit in a worker's page under its old id
+				c.id = 0
+				if err := putItem(tx, dst, &c); err != nil {
 					return err
 				}
 			}

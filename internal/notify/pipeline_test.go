@@ -1,0 +1,411 @@
+package notify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/pattern"
+)
+
+// call is one notifier call as the fake saw it.
+type call struct {
+	at  time.Time
+	ids []string
+}
+
+// fake is a Notifier made of a function; it records successful calls.
+type fake struct {
+	mu    sync.Mutex
+	fn    func(n int, fs []*finding.Finding) (bool, error) // n counts calls from 0
+	n     int
+	calls []call
+}
+
+func (f *fake) Notify(_ context.Context, fs ...*finding.Finding) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.n
+	f.n++
+	if f.fn != nil {
+		if retry, err := f.fn(n, fs); err != nil {
+			return retry, err
+		}
+	}
+	c := call{at: time.Now()}
+	for _, x := range fs {
+		c.ids = append(c.ids, x.EventID)
+	}
+	f.calls = append(f.calls, c)
+	return false, nil
+}
+
+func (f *fake) got() []call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+func (f *fake) delivered() []string {
+	var ids []string
+	for _, c := range f.got() {
+		ids = append(ids, c.ids...)
+	}
+	return ids
+}
+
+func mk(rule, principal, id string, sev finding.Severity) finding.Finding {
+	return finding.Finding{Rule: rule, Principal: principal, EventID: id, Severity: sev, Account: "111122223333",
+		EventName: "AttachUserPolicy", Title: "t", Record: []byte(`{}`)}
+}
+
+func newPipeline(t *testing.T, o notify.Options) *notify.Pipeline {
+	t.Helper()
+	if o.NewMatcher == nil {
+		o.NewMatcher = func() notify.Matcher { return pattern.New() }
+	}
+	p, err := notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func submit(t *testing.T, p *notify.Pipeline, fs ...finding.Finding) {
+	t.Helper()
+	for _, f := range fs {
+		if err := p.Submit(t.Context(), f); err != nil {
+			t.Fatalf("submit %s: %v", f.Key(), err)
+		}
+	}
+}
+
+func TestRouting(t *testing.T) {
+	sec, ops, pager, audit := &fake{}, &fake{}, &fake{}, &fake{}
+	p := newPipeline(t, notify.Options{
+		Receivers: []notify.Receiver{
+			{Name: "sec", Notifier: sec},
+			{Name: "ops", Notifier: ops, MinSeverity: finding.Medium},
+			{Name: "pager", Notifier: pager},
+			{Name: "audit", Notifier: audit},
+		},
+		Route: notify.Route{Receiver: "sec", Routes: []notify.Route{
+			{Receiver: "audit", Match: `{"tags":["audit"]}`, Continue: true},
+			{Receiver: "pager", MinSeverity: finding.Critical},
+			{Receiver: "ops", Accounts: []string{"999988887777"}},
+			{Rules: []string{"root-login"}, Routes: []notify.Route{
+				{Receiver: "ops", Match: `{"principal":[{"prefix":"arn:aws:iam::111122223333:root"}]}`},
+			}},
+		}},
+		Exceptions: []notify.Exception{
+			{Name: "terraform", Match: `{"principal":[{"wildcard":"arn:aws:sts::*:assumed-role/terraform/*"}]}`},
+			{Name: "noisy rule", Rules: []string{"noisy"}},
+			{Name: "ci on one rule", Rules: []string{"create-user"}, Match: `{"principal":[{"suffix":"/ci"}]}`},
+		},
+	})
+	tagged := mk("r", "arn:aws:iam::111122223333:user/a", "e-tagged", finding.High)
+	tagged.Tags = []string{"audit", "iam"}
+	crit := mk("r", "arn:aws:iam::111122223333:user/a", "e-crit", finding.Critical)
+	other := mk("r", "arn:aws:iam::111122223333:user/a", "e-other-acct", finding.High)
+	other.Account = "999988887777"
+	otherLow := mk("r", "arn:aws:iam::111122223333:user/a", "e-other-low", finding.Low)
+	otherLow.Account = "999988887777"
+	root := mk("root-login", "arn:aws:iam::111122223333:root", "e-root", finding.High)
+	rootOther := mk("root-login", "arn:aws:iam::111122223333:user/x", "e-root-nomatch", finding.High)
+	tf := mk("r", "arn:aws:sts::111122223333:assumed-role/terraform/run-17", "e-tf", finding.Critical)
+	noisy := mk("noisy", "x", "e-noisy", finding.Critical)
+	ci := mk("create-user", "arn:aws:sts::1:assumed-role/ci", "e-ci", finding.High)
+	ciOther := mk("r", "arn:aws:sts::1:assumed-role/ci", "e-ci-other-rule", finding.High)
+	submit(t, p, tagged, crit, other, otherLow, root, rootOther, tf, noisy, ci, ciOther)
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		f    *fake
+		want []string
+	}{
+		// tagged goes to audit and continues, but no later sibling matches; a matched child
+		// replaces the default, as in Alertmanager
+		"sec":   {sec, []string{"e-root-nomatch", "e-ci-other-rule"}},
+		"audit": {audit, []string{"e-tagged"}},
+		"pager": {pager, []string{"e-crit"}},
+		// otherLow is routed to ops but below its minimum severity
+		"ops": {ops, []string{"e-other-acct", "e-root"}},
+	}
+	for name, w := range want {
+		got := w.f.delivered()
+		slices.Sort(got)
+		slices.Sort(w.want)
+		if !slices.Equal(got, w.want) {
+			t.Errorf("%s got %v, want %v", name, got, w.want)
+		}
+	}
+}
+
+func TestRouteErrorsNameTheField(t *testing.T) {
+	_, err := notify.New(notify.Options{
+		Receivers:  []notify.Receiver{{Name: "a", Notifier: &fake{}}},
+		Route:      notify.Route{Receiver: "a", Path: "notify.route", Routes: []notify.Route{{Match: `{"rule":[{"prefix":1}]}`}}},
+		NewMatcher: func() notify.Matcher { return pattern.New() },
+	})
+	if err == nil || !strings.Contains(err.Error(), "notify.route.routes[0].match") {
+		t.Fatalf("error %v does not name notify.route.routes[0].match", err)
+	}
+	_, err = notify.New(notify.Options{
+		Receivers: []notify.Receiver{{Name: "a", Notifier: &fake{}}},
+		Route:     notify.Route{Receiver: "b"},
+	})
+	if err == nil || !strings.Contains(err.Error(), `no receiver named "b"`) {
+		t.Fatalf("unknown receiver: got %v", err)
+	}
+}
+
+func TestDedupeAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := &fake{}
+	o := notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}, StateDir: dir}
+	p, err := notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := mk("r", "p", "e1", finding.High)
+	submit(t, p, f, f, f)
+	if got := p.Pending(); got != 1 {
+		t.Fatalf("pending after three submits of one finding = %d, want 1", got)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was delivered before the "crash": the new process finds it in the outbox
+	// and still refuses the duplicate a source re-reads.
+	p, err = notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.Pending(); got != 1 {
+		t.Fatalf("pending after reopen = %d, want 1", got)
+	}
+	submit(t, p, f, mk("r", "p", "e2", finding.High))
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.delivered(); !slices.Equal(got, []string{"e1", "e2"}) {
+		t.Fatalf("delivered %v, want [e1 e2]", got)
+	}
+}
+
+func TestGrouping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &fake{}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Minute}},
+			Route:     notify.Route{Receiver: "a"},
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		start := time.Now()
+		submit(t, p, mk("r", "alice", "a1", finding.High))
+		synctest.Wait()
+		time.Sleep(10 * time.Second)
+		submit(t, p, mk("r", "alice", "a2", finding.High), mk("r", "alice", "a3", finding.High), mk("r", "bob", "b1", finding.High))
+		time.Sleep(time.Second)
+		submit(t, p, mk("r", "alice", "a4", finding.High))
+		time.Sleep(2 * time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got := n.got()
+		want := []struct {
+			after time.Duration
+			ids   []string
+		}{
+			{0, []string{"a1"}},
+			{10 * time.Second, []string{"b1"}},
+			{time.Minute, []string{"a2", "a3", "a4"}},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d messages %v, want %d", len(got), got, len(want))
+		}
+		for i, w := range want {
+			if d := got[i].at.Sub(start); d != w.after || !slices.Equal(got[i].ids, w.ids) {
+				t.Errorf("message %d: %v at +%v, want %v at +%v", i, got[i].ids, d, w.ids, w.after)
+			}
+		}
+	})
+}
+
+func TestRateLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &fake{}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n, RateLimit: notify.RateLimit{Every: time.Second, Burst: 3}}},
+			Route:     notify.Route{Receiver: "a"},
+		})
+		start := time.Now()
+		for i := range 6 {
+			submit(t, p, mk("r", fmt.Sprint("p", i), fmt.Sprint("e", i), finding.High))
+		}
+		// Flush merges repeats of a group, not distinct findings: six messages.
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Duration
+		for _, c := range n.got() {
+			at = append(at, c.at.Sub(start))
+		}
+		want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 3 * time.Second}
+		if !slices.Equal(at, want) {
+			t.Fatalf("sent at %v, want %v", at, want)
+		}
+	})
+}
+
+func TestRetryHonoursRetryAfterAndBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var tries []time.Time
+		n := &fake{fn: func(i int, _ []*finding.Finding) (bool, error) {
+			tries = append(tries, time.Now())
+			switch i {
+			case 0:
+				return true, &notify.Error{Reason: "rate_limited", RetryAfter: 30 * time.Second}
+			case 1, 2:
+				return true, &notify.Error{Reason: "http_503"}
+			}
+			return false, nil
+		}}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n}},
+			Route:     notify.Route{Receiver: "a"},
+			Backoff:   notify.Backoff{Initial: time.Second, Max: time.Minute},
+			Jitter:    func() float64 { return 1 }, // the full step
+		})
+		start := time.Now()
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var at []time.Duration
+		for _, x := range tries {
+			at = append(at, x.Sub(start))
+		}
+		// Retry-After 30s beats the 1s backoff; then 2s and 4s backoff steps.
+		want := []time.Duration{0, 30 * time.Second, 32 * time.Second, 36 * time.Second}
+		if !slices.Equal(at, want) {
+			t.Fatalf("attempts at %v, want %v", at, want)
+		}
+		if got := n.delivered(); !slices.Equal(got, []string{"e1"}) {
+			t.Fatalf("delivered %v", got)
+		}
+	})
+}
+
+func TestPermanentFailureGoesToFallbackWithAlert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bad := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+			return false, &notify.Error{Reason: "no_service", Err: errors.New("HTTP 404: no_service")}
+		}}
+		fb := &fake{}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "slack", Notifier: bad, Fallback: "pager"}, {Name: "pager", Notifier: fb}},
+			Route:     notify.Route{Receiver: "slack"},
+		})
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatalf("flush: %v (the fallback took it)", err)
+		}
+		var rules []string
+		fb.mu.Lock()
+		n := fb.n
+		fb.mu.Unlock()
+		for _, id := range fb.delivered() {
+			rules = append(rules, id)
+		}
+		if n != 2 || len(rules) != 2 || rules[0] != "e1" || !strings.HasPrefix(rules[1], "delivery-failure-slack-") {
+			t.Fatalf("fallback got %v in %d calls; want e1 then the delivery-failure alert", rules, n)
+		}
+		if bad.n != 1 {
+			t.Fatalf("permanent failure was tried %d times, want 1", bad.n)
+		}
+	})
+}
+
+func TestDeadlineEndsRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+			return true, &notify.Error{Reason: "http_500"}
+		}}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: down}},
+			Route:     notify.Route{Receiver: "a"},
+			Deadline:  10 * time.Minute,
+			Backoff:   notify.Backoff{Initial: time.Second, Max: time.Minute},
+		})
+		start := time.Now()
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		err := p.Flush(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "deadline") || !strings.Contains(err.Error(), "receiver a") {
+			t.Fatalf("flush error %v, want the deadline failure of receiver a", err)
+		}
+		if el := time.Since(start); el < 10*time.Minute || el > 12*time.Minute {
+			t.Fatalf("gave up after %v, want about the 10m deadline", el)
+		}
+		if p.Pending() != 0 {
+			t.Fatalf("pending %d; the failed finding belongs in the dead-letter queue", p.Pending())
+		}
+	})
+}
+
+func TestFlushWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &fake{}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Hour}},
+			Route:     notify.Route{Receiver: "a"},
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		synctest.Wait()
+		submit(t, p, mk("r", "p", "e2", finding.High), mk("r", "p", "e3", finding.High))
+		start := time.Now()
+		// The group window would hold e2 and e3 for an hour; Flush sends them now.
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) != 0 {
+			t.Fatalf("flush waited %v", time.Since(start))
+		}
+		cancel()
+		<-done
+		if got := n.delivered(); !slices.Equal(got, []string{"e1", "e2", "e3"}) {
+			t.Fatalf("delivered %v", got)
+		}
+	})
+}
+
+func TestFlushReportsPendingOnTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		down := &fake{fn: func(int, []*finding.Finding) (bool, error) { return true, &notify.Error{Reason: "http_500"} }}
+		p := newPipeline(t, notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: down}}, Route: notify.Route{Receiver: "a"}})
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		err := p.Flush(ctx)
+		if err == nil || !strings.Contains(err.Error(), "1 deliveries still pending") {
+			t.Fatalf("flush error %v", err)
+		}
+	})
+}
