@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -254,6 +255,42 @@ var semantics = []struct {
 			[]string{`{"a":"1","b":"2"}`},
 			nil},
 	}},
+	// Choices the package doc states where AWS's text is silent or engines differ.
+	{"documented choices", []semCase{
+		{"exists true: an empty array has no value", `{"tags":[{"exists":true}]}`,
+			[]string{`{"tags":["x"]}`, `{"tags":null}`},
+			[]string{`{"tags":[]}`}},
+		{"exists false: an empty array has no value", `{"tags":[{"exists":false}]}`,
+			[]string{`{"tags":[]}`, `{}`},
+			[]string{`{"tags":["x"]}`}},
+		{"anything-but a string matches other types", `{"s":[{"anything-but":"stopped"}]}`,
+			[]string{`{"s":5}`, `{"s":null}`, `{"s":true}`},
+			[]string{`{"s":"stopped"}`}},
+		{"anything-but prefix matches other types", `{"s":[{"anything-but":{"prefix":"sto"}}]}`,
+			[]string{`{"s":"running"}`, `{"s":5}`, `{"s":null}`},
+			[]string{`{"s":"stopped"}`, `{}`}},
+		{"anything-but a number excludes only numbers", `{"n":[{"anything-but":[5]}]}`,
+			[]string{`{"n":"5"}`, `{"n":6}`},
+			[]string{`{"n":5.0}`}},
+		{"equals-ignore-case folds beyond ASCII", `{"city":[{"equals-ignore-case":"zürich"}]}`,
+			[]string{`{"city":"ZÜRICH"}`, `{"city":"Zürich"}`},
+			[]string{`{"city":"ZURICH"}`}},
+		{"cidr with host bits set is masked", `{"ip":[{"cidr":"10.0.0.5/24"}]}`,
+			[]string{`{"ip":"10.0.0.200"}`},
+			[]string{`{"ip":"10.0.1.5"}`}},
+		{"IPv4-mapped IPv6 event address", `{"ip":[{"cidr":"10.0.0.0/8"}]}`,
+			[]string{`{"ip":"::ffff:10.1.2.3"}`},
+			[]string{`{"ip":"::ffff:11.1.2.3"}`}},
+		{"pattern repeated key: last wins", `{"a":["1"],"a":["2"]}`,
+			[]string{`{"a":"2"}`},
+			[]string{`{"a":"1"}`}},
+		{"event repeated key: first wins", `{"a":["1"]}`,
+			[]string{`{"a":"1","a":"2"}`},
+			[]string{`{"a":"2","a":"1"}`}},
+		{"number never equals a string", `{"n":[300]}`,
+			[]string{`{"n":3.0e2}`},
+			[]string{`{"n":"300"}`}},
+	}},
 	{"array consistency", []semCase{
 		// Two fields matched under one array of objects must come from the same element.
 		{"same element", `{"a":{"b":[1],"c":[2]}}`,
@@ -327,6 +364,7 @@ func TestInvalidPatterns(t *testing.T) {
 		{"$or with one branch", `{"$or":[{"a":["1"]}]}`, []string{"$or"}},
 		{"$or branch not an object", `{"$or":[{"a":["1"]},["b"]]}`, []string{"$or"}},
 		{"$or empty", `{"x":{"$or":[]}}`, []string{"$or"}},
+		{"$or combinations past the cap", orProduct(13), []string{"$or"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -341,6 +379,43 @@ func TestInvalidPatterns(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// orProduct returns a pattern of n fields each holding a two-way $or: 2^n AND-only
+// alternatives.
+func orProduct(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = fmt.Sprintf(`"f%d":{"$or":[{"a":["1"]},{"b":["2"]}]}`, i)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func TestOrProductUnderTheCap(t *testing.T) {
+	p := orProduct(10) // 1024 alternatives
+	m := pattern.New()
+	if err := m.Add("p", p); err != nil {
+		t.Fatalf("1024 alternatives rejected: %v", err)
+	}
+	var ev strings.Builder
+	ev.WriteString("{")
+	for i := range 10 {
+		if i > 0 {
+			ev.WriteString(",")
+		}
+		if i%2 == 0 {
+			fmt.Fprintf(&ev, `"f%d":{"a":"1"}`, i)
+		} else {
+			fmt.Fprintf(&ev, `"f%d":{"b":"2"}`, i)
+		}
+	}
+	ev.WriteString("}")
+	if !matchOne(t, p, ev.String()) {
+		t.Fatalf("no match for %s", ev.String())
+	}
+	if matchOne(t, p, strings.Replace(ev.String(), `"f9":{"b":"2"}`, `"f9":{"b":"3"}`, 1)) {
+		t.Fatal("matched with one field wrong")
 	}
 }
 
