@@ -128,30 +128,6 @@ func (sc *scratch) newTrail(parent, array int32) int32 {
 	return int32(len(sc.trails) - 1)
 }
 
-// compatible reports whether two values can come from one array element: below their
-// deepest common array element, they must not go through different elements of one array.
-func (sc *scratch) compatible(a, b int32) bool {
-	if a == b || a == 0 || b == 0 {
-		return true
-	}
-	tr := sc.trails
-	ca, cb := int32(-1), int32(-1)
-	for tr[a].depth > tr[b].depth {
-		ca, a = a, tr[a].parent
-	}
-	for tr[b].depth > tr[a].depth {
-		cb, b = b, tr[b].parent
-	}
-	for a != b {
-		ca, cb = a, b
-		a, b = tr[a].parent, tr[b].parent
-	}
-	if ca < 0 || cb < 0 {
-		return true // one lies inside the other's element
-	}
-	return tr[ca].array != tr[cb].array
-}
-
 func (sc *scratch) hit(t target, trail int32) {
 	si := sc.snap.tsub[t]
 	if sc.tStamp[t] != sc.epoch {

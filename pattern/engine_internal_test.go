@@ -1,0 +1,467 @@
+package pattern
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A brute-force reference: decode the event with encoding/json, list every leaf value with
+// the array elements it lies in, and try every combination of leaves for every AND-only
+// alternative. It shares only the parser with the engine, so it checks the path index, the
+// byte scanner, the value indexes, trigger/deferred splitting and the array solver.
+
+type refLeaf struct {
+	v     any
+	trail [][2]int // (array id, element index) from the root down
+}
+
+func refLeaves(v any, path string, trail [][2]int, arrays *int, out map[string][]refLeaf) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			p := k
+			if path != "" {
+				p = path + "\x00" + k
+			}
+			refLeaves(c, p, trail, arrays, out)
+		}
+	case []any:
+		*arrays++
+		id := *arrays
+		for i, c := range x {
+			refLeaves(c, path, append(slices.Clone(trail), [2]int{id, i}), arrays, out)
+		}
+	default:
+		out[path] = append(out[path], refLeaf{v: v, trail: trail})
+	}
+}
+
+func refCompatible(a, b [][2]int) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x[0] == y[0] && x[1] != y[1] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func refWildcard(w *wildcard, s string) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	for i, seg := range w.segs {
+		if i > 0 {
+			b.WriteString("(?s:.*)")
+		}
+		b.WriteString(regexp.QuoteMeta(seg))
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String()).MatchString(s)
+}
+
+func refValue(m *valueMatcher, v any) bool {
+	s, isStr := v.(string)
+	var f float64
+	n, isNum := v.(json.Number)
+	if isNum {
+		f, _ = strconv.ParseFloat(string(n), 64)
+	}
+	switch m.kind {
+	case opExists:
+		return true
+	case opExactString:
+		return isStr && s == m.s
+	case opExactNumber:
+		return isNum && f == m.num
+	case opExactNull:
+		return v == nil
+	case opExactTrue:
+		return v == true
+	case opExactFalse:
+		return v == false
+	case opPrefix:
+		return isStr && strings.HasPrefix(s, m.s)
+	case opSuffix:
+		return isStr && strings.HasSuffix(s, m.s)
+	case opPrefixFold:
+		return isStr && strings.HasPrefix(foldString(s), m.s)
+	case opSuffixFold:
+		return isStr && strings.HasSuffix(foldString(s), m.s)
+	case opEqualsFold:
+		return isStr && foldString(s) == m.s
+	case opWildcard:
+		return isStr && refWildcard(m.wc, s)
+	case opNumeric:
+		return isNum && m.rng.contains(f)
+	case opCIDR:
+		a, err := netip.ParseAddr(s)
+		return isStr && err == nil && a.Zone() == "" && m.cidr.Contains(a.Unmap())
+	case opAnythingBut:
+		ab := m.ab
+		switch {
+		case isStr:
+			switch ab.kind {
+			case abStrings:
+				return !slices.Contains(ab.strs, s)
+			case abNumbers:
+				return true
+			case abPrefix:
+				return !strings.HasPrefix(s, ab.s)
+			case abSuffix:
+				return !strings.HasSuffix(s, ab.s)
+			case abFold:
+				return !slices.Contains(ab.strs, foldString(s))
+			case abWildcard:
+				return !slices.ContainsFunc(ab.wcs, func(w *wildcard) bool { return refWildcard(w, s) })
+			}
+		case isNum:
+			return ab.kind != abNumbers || !slices.Contains(ab.nums, f)
+		default:
+			return true
+		}
+	}
+	panic(fmt.Sprintf("kind %d", m.kind))
+}
+
+func refMatches(c *compiled, leaves map[string][]refLeaf) bool {
+	for _, alt := range c.alts {
+		var pos [][]refLeaf
+		var absent []string
+		ok := true
+		for _, cond := range alt {
+			key := strings.Join(cond.path, "\x00")
+			if cond.absent {
+				absent = append(absent, key)
+				continue
+			}
+			var cands []refLeaf
+			for _, l := range leaves[key] {
+				if slices.ContainsFunc(cond.ms, func(m valueMatcher) bool { return refValue(&m, l.v) }) {
+					cands = append(cands, l)
+				}
+			}
+			if len(cands) == 0 {
+				ok = false
+				break
+			}
+			pos = append(pos, cands)
+		}
+		if ok && refChoose(pos, nil, absent, leaves) {
+			return true
+		}
+	}
+	return false
+}
+
+func refChoose(pos [][]refLeaf, chosen [][][2]int, absent []string, leaves map[string][]refLeaf) bool {
+	if len(chosen) == len(pos) {
+		for _, key := range absent {
+			for _, l := range leaves[key] {
+				if !slices.ContainsFunc(chosen, func(c [][2]int) bool { return !refCompatible(c, l.trail) }) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, l := range pos[len(chosen)] {
+		if slices.ContainsFunc(chosen, func(c [][2]int) bool { return !refCompatible(c, l.trail) }) {
+			continue
+		}
+		if refChoose(pos, append(chosen, l.trail), absent, leaves) {
+			return true
+		}
+	}
+	return false
+}
+
+// Random events and patterns over a small vocabulary, so that they often meet.
+var (
+	genKeys   = []string{"a", "b", "c"}
+	genValues = []string{`"x"`, `"xy"`, `"X"`, `"yx"`, `""`, `1`, `2.5`, `-1`, `null`, `true`, `false`, `"10.0.0.1"`, `"a\"b"`}
+)
+
+func genEvent(r *rand.Rand, depth int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	keys := slices.Clone(genKeys)
+	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	for i, k := range keys[:1+r.IntN(len(keys))] {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "%q:%s", k, genValue(r, depth))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+func genValue(r *rand.Rand, depth int) string {
+	switch n := r.IntN(10); {
+	case depth > 0 && n < 3:
+		return genEvent(r, depth-1)
+	case depth > 0 && n < 6:
+		var parts []string
+		for range r.IntN(4) {
+			parts = append(parts, genValue(r, depth-1))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	return genValues[r.IntN(len(genValues))]
+}
+
+var genMatchers = []string{
+	`"x"`, `"xy"`, `1`, `2.5`, `null`, `true`, `""`,
+	`{"prefix":"x"}`, `{"suffix":"x"}`, `{"prefix":{"equals-ignore-case":"X"}}`,
+	`{"suffix":{"equals-ignore-case":"Y"}}`, `{"equals-ignore-case":"x"}`,
+	`{"wildcard":"*x"}`, `{"wildcard":"x*"}`, `{"wildcard":"*y*"}`,
+	`{"numeric":[">",0]}`, `{"numeric":[">=",-1,"<",2]}`, `{"numeric":["=",2.5]}`,
+	`{"exists":true}`, `{"exists":false}`, `{"cidr":"10.0.0.0/24"}`,
+	`{"anything-but":"x"}`, `{"anything-but":[1,2.5]}`, `{"anything-but":{"prefix":"x"}}`,
+	`{"anything-but":{"suffix":"y"}}`, `{"anything-but":{"equals-ignore-case":["X","XY"]}}`,
+	`{"anything-but":{"wildcard":"*y*"}}`,
+}
+
+func genPattern(r *rand.Rand, depth int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	keys := slices.Clone(genKeys)
+	r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	n := 1 + r.IntN(len(keys))
+	for i, k := range keys[:n] {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if depth > 0 && r.IntN(3) == 0 {
+			fmt.Fprintf(&b, "%q:%s", k, genPattern(r, depth-1))
+			continue
+		}
+		var ms []string
+		for range 1 + r.IntN(2) {
+			ms = append(ms, genMatchers[r.IntN(len(genMatchers))])
+		}
+		fmt.Fprintf(&b, "%q:[%s]", k, strings.Join(ms, ","))
+	}
+	if depth > 0 && r.IntN(5) == 0 {
+		fmt.Fprintf(&b, `,"$or":[%s,%s]`, genPattern(r, depth-1), genPattern(r, depth-1))
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// TestAgainstReference matches random events against many random patterns held in one
+// Matcher and compares every verdict with the brute-force reference.
+func TestAgainstReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for round := range 40 {
+		m := New()
+		var ids []string
+		comp := map[string]*compiled{}
+		for len(ids) < 60 {
+			p := genPattern(r, 2)
+			c, err := compile(p)
+			if err != nil {
+				continue // e.g. $or alternatives exceeding the cap never happen; skip rejects
+			}
+			id := fmt.Sprintf("r%d-%d %s", round, len(ids), p)
+			if err := m.Add(id, p); err != nil {
+				t.Fatalf("Add(%s): %v", p, err)
+			}
+			ids = append(ids, id)
+			comp[id] = c
+		}
+		for range 150 {
+			ev := genEvent(r, 3)
+			dec := json.NewDecoder(strings.NewReader(ev))
+			dec.UseNumber()
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				t.Fatalf("generated event %s: %v", ev, err)
+			}
+			leaves := map[string][]refLeaf{}
+			arrays := 0
+			refLeaves(v, "", nil, &arrays, leaves)
+			got, err := m.Match([]byte(ev))
+			if err != nil {
+				t.Fatalf("Match(%s): %v", ev, err)
+			}
+			for _, id := range ids {
+				want := refMatches(comp[id], leaves)
+				if slices.Contains(got, id) != want {
+					t.Fatalf("event %s\npattern %s\ngot match=%v, reference says %v", ev, id, !want, want)
+				}
+			}
+		}
+	}
+}
+
+// TestEventErrors: invalid JSON in the part read is an error naming the byte offset.
+func TestEventErrors(t *testing.T) {
+	m := New()
+	if err := m.Add("p", `{"a":["x"],"b":{"c":[1]}}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{
+		``, ` `, `[]`, `"x"`, `{`, `{"a"`, `{"a":}`, `{"a":"x"`, `{"a":"x",}`, `{"a":tru}`,
+		`{"a":"\q"}`, `{"a":"x" "b":1}`, `{"a":01}`, `{"a":1.}`, `{"a":-}`, `{"a":1e}`,
+		`{"b":{"c":[1,]}}`, `{"b":{"c":[1 2]}}`, `{"z":[1,2}`, `{"a":"x\u12"}`, `{"a":"x"} {`,
+	} {
+		ids, err := m.Match([]byte(ev))
+		if err == nil {
+			t.Errorf("Match(%q) = %q, nil; want an error", ev, ids)
+			continue
+		}
+		if ids != nil {
+			t.Errorf("Match(%q) returned ids %q with error %v", ev, ids, err)
+		}
+		if !strings.Contains(err.Error(), "byte") {
+			t.Errorf("Match(%q): error %q does not give the offset", ev, err)
+		}
+	}
+}
+
+// TestEarlyExit: once every named top-level key is seen, the rest is not read, and a
+// repeated key is read once (first wins).
+func TestEarlyExit(t *testing.T) {
+	m := New()
+	if err := m.Add("p", `{"a":["x"]}`); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ev   string
+		want bool
+	}{
+		{`{"a":"x", "rest": garbage`, true},
+		{`{"a":"x","a":"y"}`, true},
+		{`{"a":"y","a":"x"}`, false},
+		{`{"b":{"a":"x"},"a":"x"}`, true},
+	}
+	for _, c := range cases {
+		ids, err := m.Match([]byte(c.ev))
+		if err != nil || (len(ids) == 1) != c.want {
+			t.Errorf("Match(%s) = %q, %v; want match %v", c.ev, ids, err, c.want)
+		}
+	}
+}
+
+// TestDeepAndLarge: deep nesting on a named path is an error, elsewhere it is skipped;
+// huge arrays and strings work.
+func TestDeepAndLarge(t *testing.T) {
+	m := New()
+	if err := m.Add("p", `{"a":["x"]}`); err != nil {
+		t.Fatal(err)
+	}
+	deep := `{"a":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`
+	if _, err := m.Match([]byte(deep)); err == nil {
+		t.Error("5000 nested arrays on a named path: no error")
+	}
+	skipped := `{"b":` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `,"a":"x"}`
+	if ids, err := m.Match([]byte(skipped)); err != nil || len(ids) != 1 {
+		t.Errorf("deep unnamed value: %q, %v", ids, err)
+	}
+	big := `{"a":[` + strings.Repeat(`"y",`, 200000) + `"x"],"s":"` + strings.Repeat("é\\n", 100000) + `"}`
+	if ids, err := m.Match([]byte(big)); err != nil || len(ids) != 1 {
+		t.Errorf("large event: %q, %v", ids, err)
+	}
+	invalid := []byte("{\"a\":\"x\xff\xfe\",\"b\":\"\xc3\x28\"}")
+	if ids, err := m.Match(invalid); err != nil || len(ids) != 0 {
+		t.Errorf("invalid UTF-8: %q, %v", ids, err)
+	}
+}
+
+// TestArrayConsistencyScales: tens of thousands of array elements with conditions that
+// only hold in different elements are decided quickly, not by trying every pair.
+func TestArrayConsistencyScales(t *testing.T) {
+	m := New()
+	for id, p := range map[string]string{
+		"pair":   `{"d":{"a":[1],"b":[{"exists":true}]}}`,
+		"absent": `{"d":{"a":[{"exists":true}],"b":[{"exists":false}]}}`,
+		"three":  `{"d":{"a":[1],"b":[{"exists":true}],"c":[{"anything-but":"z"}]}}`,
+	} {
+		if err := m.Add(id, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"d":[`)
+	for i := range 30000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		// a alone, b alone, a+b+c together: only "absent" fails, since every a element
+		// is either with b or alone... alone elements make "absent" match.
+		switch i % 3 {
+		case 0:
+			b.WriteString(`{"a":1}`)
+		case 1:
+			b.WriteString(`{"b":1,"c":"z"}`)
+		default:
+			b.WriteString(`{"a":2,"b":1}`)
+		}
+	}
+	b.WriteString(`]}`)
+	ids, err := m.Match(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{"absent"}) {
+		t.Errorf("got %q, want [absent]", ids)
+	}
+}
+
+// TestReAddAndRemove: a re-added id ORs its patterns; Remove drops them all.
+func TestReAddAndRemove(t *testing.T) {
+	m := New()
+	for _, p := range []string{`{"a":["x"]}`, `{"a":["y"]}`} {
+		if err := m.Add("id", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Add("other", `{"a":[{"prefix":""}]}`); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ev string, want ...string) {
+		t.Helper()
+		got, err := m.Match([]byte(ev))
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Match(%s) = %q, %v; want %q", ev, got, err, want)
+		}
+	}
+	check(`{"a":"x"}`, "id", "other")
+	check(`{"a":["y","x"]}`, "id", "other")
+	check(`{"a":"z"}`, "other")
+	m.Remove("id")
+	check(`{"a":"x"}`, "other")
+	m.Remove("other")
+	m.Remove("never added")
+	check(`{"a":"x"}`)
+}
+
+// TestTriggerChoice: the rarest condition of a pattern becomes its trigger.
+func TestTriggerChoice(t *testing.T) {
+	var entries []entry
+	for i := range 50 {
+		c, err := compile(fmt.Sprintf(`{"source":["aws.iam"],"detail":{"eventName":["E%d"],"errorCode":[{"exists":true}]}}`, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, entry{id: strconv.Itoa(i), c: c})
+	}
+	s := build(entries)
+	f := s.fields[s.root.lookupField([]string{"detail", "eventName"})]
+	if len(f.exactStr) != 50 {
+		t.Errorf("eventName indexes %d values, want all 50 as triggers", len(f.exactStr))
+	}
+	if src := s.fields[s.root.lookupField([]string{"source"})]; len(src.exactStr) != 0 {
+		t.Errorf("source was chosen as a trigger: %v", src.exactStr)
+	}
+}
