@@ -1,0 +1,330 @@
+package slack_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/slack"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// builtinFindings returns, per built-in rule, the finding its first positive sample gives.
+func builtinFindings(t *testing.T) map[string]*finding.Finding {
+	t.Helper()
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := detect.New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*finding.Finding{}
+	for _, r := range rules {
+		if len(r.Samples.Match) == 0 {
+			t.Errorf("rule %s has no positive sample", r.ID)
+			continue
+		}
+		env, err := cloudtrail.Lift(r.Samples.Match[0])
+		if err != nil {
+			t.Fatalf("rule %s: lift: %v", r.ID, err)
+		}
+		fs, err := eng.Detect(env)
+		if err != nil {
+			t.Fatalf("rule %s: detect: %v", r.ID, err)
+		}
+		for i := range fs {
+			if fs[i].Rule == r.ID {
+				f := fs[i]
+				f.Origin = "rules/" + r.ID + ".yaml sample 1"
+				out[r.ID] = &f
+			}
+		}
+		if out[r.ID] == nil {
+			t.Errorf("rule %s: first positive sample gave no finding of the rule", r.ID)
+		}
+	}
+	return out
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+func render(t *testing.T, m slack.Message) []byte {
+	t.Helper()
+	raw, err := slack.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if reason := slacktest.CheckMessage(b); reason != "" {
+		t.Errorf("message breaks a Slack limit: %s\n%s", reason, b)
+	}
+	return append(b, '\n')
+}
+
+var style = slack.Style{Accounts: map[string]string{"123456789012": "prod", "111122223333": "security"}}
+
+func TestGoldenBuiltinRules(t *testing.T) {
+	fs := builtinFindings(t)
+	if len(fs) < 10 {
+		t.Fatalf("only %d built-in findings", len(fs))
+	}
+	for id, f := range fs {
+		t.Run(id, func(t *testing.T) {
+			golden(t, id+".json", render(t, slack.Build(style, f)))
+		})
+	}
+}
+
+func TestGoldenSummary(t *testing.T) {
+	var fs []*finding.Finding
+	for i := range 25 {
+		f := hostile()
+		f.EventID = fmt.Sprintf("0000000%d-aaaa-bbbb-cccc-dddddddddddd", i)
+		f.EventTime = fmt.Sprintf("2026-11-28T01:%02d:00Z", i)
+		fs = append(fs, f)
+	}
+	golden(t, "summary.json", render(t, slack.Build(style, fs...)))
+}
+
+// hostile is a finding whose event strings try to ping, link and overflow.
+func hostile() *finding.Finding {
+	long := strings.Repeat("A&<", 3000)
+	return &finding.Finding{
+		Rule: "iam-user-policy-attached", Severity: finding.Critical,
+		Title:       "Policy attached <!channel> " + strings.Repeat("x", 200),
+		Description: "desc " + long,
+		EventID:     "ev`1", EventName: "AttachUserPolicy<@U123>", EventSource: "iam.amazonaws.com",
+		EventTime: "2026-11-28T01:00:00Z", Account: "123456789012", Region: "us-east-1",
+		Principal:       "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/<!here>@example.com",
+		PrincipalType:   "AssumedRole",
+		SourceIPAddress: "203.0.113.9", UserAgent: "<https://evil.example|click me> " + long,
+		ErrorCode: "AccessDenied", ErrorMessage: "User <b> & co " + long,
+		Target: "arn:aws:iam::123456789012:user/bob",
+		Params: []finding.Param{{Name: "policyArn", Value: "arn:aws:iam::aws:policy/AdministratorAccess"}, {Name: "huge", Value: long}},
+		Grants: []string{"*:* on * <!everyone>"},
+		Record: json.RawMessage(`{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"}}}}`),
+	}
+}
+
+func TestEscapingAndLimits(t *testing.T) {
+	b := render(t, slack.Build(style, hostile()))
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	// Walk every mrkdwn text: no raw < or > may remain from the event.
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["type"] == "mrkdwn" {
+				s := v["text"].(string)
+				if strings.ContainsAny(s, "<>") {
+					t.Errorf("unescaped < or > in mrkdwn: %.120q", s)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(m)
+	if !strings.Contains(string(b), "&lt;!channel&gt;") || !strings.Contains(string(b), "[trimmed]") {
+		t.Errorf("want escaped mentions and a trim marker in %s", b[:400])
+	}
+}
+
+func TestTrimNeverSplitsEntities(t *testing.T) {
+	for n := 12; n < 40; n++ {
+		s := slack.Trim(slack.Escape(strings.Repeat("<&>", 20)), n)
+		if i := strings.LastIndexByte(s, '&'); i >= 0 && !strings.Contains(s[i:], ";") {
+			t.Errorf("Trim(.., %d) = %q splits an entity", n, s)
+		}
+		if c := len([]rune(s)); c > n {
+			t.Errorf("Trim(.., %d) has %d characters", n, c)
+		}
+	}
+}
+
+func TestWebhookAnswers(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	tests := []struct {
+		name       string
+		fault      *slacktest.Fault
+		revoke     bool
+		wantRetry  bool
+		wantReason string
+		wantAfter  time.Duration
+	}{
+		{name: "ok"},
+		{name: "revoked webhook", revoke: true, wantReason: "no_service"},
+		{name: "archived channel", fault: &slacktest.Fault{Status: 410, Body: "channel_is_archived"}, wantReason: "channel_is_archived"},
+		{name: "invalid blocks", fault: &slacktest.Fault{Status: 400, Body: "invalid_blocks"}, wantReason: "invalid_blocks"},
+		{name: "forbidden", fault: &slacktest.Fault{Status: 403, Body: "action_prohibited"}, wantReason: "action_prohibited"},
+		{name: "rate limited", fault: &slacktest.Fault{Status: 429, Body: "rate_limited", RetryAfter: "7"}, wantRetry: true, wantReason: "rate_limited", wantAfter: 7 * time.Second},
+		{name: "rollup error", fault: &slacktest.Fault{Status: 500, Body: "rollup_error"}, wantRetry: true, wantReason: "rollup_error"},
+		{name: "bad gateway", fault: &slacktest.Fault{Status: 502, Body: "<html>"}, wantRetry: true, wantReason: "http_502"},
+		{name: "200 but not ok", fault: &slacktest.Fault{Status: 200, Body: "something else"}, wantReason: "unexpected_answer"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := fmt.Sprint("hook", i)
+			if tc.revoke {
+				srv.Revoke(hook)
+			}
+			if tc.fault != nil {
+				srv.Fail(*tc.fault)
+			}
+			n, err := slack.New(slack.Options{WebhookURL: srv.WebhookURL(hook)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry, err := n.Notify(t.Context(), hostile())
+			if tc.wantReason == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if retry != tc.wantRetry || notify.Reason(err) != tc.wantReason {
+				t.Errorf("retry=%v reason=%s (%v), want retry=%v reason=%s", retry, notify.Reason(err), err, tc.wantRetry, tc.wantReason)
+			}
+			if ra, _ := notify.RetryAfter(err); ra != tc.wantAfter {
+				t.Errorf("Retry-After %v, want %v", ra, tc.wantAfter)
+			}
+			if strings.Contains(err.Error(), hook) {
+				t.Errorf("error shows the webhook URL: %v", err)
+			}
+		})
+	}
+}
+
+func TestWebhookNetworkErrorHidesURL(t *testing.T) {
+	srv := slacktest.New()
+	u := srv.WebhookURL("T-SECRET-PART")
+	srv.Close() // nothing listens any more
+	n, _ := slack.New(slack.Options{WebhookURL: u})
+	retry, err := n.Notify(t.Context(), hostile())
+	if err == nil || !retry {
+		t.Fatalf("retry=%v err=%v, want a retryable network error", retry, err)
+	}
+	if strings.Contains(err.Error(), "T-SECRET-PART") {
+		t.Fatalf("error leaks the URL: %v", err)
+	}
+}
+
+func TestWebAPIThreadsRepeats(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	n, err := slack.New(slack.Options{Token: srv.Token, Channel: "#alerts", APIURL: srv.APIURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := hostile(), hostile(), hostile()
+	b.EventID, c.EventID = "ev2", "ev3"
+	if _, err := n.Notify(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Notify(t.Context(), b, c); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Received()
+	if len(got) != 2 || got[0].ThreadTS != "" || got[1].ThreadTS != got[0].TS {
+		t.Fatalf("want the summary in the first message's thread; got %+v", got)
+	}
+}
+
+func TestWebAPIErrors(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.AddChannel("#old")
+	srv.Archive("#old")
+	tests := []struct {
+		name, token, channel string
+		fault                *slacktest.Fault
+		wantRetry            bool
+		wantReason           string
+	}{
+		{name: "bad token", token: "xoxb-wrong", channel: "#alerts", wantReason: "invalid_auth"},
+		{name: "unknown channel", token: srv.Token, channel: "#nope", wantReason: "channel_not_found"},
+		{name: "archived", token: srv.Token, channel: "#old", wantReason: "is_archived"},
+		{name: "ratelimited", token: srv.Token, channel: "#alerts", fault: &slacktest.Fault{Status: 429, Body: `{"ok":false,"error":"ratelimited"}`, RetryAfter: "3"}, wantRetry: true, wantReason: "rate_limited"},
+		{name: "internal_error", token: srv.Token, channel: "#alerts", fault: &slacktest.Fault{Status: 200, Body: "internal_error"}, wantRetry: true, wantReason: "internal_error"},
+		{name: "other ok:false", token: srv.Token, channel: "#alerts", fault: &slacktest.Fault{Status: 200, Body: "msg_too_long"}, wantReason: "msg_too_long"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fault != nil {
+				srv.Fail(*tc.fault)
+			}
+			n, _ := slack.New(slack.Options{Token: tc.token, Channel: tc.channel, APIURL: srv.APIURL()})
+			retry, err := n.Notify(t.Context(), hostile())
+			if err == nil || retry != tc.wantRetry || notify.Reason(err) != tc.wantReason {
+				t.Fatalf("retry=%v reason=%s err=%v; want retry=%v reason=%s", retry, notify.Reason(err), err, tc.wantRetry, tc.wantReason)
+			}
+			if strings.Contains(err.Error(), tc.token) {
+				t.Fatalf("error shows the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestTimeoutIsRetried(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.Fail(slacktest.Fault{Status: 200, Body: "ok", Hang: 2 * time.Second})
+	n, _ := slack.New(slack.Options{WebhookURL: srv.WebhookURL("x")})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	retry, err := n.Notify(ctx, hostile())
+	if !retry || !errors.Is(err, context.DeadlineExceeded) || notify.Reason(err) != "timeout" {
+		t.Fatalf("retry=%v reason=%s err=%v", retry, notify.Reason(err), err)
+	}
+}
