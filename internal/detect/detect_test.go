@@ -269,6 +269,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad predicate", "rules:\n  - id: a\n    title: t\n    severity: low\n    predicates: [nope]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "unknown predicate \"nope\""},
 		{"bad id", "rules:\n  - id: Bad_ID\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "kebab-case"},
 		{"no rules", "rules: []\n", "no rules"},
+		{"decoder panic (goccy tag where a list is expected)", "rules:\n  - id: a\n    title: t\n    severity: low\n    tags: !T1562.008]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml: malformed YAML"},
 		{"sample not object", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n    samples:\n      match: ['[1]']\n", "x.yaml:7: rule \"a\": samples.match[0] is not a JSON object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -145,7 +145,7 @@ func loadFile(fsys fs.FS, p, name string) ([]Rule, error) {
 // Parse reads one YAML rule file; name is used in error messages.
 func Parse(data []byte, name string) ([]Rule, error) {
 	var f yamlFile
-	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
+	if err := decodeYAML(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %s", name, yamlErrorText(err))
 	}
 	if len(f.Rules) == 0 {
@@ -165,6 +165,18 @@ func Parse(data []byte, name string) ([]Rule, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// decodeYAML is strict decoding. goccy/go-yaml v1.19.2 dereferences nil on some malformed
+// input (a tag where a sequence is expected, e.g. `tags: !x]`, found by FuzzParse); a rule
+// file must give an error, not take the process down, so that one panic becomes an error.
+func decodeYAML(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML the decoder cannot read (%v)", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 }
 
 // yamlErrorText keeps goccy's "[line:col] message" and drops its source excerpt, which

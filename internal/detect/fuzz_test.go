@@ -1,0 +1,63 @@
+package detect
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/rules"
+)
+
+// FuzzParse: rule files never panic the loader; accepted rules compile.
+func FuzzParse(f *testing.F) {
+	entries, _ := rules.FS.ReadDir(".")
+	for _, e := range entries[:5] {
+		b, _ := rules.FS.ReadFile(e.Name())
+		f.Add(b)
+	}
+	f.Add([]byte("rules:\n  - id: a\n    title: '{principal}'\n    severity: low\n    pattern: {detail: {eventName: [X]}}\n"))
+	f.Add([]byte("rules: [{id: a, title: t, severity: low, pattern: '{\"a\": [1e400]}'}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			return
+		}
+		if _, err := New(rs); err != nil && !strings.Contains(err.Error(), "duplicate rule id") {
+			t.Fatalf("parsed rules do not compile: %v", err)
+		}
+	})
+}
+
+// FuzzDetect: any record, however messy, gives findings with a title and no panic.
+func FuzzDetect(f *testing.F) {
+	for _, r := range builtin(f) {
+		for _, s := range r.Samples.Match {
+			f.Add([]byte(s))
+		}
+	}
+	f.Add([]byte(`{"eventSource":"iam.amazonaws.com","eventName":"PutUserPolicy","eventType":"AwsApiCall","requestParameters":{"policyDocument":"%7B%22Statement%22%3A%22x"}}`))
+	f.Add([]byte(`{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","userIdentity":null,"requestParameters":"null"}`))
+	e, err := New(builtin(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		if !json.Valid(rec) {
+			return
+		}
+		env, err := cloudtrail.Lift(rec)
+		if err != nil {
+			return
+		}
+		fs, err := e.Detect(env)
+		if err != nil {
+			return
+		}
+		for _, fd := range fs {
+			if fd.Title == "" || fd.Principal == "" {
+				t.Fatalf("%s: empty title or principal for %s", fd.Rule, rec)
+			}
+		}
+	})
+}
