@@ -1,14 +1,18 @@
 package pattern_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -375,4 +379,388 @@ func TestConformancePerfScenarios(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDifferentialCloudTrail generates patterns from the values of real CloudTrail events
+// (exact, prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists),
+// compiles them all into one matcher and checks its verdict on every corpus envelope
+// against a slow, direct reading of the same semantics. The reference does not judge a
+// pattern on an event where one of its paths crosses an array of objects (array
+// consistency is covered by the conformance data).
+func TestDifferentialCloudTrail(t *testing.T) {
+	lines := loadEnvelopes(t)
+	events := make([]any, len(lines))
+	for i, line := range lines {
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.UseNumber()
+		if err := dec.Decode(&events[i]); err != nil {
+			t.Fatalf("envelope %d: %v", i+1, err)
+		}
+	}
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 42))
+			var pats []diffPattern
+			for len(pats) < 400 {
+				if p, ok := genDiffPattern(r, events); ok {
+					pats = append(pats, p)
+				}
+			}
+			m := pattern.New()
+			for i, p := range pats {
+				if err := m.Add(strconv.Itoa(i), p.json()); err != nil {
+					t.Fatalf("pattern %s: %v", p.json(), err)
+				}
+			}
+			judged, matched, failures := 0, 0, 0
+			for ei, line := range lines {
+				ids, err := m.Match(line)
+				if err != nil {
+					t.Fatalf("envelope %d: %v", ei+1, err)
+				}
+				got := map[int]bool{}
+				for _, id := range ids {
+					n, _ := strconv.Atoi(id)
+					got[n] = true
+				}
+				for pi, p := range pats {
+					want, ok := p.eval(events[ei])
+					if !ok {
+						continue
+					}
+					judged++
+					if want {
+						matched++
+					}
+					if got[pi] != want && failures < 20 {
+						failures++
+						t.Errorf("pattern %s on envelope line %d: got %v, reference %v", p.json(), ei+1, got[pi], want)
+					}
+				}
+			}
+			t.Logf("%d patterns × %d events: %d verdicts judged, %d matches", len(pats), len(lines), judged, matched)
+			if matched < len(pats) {
+				t.Fatalf("only %d matches: the generator is broken, the test proves little", matched)
+			}
+		})
+	}
+}
+
+// diffCond is one field's condition: a path and one operator.
+type diffCond struct {
+	path []string
+	op   string // exact-string, exact-number, prefix, suffix, eic, wildcard, anything-but, numeric, exists, not-exists
+	s    string
+	list []string
+	lo   float64
+	hi   float64
+}
+
+type diffPattern []diffCond
+
+func (p diffPattern) json() string {
+	tree := map[string]any{}
+	for _, c := range p {
+		node := tree
+		for _, k := range c.path[:len(c.path)-1] {
+			next, ok := node[k].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				node[k] = next
+			}
+			node = next
+		}
+		var v any
+		switch c.op {
+		case "exact-string":
+			v = c.s
+		case "exact-number":
+			v = json.Number(c.s)
+		case "prefix", "suffix", "wildcard":
+			v = map[string]any{c.op: c.s}
+		case "eic":
+			v = map[string]any{"equals-ignore-case": c.s}
+		case "anything-but":
+			v = map[string]any{"anything-but": c.list}
+		case "numeric":
+			v = map[string]any{"numeric": []any{">=", c.lo, "<", c.hi}}
+		case "exists":
+			v = map[string]any{"exists": true}
+		case "not-exists":
+			v = map[string]any{"exists": false}
+		}
+		node[c.path[len(c.path)-1]] = []any{v}
+	}
+	b, err := json.Marshal(tree)
+	if err != nil {
+		panic(err) // only maps, strings and numbers: cannot fail
+	}
+	return string(b)
+}
+
+// leaves returns the leaf values at path in ev; ok is false when the path crosses an array
+// of objects or arrays (not judged here).
+func leaves(ev any, path []string) (vals []any, ok bool) {
+	node := ev
+	for _, k := range path {
+		obj, isObj := node.(map[string]any)
+		if !isObj {
+			if _, isArr := node.([]any); isArr {
+				return nil, false
+			}
+			return nil, true // a scalar on the way: no such leaf
+		}
+		next, present := obj[k]
+		if !present {
+			return nil, true
+		}
+		node = next
+	}
+	switch v := node.(type) {
+	case map[string]any:
+		return nil, true
+	case []any:
+		for _, e := range v {
+			switch e.(type) {
+			case map[string]any, []any:
+				return nil, false
+			}
+		}
+		return v, true
+	default:
+		return []any{v}, true
+	}
+}
+
+func (p diffPattern) eval(ev any) (match, ok bool) {
+	match = true
+	for _, c := range p {
+		vals, judged := leaves(ev, c.path)
+		if !judged {
+			return false, false
+		}
+		if !c.holds(vals) {
+			match = false
+		}
+	}
+	return match, true
+}
+
+func (c diffCond) holds(vals []any) bool {
+	switch c.op {
+	case "exists":
+		return len(vals) > 0
+	case "not-exists":
+		return len(vals) == 0
+	}
+	for _, v := range vals {
+		s, isStr := v.(string)
+		n, isNum := v.(json.Number)
+		switch c.op {
+		case "exact-string":
+			if isStr && s == c.s {
+				return true
+			}
+		case "exact-number":
+			if isNum && numEq(string(n), c.s) {
+				return true
+			}
+		case "prefix":
+			if isStr && strings.HasPrefix(s, c.s) {
+				return true
+			}
+		case "suffix":
+			if isStr && strings.HasSuffix(s, c.s) {
+				return true
+			}
+		case "eic":
+			if isStr && strings.EqualFold(s, c.s) {
+				return true
+			}
+		case "wildcard":
+			if isStr && globMatch(c.s, s) {
+				return true
+			}
+		case "anything-but":
+			if !isStr || !slices.Contains(c.list, s) {
+				return true
+			}
+		case "numeric":
+			if isNum {
+				if f, err := strconv.ParseFloat(string(n), 64); err == nil && f >= c.lo && f < c.hi {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func numEq(a, b string) bool {
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && errB == nil && fa == fb
+}
+
+// globMatch matches s against a pattern whose only special character is '*'.
+func globMatch(pat, s string) bool {
+	parts := strings.Split(pat, "*")
+	if len(parts) == 1 {
+		return pat == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+// leafPaths lists the paths of ev that end in a scalar or an array of scalars without
+// crossing an array.
+func leafPaths(node any, prefix []string, out *[][]string) {
+	obj, ok := node.(map[string]any)
+	if !ok {
+		return
+	}
+	for k, v := range obj {
+		p := append(slices.Clone(prefix), k)
+		switch v.(type) {
+		case map[string]any:
+			leafPaths(v, p, out)
+		default:
+			if vals, judged := leaves(v, nil); judged && len(vals) > 0 {
+				*out = append(*out, p)
+			}
+		}
+	}
+}
+
+// genDiffPattern builds a pattern of 1 to 3 conditions on the values of one random event,
+// so that it matches that event (when its paths are judged) and usually some others.
+func genDiffPattern(r *rand.Rand, events []any) (diffPattern, bool) {
+	ev := events[r.IntN(len(events))]
+	var paths [][]string
+	leafPaths(ev, nil, &paths)
+	if len(paths) == 0 {
+		return nil, false
+	}
+	slices.SortFunc(paths, func(a, b []string) int { return slices.Compare(a, b) }) // map order is random
+	n := 1 + r.IntN(3)
+	var p diffPattern
+	used := map[string]bool{}
+	for range n {
+		path := paths[r.IntN(len(paths))]
+		key := strings.Join(path, "\x00")
+		if used[key] || hasPrefixPath(used, path) {
+			continue
+		}
+		used[key] = true
+		vals, _ := leaves(ev, path)
+		v := vals[r.IntN(len(vals))]
+		c, ok := genCond(r, path, v, events)
+		if !ok {
+			continue
+		}
+		p = append(p, c)
+	}
+	return p, len(p) > 0
+}
+
+// hasPrefixPath reports whether path is a prefix of a used one or the other way round (a
+// pattern cannot hold both a leaf and an object at one key).
+func hasPrefixPath(used map[string]bool, path []string) bool {
+	key := strings.Join(path, "\x00")
+	for u := range used {
+		if strings.HasPrefix(u, key+"\x00") || strings.HasPrefix(key, u+"\x00") {
+			return true
+		}
+	}
+	return false
+}
+
+func genCond(r *rand.Rand, path []string, v any, events []any) (diffCond, bool) {
+	c := diffCond{path: path}
+	switch v := v.(type) {
+	case string:
+		if !utf8.ValidString(v) || strings.ContainsAny(v, `*\`) {
+			return c, false
+		}
+		switch r.IntN(8) {
+		case 0:
+			c.op, c.s = "exact-string", v
+		case 1:
+			if v == "" {
+				return c, false
+			}
+			c.op, c.s = "prefix", v[:1+r.IntN(min(len(v), 12))]
+		case 2:
+			if v == "" {
+				return c, false
+			}
+			c.op, c.s = "suffix", v[len(v)-1-r.IntN(min(len(v), 12)):]
+		case 3:
+			c.op, c.s = "eic", flipCase(r, v)
+		case 4:
+			if len(v) < 3 {
+				return c, false
+			}
+			i := r.IntN(len(v) - 1)
+			j := i + 1 + r.IntN(len(v)-i-1)
+			c.op, c.s = "wildcard", v[:i]+"*"+v[j:]
+		case 5:
+			// anything-but some other values of the same path in other events
+			c.op = "anything-but"
+			for range 3 {
+				if vals, ok := leaves(events[r.IntN(len(events))], path); ok {
+					for _, o := range vals {
+						if s, ok := o.(string); ok && s != v {
+							c.list = append(c.list, s)
+						}
+					}
+				}
+			}
+			if len(c.list) == 0 {
+				c.list = []string{v + "-not"}
+			}
+			c.list = slices.Compact(slices.Sorted(slices.Values(c.list)))
+		case 6:
+			c.op = "exists"
+		default:
+			c.op, c.path = "not-exists", append(slices.Clone(path[:len(path)-1]), path[len(path)-1]+"Missing")
+		}
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil {
+			return c, false
+		}
+		if r.IntN(2) == 0 {
+			c.op, c.s = "exact-number", v.String()
+		} else {
+			c.op, c.lo, c.hi = "numeric", f-float64(r.IntN(10)), f+1+float64(r.IntN(10))
+		}
+	case bool, nil:
+		c.op = "exists"
+	default:
+		return c, false
+	}
+	return c, true
+}
+
+func flipCase(r *rand.Rand, s string) string {
+	b := []rune(s)
+	for i, c := range b {
+		if r.IntN(2) == 0 {
+			b[i] = []rune(strings.ToUpper(string(c)))[0]
+		} else {
+			b[i] = []rune(strings.ToLower(string(c)))[0]
+		}
+	}
+	return string(b)
 }
