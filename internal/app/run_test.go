@@ -1,0 +1,207 @@
+package app
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+func trailRecord(id, name string) string {
+	return fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},`+
+		`"eventTime":%q,"eventSource":"cloudtrail.amazonaws.com","eventName":%q,"awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0",`+
+		`"requestParameters":{"name":"main-trail"},"responseElements":null,"eventID":%q,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`,
+		time.Now().UTC().Format(time.RFC3339), name, id)
+}
+
+func gzipped(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	io.WriteString(w, s)
+	w.Close()
+	return b.Bytes()
+}
+
+// One daemon, in process, over a real S3 protocol server and a Slack-like server: findings,
+// an unreadable file, a rule reload, a silence alert, /metrics and /healthz.
+func TestRunEndToEnd(t *testing.T) {
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer s3srv.Close()
+	creds := credentials.NewStaticCredentialsProvider("test", "testsecret", "")
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: creds})
+	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	put := func(body []byte) {
+		n++
+		at := time.Now().UTC().Add(time.Duration(n-30) * time.Minute)
+		k := fmt.Sprintf("AWSLogs/111122223333/CloudTrail/us-east-1/%s/111122223333_CloudTrail_us-east-1_%s_%d.json.gz",
+			at.Format("2006/01/02"), at.Format("20060102T1504Z"), n)
+		if _, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(k), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	slack := slacktest.New()
+	defer slack.Close()
+	dir := t.TempDir()
+	writeConfig := func(extra string) string {
+		path := filepath.Join(dir, "trailbell.yaml")
+		cfg := fmt.Sprintf(`
+state_dir: state
+notify:
+  receivers:
+    - name: slack
+      rate_limit: {per_second: 50, burst: 10}
+      slack: {webhook_url: %q}
+  route: {receiver: slack}
+sources:
+  s3:
+    - url: s3://trail/AWSLogs/
+      endpoint: %s
+      poll_interval: 100ms
+      silence_after: 3s
+run:
+  listen: 127.0.0.1:0
+%s`, slack.WebhookURL("alerts"), s3srv.URL, extra)
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	path := writeConfig("")
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	put(gzipped(`{"Records":[` + trailRecord("stop-1", "StopLogging") + `,` + trailRecord("benign-1", "DescribeTrails") + `]}`))
+	put([]byte("\x1f\x8b\x08\x00garbage, not a gzip stream"))
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	reload := make(chan struct{})
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- Run(ctx, RunOptions{
+			Config: cfg, ConfigPath: path, Reload: reload, Listening: func(a string) { addr <- a },
+			Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
+			AWS:    &aws.Config{Region: "us-east-1", Credentials: creds},
+		})
+	}()
+	base := "http://" + <-addr
+
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited in vain for %s; Slack has %d messages", what, len(slack.Received()))
+			}
+		}
+	}
+	mentions := func(s string) int {
+		c := 0
+		for _, r := range slack.Received() {
+			if strings.Contains(string(r.Body), s) {
+				c++
+			}
+		}
+		return c
+	}
+	metrics := func() string {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+
+	waitFor("the StopLogging alert", func() bool { return mentions("stop-1") == 1 })
+	waitFor("the unreadable-file alert", func() bool { return mentions("unreadable CloudTrail records") == 1 })
+
+	// A reload that disables the rule: later StopLogging events no longer alert.
+	writeConfig("  disable: [cloudtrail-stopped]\n")
+	reload <- struct{}{}
+	waitFor("the reload", func() bool { return strings.Contains(metrics(), `trailbell_reloads_total{result="ok"} 1`) })
+	put(gzipped(`{"Records":[` + trailRecord("stop-2", "StopLogging") + `]}`))
+	waitFor("the third file", func() bool {
+		return strings.Contains(metrics(), `trailbell_s3_files_total{source="s3://trail/AWSLogs/"} 3`)
+	})
+
+	waitFor("the silence alert", func() bool { return mentions("No new CloudTrail data") == 1 })
+	if mentions("stop-2") != 0 {
+		t.Error("a rule disabled by the reload still alerted")
+	}
+
+	m := metrics()
+	for _, want := range []string{
+		`trailbell_findings_total{rule="cloudtrail-stopped"} 1`,
+		`trailbell_records_total{source="s3://trail/AWSLogs/"} 3`,
+		`trailbell_bad_records_total{source="s3://trail/AWSLogs/"} 1`,
+		`trailbell_outbox_depth 0`,
+		`trailbell_event_lag_seconds_count 1`,
+		`trailbell_notify_delivered_total{receiver="slack"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Errorf("/healthz = %d %s", resp.StatusCode, body)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	if strings.Contains(logs.String(), "testsecret") || strings.Contains(logs.String(), "/services/") {
+		t.Errorf("the log shows a secret:\n%s", logs.String())
+	}
+}
+
+// syncWriter lets the daemon's goroutines share one log buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
