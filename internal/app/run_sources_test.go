@@ -1,0 +1,162 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+// startDaemon runs the daemon on a configuration whose sources section is given, delivering
+// to a Slack-like server, until the test ends.
+func startDaemon(t *testing.T, sources string) *slacktest.Server {
+	t.Helper()
+	slack := slacktest.New()
+	t.Cleanup(slack.Close)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trailbell.yaml")
+	doc := fmt.Sprintf("state_dir: state\nnotify:\n  receivers:\n    - name: slack\n      rate_limit: {per_second: 50, burst: 10}\n      slack: {webhook_url: %q}\n  route: {receiver: slack}\nsources:\n%s", slack.WebhookURL("alerts"), sources)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	go func() {
+		done <- Run(ctx, RunOptions{
+			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
+			AWS: &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")},
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v; log:\n%s", err, logs.String())
+		}
+	})
+	return slack
+}
+
+func waitMentions(t *testing.T, slack *slacktest.Server, text string, n int) {
+	t.Helper()
+	count := func() int {
+		c := 0
+		for _, r := range slack.Received() {
+			if strings.Contains(string(r.Body), text) {
+				c++
+			}
+		}
+		return c
+	}
+	for deadline := time.Now().Add(20 * time.Second); count() < n; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Slack has %d messages mentioning %q, want %d", count(), text, n)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if c := count(); c != n {
+		t.Fatalf("Slack has %d messages mentioning %q, want exactly %d", c, text, n)
+	}
+}
+
+// An SQS queue (goaws) announcing log files in S3 (gofakes3): the file's findings are
+// delivered, a garbage message is reported, and every message is deleted.
+func TestRunSQSSource(t *testing.T) {
+	endpoint := os.Getenv("TRAILBELL_TEST_SQS_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("TRAILBELL_TEST_SQS_ENDPOINT is unset; scripts/test.sh starts goaws and sets it")
+	}
+	creds := credentials.NewStaticCredentialsProvider("test", "testsecret", "")
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(s3srv.Close)
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: creds})
+	if _, err := s3c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28/111122223333_CloudTrail_us-east-1_20261128T0100Z_q.json.gz"
+	body := gzipped(`{"Records":[` + trailRecord("sqs-stop-1", "StopLogging") + `]}`)
+	if _, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+
+	q := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds})
+	cq, err := q.CreateQueue(t.Context(), &awssqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("trailbell-run-%d", time.Now().UnixNano()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := aws.ToString(cq.QueueUrl)
+	t.Cleanup(func() { q.DeleteQueue(context.Background(), &awssqs.DeleteQueueInput{QueueUrl: aws.String(url)}) })
+	note, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
+		"s3": map[string]any{"bucket": map[string]any{"name": "trail"}, "object": map[string]any{"key": key, "size": len(body)}},
+	}}})
+	for _, m := range []string{string(note), "this is not a notification"} {
+		if _, err := q.SendMessage(t.Context(), &awssqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(m)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3srv.URL))
+	waitMentions(t, slack, "sqs-stop-1", 1)
+	waitMentions(t, slack, "unreadable CloudTrail records", 1)
+	out, err := q.ReceiveMessage(t.Context(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 0 {
+		t.Fatalf("the queue still holds %d messages", len(out.Messages))
+	}
+}
+
+// LookupEvents (a server speaking CloudTrail's JSON protocol) returning the same event on
+// every poll: it alerts once.
+func TestRunLookupSource(t *testing.T) {
+	polls := make(chan struct{}, 100)
+	ct := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") != "CloudTrail_20131101.LookupEvents" {
+			http.Error(w, "unexpected target", http.StatusBadRequest)
+			return
+		}
+		select {
+		case polls <- struct{}{}:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		json.NewEncoder(w).Encode(map[string]any{"Events": []any{map[string]any{
+			"EventId": "lookup-stop-1", "EventName": "StopLogging", "EventTime": float64(time.Now().Add(-time.Minute).Unix()),
+			"CloudTrailEvent": trailRecord("lookup-stop-1", "StopLogging"),
+		}}})
+	}))
+	t.Cleanup(ct.Close)
+	slack := startDaemon(t, fmt.Sprintf("  lookup:\n    - account: \"111122223333\"\n      region: us-east-1\n      endpoint: %s\n      poll_interval: 100ms\n", ct.URL))
+	for range 3 { // several overlapping windows
+		select {
+		case <-polls:
+		case <-time.After(10 * time.Second):
+			t.Fatal("LookupEvents was not polled")
+		}
+	}
+	waitMentions(t, slack, "lookup-stop-1", 1)
+}
