@@ -192,9 +192,12 @@ func (p *Poller) discover(ctx context.Context) ([]string, error) {
 					leaves = append(leaves, sub)
 					continue
 				}
-				name := lastSegment(sub)
-				// CloudTrail-Digest and CloudTrail-Insight hold no management events.
-				if strings.HasPrefix(name, "CloudTrail-") || depth >= maxDepth {
+				if depth >= maxDepth || !mayHoldTrail(sub) {
+					continue
+				}
+				// A trail's own key prefix is a folder or two; deeper without AWSLogs/ is
+				// something else's data.
+				if depth >= 2 && !strings.Contains(sub, "AWSLogs/") {
 					continue
 				}
 				if err := walk(sub, depth+1); err != nil {
@@ -226,9 +229,37 @@ func leafOf(prefix string) (account, region string, ok bool) {
 	return "", "", false
 }
 
-func lastSegment(prefix string) string {
-	s := strings.TrimSuffix(prefix, "/")
-	return s[strings.LastIndexByte(s, '/')+1:]
+// mayHoldTrail reports whether a prefix can lead to ACCOUNT/CloudTrail/REGION/. Below
+// AWSLogs/ only [o-ORG/]ACCOUNT/CloudTrail/ can, so a shared log bucket's load balancer,
+// Config and digest folders (with a folder per day) are never walked.
+func mayHoldTrail(prefix string) bool {
+	segs := strings.Split(strings.TrimSuffix(prefix, "/"), "/")
+	at := slices.Index(segs, "AWSLogs")
+	if at < 0 {
+		return true // a trail's own key prefix, above AWSLogs/
+	}
+	rel := segs[at+1:]
+	if len(rel) > 0 && isOrg(rel[0]) {
+		rel = rel[1:]
+	}
+	switch len(rel) {
+	case 0:
+		return true
+	case 1:
+		return isAccount(rel[0])
+	case 2:
+		return isAccount(rel[0]) && rel[1] == "CloudTrail"
+	}
+	return false
+}
+
+func isAccount(s string) bool {
+	return len(s) == 12 && strings.Trim(s, "0123456789") == ""
+}
+
+func isOrg(s string) bool {
+	id, ok := strings.CutPrefix(s, "o-")
+	return ok && len(id) >= 10 && len(id) <= 32 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }
 
 // cursor is the checkpoint of one leaf prefix.

@@ -101,16 +101,16 @@ func TestOrganizationTrailEveryPrefixOnceThenOnlyNewFiles(t *testing.T) {
 	for _, acct := range []string{"111111111111", "222222222222"} {
 		for _, region := range []string{"eu-west-1", "us-east-1"} {
 			for i := range 3 {
-				k := logKey("org/AWSLogs/o-abc123/", acct, region, t0.Add(time.Duration(i)*5*time.Minute), fmt.Sprint("r", i))
+				k := logKey("org/AWSLogs/o-abc123def4/", acct, region, t0.Add(time.Duration(i)*5*time.Minute), fmt.Sprint("r", i))
 				put(t, c, "trail", k, "body of "+k)
 				want = append(want, k)
 			}
 		}
 		// Digest files and unrelated objects are never records.
-		digest := "org/AWSLogs/o-abc123/" + acct + "/CloudTrail-Digest/us-east-1/2026/11/28/" + acct + "_CloudTrail-Digest_us-east-1_x_20261128T0100Z.json.gz"
+		digest := "org/AWSLogs/o-abc123def4/" + acct + "/CloudTrail-Digest/us-east-1/2026/11/28/" + acct + "_CloudTrail-Digest_us-east-1_x_20261128T0100Z.json.gz"
 		put(t, c, "trail", digest, "digest")
 	}
-	put(t, c, "trail", "org/AWSLogs/o-abc123/111111111111/CloudTrail/us-east-1/README.txt", "not a log file")
+	put(t, c, "trail", "org/AWSLogs/o-abc123def4/111111111111/CloudTrail/us-east-1/README.txt", "not a log file")
 	slices.Sort(want)
 
 	state, err := checkpoint.Open(t.TempDir())
@@ -129,7 +129,7 @@ func TestOrganizationTrailEveryPrefixOnceThenOnlyNewFiles(t *testing.T) {
 	}
 
 	// A restarted poller (fresh memory, same state directory) handles only the new file.
-	next := logKey("org/AWSLogs/o-abc123/", "222222222222", "eu-west-1", t0.Add(20*time.Minute), "new")
+	next := logKey("org/AWSLogs/o-abc123def4/", "222222222222", "eu-west-1", t0.Add(20*time.Minute), "new")
 	put(t, c, "trail", next, "body of "+next)
 	p = newPoller(t, c, state, "org/", 0)
 	if err := p.PollOnce(t.Context(), r.handle); err != nil {
@@ -270,5 +270,53 @@ func TestShutdownFinishesTheFileInHand(t *testing.T) {
 	var cur cursor
 	if ok, err := state.Load("s3://trail/AWSLogs/111111111111/CloudTrail/us-east-1/", &cur); !ok || err != nil || !cur.done(k) {
 		t.Fatalf("checkpoint after shutdown = %+v (%v, %v), want %s done", cur, ok, err, k)
+	}
+}
+
+// countingAPI counts the listings per prefix.
+type countingAPI struct {
+	API
+	mu     sync.Mutex
+	listed []string
+}
+
+func (c *countingAPI) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c.mu.Lock()
+	c.listed = append(c.listed, aws.ToString(in.Prefix))
+	c.mu.Unlock()
+	return c.API.ListObjectsV2(ctx, in, opts...)
+}
+
+// A shared log bucket: discovery walks only toward CloudTrail prefixes, never into other
+// services' logs or digests.
+func TestDiscoveryWalksOnlyTowardTrails(t *testing.T) {
+	c := newS3(t, "trail")
+	trailKey := logKey("audit/AWSLogs/", "111111111111", "us-east-1", t0, "x")
+	for _, k := range []string{
+		trailKey,
+		"audit/AWSLogs/111111111111/elasticloadbalancing/us-east-1/2026/11/28/elb.log.gz",
+		"audit/AWSLogs/111111111111/Config/us-east-1/2026/11/28/ConfigHistory/c.json.gz",
+		"audit/AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/28/d.json.gz",
+		"audit/AWSLogs/not-an-account/CloudTrail/us-east-1/2026/11/28/x.json.gz",
+		"other/app.log",
+	} {
+		put(t, c, "trail", k, "body of "+k)
+	}
+	api := &countingAPI{API: c}
+	state, _ := checkpoint.Open(t.TempDir())
+	p := newPoller(t, api, state, "", 0)
+	leaves, err := p.discover(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"audit/AWSLogs/111111111111/CloudTrail/us-east-1/"}; !slices.Equal(leaves, want) {
+		t.Fatalf("leaves = %q, want %q", leaves, want)
+	}
+	for _, prefix := range api.listed {
+		for _, never := range []string{"elasticloadbalancing", "Config/", "Digest", "not-an-account/"} {
+			if strings.Contains(prefix, never) {
+				t.Errorf("discovery listed %q", prefix)
+			}
+		}
 	}
 }
