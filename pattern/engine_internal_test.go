@@ -465,3 +465,38 @@ func TestTriggerChoice(t *testing.T) {
 		t.Errorf("source was chosen as a trigger: %v", src.exactStr)
 	}
 }
+
+// TestStringEnd compares the word-at-a-time string scan with a byte-by-byte one.
+func TestStringEnd(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	alphabet := []byte{'a', '"', '\\', 'é', 0x22 ^ 0x80, 0x5c ^ 0x01, 0xff, ' '}
+	for range 20000 {
+		n := r.IntN(150)
+		b := make([]byte, n)
+		for i := range b {
+			if r.IntN(8) == 0 {
+				b[i] = alphabet[r.IntN(len(alphabet))]
+			} else {
+				b[i] = byte('a' + r.IntN(26))
+			}
+		}
+		data := append([]byte{'"'}, b...)
+		wantEnd, wantEsc, wantOK := -1, false, false
+		for i := 1; i < len(data); i++ {
+			if data[i] == '\\' {
+				wantEsc = true
+				i++
+				continue
+			}
+			if data[i] == '"' {
+				wantEnd, wantOK = i, true
+				break
+			}
+		}
+		p := &scanner{data: data}
+		end, esc, err := p.stringEnd(1)
+		if (err == nil) != wantOK || (wantOK && (end != wantEnd || esc != wantEsc)) {
+			t.Fatalf("%q: got %d %v %v, want %d %v ok=%v", data, end, esc, err, wantEnd, wantEsc, wantOK)
+		}
+	}
+}

@@ -106,7 +106,9 @@ func (sc *scratch) reset(s *snapshot) {
 	sc.trails = append(sc.trails[:0], trailNode{parent: -1})
 	sc.arrays = 0
 	sc.matched = sc.matched[:0]
-	clear(sc.absIdx)
+	if len(sc.absIdx) > 0 {
+		clear(sc.absIdx)
+	}
 }
 
 func (sc *scratch) nextVisit() uint32 {

@@ -2,7 +2,9 @@ package pattern
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -254,15 +256,32 @@ func (p *scanner) readString(buf *[]byte) ([]byte, error) {
 	return out, nil
 }
 
+const (
+	swarLo    = 0x0101010101010101
+	swarHi    = 0x8080808080808080
+	swarQuote = 0x2222222222222222 // '"' in every byte
+	swarBack  = 0x5c5c5c5c5c5c5c5c // '\\' in every byte
+)
+
 // stringEnd returns the index of the closing quote of a string whose content starts at i,
-// and whether the string has escapes. Short strings (most keys and values) are scanned
-// byte by byte; long ones with bytes.IndexByte.
+// and whether the string has escapes. It looks at 8 bytes at a time for a quote or a
+// backslash (the lowest flagged byte of the zero-byte test is exact), and hands long
+// strings to bytes.IndexByte.
 func (p *scanner) stringEnd(i int) (int, bool, error) {
 	d := p.data
 	escaped := false
 	for {
 		j := i
-		lim := min(len(d), i+32)
+		lim := min(len(d), i+64)
+		for j+8 <= lim {
+			v := binary.LittleEndian.Uint64(d[j:])
+			q, b := v^swarQuote, v^swarBack
+			if m := (((q - swarLo) &^ q) | ((b - swarLo) &^ b)) & swarHi; m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			j += 8
+		}
 		for j < lim && d[j] != '"' && d[j] != '\\' {
 			j++
 		}
@@ -278,6 +297,7 @@ func (p *scanner) stringEnd(i int) (int, bool, error) {
 			}
 			j += bs
 		}
+	found:
 		if j >= len(d) {
 			return 0, false, p.fail("unterminated string")
 		}
