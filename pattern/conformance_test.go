@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -384,9 +385,7 @@ func TestConformancePerfScenarios(t *testing.T) {
 // TestDifferentialCloudTrail generates patterns from the values of real CloudTrail events
 // (exact, prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, exists),
 // compiles them all into one matcher and checks its verdict on every corpus envelope
-// against a slow, direct reading of the same semantics. The reference does not judge a
-// pattern on an event where one of its paths crosses an array of objects (array
-// consistency is covered by the conformance data).
+// against a slow, direct reading of the same semantics, array consistency included.
 func TestDifferentialCloudTrail(t *testing.T) {
 	lines := loadEnvelopes(t)
 	events := make([]any, len(lines))
@@ -397,13 +396,29 @@ func TestDifferentialCloudTrail(t *testing.T) {
 			t.Fatalf("envelope %d: %v", i+1, err)
 		}
 	}
-	for _, seed := range []uint64{1, 2, 3} {
+	arrays := multiArrays(events)
+	if len(arrays) < 20 {
+		t.Fatalf("only %d arrays of several objects in the envelopes", len(arrays))
+	}
+	seeds := []uint64{1, 2, 3}
+	if testing.Short() {
+		seeds = seeds[:1]
+	}
+	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 42))
 			var pats []diffPattern
 			for len(pats) < 400 {
-				if p, ok := genDiffPattern(r, events); ok {
+				if p, ok := genDiffPattern(r, events, arrays); ok {
 					pats = append(pats, p)
+				}
+			}
+			trees := make([]*diffNode, len(pats))
+			singles := make([][]*diffNode, len(pats)) // each condition alone
+			for i, p := range pats {
+				trees[i] = p.tree()
+				for _, c := range p {
+					singles[i] = append(singles[i], diffPattern{c}.tree())
 				}
 			}
 			m := pattern.New()
@@ -412,7 +427,7 @@ func TestDifferentialCloudTrail(t *testing.T) {
 					t.Fatalf("pattern %s: %v", p.json(), err)
 				}
 			}
-			judged, matched, failures := 0, 0, 0
+			judged, matched, failures, consistency := 0, 0, 0, 0
 			for ei, line := range lines {
 				ids, err := m.Match(line)
 				if err != nil {
@@ -424,13 +439,15 @@ func TestDifferentialCloudTrail(t *testing.T) {
 					got[n] = true
 				}
 				for pi, p := range pats {
-					want, ok := p.eval(events[ei])
+					want, ok := trees[pi].eval(events[ei])
 					if !ok {
 						continue
 					}
 					judged++
 					if want {
 						matched++
+					} else if len(p) > 1 && eachHolds(singles[pi], events[ei]) {
+						consistency++ // every condition holds somewhere, not in one element
 					}
 					if got[pi] != want && failures < 20 {
 						failures++
@@ -438,7 +455,11 @@ func TestDifferentialCloudTrail(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d patterns × %d events: %d verdicts judged, %d matches", len(pats), len(lines), judged, matched)
+			t.Logf("%d patterns × %d events: %d verdicts judged, %d matches, %d non-matches decided by array consistency",
+				len(pats), len(lines), judged, matched, consistency)
+			if consistency == 0 {
+				t.Fatal("no verdict depended on array consistency: the generator is broken")
+			}
 			if matched < len(pats) {
 				t.Fatalf("only %d matches: the generator is broken, the test proves little", matched)
 			}
@@ -498,52 +519,151 @@ func (p diffPattern) json() string {
 	return string(b)
 }
 
-// leaves returns the leaf values at path in ev; ok is false when the path crosses an array
-// of objects or arrays (not judged here).
-func leaves(ev any, path []string) (vals []any, ok bool) {
-	node := ev
-	for _, k := range path {
-		obj, isObj := node.(map[string]any)
-		if !isObj {
-			if _, isArr := node.([]any); isArr {
-				return nil, false
-			}
-			return nil, true // a scalar on the way: no such leaf
-		}
-		next, present := obj[k]
-		if !present {
-			return nil, true
-		}
-		node = next
-	}
-	switch v := node.(type) {
-	case map[string]any:
-		return nil, true
-	case []any:
-		for _, e := range v {
-			switch e.(type) {
-			case map[string]any, []any:
-				return nil, false
-			}
-		}
-		return v, true
-	default:
-		return []any{v}, true
-	}
+// diffNode is a pattern as a tree of keys with the conditions at its leaves.
+type diffNode struct {
+	kids  map[string]*diffNode
+	conds []diffCond
 }
 
-func (p diffPattern) eval(ev any) (match, ok bool) {
-	match = true
+func (p diffPattern) tree() *diffNode {
+	root := &diffNode{}
 	for _, c := range p {
-		vals, judged := leaves(ev, c.path)
+		n := root
+		for _, k := range c.path {
+			if n.kids == nil {
+				n.kids = map[string]*diffNode{}
+			}
+			if n.kids[k] == nil {
+				n.kids[k] = &diffNode{}
+			}
+			n = n.kids[k]
+		}
+		n.conds = append(n.conds, c)
+	}
+	return root
+}
+
+// eval says whether the pattern matches ev; ok is false where this reference does not
+// judge: arrays of arrays, arrays mixing objects and scalars, and exists:false below an
+// event array (whose reading with array consistency is the engine's documented choice).
+func (p diffPattern) eval(ev any) (match, ok bool) { return p.tree().eval(ev) }
+
+// eval matches the node's keys against e, the event value at the node's place (absent
+// when e is not an object).
+func (n *diffNode) eval(e any) (match, ok bool) {
+	obj, _ := e.(map[string]any)
+	match = true
+	for k, child := range n.kids {
+		v, present := obj[k]
+		var m bool
+		if child.kids == nil {
+			vals, judged := leafValues(v, present)
+			if !judged {
+				return false, false
+			}
+			m = true
+			for _, c := range child.conds {
+				m = m && c.holds(vals)
+			}
+		} else {
+			var judged bool
+			if m, judged = child.evalValue(v); !judged {
+				return false, false
+			}
+		}
+		match = match && m
+	}
+	return match, true
+}
+
+// evalValue matches an inner node against a value that may be an array of objects: one
+// element must satisfy the whole subtree (array consistency).
+func (n *diffNode) evalValue(v any) (match, ok bool) {
+	arr, isArr := v.([]any)
+	if !isArr {
+		return n.eval(v)
+	}
+	if n.hasNotExists() {
+		return false, false
+	}
+	objects := 0
+	for _, el := range arr {
+		switch el.(type) {
+		case []any:
+			return false, false
+		case map[string]any:
+			objects++
+		}
+	}
+	if objects != len(arr) && objects != 0 {
+		return false, false
+	}
+	for _, el := range arr {
+		m, judged := n.eval(el)
 		if !judged {
 			return false, false
 		}
-		if !c.holds(vals) {
-			match = false
+		if m {
+			return true, true
 		}
 	}
-	return match, true
+	return n.eval(nil)
+}
+
+// eachHolds reports whether every one-condition pattern holds on ev.
+func eachHolds(singles []*diffNode, ev any) bool {
+	for _, c := range singles {
+		if m, ok := c.eval(ev); !ok || !m {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *diffNode) hasNotExists() bool {
+	for _, c := range n.conds {
+		if c.op == "not-exists" {
+			return true
+		}
+	}
+	for _, k := range n.kids {
+		if k.hasNotExists() {
+			return true
+		}
+	}
+	return false
+}
+
+// leafValues returns the values a leaf condition sees in v: a scalar, the elements of an
+// array of scalars, nothing for an object or an array of objects.
+func leafValues(v any, present bool) (vals []any, ok bool) {
+	if !present {
+		return nil, true
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return nil, true
+	case []any:
+		objects := 0
+		for _, e := range v {
+			switch e.(type) {
+			case []any:
+				return nil, false
+			case map[string]any:
+				objects++
+			}
+		}
+		switch objects {
+		case 0:
+			return v, true
+		case len(v):
+			return nil, true
+		default:
+			return nil, false
+		}
+	default:
+		return []any{v}, true
+	}
 }
 
 func (c diffCond) holds(vals []any) bool {
@@ -622,52 +742,124 @@ func globMatch(pat, s string) bool {
 	return strings.HasSuffix(s, parts[len(parts)-1])
 }
 
-// leafPaths lists the paths of ev that end in a scalar or an array of scalars without
-// crossing an array.
-func leafPaths(node any, prefix []string, out *[][]string) {
-	obj, ok := node.(map[string]any)
-	if !ok {
-		return
-	}
-	for k, v := range obj {
-		p := append(slices.Clone(prefix), k)
-		switch v.(type) {
+// randomLeaf walks ev from the root to a random scalar, through objects and through one
+// random element of each array, and returns its path and value.
+func randomLeaf(r *rand.Rand, node any) (path []string, v any, ok bool) {
+	for {
+		switch n := node.(type) {
 		case map[string]any:
-			leafPaths(v, p, out)
-		default:
-			if vals, judged := leaves(v, nil); judged && len(vals) > 0 {
-				*out = append(*out, p)
+			if len(n) == 0 {
+				return nil, nil, false
 			}
+			keys := slices.Sorted(maps.Keys(n)) // map order is random; the seed must decide
+			k := keys[r.IntN(len(keys))]
+			path = append(path, k)
+			node = n[k]
+		case []any:
+			if len(n) == 0 {
+				return nil, nil, false
+			}
+			el := n[r.IntN(len(n))]
+			if _, nested := el.([]any); nested {
+				return nil, nil, false
+			}
+			node = el
+		default:
+			return path, n, len(path) > 0
 		}
 	}
 }
 
-// genDiffPattern builds a pattern of 1 to 3 conditions on the values of one random event,
-// so that it matches that event (when its paths are judged) and usually some others.
-func genDiffPattern(r *rand.Rand, events []any) (diffPattern, bool) {
-	ev := events[r.IntN(len(events))]
-	var paths [][]string
-	leafPaths(ev, nil, &paths)
-	if len(paths) == 0 {
-		return nil, false
+// arrayAt is an array of objects in an event and its path.
+type arrayAt struct {
+	event any
+	path  []string
+	elems []any
+}
+
+// multiArrays lists the arrays of two or more objects in events.
+func multiArrays(events []any) []arrayAt {
+	var out []arrayAt
+	for _, ev := range events {
+		var arrays []arrayAt
+		collectArrays(ev, nil, &arrays)
+		for _, a := range arrays {
+			if len(a.elems) >= 2 {
+				a.event = ev
+				out = append(out, a)
+			}
+		}
 	}
-	slices.SortFunc(paths, func(a, b []string) int { return slices.Compare(a, b) }) // map order is random
-	n := 1 + r.IntN(3)
+	return out
+}
+
+func collectArrays(node any, path []string, out *[]arrayAt) {
+	switch n := node.(type) {
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(n)) {
+			collectArrays(n[k], append(slices.Clone(path), k), out)
+		}
+	case []any:
+		var objs []any
+		for _, e := range n {
+			if _, ok := e.(map[string]any); ok {
+				objs = append(objs, e)
+				collectArrays(e, path, out)
+			}
+		}
+		if len(objs) > 0 && len(path) > 0 {
+			*out = append(*out, arrayAt{path: path, elems: objs})
+		}
+	}
+}
+
+// genDiffPattern builds a pattern of 1 to 3 conditions on values of one random event, so
+// that it often matches that event (always, unless two conditions came from different
+// elements of one array) and some others.
+func genDiffPattern(r *rand.Rand, events []any, arrays []arrayAt) (diffPattern, bool) {
+	ev := events[r.IntN(len(events))]
 	var p diffPattern
 	used := map[string]bool{}
+	// Half the patterns put their conditions inside an array of several objects, mostly
+	// from one element, sometimes from another: array consistency decides those.
+	var inArray *arrayAt
+	var element any
+	if len(arrays) > 0 && r.IntN(2) == 0 {
+		inArray = &arrays[r.IntN(len(arrays))]
+		ev = inArray.event
+		element = inArray.elems[r.IntN(len(inArray.elems))]
+	}
+	n := 1 + r.IntN(3)
+	if inArray != nil {
+		n = 2 + r.IntN(2)
+	}
 	for range n {
-		path := paths[r.IntN(len(paths))]
-		key := strings.Join(path, "\x00")
-		if used[key] || hasPrefixPath(used, path) {
+		var path []string
+		var v any
+		var ok bool
+		if inArray == nil {
+			path, v, ok = randomLeaf(r, ev)
+		} else {
+			el := element
+			if r.IntN(2) == 0 {
+				el = inArray.elems[r.IntN(len(inArray.elems))]
+			}
+			var sub []string
+			sub, v, ok = randomLeaf(r, el)
+			path = append(slices.Clone(inArray.path), sub...)
+		}
+		if !ok {
 			continue
 		}
-		used[key] = true
-		vals, _ := leaves(ev, path)
-		v := vals[r.IntN(len(vals))]
 		c, ok := genCond(r, path, v, events)
 		if !ok {
 			continue
 		}
+		key := strings.Join(c.path, "\x00")
+		if used[key] || hasPrefixPath(used, c.path) {
+			continue
+		}
+		used[key] = true
 		p = append(p, c)
 	}
 	return p, len(p) > 0
@@ -718,11 +910,9 @@ func genCond(r *rand.Rand, path []string, v any, events []any) (diffCond, bool) 
 			// anything-but some other values of the same path in other events
 			c.op = "anything-but"
 			for range 3 {
-				if vals, ok := leaves(events[r.IntN(len(events))], path); ok {
-					for _, o := range vals {
-						if s, ok := o.(string); ok && s != v {
-							c.list = append(c.list, s)
-						}
+				for _, o := range valuesAt(events[r.IntN(len(events))], path) {
+					if s, ok := o.(string); ok && s != v {
+						c.list = append(c.list, s)
 					}
 				}
 			}
@@ -751,6 +941,35 @@ func genCond(r *rand.Rand, path []string, v any, events []any) (diffCond, bool) 
 		return c, false
 	}
 	return c, true
+}
+
+// valuesAt collects the scalars at path in ev, through arrays.
+func valuesAt(ev any, path []string) []any {
+	if len(path) == 0 {
+		switch v := ev.(type) {
+		case []any:
+			var out []any
+			for _, e := range v {
+				out = append(out, valuesAt(e, nil)...)
+			}
+			return out
+		case map[string]any:
+			return nil
+		default:
+			return []any{v}
+		}
+	}
+	switch v := ev.(type) {
+	case map[string]any:
+		return valuesAt(v[path[0]], path[1:])
+	case []any:
+		var out []any
+		for _, e := range v {
+			out = append(out, valuesAt(e, path)...)
+		}
+		return out
+	}
+	return nil
 }
 
 func flipCase(r *rand.Rand, s string) string {
