@@ -17,8 +17,8 @@ import (
 // pantherRules maps Panther rule IDs to the built-in rules that detect the same thing. A
 // Panther rule may need several of ours (it fires when any of them does).
 var pantherRules = map[string][]string{
-	"AWS.Root.Activity":                            {"root-account-used", "root-console-login"},
-	"AWS.Console.RootLogin":                        {"root-console-login"},
+	"AWS.Root.Activity":                            {"root-account-used", "root-console-login", "root-console-login-without-mfa"},
+	"AWS.Console.RootLogin":                        {"root-console-login", "root-console-login-without-mfa"},
 	"AWS.CloudTrail.RootAccessKeyCreated":          {"root-access-key-created"},
 	"AWS.CloudTrail.RootPasswordChanged":           {"root-password-changed"},
 	"AWS.Console.LoginWithoutMFA":                  {"console-login-without-mfa", "root-console-login-without-mfa"},
