@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/pattern"
 )
 
@@ -20,6 +21,7 @@ func runTestPattern(_ context.Context, args []string, io stdio) int {
 	fs.SetOutput(io.err)
 	patternArg := fs.String("event-pattern", "", "the EventBridge event pattern: JSON text or file://PATH")
 	eventArg := fs.String("event", "", "the event: JSON text or file://PATH (an EventBridge envelope, or any JSON object)")
+	lift := fs.Bool("lift", false, "EVENT is a CloudTrail record: wrap it in the EventBridge envelope first, as trailbell does")
 	fs.Usage = func() {
 		fmt.Fprintln(io.err, "usage: trailbell test-pattern --event-pattern PATTERN --event EVENT\n\n"+
 			"Prints {\"Result\": true} when EVENT matches PATTERN and {\"Result\": false} when not,\n"+
@@ -55,6 +57,15 @@ func runTestPattern(_ context.Context, args []string, io stdio) int {
 	// all of it so a broken event is never answered.
 	if err := checkJSON(ev); err != nil {
 		return fail("invalid event (%s): %v", evName, err)
+	}
+	if *lift {
+		if ev, err = cloudtrail.Lift(ev); err != nil {
+			return fail("lift event (%s): %v", evName, err)
+		}
+	} else if missing := missingEnvelopeFields(ev); len(missing) > 0 {
+		// Answer anyway (trailbell matches any JSON object), but say that AWS would not.
+		fmt.Fprintf(io.err, "trailbell test-pattern: note: aws events test-event-pattern would reject this event: no %s (use --lift for a CloudTrail record)\n",
+			strings.Join(missing, ", "))
 	}
 	m := pattern.New()
 	if err := m.Add("pattern", string(p)); err != nil {
@@ -102,4 +113,23 @@ func checkJSON(b []byte) error {
 		err = errors.New("not valid JSON")
 	}
 	return err
+}
+
+// envelopeFields are the fields TestEventPattern requires in an event.
+var envelopeFields = []string{"id", "account", "source", "time", "region", "resources", "detail-type"}
+
+// missingEnvelopeFields lists the fields AWS requires that the event (valid JSON) lacks;
+// nil when it is not an object, which the matcher reports itself.
+func missingEnvelopeFields(ev []byte) []string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(ev, &top) != nil {
+		return nil
+	}
+	var missing []string
+	for _, f := range envelopeFields {
+		if _, ok := top[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	return missing
 }
