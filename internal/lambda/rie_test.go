@@ -1,0 +1,610 @@
+package lambda_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+// These tests run the real bootstrap, built here, under AWS's Lambda Runtime Interface
+// Emulator (TRAILBELL_TEST_RIE), posting to a Slack-like server, and for log files reading
+// from the S3 server (TRAILBELL_TEST_S3_ENDPOINT) with notifications taken from the SQS
+// server (TRAILBELL_TEST_SQS_ENDPOINT). scripts/test.sh sets all three.
+
+var (
+	buildOnce sync.Once
+	bootstrap string
+	buildErr  error
+)
+
+func buildBootstrap(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "trailbell-bootstrap-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bootstrap = filepath.Join(dir, "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "../../cmd/trailbell")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bootstrap
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bootstrap != "" {
+		os.RemoveAll(filepath.Dir(bootstrap))
+	}
+	os.Exit(code)
+}
+
+// rie is one emulator running the bootstrap. The emulator crashes on concurrent invocations,
+// so invoke serialises them.
+type rie struct {
+	url string
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startRIE(t *testing.T, env ...string) *rie {
+	t.Helper()
+	bin := os.Getenv("TRAILBELL_TEST_RIE")
+	if bin == "" {
+		t.Skip("TRAILBELL_TEST_RIE is not set (path of aws-lambda-rie; scripts/test.sh sets it)")
+	}
+	boot := buildBootstrap(t)
+	port, apiPort := freePort(t), freePort(t)
+	cmd := exec.Command(bin,
+		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
+		boot)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret",
+		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
+	}, env...)
+	r := &rie{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", r.out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("emulator did not listen: %v\n%s", err, r.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return r
+}
+
+// invoke posts one payload and returns the function's answer. A handler error comes back as
+// HTTP 200 with {"errorMessage":...}.
+func (r *rie) invoke(t *testing.T, payload []byte) (map[string]any, time.Duration) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := time.Now()
+	resp, err := http.Post(r.url, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatalf("invoke: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("invoke: HTTP %d %s", resp.StatusCode, body)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("invoke: answer %q: %v", body, err)
+	}
+	return out, took
+}
+
+// reports returns the emulator's REPORT lines so far.
+func (r *rie) reports() []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(r.out.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "REPORT RequestId") {
+			out = append(out, sc.Text())
+		}
+	}
+	return out
+}
+
+// bootstrapHWM reads the peak resident memory of the bootstrap process under the emulator.
+func (r *rie) bootstrapHWM() (int64, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	parent := strconv.Itoa(r.cmd.Process.Pid)
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		s := string(st)
+		if !strings.Contains(s, "Name:\tbootstrap\n") || !strings.Contains(s, "PPid:\t"+parent+"\n") {
+			continue
+		}
+		m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindStringSubmatch(s)
+		if m == nil {
+			return 0, fmt.Errorf("no VmHWM in /proc/%s/status", e.Name())
+		}
+		kb, _ := strconv.ParseInt(m[1], 10, 64)
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("no bootstrap process under the emulator (pid %s)", parent)
+}
+
+func exampleRecord(t *testing.T, name, eventID string) []byte {
+	t.Helper()
+	f, err := os.Open("testdata/cloudtrail-log-file-examples.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"eventName":"`+name+`"`) {
+			return []byte(`{"eventID":"` + eventID + `",` + sc.Text()[1:])
+		}
+	}
+	t.Fatalf("no %s example", name)
+	return nil
+}
+
+func envelope(t *testing.T, record []byte) []byte {
+	t.Helper()
+	var rec map[string]any
+	if err := json.Unmarshal(record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := json.Marshal(map[string]any{
+		"version": "0", "id": rec["eventID"], "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam",
+		"account": "123456789012", "time": rec["eventTime"], "region": rec["awsRegion"], "resources": []any{}, "detail": rec,
+	})
+	return env
+}
+
+func TestRIEEventBridge(t *testing.T) {
+	slack := slacktest.New()
+	defer slack.Close()
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"))
+
+	out, _ := r.invoke(t, envelope(t, exampleRecord(t, "CreateUser", "11111111-2222-4333-8444-000000000001")))
+	if out["errorMessage"] != nil || out["findings"].(float64) < 1 {
+		t.Fatalf("CreateUser event: answer %v, want findings", out)
+	}
+	got := slack.Received()
+	if len(got) == 0 || !bytes.Contains(got[0].Body, []byte("Bob")) {
+		t.Fatalf("Slack received %d messages; first %q", len(got), firstBody(got))
+	}
+
+	before := len(slack.Received())
+	custodian, err := os.ReadFile("testdata/event-cloud-trail-catalog-put-resource-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ = r.invoke(t, custodian)
+	if out["errorMessage"] != nil || out["records"].(float64) != 1 {
+		t.Errorf("cloud-custodian event: answer %v", out)
+	}
+	if n := len(slack.Received()); n != before {
+		t.Errorf("cloud-custodian event matched no rule but %d messages were posted", n-before)
+	}
+
+	out, _ = r.invoke(t, []byte(`{"hello":"world"}`))
+	if msg, _ := out["errorMessage"].(string); !strings.Contains(msg, "unrecognised payload") {
+		t.Errorf("unknown payload: answer %v, want an errorMessage", out)
+	}
+
+	// A revoked webhook (404 no_service) fails the invocation so Lambda retries, then
+	// dead-letters: nothing is swallowed.
+	slack.Revoke("alerts")
+	out, _ = r.invoke(t, envelope(t, exampleRecord(t, "AddUserToGroup", "11111111-2222-4333-8444-000000000002")))
+	if msg, _ := out["errorMessage"].(string); msg == "" {
+		t.Errorf("revoked webhook: answer %v, want an errorMessage", out)
+	} else if strings.Contains(msg, slack.URL) || strings.Contains(r.out.String(), "/services/T0000/B0000/alerts") {
+		t.Errorf("the webhook URL leaked into the error or the log: %s", msg)
+	}
+	t.Logf("reports:\n%s", strings.Join(r.reports(), "\n"))
+}
+
+func firstBody(rs []slacktest.Received) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return string(rs[0].Body)
+}
+
+type awsEndpoints struct {
+	s3    *s3.Client
+	sqs   *sqs.Client
+	s3URL string
+}
+
+func endpoints(t *testing.T) awsEndpoints {
+	t.Helper()
+	s3URL, sqsURL := os.Getenv("TRAILBELL_TEST_S3_ENDPOINT"), os.Getenv("TRAILBELL_TEST_SQS_ENDPOINT")
+	if s3URL == "" || sqsURL == "" {
+		t.Skip("TRAILBELL_TEST_S3_ENDPOINT and TRAILBELL_TEST_SQS_ENDPOINT are not set (scripts/test.sh starts versitygw and goaws)")
+	}
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
+	}
+	return awsEndpoints{
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.BaseEndpoint = aws.String(s3URL)
+			o.UsePathStyle = true
+		}),
+		sqs:   sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsURL) }),
+		s3URL: s3URL,
+	}
+}
+
+func gzipRecords(t testing.TB, records ...[]byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(`{"Records":[`))
+	zw.Write(bytes.Join(records, []byte(",")))
+	zw.Write([]byte(`]}`))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// s3Notification is the body S3 sends to SQS for a new object.
+func s3Notification(bucket, key string) string {
+	b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
+		"s3": map[string]any{"bucket": map[string]any{"name": bucket}, "object": map[string]any{"key": url.QueryEscape(key), "size": 1}},
+	}}})
+	return string(b)
+}
+
+// sqsEvent turns received messages into the event the SQS event source mapping sends.
+func sqsEvent(msgs []sqsMessage) []byte {
+	var recs []any
+	for _, m := range msgs {
+		recs = append(recs, map[string]any{
+			"messageId": m.id, "receiptHandle": m.handle, "body": m.body,
+			"eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:100010001000:trailbell", "awsRegion": "us-east-1",
+		})
+	}
+	b, _ := json.Marshal(map[string]any{"Records": recs})
+	return b
+}
+
+type sqsMessage struct{ id, handle, body string }
+
+func TestRIELogFilesFromSQS(t *testing.T) {
+	ep := endpoints(t)
+	ctx := t.Context()
+	bucket := fmt.Sprintf("trailbell-rie-%d", time.Now().UnixNano())
+	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_abc.json.gz"
+	file := gzipRecords(t,
+		exampleRecord(t, "StartInstances", "21111111-2222-4333-8444-000000000001"),
+		exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000002"),
+		exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000003"))
+	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(file)}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := ep.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		s3Notification(bucket, key),
+		s3Notification(bucket, "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/missing.json.gz"),
+		"this is not json at all {{{",
+	} {
+		if _, err := ep.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var msgs []sqsMessage
+	for len(msgs) < 3 {
+		out, err := ep.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Messages) == 0 {
+			t.Fatalf("received %d of 3 messages", len(msgs))
+		}
+		for _, m := range out.Messages {
+			msgs = append(msgs, sqsMessage{aws.ToString(m.MessageId), aws.ToString(m.ReceiptHandle), aws.ToString(m.Body)})
+		}
+	}
+
+	slack := slacktest.New()
+	defer slack.Close()
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"),
+		"AWS_ENDPOINT_URL_S3="+ep.s3URL, "TRAILBELL_S3_PATH_STYLE=true")
+	out, _ := r.invoke(t, sqsEvent(msgs))
+	if out["errorMessage"] != nil {
+		t.Fatalf("answer %v", out)
+	}
+	failed := map[string]bool{}
+	for _, f := range out["batchItemFailures"].([]any) {
+		failed[f.(map[string]any)["itemIdentifier"].(string)] = true
+	}
+	for _, m := range msgs {
+		wantFail := !strings.Contains(m.body, "_abc.json.gz")
+		if failed[m.id] != wantFail {
+			t.Errorf("message %.40q: failed=%v, want %v", m.body, failed[m.id], wantFail)
+		}
+		// Acknowledge like the event source mapping: delete only what succeeded.
+		if !failed[m.id] {
+			if _, err := ep.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: aws.String(m.handle)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var text []string
+	for _, rc := range slack.Received() {
+		text = append(text, string(rc.Body))
+	}
+	all := strings.Join(text, "\n")
+	if !strings.Contains(all, "Bob") || !strings.Contains(all, "admin") {
+		t.Errorf("Slack did not get the CreateUser and AddUserToGroup alerts:\n%.2000s", all)
+	}
+
+	// The same notification again (a redelivery) in the same warm container: the pipeline
+	// remembers (rule, eventID), so nothing is posted twice. A new container would post again
+	// unless TRAILBELL_DEDUPE_TABLE is set (at-least-once).
+	before := len(slack.Received())
+	out, _ = r.invoke(t, sqsEvent(msgs[:1]))
+	if out["errorMessage"] != nil || len(out["batchItemFailures"].([]any)) != 0 {
+		t.Errorf("redelivery: answer %v", out)
+	}
+	if n := len(slack.Received()) - before; n != 0 {
+		t.Errorf("redelivery in a warm container posted %d messages again", n)
+	}
+
+	// SNS fan-out of another log file.
+	key2 := strings.Replace(key, "_abc.json.gz", "_def.json.gz", 1)
+	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key2),
+		Body: bytes.NewReader(gzipRecords(t, exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000004")))}); err != nil {
+		t.Fatal(err)
+	}
+	sns, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+		"EventSource": "aws:sns", "Sns": map[string]any{"Type": "Notification", "MessageId": "sns-1", "Message": s3Notification(bucket, key2)},
+	}}})
+	before = len(slack.Received())
+	out, _ = r.invoke(t, sns)
+	if out["errorMessage"] != nil || out["findings"].(float64) < 1 {
+		t.Errorf("SNS notification: answer %v", out)
+	}
+	if len(slack.Received()) == before {
+		t.Error("SNS notification: nothing posted")
+	}
+}
+
+// TestRIEMeasure records the numbers of BENCHMARKS.md's lambda section: cold start, per-event
+// latency from invocation to the Slack POST, and peak memory on a 50 MB log file. It needs the
+// S3 server too and takes a while, so it runs only with TRAILBELL_LAMBDA_BENCH=1.
+func TestRIEMeasure(t *testing.T) {
+	if os.Getenv("TRAILBELL_LAMBDA_BENCH") == "" {
+		t.Skip("set TRAILBELL_LAMBDA_BENCH=1 to measure")
+	}
+	ep := endpoints(t)
+	ctx := t.Context()
+
+	slack := slacktest.New()
+	defer slack.Close()
+	var mu sync.Mutex
+	var posted []time.Time
+	proxy := httputil.NewSingleHostReverseProxy(mustURL(slack.URL))
+	timed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		mu.Lock()
+		posted = append(posted, time.Now())
+		mu.Unlock()
+		proxy.ServeHTTP(w, req)
+	}))
+	defer timed.Close()
+
+	bucket := fmt.Sprintf("trailbell-bench-%d", time.Now().UnixNano())
+	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_big.json.gz"
+	big, raw := bigLogFile(t, 50<<20)
+	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(big)}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+timed.URL+"/services/T0000/B0000/alerts",
+		"AWS_ENDPOINT_URL_S3="+ep.s3URL, "TRAILBELL_S3_PATH_STYLE=true")
+
+	const n = 20
+	var lat []time.Duration
+	for i := range n {
+		mu.Lock()
+		before := len(posted)
+		mu.Unlock()
+		start := time.Now()
+		out, _ := r.invoke(t, envelope(t, exampleRecord(t, "CreateUser", fmt.Sprintf("31111111-2222-4333-8444-%012d", i))))
+		if out["errorMessage"] != nil {
+			t.Fatalf("answer %v", out)
+		}
+		mu.Lock()
+		if len(posted) == before {
+			mu.Unlock()
+			t.Fatal("no Slack POST")
+		}
+		lat = append(lat, posted[before].Sub(start))
+		mu.Unlock()
+	}
+	// The emulator's REPORT "Init Duration" is a placeholder; its rapid log line
+	// "INIT REPORT(durationMs: ...)" times the bootstrap's start until its first /next call.
+	if m := regexp.MustCompile(`INIT REPORT\(durationMs: ([\d.]+)\)`).FindStringSubmatch(r.out.String()); m != nil {
+		t.Logf("cold start: init %s ms (process start to ready for the first invocation)", m[1])
+	} else {
+		t.Error("no INIT REPORT line in the emulator output")
+	}
+	t.Logf("invocation → Slack POST over %d events (first is cold): first %v, min %v, median %v, max %v",
+		n, lat[0], minDur(lat[1:]), median(lat[1:]), maxDur(lat[1:]))
+
+	out, took := r.invoke(t, []byte(s3Notification(bucket, key)))
+	if out["errorMessage"] != nil {
+		t.Fatalf("big file: answer %v", out)
+	}
+	hwm, err := r.bootstrapHWM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("50 MB log file (%d bytes JSON, %d gzipped, %v records): %v, peak RSS (VmHWM) %.1f MiB; REPORT: %s",
+		raw, len(big), out["records"], took, float64(hwm)/(1<<20), last(r.reports()))
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// bigLogFile writes a gzipped log file of about size bytes of JSON: routine records that match
+// no rule, and one CreateUser at the end, so the run measures reading, not Slack.
+func bigLogFile(t *testing.T, size int) ([]byte, int) {
+	t.Helper()
+	routine := exampleRecord(t, "StartInstances", "x")
+	var raw bytes.Buffer
+	raw.WriteString(`{"Records":[`)
+	for i := 0; raw.Len() < size; i++ {
+		if i > 0 {
+			raw.WriteByte(',')
+		}
+		raw.Write(bytes.Replace(routine, []byte(`"eventID":"x"`), []byte(fmt.Sprintf(`"eventID":"41111111-2222-4333-8444-%012d"`, i)), 1))
+	}
+	raw.WriteByte(',')
+	raw.Write(exampleRecord(t, "CreateUser", "51111111-2222-4333-8444-000000000001"))
+	raw.WriteString(`]}`)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw.Bytes())
+	zw.Close()
+	return gz.Bytes(), raw.Len()
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	return s[len(s)/2]
+}
+
+func minDur(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, x := range d {
+		m = min(m, x)
+	}
+	return m
+}
+
+func maxDur(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, x := range d {
+		m = max(m, x)
+	}
+	return m
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
+}
