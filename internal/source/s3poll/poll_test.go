@@ -23,7 +23,7 @@ import (
 )
 
 // newS3 starts an in-process S3 server with one bucket.
-func newS3(t *testing.T, bucket string) *s3.Client {
+func newS3(t testing.TB, bucket string) *s3.Client {
 	t.Helper()
 	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(srv.Close)
@@ -319,4 +319,37 @@ func TestDiscoveryWalksOnlyTowardTrails(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkPollFiles measures the poller's own cost per log file (list, get, durable
+// checkpoint with fsync) against the in-process S3 server, with a handler that only reads.
+func BenchmarkPollFiles(b *testing.B) {
+	const files = 100
+	c := newS3(b, "trail")
+	for i := range files {
+		k := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(time.Duration(i)*time.Minute), "x")
+		if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(k), Body: strings.NewReader(strings.Repeat("x", 4096))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	handled := 0
+	for b.Loop() {
+		state, err := checkpoint.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := New(Options{Client: c, Bucket: "trail", State: state, Now: func() time.Time { return t0 }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.PollOnce(context.Background(), func(_ context.Context, _ Object, body io.Reader) error {
+			handled++
+			_, err := io.Copy(io.Discard, body)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(handled)/b.Elapsed().Seconds(), "files/s")
 }
