@@ -175,6 +175,8 @@ func openBoltStore(dir string) (*boltStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}
+	// bbolt waits up to 10ms to fill a Batch; a lone Submit (Lambda, CLI) should not.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	return &boltStore{db: db}, nil
 }
 
