@@ -38,6 +38,7 @@ var commands = []command{
 	{"notify", "send a test alert to a receiver (notify test)", runNotify},
 	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
 	{"run", "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", runRun},
+	{"scan", "scan log files, directories, stdin or s3:// prefixes for findings (a backtest)", runScan},
 	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
 }
 

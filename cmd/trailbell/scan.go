@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/trailbell/trailbell/internal/app"
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/source/s3"
+)
+
+const scanUsage = `usage: trailbell scan [flags] PATH...
+
+Scan CloudTrail records for the enabled rules and print the findings. PATH is a file, a
+directory (read recursively: .json, .json.gz, .jsonl, .gz), - for standard input, or
+s3://bucket/prefix. Inputs: CloudTrail log files (plain or gzip), EventBridge events, records
+one per line or in an array, LookupEvents and CloudTrail Lake output. Digest files are skipped;
+bad records are counted and listed in the summary, and the scan goes on.
+
+A summary (files, records, findings per rule and per day, bad records, throughput) is written
+to standard error at the end; a progress line too when it is a terminal.
+
+Exit status: 0 no findings, 1 findings, 2 error (bad flags, rules or paths; an input that
+could not be read; an output that failed).
+
+flags:
+`
+
+// scanFlags holds every flag of trailbell scan, defined in one place so that options such as
+// notifiers are one small addition here and one sink in runScan.
+type scanFlags struct {
+	format          string
+	rules           scanPaths
+	noBuiltin       bool
+	only, disable   scanList
+	since, until    string
+	region, endpont string
+	workers         int
+	noProgress      bool
+}
+
+func (f *scanFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.format, "format", "", "output: text or json, one finding per line (default text on a terminal, json otherwise)")
+	fs.Var(&f.rules, "rules", "add the rules in this YAML file or directory (repeatable)")
+	fs.BoolVar(&f.noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
+	fs.Var(&f.only, "only", "enable only these rule ids (repeatable, or a comma list)")
+	fs.Var(&f.disable, "disable", "disable these rule ids (repeatable, or a comma list)")
+	fs.StringVar(&f.since, "since", "", "scan from this time: RFC 3339, YYYY-MM-DD, or a duration ago (36h, 7d); log files are chosen by the time in their name")
+	fs.StringVar(&f.until, "until", "", "scan up to this time (same forms as --since)")
+	fs.StringVar(&f.region, "region", "", "AWS region for s3:// paths (default from the AWS configuration)")
+	fs.StringVar(&f.endpont, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
+	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU)")
+	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
+}
+
+// scanPaths is a repeatable flag of paths (which may hold commas).
+type scanPaths []string
+
+func (p *scanPaths) String() string     { return strings.Join(*p, " ") }
+func (p *scanPaths) Set(v string) error { *p = append(*p, v); return nil }
+
+// scanList is a repeatable flag that also takes comma lists.
+type scanList []string
+
+func (l *scanList) String() string { return strings.Join(*l, ",") }
+func (l *scanList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+func runScan(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	fs.Usage = func() {
+		fmt.Fprint(io.err, scanUsage)
+		fs.PrintDefaults()
+	}
+	var f scanFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(io.err, "trailbell scan: "+format+"\n", a...)
+		return exitError
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitError
+	}
+	now := time.Now()
+	var w cloudtrail.Window
+	var err error
+	if w.Since, err = parseScanTime(f.since, now); err != nil {
+		return fail("--since: %v", err)
+	}
+	if w.Until, err = parseScanTime(f.until, now); err != nil {
+		return fail("--until: %v", err)
+	}
+	if !w.Since.IsZero() && !w.Until.IsZero() && !w.Since.Before(w.Until) {
+		return fail("--since %s is not before --until %s", w.Since.Format(time.RFC3339), w.Until.Format(time.RFC3339))
+	}
+
+	var rs []detect.Rule
+	if !f.noBuiltin {
+		if rs, err = detect.Builtin(); err != nil {
+			return fail("built-in rules: %v", err)
+		}
+	}
+	if len(f.rules) > 0 {
+		more, err := detect.Load(f.rules...)
+		if err != nil {
+			return fail("%v", err)
+		}
+		rs = append(rs, more...)
+	}
+	if rs, err = detect.Select(rs, f.only, f.disable); err != nil {
+		return fail("%v", err)
+	}
+	if len(rs) == 0 {
+		return fail("no rules enabled")
+	}
+	engine, err := detect.New(rs)
+	if err != nil {
+		return fail("%v", err)
+	}
+
+	outTerm := isTerminal(io.out)
+	format := f.format
+	if format == "" {
+		format = "json"
+		if outTerm {
+			format = "text"
+		}
+	}
+	var sinks []app.Sink
+	switch format {
+	case "text":
+		sinks = append(sinks, app.TextSink(io.out))
+	case "json":
+		sinks = append(sinks, app.JSONSink(io.out))
+	default:
+		return fail("--format %q: want text or json", format)
+	}
+	// Notifiers add their sink here (and flush it after the scan).
+
+	opts := app.ScanOptions{
+		Paths:    fs.Args(),
+		Stdin:    io.in,
+		Detector: engine,
+		Sinks:    sinks,
+		Window:   w,
+		S3:       s3.Options{Region: f.region, Endpoint: f.endpont},
+		Workers:  f.workers,
+	}
+	if !f.noProgress && isTerminal(io.err) {
+		opts.Progress = io.err
+	}
+	sum, err := app.Scan(ctx, opts)
+	if sum != nil {
+		fmt.Fprintf(io.err, "\n%d rules enabled\n", len(rs))
+		sum.WriteText(io.err)
+	}
+	switch {
+	case err != nil:
+		return fail("%v", err)
+	case len(sum.Unreadable) > 0:
+		return exitError
+	case sum.Findings > 0:
+		return exitFindings
+	}
+	return exitOK
+}
+
+// parseScanTime reads RFC 3339, a date (UTC midnight) or a duration before now ("36h", "7d").
+func parseScanTime(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.Add(-time.Duration(n) * 24 * time.Hour).UTC(), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339 or YYYY-MM-DD) or a duration ago (36h, 7d)", s)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

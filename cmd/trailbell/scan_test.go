@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/klauspost/compress/gzip"
+)
+
+// Records written for these tests, in CloudTrail's shape.
+const (
+	scanStopLogging = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},"eventTime":"2026-11-01T10:01:50Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","userAgent":"aws-cli/2.15.0","requestParameters":{"name":"main"},"responseElements":null,"requestID":"r1","eventID":"00000000-0000-4000-8000-000000000001","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
+	scanDescribe    = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2026-11-01T10:02:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.11","userAgent":"aws-cli/2.15.0","requestParameters":null,"responseElements":null,"requestID":"r2","eventID":"00000000-0000-4000-8000-000000000002","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
+)
+
+func scanLogFile(recs ...string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write([]byte(`{"Records":[` + strings.Join(recs, ",") + `]}`))
+	w.Close()
+	return b.Bytes()
+}
+
+func scanLogKey(at time.Time) string {
+	return "AWSLogs/111122223333/CloudTrail/us-east-1/" + at.Format("2006/01/02/") + "111122223333_CloudTrail_us-east-1_" + at.Format("20060102T1504Z") + "_x.json.gz"
+}
+
+func scanWriteFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runScanCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func scanFindings(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var fs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l == "" {
+			continue
+		}
+		var f map[string]any
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("output line is not JSON: %v\n%s", err, l)
+		}
+		fs = append(fs, f)
+	}
+	return fs
+}
+
+func TestScanCommand(t *testing.T) {
+	dir := t.TempDir()
+	day := time.Date(2026, 11, 1, 10, 5, 0, 0, time.UTC)
+	scanWriteFile(t, filepath.Join(dir, scanLogKey(day)), scanLogFile(scanDescribe, scanStopLogging))
+	scanWriteFile(t, filepath.Join(dir, scanLogKey(day.Add(48*time.Hour))), scanLogFile(strings.NewReplacer("000000000001", "000000000003", "2026-11-01T", "2026-11-03T").Replace(scanStopLogging)))
+	scanWriteFile(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/d.json.gz"), []byte("digest"))
+	scanWriteFile(t, filepath.Join(dir, "broken.jsonl"), []byte(scanDescribe+"\n{\"eventName\": \n"))
+	benign := filepath.Join(t.TempDir(), "benign.json")
+	scanWriteFile(t, benign, []byte(scanDescribe))
+
+	t.Run("findings in JSON, summary on stderr, exit 1", func(t *testing.T) {
+		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", dir)
+		if code != exitFindings {
+			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
+		}
+		fs := scanFindings(t, out)
+		var ids []string
+		for _, f := range fs {
+			if f["rule"] == "cloudtrail-stopped" {
+				ids = append(ids, f["eventID"].(string))
+				for _, k := range []string{"severity", "title", "eventName", "eventTime", "account", "region", "principal", "sourceIPAddress", "record"} {
+					if f[k] == nil || f[k] == "" {
+						t.Errorf("finding lacks %s: %v", k, f)
+					}
+				}
+			}
+		}
+		if strings.Join(ids, " ") != "00000000-0000-4000-8000-000000000001 00000000-0000-4000-8000-000000000003" {
+			t.Errorf("cloudtrail-stopped findings %v", ids)
+		}
+		for _, s := range []string{"scanned 3 files", "skipped 1 digest files", "cloudtrail-stopped", "2026-11-01", "2026-11-03",
+			"bad records: 1", "broken.jsonl line 2", "records/s"} {
+			if !strings.Contains(errOut, s) {
+				t.Errorf("summary lacks %q:\n%s", s, errOut)
+			}
+		}
+	})
+
+	t.Run("since and until by key time", func(t *testing.T) {
+		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--since", "2026-11-02", "--until", "2026-11-04T00:00:00Z", filepath.Join(dir, "AWSLogs"))
+		fs := scanFindings(t, out)
+		if code != exitFindings || len(fs) == 0 || fs[0]["eventID"] != "00000000-0000-4000-8000-000000000003" {
+			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
+		}
+		if !strings.Contains(errOut, "1 files outside the time window") {
+			t.Errorf("summary:\n%s", errOut)
+		}
+	})
+
+	t.Run("no findings exit 0", func(t *testing.T) {
+		code, out, errOut := runScanCLI(t, "", "scan", "--format", "text", benign)
+		if code != exitOK || out != "" || !strings.Contains(errOut, "findings: 0") {
+			t.Errorf("exit %d, out %q, err:\n%s", code, out, errOut)
+		}
+	})
+
+	t.Run("stdin, text format", func(t *testing.T) {
+		code, out, _ := runScanCLI(t, scanDescribe+"\n"+scanStopLogging+"\n", "scan", "--format", "text", "--only", "cloudtrail-stopped", "-")
+		if code != exitFindings || !strings.HasPrefix(out, "CRITICAL ") || !strings.Contains(out, "stdin line 2") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+
+	t.Run("only, disable and extra rules", func(t *testing.T) {
+		rules := filepath.Join(t.TempDir(), "describe.yaml")
+		scanWriteFile(t, rules, []byte(`rules:
+  - id: describe-instances
+    title: "{principal} listed instances"
+    severity: low
+    description: test rule
+    pattern:
+      detail:
+        eventName: ["DescribeInstances"]
+    samples:
+      match:
+      - '`+scanDescribe+`'
+      no_match:
+      - '`+scanStopLogging+`'
+`))
+		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--rules", rules, "--only", "describe-instances,cloudtrail-stopped", "--disable", "cloudtrail-stopped", benign)
+		fs := scanFindings(t, out)
+		if code != exitFindings || len(fs) != 1 || fs[0]["rule"] != "describe-instances" {
+			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
+		}
+	})
+
+	t.Run("usage errors exit 2", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"scan"},
+			{"scan", "--format", "xml", benign},
+			{"scan", "--only", "no-such-rule", benign},
+			{"scan", "--since", "yesterday", benign},
+			{"scan", "--since", "2026-11-02", "--until", "2026-11-01", benign},
+			{"scan", filepath.Join(dir, "missing")},
+			{"scan", "--bogus", benign},
+		} {
+			if code, _, errOut := runScanCLI(t, "", args...); code != exitError || errOut == "" {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+			}
+		}
+		code, _, errOut := runScanCLI(t, "", "scan", "--help")
+		if code != exitOK || !strings.Contains(errOut, "Exit status: 0 no findings, 1 findings, 2 error") {
+			t.Errorf("--help: exit %d\n%s", code, errOut)
+		}
+	})
+}
+
+func TestScanCommandS3(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	endpoints := map[string]string{}
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	endpoints["gofakes3"] = srv.URL
+	if ep := os.Getenv("TRAILBELL_TEST_S3_ENDPOINT"); ep != "" {
+		endpoints["versitygw"] = ep
+	}
+	for name, ep := range endpoints {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg, err := awsconfig.LoadDefaultConfig(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(ep); o.UsePathStyle = true })
+			bucket := fmt.Sprintf("scan-%d", time.Now().UnixNano())
+			if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+				t.Fatal(err)
+			}
+			put := func(key string, body []byte) {
+				if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			day := time.Date(2026, 11, 1, 10, 5, 0, 0, time.UTC)
+			put(scanLogKey(day), scanLogFile(scanDescribe, scanStopLogging))
+			// a plain (not gzip) log file, named like one
+			put(scanLogKey(day.Add(5*time.Minute)), []byte(`{"Records":[`+strings.Replace(scanStopLogging, "000000000001", "000000000004", 1)+`]}`))
+			put("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T100500Z.json.gz", []byte("digest"))
+
+			code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--only", "cloudtrail-stopped", "--endpoint-url", ep, "--region", "us-east-1",
+				"s3://"+bucket+"/AWSLogs/111122223333/")
+			fs := scanFindings(t, out)
+			if code != exitFindings || len(fs) != 2 || fs[1]["eventID"] != "00000000-0000-4000-8000-000000000004" {
+				t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
+			}
+			if len(fs) > 0 && !strings.HasPrefix(fs[0]["origin"].(string), "s3://"+bucket+"/AWSLogs/") {
+				t.Errorf("origin %v", fs[0]["origin"])
+			}
+			if !strings.Contains(errOut, "skipped 1 digest files") || !strings.Contains(errOut, "scanned 2 files") {
+				t.Errorf("summary:\n%s", errOut)
+			}
+			code, _, errOut = runScanCLI(t, "", "scan", "--endpoint-url", ep, "s3://no-such-bucket-"+bucket+"/")
+			if code != exitError {
+				t.Errorf("missing bucket: exit %d\n%s", code, errOut)
+			}
+		})
+	}
+}

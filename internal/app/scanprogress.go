@@ -1,0 +1,85 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// progress draws one status line on a terminal while a scan runs, and erases it at the end.
+type progress struct {
+	w           io.Writer
+	now         func() time.Time
+	start       time.Time
+	listed      atomic.Int64
+	listingDone atomic.Bool
+	bytes       atomic.Int64
+	records     atomic.Int64
+	files       atomic.Int64
+	findings    atomic.Int64
+	done        chan struct{}
+	wg          sync.WaitGroup
+}
+
+func newProgress(w io.Writer, now func() time.Time) *progress {
+	p := &progress{w: w, now: now, start: now(), done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-t.C:
+				p.draw()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) flushed(r fileResult) {
+	p.files.Add(1)
+	p.findings.Add(int64(len(r.findings)))
+}
+
+func (p *progress) draw() {
+	secs := p.now().Sub(p.start).Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	total := fmt.Sprint(p.listed.Load())
+	if !p.listingDone.Load() {
+		total += "+"
+	}
+	files, listed := p.files.Load(), p.listed.Load()
+	bar := ""
+	if p.listingDone.Load() && listed > 0 {
+		const width = 24
+		n := int(files * width / listed)
+		bar = "[" + repeat('#', n) + repeat('.', width-n) + "] "
+	}
+	fmt.Fprintf(p.w, "\r\033[K%sfiles %d/%s  records %d  findings %d  %.1f MB/s",
+		bar, files, total, p.records.Load(), p.findings.Load(), float64(p.bytes.Load())/1e6/secs)
+}
+
+func repeat(c byte, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
+
+func (p *progress) stop() {
+	close(p.done)
+	p.wg.Wait()
+}
