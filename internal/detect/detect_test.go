@@ -354,3 +354,32 @@ func TestExceptions(t *testing.T) {
 		t.Errorf("rule did not fire: %v", ruleIDs(fs))
 	}
 }
+
+func TestEnvelopeRecord(t *testing.T) {
+	for _, c := range []struct{ name, env, raw, err string }{
+		{"detail last", `{"version":"0","resources":[],"detail":{"eventName":"X","n":1.50}}`, `{"eventName":"X","n":1.50}`, ""},
+		{"detail first with spaces", `{ "detail" :  {"eventName":"X"} , "source":"aws.iam"}`, `{"eventName":"X"}`, ""},
+		{"no detail", `{"version":"0"}`, "", "no detail"},
+		{"detail null", `{"detail":null}`, "", "not a JSON object"},
+		{"detail array", `{"detail":[1]}`, "", "detail"},
+		{"not an object", `[1]`, "", "not a JSON object"},
+	} {
+		r, err := envelopeRecord([]byte(c.env))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if string(r.raw) != c.raw || r.str("eventName") != "X" {
+			t.Errorf("%s: raw %q, want %q", c.name, r.raw, c.raw)
+		}
+		if c.name == "detail last" && r.str("n") != "1.50" {
+			t.Errorf("number spelling lost: %q", r.str("n"))
+		}
+	}
+}

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,11 +76,6 @@ func New(rs []Rule) (*Engine, error) {
 // Rules returns the compiled rules in load order.
 func (e *Engine) Rules() []Rule { return e.rules }
 
-// envelope is the part of an EventBridge event detection reads after a match.
-type envelope struct {
-	Detail json.RawMessage `json:"detail"`
-}
-
 // Detect matches one EventBridge envelope (see cloudtrail.Lift) and returns a finding for
 // every rule that matched, was not suppressed by an exception, and whose predicates hold,
 // most severe first.
@@ -117,11 +111,7 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 			continue
 		}
 		if rec == nil {
-			var ev envelope
-			if err := json.Unmarshal(env, &ev); err != nil {
-				return nil, fmt.Errorf("decode envelope: %w", err)
-			}
-			if rec, err = decodeRecord(ev.Detail); err != nil {
+			if rec, err = envelopeRecord(env); err != nil {
 				return nil, err
 			}
 		}
