@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
@@ -382,4 +383,42 @@ func TestEnvelopeRecord(t *testing.T) {
 			t.Errorf("number spelling lost: %q", r.str("n"))
 		}
 	}
+}
+
+// TestDetectConcurrent: one Engine serves many goroutines (run under -race).
+func TestDetectConcurrent(t *testing.T) {
+	rs := builtin(t)
+	e, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envs [][]byte
+	for _, r := range rs {
+		for _, s := range r.Samples.Match {
+			env, err := Envelope(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			envs = append(envs, env)
+		}
+	}
+	want := make([]int, len(envs))
+	for i, env := range envs {
+		fs, _ := e.Detect(env)
+		want[i] = len(fs)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range envs {
+				j := (i + g*7) % len(envs)
+				fs, err := e.Detect(envs[j])
+				if err != nil || len(fs) != want[j] {
+					t.Errorf("goroutine %d event %d: %d findings, %v; want %d", g, j, len(fs), err, want[j])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
