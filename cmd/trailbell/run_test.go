@@ -249,12 +249,12 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	proxy := newStallingProxy(t, endpoint, keyB)
 	slack := newSlackLike(t)
 	state := t.TempDir()
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func() (*exec.Cmd, *lockedBuffer) {
 		cmd := exec.Command(bin, "run", "--s3", "s3://"+bucket+"/AWSLogs/", "--endpoint-url", proxy.URL,
 			"--state-dir", state, "--slack-webhook-url", slack.URL+"/services/T0/B0/x", "--poll-interval", "200ms")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret",
 			"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
-		var logs bytes.Buffer
+		var logs lockedBuffer
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -301,6 +301,14 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	}
 	t.Logf("%v: every finding delivered", time.Since(began).Round(time.Millisecond))
 	time.Sleep(time.Second) // let any redundant resend show up before counting
+	if err := second.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), `"msg":"reloaded rules`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload the rules; log:\n%s", logs)
+		}
+	}
 	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +325,22 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("deliveries per finding %v: %d duplicates, want at most the one message in flight", n, extra)
 	}
 	t.Logf("deliveries per finding: %v", n)
+}
+
+// lockedBuffer collects a child's stderr while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
