@@ -566,7 +566,8 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 // GroupWindow ago waits; opens says when the first waiting group may send.
 func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, opens time.Time) {
 	if r.GroupWindow <= 0 && !drain {
-		return r.page[:1], time.Time{}
+		// A new slice: dropFromPage shifts and clears r.page's array under it.
+		return []*item{r.page[0]}, time.Time{}
 	}
 	var key string
 	for _, it := range r.page {

@@ -409,3 +409,25 @@ func TestFlushReportsPendingOnTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestRunWithoutGrouping covers the plain path: Run, no group window, one finding a message.
+func TestRunWithoutGrouping(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &fake{}
+		p := newPipeline(t, notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		for i := range 5 {
+			submit(t, p, mk("r", "p", fmt.Sprint("e", i), finding.High))
+		}
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got := n.got(); len(got) != 5 || p.Pending() != 0 {
+			t.Fatalf("%d messages, %d pending; want 5 and 0", len(got), p.Pending())
+		}
+	})
+}

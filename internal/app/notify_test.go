@@ -1,0 +1,153 @@
+package app_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/trailbell/trailbell/internal/app"
+	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func staticAWS() *aws.Config {
+	return &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")}
+}
+
+// TestNoSecretLeaks makes every kind of notifier fail and checks that no secret reaches
+// the error Flush returns or any log line.
+func TestNoSecretLeaks(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.Revoke("SECRET-HOOK-1")
+	dead := slacktest.New()
+	deadURL := dead.WebhookURL("SECRET-HOOK-2")
+	dead.Close()
+	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, "no")
+	}))
+	defer forbidden.Close()
+	snsDown := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AuthorizationError</Code><Message>not allowed</Message></Error></ErrorResponse>`)
+	}))
+	defer snsDown.Close()
+
+	secrets := []string{"SECRET-HOOK-1", "SECRET-HOOK-2", "xoxb-SECRET-TOKEN", "SECRET-PATH-3", "SECRET-HMAC-4", "testsecret"}
+	yaml := fmt.Sprintf(`
+notify:
+  receivers:
+    - {name: revoked, slack: {webhook_url: %q}}
+    - {name: unreachable, slack: {webhook_url: %q}}
+    - {name: api, slack_api: {token: xoxb-SECRET-TOKEN, channel: "#alerts", api_url: %q}}
+    - {name: hook, webhook: {url: %q, hmac_secret: SECRET-HMAC-4}}
+    - {name: chatbot, sns: {topic_arn: "arn:aws:sns:us-east-1:123456789012:t", endpoint: %q}}
+    - {name: out, stdout: {}}
+  route:
+    receiver: revoked
+    routes:
+      - {receiver: revoked, continue: true}
+      - {receiver: unreachable, continue: true}
+      - {receiver: api, continue: true}
+      - {receiver: hook, continue: true}
+      - {receiver: chatbot, continue: true}
+      - {receiver: out, continue: true}
+`, srv.WebhookURL("SECRET-HOOK-1"), deadURL, srv.APIURL(), forbidden.URL+"/SECRET-PATH-3", snsDown.URL)
+	cfg, err := config.Parse([]byte(yaml), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p, err := app.BuildPipeline(t.Context(), cfg, logger, app.NotifyOptions{
+		Stdout: failWriter{}, AWS: staticAWS(),
+		Tune: func(o *notify.Options) {
+			o.Deadline = 300 * time.Millisecond
+			o.Backoff = notify.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+			for i := range o.Receivers {
+				o.Receivers[i].RateLimit = notify.RateLimit{}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Submit(t.Context(), app.SampleFinding(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Flush(t.Context())
+	if err == nil {
+		t.Fatal("every receiver fails, yet Flush succeeded")
+	}
+	for _, name := range []string{"revoked", "unreachable", "api", "hook", "chatbot", "out"} {
+		if !strings.Contains(err.Error(), "receiver "+name+":") {
+			t.Errorf("flush error does not report receiver %s", name)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("flush error shows secret %s:\n%v", s, err)
+		}
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("log shows secret %s:\n%s", s, logs.String())
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("flush error:\n%v\nlogs:\n%s", err, logs.String())
+	}
+}
+
+func TestBuildPipelineDelivers(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	t.Setenv("TEST_HOOK", srv.WebhookURL("h"))
+	cfg, err := config.Parse([]byte(`
+accounts: {"123456789012": prod}
+notify:
+  receivers:
+    - {name: slack, slack: {webhook_url: "env:TEST_HOOK"}, min_severity: medium}
+  route: {receiver: slack}
+  exceptions:
+    - {name: ci, match: {principal: [{suffix: "/ci"}]}}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f := app.SampleFinding(time.Now())
+	ci := f
+	ci.EventID, ci.Principal = "other", "arn:aws:iam::123456789012:user/ci"
+	if err := p.Submit(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Submit(t.Context(), ci); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Received()
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), "(prod)") {
+		t.Fatalf("want one message with the account alias, got %d", len(got))
+	}
+}
