@@ -262,7 +262,7 @@ func TestTemplates(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ name, yaml, want string }{
-		{"unknown key", "rules:\n  - id: a\n    title: t\n    severity: low\n    colour: red\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml: [5:5] unknown field \"colour\""},
+		{"unknown key", "rules:\n  - id: a\n    title: t\n    severity: low\n    colour: red\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml:5:5: unknown field \"colour\""},
 		{"bad pattern", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern:\n      detail:\n        eventName: X\n", "x.yaml:6: rule \"a\": pattern:"},
 		{"bad json string", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\": '\n", "line 5: invalid JSON"},
 		{"bad severity", "rules:\n  - id: a\n    title: t\n    severity: urgent\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "severity: unknown severity"},

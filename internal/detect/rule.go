@@ -146,7 +146,7 @@ func loadFile(fsys fs.FS, p, name string) ([]Rule, error) {
 func Parse(data []byte, name string) ([]Rule, error) {
 	var f yamlFile
 	if err := decodeYAML(data, &f); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, yamlErrorText(err))
+		return nil, fmt.Errorf("%s%s", name, yamlErrorText(err))
 	}
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("%s: no rules (want `rules: [{id, title, severity, pattern}]`)", name)
@@ -179,11 +179,16 @@ func decodeYAML(data []byte, v any) (err error) {
 	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
 }
 
-// yamlErrorText keeps goccy's "[line:col] message" and drops its source excerpt, which
-// would spread one problem over many lines of `rules validate` output.
+// yamlErrorText turns goccy's "[line:col] message" into ":line:col: message", the form
+// editors and `rules validate` readers expect after a file name, and drops its source excerpt.
 func yamlErrorText(err error) string {
-	s := yaml.FormatError(err, false, false)
-	return strings.TrimSpace(s)
+	s := strings.TrimSpace(yaml.FormatError(err, false, false))
+	if strings.HasPrefix(s, "[") {
+		if end := strings.Index(s, "] "); end > 0 && strings.Trim(s[1:end], "0123456789:") == "" {
+			return ":" + s[1:end] + ": " + s[end+2:]
+		}
+	}
+	return ": " + s
 }
 
 func (y *yamlRule) rule(name string) (Rule, []error) {
