@@ -495,6 +495,19 @@ const iamSeedPattern = `{
   }
 }`
 
+// TestIAMSeedPatternOnLiftedRecords: two records of the Stratus Red Team detonation
+// "iam-create-admin-user", lifted by hand into EventBridge envelopes.
+func TestIAMSeedPatternOnLiftedRecords(t *testing.T) {
+	for file, want := range map[string]bool{
+		"cloudtrail/iam-seed-match.json":   true,  // AttachUserPolicy AdministratorAccess
+		"cloudtrail/iam-seed-nomatch.json": false, // CreateAccessKey: not in the seed list
+	} {
+		if got := matchOne(t, iamSeedPattern, string(readTestdata(t, file))); got != want {
+			t.Errorf("%s: got %s, want %s", file, verdict(got), verdict(want))
+		}
+	}
+}
+
 func loadEnvelopes(t testing.TB) [][]byte {
 	t.Helper()
 	var out [][]byte
