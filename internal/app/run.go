@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	awscloudtrail "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -275,7 +277,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 			errs = append(errs, fmt.Errorf("%s.url: %w", path, err))
 			continue
 		}
-		ac, err := awsCfg(ctx)
+		ac, err := assume(ctx, awsCfg, sc.RoleARN)
 		if err != nil {
 			return nil, err
 		}
@@ -307,7 +309,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 	}
 	for i, sc := range cfg.SQS {
 		path := fmt.Sprintf("sources.sqs[%d]", i)
-		ac, err := awsCfg(ctx)
+		ac, err := assume(ctx, awsCfg, sc.RoleARN)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +348,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 	}
 	for i, lc := range cfg.Lookup {
 		path := fmt.Sprintf("sources.lookup[%d]", i)
-		ac, err := awsCfg(ctx)
+		ac, err := assume(ctx, awsCfg, lc.RoleARN)
 		if err != nil {
 			return nil, err
 		}
@@ -378,6 +380,19 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		})
 	}
 	return runs, errors.Join(errs...)
+}
+
+// assume returns the SDK configuration, with credentials of role when one is given (a log
+// archive or member account); they are fetched on first use and renewed before expiry.
+func assume(ctx context.Context, awsCfg func(context.Context) (aws.Config, error), role string) (aws.Config, error) {
+	ac, err := awsCfg(ctx)
+	if err != nil || role == "" {
+		return ac, err
+	}
+	ac = ac.Copy()
+	ac.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(ac), role,
+		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "trailbell" }))
+	return ac, nil
 }
 
 func s3Client(ac aws.Config, region, endpoint string) *s3.Client {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,7 +28,7 @@ import (
 
 // startDaemon runs the daemon on a configuration whose sources section is given, delivering
 // to a Slack-like server, until the test ends.
-func startDaemon(t *testing.T, sources string) *slacktest.Server {
+func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Server {
 	t.Helper()
 	slack := slacktest.New()
 	t.Cleanup(slack.Close)
@@ -47,7 +48,7 @@ func startDaemon(t *testing.T, sources string) *slacktest.Server {
 	go func() {
 		done <- Run(ctx, RunOptions{
 			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
-			AWS: &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")},
+			AWS: &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""), BaseEndpoint: nilIfEmpty(awsEndpoint)},
 		})
 	}()
 	t.Cleanup(func() {
@@ -118,7 +119,7 @@ func TestRunSQSSource(t *testing.T) {
 		}
 	}
 
-	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3srv.URL))
+	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3srv.URL), "")
 	waitMentions(t, slack, "sqs-stop-1", 1)
 	waitMentions(t, slack, "unreadable CloudTrail records", 1)
 	out, err := q.ReceiveMessage(t.Context(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
@@ -131,12 +132,30 @@ func TestRunSQSSource(t *testing.T) {
 }
 
 // LookupEvents (a server speaking CloudTrail's JSON protocol) returning the same event on
-// every poll: it alerts once.
+// every poll, called with the credentials of an assumed role (the same server answers STS
+// AssumeRole): it alerts once.
 func TestRunLookupSource(t *testing.T) {
 	polls := make(chan struct{}, 100)
 	ct := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "" { // STS, query protocol
+			r.ParseForm()
+			if r.Form.Get("Action") != "AssumeRole" || r.Form.Get("RoleArn") != "arn:aws:iam::111122223333:role/trailbell-reader" {
+				http.Error(w, "unexpected STS call "+r.Form.Encode(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "text/xml")
+			io.WriteString(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+				`<AccessKeyId>ASIAASSUMEDKEY</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey><SessionToken>assumed-token</SessionToken>`+
+				`<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/trailbell-reader/trailbell</Arn>`+
+				`<AssumedRoleId>AROAEXAMPLE:trailbell</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></AssumeRoleResponse>`)
+			return
+		}
 		if r.Header.Get("X-Amz-Target") != "CloudTrail_20131101.LookupEvents" {
 			http.Error(w, "unexpected target", http.StatusBadRequest)
+			return
+		}
+		if !strings.Contains(r.Header.Get("Authorization"), "Credential=ASIAASSUMEDKEY/") || r.Header.Get("X-Amz-Security-Token") != "assumed-token" {
+			http.Error(w, "not signed with the assumed role", http.StatusForbidden)
 			return
 		}
 		select {
@@ -150,7 +169,8 @@ func TestRunLookupSource(t *testing.T) {
 		}}})
 	}))
 	t.Cleanup(ct.Close)
-	slack := startDaemon(t, fmt.Sprintf("  lookup:\n    - account: \"111122223333\"\n      region: us-east-1\n      endpoint: %s\n      poll_interval: 100ms\n", ct.URL))
+	slack := startDaemon(t, fmt.Sprintf("  lookup:\n    - account: \"111122223333\"\n      region: us-east-1\n      endpoint: %s\n      poll_interval: 100ms\n"+
+		"      role_arn: arn:aws:iam::111122223333:role/trailbell-reader\n", ct.URL), ct.URL)
 	for range 3 { // several overlapping windows
 		select {
 		case <-polls:
@@ -159,4 +179,11 @@ func TestRunLookupSource(t *testing.T) {
 		}
 	}
 	waitMentions(t, slack, "lookup-stop-1", 1)
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -35,8 +35,10 @@ type S3Source struct {
 	// (AWSLogs/o-ORG/), a whole bucket, or down to one region.
 	URL string `yaml:"url"`
 	// Endpoint is for S3-compatible servers (path-style addressing is used then).
-	Endpoint     string   `yaml:"endpoint"`
-	Region       string   `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	// RoleARN is assumed to read the bucket (a log archive account).
+	RoleARN      string   `yaml:"role_arn"`
 	PollInterval Duration `yaml:"poll_interval"` // default 1m
 	// Since is how far back to start in a prefix with no checkpoint; default 1h.
 	Since Duration `yaml:"since"`
@@ -51,6 +53,8 @@ type SQSSource struct {
 	QueueURL string `yaml:"queue_url"`
 	Endpoint string `yaml:"endpoint"`
 	Region   string `yaml:"region"`
+	// RoleARN is assumed to read the queue and the files it announces.
+	RoleARN string `yaml:"role_arn"`
 	// S3Endpoint is for reading the announced files from an S3-compatible server.
 	S3Endpoint string `yaml:"s3_endpoint"`
 	// Visibility is how long a message stays hidden while handled, renewed at half; default 2m.
@@ -61,9 +65,11 @@ type SQSSource struct {
 // LookupSource polls CloudTrail LookupEvents in one region, for accounts without a trail.
 type LookupSource struct {
 	// Account labels the checkpoint and metrics (the credentials decide the real account).
-	Account      string   `yaml:"account"`
-	Region       string   `yaml:"region"`
-	Endpoint     string   `yaml:"endpoint"`
+	Account  string `yaml:"account"`
+	Region   string `yaml:"region"`
+	Endpoint string `yaml:"endpoint"`
+	// RoleARN is assumed to call LookupEvents, usually a role in Account.
+	RoleARN      string   `yaml:"role_arn"`
 	PollInterval Duration `yaml:"poll_interval"` // default 1m
 	// Overlap is how far each window reaches back; events show up late. Default 20m.
 	Overlap      Duration `yaml:"overlap"`
@@ -97,12 +103,18 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 			bad(path, "%q: want an http:// or https:// URL", e)
 		}
 	}
+	roleARN := func(path, arn string) {
+		if arn != "" && !strings.HasPrefix(arn, "arn:") {
+			bad(path, "%q: want a role ARN", arn)
+		}
+	}
 	for i, src := range s.S3 {
 		p := fmt.Sprintf("sources.s3[%d]", i)
 		if _, _, err := ParseS3URL(src.URL); err != nil {
 			bad(p+".url", "%v", err)
 		}
 		endpoint(p+".endpoint", src.Endpoint)
+		roleARN(p+".role_arn", src.RoleARN)
 		nonNegative(p+".poll_interval", src.PollInterval)
 		nonNegative(p+".since", src.Since)
 		nonNegative(p+".late_window", src.LateWindow)
@@ -115,6 +127,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 		}
 		endpoint(p+".endpoint", src.Endpoint)
 		endpoint(p+".s3_endpoint", src.S3Endpoint)
+		roleARN(p+".role_arn", src.RoleARN)
 		nonNegative(p+".silence_after", src.SilenceAfter)
 		if v := src.Visibility; v != 0 && (v < Duration(2e9) || v > Duration(12*3600e9)) {
 			bad(p+".visibility", "must be between 2s and 12h")
@@ -132,6 +145,10 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 			seen[k] = true
 		}
 		endpoint(p+".endpoint", src.Endpoint)
+		roleARN(p+".role_arn", src.RoleARN)
+		if src.Account != "" && (len(src.Account) != 12 || strings.Trim(src.Account, "0123456789") != "") {
+			bad(p+".account", "account ids are 12 digits")
+		}
 		nonNegative(p+".poll_interval", src.PollInterval)
 		nonNegative(p+".overlap", src.Overlap)
 		nonNegative(p+".silence_after", src.SilenceAfter)

@@ -41,6 +41,7 @@ sources:
   s3:
     - url: bucket/prefix
       silence_after: -1h
+      role_arn: log-archive-reader
   sqs:
     - endpoint: localhost:4100
   lookup:
@@ -53,7 +54,7 @@ run:
 		t.Fatal("Parse accepted a bad sources section")
 	}
 	for _, want := range []string{
-		"sources.s3[0].url", "sources.s3[0].silence_after", "sources.sqs[0].queue_url",
+		"sources.s3[0].url", "sources.s3[0].silence_after", "sources.s3[0].role_arn", "sources.lookup[0].account", "sources.sqs[0].queue_url",
 		"sources.sqs[0].endpoint", "sources.lookup[0].region", "sources.lookup[1]: account", "run.shutdown_grace",
 	} {
 		if !strings.Contains(err.Error(), want) {
