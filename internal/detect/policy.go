@@ -70,6 +70,9 @@ func (r *record) policyDocs() []policyDoc {
 		if m, isObj := v.(map[string]any); isObj && p.path == "requestParameters.policy" && m["Statement"] == nil {
 			continue // Glacier nests the document one level down; read there
 		}
+		if t, isStr := v.(string); !isStr && !isObject(v) || isStr && strings.TrimSpace(t) == "" {
+			continue // e.g. S3's PutBucketPolicy also carries "policy": [""], a query parameter
+		}
 		kind := p.kind
 		if p.path == "requestParameters.policyDocument" && r.str("eventName") == "UpdateAssumeRolePolicy" {
 			kind = trustDoc
@@ -83,6 +86,11 @@ func (r *record) policyDocs() []policyDoc {
 		}
 	}
 	return r.docs
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
 }
 
 // parsePolicy reads a document given as a JSON string (sometimes URL-encoded) or as an object.
@@ -246,7 +254,14 @@ func (d policyDoc) describe() []string {
 				out = append(out, "trust: "+describePrincipal(p)+cond)
 			}
 		default:
-			line := effect + " " + describeActions(s) + " on " + describeList(s.resources, s.notResource)
+			on := describeList(s.resources, s.notResource)
+			if on == "" {
+				on = "(no resource)"
+				if d.kind == resourceDoc {
+					on = "this resource" // resource policies of ECR, Lambda ... may omit Resource
+				}
+			}
+			line := effect + " " + describeActions(s) + " on " + on
 			if len(s.principals) > 0 {
 				var ps []string
 				for _, p := range s.principals {
@@ -279,7 +294,7 @@ func describeList(in, notIn []string) string {
 		return "all resources except " + listText(notIn)
 	}
 	if len(in) == 0 {
-		return "(no resource)"
+		return ""
 	}
 	return listText(in)
 }

@@ -217,6 +217,10 @@ var targetPaths = []string{
 	"requestParameters.queueUrl", "requestParameters.topicArn", "requestParameters.repositoryName",
 	"requestParameters.secretId", "requestParameters.groupId", "requestParameters.networkAclId",
 	"requestParameters.resolverQueryLogConfigId", "requestParameters.regionName",
+	"requestParameters.RegionName", "requestParameters.internetGatewayId",
+	"requestParameters.routeTableId", "requestParameters.customerGatewayId",
+	"requestParameters.vpcPeeringConnectionId", "requestParameters.vpcId",
+	"requestParameters.directoryId", "requestParameters.policyId",
 	"responseElements.accessKey.userName", "responseElements.user.userName",
 	"responseElements.policy.arn",
 }
