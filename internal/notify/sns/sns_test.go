@@ -1,0 +1,179 @@
+package sns_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/slack"
+	"github.com/trailbell/trailbell/internal/notify/sns"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sample() *finding.Finding {
+	return &finding.Finding{
+		Rule: "admin-policy-attached", Severity: finding.High,
+		Title:       "alice attached AdministratorAccess to bob",
+		Description: "An administrator policy was attached <!channel>.",
+		EventID:     "3e5a9b0c-0000-4000-8000-000000000001", EventName: "AttachUserPolicy", EventSource: "iam.amazonaws.com",
+		EventTime: "2026-11-28T01:00:00Z", Account: "123456789012", Region: "us-east-1",
+		Principal: "arn:aws:iam::123456789012:user/alice", SourceIPAddress: "203.0.113.7", Target: "bob",
+		Tags:   []string{"iam", "privilege-escalation"},
+		Params: []finding.Param{{Name: "userName", Value: "bob"}, {Name: "policyArn", Value: "arn:aws:iam::aws:policy/AdministratorAccess"}},
+		Grants: []string{"every action on every resource"},
+		Record: json.RawMessage(`{}`),
+	}
+}
+
+func TestGolden(t *testing.T) {
+	st := slack.Style{Accounts: map[string]string{"123456789012": "prod"}}
+	a, b := sample(), sample()
+	b.EventID = "3e5a9b0c-0000-4000-8000-000000000002"
+	for name, fs := range map[string][]*finding.Finding{"alert.json": {a}, "summary.json": {a, b}} {
+		got, err := json.MarshalIndent(sns.Build(st, fs...), "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, '\n')
+		path := filepath.Join("testdata", name)
+		if *update {
+			os.WriteFile(path, got, 0o644)
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (go test -update creates it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
+		}
+	}
+}
+
+func TestShape(t *testing.T) {
+	c := sns.Build(slack.Style{}, sample())
+	if c.Version != "1.0" || c.Source != "custom" || c.Content.TextType != "client-markdown" || c.Content.Title == "" || c.Content.Description == "" {
+		t.Fatalf("not a Chatbot custom notification: %+v", c)
+	}
+	if strings.Contains(c.Content.Description, "<!channel>") {
+		t.Fatal("mention not escaped")
+	}
+}
+
+type pubFunc func(ctx context.Context, in *awssns.PublishInput, opts ...func(*awssns.Options)) (*awssns.PublishOutput, error)
+
+func (f pubFunc) Publish(ctx context.Context, in *awssns.PublishInput, opts ...func(*awssns.Options)) (*awssns.PublishOutput, error) {
+	return f(ctx, in, opts...)
+}
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		err       error
+		wantRetry bool
+	}{
+		{&smithy.GenericAPIError{Code: "Throttling"}, true},
+		{&smithy.GenericAPIError{Code: "InternalError"}, true},
+		{&smithy.GenericAPIError{Code: "AuthorizationError"}, false},
+		{&smithy.GenericAPIError{Code: "NotFound"}, false},
+		{errors.New("dial tcp: connection refused"), true},
+	}
+	for _, tc := range tests {
+		n, _ := sns.New(pubFunc(func(context.Context, *awssns.PublishInput, ...func(*awssns.Options)) (*awssns.PublishOutput, error) {
+			return nil, tc.err
+		}), sns.Options{TopicARN: "arn:aws:sns:us-east-1:1:t"})
+		retry, err := n.Notify(t.Context(), sample())
+		if err == nil || retry != tc.wantRetry {
+			t.Errorf("%v: retry=%v err=%v, want retry=%v", tc.err, retry, err, tc.wantRetry)
+		}
+		_ = notify.Reason(err)
+	}
+}
+
+// TestGoaws publishes to a topic on goaws with an SQS queue subscribed and reads the
+// message back.
+func TestGoaws(t *testing.T) {
+	for _, structured := range []bool{false, true} {
+		t.Run(fmt.Sprint("MessageStructureJSON=", structured), func(t *testing.T) { testGoaws(t, structured) })
+	}
+}
+
+func testGoaws(t *testing.T, structured bool) {
+	ep := os.Getenv("TRAILBELL_TEST_SNS_ENDPOINT")
+	if ep == "" {
+		t.Skip("TRAILBELL_TEST_SNS_ENDPOINT is not set (scripts/test.sh starts goaws and sets it)")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")}
+	snsc := awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.BaseEndpoint = aws.String(ep) })
+	sqsEP := os.Getenv("TRAILBELL_TEST_SQS_ENDPOINT")
+	if sqsEP == "" {
+		sqsEP = ep
+	}
+	sqsc := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(sqsEP) })
+	name := fmt.Sprintf("trailbell-notify-%d", time.Now().UnixNano())
+	topic, err := snsc.CreateTopic(ctx, &awssns.CreateTopicInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{"QueueArn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snsc.Subscribe(ctx, &awssns.SubscribeInput{TopicArn: topic.TopicArn, Protocol: aws.String("sqs"),
+		Endpoint: aws.String(attrs.Attributes["QueueArn"]), Attributes: map[string]string{"RawMessageDelivery": fmt.Sprint(!structured)}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := sns.New(snsc, sns.Options{TopicARN: *topic.TopicArn, MessageStructureJSON: structured})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Notify(ctx, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	for body == "" && ctx.Err() == nil {
+		out, err := sqsc.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, WaitTimeSeconds: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			body = aws.ToString(m.Body)
+		}
+	}
+	// With raw delivery the body is our message; goaws may still wrap it in an envelope.
+	var env struct{ Message string }
+	if json.Unmarshal([]byte(body), &env) == nil && env.Message != "" {
+		body = env.Message
+	}
+	t.Logf("SQS subscriber received: %.300s", body)
+	var got sns.Chatbot
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatalf("message is not a Chatbot notification: %v\n%s", err, body)
+	}
+	if got.Version != "1.0" || got.Source != "custom" || got.Metadata.AdditionalContext["eventID"] != sample().EventID {
+		t.Fatalf("unexpected message %+v", got)
+	}
+}

@@ -1,0 +1,87 @@
+package webhook_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/webhook"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sample(id string) *finding.Finding {
+	return &finding.Finding{Rule: "root-console-login", Severity: finding.Critical, Title: "Root signed in", EventID: id,
+		EventName: "ConsoleLogin", EventTime: "2026-11-28T01:00:00Z", Account: "123456789012", Region: "us-east-1",
+		Principal: "arn:aws:iam::123456789012:root", SourceIPAddress: "203.0.113.7", Record: json.RawMessage(`{"eventName":"ConsoleLogin"}`)}
+}
+
+func TestSignedPayload(t *testing.T) {
+	var got []byte
+	var hdr http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		hdr = r.Header
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	now := time.Unix(1795830000, 0)
+	n, err := webhook.New(webhook.Options{URL: srv.URL, HMACKey: "k3y", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Notify(t.Context(), sample("e1"), sample("e2")); err != nil {
+		t.Fatal(err)
+	}
+	ts := hdr.Get(webhook.TimestampHeader)
+	if ts != strconv.FormatInt(now.Unix(), 10) {
+		t.Fatalf("timestamp header %q", ts)
+	}
+	if want := webhook.Sign("k3y", now.Unix(), got); hdr.Get(webhook.DefaultSignatureHeader) != want {
+		t.Fatalf("signature %q, want %q", hdr.Get(webhook.DefaultSignatureHeader), want)
+	}
+	var indented bytes.Buffer
+	json.Indent(&indented, got, "", "  ")
+	indented.WriteByte('\n')
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile("testdata/summary.json", indented.Bytes(), 0o644)
+	} else if want, err := os.ReadFile("testdata/summary.json"); err != nil || !bytes.Equal(want, indented.Bytes()) {
+		t.Errorf("payload differs from testdata/summary.json (go test -update rewrites it):\n%s", indented.Bytes())
+	}
+}
+
+func TestStatusClasses(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		retry     bool
+		wantError bool
+	}{{200, false, false}, {204, false, false}, {400, false, true}, {404, false, true}, {408, true, true}, {429, true, true}, {500, true, true}, {503, true, true}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.status == 429 {
+				w.Header().Set("Retry-After", "4")
+			}
+			w.WriteHeader(tc.status)
+		}))
+		n, _ := webhook.New(webhook.Options{URL: srv.URL + "/secret-path"})
+		retry, err := n.Notify(t.Context(), sample("e"))
+		srv.Close()
+		if retry != tc.retry || (err != nil) != tc.wantError {
+			t.Errorf("HTTP %d: retry=%v err=%v", tc.status, retry, err)
+		}
+		if tc.status == 429 {
+			if ra, _ := notify.RetryAfter(err); ra != 4*time.Second {
+				t.Errorf("Retry-After %v", ra)
+			}
+		}
+	}
+}
