@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,12 +26,16 @@ import (
 //
 //	go test ./pattern -run '^$' -bench 'Workload|CloudTrailScaling' -benchtime 1x
 //	go test ./pattern -run 'TestWorkloadTable|TestCloudTrailScalingTable' -workloads -v -timeout 60m
+//	go test ./pattern -run TestWorkloadTable -workloads -workload '^(NUMERIC|COMBO)$' -v
 //
 // The citylots files are large (172 MB uncompressed each) and not in the repository: they
 // are read from $TRAILBELL_CITYLOTS_DIR, testdata/citylots or the shared corpus, and the
 // benchmarks skip when none has them (testdata/SOURCES.md says how to generate them).
 
-var workloadsFlag = flag.Bool("workloads", false, "run TestWorkloadTable and TestCloudTrailScalingTable (slow: minutes)")
+var (
+	workloadsFlag  = flag.Bool("workloads", false, "run TestWorkloadTable and TestCloudTrailScalingTable (slow: minutes)")
+	workloadFilter = flag.String("workload", "", "TestWorkloadTable: only the workloads whose name matches this regexp")
+)
 
 // jsonValidImplied is the json.Valid throughput (events/s) on citylots2 that the issue's
 // targets imply for the machine the peer figures were measured on: NUMERIC's target 2.0 is
@@ -355,21 +360,28 @@ func TestWorkloadTable(t *testing.T) {
 		t.Skip("prints the benchmark table; run with -workloads")
 	}
 	const warmup, passes = 2, 5
+	only, err := regexp.Compile(*workloadFilter)
+	if err != nil {
+		t.Fatalf("-workload: %v", err)
+	}
 	var rows []string
 	met, total := 0, 0
 	for _, w := range loadWorkloads(t) {
+		if !only.MatchString(w.Name) {
+			continue
+		}
 		m, index, err := compileWorkload(&w)
 		if err != nil {
 			// quamina's shellstyle and regexp are not EventBridge operators: reported, not counted.
 			t.Logf("%s: %v", w.Name, err)
-			rows = append(rows, fmt.Sprintf("| %s | %d | unsupported | | | %.2f | n/a (not an EventBridge operator) | %s | %s |",
+			rows = append(rows, fmt.Sprintf("| %s | %d | unsupported | | | %.2f | n/a (not an EventBridge operator) | | %s | %s |",
 				w.Name, len(w.Patterns), w.target(), fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
 			continue
 		}
 		lines := dataset(t, w.Dataset)
 		if err := checkCounts(&w, m, index, lines); err != nil {
 			t.Error(err)
-			rows = append(rows, fmt.Sprintf("| %s | %d | wrong counts | | | %.2f | no | %s | %s |",
+			rows = append(rows, fmt.Sprintf("| %s | %d | wrong counts | | | %.2f | no | | %s | %s |",
 				w.Name, len(w.Patterns), w.target(), fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS())))
 			total++
 			continue
@@ -381,6 +393,7 @@ func TestWorkloadTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		allocs := testing.AllocsPerRun(1, func() { _ = pass(m, index, lines, counts) }) / float64(len(lines))
 		ratio, target := eps/veps, w.target()
 		ok := "no"
 		if ratio >= target {
@@ -388,13 +401,13 @@ func TestWorkloadTable(t *testing.T) {
 			met++
 		}
 		total++
-		row := fmt.Sprintf("| %s | %d | %s | %s | %.2f | %.2f | %s | %s | %s |",
-			w.Name, len(w.Patterns), fmtEPS(eps), fmtEPS(veps), ratio, target, ok, fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS()))
+		row := fmt.Sprintf("| %s | %d | %s | %s | %.2f | %.2f | %s | %.3f | %s | %s |",
+			w.Name, len(w.Patterns), fmtEPS(eps), fmtEPS(veps), ratio, target, ok, allocs, fmtEPS(w.eventRulerEPS()), fmtEPS(w.quaminaEPS()))
 		t.Log(row)
 		rows = append(rows, row)
 	}
-	fmt.Printf("\n| workload | patterns | events/s | json.Valid events/s | ratio | target ratio | met? | event-ruler events/s | quamina events/s |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("\n| workload | patterns | events/s | json.Valid events/s | ratio | target ratio | met? | allocs/event | event-ruler events/s | quamina events/s |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Println(r)
 	}
