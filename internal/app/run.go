@@ -251,12 +251,19 @@ func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		sources := d.silence.health()
+		status := "ok"
+		for _, h := range sources {
+			if h.Error != nil {
+				status = "degraded" // a source fails and no data came since
+			}
+		}
 		json.NewEncoder(w).Encode(struct {
-			Status   string               `json:"status"`
-			Rules    int                  `json:"rules"`
-			Pending  int                  `json:"outboxPending"`
-			LastData map[string]time.Time `json:"lastData"`
-		}{"ok", len(d.engine.Load().Rules()), d.pipeline.Pending(), d.silence.snapshot()})
+			Status  string                  `json:"status"`
+			Rules   int                     `json:"rules"`
+			Pending int                     `json:"outboxPending"`
+			Sources map[string]sourceHealth `json:"sources"`
+		}{status, len(d.engine.Load().Rules()), d.pipeline.Pending(), sources})
 	})
 	return mux
 }
@@ -281,8 +288,10 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		if err != nil {
 			return nil, err
 		}
+		name := "s3://" + bucket + "/" + prefix
 		p, err := s3poll.New(s3poll.Options{
 			Client: s3Client(ac, sc.Region, sc.Endpoint), Bucket: bucket, Prefix: prefix, State: state,
+			OnError:  func(err error) { d.silence.failed(name, err) },
 			Interval: time.Duration(sc.PollInterval), Since: cmp.Or(time.Duration(sc.Since), time.Hour),
 			LateWindow: time.Duration(sc.LateWindow), Grace: grace,
 			Logger: d.log.With("component", "s3poll"), Metrics: s3m,
@@ -291,7 +300,6 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			continue
 		}
-		name := p.Source()
 		d.silence.watch(name, time.Duration(sc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
@@ -321,16 +329,17 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 				o.BaseEndpoint = aws.String(sc.Endpoint)
 			}
 		})
+		name := sc.QueueURL
 		s, err := sqs.New(sqs.Options{
 			Client: client, QueueURL: sc.QueueURL, Visibility: time.Duration(sc.Visibility), Grace: grace,
-			Logger: d.log.With("component", "sqs"), Metrics: sqsm,
+			OnError: func(err error) { d.silence.failed(name, err) },
+			Logger:  d.log.With("component", "sqs"), Metrics: sqsm,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			continue
 		}
 		reader := s3Client(ac, sc.Region, sc.S3Endpoint)
-		name := s.Source()
 		d.silence.watch(name, time.Duration(sc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return s.Run(ctx, func(ctx context.Context, m sqs.Message) error {
@@ -358,8 +367,11 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 				o.BaseEndpoint = aws.String(lc.Endpoint)
 			}
 		})
+		key := cmp.Or(lc.Account, "default") + "/" + lc.Region
+		name := "lookup:" + key
 		s, err := lookup.New(lookup.Options{
-			Client: client, Name: cmp.Or(lc.Account, "default") + "/" + lc.Region, State: state,
+			Client: client, Name: key, State: state,
+			OnError:  func(err error) { d.silence.failed(name, err) },
 			Interval: time.Duration(lc.PollInterval), Overlap: time.Duration(lc.Overlap),
 			Logger: d.log.With("component", "lookup"), Metrics: lm,
 		})
@@ -367,7 +379,6 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 			errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			continue
 		}
-		name := s.Source()
 		d.silence.watch(name, time.Duration(lc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return s.Run(ctx, func(ctx context.Context, e lookup.Event) error {
@@ -535,14 +546,20 @@ func (d *daemon) reportBad(ctx context.Context, source, name string, n int, prob
 // raiseSilence is the silence watch's alert.
 func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time, after time.Duration) error {
 	silent := d.now().Sub(last).Round(time.Second)
-	rec, _ := json.Marshal(map[string]any{"source": source, "lastData": last.UTC(), "silentFor": silent.String(), "silenceAfter": after.String()})
+	detail := map[string]any{"source": source, "lastData": last.UTC(), "silentFor": silent.String(), "silenceAfter": after.String()}
+	desc := "The trail may be stopped or its delivery broken (bucket policy, KMS key, " +
+		"notification, credentials). Nothing is being watched there until data flows again."
+	if e, ok := d.silence.lastError(source); ok {
+		detail["lastError"] = e
+		desc += " Latest error, at " + e.At.UTC().Format(time.RFC3339) + ": " + e.Err
+	}
+	rec, _ := json.Marshal(detail)
 	f := finding.Finding{
 		Rule: SilenceRule, Severity: finding.High,
-		Title: fmt.Sprintf("No new CloudTrail data from %s for %s", source, silent),
-		Description: "The trail may be stopped or its delivery broken (bucket policy, KMS key, " +
-			"notification, credentials). Nothing is being watched there until data flows again.",
-		EventID:   "silence/" + source + "/" + last.UTC().Format(time.RFC3339Nano),
-		EventName: "SourceSilent", EventTime: d.now().UTC().Format(time.RFC3339),
+		Title:       fmt.Sprintf("No new CloudTrail data from %s for %s", source, silent),
+		Description: desc,
+		EventID:     "silence/" + source + "/" + last.UTC().Format(time.RFC3339Nano),
+		EventName:   "SourceSilent", EventTime: d.now().UTC().Format(time.RFC3339),
 		Origin: source, Record: rec,
 	}
 	d.log.Warn("source silent", "source", source, "since", last, "silence_after", after)

@@ -187,3 +187,12 @@ func nilIfEmpty(s string) *string {
 	}
 	return &s
 }
+
+// A source that cannot read (the bucket is gone) goes silent; the alert says why.
+func TestSilenceAlertCarriesTheSourceError(t *testing.T) {
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(s3srv.Close)
+	slack := startDaemon(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3srv.URL), "")
+	waitMentions(t, slack, "NoSuchBucket", 1)
+	waitMentions(t, slack, "No new CloudTrail data from s3://no-such-bucket/AWSLogs/", 1)
+}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 )
@@ -17,10 +16,53 @@ type silence struct {
 	after   map[string]time.Duration
 	last    map[string]time.Time
 	alerted map[string]time.Time // source → the last-data time its alert was raised for
+	errs    map[string]sourceError
+}
+
+// sourceError is the latest error a source logged and retried.
+type sourceError struct {
+	At  time.Time `json:"at"`
+	Err string    `json:"error"`
 }
 
 func newSilence(now func() time.Time) *silence {
-	return &silence{now: now, after: map[string]time.Duration{}, last: map[string]time.Time{}, alerted: map[string]time.Time{}}
+	return &silence{now: now, after: map[string]time.Duration{}, last: map[string]time.Time{},
+		alerted: map[string]time.Time{}, errs: map[string]sourceError{}}
+}
+
+// failed records a source's latest error, to say why data stopped.
+func (s *silence) failed(source string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[source] = sourceError{At: s.now(), Err: err.Error()}
+}
+
+// lastError is the source's latest error since data last came, if any.
+func (s *silence) lastError(source string) (sourceError, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.errs[source]
+	return e, ok && !e.At.Before(s.last[source])
+}
+
+// health lists, per source, when data last came and the error since then, if any.
+func (s *silence) health() map[string]sourceHealth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]sourceHealth, len(s.last))
+	for src, last := range s.last {
+		h := sourceHealth{LastData: last}
+		if e, ok := s.errs[src]; ok && !e.At.Before(last) {
+			h.Error = &e
+		}
+		out[src] = h
+	}
+	return out
+}
+
+type sourceHealth struct {
+	LastData time.Time    `json:"lastData"`
+	Error    *sourceError `json:"error,omitempty"`
 }
 
 // watch starts watching source; after 0 only records when data came (for /healthz). The
@@ -36,12 +78,6 @@ func (s *silence) seen(source string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.last[source] = s.now()
-}
-
-func (s *silence) snapshot() map[string]time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.last)
 }
 
 // due lists the sources silent past their threshold that have not been alerted for this spell.

@@ -53,6 +53,8 @@ type Options struct {
 
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// OnError, when set, hears every failed poll (it is retried at the next interval).
+	OnError func(error)
 }
 
 // Source polls one account and region.
@@ -72,6 +74,9 @@ func New(o Options) (*Source, error) {
 	o.MinGap = cmp.Or(o.MinGap, 500*time.Millisecond)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnError == nil {
+		o.OnError = func(error) {}
 	}
 	o.Logger = o.Logger.With("source", "lookup:"+o.Name)
 	return &Source{o: o}, nil
@@ -93,6 +98,7 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 		if err := s.Poll(ctx, h); err != nil && ctx.Err() == nil {
 			s.o.Metrics.pollError(s.o.Name)
 			s.o.Logger.Error("poll", "err", err)
+			s.o.OnError(err)
 		}
 		select {
 		case <-ctx.Done():

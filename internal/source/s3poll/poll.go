@@ -69,6 +69,9 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// OnError, when set, hears every error that is logged and retried (a file that keeps
+	// failing, a listing denied), so the owner can say why data stopped.
+	OnError func(error)
 }
 
 // Poller polls one bucket prefix.
@@ -96,6 +99,9 @@ func New(o Options) (*Poller, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.OnError == nil {
+		o.OnError = func(error) {}
+	}
 	src := "s3://" + o.Bucket + "/" + o.Prefix
 	o.Logger = o.Logger.With("source", src)
 	return &Poller{o: o, source: src, cursors: map[string]*cursor{}}, nil
@@ -118,6 +124,7 @@ func (p *Poller) Run(ctx context.Context, h Handler) error {
 			case err != nil:
 				p.o.Metrics.listErrors(p.source)
 				p.o.Logger.Error("discover prefixes", "err", err)
+				p.o.OnError(err)
 			default:
 				if len(l) != len(leaves) {
 					p.o.Logger.Info("trail prefixes", "count", len(l))
@@ -160,6 +167,7 @@ func (p *Poller) pollAll(ctx context.Context, leaves []string, h Handler) {
 		g.Go(func() error {
 			if err := p.pollLeaf(ctx, leaf, h); err != nil && ctx.Err() == nil {
 				p.o.Logger.Error("poll prefix", "prefix", leaf, "err", err)
+				p.o.OnError(err)
 			}
 			return nil
 		})

@@ -53,6 +53,8 @@ type Options struct {
 
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// OnError, when set, hears every error that is logged and retried.
+	OnError func(error)
 }
 
 // Source reads one queue.
@@ -76,6 +78,9 @@ func New(o Options) (*Source, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnError == nil {
+		o.OnError = func(error) {}
 	}
 	o.Logger = o.Logger.With("queue", o.QueueURL)
 	return &Source{o: o}, nil
@@ -103,6 +108,7 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 			backoff = min(max(2*backoff, time.Second), time.Minute)
 			d := backoff/2 + rand.N(backoff/2+1)
 			s.o.Logger.Error("receive", "err", err, "retry_in", d)
+			s.o.OnError(fmt.Errorf("receive: %w", err))
 			select {
 			case <-ctx.Done():
 			case <-time.After(d):
@@ -150,6 +156,7 @@ func (s *Source) handle(ctx context.Context, m types.Message, h Handler) {
 	if err != nil {
 		s.o.Metrics.message(s.o.QueueURL, "failed")
 		log.Error("handle message", "err", err, "retry_in", s.o.RetryDelay)
+		s.o.OnError(fmt.Errorf("message %s: %w", id, err))
 		s.setVisibility(hctx, m, s.o.RetryDelay)
 		return
 	}
@@ -159,6 +166,7 @@ func (s *Source) handle(ctx context.Context, m types.Message, h Handler) {
 		// The findings are in the outbox; the message comes back and is deduplicated there.
 		s.o.Metrics.message(s.o.QueueURL, "delete_failed")
 		log.Error("delete message", "err", err)
+		s.o.OnError(fmt.Errorf("delete message %s: %w", id, err))
 		return
 	}
 	s.o.Metrics.message(s.o.QueueURL, "done")
