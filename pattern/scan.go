@@ -29,7 +29,7 @@ type scanner struct {
 	data    []byte
 	pos     int
 	depth   int
-	stopped bool // the top-level object was left early: every named key was seen
+	stopped bool // reading ended early: every named key was seen
 	kbuf    []byte
 	vbuf    []byte
 	// Span of the last string content or number read, for occurrences checked later.
@@ -77,8 +77,9 @@ func (sc *scratch) scanEvent(event []byte) error {
 }
 
 // object reads an object whose keys are looked up under n. Once every child of n has
-// been seen it skips the rest (or, at the top level, stops reading altogether).
-func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
+// been seen it skips the rest, or, when canStop says that every enclosing object has
+// seen all its named keys too (and no array encloses it), stops reading altogether.
+func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	p.pos++ // '{'
 	need := len(n.children)
@@ -111,8 +112,11 @@ func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
 		if child != nil && sc.nodeSeen[child.id] != visit {
 			sc.nodeSeen[child.id] = visit
 			seen++
-			if err := sc.value(child, trail); err != nil {
+			if err := sc.value(child, trail, canStop && seen == need); err != nil {
 				return err
+			}
+			if p.stopped {
+				return nil
 			}
 		} else if err := p.skipValue(); err != nil {
 			return err
@@ -132,7 +136,7 @@ func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
 		}
 		p.ws()
 		if seen == need {
-			if top {
+			if canStop {
 				p.stopped = true
 				return nil
 			}
@@ -141,7 +145,7 @@ func (sc *scratch) object(n *pathNode, trail int32, top bool) error {
 	}
 }
 
-func (sc *scratch) value(n *pathNode, trail int32) error {
+func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	if p.pos >= len(p.data) {
 		return p.fail("unexpected end, expected a value")
@@ -149,7 +153,7 @@ func (sc *scratch) value(n *pathNode, trail int32) error {
 	switch c := p.data[p.pos]; c {
 	case '{':
 		if n.children != nil {
-			return sc.object(n, trail, false)
+			return sc.object(n, trail, canStop)
 		}
 		return p.skipRest(0)
 	case '[':
@@ -211,7 +215,7 @@ func (sc *scratch) array(n *pathNode, trail int32) error {
 	}
 	arr := sc.newArray()
 	for idx := int32(0); ; idx++ {
-		if err := sc.value(n, sc.newTrail(trail, arr)); err != nil {
+		if err := sc.value(n, sc.newTrail(trail, arr), false); err != nil {
 			return err
 		}
 		p.ws()
