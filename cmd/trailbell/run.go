@@ -30,7 +30,7 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 	endpoint := fs.String("endpoint-url", "", "S3 endpoint, for S3-compatible servers")
 	sqsEndpoint := fs.String("sqs-endpoint-url", "", "SQS endpoint, for SQS-compatible servers")
 	stateDir := fs.String("state-dir", "", "directory for checkpoints and the outbox (required)")
-	webhook := fs.String("slack-webhook-url", "", "Slack incoming webhook (default: findings as JSON lines on stdout)")
+	webhook := fs.String("slack-webhook-url", "", "Slack incoming webhook `URL` (default $TRAILBELL_SLACK_WEBHOOK_URL; without either, findings go to stdout as JSON lines)")
 	poll := fs.Duration("poll-interval", time.Minute, "time between polls of each source")
 	since := fs.Duration("since", time.Hour, "how far back to start in an S3 prefix seen for the first time")
 	silence := fs.Duration("silence-after", 0, "alert when a source brings no new data for this long (0: never)")
@@ -79,6 +79,9 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 	} else {
 		if len(s3URLs)+len(queues)+len(lookupRegions) == 0 {
 			return fail("nothing to watch: give --config, --s3, --sqs or --lookup-region")
+		}
+		if *webhook == "" {
+			*webhook = os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL") // keeps the URL out of `ps`
 		}
 		if *webhook != "" {
 			cfg = config.SlackWebhook(config.NewSecret(*webhook))
