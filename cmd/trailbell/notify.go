@@ -11,6 +11,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/notify"
 )
 
 // runNotify dispatches `trailbell notify SUBCOMMAND`; `test` is the only one.
@@ -83,4 +84,59 @@ func runNotifyTest(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.err, "trailbell notify test: receiver %s accepted the test alert\n", name)
 	return exitOK
+}
+
+// notifyFlags are the delivery flags of `trailbell scan`.
+type notifyFlags struct {
+	slackWebhook string
+	config       string
+	flushTimeout time.Duration
+}
+
+func (f *notifyFlags) register(fs *flag.FlagSet) {
+	// No default from the environment here: -help would print the secret.
+	fs.StringVar(&f.slackWebhook, "slack-webhook-url", "", "send findings of severity medium or above to this Slack incoming webhook (default $TRAILBELL_SLACK_WEBHOOK_URL)")
+	fs.StringVar(&f.config, "config", "", "configuration `file` with receivers and routes for the findings")
+	fs.DurationVar(&f.flushTimeout, "notify-timeout", 5*time.Minute, "how long to keep trying to deliver findings after the scan")
+}
+
+// pipeline builds the notification Pipeline the flags ask for, or nil for none.
+func (f *notifyFlags) pipeline(ctx context.Context, io stdio) (*notify.Pipeline, error) {
+	hook := f.slackWebhook
+	if hook == "" && f.config == "" {
+		hook = os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL")
+	}
+	var cfg *config.Config
+	switch {
+	case hook != "" && f.config != "":
+		return nil, errors.New("use --slack-webhook-url or --config, not both")
+	case f.config != "":
+		c, err := config.Load(f.config)
+		if err != nil {
+			return nil, err
+		}
+		if len(c.Notify.Receivers) == 0 {
+			return nil, fmt.Errorf("%s: no notify.receivers configured", f.config)
+		}
+		cfg = c
+	case hook != "":
+		cfg = config.SlackWebhook(config.NewSecret(hook))
+	default:
+		return nil, nil
+	}
+	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{Stdout: io.out})
+}
+
+// flush delivers what the scan found, reporting what could not be delivered.
+func (f *notifyFlags) flush(ctx context.Context, p *notify.Pipeline, io stdio) error {
+	if p == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.flushTimeout)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(t.Context(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func TestNotifyTestWebhook(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	code, _, stderr := runCmd(t, "notify", "test", "--slack-webhook-url", srv.WebhookURL("T-SECRET"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := srv.Received()
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), "Test alert from trailbell") {
+		t.Fatalf("want one test alert, got %d", len(got))
+	}
+	if strings.Contains(stderr, "T-SECRET") {
+		t.Fatalf("stderr shows the webhook URL: %s", stderr)
+	}
+}
+
+func TestNotifyTestReceiverFailure(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.Revoke("T-SECRET")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trailbell.yaml")
+	os.WriteFile(filepath.Join(dir, "hook"), []byte(srv.WebhookURL("T-SECRET")+"\n"), 0o600)
+	os.WriteFile(cfg, []byte("notify:\n  receivers:\n    - {name: sec, slack: {webhook_url_file: hook}}\n  route: {receiver: sec}\n"), 0o600)
+	code, _, stderr := runCmd(t, "notify", "test", "--config", cfg, "--receiver", "sec")
+	if code != exitError || !strings.Contains(stderr, "no_service") {
+		t.Fatalf("exit %d, stderr %q; want 2 and the reason no_service", code, stderr)
+	}
+	if strings.Contains(stderr, "T-SECRET") {
+		t.Fatalf("stderr shows the webhook URL: %s", stderr)
+	}
+	code, _, stderr = runCmd(t, "notify", "test", "--config", cfg, "--receiver", "nope")
+	if code != exitError || !strings.Contains(stderr, `no receiver named "nope"`) {
+		t.Fatalf("unknown receiver: exit %d, %s", code, stderr)
+	}
+}
+
+// TestScanSlackWebhook scans the sample story and checks that exactly its findings of
+// severity medium or above reach the webhook.
+func TestScanSlackWebhook(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	t.Setenv("TRAILBELL_SLACK_WEBHOOK_URL", srv.WebhookURL("env-hook"))
+	code, stdout, stderr := runCmd(t, "scan", "--format", "json", "--no-progress", "../../examples/privesc-story")
+	if code != exitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var f finding.Finding
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Severity >= finding.Medium {
+			want[f.Key()] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the story has no medium findings")
+	}
+	var body strings.Builder
+	for _, m := range srv.Received() {
+		body.Write(m.Body)
+	}
+	// Repeats of one rule and principal are merged into one summary at flush, so there
+	// are at most as many messages as findings; every eventID is in one of them.
+	if n := len(srv.Received()); n == 0 || n > len(want) {
+		t.Fatalf("%d messages for %d medium+ findings", n, len(want))
+	}
+	for k := range want {
+		id := k[strings.IndexByte(k, '/')+1:]
+		if !strings.Contains(body.String(), id) {
+			t.Errorf("finding %s not in any message", k)
+		}
+	}
+}
