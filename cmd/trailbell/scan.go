@@ -46,6 +46,7 @@ type scanFlags struct {
 	region, endpont string
 	workers         int
 	noProgress      bool
+	notify          notifyFlags // notify.go
 }
 
 func (f *scanFlags) register(fs *flag.FlagSet) {
@@ -60,6 +61,7 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpont, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
 	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
+	f.notify.register(fs)
 }
 
 // scanPaths is a repeatable flag of paths (which may hold commas).
@@ -159,6 +161,14 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return fail("--format %q: want text or json", format)
 	}
 	// Notifiers add their sink here (and flush it after the scan).
+	pipe, err := f.notify.pipeline(ctx, io)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if pipe != nil {
+		defer pipe.Close()
+		sinks = append(sinks, pipe.Submit)
+	}
 
 	opts := app.ScanOptions{
 		Paths:    fs.Args(),
@@ -173,6 +183,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		opts.Progress = io.err
 	}
 	sum, err := app.Scan(ctx, opts)
+	if ferr := f.notify.flush(ctx, pipe, io); ferr != nil && err == nil {
+		err = ferr
+	}
 	if sum != nil {
 		fmt.Fprintf(io.err, "\n%d rules enabled\n", len(rs))
 		sum.WriteText(io.err)
