@@ -344,3 +344,28 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestRunFlagErrors(t *testing.T) {
+	t.Setenv("TRAILBELL_SLACK_WEBHOOK_URL", "")
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("sources:\n  s3:\n    - url: s3://b/\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"nothing to watch", []string{"run", "--state-dir", "x"}, "nothing to watch"},
+		{"no state dir", []string{"run", "--s3", "s3://b/AWSLogs/"}, "--state-dir"},
+		{"bad s3 url", []string{"run", "--s3", "b/AWSLogs/", "--state-dir", "x"}, "sources.s3[0].url"},
+		{"config and source flags", []string{"run", "--config", cfg, "--s3", "s3://b/"}, "--s3 cannot be combined with --config"},
+		{"stray argument", []string{"run", "--s3", "s3://b/", "extra"}, `unexpected argument "extra"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(t.Context(), tc.args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+			if code != exitError || !strings.Contains(errb.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errb.String(), exitError, tc.want)
+			}
+		})
+	}
+}
