@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -884,28 +885,29 @@ func genCond(r *rand.Rand, path []string, v any, events []any) (diffCond, bool) 
 		if !utf8.ValidString(v) || strings.ContainsAny(v, `*\`) {
 			return c, false
 		}
+		rs := []rune(v) // cut on character boundaries: patterns must stay valid UTF-8
 		switch r.IntN(8) {
 		case 0:
 			c.op, c.s = "exact-string", v
 		case 1:
-			if v == "" {
+			if len(rs) == 0 {
 				return c, false
 			}
-			c.op, c.s = "prefix", v[:1+r.IntN(min(len(v), 12))]
+			c.op, c.s = "prefix", string(rs[:1+r.IntN(min(len(rs), 12))])
 		case 2:
-			if v == "" {
+			if len(rs) == 0 {
 				return c, false
 			}
-			c.op, c.s = "suffix", v[len(v)-1-r.IntN(min(len(v), 12)):]
+			c.op, c.s = "suffix", string(rs[len(rs)-1-r.IntN(min(len(rs), 12)):])
 		case 3:
 			c.op, c.s = "eic", flipCase(r, v)
 		case 4:
-			if len(v) < 3 {
+			if len(rs) < 3 {
 				return c, false
 			}
-			i := r.IntN(len(v) - 1)
-			j := i + 1 + r.IntN(len(v)-i-1)
-			c.op, c.s = "wildcard", v[:i]+"*"+v[j:]
+			i := r.IntN(len(rs) - 1)
+			j := i + 1 + r.IntN(len(rs)-i-1)
+			c.op, c.s = "wildcard", string(rs[:i])+"*"+string(rs[j:])
 		case 5:
 			// anything-but some other values of the same path in other events
 			c.op = "anything-but"
@@ -934,6 +936,9 @@ func genCond(r *rand.Rand, path []string, v any, events []any) (diffCond, bool) 
 			c.op, c.s = "exact-number", v.String()
 		} else {
 			c.op, c.lo, c.hi = "numeric", f-float64(r.IntN(10)), f+1+float64(r.IntN(10))
+			if !(c.lo < c.hi) || math.IsInf(c.lo, 0) || math.IsInf(c.hi, 0) { // past float64 precision
+				return c, false
+			}
 		}
 	case bool, nil:
 		c.op = "exists"

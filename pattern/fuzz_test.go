@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -263,16 +265,56 @@ func FuzzMatch(f *testing.F) {
 		if hasDuplicateKeys(ev) {
 			return
 		}
-		exact, prefix, absent, ok := refMatch(obj)
-		if !ok {
-			return
-		}
-		for id, want := range map[string]bool{"ref-exact": exact, "ref-prefix": prefix, "ref-absent": absent} {
-			if seen[id] != want {
-				t.Fatalf("%s %s on %q: got %v, reference says %v", id, refPatterns[id], ev, seen[id], want)
+		if exact, prefix, absent, ok := refMatch(obj); ok {
+			for id, want := range map[string]bool{"ref-exact": exact, "ref-prefix": prefix, "ref-absent": absent} {
+				if seen[id] != want {
+					t.Fatalf("%s %s on %q: got %v, reference says %v", id, refPatterns[id], ev, seen[id], want)
+				}
 			}
 		}
+		differentialOnEvent(t, ev)
 	})
+}
+
+// differentialOnEvent draws patterns from the event's own values (as
+// TestDifferentialCloudTrail does from the corpus) and compares the matcher's verdict with
+// the reference's.
+func differentialOnEvent(t *testing.T, ev []byte) {
+	dec := json.NewDecoder(bytes.NewReader(ev))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return
+	}
+	// encoding/json turns invalid UTF-8 and lone surrogates into U+FFFD; the matcher
+	// compares bytes. Such events are not judged here.
+	if re, err := json.Marshal(doc); err != nil || bytes.Contains(re, []byte("\ufffd")) || bytes.ContainsRune(re, utf8.RuneError) {
+		return
+	}
+	events := []any{doc}
+	r := rand.New(rand.NewPCG(uint64(len(ev)), 7))
+	arrays := multiArrays(events)
+	for range 4 {
+		p, ok := genDiffPattern(r, events, arrays)
+		if !ok {
+			continue
+		}
+		want, judged := p.eval(doc)
+		if !judged || slices.ContainsFunc(p, func(c diffCond) bool { return len(c.path) > 60 }) {
+			continue // deeper patterns than the package doc's limit of 64 levels
+		}
+		m := pattern.New()
+		if err := m.Add("d", p.json()); err != nil {
+			t.Fatalf("generated pattern %s: %v", p.json(), err)
+		}
+		ids, err := m.Match(ev)
+		if err != nil {
+			t.Fatalf("pattern %s on %q: %v", p.json(), ev, err)
+		}
+		if got := len(ids) == 1; got != want {
+			t.Fatalf("pattern %s on %q: got %v, reference %v", p.json(), ev, got, want)
+		}
+	}
 }
 
 // TestHugeAndDeepEvents: events far larger or deeper than real ones are answered, quickly
