@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -352,4 +355,72 @@ func BenchmarkPollFiles(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(handled)/b.Elapsed().Seconds(), "files/s")
+}
+
+// handlerTransport serves requests in memory, so the S3 exchange can run inside a synctest
+// bubble, where sockets would stop fake time.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if r.ContentLength > 0 || (r.Body != nil && r.Body != http.NoBody) {
+		// A real client writes this header; servers check it.
+		r.Header.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	}
+	r.RequestURI = r.URL.RequestURI()
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// Run picks up new files of a known prefix within one interval, and a new region's prefix
+// at the next rediscovery.
+func TestRunIntervalAndRediscovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := s3.New(s3.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String("http://s3.test"), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
+			HTTPClient:  &http.Client{Transport: handlerTransport{gofakes3.New(s3mem.New()).Server()}},
+		})
+		if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now().UTC()
+		first := logKey("AWSLogs/", "111111111111", "us-east-1", start, "a")
+		put(t, c, "trail", first, "body of "+first)
+
+		state, _ := checkpoint.Open(t.TempDir())
+		p, err := New(Options{Client: c, Bucket: "trail", State: state, Interval: time.Minute, Rediscover: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r recorder
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx, r.handle) }()
+
+		synctest.Wait()
+		if got := r.take(); !slices.Equal(got, []string{first}) {
+			t.Fatalf("at start handled %q", got)
+		}
+		time.Sleep(90 * time.Second)
+		next := logKey("AWSLogs/", "111111111111", "us-east-1", start.Add(5*time.Minute), "b")
+		region := logKey("AWSLogs/", "111111111111", "eu-west-1", start.Add(5*time.Minute), "c")
+		put(t, c, "trail", next, "body of "+next)
+		put(t, c, "trail", region, "body of "+region)
+		time.Sleep(time.Minute) // one interval: the known prefix only
+		synctest.Wait()
+		if got := r.take(); !slices.Equal(got, []string{next}) {
+			t.Fatalf("one interval later handled %q, want %q", got, next)
+		}
+		time.Sleep(8 * time.Minute) // past the rediscovery at 10 minutes
+		synctest.Wait()
+		if got := r.take(); !slices.Equal(got, []string{region}) {
+			t.Fatalf("after rediscovery handled %q, want %q", got, region)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	})
 }
