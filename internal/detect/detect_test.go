@@ -426,3 +426,40 @@ func TestDetectConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestOtherPredicates(t *testing.T) {
+	for _, c := range []struct {
+		pred, rec string
+		want      bool
+	}{
+		{"source-ip-is-public", `{"sourceIPAddress":"198.51.100.7"}`, true},
+		{"source-ip-is-public", `{"sourceIPAddress":"2001:db8::1"}`, true},
+		{"source-ip-is-public", `{"sourceIPAddress":"10.1.2.3"}`, false},
+		{"source-ip-is-public", `{"sourceIPAddress":"fd00::1"}`, false},
+		{"source-ip-is-public", `{"sourceIPAddress":"169.254.169.254"}`, false},
+		{"source-ip-is-public", `{"sourceIPAddress":"ec2.amazonaws.com"}`, false},
+		{"source-ip-is-public", `{"sourceIPAddress":"253.252.51.07"}`, false},
+		{"source-ip-is-public", `{}`, false},
+		{"caller-is-person", `{"userIdentity":{"type":"IAMUser"}}`, true},
+		{"caller-is-person", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0a1b/jane"}}`, true},
+		{"caller-is-person", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/deploy/ci"}}`, false},
+		{"caller-is-person", `{"userIdentity":{"type":"AWSService"}}`, false},
+		{"caller-is-person", `{}`, false},
+		{"password-reset-not-required", `{"requestParameters":{"passwordResetRequired":false}}`, true},
+		{"password-reset-not-required", `{"requestParameters":{}}`, true},
+		{"password-reset-not-required", `{"requestParameters":{"passwordResetRequired":true}}`, false},
+		{"resource-policy-public", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketPolicy":{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject"}]}}}`, true},
+		{"resource-policy-public", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketPolicy":{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}}]}}}`, false},
+		{"resource-policy-public", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketPolicy":{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*"}]}}}`, false},
+		{"resource-policy-public", `{"eventName":"SetTopicAttributes","requestParameters":{"attributeName":"Policy","attributeValue":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"SNS:Publish\"}]}"}}`, true},
+		{"resource-policy-public", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`, false},
+	} {
+		r, err := decodeRecord(json.RawMessage(c.rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := predicates[c.pred].holds(r); got != c.want {
+			t.Errorf("%s(%s) = %v, want %v", c.pred, c.rec, got, c.want)
+		}
+	}
+}

@@ -109,8 +109,8 @@ var predicates = map[string]Predicate{
 		},
 	},
 	"source-ip-is-public": {
-		Doc: "sourceIPAddress is a literal IP address that is not private, loopback, link-local or " +
-			"otherwise reserved (AWS service names such as ec2.amazonaws.com are not IPs). AWS's own " +
+		Doc: "sourceIPAddress is a global unicast IP address that is not private (RFC 1918, fc00::/7), " +
+			"loopback or link-local; AWS service names such as ec2.amazonaws.com are not IPs. AWS's own " +
 			"public ranges cannot be told apart offline",
 		holds: func(r *record) bool {
 			a, err := netip.ParseAddr(r.str("sourceIPAddress"))
