@@ -13,6 +13,7 @@ type Metrics struct {
 	attempts   *prometheus.CounterVec
 	failed     *prometheus.CounterVec
 	pending    *prometheus.GaugeVec
+	failing    *prometheus.GaugeVec
 	latency    *prometheus.HistogramVec
 }
 
@@ -46,6 +47,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "trailbell_notify_pending", Help: "Findings waiting in the outbox, per receiver.",
 		}, []string{"receiver"}),
+		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "trailbell_notify_receiver_failing", Help: "1 while a receiver's deliveries keep failing, else 0.",
+		}, []string{"receiver"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "trailbell_notify_delivery_seconds", Help: "Time from acceptance to delivery.",
 			Buckets: []float64{.1, .5, 1, 5, 15, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600},
@@ -53,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.accepted, m.duplicates, m.suppressed, m.filtered, m.delivered,
-			m.messages, m.attempts, m.failed, m.pending, m.latency)
+			m.messages, m.attempts, m.failed, m.pending, m.failing, m.latency)
 	}
 	return m
 }

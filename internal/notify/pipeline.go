@@ -56,6 +56,9 @@ type Options struct {
 	// Deadline bounds retries of one finding: past it, a transient failure counts as
 	// permanent (fallback, metrics). Default 24h.
 	Deadline time.Duration
+	// FailingAlert is how long a receiver may keep failing (transiently) before its
+	// fallback gets an alert about it; default 10m.
+	FailingAlert time.Duration
 	// AttemptTimeout bounds one notifier call; default 15s.
 	AttemptTimeout time.Duration
 	// MaxBatch caps how many repeats go into one summary; default 50.
@@ -92,14 +95,16 @@ type Pipeline struct {
 
 type receiver struct {
 	Receiver
-	busy     sync.Mutex // held by the one worker delivering this queue
-	wake     chan struct{}
-	pending  atomic.Int64
-	lim      *limiter
-	groups   map[string]time.Time // group key → when its last message went out
-	page     []*item              // cached head of the queue
-	failures int                  // consecutive failed attempts
-	retryAt  time.Time
+	busy         sync.Mutex // held by the one worker delivering this queue
+	wake         chan struct{}
+	pending      atomic.Int64
+	lim          *limiter
+	groups       map[string]time.Time // group key → when its last message went out
+	page         []*item              // cached head of the queue
+	failures     int                  // consecutive failed attempts
+	failingSince time.Time            // first failure of the current streak
+	alerted      bool                 // the fallback was told about this streak
+	retryAt      time.Time
 }
 
 // New builds a Pipeline and opens its outbox. Close it when done.
@@ -109,6 +114,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Deadline <= 0 {
 		opts.Deadline = 24 * time.Hour
+	}
+	if opts.FailingAlert <= 0 {
+		opts.FailingAlert = 10 * time.Minute
 	}
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = 15 * time.Second
@@ -510,7 +518,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 			return 0, false, fmt.Errorf("outbox: %w", err)
 		}
 		p.dropFromPage(r, ids)
-		r.failures = 0
+		p.recovered(r)
 		if r.GroupWindow > 0 {
 			r.groups[groupKey(fs[0])] = now
 		}
@@ -535,6 +543,13 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 	}
 	if retry && now.Sub(batch[0].Accepted) < p.opts.Deadline {
 		r.failures++
+		if r.failures == 1 {
+			r.failingSince = now
+			p.m.failing.WithLabelValues(r.Name).Set(1)
+		}
+		if err := p.alertStreak(r, batch, reason, msg, now); err != nil {
+			return 0, false, err
+		}
 		delay := p.opts.Backoff.Delay(r.failures, p.opts.Jitter)
 		if ra, ok := RetryAfter(nerr); ok && ra > delay {
 			delay = min(ra, time.Hour)
@@ -552,13 +567,41 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		nerr = &Error{Reason: "deadline", Err: nerr}
 		reason = "deadline"
 	}
-	r.failures = 0
+	p.recovered(r)
 	if err := p.fail(r, batch, reason, msg); err != nil {
 		return 0, false, err
 	}
 	p.dropFromPage(r, ids)
 	p.removed(r, len(batch))
 	return 0, false, nil
+}
+
+// recovered ends a failure streak (a delivery worked, or the failure was settled).
+func (p *Pipeline) recovered(r *receiver) {
+	if r.failures > 0 {
+		p.m.failing.WithLabelValues(r.Name).Set(0)
+	}
+	r.failures, r.alerted = 0, false
+}
+
+// alertStreak tells the fallback receiver, once per streak, that r has been failing for
+// FailingAlert: a long Slack outage should not stay silent until the retry deadline.
+func (p *Pipeline) alertStreak(r *receiver, batch []*item, reason, msg string, now time.Time) error {
+	fb := p.receivers[r.Fallback]
+	if fb == nil || r.alerted || now.Sub(r.failingSince) < p.opts.FailingAlert {
+		return nil
+	}
+	r.alerted = true
+	a := p.failureAlert(r.Name, batch, reason, msg, now)
+	a.Title = fmt.Sprintf("trailbell cannot deliver to receiver %s (failing for %s, still retrying)", r.Name, now.Sub(r.failingSince).Round(time.Second))
+	a.Description = fmt.Sprintf("Deliveries to %s have failed since %s (%s): %s. trailbell keeps the alerts in its outbox and retries until %s after each was accepted.",
+		r.Name, r.failingSince.UTC().Format(time.RFC3339), reason, msg, p.opts.Deadline)
+	p.log.Error("receiver failing; alerting its fallback", "receiver", r.Name, "fallback", fb.Name, "since", r.failingSince, "reason", reason)
+	if err := p.store.move(r.Name, nil, map[string][]*item{fb.Name: {{Finding: a, Accepted: now, From: r.Name}}}); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	p.added(fb, 1)
+	return nil
 }
 
 // pick chooses the next findings to send together: the oldest eligible item and the

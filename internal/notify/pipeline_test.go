@@ -11,6 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/pattern"
@@ -430,4 +432,81 @@ func TestRunWithoutGrouping(t *testing.T) {
 			t.Fatalf("%d messages, %d pending; want 5 and 0", len(got), p.Pending())
 		}
 	})
+}
+
+func TestLongOutageAlertsFallbackOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		down := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+			if time.Since(start) < 15*time.Minute {
+				return true, &notify.Error{Reason: "http_503"}
+			}
+			return false, nil
+		}}
+		fb := &fake{}
+		reg := prometheus.NewRegistry()
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "slack", Notifier: down, Fallback: "pager"}, {Name: "pager", Notifier: fb}},
+			Route:     notify.Route{Receiver: "slack"},
+			Backoff:   notify.Backoff{Initial: time.Second, Max: 30 * time.Second},
+			Metrics:   notify.NewMetrics(reg),
+		})
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		time.Sleep(12 * time.Minute)
+		synctest.Wait()
+		if got := fb.got(); len(got) != 1 || !strings.HasPrefix(got[0].ids[0], "delivery-failure-slack") {
+			t.Fatalf("after 12 minutes of failures the fallback got %v, want one alert", got)
+		}
+		if v := gauge(t, reg, "trailbell_notify_receiver_failing", "slack"); v != 1 {
+			t.Errorf("failing gauge %v during the outage", v)
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		cancel()
+		<-done
+		if got := down.delivered(); !slices.Equal(got, []string{"e1"}) {
+			t.Fatalf("slack delivered %v after recovering", got)
+		}
+		if got := fb.got(); len(got) != 1 {
+			t.Fatalf("fallback got %d messages, want the one alert", len(got))
+		}
+		if v := gauge(t, reg, "trailbell_notify_receiver_failing", "slack"); v != 0 {
+			t.Errorf("failing gauge %v after recovery", v)
+		}
+		if v := gauge(t, reg, "trailbell_notify_delivered_total", "slack"); v != 1 {
+			t.Errorf("delivered_total{slack} = %v", v)
+		}
+		if v := gauge(t, reg, "trailbell_notify_attempt_failures_total", "slack"); v < 10 {
+			t.Errorf("attempt_failures_total{slack} = %v over 15 minutes of 503s", v)
+		}
+	})
+}
+
+// gauge reads the value of metric name with receiver label recv (gauge or counter).
+func gauge(t *testing.T, reg *prometheus.Registry, name, recv string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "receiver" && l.GetValue() == recv {
+					if g := m.GetGauge(); g != nil {
+						return g.GetValue()
+					}
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{receiver=%q}", name, recv)
+	return 0
 }
