@@ -129,18 +129,8 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 
 // orderedUnique sorts rule indexes (load order gives stable output) and drops repeats.
 func orderedUnique(xs []int) []int {
-	for i := 1; i < len(xs); i++ {
-		for j := i; j > 0 && xs[j] < xs[j-1]; j-- {
-			xs[j], xs[j-1] = xs[j-1], xs[j]
-		}
-	}
-	out := xs[:0]
-	for i, x := range xs {
-		if i == 0 || x != xs[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
+	slices.Sort(xs)
+	return slices.Compact(xs)
 }
 
 func predicatesHold(r *Rule, rec *record) bool {
