@@ -326,6 +326,9 @@ func TestLoadAndSelect(t *testing.T) {
 	if _, err := Load(dir, filepath.Join(dir, "a.yaml")); err == nil || !strings.Contains(err.Error(), "already defined") {
 		t.Errorf("duplicate id not reported: %v", err)
 	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no rule files") {
+		t.Errorf("empty directory: %v, want an error", err)
+	}
 	got, err := Select(rs, nil, []string{"a"})
 	if err != nil || len(got) != 1 || got[0].ID != "b" {
 		t.Errorf("Select disable a = %v, %v", got, err)

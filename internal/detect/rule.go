@@ -89,6 +89,9 @@ func Load(paths ...string) ([]Rule, error) {
 			continue
 		}
 		rs, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator))
+		if err == nil && len(rs) == 0 {
+			err = fmt.Errorf("%s: no rule files (*.yaml, *.yml)", p)
+		}
 		out = append(out, rs...)
 		errs = append(errs, err)
 	}
