@@ -3,11 +3,16 @@
 // against all of them at once.
 //
 // A Matcher indexes the field paths that patterns name. Matching scans the event bytes
-// once, looks only at those paths, skips everything else without decoding it, and tests
-// each value against per-field indexes (hash maps for exact and equals-ignore-case
-// values, lists for the other operators), so patterns that cannot match cost almost
-// nothing. Nothing is unmarshalled and, in the common case, only the result slice is
-// allocated.
+// once, looks only at those paths, skips everything else without decoding it, and stops
+// as soon as every named key has been seen. Each pattern is split into AND-only
+// alternatives (through $or); of each alternative only one condition, its trigger (the
+// one shared by the fewest other patterns), is indexed per field: hash maps for exact and
+// equals-ignore-case values, per-length hash maps for prefixes, suffixes and the literal
+// ends of wildcards, per-length maps of CIDR prefixes, lists for numeric ranges and
+// anything-but. The other conditions are checked on the recorded values of their fields
+// only when the trigger fires, so patterns that cannot match cost almost nothing, however
+// many share a common value such as "source": ["aws.iam"]. Nothing is unmarshalled and, in
+// the common case, only the result slice is allocated.
 //
 // # Semantics
 //
@@ -25,7 +30,9 @@
 // Two fields matched inside an array of objects must come from the same array element, as
 // event-ruler requires: {"a":[{"b":1,"c":2},{"b":3,"c":4}]} does not match
 // {"a":{"b":[1],"c":[4]}}. An exists:false field must have no value in the element the
-// other matched fields came from.
+// other matched fields came from. Deciding this is indexed by array element, so events
+// with tens of thousands of elements are fast; a step budget still bounds pathological
+// cases, and Match then returns ErrTooComplex rather than guess.
 //
 // Choices where AWS's text is silent or engines differ:
 //   - Numbers compare by value as float64 (exact matches too): 300, 300.0 and 3.0e2 are
@@ -55,9 +62,17 @@
 // key is read once: the first occurrence wins. Arrays nested more than 1000 deep on a
 // named path are an error.
 //
+// # Ids
+//
+// Adding a pattern under an id that already has one keeps both: the id matches when any
+// of its patterns matches (as in quamina). Remove deletes every pattern of an id.
+//
 // # Concurrency
 //
 // Match may be called from many goroutines. Add and Remove may run concurrently with Match:
-// they change a builder under a mutex, and the next Match compiles and publishes a new
-// immutable snapshot through an atomic pointer, so matches never see a half-built state.
+// they change a list of compiled patterns under a mutex, and the next Match builds and
+// publishes a new immutable snapshot through an atomic pointer, so matches never see a
+// half-built state. Building is lazy, once after any number of Adds: adding 10,000
+// patterns and then matching costs one build, but alternating Add and Match rebuilds
+// every time (a full build of 10,000 patterns takes about 0.1 s of CPU).
 package pattern

@@ -171,7 +171,7 @@ func build(entries []entry) *snapshot {
 		for _, alt := range e.c.alts {
 			for _, c := range alt {
 				for _, m := range c.ms {
-					freq[matcherKey(c.path, &m)]++
+					freq[m.key]++
 				}
 			}
 		}
@@ -247,7 +247,7 @@ func conditionCost(c condition, freq map[string]int) float64 {
 		case opExists, opAnythingBut:
 			w = 1e6
 		}
-		cost += w * float64(freq[matcherKey(c.path, &m)])
+		cost += w * float64(freq[m.key])
 	}
 	return cost
 }

@@ -76,9 +76,9 @@ func (m *Matcher) current() *snapshot {
 }
 
 // Match returns the ids of all patterns that match event, a JSON object, each id once,
-// in the order the ids were first added; nil when none matches. The error is non-nil
-// only when the part of event that had to be read is not valid JSON (see the package
-// documentation on early exit).
+// in the order the ids were first added; nil when none matches. The error is an
+// *EventError when the part of event that had to be read is not valid JSON (see the
+// package documentation on early exit), or ErrTooComplex.
 func (m *Matcher) Match(event []byte) ([]string, error) {
 	s := m.current()
 	sc, _ := m.pool.Get().(*scratch)

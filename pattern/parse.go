@@ -66,6 +66,7 @@ type valueMatcher struct {
 	wc   *wildcard
 	cidr netip.Prefix
 	ab   *anythingBut
+	key  string // identifies the matcher with its path, see matcherKey
 }
 
 type numRange struct {
@@ -143,6 +144,15 @@ func compile(p string) (*compiled, error) {
 	alts, err := compileObject(obj, nil, "", 0)
 	if err != nil {
 		return nil, err
+	}
+	for _, alt := range alts {
+		for _, c := range alt {
+			for i := range c.ms {
+				if c.ms[i].key == "" {
+					c.ms[i].key = matcherKey(c.path, &c.ms[i])
+				}
+			}
+		}
 	}
 	return &compiled{alts: alts}, nil
 }
