@@ -500,3 +500,17 @@ func TestStringEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroMatcher: the zero value works like New().
+func TestZeroMatcher(t *testing.T) {
+	var m Matcher
+	if ids, err := m.Match([]byte(`{"a":"x"}`)); ids != nil || err != nil {
+		t.Fatalf("empty zero Matcher: %q, %v", ids, err)
+	}
+	if err := m.Add("p", `{"a":["x"]}`); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := m.Match([]byte(`{"a":"x"}`)); len(ids) != 1 || err != nil {
+		t.Fatalf("zero Matcher after Add: %q, %v", ids, err)
+	}
+}

@@ -6,7 +6,7 @@ import (
 )
 
 // Matcher holds any number of compiled patterns, each under an id, and tells which of
-// them match an event. The zero value is not usable; call New. All methods are safe for
+// them match an event. The zero value is an empty Matcher, like New(). All methods are safe for
 // concurrent use: Match reads an immutable snapshot, and Add and Remove publish a new
 // one, so a Match running during an Add sees the patterns either before or after it.
 type Matcher struct {
@@ -64,15 +64,18 @@ func (m *Matcher) Remove(id string) {
 // current returns the snapshot to match against, compiling pending changes first. The
 // rebuild is lazy so that adding many patterns in a row costs one compilation.
 func (m *Matcher) current() *snapshot {
-	if m.dirty.Load() {
-		m.mu.Lock()
-		if m.dirty.Load() {
-			m.snap.Store(build(m.entries))
-			m.dirty.Store(false)
-		}
-		m.mu.Unlock()
+	if s := m.snap.Load(); s != nil && !m.dirty.Load() {
+		return s
 	}
-	return m.snap.Load()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.snap.Load(); s != nil && !m.dirty.Load() {
+		return s
+	}
+	s := build(m.entries)
+	m.snap.Store(s)
+	m.dirty.Store(false)
+	return s
 }
 
 // Match returns the ids of all patterns that match event, a JSON object, each id once,
