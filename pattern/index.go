@@ -62,8 +62,6 @@ func (ix *lenIndex[T]) add(key string, v T) {
 	ix.blooms[i].add(key)
 }
 
-func (ix *lenIndex[T]) empty() bool { return len(ix.lens) == 0 }
-
 type wcTarget struct {
 	wc *wildcard
 	t  target

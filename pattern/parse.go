@@ -3,7 +3,6 @@ package pattern
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -592,8 +591,6 @@ type wildcard struct {
 	minLen int
 }
 
-var errConsecutiveStars = errors.New("consecutive wildcard characters are not allowed")
-
 func compileWildcard(s, jpath string) (*wildcard, error) {
 	wc := &wildcard{}
 	var cur bytes.Buffer
@@ -610,7 +607,7 @@ func compileWildcard(s, jpath string) (*wildcard, error) {
 			lastStar = false
 		case '*':
 			if lastStar {
-				return nil, perr(jpath, "%v in %q", errConsecutiveStars, s)
+				return nil, perr(jpath, "consecutive wildcard characters are not allowed in %q", s)
 			}
 			wc.segs = append(wc.segs, cur.String())
 			cur.Reset()
