@@ -149,8 +149,8 @@ func (e *Engine) finding(i int, rec *record) finding.Finding {
 		Severity:        r.Severity,
 		Title:           e.titles[i].render(rec),
 		Description:     r.Description,
-		Tags:            r.Tags,
-		References:      r.References,
+		Tags:            slices.Clip(r.Tags), // shared with the rule: clipped so an append cannot write into it
+		References:      slices.Clip(r.References),
 		EventID:         rec.str("eventID"),
 		EventName:       rec.str("eventName"),
 		EventSource:     rec.str("eventSource"),
