@@ -37,7 +37,8 @@
 // Choices where AWS's text is silent or engines differ:
 //   - Numbers compare by value as float64 (exact matches too): 300, 300.0 and 3.0e2 are
 //     equal, and precision beyond float64's 15-17 significant digits is lost. Any finite
-//     float64 is accepted in patterns; event numbers too large for float64 compare as ±Inf.
+//     float64 is accepted in patterns; event numbers too large for float64 compare as ±Inf,
+//     too small ones as 0.
 //     A number never equals a string: the pattern 300 does not match the event "300".
 //   - exists:true matches any leaf value (null included) but not an object or an empty
 //     array; exists:false matches when there is no such leaf value.

@@ -55,7 +55,12 @@ func refCompatible(a, b [][2]int) bool {
 	return true
 }
 
+var refRegexps = map[*wildcard]*regexp.Regexp{}
+
 func refWildcard(w *wildcard, s string) bool {
+	if re, ok := refRegexps[w]; ok {
+		return re.MatchString(s)
+	}
 	var b strings.Builder
 	b.WriteString("^")
 	for i, seg := range w.segs {
@@ -65,7 +70,9 @@ func refWildcard(w *wildcard, s string) bool {
 		b.WriteString(regexp.QuoteMeta(seg))
 	}
 	b.WriteString("$")
-	return regexp.MustCompile(b.String()).MatchString(s)
+	re := regexp.MustCompile(b.String())
+	refRegexps[w] = re
+	return re.MatchString(s)
 }
 
 func refValue(m *valueMatcher, v any) bool {
@@ -512,5 +519,40 @@ func TestZeroMatcher(t *testing.T) {
 	}
 	if ids, err := m.Match([]byte(`{"a":"x"}`)); len(ids) != 1 || err != nil {
 		t.Fatalf("zero Matcher after Add: %q, %v", ids, err)
+	}
+}
+
+// TestNumericBoundaries: numbers compare as float64, at range ends and extremes.
+func TestNumericBoundaries(t *testing.T) {
+	cases := []struct {
+		pattern string
+		match   []string
+		noMatch []string
+	}{
+		{`{"n":[{"numeric":[">",0,"<=",5]}]}`, []string{`5`, `5.0`, `0.000001`, `4.999999999`, `5e0`}, []string{`0`, `-0`, `5.000001`, `"3"`, `null`}},
+		{`{"n":[{"numeric":[">=",-5e9,"<",5e9]}]}`, []string{`-5000000000`, `4999999999.999999`}, []string{`5000000000`, `-5000000000.000001`}},
+		{`{"n":[{"numeric":["=",0.3]}]}`, []string{`0.3`, `3e-1`}, []string{`0.30000000000000004`}},
+		{`{"n":[{"numeric":[">",1e308]}]}`, []string{`1.5e308`, `1e400`}, []string{`1e308`, `-1e400`}},
+		// 1e-400 underflows to 0 in float64: documented.
+		{`{"n":[0]}`, []string{`0`, `-0`, `0.0`, `0e5`, `1e-400`}, []string{`1e-300`, `"0"`, `false`}},
+		{`{"n":[{"anything-but":[0,1]}]}`, []string{`2`, `"0"`, `null`, `0.5`}, []string{`-0`, `1.0`}},
+		// Beyond float64 precision two spellings collapse to one value: documented.
+		{`{"n":[9007199254740993]}`, []string{`9007199254740992`}, []string{`9007199254740994.5`}},
+	}
+	for _, c := range cases {
+		m := New()
+		if err := m.Add("p", c.pattern); err != nil {
+			t.Fatalf("%s: %v", c.pattern, err)
+		}
+		for _, v := range c.match {
+			if ids, err := m.Match([]byte(`{"n":` + v + `}`)); err != nil || len(ids) != 1 {
+				t.Errorf("%s should match n=%s: %q, %v", c.pattern, v, ids, err)
+			}
+		}
+		for _, v := range c.noMatch {
+			if ids, err := m.Match([]byte(`{"n":` + v + `}`)); err != nil || len(ids) != 0 {
+				t.Errorf("%s should not match n=%s: %q, %v", c.pattern, v, ids, err)
+			}
+		}
 	}
 }
