@@ -424,3 +424,25 @@ func TestRunIntervalAndRediscovery(t *testing.T) {
 		}
 	})
 }
+
+// FuzzKeyLayout: any key or prefix is classified without panicking, and a prefix taken to be
+// exactly one region's has the account and region its path names.
+func FuzzKeyLayout(f *testing.F) {
+	for _, s := range []string{
+		"AWSLogs/111111111111/CloudTrail/us-east-1/",
+		"x/AWSLogs/o-abc123def4/111111111111/CloudTrail/eu-west-1/2026/11/28/111111111111_CloudTrail_eu-west-1_20261128T0105Z_x.json.gz",
+		"AWSLogs//CloudTrail//", "CloudTrail/", "/", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		mayHoldTrail(s)
+		keyTime(s, t0)
+		isLogFile(s)
+		if account, region, ok := leafOf(s); ok && account != "" {
+			if tail := account + "/CloudTrail/" + region + "/"; s != tail && !strings.HasSuffix(s, "/"+tail) {
+				t.Fatalf("leafOf(%q) = %q, %q", s, account, region)
+			}
+		}
+	})
+}
