@@ -113,6 +113,8 @@ func (r *record) field(name string) string {
 		return strings.Join(r.grants(), "; ")
 	case "account":
 		return r.account()
+	case "result":
+		return r.result()
 	case "region":
 		return r.str("awsRegion")
 	}
@@ -222,7 +224,11 @@ var targetPaths = []string{
 	"requestParameters.vpcPeeringConnectionId", "requestParameters.vpcId",
 	"requestParameters.directoryId", "requestParameters.policyId",
 	"responseElements.accessKey.userName", "responseElements.user.userName",
-	"responseElements.policy.arn",
+	"responseElements.policy.arn", "requestParameters.url",
+	"requestParameters.DeleteFlowLogsRequest.FlowLogId.content",
+	"responseElements.internetGateway.internetGatewayId", "responseElements.vpc.vpcId",
+	"responseElements.routeTable.routeTableId", "responseElements.networkAcl.networkAclId",
+	"responseElements.groupId",
 }
 
 func (r *record) target() string {
@@ -239,10 +245,22 @@ func (r *record) target() string {
 	switch {
 	case r.str("eventName") == "CreateAccessKey" && r.str("userIdentity.type") == "Root":
 		return "root (own key)"
-	case r.str("eventName") == "ConsoleLogin" || r.str("eventName") == "CreateAccessKey":
-		return r.principal()
+	case r.str("eventName") == "ConsoleLogin" || r.str("eventName") == "CreateAccessKey" ||
+		r.str("eventName") == "ChangePassword":
+		return r.principal() // the caller acted on itself
 	}
 	return ""
+}
+
+// result is the error code of a failed call, or "success".
+func (r *record) result() string {
+	if c := r.str("errorCode"); c != "" {
+		return c
+	}
+	if m := r.str("errorMessage"); m != "" {
+		return trimText(m, 80)
+	}
+	return "success"
 }
 
 func (r *record) policy() string {

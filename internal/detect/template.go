@@ -21,6 +21,7 @@ var fieldNames = map[string]bool{
 	"principal": true, "principalType": true, "target": true, "policy": true, "grants": true,
 	"eventName": true, "eventSource": true, "eventTime": true, "account": true, "region": true,
 	"sourceIPAddress": true, "userAgent": true, "errorCode": true, "errorMessage": true,
+	"result": true,
 }
 
 // recordFields are the top-level CloudTrail record fields a dotted path may start with.
