@@ -76,6 +76,24 @@ func FuzzAdd(f *testing.F) {
 				t.Fatalf("after Remove: Match(%s) = %q", ev, ids)
 			}
 		}
+		// The same pattern among many others must answer as it does alone.
+		shared, err := fuzzMatcher()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := shared.Add("fuzz", p); err != nil {
+			t.Fatalf("Add to the shared matcher: %v", err)
+		}
+		defer shared.Remove("fuzz")
+		single := pattern.New()
+		_ = single.Add("fuzz", p)
+		for _, ev := range fuzzEvents {
+			ids, _ := shared.Match(ev)
+			alone, _ := single.Match(ev)
+			if slices.Contains(ids, "fuzz") != (len(alone) == 1) {
+				t.Fatalf("pattern %q on %s: %v among others, %v alone", p, ev, slices.Contains(ids, "fuzz"), len(alone) == 1)
+			}
+		}
 	})
 }
 

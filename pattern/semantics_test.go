@@ -338,6 +338,51 @@ func TestSemantics(t *testing.T) {
 	}
 }
 
+// TestSemanticsAllTogether: every semantics pattern compiled into one matcher answers each
+// event exactly as it does alone; patterns sharing fields and indexes must not disturb
+// each other.
+func TestSemanticsAllTogether(t *testing.T) {
+	all := pattern.New()
+	alone := map[string]*pattern.Matcher{}
+	var events []string
+	for _, g := range semantics {
+		for _, c := range g.cases {
+			id := g.group + "/" + c.name
+			if err := all.Add(id, c.pattern); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			m := pattern.New()
+			if err := m.Add(id, c.pattern); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			alone[id] = m
+			events = append(events, c.match...)
+			events = append(events, c.noMatch...)
+		}
+	}
+	for _, ev := range events {
+		got, err := all.Match([]byte(ev))
+		if err != nil {
+			t.Fatalf("%s: %v", ev, err)
+		}
+		var want []string
+		for id, m := range alone {
+			ids, err := m.Match([]byte(ev))
+			if err != nil {
+				t.Fatalf("%s: %v", ev, err)
+			}
+			if len(ids) == 1 {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("event %s:\n  together: %q\n  alone:    %q", ev, got, want)
+		}
+	}
+}
+
 // TestInvalidPatterns: every rejected pattern must say where (a JSON path element) and
 // Validate and Add must agree.
 func TestInvalidPatterns(t *testing.T) {
