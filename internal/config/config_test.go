@@ -145,3 +145,15 @@ notify:
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"notify: {}", "notify:\n  receivers:\n    - {name: a, stdout: {}}\n  route: {receiver: a}\n", "accounts: [1]", "notify:\n  route:\n    match: {a: [1]}\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := config.Parse(b, t.TempDir())
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}

@@ -71,28 +71,40 @@ func Escape(s string) string {
 	if !strings.ContainsAny(s, "&<>") {
 		return s
 	}
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return escaper.Replace(s)
 }
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // Trim cuts s to at most n characters, marking the cut. Slack counts characters, and an
 // escaped entity counts as its full length, so trimming happens after escaping and never
 // splits an entity.
 func Trim(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
 		return s
 	}
 	const marker = "… [trimmed]"
 	keep := n - utf8.RuneCountInString(marker)
 	if keep < 1 {
-		return string([]rune(s)[:n])
+		return prefixRunes(s, n)
 	}
-	r := []rune(s)[:keep]
-	cut := string(r)
+	cut := prefixRunes(s, keep)
 	// Do not leave half an entity like "&am".
 	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
 		cut = cut[:i]
 	}
 	return cut + marker
+}
+
+// prefixRunes is the first n characters of s.
+func prefixRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 // code shows a value in a code span; backticks inside would end the span early.

@@ -328,3 +328,26 @@ func TestTimeoutIsRetried(t *testing.T) {
 		t.Fatalf("retry=%v reason=%s err=%v", retry, notify.Reason(err), err)
 	}
 }
+
+// FuzzBuild checks that any event strings give a message inside Slack's limits with no
+// unescaped mrkdwn control characters.
+func FuzzBuild(f *testing.F) {
+	f.Add("t", "d", "arn:aws:iam::1:user/a", "ua", "v", "id", "bob", "us-east-1", 1)
+	f.Add(strings.Repeat("<!channel>&", 400), strings.Repeat("é", 5000), "<@U1>", strings.Repeat("`", 3000), "\x00\n", "`", "arn:aws:iam::1:role/x/y", "zz", 30)
+	f.Fuzz(func(t *testing.T, title, desc, principal, ua, value, id, target, region string, n int) {
+		fd := &finding.Finding{Rule: "r", Severity: finding.Severity(n % 6), Title: title, Description: desc, Principal: principal,
+			UserAgent: ua, EventID: id, Target: target, Region: region, EventName: value, ErrorMessage: desc,
+			Params: []finding.Param{{Name: value, Value: value}}, Grants: []string{desc, title}, Record: json.RawMessage(`{}`)}
+		fs := []*finding.Finding{fd}
+		for range n % 30 {
+			fs = append(fs, fd)
+		}
+		b, err := slack.Encode(slack.Build(style, fs...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := slacktest.CheckMessage(b); r != "" {
+			t.Fatalf("%s: %s", r, b)
+		}
+	})
+}
