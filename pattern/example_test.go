@@ -1,6 +1,7 @@
 package pattern_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -69,10 +70,29 @@ func ExampleValidate() {
 	fmt.Println(pattern.Validate(`{"detail": {"eventName": [{"prefix": "Delete"}]}}`))
 	// A leaf must be a list of values or operators: the error names where it is wrong.
 	err := pattern.Validate(`{"detail": {"eventName": "DeleteUser"}}`)
-	fmt.Println(err != nil)
+	var perr *pattern.PatternError
+	if errors.As(err, &perr) {
+		fmt.Println(perr.Path)
+	}
 	// Output:
 	// <nil>
-	// true
+	// detail.eventName
+}
+
+// Adding a second pattern under an id that exists widens it: the id matches when any of
+// its patterns does.
+func ExampleMatcher_Add() {
+	m := pattern.New()
+	_ = m.Add("key-changes", `{"detail": {"eventName": ["CreateAccessKey"]}}`)
+	_ = m.Add("key-changes", `{"detail": {"eventName": ["UpdateAccessKey"]}}`)
+	for _, name := range []string{"CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey"} {
+		ids, _ := m.Match([]byte(`{"detail":{"eventName":"` + name + `"}}`))
+		fmt.Println(name, ids)
+	}
+	// Output:
+	// CreateAccessKey [key-changes]
+	// UpdateAccessKey [key-changes]
+	// DeleteAccessKey []
 }
 
 func ExampleMatcher_Remove() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -427,6 +428,10 @@ func TestInvalidPatterns(t *testing.T) {
 			if errV == nil || errA == nil {
 				t.Fatalf("pattern %s accepted (Validate: %v, Add: %v), want an error", c.pattern, errV, errA)
 			}
+			var pe *pattern.PatternError
+			if !errors.As(errV, &pe) || !errors.As(errA, &pe) {
+				t.Errorf("errors %v / %v are not *pattern.PatternError", errV, errA)
+			}
 			for _, w := range c.where {
 				if !strings.Contains(errV.Error(), w) {
 					t.Errorf("error %q does not name %q", errV, w)
@@ -649,5 +654,30 @@ func TestCloudTrailPatterns(t *testing.T) {
 			t.Errorf("%s: no envelope in testdata should match; the test proves nothing", p.id)
 		}
 		t.Logf("%s: %d matching envelopes", p.id, hits[p.id])
+	}
+}
+
+// An id added with several patterns is returned once, however many of them match, and
+// Remove drops all of them.
+func TestSameIDSeveralPatterns(t *testing.T) {
+	m := pattern.New()
+	for _, p := range []string{`{"source":["aws.iam"]}`, `{"detail":{"eventName":[{"prefix":"Create"}]}}`, `{"detail":{"eventName":["DeleteUser"]}}`} {
+		if err := m.Add("dup", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ev, want := range map[string][]string{
+		`{"source":"aws.iam","detail":{"eventName":"CreateUser"}}`: {"dup"},
+		`{"source":"aws.s3","detail":{"eventName":"DeleteUser"}}`:  {"dup"},
+		`{"source":"aws.s3","detail":{"eventName":"PutObject"}}`:   nil,
+	} {
+		ids, err := m.Match([]byte(ev))
+		if err != nil || !slices.Equal(ids, want) {
+			t.Errorf("Match(%s) = %q, %v; want %q", ev, ids, err, want)
+		}
+	}
+	m.Remove("dup")
+	if ids, _ := m.Match([]byte(`{"source":"aws.iam","detail":{"eventName":"CreateUser"}}`)); len(ids) != 0 {
+		t.Errorf("after Remove: %q", ids)
 	}
 }
