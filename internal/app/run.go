@@ -42,6 +42,8 @@ const (
 	SilenceRule = "trailbell-silence"
 	// BadInputRule: a log file or message had records that could not be read.
 	BadInputRule = "trailbell-bad-input"
+	// StuckRule: a log file has failed for a long time; the files behind it wait.
+	StuckRule = "trailbell-file-stuck"
 )
 
 // RunOptions are what `trailbell run` needs besides the configuration.
@@ -291,7 +293,8 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		name := "s3://" + bucket + "/" + prefix
 		p, err := s3poll.New(s3poll.Options{
 			Client: s3Client(ac, sc.Region, sc.Endpoint), Bucket: bucket, Prefix: prefix, State: state,
-			OnError:  func(err error) { d.silence.failed(name, err) },
+			OnError: func(err error) { d.silence.failed(name, err) },
+			Stuck:   d.raiseStuck, StuckAfter: time.Duration(sc.StuckAfter),
 			Interval: time.Duration(sc.PollInterval), Since: cmp.Or(time.Duration(sc.Since), time.Hour),
 			LateWindow: time.Duration(sc.LateWindow), Grace: grace,
 			Logger: d.log.With("component", "s3poll"), Metrics: s3m,
@@ -541,6 +544,21 @@ func (d *daemon) reportBad(ctx context.Context, source, name string, n int, prob
 		return fmt.Errorf("submit %s: %w", f.Key(), err)
 	}
 	return nil
+}
+
+// raiseStuck alerts about a log file that keeps failing: the files behind it wait.
+func (d *daemon) raiseStuck(ctx context.Context, obj s3poll.Object, since time.Time, err error) error {
+	rec, _ := json.Marshal(map[string]any{"file": obj.URL(), "failingSince": since.UTC(), "error": err.Error()})
+	f := finding.Finding{
+		Rule: StuckRule, Severity: finding.High,
+		Title: fmt.Sprintf("Cannot process %s since %s", obj.URL(), since.UTC().Format(time.RFC3339)),
+		Description: "trailbell retries this log file at every poll; later files of its prefix wait behind it. " +
+			"Latest error: " + err.Error(),
+		EventID: "stuck/" + obj.URL(), EventName: "FileStuck", EventTime: d.now().UTC().Format(time.RFC3339),
+		Origin: obj.URL(), Record: rec,
+	}
+	d.log.Error("log file stuck", "file", obj.URL(), "since", since, "err", err)
+	return d.pipeline.Submit(ctx, f)
 }
 
 // raiseSilence is the silence watch's alert.

@@ -46,6 +46,8 @@ type S3Source struct {
 	LateWindow Duration `yaml:"late_window"`
 	// SilenceAfter raises an alert when no new file arrives for this long; 0 never.
 	SilenceAfter Duration `yaml:"silence_after"`
+	// StuckAfter raises an alert when one file has failed for this long; default 30m.
+	StuckAfter Duration `yaml:"stuck_after"`
 }
 
 // SQSSource reads a queue of S3 notifications announcing log files.
@@ -118,6 +120,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 		nonNegative(p+".poll_interval", src.PollInterval)
 		nonNegative(p+".since", src.Since)
 		nonNegative(p+".late_window", src.LateWindow)
+		nonNegative(p+".stuck_after", src.StuckAfter)
 		nonNegative(p+".silence_after", src.SilenceAfter)
 	}
 	for i, src := range s.SQS {

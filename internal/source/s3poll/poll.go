@@ -72,6 +72,12 @@ type Options struct {
 	// OnError, when set, hears every error that is logged and retried (a file that keeps
 	// failing, a listing denied), so the owner can say why data stopped.
 	OnError func(error)
+	// Stuck, when set, is told once when a file has failed for StuckAfter (default 30m):
+	// the files behind it in its prefix wait, so someone must look (a KMS key or bucket
+	// policy that denies, a corrupt object the handler refuses).
+	// An error from Stuck means it should be told again at the next failure.
+	Stuck      func(ctx context.Context, obj Object, since time.Time, err error) error
+	StuckAfter time.Duration
 }
 
 // Poller polls one bucket prefix.
@@ -81,6 +87,12 @@ type Poller struct {
 
 	mu      sync.Mutex
 	cursors map[string]*cursor // by leaf prefix
+	failing map[string]failure // by key, while a file keeps failing
+}
+
+type failure struct {
+	since    time.Time
+	reported bool
 }
 
 // New checks the options and fills in defaults.
@@ -104,7 +116,8 @@ func New(o Options) (*Poller, error) {
 	}
 	src := "s3://" + o.Bucket + "/" + o.Prefix
 	o.Logger = o.Logger.With("source", src)
-	return &Poller{o: o, source: src, cursors: map[string]*cursor{}}, nil
+	o.StuckAfter = cmp.Or(o.StuckAfter, 30*time.Minute)
+	return &Poller{o: o, source: src, cursors: map[string]*cursor{}, failing: map[string]failure{}}, nil
 }
 
 // Source names the poller in logs, metrics and alerts.
@@ -381,8 +394,12 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 			obj := Object{Bucket: p.o.Bucket, Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)}
 			if err := p.handle(ctx, obj, h); err != nil {
 				p.o.Metrics.fileErrors(p.source)
+				p.stuck(ctx, obj, err)
 				return err
 			}
+			p.mu.Lock()
+			delete(p.failing, key)
+			p.mu.Unlock()
 			p.o.Metrics.file(p.source, obj.Size)
 			c.mark(key, keyTime(key, obj.LastModified), p.o.LateWindow)
 			if err := p.o.State.Save(p.stateKey(leaf), c); err != nil {
@@ -391,6 +408,27 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 		}
 	}
 	return nil
+}
+
+// stuck tracks how long obj has been failing and reports it once past StuckAfter.
+func (p *Poller) stuck(ctx context.Context, obj Object, err error) {
+	if ctx.Err() != nil {
+		return // cut short by shutdown, not failing
+	}
+	p.mu.Lock()
+	f, ok := p.failing[obj.Key]
+	if !ok {
+		f.since = p.o.Now()
+	}
+	report := !f.reported && p.o.Stuck != nil && p.o.Now().Sub(f.since) >= p.o.StuckAfter
+	p.failing[obj.Key] = f
+	p.mu.Unlock()
+	if report && p.o.Stuck(ctx, obj, f.since, err) == nil {
+		p.mu.Lock()
+		f.reported = true
+		p.failing[obj.Key] = f
+		p.mu.Unlock()
+	}
 }
 
 // handle reads one file and gives it to h. Once started, a file is finished even when ctx is

@@ -446,3 +446,49 @@ func FuzzKeyLayout(f *testing.F) {
 		}
 	})
 }
+
+// A file that keeps failing is reported once it has failed for StuckAfter, and only once.
+func TestStuckFileIsReportedOnce(t *testing.T) {
+	c := newS3(t, "trail")
+	k := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
+	put(t, c, "trail", k, "body of "+k)
+	state, _ := checkpoint.Open(t.TempDir())
+	now := t0
+	type report struct {
+		key   string
+		since time.Time
+	}
+	var reports []report
+	refuse := true
+	p, err := New(Options{
+		Client: c, Bucket: "trail", State: state, Now: func() time.Time { return now },
+		Stuck: func(_ context.Context, obj Object, since time.Time, err error) error {
+			if refuse { // the alert could not be submitted: ask again next time
+				refuse = false
+				return errors.New("outbox full")
+			}
+			reports = append(reports, report{obj.Key, since})
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := recorder{failOn: k}
+	for _, step := range []time.Duration{0, 10 * time.Minute, 31 * time.Minute, 35 * time.Minute, 50 * time.Minute} {
+		now = t0.Add(step)
+		if err := p.PollOnce(t.Context(), r.handle); err == nil {
+			t.Fatal("PollOnce succeeded on a failing file")
+		}
+	}
+	if len(reports) != 1 || reports[0].key != k || !reports[0].since.Equal(t0) {
+		t.Fatalf("reports = %+v, want one for %s failing since %v", reports, k, t0)
+	}
+	r.failOn = ""
+	if err := p.PollOnce(t.Context(), r.handle); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.failing) != 0 {
+		t.Fatalf("failing = %v after the file went through", p.failing)
+	}
+}
