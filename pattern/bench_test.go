@@ -323,24 +323,6 @@ func timeInterleaved(lines [][]byte, warmup, n int, f, g func() error) (fEPS, gE
 	return fEPS / float64(n), gEPS / float64(n), nil
 }
 
-// timePasses returns the mean events/s of n timed passes of f over lines.
-func timePasses(lines [][]byte, warmup, n int, f func() error) (float64, error) {
-	for range warmup {
-		if err := f(); err != nil {
-			return 0, err
-		}
-	}
-	var sum float64
-	for range n {
-		start := time.Now()
-		if err := f(); err != nil {
-			return 0, err
-		}
-		sum += float64(len(lines)) / time.Since(start).Seconds()
-	}
-	return sum / float64(n), nil
-}
-
 func fmtEPS(v float64) string {
 	switch {
 	case v <= 0:
