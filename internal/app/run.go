@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -484,6 +485,11 @@ func (d *daemon) handleNotification(ctx context.Context, source string, reader s
 	objs, perr := cloudtrail.ParseNotification(m.Body)
 	for _, o := range objs {
 		if cloudtrail.IsDigestKey(o.Key) {
+			continue
+		}
+		if !strings.HasSuffix(o.Key, ".json.gz") && !strings.HasSuffix(o.Key, ".json") {
+			// A bucket notification without a suffix filter also announces other logs.
+			d.log.Info("not a CloudTrail log file; skipped", "source", source, "bucket", o.Bucket, "key", o.Key)
 			continue
 		}
 		url := "s3://" + o.Bucket + "/" + o.Key
