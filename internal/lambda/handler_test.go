@@ -122,6 +122,8 @@ func TestInvokePayloadShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s3Test := readTestdata(t, "s3-test-event.json")
+	ctNotice, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{"EventSource": "aws:sns", "Sns": map[string]any{
+		"MessageId": "ct-1", "Message": `{"s3Bucket":"amzn-s3-demo-bucket1","s3ObjectKey":["example-key"]}`}}}})
 	sqsOfTest, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{"messageId": "m-test", "eventSource": "aws:sqs", "body": string(s3Test)}}})
 
 	tests := []struct {
@@ -138,6 +140,7 @@ func TestInvokePayloadShapes(t *testing.T) {
 		{name: "SQS batch of SNS-wrapped S3 notifications", payload: readTestdata(t, "sqs-sns-event.json"), wantRules: []string{"iam-user-created", "user-added-to-group"}},
 		{name: "EventBridge S3 Object Created", payload: readTestdata(t, "eventbridge-object-created.json"), wantRules: []string{"iam-user-created", "user-added-to-group"}},
 		{name: "SQS message holding the S3 test event", payload: sqsOfTest, wantNone: true},
+		{name: "CloudTrail's own SNS delivery notification", payload: ctNotice, wantRules: []string{"iam-user-created", "user-added-to-group"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,4 +255,38 @@ func TestBadLogFiles(t *testing.T) {
 	if _, err := h.Invoke(t.Context(), readTestdata(t, "s3-event-object-created.json")); err == nil {
 		t.Error("no S3 client: want an error")
 	}
+}
+
+// FuzzInvoke feeds arbitrary payloads to the handler: it must answer or fail, never panic,
+// and an SQS batch must only ever list its own message ids as failures.
+func FuzzInvoke(f *testing.F) {
+	for _, name := range []string{"sqs-batch-partial-garbage.json", "sns-s3-event.json", "s3-event-object-created.json",
+		"eventbridge-object-created.json", "s3-test-event.json", "sqs-sns-event.json", "event-cloud-trail-catalog-put-resource-policy.json"} {
+		f.Add(readTestdata(f, name))
+	}
+	f.Add([]byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"a","body":"{\"detail-type\":\"x\",\"source\":\"aws.s3\"}"}]}`))
+	recs := exampleRecords(f)
+	file := logFile(f, recs["CreateUser"])
+	h, _ := newTestHandler(f, fakeObjects{"lambda-artifacts-deafc19498e3f2df/b21b84d653bb07b05b1e6b33684dc11b": file})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		out, err := h.Invoke(context.Background(), payload)
+		br, ok := out.(BatchResponse)
+		if !ok || err != nil {
+			return
+		}
+		var ev sqsEvent
+		if json.Unmarshal(payload, &ev) != nil {
+			t.Fatalf("batch response for a payload that is not an SQS event: %q", payload)
+		}
+		for _, f := range br.BatchItemFailures {
+			if !slices.ContainsFunc(ev.Records, func(r struct {
+				MessageID string `json:"messageId"`
+				Body      string `json:"body"`
+			}) bool {
+				return r.MessageID == f.ItemIdentifier
+			}) {
+				t.Fatalf("failure %q is not a message of the batch", f.ItemIdentifier)
+			}
+		}
+	})
 }

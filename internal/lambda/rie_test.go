@@ -614,3 +614,61 @@ func last(s []string) string {
 	}
 	return s[len(s)-1]
 }
+
+// TestRIECorpusPayloads sends the collected real notification payloads unchanged; their
+// buckets and keys are created on the S3 server with a log file behind them.
+func TestRIECorpusPayloads(t *testing.T) {
+	ep := endpoints(t)
+	ctx := t.Context()
+	file := gzipRecords(t, exampleRecord(t, "CreateUser", "61111111-2222-4333-8444-000000000001"))
+	for _, o := range [][2]string{
+		{"lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b"},
+		{"amzn-s3-demo-bucket1", "example-key"},
+	} {
+		if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(o[0])}); err != nil && !strings.Contains(err.Error(), "BucketAlreadyOwnedByYou") {
+			t.Fatal(err)
+		}
+		if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(o[0]), Key: aws.String(o[1]), Body: bytes.NewReader(file)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	slack := slacktest.New()
+	defer slack.Close()
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"),
+		"AWS_ENDPOINT_URL_S3="+ep.s3URL, "TRAILBELL_S3_PATH_STYLE=true")
+	for _, tc := range []struct {
+		file         string
+		wantFailures []string // SQS message ids
+	}{
+		{file: "s3-event-object-created.json"},
+		{file: "sns-s3-event.json"},
+		{file: "sqs-s3-event.json"},
+		{file: "sqs-sns-event.json"},
+		{file: "eventbridge-object-created.json"},
+		// ct-siem-sync does not exist on the server: that message fails with the garbage one.
+		{file: "sqs-batch-partial-garbage.json", wantFailures: []string{"bad00000-0000-0000-0000-000000000002", "2e1424d4-f796-459a-8184-9c92662be6da"}},
+	} {
+		payload, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := r.invoke(t, payload)
+		if out["errorMessage"] != nil {
+			t.Errorf("%s: %v", tc.file, out["errorMessage"])
+			continue
+		}
+		if fs, ok := out["batchItemFailures"].([]any); ok {
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.(map[string]any)["itemIdentifier"].(string))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.wantFailures, ",") {
+				t.Errorf("%s: failures %v, want %v", tc.file, got, tc.wantFailures)
+			}
+		}
+	}
+	// One finding set, posted once: the warm container remembers (rule, eventID).
+	if n := len(slack.Received()); n == 0 {
+		t.Error("nothing posted to Slack")
+	}
+}
