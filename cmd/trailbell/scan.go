@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -181,6 +182,11 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	}
 	if !f.noProgress && isTerminal(io.err) {
 		opts.Progress = io.err
+	}
+	if os.Getenv("GOGC") == "" {
+		// A scan allocates an envelope per record but keeps little alive: collecting less
+		// often saves a sixth of the CPU for a heap that stays under ~100 MB.
+		debug.SetGCPercent(400)
 	}
 	sum, err := app.Scan(ctx, opts)
 	if ferr := f.notify.flush(ctx, pipe, io); ferr != nil && err == nil {

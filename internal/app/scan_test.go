@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
@@ -219,5 +221,30 @@ func TestSinks(t *testing.T) {
 	TextSink(&txt)(context.Background(), f)
 	if s := txt.String(); !strings.HasPrefix(s, "CRITICAL t [31m x  [r]\n") || strings.Contains(s, "\x1b") || !strings.Contains(s, "(failed: AccessDenied)") {
 		t.Errorf("text:\n%s", s)
+	}
+}
+
+// BenchmarkScanArchive scans the archive bench/gen writes (TRAILBELL_BENCH_ARCHIVE) with the
+// built-in pack; bench/scan.sh measures the command end to end.
+func BenchmarkScanArchive(b *testing.B) {
+	dir := os.Getenv("TRAILBELL_BENCH_ARCHIVE")
+	if dir == "" {
+		b.Skip("TRAILBELL_BENCH_ARCHIVE not set (go run ./bench/gen -out DIR)")
+	}
+	rs, err := detect.Builtin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := detect.New(rs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sum, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: eng, Sinks: []Sink{JSONSink(io.Discard)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(sum.Records)/sum.Elapsed.Seconds(), "records/s")
 	}
 }

@@ -2,6 +2,7 @@ package cloudtrail
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -172,21 +173,15 @@ func (s *stream) more() bool {
 // lineAt returns the 1-based line of buffer offset off, moving the line cursor there.
 func (s *stream) lineAt(off int) int {
 	if off >= s.lpos {
-		for _, c := range s.buf[s.lpos:off] {
-			if c == '\n' {
-				s.line++
-			}
-		}
+		s.line += bytes.Count(s.buf[s.lpos:off], newline)
 	} else {
-		for _, c := range s.buf[off:s.lpos] {
-			if c == '\n' {
-				s.line--
-			}
-		}
+		s.line -= bytes.Count(s.buf[off:s.lpos], newline)
 	}
 	s.lpos = off
 	return s.line
 }
+
+var newline = []byte{'\n'}
 
 var errTooLarge = fmt.Errorf("value larger than %d MB", maxValue>>20)
 

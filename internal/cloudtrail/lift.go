@@ -38,11 +38,13 @@ const (
 )
 
 func fieldOf(key []byte, escaped bool) (field, bool) {
-	k := string(key) // no allocation: the compiler keeps switch on string(b) copy-free
 	if escaped {
-		k = unquote(key)
+		return fieldOf([]byte(unquote(key)), false)
 	}
-	switch k {
+	if len(key) < 4 || len(key) > 18 {
+		return 0, false // no known member is shorter or longer
+	}
+	switch string(key) { // compiled without a copy
 	case "eventType":
 		return fEventType, true
 	case "eventSource":

@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,10 @@ func skipString(b []byte, i int) (int, bool, error) {
 	i++
 	escaped := false
 	for {
+		// eight bytes at a time while none is a quote, a backslash or a control character
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && stringSafe[b[i]] {
 			i++
 		}
@@ -87,6 +92,16 @@ func skipString(b []byte, i int) (int, bool, error) {
 			return i, escaped, errAt(i, "control character 0x%02x in string", c)
 		}
 	}
+}
+
+// special8 reports whether any byte of x is '"', '\\' or below 0x20. SWAR: for v, (v-1)&^v
+// has a byte's high bit set where that byte of v was zero (and only above one that was), and
+// (x-n)&^x likewise for bytes below n <= 128; a false positive only costs the byte loop.
+func special8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s)&hi != 0
 }
 
 func isHex(c byte) bool {
