@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -148,7 +149,8 @@ func (s *memStore) close() error { return nil }
 // so an accepted finding survives a crash; db.Batch groups concurrent Submits into one
 // transaction (one fsync) to keep throughput up.
 type boltStore struct {
-	db *bolt.DB
+	db       *bolt.DB
+	inflight atomic.Int32 // concurrent accepts; alone, one does not wait for company
 }
 
 var (
@@ -203,7 +205,12 @@ func putItem(tx *bolt.Tx, q string, it *item) error {
 
 func (s *boltStore) accept(key string, to map[string]*item, now time.Time, window time.Duration) (bool, error) {
 	var dup bool
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	run := s.db.Batch
+	if s.inflight.Add(1) == 1 {
+		run = s.db.Update
+	}
+	defer s.inflight.Add(-1)
+	err := run(func(tx *bolt.Tx) error {
 		dup = false // Batch may run this function again
 		seen := tx.Bucket(seenBucket)
 		if key != "" {
