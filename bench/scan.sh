@@ -35,19 +35,20 @@ seed=$(jq -R . "$out/seed-names.txt" | jq -sc .)
 
 # best wall time (s) of n runs, and the CPU time (user+sys) of that run
 measure() { # name runs command...
-	local name=$1 n=$2 best="" cpu=""
+	local name=$1 n=$2 best="" cpu="" rss=""
 	shift 2
 	for _ in $(seq "$n"); do
 		# scan exits 1 when it finds something: that is not a failure here
-		/usr/bin/time -o "$out/time.txt" -f "%e %U %S" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || true
-		local wall user sys
-		read -r wall user sys < <(tail -1 "$out/time.txt")
+		/usr/bin/time -o "$out/time.txt" -f "%e %U %S %M" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || true
+		local wall user sys maxrss
+		read -r wall user sys maxrss < <(tail -1 "$out/time.txt")
 		if [ -z "$best" ] || awk "BEGIN{exit !($wall < $best)}"; then
 			best=$wall
 			cpu=$(awk "BEGIN{printf \"%.2f\", $user + $sys}")
+			rss=$((maxrss / 1024))
 		fi
 	done
-	printf "%-22s %7s s wall %7s s cpu\n" "$name" "$best" "$cpu"
+	printf "%-22s %7s s wall %7s s cpu %6s MB max RSS\n" "$name" "$best" "$cpu" "$rss"
 	eval "wall_$name=$best"
 }
 

@@ -214,6 +214,7 @@ type decoder struct {
 	s     stream
 	stats Stats
 	slab  []byte
+	obuf  []byte // builds origins
 	// emitErr is set when emit fails; it ends decoding.
 	emitErr error
 }
@@ -456,7 +457,8 @@ func (d *decoder) elements(prefix string, each func(b []byte, origin string) err
 			d.s.pos++
 			return nil
 		}
-		if err := each(d.s.buf[d.s.pos:], prefix+strconv.Itoa(n)); err != nil {
+		d.obuf = strconv.AppendInt(append(d.obuf[:0], prefix...), int64(n), 10)
+		if err := each(d.s.buf[d.s.pos:], string(d.obuf)); err != nil {
 			return err
 		}
 	}
@@ -489,7 +491,7 @@ func (d *decoder) record(rec []byte, f *fields, origin string) error {
 		d.stats.problem(origin, errors.New("not a CloudTrail record (no eventName, eventSource or eventID)"))
 		return nil
 	}
-	if es := f.str(rec, fEventSource); len(es) > 4 && es[:4] == "aws:" {
+	if es, _ := rawContent(f.value(rec, fEventSource)); bytes.HasPrefix(es, []byte("aws:")) {
 		d.stats.problem(origin, fmt.Errorf("an %s notification record, not a CloudTrail record", es))
 		return nil
 	}
