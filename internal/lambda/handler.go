@@ -81,6 +81,9 @@ func (p *payload) isEvent() bool {
 // only the messages that failed; any other payload fails as a whole, so Lambda's asynchronous
 // retries (and then the dead-letter queue) take over.
 func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
 	var p payload
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownPayload, err)

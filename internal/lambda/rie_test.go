@@ -672,3 +672,58 @@ func TestRIECorpusPayloads(t *testing.T) {
 		t.Error("nothing posted to Slack")
 	}
 }
+
+// TestRIEConfigFile runs the full-routing case: TRAILBELL_CONFIG names a YAML file with two
+// receivers and a route.
+func TestRIEConfigFile(t *testing.T) {
+	slack := slacktest.New()
+	defer slack.Close()
+	cfg := filepath.Join(t.TempDir(), "trailbell.yaml")
+	if err := os.WriteFile(cfg, []byte(`notify:
+  receivers:
+    - name: security
+      slack:
+        webhook_url: env:TEST_SECURITY_WEBHOOK
+    - name: digest
+      slack:
+        webhook_url: env:TEST_DIGEST_WEBHOOK
+  route:
+    receiver: security
+    routes:
+      - receiver: digest
+        rules: [iam-write]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startRIE(t, "TRAILBELL_CONFIG="+cfg,
+		"TEST_SECURITY_WEBHOOK="+slack.WebhookURL("security"), "TEST_DIGEST_WEBHOOK="+slack.WebhookURL("digest"))
+	out, _ := r.invoke(t, envelope(t, exampleRecord(t, "CreateUser", "71111111-2222-4333-8444-000000000001")))
+	if out["errorMessage"] != nil {
+		t.Fatalf("answer %v", out)
+	}
+	paths := map[string]int{}
+	for _, rc := range slack.Received() {
+		paths[rc.Path]++
+	}
+	if paths["/services/T0000/B0000/security"] == 0 || paths["/services/T0000/B0000/digest"] == 0 {
+		t.Errorf("posts per webhook %v, want both the security and the digest webhook", paths)
+	}
+
+	// A configuration that does not validate fails the start, loudly.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("notify:\n  receivers: []\n  bogus: 1\n"), 0o644)
+	r2 := startRIE(t, "TRAILBELL_CONFIG="+bad)
+	resp, err := http.Post(r2.url, "application/json", bytes.NewReader(envelope(t, exampleRecord(t, "CreateUser", "71111111-2222-4333-8444-000000000002"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The emulator answers 502 when the runtime exits during init.
+	if resp.StatusCode == http.StatusOK && !bytes.Contains(body, []byte("errorMessage")) {
+		t.Errorf("bad configuration: HTTP %d %s, want an init failure", resp.StatusCode, body)
+	}
+	if !strings.Contains(r2.out.String(), "setup failed") {
+		t.Errorf("bad configuration: no setup error in the log:\n%s", r2.out.String())
+	}
+}

@@ -1,0 +1,101 @@
+package lambda
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+func TestEnvValidate(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	if err := EnvFrom(env()).Validate(); err == nil || !strings.Contains(err.Error(), "no destination") {
+		t.Errorf("nothing set: %v", err)
+	}
+	if err := EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_CONFIG", "c.yaml")).Validate(); err == nil {
+		t.Error("two destinations: want an error")
+	}
+	e := EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_SECRET", "arn:secret", "TRAILBELL_DEDUPE_TABLE", "tb"))
+	if err := e.Validate(); err != nil || e.DedupeTable != "tb" || e.SlackWebhookSecret != "arn:secret" {
+		t.Errorf("secret + table: %+v %v", e, err)
+	}
+}
+
+type fakeSM func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error)
+
+func (f fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return f(in)
+}
+
+func TestWebhookFromSecret(t *testing.T) {
+	const url = "https://hooks.slack.com/services/T1/B1/very-secret"
+	value := func(v string) fakeSM {
+		return func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
+			return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(v)}, nil
+		}
+	}
+	for _, v := range []string{url, " " + url + "\n", `{"webhook_url":"` + url + `"}`} {
+		got, err := WebhookFromSecret(t.Context(), value(v), "s")
+		if err != nil || got != url {
+			t.Errorf("secret %q: got %q, %v", v, got, err)
+		}
+	}
+	for _, v := range []string{"", `{"url":"` + url + `"}`, `{"webhook_url":`} {
+		_, err := WebhookFromSecret(t.Context(), value(v), "s")
+		if err == nil {
+			t.Errorf("secret %q: want an error", v)
+		} else if strings.Contains(err.Error(), "very-secret") {
+			t.Errorf("secret %q: error leaks the value: %v", v, err)
+		}
+	}
+	_, err := WebhookFromSecret(t.Context(), fakeSM(func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
+		return nil, errors.New("AccessDenied")
+	}), "arn:aws:secretsmanager:us-east-1:1:secret:slack")
+	if err == nil || !strings.Contains(err.Error(), "secret:slack") {
+		t.Errorf("access denied: %v, want an error naming the secret", err)
+	}
+}
+
+type fakeSSM func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error)
+
+func (f fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...func(*ssm.Options)) (*ssm.GetParameterOutput, error) {
+	return f(in)
+}
+
+func TestConfigFromSSM(t *testing.T) {
+	var asked []string
+	c := fakeSSM(func(in *ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+		asked = append(asked, aws.ToString(in.Name))
+		if !aws.ToBool(in.WithDecryption) {
+			t.Error("SecureString parameters need WithDecryption")
+		}
+		return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Value: aws.String("notify: {}")}}, nil
+	})
+	for _, name := range []string{"trailbell/config", "/trailbell/config", "trailbell-config"} {
+		b, err := ConfigFromSSM(t.Context(), c, name)
+		if err != nil || string(b) != "notify: {}" {
+			t.Errorf("%s: %q %v", name, b, err)
+		}
+	}
+	want := "/trailbell/config,/trailbell/config,trailbell-config"
+	if strings.Join(asked, ",") != want {
+		t.Errorf("asked for %v, want %s (the template passes hierarchical names without the leading slash)", asked, want)
+	}
+	_, err := ConfigFromSSM(t.Context(), fakeSSM(func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+		return &ssm.GetParameterOutput{}, nil
+	}), "x")
+	if err == nil {
+		t.Error("parameter without value: want an error")
+	}
+}
