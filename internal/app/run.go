@@ -455,6 +455,7 @@ func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Rea
 	if err != nil {
 		return err
 	}
+	d.m.files.WithLabelValues(source).Inc()
 	stats.Bad += len(detectBad)
 	stats.Problems = append(stats.Problems, detectBad...)
 	if stats.Bad > 0 {
@@ -592,13 +593,16 @@ func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time
 
 // runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
 type runMetrics struct {
-	records, bad, findings, reloads *prometheus.CounterVec
+	files, records, bad, findings, reloads *prometheus.CounterVec
 	lag                             prometheus.Histogram
 	rules                           prometheus.Gauge
 }
 
 func newRunMetrics(reg prometheus.Registerer) *runMetrics {
 	m := &runMetrics{
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_files_total", Help: "Log files read to the end, per source (S3 polling or SQS notifications).",
+		}, []string{"source"}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_records_total", Help: "CloudTrail records read, per source.",
 		}, []string{"source"}),
@@ -618,6 +622,6 @@ func newRunMetrics(reg prometheus.Registerer) *runMetrics {
 		}),
 		rules: prometheus.NewGauge(prometheus.GaugeOpts{Name: "trailbell_rules", Help: "Rules in the running engine."}),
 	}
-	reg.MustRegister(m.records, m.bad, m.findings, m.reloads, m.lag, m.rules)
+	reg.MustRegister(m.files, m.records, m.bad, m.findings, m.reloads, m.lag, m.rules)
 	return m
 }

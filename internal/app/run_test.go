@@ -161,6 +161,7 @@ run:
 	for _, want := range []string{
 		`trailbell_findings_total{rule="cloudtrail-stopped"} 1`,
 		`trailbell_records_total{source="s3://trail/AWSLogs/"} 3`,
+		`trailbell_files_total{source="s3://trail/AWSLogs/"} 3`,
 		`trailbell_bad_records_total{source="s3://trail/AWSLogs/"} 1`,
 		`trailbell_outbox_depth 0`,
 		`trailbell_event_lag_seconds_count 1`,
