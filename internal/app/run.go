@@ -594,8 +594,8 @@ func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time
 // runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
 type runMetrics struct {
 	files, records, bad, findings, reloads *prometheus.CounterVec
-	lag                             prometheus.Histogram
-	rules                           prometheus.Gauge
+	lag                                    prometheus.Histogram
+	rules                                  prometheus.Gauge
 }
 
 func newRunMetrics(reg prometheus.Registerer) *runMetrics {
