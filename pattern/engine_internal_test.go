@@ -269,7 +269,7 @@ func genPattern(r *rand.Rand, depth int) string {
 // Matcher and compares every verdict with the brute-force reference.
 func TestAgainstReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
-	for round := range 40 {
+	for round := range 100 {
 		m := New()
 		var ids []string
 		comp := map[string]*compiled{}

@@ -53,7 +53,10 @@ type scratch struct {
 	subTrailed []uint32 // per sub: some hit came from inside an array
 	fieldStamp []uint32 // per field: some leaf value seen
 	fieldHead  []int32  // per field: its last occurrence in presence
-	idStamp    []uint32
+	// fieldMissed: the first scan may have skipped values of the field.
+	fieldMissed []uint32
+	full        bool // scanning every named key, not only the fast ones
+	idStamp     []uint32
 
 	cands    []int32
 	hits     []hit
@@ -89,6 +92,7 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.subTrailed = make([]uint32, len(s.subs))
 		sc.fieldStamp = make([]uint32, len(s.fields))
 		sc.fieldHead = make([]int32, len(s.fields))
+		sc.fieldMissed = make([]uint32, len(s.fields))
 		sc.idStamp = make([]uint32, len(s.ids))
 	}
 	sc.epoch++
@@ -97,6 +101,7 @@ func (sc *scratch) reset(s *snapshot) {
 		clear(sc.subStamp)
 		clear(sc.subTrailed)
 		clear(sc.fieldStamp)
+		clear(sc.fieldMissed)
 		clear(sc.idStamp)
 		sc.epoch = 1
 	}
@@ -372,8 +377,16 @@ func (ab *anythingBut) matchNumber(v float64) bool {
 
 // match scans the event and returns the matching ids.
 func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
+	sc.full = false
 	if err := sc.scanEvent(event); err != nil {
 		return nil, err
+	}
+	if sc.needFull() {
+		sc.reset(s)
+		sc.full = true
+		if err := sc.scanEvent(event); err != nil {
+			return nil, err
+		}
 	}
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
@@ -400,6 +413,29 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 		out[i] = s.ids[ix]
 	}
 	return out, nil
+}
+
+// needFull reports whether a triggered pattern needs a field the first scan may have
+// missed.
+func (sc *scratch) needFull() bool {
+	s := sc.snap
+	for _, si := range sc.cands {
+		sb := &s.subs[si]
+		if sc.idStamp[s.idIndex[sb.pattern]] == sc.epoch {
+			continue
+		}
+		for _, d := range sb.deferred {
+			if sc.fieldMissed[d.field] == sc.epoch {
+				return true
+			}
+		}
+		for _, fi := range sb.absent {
+			if sc.fieldMissed[fi] == sc.epoch {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (sc *scratch) emit(ix int32) {

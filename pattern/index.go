@@ -18,6 +18,16 @@ type pathNode struct {
 	field    int32 // index into snapshot.fields, -1 when no pattern tests a value here
 	// bloom rejects most keys that are not children without hashing them.
 	bloom bloom
+	// fast: some field at or below this node must always be read (a trigger, or an
+	// exists:false of a pattern without trigger). The first scan of an event reads until
+	// the fast children (nfast of them) are seen; lazy children, needed only to confirm a
+	// triggered pattern, may be missed then and are read by a second, full scan when a
+	// triggered pattern needs them.
+	fast  bool
+	nfast int
+	lazy  []*pathNode
+	// fields lists every field at or below this node, to mark them missed.
+	fields []int32
 }
 
 // bloom is a 256-bit filter over a key's length and first and last bytes.
@@ -121,6 +131,8 @@ type field struct {
 	// presence: some sub-pattern needs this field absent or checks it lazily, so every
 	// leaf value is recorded as an occurrence.
 	presence bool
+	// fast: the field is a trigger or an exists:false of a pattern without trigger.
+	fast bool
 	// needFold/needNum: whether string values must be folded / numbers parsed at all.
 	needFold bool
 	needNum  bool
@@ -187,6 +199,7 @@ func build(entries []entry) *snapshot {
 			s.addSub(int32(pi), alt, freq)
 		}
 	}
+	s.root.finish(s.fields)
 	return s
 }
 
@@ -213,6 +226,9 @@ func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 		case c.absent:
 			f.presence = true
 			sb.absent = append(sb.absent, fi)
+			if trigger < 0 {
+				f.fast = true
+			}
 		case i != trigger:
 			f.presence = true
 			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms})
@@ -220,6 +236,7 @@ func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 			t := target(len(s.tsub))
 			s.tsub = append(s.tsub, si)
 			sb.npos++
+			f.fast = true
 			for _, m := range c.ms {
 				f.add(m, t)
 			}
@@ -273,6 +290,24 @@ func matcherKey(path []string, m *valueMatcher) string {
 		b.WriteString(m.s)
 	}
 	return b.String()
+}
+
+// finish computes fast, nfast, lazy and fields bottom-up.
+func (n *pathNode) finish(fields []*field) {
+	n.fast = n.field >= 0 && fields[n.field].fast
+	if n.field >= 0 {
+		n.fields = append(n.fields, n.field)
+	}
+	for _, c := range n.children {
+		c.finish(fields)
+		n.fields = append(n.fields, c.fields...)
+		if c.fast {
+			n.fast = true
+			n.nfast++
+		} else {
+			n.lazy = append(n.lazy, c)
+		}
+	}
 }
 
 func (n *pathNode) lookupField(path []string) int32 {

@@ -83,6 +83,10 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	p.pos++ // '{'
 	need := len(n.children)
+	fastOnly := !sc.full && n.fast
+	if fastOnly {
+		need = n.nfast
+	}
 	seen := 0
 	visit := sc.nextVisit()
 	p.ws()
@@ -105,17 +109,22 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		p.pos++
 		p.ws()
 		var child *pathNode
-		if need > 0 && n.bloom.mayHave(key) {
+		if n.children != nil && n.bloom.mayHave(key) {
 			child = n.children[string(key)]
 		}
 		// A repeated key is read once: the first occurrence wins.
 		if child != nil && sc.nodeSeen[child.id] != visit {
 			sc.nodeSeen[child.id] = visit
-			seen++
+			if !fastOnly || child.fast {
+				seen++
+			}
 			if err := sc.value(child, trail, canStop && seen == need); err != nil {
 				return err
 			}
 			if p.stopped {
+				if fastOnly {
+					sc.markMissed(n, visit)
+				}
 				return nil
 			}
 		} else if err := p.skipValue(); err != nil {
@@ -136,11 +145,26 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		}
 		p.ws()
 		if seen == need {
+			if fastOnly {
+				sc.markMissed(n, visit)
+			}
 			if canStop {
 				p.stopped = true
 				return nil
 			}
 			return p.skipRest(1)
+		}
+	}
+}
+
+// markMissed records that the lazy children of n not seen in this visit may have values
+// that the first scan did not read.
+func (sc *scratch) markMissed(n *pathNode, visit uint32) {
+	for _, c := range n.lazy {
+		if sc.nodeSeen[c.id] != visit {
+			for _, fi := range c.fields {
+				sc.fieldMissed[fi] = sc.epoch
+			}
 		}
 	}
 }
