@@ -84,6 +84,12 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 			GroupWindow: time.Duration(rc.GroupWindow),
 		}
 		switch {
+		case rc.DigestAfter != nil:
+			r.DigestAfter = *rc.DigestAfter
+		case rc.Slack != nil || rc.SlackAPI != nil || rc.SNS != nil:
+			r.DigestAfter = 20
+		}
+		switch {
 		case rc.RateLimit != nil && rc.RateLimit.PerSecond > 0:
 			r.RateLimit = notify.RateLimit{Every: time.Duration(float64(time.Second) / rc.RateLimit.PerSecond), Burst: rc.RateLimit.Burst}
 		case rc.RateLimit == nil && (rc.Slack != nil || rc.SlackAPI != nil):

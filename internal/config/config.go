@@ -60,6 +60,9 @@ type Receiver struct {
 	Fallback    string   `yaml:"fallback"`
 	RateLimit   *Rate    `yaml:"rate_limit"`
 	GroupWindow Duration `yaml:"group_window"`
+	// DigestAfter: past this many waiting deliveries, send digests instead of paced
+	// single messages. Default 20 for Slack and SNS receivers; 0 never.
+	DigestAfter *int `yaml:"digest_after"`
 
 	Slack    *Slack    `yaml:"slack"`
 	SlackAPI *SlackAPI `yaml:"slack_api"`
@@ -280,6 +283,9 @@ func (c *Config) Validate() error {
 		checkSeverity(p+".min_severity", r.MinSeverity, bad)
 		if r.RateLimit != nil && (r.RateLimit.PerSecond < 0 || r.RateLimit.Burst < 0) {
 			bad(p+".rate_limit", "must not be negative")
+		}
+		if r.DigestAfter != nil && *r.DigestAfter < 0 {
+			bad(p+".digest_after", "must not be negative")
 		}
 		if r.GroupWindow < 0 {
 			bad(p+".group_window", "must not be negative")

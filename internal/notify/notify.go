@@ -14,8 +14,9 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// Notifier delivers findings to one destination. All findings of one call share a group
-// (same rule and principal): one finding is an alert, several are a repeat summary.
+// Notifier delivers findings to one destination. One finding is an alert; several of one
+// group (same rule and principal, see SameGroup) are a summary of repeats; several of
+// different groups are a digest of a backlog (Receiver.DigestAfter).
 // The notifier is the only code that knows whether a failure is worth retrying, so it says
 // so; it returns an *Error to name the reason and any Retry-After the server asked for.
 type Notifier interface {
@@ -82,4 +83,14 @@ func redactDeep(err error) error {
 		return Redact(err)
 	}
 	return err
+}
+
+// SameGroup reports whether all findings share one rule and principal.
+func SameGroup(fs []*finding.Finding) bool {
+	for _, f := range fs[1:] {
+		if f.Rule != fs[0].Rule || f.Principal != fs[0].Principal {
+			return false
+		}
+	}
+	return true
 }

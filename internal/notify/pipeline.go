@@ -36,6 +36,10 @@ type Receiver struct {
 	// GroupWindow merges repeats of one rule and principal: the first is sent at once,
 	// repeats inside the window go out together when it ends. Zero sends each alone.
 	GroupWindow time.Duration
+	// DigestAfter: while more than this many deliveries wait (a burst, or the end of an
+	// outage), they go out as digests of up to MaxBatch different findings instead of one
+	// paced message each. Zero never digests.
+	DigestAfter int
 }
 
 // Options configure a Pipeline. Receivers and Route are required.
@@ -608,6 +612,9 @@ func (p *Pipeline) alertStreak(r *receiver, batch []*item, reason, msg string, n
 // repeats of its group. Outside a drain, a group that sent a message less than
 // GroupWindow ago waits; opens says when the first waiting group may send.
 func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, opens time.Time) {
+	if r.DigestAfter > 0 && int(r.pending.Load()) > r.DigestAfter {
+		return slices.Clone(r.page[:min(len(r.page), p.opts.MaxBatch)]), time.Time{}
+	}
 	if r.GroupWindow <= 0 && !drain {
 		// A new slice: dropFromPage shifts and clears r.page's array under it.
 		return []*item{r.page[0]}, time.Time{}

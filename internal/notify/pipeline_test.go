@@ -510,3 +510,40 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, recv string) float64 {
 	t.Fatalf("no %s{receiver=%q}", name, recv)
 	return 0
 }
+
+func TestBacklogBecomesDigest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := &fake{}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n, RateLimit: notify.RateLimit{Every: time.Second, Burst: 1}, DigestAfter: 5}},
+			Route:     notify.Route{Receiver: "a"},
+			MaxBatch:  20,
+		})
+		for i := range 30 {
+			submit(t, p, mk(fmt.Sprint("rule", i%3), fmt.Sprint("p", i), fmt.Sprint("e", i), finding.High))
+		}
+		start := time.Now()
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// 30 waiting: a digest of 20; then 10 waiting, still over 5: a digest of 10.
+		// Two messages in about a second, not thirty paced over thirty seconds.
+		got := n.got()
+		if len(got) != 2 || len(got[0].ids) != 20 || len(got[1].ids) != 10 {
+			t.Fatalf("got %d messages (%v), want digests of 20 and 10", len(got), got)
+		}
+		if el := time.Since(start); el > 2*time.Second {
+			t.Fatalf("took %v", el)
+		}
+		// Below the threshold each finding is its own paced message again.
+		for i := range 3 {
+			submit(t, p, mk("r", fmt.Sprint("q", i), fmt.Sprint("f", i), finding.High))
+		}
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.got(); len(got) != 5 {
+			t.Fatalf("got %d messages, want 2 digests and 3 single alerts", len(got))
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
 )
 
 // Block Kit limits (https://api.slack.com/reference/block-kit).
@@ -281,9 +282,20 @@ func header(f *finding.Finding, prefix string) slack.Block {
 	return slack.NewHeaderBlock(plain(Trim(emoji+" "+prefix+title, maxHeaderText)))
 }
 
+func worst(fs []*finding.Finding) finding.Severity {
+	s := fs[0].Severity
+	for _, f := range fs[1:] {
+		s = max(s, f.Severity)
+	}
+	return s
+}
+
 // Fallback is the plain notification text of a message.
 func Fallback(fs ...*finding.Finding) string {
 	f := fs[0]
+	if len(fs) > 1 && !notify.SameGroup(fs) {
+		return Trim(Escape(fmt.Sprintf("[%s] %d alerts (digest of a backlog), first: %s", strings.ToUpper(worst(fs).String()), len(fs), f.Title)), maxFallback)
+	}
 	title := f.Title
 	if title == "" {
 		title = f.Rule
@@ -302,15 +314,18 @@ func Build(st Style, fs ...*finding.Finding) Message {
 		return Message{}
 	}
 	var blocks []slack.Block
-	if len(fs) == 1 {
+	switch {
+	case len(fs) == 1:
 		blocks = alertBlocks(fs[0], st)
-	} else {
+	case notify.SameGroup(fs):
 		blocks = summaryBlocks(fs, st)
+	default:
+		blocks = digestBlocks(fs, st)
 	}
 	if len(blocks) > maxBlocks {
 		blocks = blocks[:maxBlocks]
 	}
-	_, color := look(fs[0].Severity)
+	_, color := look(worst(fs))
 	return Message{
 		Text:        Fallback(fs...),
 		Attachments: []slack.Attachment{{Color: color, Fallback: Fallback(fs...), Blocks: slack.Blocks{BlockSet: blocks}}},
@@ -407,6 +422,40 @@ func summaryBlocks(fs []*finding.Finding, st Style) []slack.Block {
 		blocks = append(blocks, a)
 	}
 	blocks = append(blocks, contextBlock(f))
+	return blocks
+}
+
+// digestBlocks lists different findings that waited in a backlog, five to a section.
+func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
+	emoji, _ := look(worst(fs))
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(Trim(fmt.Sprintf("%s %d alerts (digest)", emoji, len(fs)), maxHeaderText)))}
+	intro := fmt.Sprintf("%d alerts were waiting to be sent; Slack's rate limit would have spread them over minutes, so here they are together.", len(fs))
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(intro), nil, nil))
+	var b strings.Builder
+	for i, f := range fs {
+		e, _ := look(f.Severity)
+		title := f.Title
+		if title == "" {
+			title = f.Rule
+		}
+		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s", e, Escape(title), code(orUnknown(f.Principal)),
+			account(f, st), Escape(orUnknown(f.EventTime)), code(orUnknown(f.EventID)))
+		// Our own link goes after the trim, so a cut never breaks its markup. The URL is
+		// built from a checked region and a path-escaped eventID: no '|' or '>' in it.
+		link := ""
+		if u := CloudTrailURL(f); u != "" {
+			link = " · <" + u + "|CloudTrail>"
+		}
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		const perSection = 5
+		b.WriteString(Trim(line, max(40, maxSectionText/perSection-1-utf8.RuneCountInString(link))) + link)
+		if (i+1)%perSection == 0 || i == len(fs)-1 {
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(Trim(b.String(), maxSectionText)), nil, nil))
+			b.Reset()
+		}
+	}
 	return blocks
 }
 

@@ -89,6 +89,9 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 		return n.postWebhook(ctx, msg)
 	}
 	key := fs[0].Rule + "\x00" + fs[0].Principal
+	if !notify.SameGroup(fs) {
+		key = "" // a digest belongs to no thread
+	}
 	n.mu.Lock()
 	th, ok := n.threads[key]
 	if ok && n.o.Now().Sub(th.when) < n.o.ThreadTTL {
@@ -100,7 +103,7 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 	if err != nil {
 		return retry, err
 	}
-	if msg.ThreadTS == "" && ts != "" {
+	if msg.ThreadTS == "" && ts != "" && key != "" {
 		n.mu.Lock()
 		now := n.o.Now()
 		for k, t := range n.threads {

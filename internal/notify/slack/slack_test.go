@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,20 @@ func TestGoldenSummary(t *testing.T) {
 		fs = append(fs, f)
 	}
 	golden(t, "summary.json", render(t, slack.Build(style, fs...)))
+}
+
+func TestGoldenDigest(t *testing.T) {
+	fs := builtinFindings(t)
+	ids := make([]string, 0, len(fs))
+	for id := range fs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var list []*finding.Finding
+	for _, id := range ids[:min(len(ids), 25)] {
+		list = append(list, fs[id])
+	}
+	golden(t, "digest.json", render(t, slack.Build(style, list...)))
 }
 
 // hostile is a finding whose event strings try to ping, link and overflow.
@@ -339,8 +354,14 @@ func FuzzBuild(f *testing.F) {
 			UserAgent: ua, EventID: id, Target: target, Region: region, EventName: value, ErrorMessage: desc,
 			Params: []finding.Param{{Name: value, Value: value}}, Grants: []string{desc, title}, Record: json.RawMessage(`{}`)}
 		fs := []*finding.Finding{fd}
-		for range n % 30 {
-			fs = append(fs, fd)
+		other := *fd
+		other.Rule = "r2" // odd n: a digest of different findings
+		for i := range n % 30 {
+			if n%2 == 1 && i%2 == 0 {
+				fs = append(fs, &other)
+			} else {
+				fs = append(fs, fd)
+			}
 		}
 		b, err := slack.Encode(slack.Build(style, fs...))
 		if err != nil {

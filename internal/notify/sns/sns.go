@@ -95,6 +95,10 @@ func Build(st slack.Style, fs ...*finding.Finding) Chatbot {
 	if title == "" {
 		title = f.Rule
 	}
+	digest := len(fs) > 1 && !notify.SameGroup(fs)
+	if digest {
+		return digestOf(st, fs)
+	}
 	if len(fs) > 1 {
 		title = fmt.Sprintf("%d× %s", len(fs), title)
 	}
@@ -237,4 +241,31 @@ func classify(err error) (bool, error) {
 		return true, &notify.Error{Reason: "sns_" + code, Err: err}
 	}
 	return false, &notify.Error{Reason: "sns_" + code, Err: err}
+}
+
+// digestOf lists different findings that waited in a backlog.
+func digestOf(st slack.Style, fs []*finding.Finding) Chatbot {
+	var d strings.Builder
+	sev := fs[0].Severity
+	for i, f := range fs {
+		sev = max(sev, f.Severity)
+		if i == 50 {
+			fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
+			break
+		}
+		acct := slack.Escape(f.Account)
+		if a := st.Accounts[f.Account]; a != "" {
+			acct += " (" + slack.Escape(a) + ")"
+		}
+		fmt.Fprintf(&d, "• *%s* %s by `%s` in %s · eventID `%s`\n", strings.ToUpper(f.Severity.String()),
+			slack.Escape(f.Title), slack.Escape(f.Principal), acct, slack.Escape(f.EventID))
+	}
+	title := fmt.Sprintf("%d alerts (digest)", len(fs))
+	return Chatbot{
+		Version: "1.0",
+		Source:  "custom",
+		Content: Content{TextType: "client-markdown", Title: title, Description: slack.Trim(d.String(), maxDescription),
+			Keywords: []string{sev.String(), "digest"}},
+		Metadata: Metadata{Summary: title, EventType: "digest"},
+	}
 }

@@ -41,7 +41,7 @@ type Options struct {
 type Payload struct {
 	Version  int                `json:"version"`
 	Count    int                `json:"count"`
-	Rule     string             `json:"rule"`
+	Rule     string             `json:"rule,omitempty"` // empty in a digest
 	Severity finding.Severity   `json:"severity"`
 	Title    string             `json:"title"`
 	Findings []*finding.Finding `json:"findings"`
@@ -85,6 +85,13 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 		return false, nil
 	}
 	p := Payload{Version: 1, Count: len(fs), Rule: fs[0].Rule, Severity: fs[0].Severity, Title: fs[0].Title, Findings: fs}
+	if !notify.SameGroup(fs) {
+		// A digest of different findings: no single rule; the worst severity.
+		p.Rule, p.Title = "", fmt.Sprintf("%d alerts (digest)", len(fs))
+		for _, f := range fs {
+			p.Severity = max(p.Severity, f.Severity)
+		}
+	}
 	body, err := json.Marshal(p)
 	if err != nil {
 		return false, fmt.Errorf("webhook: encode: %w", err)
