@@ -665,7 +665,10 @@ func (p *Pipeline) fail(r *receiver, batch []*item, reason, msg string) error {
 			return fmt.Errorf("outbox: %w", err)
 		}
 		p.mu.Lock()
-		p.flushErrs = append(p.flushErrs, fmt.Errorf("receiver %s: %d finding(s) undeliverable (%s): %s", r.Name, len(batch), reason, msg))
+		// Bounded: a daemon that never flushes must not grow this forever.
+		if len(p.flushErrs) < 100 {
+			p.flushErrs = append(p.flushErrs, fmt.Errorf("receiver %s: %d finding(s) undeliverable (%s): %s", r.Name, len(batch), reason, msg))
+		}
 		p.mu.Unlock()
 		return nil
 	}
