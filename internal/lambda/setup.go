@@ -121,12 +121,13 @@ func (o S3Objects) Open(ctx context.Context, bucket, key string) (io.ReadCloser,
 	return out.Body, nil
 }
 
-// PipelineDeliverer delivers through one notify.Pipeline kept for the life of the container:
-// findings are submitted, then everything accepted is flushed before the deadline. What fails
-// stays in the pipeline's memory and the message fails too; the pipeline's (rule, eventID)
-// dedupe keeps the retried message from queueing the same finding twice in this container.
+// PipelineDeliverer delivers through a fresh notify.Pipeline per call: the findings are
+// submitted, then flushed before the deadline. Nothing outlives the call: what failed is
+// retried by AWS with the whole message (SQS redelivery, asynchronous retries, then the
+// dead-letter queue), never silently dropped by a memory of "already accepted" in a warm
+// container. Duplicates across retries are the dedupe table's job.
 type PipelineDeliverer struct {
-	Pipeline *notify.Pipeline
+	New func(ctx context.Context) (*notify.Pipeline, error)
 	// Margin is kept free before the invocation deadline so that a slow destination fails
 	// the message instead of timing out the whole batch; default 5s.
 	Margin time.Duration
@@ -142,12 +143,17 @@ func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) er
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-margin))
 		defer cancel()
 	}
+	p, err := d.New(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	for _, f := range fs {
-		if err := d.Pipeline.Submit(ctx, f); err != nil {
+		if err := p.Submit(ctx, f); err != nil {
 			return fmt.Errorf("submit %s: %w", f.Key(), err)
 		}
 	}
-	return d.Pipeline.Flush(ctx)
+	return p.Flush(ctx)
 }
 
 // Setup builds the handler from the environment: the built-in rules (minus
@@ -182,7 +188,6 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if env.DedupeTable != "" {
 		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
 	}
-	var p *notify.Pipeline
 	if env.ConfigPath != "" || env.ConfigSSM != "" {
 		var cfg *config.Config
 		if env.ConfigPath != "" {
@@ -196,32 +201,36 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		if err != nil {
 			return nil, err
 		}
+		// Build once now so that a broken configuration or secret fails the start loudly.
 		// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
 		// asynchronous-invocation retries, which a failed message falls back to.
-		p, err = app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{AWS: &awsCfg, MemoryOutbox: true})
+		build := func(ctx context.Context) (*notify.Pipeline, error) {
+			return app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{AWS: &awsCfg, MemoryOutbox: true})
+		}
+		p, err := build(ctx)
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		webhook := env.SlackWebhookURL
-		if env.SlackWebhookSecret != "" {
-			if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
-				return nil, err
-			}
-		}
-		sl, err := slack.New(slack.Options{WebhookURL: webhook})
-		if err != nil {
+		p.Close()
+		h.Deliverer = PipelineDeliverer{New: build}
+		return h, nil
+	}
+	webhook := env.SlackWebhookURL
+	if env.SlackWebhookSecret != "" {
+		if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
 			return nil, err
 		}
-		p, err = notify.New(notify.Options{
+	}
+	sl, err := slack.New(slack.Options{WebhookURL: webhook})
+	if err != nil {
+		return nil, err
+	}
+	h.Deliverer = PipelineDeliverer{New: func(context.Context) (*notify.Pipeline, error) {
+		return notify.New(notify.Options{
 			Receivers: []notify.Receiver{{Name: "slack", Notifier: sl, RateLimit: notify.RateLimit{Every: time.Second, Burst: 3}}},
 			Route:     notify.Route{Receiver: "slack"},
 			Logger:    logger.With("component", "notify"),
 		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	h.Deliverer = PipelineDeliverer{Pipeline: p}
+	}}
 	return h, nil
 }
