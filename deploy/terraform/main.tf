@@ -18,7 +18,7 @@ resource "aws_secretsmanager_secret" "slack" {
 }
 
 resource "aws_secretsmanager_secret_version" "slack" {
-  count         = var.slack_webhook_url == null ? 0 : 1
+  count         = nonsensitive(var.slack_webhook_url != null) ? 1 : 0
   secret_id     = aws_secretsmanager_secret.slack.id
   secret_string = var.slack_webhook_url
 }

@@ -14,12 +14,22 @@ import (
 
 // TemplatePatterns returns the event patterns a deployment file would deploy: the
 // AWS::Events::Rule patterns of a CloudFormation/SAM template (parameter defaults resolved),
-// or the list in a JSON file of patterns such as the Terraform module's event-patterns.json.
+// the list in a JSON file of patterns such as the Terraform module's event-patterns.json, or
+// the event_patterns of a Terraform variables file (.tfvars.json).
 // Empty patterns (unused optional slots) are left out.
 func TemplatePatterns(path string) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasSuffix(path, ".json") && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		// Terraform variables (deploy pattern --format tfvars), unless it is a template.
+		var vars struct {
+			Patterns json.RawMessage `json:"event_patterns"`
+		}
+		if json.Unmarshal(data, &vars) == nil && vars.Patterns != nil {
+			data = vars.Patterns
+		}
 	}
 	if strings.HasSuffix(path, ".json") && bytes.HasPrefix(bytes.TrimSpace(data), []byte("[")) {
 		var list []json.RawMessage

@@ -209,3 +209,32 @@ func stringsOf(v any) []string {
 	}
 	return nil
 }
+
+func TestTemplatePatternsFileForms(t *testing.T) {
+	dir := t.TempDir()
+	p := `{"source":["aws.iam"]}`
+	files := map[string]string{
+		"list-of-strings.json": `["{\"source\":[\"aws.iam\"]}", ""]`,
+		"list-of-objects.json": `[{"source":["aws.iam"]}]`,
+		"vars.tfvars.json":     `{"event_patterns":["{\"source\":[\"aws.iam\"]}"]}`,
+	}
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := TemplatePatterns(path)
+		if err != nil || len(got) != 1 {
+			t.Errorf("%s: %v, %v", name, got, err)
+			continue
+		}
+		if c, _ := Compact(got[0]); c != p {
+			t.Errorf("%s: %s, want %s", name, c, p)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`[1]`), 0o644)
+	if _, err := TemplatePatterns(bad); err == nil || !strings.Contains(err.Error(), "pattern 1") {
+		t.Errorf("bad list: %v", err)
+	}
+}
