@@ -2,6 +2,7 @@
 //
 //	go run ./bench/gen -out DIR [-records 200000] [-seed 1]   a CloudTrail archive in S3 layout
 //	go run ./bench/gen -rules 10000 -out FILE.yaml             rules that match none of it
+//	go run ./bench/gen -one-file -records N -out FILE.json.gz  one large log file
 //
 // The archive holds gzip log files of a few hundred records each, named and laid out as
 // CloudTrail writes them (AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_
@@ -34,6 +35,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed: the same seed gives the same archive")
 	corpus := flag.String("corpus", "internal/cloudtrail/testdata/corpus", "directory of sample events")
 	rules := flag.Int("rules", 0, "write this many non-matching rules to -out instead of an archive")
+	one := flag.Bool("one-file", false, "write all records into one gzip log file at -out (a large-file test)")
 	hot := flag.Float64("hot", 0.01, "fraction of records that the built-in pack alerts on (real trails are mostly routine reads)")
 	flag.Parse()
 	if *out == "" {
@@ -43,6 +45,8 @@ func main() {
 	var err error
 	if *rules > 0 {
 		err = writeRules(*out, *rules)
+	} else if *one {
+		err = writeOneFile(*out, *corpus, *records, *seed, *hot)
 	} else {
 		err = writeArchive(*out, *corpus, *records, *seed, *hot)
 	}
@@ -223,6 +227,56 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 	fmt.Fprintf(os.Stderr, "gen: %d records in %d log files and %d digest files under %s (samples: %d alerting, %d routine; %.1f%% alerting)\n",
 		written, files, digests, dir, len(hot), len(quiet), 100*hotFraction)
 	return nil
+}
+
+// writeOneFile streams n records into one gzip log file, never holding it in memory.
+func writeOneFile(path, corpus string, n int, seed uint64, hotFraction float64) error {
+	all, err := samples(corpus)
+	if err != nil {
+		return err
+	}
+	hot, quiet, err := split(all)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	zw := gzip.NewWriter(f)
+	zw.Write([]byte(`{"Records":[`))
+	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	var raw int64
+	for i := range n {
+		pool := quiet
+		if r.Float64() < hotFraction {
+			pool = hot
+		}
+		rec := make(map[string]json.RawMessage, 20)
+		for k, v := range pool[r.IntN(len(pool))] {
+			rec[k] = v
+		}
+		id, _ := json.Marshal(uuid(r))
+		t, _ := json.Marshal(at.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339))
+		rec["eventID"], rec["eventTime"] = id, t
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			zw.Write([]byte{','})
+		}
+		zw.Write(b)
+		raw += int64(len(b)) + 1
+	}
+	zw.Write([]byte(`]}`))
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "gen: %d records, %d MB of JSON, in %s\n", n, raw>>20, path)
+	return f.Close()
 }
 
 func write(p string, data []byte) error {

@@ -75,9 +75,12 @@ type input struct {
 	open func(context.Context) (io.ReadCloser, error)
 }
 
-// fileResult is everything a worker learned from one input, flushed in input order.
+// fileResult is what a worker learned from one input, flushed in input order. A large input
+// sends its findings in chunks as it goes, so memory does not grow with its size; the last
+// chunk is final and carries the counts.
 type fileResult struct {
 	seq      int
+	final    bool
 	findings []finding.Finding
 	stats    cloudtrail.Stats
 	outside  int
@@ -156,12 +159,17 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
-			for j := range jobs {
-				r := scanOne(ctx, j, o, prog)
+			send := func(r fileResult) error {
 				select {
 				case results <- r:
+					return nil
 				case <-ctx.Done():
 					return ctx.Err()
+				}
+			}
+			for j := range jobs {
+				if err := send(scanOne(ctx, j, o, prog, send)); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -171,28 +179,32 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 
 	// The collector runs here: it owns the summary and calls the sinks, in input order.
 	var sinkErr error
-	pending := map[int]fileResult{}
+	pending := map[int][]fileResult{}
 	next := 0
 	for r := range results {
-		pending[r.seq] = r
-		for {
-			r, ok := pending[next]
-			if !ok {
-				break
-			}
+		pending[r.seq] = append(pending[r.seq], r)
+		for len(pending[next]) > 0 {
+			chunks := pending[next]
 			delete(pending, next)
+			final := false
+			for _, c := range chunks {
+				if sinkErr == nil {
+					sinkErr = sum.add(ctx, c, o.Sinks)
+					if sinkErr != nil {
+						// stop reading; the workers see ctx ended through the errgroup
+						g.Go(func() error { return sinkErr })
+					}
+				}
+				if prog != nil {
+					prog.flushed(c)
+				}
+				final = final || c.final
+			}
+			if !final {
+				break // the rest of this input is still being read
+			}
 			next++
 			<-tokens
-			if sinkErr == nil {
-				sinkErr = sum.add(ctx, r, o.Sinks)
-				if sinkErr != nil {
-					// stop reading; the workers see ctx ended through the errgroup
-					g.Go(func() error { return sinkErr })
-				}
-			}
-			if prog != nil {
-				prog.flushed(r)
-			}
 		}
 	}
 	err := g.Wait()
@@ -285,9 +297,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// scanOne decodes one input and runs detection on each record.
-func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress) fileResult {
-	r := fileResult{seq: j.seq}
+// findingsChunk is how many findings of one input are handed on at a time.
+const findingsChunk = 512
+
+// eventBatch is how many decoded events go to detection at a time.
+const eventBatch = 256
+
+// scanOne decodes one input and runs detection on its records. Decoding (with inflating) and
+// detection run in two goroutines, so one large file keeps two cores busy; send passes on
+// findings of a large input before it is done.
+func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress, send func(fileResult) error) fileResult {
+	r := fileResult{seq: j.seq, final: true}
 	rc, err := j.in.open(ctx)
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", j.in.name, err)
@@ -299,38 +319,57 @@ func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress) fileResu
 		n = &prog.bytes // the progress line shows bytes as they are read
 	}
 	cr := &countingReader{r: rc, n: n}
+
+	batches := make(chan []cloudtrail.Event, 4)
 	var probs []cloudtrail.Problem
-	r.stats, err = cloudtrail.Decode(cr, j.in.name, func(e cloudtrail.Event) error {
+	var detectErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for b := range batches {
+			if detectErr != nil {
+				continue // drain, so decoding never blocks
+			}
+			detectErr = detectBatch(b, j.seq, o, &r, &probs, send)
+		}
+	}()
+	batch := make([]cloudtrail.Event, 0, eventBatch)
+	handOn := func() error {
+		select {
+		case batches <- batch:
+			batch = make([]cloudtrail.Event, 0, eventBatch)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	stats, err := cloudtrail.Decode(cr, j.in.name, func(e cloudtrail.Event) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if !o.Window.Contains(e.Time) {
-			r.outside++
-			return nil
+		batch = append(batch, e)
+		if len(batch) == eventBatch {
+			return handOn()
 		}
-		fs, err := o.Detector.Detect(e.Envelope)
-		if err != nil {
-			r.detFails++
-			if len(probs) < cloudtrail.MaxProblems {
-				probs = append(probs, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
-			}
-			return nil
-		}
-		for i := range fs {
-			if fs[i].Origin == "" {
-				fs[i].Origin = e.Origin
-			}
-		}
-		r.findings = append(r.findings, fs...)
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = handOn()
+	}
+	close(batches)
+	wg.Wait()
+	r.stats = stats
 	r.bytes = cr.c
 	if r.detFails > 0 {
 		r.stats.Add(cloudtrail.Stats{Bad: r.detFails, Problems: probs})
 		r.stats.Records -= r.detFails // they were decoded but could not be examined
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		r.err = err
+	case detectErr != nil:
+		r.err = detectErr
 	}
 	if prog != nil {
 		prog.records.Add(int64(r.stats.Records))
@@ -338,8 +377,42 @@ func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress) fileResu
 	return r
 }
 
-// add merges one input's result and hands its findings to the sinks.
+// detectBatch runs detection on decoded events, collecting findings into r.
+func detectBatch(b []cloudtrail.Event, seq int, o ScanOptions, r *fileResult, probs *[]cloudtrail.Problem, send func(fileResult) error) error {
+	for _, e := range b {
+		if !o.Window.Contains(e.Time) {
+			r.outside++
+			continue
+		}
+		fs, err := o.Detector.Detect(e.Envelope)
+		if err != nil {
+			r.detFails++
+			if len(*probs) < cloudtrail.MaxProblems {
+				*probs = append(*probs, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
+			}
+			continue
+		}
+		for i := range fs {
+			if fs[i].Origin == "" {
+				fs[i].Origin = e.Origin
+			}
+		}
+		r.findings = append(r.findings, fs...)
+		if len(r.findings) >= findingsChunk {
+			if err := send(fileResult{seq: seq, findings: r.findings}); err != nil {
+				return err
+			}
+			r.findings = nil
+		}
+	}
+	return nil
+}
+
+// add merges one input's result (or a chunk of its findings) and hands the findings to the sinks.
 func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink) error {
+	if !r.final {
+		return s.addFindings(ctx, r.findings, sinks)
+	}
 	s.Files++
 	s.Bytes += r.bytes
 	s.Records += r.stats.Records
@@ -357,7 +430,11 @@ func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink) error
 		}
 		s.Unreadable = append(s.Unreadable, r.err)
 	}
-	for _, f := range r.findings {
+	return s.addFindings(ctx, r.findings, sinks)
+}
+
+func (s *ScanSummary) addFindings(ctx context.Context, fs []finding.Finding, sinks []Sink) error {
+	for _, f := range fs {
 		s.Findings++
 		s.PerRule[f.Rule]++
 		s.PerSeverity[f.Severity]++

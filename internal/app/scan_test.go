@@ -248,3 +248,33 @@ func BenchmarkScanArchive(b *testing.B) {
 		b.ReportMetric(float64(sum.Records)/sum.Elapsed.Seconds(), "records/s")
 	}
 }
+
+// TestScanLargeFileChunks: a file with more findings than one chunk is flushed in pieces and
+// still in order, before and after smaller files.
+func TestScanLargeFileChunks(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	var want []string
+	for i := range 3 {
+		n := 10
+		if i == 1 {
+			n = 3*findingsChunk + 7
+		}
+		var recs []string
+		for j := range n {
+			id := fmt.Sprintf("f%d-%05d", i, j)
+			recs = append(recs, rec(id, "CreateUser", start.Format(time.RFC3339)))
+			want = append(want, id)
+		}
+		writeLog(t, dir, start.Add(time.Duration(i)*5*time.Minute), recs...)
+	}
+	var got []string
+	sum, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: fakeDetector{map[string]bool{"CreateUser": true}},
+		Sinks: []Sink{collect(&got)}, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || sum.Files != 3 || sum.Findings != len(want) {
+		t.Errorf("%d findings (want %d), files %d, in order %v", len(got), len(want), sum.Files, strings.Join(got, " ") == strings.Join(want, " "))
+	}
+}

@@ -44,7 +44,9 @@ func newProgress(w io.Writer, now func() time.Time) *progress {
 }
 
 func (p *progress) flushed(r fileResult) {
-	p.files.Add(1)
+	if r.final {
+		p.files.Add(1)
+	}
 	p.findings.Add(int64(len(r.findings)))
 }
 
