@@ -11,8 +11,10 @@
 // ends of wildcards, per-length maps of CIDR prefixes, lists for numeric ranges and
 // anything-but. The other conditions are checked on the recorded values of their fields
 // only when the trigger fires, so patterns that cannot match cost almost nothing, however
-// many share a common value such as "source": ["aws.iam"]. Nothing is unmarshalled and, in
-// the common case, only the result slice is allocated.
+// many share a common value such as "source": ["aws.iam"]. The first scan of an event
+// stops once every trigger path has been seen; only when a fired trigger needs a field
+// that scan may have skipped is the event scanned again in full. Nothing is unmarshalled
+// and, in the common case, only the result slice is allocated.
 //
 // # Semantics
 //
