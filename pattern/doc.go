@@ -57,9 +57,9 @@
 //
 // # Events
 //
-// An event must be a JSON object. Reading stops as soon as every top-level key that some
-// pattern names has been seen, and nested values that no pattern names are skipped by
-// counting brackets. So an error is returned only for JSON that is invalid in the part that
+// An event must be a JSON object. Reading stops as soon as every key that is needed has
+// been seen (see above), and values that no pattern names are skipped by counting
+// brackets. So an error is returned only for JSON that is invalid in the part that
 // was read: garbage after the last interesting key, or inside a skipped value (other than
 // broken strings and unbalanced brackets), goes unreported. In an event object a repeated
 // key is read once: the first occurrence wins. Arrays nested more than 1000 deep on a
