@@ -151,3 +151,54 @@ notify:
 		t.Fatalf("want one message with the account alias, got %d", len(got))
 	}
 }
+
+// TestSecretsFromSSMAndSecretsManager resolves ssm: and secretsmanager: references
+// against a fake AWS endpoint speaking both services' JSON protocol.
+func TestSecretsFromSSMAndSecretsManager(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	var targets []string
+	fakeAWS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		target := r.Header.Get("X-Amz-Target")
+		targets = append(targets, target)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		switch target {
+		case "AmazonSSM.GetParameter":
+			fmt.Fprintf(w, `{"Parameter":{"Name":"/trailbell/hook","Type":"SecureString","Value":%q}}`, srv.WebhookURL("from-ssm"))
+		case "secretsmanager.GetSecretValue":
+			fmt.Fprint(w, `{"Name":"bot","SecretString":"xoxb-test"}`)
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"__type":"UnknownOperationException"}`)
+		}
+	}))
+	defer fakeAWS.Close()
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+notify:
+  receivers:
+    - {name: hook, slack: {webhook_url: "ssm:/trailbell/hook"}}
+    - {name: api, slack_api: {token: "secretsmanager:bot", channel: "#alerts", api_url: %q}}
+  route:
+    receiver: hook
+    routes: [{receiver: hook, continue: true}, {receiver: api}]
+`, srv.APIURL())), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := staticAWS()
+	ac.BaseEndpoint = &fakeAWS.URL
+	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{AWS: ac})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Submit(t.Context(), app.SampleFinding(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Received(); len(got) != 2 {
+		t.Fatalf("%d messages, want one through each receiver (targets %v)", len(got), targets)
+	}
+}

@@ -1,0 +1,52 @@
+package stdout_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/stdout"
+)
+
+func TestFormats(t *testing.T) {
+	f := &finding.Finding{Rule: "r", Severity: finding.High, Title: "bad\nthing", EventID: "e1", EventName: "X",
+		Principal: "p\r\nFAKE LINE", Account: "1", Region: "us-east-1", EventTime: "t", Record: json.RawMessage(`{"a":1}`)}
+	var b bytes.Buffer
+	n, _ := stdout.New(&b, "json")
+	if _, err := n.Notify(t.Context(), f, f); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("json: %d lines, want 2", len(lines))
+	}
+	var back finding.Finding
+	if err := json.Unmarshal([]byte(lines[0]), &back); err != nil || back.EventID != "e1" {
+		t.Fatalf("json line does not round-trip: %v", err)
+	}
+	b.Reset()
+	n, _ = stdout.New(&b, "text")
+	n.Notify(t.Context(), f)
+	if strings.Count(b.String(), "\n") != 1 || !strings.HasPrefix(b.String(), "HIGH") {
+		t.Fatalf("text output %q: want one line; event strings must not add lines", b.String())
+	}
+	if _, err := stdout.New(&b, "xml"); err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+func TestWriteErrorIsPermanent(t *testing.T) {
+	n, _ := stdout.New(brokenPipe{}, "")
+	retry, err := n.Notify(t.Context(), &finding.Finding{Rule: "r"})
+	if err == nil || retry || notify.Reason(err) != "write" {
+		t.Fatalf("retry=%v err=%v", retry, err)
+	}
+}
