@@ -372,3 +372,13 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkBuild(b *testing.B) {
+	f := hostile()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := slack.Encode(slack.Build(style, f)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
