@@ -210,12 +210,12 @@ func build(entries []entry) *snapshot {
 func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 	si := int32(len(s.subs))
 	sb := sub{pattern: pattern, first: int32(len(s.tsub))}
-	trigger, best := -1, 0.0
+	trigger, best := -1, triggerCost{}
 	for i, c := range alt {
 		if c.absent {
 			continue
 		}
-		if cost := conditionCost(c, freq); trigger < 0 || cost < best {
+		if cost := conditionCost(c, freq); trigger < 0 || cost.less(best) {
 			trigger, best = i, cost
 		}
 	}
@@ -248,10 +248,28 @@ func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 	}
 }
 
-// conditionCost estimates how often a condition holds: the number of conditions sharing
-// each of its matchers, weighted by how broad the operator is.
-func conditionCost(c condition, freq map[string]int) float64 {
-	var cost float64
+// triggerCost ranks conditions as triggers, most selective first: by how many conditions
+// share its most shared matcher (weighted by how broad the operator is), then deeper paths
+// first (top-level envelope fields such as "source" or "detail-type" hold few distinct
+// values; fields deep in "detail" are specific), then fewer alternatives.
+type triggerCost struct {
+	shared float64
+	depth  int
+	n      int
+}
+
+func (a triggerCost) less(b triggerCost) bool {
+	if a.shared != b.shared {
+		return a.shared < b.shared
+	}
+	if a.depth != b.depth {
+		return a.depth > b.depth
+	}
+	return a.n < b.n
+}
+
+func conditionCost(c condition, freq map[string]int) triggerCost {
+	cost := triggerCost{depth: len(c.path), n: len(c.ms)}
 	for _, m := range c.ms {
 		w := 1.0
 		switch m.kind {
@@ -262,7 +280,7 @@ func conditionCost(c condition, freq map[string]int) float64 {
 		case opExists, opAnythingBut:
 			w = 1e6
 		}
-		cost += w * float64(freq[m.key])
+		cost.shared = max(cost.shared, w*float64(freq[m.key]))
 	}
 	return cost
 }
