@@ -236,6 +236,7 @@ func (s *boltStore) accept(key string, to map[string]*item, now time.Time, windo
 
 func (s *boltStore) head(q string, limit int) ([]*item, error) {
 	var out []*item
+	var bad [][2][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(queueName(q))
 		if b == nil {
@@ -245,14 +246,51 @@ func (s *boltStore) head(q string, limit int) ([]*item, error) {
 		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
 			it := &item{}
 			if err := json.Unmarshal(v, it); err != nil {
-				return fmt.Errorf("outbox queue %s item %x: %w", q, k, err)
+				bad = append(bad, [2][]byte{slices.Clone(k), slices.Clone(v)})
+				continue
 			}
 			it.id = binary.BigEndian.Uint64(k)
 			out = append(out, it)
 		}
 		return nil
 	})
-	return out, err
+	if err != nil || len(bad) == 0 {
+		return out, err
+	}
+	// An unreadable item must not stall its queue forever: set it aside, raw, in the
+	// corrupt bucket for a person to look at, and report it.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		cb, err := tx.CreateBucketIfNotExists([]byte(corruptBucket))
+		if err != nil {
+			return err
+		}
+		for _, kv := range bad {
+			if err := cb.Put(append([]byte(q+"/"), kv[0]...), kv[1]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(queueName(q)).Delete(kv[0]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, &CorruptError{Queue: q, Count: len(bad)}
+}
+
+// corruptBucket holds outbox items that could not be decoded, keyed by queue and id.
+const corruptBucket = "corrupt"
+
+// CorruptError reports outbox items set aside because they could not be decoded.
+type CorruptError struct {
+	Queue string
+	Count int
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("outbox queue %s: %d unreadable item(s) moved to the %q bucket", e.Queue, e.Count, corruptBucket)
 }
 
 func (s *boltStore) count(q string) (int, error) {

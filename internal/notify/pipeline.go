@@ -483,7 +483,21 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		return r.retryAt.Sub(now), false, nil
 	}
 	if len(r.page) == 0 {
-		if r.page, err = p.store.head(r.Name, 4*p.opts.MaxBatch); err != nil {
+		r.page, err = p.store.head(r.Name, 4*p.opts.MaxBatch)
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			// Counted and reported, then delivery goes on with the readable items.
+			p.log.Error("outbox items unreadable; set aside", "receiver", r.Name, "count", ce.Count, "err", err)
+			p.m.failed.WithLabelValues(r.Name, "corrupt").Add(float64(ce.Count))
+			p.removed(r, ce.Count)
+			p.mu.Lock()
+			if len(p.flushErrs) < 100 {
+				p.flushErrs = append(p.flushErrs, ce)
+			}
+			p.mu.Unlock()
+			err = nil
+		}
+		if err != nil {
 			return 0, false, fmt.Errorf("outbox: %w", err)
 		}
 		if len(r.page) == 0 {

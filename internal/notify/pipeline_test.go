@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
@@ -546,4 +548,42 @@ func TestBacklogBecomesDigest(t *testing.T) {
 			t.Fatalf("got %d messages, want 2 digests and 3 single alerts", len(got))
 		}
 	})
+}
+
+func TestCorruptOutboxItemIsSetAside(t *testing.T) {
+	dir := t.TempDir()
+	n := &fake{}
+	o := notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}, StateDir: dir}
+	p, err := notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit(t, p, mk("r", "p", "e1", finding.High), mk("r", "p", "e2", finding.High), mk("r", "p", "e3", finding.High))
+	p.Close()
+	db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("queue/a"))
+		k, _ := b.Cursor().First()
+		k, _ = b.Cursor().Seek(append(k[:7:7], k[7]+1)) // the second item
+		return b.Put(k, []byte("{not json"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.Flush(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "1 unreadable item(s)") {
+		t.Fatalf("flush error %v, want the unreadable item reported", err)
+	}
+	if got := n.delivered(); !slices.Equal(got, []string{"e1", "e3"}) || p.Pending() != 0 {
+		t.Fatalf("delivered %v, pending %d; want e1 and e3, nothing pending", got, p.Pending())
+	}
 }
