@@ -17,8 +17,8 @@ import (
 // pattern size: 2,048", adjustable to 4,096 through Service Quotas).
 const DefaultMaxSize = 2048
 
-// maxClauses bounds the $or expansion of one rule; past it the rule's $or parts are dropped,
-// which only widens the pre-filter.
+// maxClauses bounds the $or expansion of one rule (and every step of it); past it the rule's
+// $or parts are dropped, which only widens the pre-filter.
 const maxClauses = 64
 
 // maxBranches bounds the $or branches packed into one generated pattern, well under
@@ -112,9 +112,9 @@ func ruleClauses(r Rule) ([]clause, error) {
 	if top == nil {
 		return nil, fmt.Errorf("rule %s: pattern is not a JSON object", r.ID)
 	}
-	cs := expand(top, "")
-	if len(cs) > maxClauses {
-		cs = expand(dropOr(top), "")
+	cs, ok := expand(top, "")
+	if !ok || len(cs) > maxClauses {
+		cs, _ = expand(dropOr(top), "") // cannot overflow: no $or left
 	}
 	for i := range cs {
 		cs[i].rules = []string{r.ID}
@@ -123,8 +123,9 @@ func ruleClauses(r Rule) ([]clause, error) {
 	return cs, nil
 }
 
-// expand returns the pattern object as a disjunction of clauses over the kept fields.
-func expand(obj map[string]any, prefix string) []clause {
+// expand returns the pattern object as a disjunction of clauses over its fields, or false when
+// the expansion of its $or parts grows past maxClauses (the caller then drops them).
+func expand(obj map[string]any, prefix string) ([]clause, bool) {
 	out := []clause{{values: map[string][]string{}}}
 	for _, k := range sortedKeys(obj) {
 		v := obj[k]
@@ -141,7 +142,11 @@ func expand(obj map[string]any, prefix string) []clause {
 					alts = nil
 					break
 				}
-				alts = append(alts, expand(m, prefix)...)
+				sub, ok := expand(m, prefix)
+				if !ok || len(alts)+len(sub) > maxClauses {
+					return nil, false
+				}
+				alts = append(alts, sub...)
 			}
 			if len(alts) == 0 {
 				continue
@@ -149,7 +154,10 @@ func expand(obj map[string]any, prefix string) []clause {
 		default:
 			switch val := v.(type) {
 			case map[string]any:
-				alts = expand(val, prefix+k+sep)
+				var ok bool
+				if alts, ok = expand(val, prefix+k+sep); !ok {
+					return nil, false
+				}
 			case []any:
 				ms, ok := matchers(val)
 				if !ok {
@@ -160,12 +168,12 @@ func expand(obj map[string]any, prefix string) []clause {
 				continue
 			}
 		}
-		out = product(out, alts)
-		if len(out) > maxClauses*4 {
-			return out // the caller falls back to dropping $or
+		if len(out)*len(alts) > maxClauses {
+			return nil, false
 		}
+		out = product(out, alts)
 	}
-	return out
+	return out, true
 }
 
 // product is the conjunction of two disjunctions.

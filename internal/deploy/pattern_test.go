@@ -178,3 +178,19 @@ func TestSimplify(t *testing.T) {
 		t.Errorf("simplify = %s, want %s", got, want)
 	}
 }
+
+// Nested $or that would expand to 2^20 clauses falls back to dropping $or, quickly.
+func TestGenerateOrExplosion(t *testing.T) {
+	p := `{"source":["aws.iam"]`
+	for i := range 20 {
+		p += fmt.Sprintf(`,"f%d":{"$or":[{"a":["x"]},{"b":["y"]}]}`, i)
+	}
+	p += "}"
+	got, err := Generate([]Rule{{"boom", p}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].JSON != `{"source":["aws.iam"]}` {
+		t.Errorf("got %v, want the source alone", got)
+	}
+}
