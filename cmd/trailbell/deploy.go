@@ -153,6 +153,11 @@ func runDeployPattern(_ context.Context, args []string, io stdio) int {
 		return fail("unknown --format %q (want json, lines, cfn-params or tfvars)", *format)
 	}
 	fmt.Fprintf(io.err, "%d pattern(s) for %d rule(s)\n", len(ps), len(rules))
+	for _, p := range ps {
+		for _, id := range p.Broad {
+			fmt.Fprintf(io.err, "note: rule %s constrains neither service nor event name: its events reach the function broadly (--disable it to narrow the pre-filter)\n", id)
+		}
+	}
 	return exitOK
 }
 

@@ -50,6 +50,10 @@ type Options struct {
 type Pattern struct {
 	JSON  string   // compact pattern, at most MaxSize characters
 	Rules []string // ids of the rules it pre-filters for, sorted
+	// Broad lists the rules that constrain neither the service nor the event name, so that
+	// this pattern lets through a whole class of events (every call by an assumed role, say):
+	// each such event costs an invocation.
+	Broad []string
 }
 
 // mainFields are what the pre-filter keeps of a rule, in output order. Other fields are kept
@@ -412,6 +416,9 @@ func pack(cs []clause, max int) []Pattern {
 		p := Pattern{JSON: renderAll(cur)}
 		for _, c := range cur {
 			p.Rules = union(p.Rules, c.rules)
+			if c.values["source"] == nil && c.values[mainFields[2]] == nil && c.values[eventName] == nil {
+				p.Broad = union(p.Broad, c.rules)
+			}
 		}
 		out = append(out, p)
 		cur = nil

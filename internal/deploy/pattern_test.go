@@ -194,3 +194,20 @@ func TestGenerateOrExplosion(t *testing.T) {
 		t.Errorf("got %v, want the source alone", got)
 	}
 }
+
+func TestGenerateReportsBroadRules(t *testing.T) {
+	got, err := Generate([]Rule{
+		{"narrow", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+		{"broad", `{"detail":{"userIdentity":{"type":["AssumedRole"]}}}`},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var broad []string
+	for _, p := range got {
+		broad = append(broad, p.Broad...)
+	}
+	if strings.Join(broad, ",") != "broad" {
+		t.Errorf("broad rules %v, want [broad]", broad)
+	}
+}
