@@ -93,3 +93,9 @@ variable "log_retention_days" {
   type    = number
   default = 30
 }
+
+variable "disabled_rules" {
+  description = "Rule ids the function ignores; generate event_patterns with the same `trailbell deploy pattern --disable`."
+  type        = list(string)
+  default     = []
+}
