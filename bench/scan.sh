@@ -33,33 +33,39 @@ cat $(cat "$out/files.txt") >/dev/null # warm the page cache
 	jq -r '[.. | objects | .eventName? // empty | .[]? | strings] | unique | .[]' >"$out/seed-names.txt"
 seed=$(jq -R . "$out/seed-names.txt" | jq -sc .)
 
-# best wall time (s) of n runs, and the CPU time (user+sys) of that run
-measure() { # name runs command...
-	local name=$1 n=$2 best="" cpu="" rss=""
-	shift 2
-	for _ in $(seq "$n"); do
-		# scan exits 1 when it finds something: that is not a failure here
-		/usr/bin/time -o "$out/time.txt" -f "%e %U %S %M" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || true
-		local wall user sys maxrss
-		read -r wall user sys maxrss < <(tail -1 "$out/time.txt")
-		if [ -z "$best" ] || awk "BEGIN{exit !($wall < $best)}"; then
-			best=$wall
-			cpu=$(awk "BEGIN{printf \"%.2f\", $user + $sys}")
-			rss=$((maxrss / 1024))
-		fi
-	done
-	printf "%-22s %7s s wall %7s s cpu %6s MB max RSS\n" "$name" "$best" "$cpu" "$rss"
-	eval "wall_$name=$best"
+# One timed run of a command: updates the best wall and best CPU (user+sys) seen for name.
+declare -A wall cpu rss
+timed() { # name command
+	local name=$1
+	shift
+	# scan exits 1 when it finds something: that is not a failure here
+	/usr/bin/time -o "$out/time.txt" -f "%e %U %S %M" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || true
+	local w u s m c
+	read -r w u s m < <(tail -1 "$out/time.txt")
+	c=$(awk "BEGIN{printf \"%.2f\", $u + $s}")
+	if [ -z "${wall[$name]:-}" ] || awk "BEGIN{exit !($w < ${wall[$name]})}"; then wall[$name]=$w; fi
+	if [ -z "${cpu[$name]:-}" ] || awk "BEGIN{exit !($c < ${cpu[$name]})}"; then cpu[$name]=$c; fi
+	rss[$name]=$((m / 1024))
 }
 
 echo "archive: $records records in $nfiles log files ($(du -sh "$archive" | cut -f1)), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "seed filter: $(wc -l <"$out/seed-names.txt") event names"
-measure zcat "$runs" "xargs zcat < $out/files.txt"
-measure scan "$runs" "$out/trailbell scan --format json $archive"
+echo "seed filter: $(wc -l <"$out/seed-names.txt") event names; best of $runs alternating runs (jq: 1 run)"
+# Alternate the commands so that a shared machine's changing load hits them alike.
+for _ in $(seq "$runs"); do
+	timed zcat "xargs zcat < $out/files.txt"
+	timed scan "$out/trailbell scan --format json $archive"
+	timed scan_10k_rules "$out/trailbell scan --format json --rules $out/rules-10000.yaml $archive"
+done
 # jq is ~30x slower: one run is enough to compare, and spares a shared machine
-measure jq 1 "xargs zcat < $out/files.txt | jq -c --argjson names '$seed' '.Records[] | select(.eventName as \$n | \$names | index(\$n))'"
-measure scan_10k_rules "$runs" "$out/trailbell scan --format json --rules $out/rules-10000.yaml $archive"
+timed jq "xargs zcat < $out/files.txt | jq -c --argjson names '$seed' '.Records[] | select(.eventName as \$n | \$names | index(\$n))'"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-awk -v z="$wall_zcat" -v s="$wall_scan" -v j="$wall_jq" -v r="$wall_scan_10k_rules" 'BEGIN {
-	printf "scan / zcat = %.2f (target <= 1)\njq / scan = %.1f (target: several times)\nscan with 10,000 extra rules / scan = %.2f (target <= 1.5)\n", s / z, j / s, r / s
+for name in zcat scan jq scan_10k_rules; do
+	printf "%-16s %7s s wall %7s s cpu (user+sys) %6s MB max RSS\n" "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}"
+done
+awk -v zw="${wall[zcat]}" -v sw="${wall[scan]}" -v jw="${wall[jq]}" -v rw="${wall[scan_10k_rules]}" \
+	-v zc="${cpu[zcat]}" -v sc="${cpu[scan]}" -v jc="${cpu[jq]}" -v rc="${cpu[scan_10k_rules]}" 'BEGIN {
+	printf "scan / zcat:             wall %.2f  cpu %.2f  (target: wall <= 1)\n", sw / zw, sc / zc
+	printf "jq / scan:               wall %.1f   cpu %.1f   (target: several times)\n", jw / sw, jc / sc
+	printf "10,000 extra rules / scan: wall %.2f  cpu %.2f  (target <= 1.5)\n", rw / sw, rc / sc
 }'

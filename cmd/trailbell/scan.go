@@ -56,7 +56,7 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
 	fs.Var(&f.only, "only", "enable only these rule ids (repeatable, or a comma list)")
 	fs.Var(&f.disable, "disable", "disable these rule ids (repeatable, or a comma list)")
-	fs.StringVar(&f.since, "since", "", "scan from this time: RFC 3339, YYYY-MM-DD, or a duration ago (36h, 7d); log files are chosen by the time in their name")
+	fs.StringVar(&f.since, "since", "", "scan from this time: RFC 3339, YYYY-MM-DD, or a duration ago (36h, 7d); log files are chosen by the time in their name, records by eventTime")
 	fs.StringVar(&f.until, "until", "", "scan up to this time (same forms as --since)")
 	fs.StringVar(&f.region, "region", "", "AWS region for s3:// paths (default from the AWS configuration)")
 	fs.StringVar(&f.endpont, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
