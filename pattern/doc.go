@@ -2,11 +2,12 @@
 // validates patterns, compiles many of them into one Matcher, and matches raw JSON events
 // against all of them at once.
 //
-// A Matcher indexes the field paths that patterns name. Matching scans the event bytes
-// once, looks only at those paths, skips everything else without decoding it, and stops
-// as soon as every named key has been seen. Each pattern is split into AND-only
+// A Matcher indexes the field paths that patterns name. Matching scans the event bytes,
+// looks only at those paths, skips everything else without decoding it, and stops as
+// soon as every key it needs has been seen. Each pattern is split into AND-only
 // alternatives (through $or); of each alternative only one condition, its trigger (the
-// one shared by the fewest other patterns), is indexed per field: hash maps for exact and
+// one whose values the fewest other patterns share, preferring paths deep in the event to
+// envelope fields like "source"), is indexed per field: hash maps for exact and
 // equals-ignore-case values, per-length hash maps for prefixes, suffixes and the literal
 // ends of wildcards, per-length maps of CIDR prefixes, lists for numeric ranges and
 // anything-but. The other conditions are checked on the recorded values of their fields
