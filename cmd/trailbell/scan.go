@@ -60,7 +60,7 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.until, "until", "", "scan up to this time (same forms as --since)")
 	fs.StringVar(&f.region, "region", "", "AWS region for s3:// paths (default from the AWS configuration)")
 	fs.StringVar(&f.endpont, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
-	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU)")
+	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU, four per CPU for s3:// paths)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
 	f.notify.register(fs)
 }

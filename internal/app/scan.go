@@ -40,7 +40,7 @@ type ScanOptions struct {
 	Window cloudtrail.Window
 	// S3 configures the client for s3:// paths (built only when one is given).
 	S3 s3.Options
-	// Workers decode files concurrently; 0 means one per CPU.
+	// Workers decode files concurrently; 0 means one per CPU (four per CPU for s3:// paths).
 	Workers int
 	// Progress, when set, receives a one-line progress display (a terminal).
 	Progress io.Writer
@@ -102,6 +102,13 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+		for _, p := range o.Paths {
+			if strings.HasPrefix(p, "s3://") {
+				// reading objects waits on the network: more at once keeps the CPUs fed
+				workers *= 4
+				break
+			}
+		}
 	}
 	if o.Detector == nil {
 		return nil, errors.New("scan: no detector")
