@@ -556,3 +556,36 @@ func TestNumericBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondScan: a triggered pattern whose other fields come after the point where the
+// first scan stopped is decided by a second, full scan.
+func TestSecondScan(t *testing.T) {
+	m := New()
+	// Many patterns share z's value, so x is the trigger and z is checked later.
+	for i := range 20 {
+		if err := m.Add(fmt.Sprint("other", i), fmt.Sprintf(`{"x":["o%d"],"z":["2"]}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Add("p", `{"x":["1"],"z":["2"],"d":{"w":[{"exists":false}]}}`); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		ev   string
+		want bool
+	}{
+		{`{"x":"1","y":{"q":[1,2]},"z":"2"}`, true},
+		{`{"z":"2","x":"1"}`, true},
+		{`{"x":"1","z":"3"}`, false},
+		{`{"x":"1","z":"2","d":{"w":null}}`, false},
+		{`{"x":"1","d":[{"v":1},{"w":1}],"z":"2"}`, false},
+		{`{"x":"1","d":{"v":1},"z":"2"}`, true},
+		{`{"x":"9","rest": garbage`, false}, // no trigger fired: the rest is never read
+	}
+	for _, c := range cases {
+		ids, err := m.Match([]byte(c.ev))
+		if err != nil || slices.Contains(ids, "p") != c.want {
+			t.Errorf("Match(%s) = %q, %v; want p: %v", c.ev, ids, err, c.want)
+		}
+	}
+}
