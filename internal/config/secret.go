@@ -76,7 +76,9 @@ type Fetcher func(ctx context.Context, kind, name string) (string, error)
 
 // resolve turns a reference into its value. dir resolves relative file paths.
 func (s *Secret) resolve(ctx context.Context, dir string, fetch Fetcher) error {
-	if s.ref == "" {
+	if s.ref == "" || s.value != "" {
+		// Resolved once per loaded configuration: a Lambda building a Pipeline per
+		// invocation should not call SSM every time. Reloading the file reads it afresh.
 		return nil
 	}
 	kind, name, _ := strings.Cut(s.ref, ":")
