@@ -389,9 +389,7 @@ func (d *decoder) logFile() error {
 		return err
 	}
 	d.s.pos += end
-	if err := d.elements(d.name+" record ", func(b []byte, origin string) error {
-		return d.recordAt(b, origin)
-	}); err != nil {
+	if err := d.elements(d.name+" record ", d.recordAt); err != nil {
 		return err
 	}
 	// the members after Records, up to the closing brace
@@ -426,8 +424,8 @@ func (d *decoder) logFile() error {
 }
 
 // elements walks the elements of an array whose '[' was consumed, calling each with the
-// element's bytes (the unconsumed input starts with it) and its origin.
-func (d *decoder) elements(prefix string, each func(b []byte, origin string) error) error {
+// element's origin when the unconsumed input starts with the element; each consumes it.
+func (d *decoder) elements(prefix string, each func(origin string) error) error {
 	for n := 1; ; n++ {
 		end, err := d.need(func(b []byte) (int, error) {
 			i := skipSpace(b, 0)
@@ -458,14 +456,14 @@ func (d *decoder) elements(prefix string, each func(b []byte, origin string) err
 			return nil
 		}
 		d.obuf = strconv.AppendInt(append(d.obuf[:0], prefix...), int64(n), 10)
-		if err := each(d.s.buf[d.s.pos:], string(d.obuf)); err != nil {
+		if err := each(string(d.obuf)); err != nil {
 			return err
 		}
 	}
 }
 
 // recordAt decodes the record at the start of the unconsumed input and consumes it.
-func (d *decoder) recordAt(_ []byte, origin string) error {
+func (d *decoder) recordAt(origin string) error {
 	var f fields
 	if d.s.pos < len(d.s.buf) && d.s.buf[d.s.pos] != '{' {
 		end, err := d.need(func(b []byte) (int, error) { return skipValue(b, 0) })
@@ -549,7 +547,7 @@ func (d *decoder) topValue() error {
 // topArray decodes a top-level array: of records, events, or anything classify accepts.
 func (d *decoder) topArray() error {
 	d.s.pos++
-	return d.elements(d.name+" record ", func(_ []byte, origin string) error {
+	return d.elements(d.name+" record ", func(origin string) error {
 		if d.s.buf[d.s.pos] != '{' {
 			end, err := d.need(func(b []byte) (int, error) { return skipValue(b, 0) })
 			if err != nil {
