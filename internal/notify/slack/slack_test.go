@@ -113,6 +113,18 @@ func TestGoldenBuiltinRules(t *testing.T) {
 			golden(t, id+".json", render(t, slack.Build(style, f)))
 		})
 	}
+	// A golden file of a rule that no longer exists is stale.
+	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".json")
+		if fs[name] == nil && name != "summary" && name != "digest" {
+			if *update {
+				os.Remove(path)
+				continue
+			}
+			t.Errorf("%s belongs to no built-in rule (go test -update removes it)", path)
+		}
+	}
 }
 
 func TestGoldenSummary(t *testing.T) {
