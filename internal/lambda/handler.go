@@ -71,6 +71,13 @@ type payload struct {
 	Records    []map[string]any `json:"Records"`
 }
 
+func (h *Handler) log() *slog.Logger {
+	if h.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return h.Logger
+}
+
 // isEvent tells an EventBridge event to detect on from an S3 "Object Created" event announcing
 // a log file (source aws.s3 too, but not "via CloudTrail").
 func (p *payload) isEvent() bool {
@@ -81,9 +88,6 @@ func (p *payload) isEvent() bool {
 // only the messages that failed; any other payload fails as a whole, so Lambda's asynchronous
 // retries (and then the dead-letter queue) take over.
 func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
-	if h.Logger == nil {
-		h.Logger = slog.New(slog.DiscardHandler)
-	}
 	var p payload
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownPayload, err)
@@ -122,11 +126,11 @@ func (h *Handler) sqsBatch(ctx context.Context, raw json.RawMessage) (BatchRespo
 		var st Result
 		err := h.message(ctx, []byte(m.Body), "sqs message "+m.MessageID, &st)
 		if err != nil {
-			h.Logger.Error("message failed; it returns to the queue", "message", m.MessageID, "err", err)
+			h.log().Error("message failed; it returns to the queue", "message", m.MessageID, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: m.MessageID})
 			continue
 		}
-		h.Logger.Info("message done", "message", m.MessageID, "records", st.Records, "findings", st.Findings, "bad", st.Bad)
+		h.log().Info("message done", "message", m.MessageID, "records", st.Records, "findings", st.Findings, "bad", st.Bad)
 	}
 	return resp, nil
 }
@@ -185,7 +189,7 @@ func (h *Handler) envelope(ctx context.Context, env []byte, origin string, st *R
 	if err != nil {
 		// A malformed event does not get better on retry: count and report it.
 		st.Bad++
-		h.Logger.Warn("bad event", "origin", origin, "err", err)
+		h.log().Warn("bad event", "origin", origin, "err", err)
 		return nil
 	}
 	for i := range fs {
@@ -234,7 +238,7 @@ func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) 
 		found, err := h.Detector.Detect(e.Envelope)
 		if err != nil {
 			bad++
-			h.Logger.Warn("bad record", "origin", e.Origin, "err", err)
+			h.log().Warn("bad record", "origin", e.Origin, "err", err)
 			return nil
 		}
 		for i := range found {
@@ -246,10 +250,10 @@ func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) 
 	st.Records += stats.Records
 	st.Bad += stats.Bad + bad
 	for _, p := range stats.Problems {
-		h.Logger.Warn("bad record", "origin", p.Origin, "err", p.Err)
+		h.log().Warn("bad record", "origin", p.Origin, "err", p.Err)
 	}
 	if stats.Bad > len(stats.Problems) {
-		h.Logger.Warn("more bad records not listed", "file", name, "count", stats.Bad-len(stats.Problems))
+		h.log().Warn("more bad records not listed", "file", name, "count", stats.Bad-len(stats.Problems))
 	}
 	if err != nil {
 		return err
@@ -280,7 +284,7 @@ func (h *Handler) deliver(ctx context.Context, fs []finding.Finding, origin stri
 			if ok {
 				fresh = append(fresh, f)
 			} else {
-				h.Logger.Info("duplicate finding skipped", "key", f.Key(), "origin", f.Origin)
+				h.log().Info("duplicate finding skipped", "key", f.Key(), "origin", f.Origin)
 			}
 		}
 	}
@@ -300,7 +304,7 @@ func (h *Handler) deliver(ctx context.Context, fs []finding.Finding, origin stri
 			if err := h.Dedupe.Done(ctx, f.Key()); err != nil {
 				// Delivered already: failing the message would alert twice. The claim
 				// expires with its lease and only a redelivery could repeat the alert.
-				h.Logger.Warn("dedupe: could not mark finding sent", "key", f.Key(), "err", err)
+				h.log().Warn("dedupe: could not mark finding sent", "key", f.Key(), "err", err)
 			}
 		}
 	}
@@ -316,7 +320,7 @@ func (h *Handler) release(ctx context.Context, fs []finding.Finding) {
 			continue
 		}
 		if err := h.Dedupe.Release(ctx, f.Key()); err != nil {
-			h.Logger.Warn("dedupe: could not release claim; a retry waits for the lease to end", "key", f.Key(), "err", err)
+			h.log().Warn("dedupe: could not release claim; a retry waits for the lease to end", "key", f.Key(), "err", err)
 		}
 	}
 }
