@@ -53,6 +53,20 @@ func TestCloudFormationTemplatesParse(t *testing.T) {
 			if n := len(tpl.GetAllServerlessFunctionResources()); n != 1 {
 				t.Errorf("%d functions, want 1", n)
 			}
+			for _, fn := range tpl.GetAllServerlessFunctionResources() {
+				if aws(fn.Runtime) != "provided.al2023" || aws(fn.Handler) != "bootstrap" {
+					t.Errorf("function runtime %q handler %q, want provided.al2023 and bootstrap", aws(fn.Runtime), aws(fn.Handler))
+				}
+				if fn.Timeout == nil || *fn.Timeout*6 > 720 {
+					t.Error("the log queue's visibility timeout (720 s) must be at least six times the function timeout")
+				}
+				// Refs to resources resolve to nothing offline: check the key only.
+				if fn.Environment == nil {
+					t.Error("the function has no environment")
+				} else if _, ok := fn.Environment.Variables["TRAILBELL_SLACK_WEBHOOK_SECRET"]; !ok {
+					t.Error("the function is not given its Slack secret")
+				}
+			}
 			if n := len(tpl.GetAllSQSQueueResources()); n != 2 {
 				t.Errorf("%d queues, want the log-file queue and the dead-letter queue", n)
 			}
@@ -237,4 +251,11 @@ func TestTemplatePatternsFileForms(t *testing.T) {
 	if _, err := TemplatePatterns(bad); err == nil || !strings.Contains(err.Error(), "pattern 1") {
 		t.Errorf("bad list: %v", err)
 	}
+}
+
+func aws(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
