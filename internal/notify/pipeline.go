@@ -346,6 +346,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer func() {
 		p.mu.Lock()
 		p.running = false
+		close(p.changed) // a Flush waiting on Run's workers takes over
+		p.changed = make(chan struct{})
 		p.mu.Unlock()
 	}()
 	g, gctx := errgroup.WithContext(ctx)
@@ -395,10 +397,11 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 	}
 	var err error
 	for err == nil && p.Pending() > 0 {
+		p.mu.Lock()
+		running = p.running // Run may have stopped meanwhile: then deliver here
+		ch := p.changed
+		p.mu.Unlock()
 		if running {
-			p.mu.Lock()
-			ch := p.changed
-			p.mu.Unlock()
 			if p.Pending() == 0 {
 				break
 			}

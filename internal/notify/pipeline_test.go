@@ -587,3 +587,40 @@ func TestCorruptOutboxItemIsSetAside(t *testing.T) {
 		t.Fatalf("delivered %v, pending %d; want e1 and e3, nothing pending", got, p.Pending())
 	}
 }
+
+func TestFlushOutlivesRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		n := &fake{fn: func(_ int, fs []*finding.Finding) (bool, error) {
+			if fs[0].EventID == "e2" && time.Since(start) < 2*time.Minute {
+				return true, &notify.Error{Reason: "http_503"}
+			}
+			return false, nil
+		}}
+		p := newPipeline(t, notify.Options{
+			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Hour}},
+			Route:     notify.Route{Receiver: "a"},
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		submit(t, p, mk("r", "p", "e1", finding.High))
+		synctest.Wait()
+		submit(t, p, mk("r", "p", "e2", finding.High))
+		// e2 fails until minute 2; Run stops at minute 1 while a Flush waits on it: the
+		// Flush must take over and deliver e2 itself.
+		go func() {
+			time.Sleep(time.Minute)
+			cancel()
+		}()
+		flushed := make(chan error)
+		go func() { flushed <- p.Flush(t.Context()) }()
+		if err := <-flushed; err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if got := n.delivered(); !slices.Equal(got, []string{"e1", "e2"}) {
+			t.Fatalf("delivered %v", got)
+		}
+	})
+}
