@@ -85,15 +85,90 @@ func ParseURL(u string) (bucket, prefix string, err error) {
 
 // regionPrefix matches a prefix that ends at one trail's region folder, under which keys sort
 // by time (YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_...).
-var regionPrefix = regexp.MustCompile(`(^|/)CloudTrail/[a-z0-9-]+/$`)
+var regionPrefix = regexp.MustCompile(`(^|/)CloudTrail(-Insight)?/[a-z0-9-]+/$`)
+
+// layoutFolder matches the folders above the region folders in CloudTrail's layout:
+// AWSLogs/[o-ORG/]ACCOUNT/CloudTrail[-Insight]/.
+var layoutFolder = regexp.MustCompile(`^(AWSLogs|o-[a-z0-9]{10,32}|[0-9]{12}|CloudTrail|CloudTrail-Insight)$`)
 
 // Walk lists the objects under url in key order and calls fn for each log file of the window.
+// With a window, a prefix above the region folders (s3://b/AWSLogs/, an account, ...) is first
+// expanded into its region folders, each listed from the window's first day: an archive of
+// years is not listed whole to scan a week.
 func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn func(Object) error) (Skipped, error) {
 	var sk Skipped
 	bucket, prefix, err := ParseURL(url)
 	if err != nil {
 		return sk, err
 	}
+	prefixes := []string{prefix}
+	if !w.Since.IsZero() || !w.Until.IsZero() {
+		if regions, ok, err := s.regionPrefixes(ctx, bucket, prefix, 0); err != nil {
+			return sk, fmt.Errorf("list %s: %w", url, err)
+		} else if ok {
+			prefixes = regions
+		}
+	}
+	for _, p := range prefixes {
+		if err := s.walkPrefix(ctx, bucket, p, w, &sk, fn); err != nil {
+			return sk, err
+		}
+	}
+	return sk, nil
+}
+
+// regionPrefixes finds the region folders under prefix by listing folders level by level.
+// ok is false when prefix does not sit in CloudTrail's layout, or a level holds anything
+// else (files, other folders): then the caller lists everything, so nothing is missed.
+// Digest folders are left out: they hold no records.
+func (s *Source) regionPrefixes(ctx context.Context, bucket, prefix string, depth int) ([]string, bool, error) {
+	if regionPrefix.MatchString(prefix) {
+		return []string{prefix}, true, nil
+	}
+	if depth > 4 || (prefix != "" && !strings.HasSuffix(prefix, "/")) {
+		return nil, false, nil
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Delimiter: aws.String("/")}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	atTrail := strings.HasSuffix(prefix, "CloudTrail/") || strings.HasSuffix(prefix, "CloudTrail-Insight/")
+	var out []string
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, o := range page.Contents {
+			if aws.ToString(o.Key) != prefix { // a folder marker is not content
+				return nil, false, nil
+			}
+		}
+		for _, cp := range page.CommonPrefixes {
+			child := aws.ToString(cp.Prefix)
+			name := strings.TrimSuffix(strings.TrimPrefix(child, prefix), "/")
+			switch {
+			case atTrail:
+				out = append(out, child) // a region
+			case name == "CloudTrail-Digest":
+			case layoutFolder.MatchString(name):
+				sub, ok, err := s.regionPrefixes(ctx, bucket, child, depth+1)
+				if err != nil || !ok {
+					return nil, ok, err
+				}
+				out = append(out, sub...)
+			default:
+				return nil, false, nil
+			}
+		}
+	}
+	return out, true, nil
+}
+
+// walkPrefix lists one prefix in key order. Under a region folder keys sort by time, so the
+// listing starts at the window's first day and stops at the first key past its end.
+func (s *Source) walkPrefix(ctx context.Context, bucket, prefix string, w cloudtrail.Window, sk *Skipped, fn func(Object) error) error {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket)}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
@@ -109,7 +184,7 @@ func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn f
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return sk, fmt.Errorf("list %s: %w", url, err)
+			return fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
@@ -124,16 +199,16 @@ func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn f
 			if !w.ContainsKey(t) {
 				sk.OutOfRange++
 				if ordered && !w.Until.IsZero() && !t.Before(w.Until.Add(cloudtrail.KeySlack)) {
-					return sk, nil // every later key is later still
+					return nil // every later key is later still
 				}
 				continue
 			}
 			if err := fn(Object{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size)}); err != nil {
-				return sk, err
+				return err
 			}
 		}
 	}
-	return sk, nil
+	return nil
 }
 
 // Open starts reading an object.

@@ -90,7 +90,7 @@ func TestWalk(t *testing.T) {
 			var got []string
 			sk, err := src.Walk(ctx, url, w, func(o Object) error {
 				got = append(got, o.Key)
-				if o.Size != int64(len(`{"Records":[]}`)) {
+				if strings.HasSuffix(o.Key, ".json.gz") && o.Size != int64(len(`{"Records":[]}`)) {
 					t.Errorf("%s: size %d", o.Key, o.Size)
 				}
 				return nil
@@ -120,10 +120,29 @@ func TestWalk(t *testing.T) {
 			t.Errorf("day 2: skipped %+v, want only the first later file", sk)
 		}
 
-		// the same window on a wider prefix filters every key instead
-		got, sk = list("s3://"+bucket+"/AWSLogs/111122223333/", w)
-		if len(got) != 8 || sk.OutOfRange != 16 || sk.Digest != 3 {
-			t.Errorf("wide prefix: %d keys, skipped %+v; want 8, 16 out of range, 3 digests", len(got), sk)
+		// the same window on a wider prefix is expanded into its region folders (the digest
+		// folder is left out), each listed the same way
+		for _, wide := range []string{"", "AWSLogs/", "AWSLogs/111122223333/", "AWSLogs/111122223333/CloudTrail/"} {
+			got, sk = list("s3://"+bucket+"/"+wide, w)
+			if len(got) != 8 || sk.OutOfRange != 1 || sk.Digest != 0 {
+				t.Errorf("prefix %q: %d keys, skipped %+v; want 8, 1 out of range, no digest listed", wide, len(got), sk)
+			}
+		}
+
+		// a second account and region are found too, in key order
+		other := "AWSLogs/444455556666/CloudTrail/eu-west-1/"
+		k := other + day2.Format("2006/01/02/") + "444455556666_CloudTrail_eu-west-1_" + day2.Format("20060102T1504Z") + "_z.json.gz"
+		put(t, c, bucket, k, []byte(`{"Records":[]}`))
+		got, _ = list("s3://"+bucket+"/AWSLogs/", w)
+		if len(got) != 9 || got[8] != k || !sort.StringsAreSorted(got) {
+			t.Errorf("two accounts: %v", got)
+		}
+
+		// anything outside CloudTrail's layout under the prefix: everything is listed and filtered
+		put(t, c, bucket, "AWSLogs/111122223333/notes/readme.json", []byte(`{}`))
+		got, sk = list("s3://"+bucket+"/AWSLogs/", w)
+		if len(got) != 10 || sk.OutOfRange != 16 || sk.Digest != 3 {
+			t.Errorf("unknown folder: %d keys, skipped %+v; want 10 (9 + the file without a time), 16 out of range, 3 digests", len(got), sk)
 		}
 
 		// a narrow window inside one day
