@@ -278,3 +278,26 @@ func TestScanLargeFileChunks(t *testing.T) {
 		t.Errorf("%d findings (want %d), files %d, in order %v", len(got), len(want), sum.Files, strings.Join(got, " ") == strings.Join(want, " "))
 	}
 }
+
+func TestScanProgress(t *testing.T) {
+	dir := t.TempDir()
+	writeLog(t, dir, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), rec("a", "CreateUser", "2026-11-01T00:00:00Z"))
+	var buf bytes.Buffer
+	_, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: fakeDetector{}, Progress: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the line is always erased at the end, so nothing is left over the summary
+	if s := buf.String(); !strings.HasSuffix(s, "\r\033[K") {
+		t.Errorf("progress output %q does not end by erasing its line", s)
+	}
+	var line bytes.Buffer
+	p := &progress{w: &line, now: time.Now, start: time.Now().Add(-time.Second)}
+	p.listed.Store(4)
+	p.listingDone.Store(true)
+	p.files.Store(2)
+	p.draw()
+	if !strings.Contains(line.String(), "[############............] files 2/4") {
+		t.Errorf("progress line %q", line.String())
+	}
+}
