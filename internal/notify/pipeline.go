@@ -108,6 +108,7 @@ type receiver struct {
 	failures     int                  // consecutive failed attempts
 	failingSince time.Time            // first failure of the current streak
 	alerted      bool                 // the fallback was told about this streak
+	lastErr      string               // last failure of the streak; guarded by Pipeline.mu
 	retryAt      time.Time
 }
 
@@ -428,7 +429,19 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 	p.flushErrs = nil
 	p.mu.Unlock()
 	if err != nil {
-		errs = append(errs, fmt.Errorf("flush: %d deliveries still pending: %w", p.Pending(), err))
+		var last []string
+		p.mu.Lock()
+		for _, r := range p.order {
+			if r.pending.Load() > 0 && r.lastErr != "" {
+				last = append(last, fmt.Sprintf("%s: %s", r.Name, r.lastErr))
+			}
+		}
+		p.mu.Unlock()
+		detail := ""
+		if len(last) > 0 {
+			detail = " (last failure " + strings.Join(last, "; ") + ")"
+		}
+		errs = append(errs, fmt.Errorf("flush: %d deliveries still pending%s: %w", p.Pending(), detail, err))
 	}
 	return errors.Join(errs...)
 }
@@ -576,6 +589,9 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 			delay = min(ra, time.Hour)
 		}
 		r.retryAt = now.Add(delay)
+		p.mu.Lock()
+		r.lastErr = msg
+		p.mu.Unlock()
 		if err := p.store.update(r.Name, batch); err != nil {
 			return 0, false, fmt.Errorf("outbox: %w", err)
 		}
@@ -603,6 +619,9 @@ func (p *Pipeline) recovered(r *receiver) {
 		p.m.failing.WithLabelValues(r.Name).Set(0)
 	}
 	r.failures, r.alerted = 0, false
+	p.mu.Lock()
+	r.lastErr = ""
+	p.mu.Unlock()
 }
 
 // alertStreak tells the fallback receiver, once per streak, that r has been failing for
