@@ -69,7 +69,6 @@ type scratch struct {
 	// solver state, see solve.go
 	lists  [][]int32
 	dlists [][]int32
-	chosen []int32
 	absent []int32
 	budget int
 	absIdx map[int32]*absIndex
