@@ -67,6 +67,19 @@ func TestWalk(t *testing.T) {
 		t.Errorf("since: %v %+v", got, sk)
 	}
 
+	// day folders outside the window are skipped whole, their files counted
+	write(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/30/111122223333_CloudTrail_us-east-1_20261030T1000Z_c.json.gz"), "x")
+	write(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/30/111122223333_CloudTrail_us-east-1_20261030T1005Z_d.json.gz"), "x")
+	got, sk = walk(cloudtrail.Window{Since: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)}, filepath.Join(dir, "AWSLogs"))
+	if len(got) != 2 || sk.OutOfRange != 2 || sk.Digest != 1 {
+		t.Errorf("day pruning, since: %v %+v", got, sk)
+	}
+	got, sk = walk(cloudtrail.Window{Until: time.Date(2026, 10, 30, 23, 0, 0, 0, time.UTC)}, filepath.Join(dir, "AWSLogs"))
+	// the 2026/11/01 folders (logs and digests) start after until + 1h
+	if len(got) != 2 || !strings.HasSuffix(got[0], "_c.json.gz") || sk.OutOfRange != 3 || sk.Digest != 0 {
+		t.Errorf("day pruning, until: %v %+v", got, sk)
+	}
+
 	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(Input) error { return nil }); err == nil {
 		t.Error("a missing path is not an error")
 	}
