@@ -113,7 +113,7 @@ func TestScanCommand(t *testing.T) {
 		if code != exitFindings || len(fs) == 0 || fs[0]["eventID"] != "00000000-0000-4000-8000-000000000003" {
 			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
 		}
-		if !strings.Contains(errOut, "1 files outside the time window") {
+		if !strings.Contains(errOut, "2 files outside the time window") { // the 2026-11-01 log file and digest
 			t.Errorf("summary:\n%s", errOut)
 		}
 	})
