@@ -137,6 +137,13 @@ resource "aws_lambda_event_source_mapping" "logs" {
 resource "aws_cloudwatch_event_bus" "central" {
   count = var.create_central_bus ? 1 : 0
   name  = var.event_bus_name
+
+  lifecycle {
+    precondition {
+      condition     = var.event_bus_name != "default" && var.organization_id != ""
+      error_message = "create_central_bus needs event_bus_name (not \"default\") and organization_id."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_bus_policy" "central" {
