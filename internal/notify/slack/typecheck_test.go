@@ -1,0 +1,46 @@
+package slack_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestGoldenTypeCheck type-checks every golden message against Slack's own TypeScript
+// types (@slack/types), which catches unknown keys and wrong types (not length limits).
+// Set TRAILBELL_TEST_SLACK_TYPES to a directory where `npm install typescript
+// @slack/types` was run.
+func TestGoldenTypeCheck(t *testing.T) {
+	dir := os.Getenv("TRAILBELL_TEST_SLACK_TYPES")
+	if dir == "" {
+		t.Skip("TRAILBELL_TEST_SLACK_TYPES is not set (a directory with typescript and @slack/types installed)")
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files (%v)", err)
+	}
+	var b strings.Builder
+	b.WriteString("import type { KnownBlock, MessageAttachment } from '@slack/types';\n")
+	b.WriteString("type Att = Omit<MessageAttachment, 'blocks'> & { blocks: KnownBlock[] };\n")
+	b.WriteString("type Msg = { text: string; attachments: Att[]; unfurl_links?: boolean; unfurl_media?: boolean; channel?: string; thread_ts?: string };\n")
+	for i, f := range files {
+		j, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "// %s\nexport const m%d: Msg = %s;\n", f, i, j)
+	}
+	check := filepath.Join(dir, "trailbell-golden-check.ts")
+	if err := os.WriteFile(check, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(check)
+	cmd := exec.CommandContext(t.Context(), filepath.Join(dir, "node_modules", ".bin", "tsc"), "--noEmit", "--strict", check)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("golden messages do not type-check against @slack/types: %v\n%s", err, out)
+	}
+}
