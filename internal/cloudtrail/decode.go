@@ -228,6 +228,12 @@ func (d *decoder) run() error {
 	// After a bad top-level value, lines are skipped until one starts with '{' or '[' in its
 	// first column, where the next JSON line would start; every value tried and failed counts.
 	resync := false
+	// a byte order mark, as some Windows tools write, is not content
+	for len(d.s.buf) < 3 && d.s.more() {
+	}
+	if bytes.HasPrefix(d.s.buf, []byte("\xef\xbb\xbf")) {
+		d.s.pos = 3
+	}
 	for {
 		i := skipSpace(d.s.buf, d.s.pos)
 		if i >= len(d.s.buf) {

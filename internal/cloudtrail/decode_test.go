@@ -274,6 +274,12 @@ func TestDecodeShapes(t *testing.T) {
 			problems: []string{"in line 2: unexpected end of input"},
 		},
 		{
+			name:    "byte order mark",
+			input:   "\xef\xbb\xbf" + `{"Records":[` + rec("a", "A") + `]}`,
+			names:   []string{"A"},
+			origins: []string{"in record 1"},
+		},
+		{
 			name:  "blank input",
 			input: " \n\t\n",
 		},
