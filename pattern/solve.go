@@ -85,46 +85,75 @@ func (sc *scratch) solve(sb *sub, extra [][]int32) bool {
 	sc.uset[0] = struct{}{}
 	sc.undo = sc.undo[:0]
 	sc.absent = sb.absent
-	indexes := make([]*trailIndex, len(lists))
-	for i := 1; i < len(lists); i++ {
-		indexes[i] = sc.newTrailIndex(lists[i])
+	for len(sc.tsets) < len(lists) {
+		sc.tsets = append(sc.tsets, newTrailSet())
 	}
-	return sc.search(lists, indexes, 0)
+	for i := 1; i < len(lists); i++ {
+		ts := sc.tsets[i]
+		ts.reset()
+		for _, t := range lists[i] {
+			ts.add(sc, t, true)
+		}
+	}
+	return sc.search(lists, sc.tsets, 0)
 }
 
-// trailIndex holds a set of trails: at marks each trail, below groups them under each of
-// their ancestors by the array they go through next.
-type trailIndex struct {
-	at    map[int32]bool
-	below map[int32][]trailGroup
+// trailSet indexes a set of trails by the tree of array elements: at marks the trails;
+// under each trail node u, a chain of groups (heads[u]-1, then next) names the arrays
+// through which members lie below u, each with a chain of those members (first, then
+// next). Its maps and slices are reused from event to event.
+type trailSet struct {
+	at     map[int32]bool
+	heads  map[int32]int32
+	groups []trailGroup
+	items  []trailItem
 }
 
 type trailGroup struct {
-	array  int32
-	trails []int32
+	array, first, next int32
 }
 
-func (sc *scratch) newTrailIndex(trails []int32) *trailIndex {
-	ix := &trailIndex{at: map[int32]bool{}, below: map[int32][]trailGroup{}}
-	for _, t := range trails {
-		if ix.at[t] {
-			continue
-		}
-		ix.at[t] = true
-		for c := t; c != 0; {
-			u, arr := sc.trails[c].parent, sc.trails[c].array
-			gs := ix.below[u]
-			i := slices.IndexFunc(gs, func(g trailGroup) bool { return g.array == arr })
-			if i < 0 {
-				gs = append(gs, trailGroup{array: arr})
-				i = len(gs) - 1
-			}
-			gs[i].trails = append(gs[i].trails, t)
-			ix.below[u] = gs
-			c = u
-		}
+type trailItem struct {
+	trail, next int32
+}
+
+func newTrailSet() *trailSet {
+	return &trailSet{at: map[int32]bool{}, heads: map[int32]int32{}}
+}
+
+func (ts *trailSet) reset() {
+	clear(ts.at)
+	clear(ts.heads)
+	ts.groups = ts.groups[:0]
+	ts.items = ts.items[:0]
+}
+
+// add records t under each of its ancestors. Without items (exists:false values, where
+// only the groups matter) it stops at the first ancestor that already has the group.
+func (ts *trailSet) add(sc *scratch, t int32, items bool) {
+	if ts.at[t] && items {
+		return
 	}
-	return ix
+	ts.at[t] = true
+	for c := t; c != 0; {
+		u, arr := sc.trails[c].parent, sc.trails[c].array
+		g := ts.heads[u] - 1
+		for g >= 0 && ts.groups[g].array != arr {
+			g = ts.groups[g].next
+		}
+		if g < 0 {
+			ts.groups = append(ts.groups, trailGroup{array: arr, first: -1, next: ts.heads[u] - 1})
+			g = int32(len(ts.groups) - 1)
+			ts.heads[u] = g + 1
+		} else if !items {
+			return // the rest of the chain was recorded by an earlier value
+		}
+		if items {
+			ts.items = append(ts.items, trailItem{trail: t, next: ts.groups[g].first})
+			ts.groups[g].first = int32(len(ts.items) - 1)
+		}
+		c = u
+	}
 }
 
 // choose adds t and its ancestors to U; it returns the undo mark.
@@ -149,7 +178,7 @@ func (sc *scratch) unchoose(mark int) {
 	sc.undo = sc.undo[:mark]
 }
 
-func (sc *scratch) search(lists [][]int32, indexes []*trailIndex, k int) bool {
+func (sc *scratch) search(lists [][]int32, indexes []*trailSet, k int) bool {
 	if k == len(lists) {
 		return sc.absentOK()
 	}
@@ -187,17 +216,16 @@ func (sc *scratch) search(lists [][]int32, indexes []*trailIndex, k int) bool {
 		if ix.at[u] && try(u) {
 			return true
 		}
-		for _, g := range ix.below[u] {
-			if _, taken := sc.req[g.array]; taken {
+		for g := ix.heads[u] - 1; g >= 0; g = ix.groups[g].next {
+			if _, taken := sc.req[ix.groups[g].array]; taken {
 				continue
 			}
-			// Compatible with U, and choosing one adds no constraint that another of
-			// the group would avoid, except deeper down: try them in turn.
-			for _, t := range g.trails {
+			// Every member is compatible with U: try them in turn.
+			for it := ix.groups[g].first; it >= 0; it = ix.items[it].next {
 				if sc.budget < 0 {
 					return false
 				}
-				if try(t) {
+				if try(ix.items[it].trail) {
 					return true
 				}
 			}
@@ -206,36 +234,26 @@ func (sc *scratch) search(lists [][]int32, indexes []*trailIndex, k int) bool {
 	return false
 }
 
-// absIndex summarises where the values of one exists:false field lie in the tree of
-// array elements: at is the set of trails holding a value; below maps a trail to the
-// arrays among its child elements that have values somewhere under them.
-type absIndex struct {
-	at    map[int32]bool
-	below map[int32][]int32
-}
-
-func (sc *scratch) absIndexFor(fi int32) *absIndex {
-	if ix, ok := sc.absIdx[fi]; ok {
-		return ix
-	}
-	ix := &absIndex{at: map[int32]bool{}, below: map[int32][]int32{}}
-	for oi := sc.fieldHead[fi]; oi >= 0; oi = sc.presence[oi].next {
-		t := sc.presence[oi].trail
-		ix.at[t] = true
-		for t != 0 {
-			parent, arr := sc.trails[t].parent, sc.trails[t].array
-			if slices.Contains(ix.below[parent], arr) {
-				break // the rest of the chain was recorded by an earlier value
-			}
-			ix.below[parent] = append(ix.below[parent], arr)
-			t = parent
-		}
+// absSet returns the trailSet of the values of an exists:false field, built once per
+// event.
+func (sc *scratch) absSet(fi int32) *trailSet {
+	if i, ok := sc.absIdx[fi]; ok {
+		return sc.absSets[i]
 	}
 	if sc.absIdx == nil {
-		sc.absIdx = map[int32]*absIndex{}
+		sc.absIdx = map[int32]int{}
 	}
-	sc.absIdx[fi] = ix
-	return ix
+	i := len(sc.absIdx)
+	if i == len(sc.absSets) {
+		sc.absSets = append(sc.absSets, newTrailSet())
+	}
+	ts := sc.absSets[i]
+	ts.reset()
+	for oi := sc.fieldHead[fi]; oi >= 0; oi = sc.presence[oi].next {
+		ts.add(sc, sc.presence[oi].trail, false)
+	}
+	sc.absIdx[fi] = i
+	return ts
 }
 
 // absentOK reports whether no value of an exists:false field is compatible with U: none
@@ -245,7 +263,7 @@ func (sc *scratch) absentOK() bool {
 		if sc.fieldStamp[fi] != sc.epoch {
 			continue
 		}
-		ix := sc.absIndexFor(fi)
+		ix := sc.absSet(fi)
 		for i := -1; i < len(sc.undo); i++ {
 			u := int32(0)
 			if i >= 0 {
@@ -255,8 +273,8 @@ func (sc *scratch) absentOK() bool {
 			if ix.at[u] {
 				return false
 			}
-			for _, arr := range ix.below[u] {
-				if _, ok := sc.req[arr]; !ok {
+			for g := ix.heads[u] - 1; g >= 0; g = ix.groups[g].next {
+				if _, ok := sc.req[ix.groups[g].array]; !ok {
 					return false
 				}
 			}
