@@ -39,15 +39,15 @@ flags:
 // scanFlags holds every flag of trailbell scan, defined in one place so that options such as
 // notifiers are one small addition here and one sink in runScan.
 type scanFlags struct {
-	format          string
-	rules           scanPaths
-	noBuiltin       bool
-	only, disable   scanList
-	since, until    string
-	region, endpont string
-	workers         int
-	noProgress      bool
-	notify          notifyFlags // notify.go
+	format           string
+	rules            scanPaths
+	noBuiltin        bool
+	only, disable    scanList
+	since, until     string
+	region, endpoint string
+	workers          int
+	noProgress       bool
+	notify           notifyFlags // notify.go
 }
 
 func (f *scanFlags) register(fs *flag.FlagSet) {
@@ -59,7 +59,7 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.since, "since", "", "scan from this time: RFC 3339, YYYY-MM-DD, or a duration ago (36h, 7d); log files are chosen by the time in their name, records by eventTime")
 	fs.StringVar(&f.until, "until", "", "scan up to this time (same forms as --since)")
 	fs.StringVar(&f.region, "region", "", "AWS region for s3:// paths (default from the AWS configuration)")
-	fs.StringVar(&f.endpont, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
+	fs.StringVar(&f.endpoint, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
 	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU, four per CPU for s3:// paths)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
 	f.notify.register(fs)
@@ -177,7 +177,7 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		Detector: engine,
 		Sinks:    sinks,
 		Window:   w,
-		S3:       s3.Options{Region: f.region, Endpoint: f.endpont},
+		S3:       s3.Options{Region: f.region, Endpoint: f.endpoint},
 		Workers:  f.workers,
 	}
 	if !f.noProgress && isTerminal(io.err) {
