@@ -59,7 +59,8 @@ type ScanSummary struct {
 	RecordsByTime  int // records outside the window by eventTime
 	Bad            int // bad records and unreadable parts of inputs
 	Problems       []cloudtrail.Problem
-	Unreadable     []error // inputs that could not be opened or read
+	BadByInput     map[string]int // inputs with bad records, and how many
+	Unreadable     []error        // inputs that could not be opened or read
 	Findings       int
 	PerRule        map[string]int
 	PerSeverity    map[finding.Severity]int
@@ -80,6 +81,7 @@ type input struct {
 // chunk is final and carries the counts.
 type fileResult struct {
 	seq      int
+	name     string
 	final    bool
 	findings []finding.Finding
 	stats    cloudtrail.Stats
@@ -117,6 +119,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 		PerRule:     map[string]int{},
 		PerSeverity: map[finding.Severity]int{},
 		PerDay:      map[string]int{},
+		BadByInput:  map[string]int{},
 	}
 
 	var prog *progress
@@ -314,7 +317,7 @@ const eventBatch = 256
 // detection run in two goroutines, so one large file keeps two cores busy; send passes on
 // findings of a large input before it is done.
 func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress, send func(fileResult) error) fileResult {
-	r := fileResult{seq: j.seq, final: true}
+	r := fileResult{seq: j.seq, name: j.in.name, final: true}
 	rc, err := j.in.open(ctx)
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", j.in.name, err)
@@ -425,6 +428,9 @@ func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink) error
 	s.Records += r.stats.Records
 	s.RecordsByTime += r.outside
 	s.Bad += r.stats.Bad
+	if r.stats.Bad > 0 {
+		s.BadByInput[r.name] += r.stats.Bad
+	}
 	s.DetectFailures += r.detFails
 	for _, p := range r.stats.Problems {
 		if len(s.Problems) < cloudtrail.MaxProblems {
@@ -513,6 +519,17 @@ func (s *ScanSummary) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "; first %d:\n", len(s.Problems))
 		for _, p := range s.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
+		}
+		if len(s.BadByInput) > 1 {
+			// the first problems may all come from one input: say where the rest are
+			fmt.Fprintf(w, "bad records by input (%d inputs):\n", len(s.BadByInput))
+			for i, kv := range sortedCounts(s.BadByInput, true) {
+				if i == 10 {
+					fmt.Fprintf(w, "  ... and %d more inputs\n", len(s.BadByInput)-i)
+					break
+				}
+				fmt.Fprintf(w, "  %6d  %s\n", kv.n, kv.k)
+			}
 		}
 	}
 	if len(s.Unreadable) > 0 {

@@ -114,6 +114,9 @@ func TestScanOrderAndSummary(t *testing.T) {
 			if sum.Bad != 2 || sum.DetectFailures != 1 || len(sum.Problems) != 2 {
 				t.Errorf("bad %d, detect failures %d, problems %v", sum.Bad, sum.DetectFailures, sum.Problems)
 			}
+			if len(sum.BadByInput) != 1 || sum.BadByInput[filepath.Join(dir, "bad.jsonl")] != 2 {
+				t.Errorf("bad by input %v", sum.BadByInput)
+			}
 			if sum.PerRule["r-CreateUser"] != len(want) || sum.PerDay["2026-11-01"] != len(want) {
 				t.Errorf("per rule %v, per day %v", sum.PerRule, sum.PerDay)
 			}
