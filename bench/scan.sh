@@ -4,8 +4,8 @@
 #
 #   bench/scan.sh [RECORDS] [RUNS]      defaults: 200000 records, best of 3 runs
 #
-# Needs zcat and jq. jq is installed with `apt-get install -y jq` when missing (Debian/Ubuntu,
-# as root), which this script does itself. Output and inputs go to bench/out/ (ignored by git).
+# Needs zcat, jq and GNU time; jq and time are installed with `apt-get install -y jq time` when
+# missing (Debian/Ubuntu, as root), which this script does itself. Output and inputs go to bench/out/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-200000}
@@ -17,6 +17,10 @@ mkdir -p "$out"
 if ! command -v jq >/dev/null; then
 	echo "installing jq (apt-get install -y jq)" >&2
 	apt-get install -y jq >/dev/null
+fi
+if [ ! -x /usr/bin/time ]; then # GNU time reports CPU and max RSS
+	echo "installing GNU time (apt-get install -y time)" >&2
+	apt-get install -y time >/dev/null
 fi
 
 go build -o "$out/trailbell" ./cmd/trailbell
