@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,4 +157,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+// TestREADMEExample keeps the configuration shown in README.md ("Send alerts") valid.
+func TestREADMEExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip("README.md not found")
+	}
+	s := string(b)
+	i := strings.Index(s, "## Send alerts")
+	if i < 0 {
+		t.Fatal(`README.md has no "## Send alerts" section`)
+	}
+	start := strings.Index(s[i:], "```yaml\n")
+	if start < 0 {
+		t.Fatal("no yaml block in the Send alerts section")
+	}
+	block := s[i+start+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	if _, err := config.Parse([]byte(block), t.TempDir()); err != nil {
+		t.Fatalf("README example does not parse:\n%v", err)
+	}
 }
