@@ -14,16 +14,80 @@ import (
 	"github.com/trailbell/trailbell/internal/notify"
 )
 
-// runNotify dispatches `trailbell notify SUBCOMMAND`; `test` is the only one.
+const notifyUsage = `usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)
+       trailbell notify dead --config FILE [--requeue]`
+
+// runNotify dispatches `trailbell notify SUBCOMMAND`.
 func runNotify(ctx context.Context, args []string, io stdio) int {
-	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(io.err, "usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+	switch {
+	case len(args) > 0 && args[0] == "test":
+		return runNotifyTest(ctx, args[1:], io)
+	case len(args) > 0 && args[0] == "dead":
+		return runNotifyDead(ctx, args[1:], io)
+	}
+	fmt.Fprintln(io.err, notifyUsage)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		return exitOK
+	}
+	return exitError
+}
+
+// runNotifyDead lists the outbox's dead letters (findings that failed permanently with no
+// fallback) and, with --requeue, delivers them again.
+func runNotifyDead(ctx context.Context, args []string, io stdio) int {
+	fs := flag.NewFlagSet("notify dead", flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	cfgPath := fs.String("config", "", "configuration `file` (its state_dir holds the outbox)")
+	requeue := fs.Bool("requeue", false, "deliver the dead letters again, to the receivers they failed on")
+	timeout := fs.Duration("timeout", 5*time.Minute, "with --requeue, give up delivering after this long")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitError
 	}
-	return runNotifyTest(ctx, args[1:], io)
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(io.err, "trailbell notify dead: "+format+"\n", a...)
+		return exitError
+	}
+	if *cfgPath == "" || fs.NArg() > 0 {
+		return fail("usage: trailbell notify dead --config FILE [--requeue]")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if cfg.StateDir == "" {
+		return fail("%s has no state_dir: without one the outbox is in memory and keeps nothing", *cfgPath)
+	}
+	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p, err := app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{Stdout: io.out})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer p.Close()
+	dl, err := p.DeadLetters(1000)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, d := range dl {
+		fmt.Fprintf(io.out, "%s\t%s\t%s\t%s\t%s\n", d.Receiver, d.Finding.Rule, d.Finding.EventID, d.Finding.EventTime, d.Error)
+	}
+	if !*requeue {
+		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s)\n", len(dl))
+		return exitOK
+	}
+	n, err := p.Requeue()
+	if err != nil {
+		return fail("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		return fail("requeued %d, delivery failed: %v", n, err)
+	}
+	fmt.Fprintf(io.err, "trailbell notify dead: requeued and delivered %d finding(s)\n", n)
+	return exitOK
 }
 
 // runNotifyTest sends a sample alert through the real delivery path to one receiver.

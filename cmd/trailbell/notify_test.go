@@ -95,3 +95,36 @@ func TestScanSlackWebhook(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyDead: a scan whose webhook was revoked leaves its findings as dead letters in
+// the outbox; `notify dead` lists them and, once the URL is fixed, --requeue delivers them.
+func TestNotifyDead(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.Revoke("old")
+	dir := t.TempDir()
+	hook := filepath.Join(dir, "hook")
+	os.WriteFile(hook, []byte(srv.WebhookURL("old")), 0o600)
+	cfg := filepath.Join(dir, "trailbell.yaml")
+	os.WriteFile(cfg, []byte("state_dir: state\nnotify:\n  receivers:\n    - {name: sec, slack: {webhook_url_file: hook}, rate_limit: {per_second: 100, burst: 10}}\n  route: {receiver: sec}\n"), 0o600)
+	code, _, stderr := runCmd(t, "scan", "--config", cfg, "--format", "json", "--no-progress", "../../examples/privesc-story")
+	if code != exitError || !strings.Contains(stderr, "no_service") {
+		t.Fatalf("scan to a revoked webhook: exit %d, stderr %s", code, stderr)
+	}
+	code, out, stderr := runCmd(t, "notify", "dead", "--config", cfg)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) == 0 || !strings.HasPrefix(lines[0], "sec\t") {
+		t.Fatalf("notify dead: exit %d, out %q, stderr %s", code, out, stderr)
+	}
+	os.WriteFile(hook, []byte(srv.WebhookURL("new")), 0o600)
+	code, _, stderr = runCmd(t, "notify", "dead", "--config", cfg, "--requeue")
+	if code != exitOK {
+		t.Fatalf("requeue: exit %d: %s", code, stderr)
+	}
+	if len(srv.Received()) == 0 {
+		t.Fatal("nothing delivered after requeue")
+	}
+	if _, out, _ = runCmd(t, "notify", "dead", "--config", cfg); strings.TrimSpace(out) != "" {
+		t.Fatalf("dead letters left: %s", out)
+	}
+}

@@ -697,7 +697,13 @@ func (p *Pipeline) fail(r *receiver, batch []*item, reason, msg string) error {
 	if fb == nil || batch[0].From != "" {
 		p.log.Error("delivery failed permanently; kept in the outbox's dead-letter queue", "receiver", r.Name,
 			"reason", reason, "err", msg, "findings", len(batch), "rule", batch[0].Finding.Rule, "eventID", batch[0].Finding.EventID)
-		if err := p.store.move(r.Name, ids, map[string][]*item{deadQueue: batch}); err != nil {
+		dead := make([]*item, len(batch))
+		for i, it := range batch {
+			c := *it
+			c.From, c.LastError = r.Name, msg // who it was for, so Requeue can send it back
+			dead[i] = &c
+		}
+		if err := p.store.move(r.Name, ids, map[string][]*item{deadQueue: dead}); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 		p.mu.Lock()
@@ -748,5 +754,56 @@ func (p *Pipeline) failureAlert(name string, batch []*item, reason, msg string, 
 			{Name: "rules", Value: strings.Join(rules, ", ")},
 		},
 		Record: json.RawMessage("null"),
+	}
+}
+
+// DeadLetter is a finding that could not be delivered and had no fallback.
+type DeadLetter struct {
+	Receiver string
+	Error    string
+	Finding  finding.Finding
+}
+
+// DeadLetters lists up to limit undeliverable findings, oldest first.
+func (p *Pipeline) DeadLetters(limit int) ([]DeadLetter, error) {
+	its, err := p.store.head(deadQueue, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	out := make([]DeadLetter, len(its))
+	for i, it := range its {
+		out[i] = DeadLetter{Receiver: it.From, Error: it.LastError, Finding: it.Finding}
+	}
+	return out, nil
+}
+
+// Requeue gives every dead letter whose receiver still exists another delivery (after
+// the cause was fixed, e.g. a new webhook URL). It returns how many were requeued.
+func (p *Pipeline) Requeue() (int, error) {
+	n := 0
+	for {
+		its, err := p.store.head(deadQueue, 500)
+		if err != nil {
+			return n, fmt.Errorf("outbox: %w", err)
+		}
+		var ids []uint64
+		to := map[string][]*item{}
+		for _, it := range its {
+			if p.receivers[it.From] == nil {
+				continue
+			}
+			ids = append(ids, it.id)
+			to[it.From] = append(to[it.From], &item{Finding: it.Finding, Accepted: p.opts.Now()})
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		if err := p.store.move(deadQueue, ids, to); err != nil {
+			return n, fmt.Errorf("outbox: %w", err)
+		}
+		for name, list := range to {
+			p.added(p.receivers[name], len(list))
+		}
+		n += len(ids)
 	}
 }

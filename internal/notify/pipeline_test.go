@@ -624,3 +624,36 @@ func TestFlushOutlivesRun(t *testing.T) {
 		}
 	})
 }
+
+func TestDeadLettersAndRequeue(t *testing.T) {
+	broken := true
+	n := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+		if broken {
+			return false, &notify.Error{Reason: "no_service", Err: errors.New("HTTP 404: no_service")}
+		}
+		return false, nil
+	}}
+	o := notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}, StateDir: t.TempDir()}
+	p := newPipeline(t, o)
+	submit(t, p, mk("r", "p", "e1", finding.High))
+	if err := p.Flush(t.Context()); err == nil {
+		t.Fatal("flush hid a permanent failure")
+	}
+	dl, err := p.DeadLetters(10)
+	if err != nil || len(dl) != 1 || dl[0].Receiver != "a" || dl[0].Finding.EventID != "e1" || !strings.Contains(dl[0].Error, "no_service") {
+		t.Fatalf("dead letters %+v (%v)", dl, err)
+	}
+	broken = false
+	if k, err := p.Requeue(); err != nil || k != 1 {
+		t.Fatalf("requeued %d (%v)", k, err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.delivered(); !slices.Equal(got, []string{"e1"}) {
+		t.Fatalf("delivered %v", got)
+	}
+	if dl, _ := p.DeadLetters(10); len(dl) != 0 {
+		t.Fatalf("dead letters left: %+v", dl)
+	}
+}
