@@ -35,7 +35,7 @@ type command struct {
 var commands = []command{
 	// keep sorted by name
 	{"deploy", "print the EventBridge pre-filter pattern; check a deployment (pattern|check)", runDeploy},
-	{"notify", "send a test alert to a receiver (notify test)", runNotify},
+	{"notify", "send a test alert; list or requeue undeliverable alerts (test|dead)", runNotify},
 	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
 	{"run", "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", runRun},
 	{"scan", "scan log files, directories, stdin or s3:// prefixes for findings (a backtest)", runScan},
