@@ -110,12 +110,15 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 		if excepted[i] {
 			continue
 		}
+		r := &e.rules[i]
+		if !predicatesMayHold(r, env) {
+			continue // turned away by bytes, without decoding the record
+		}
 		if rec == nil {
 			if rec, err = envelopeRecord(env); err != nil {
 				return nil, err
 			}
 		}
-		r := &e.rules[i]
 		if !predicatesHold(r, rec) {
 			continue
 		}
@@ -131,6 +134,16 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 func orderedUnique(xs []int) []int {
 	slices.Sort(xs)
 	return slices.Compact(xs)
+}
+
+// predicatesMayHold checks the predicates' necessary conditions on the raw envelope.
+func predicatesMayHold(r *Rule, env []byte) bool {
+	for _, p := range r.Predicates {
+		if m := predicates[p].maybe; m != nil && !m(env) {
+			return false
+		}
+	}
+	return true
 }
 
 func predicatesHold(r *Rule, rec *record) bool {

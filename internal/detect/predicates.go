@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"strings"
@@ -11,6 +12,11 @@ import (
 type Predicate struct {
 	Doc   string
 	holds func(*record) bool
+	// maybe, when set, is a necessary condition on the raw envelope bytes: false means holds
+	// is false, so the record need not be decoded. It must never be false when holds could be
+	// true (escapes included); most records a pattern selects but a predicate rejects are
+	// turned away here for the cost of a byte search.
+	maybe func(env []byte) bool
 }
 
 // predicates is fixed at compile time: rules are data and must not carry code.
@@ -88,6 +94,7 @@ var predicates = map[string]Predicate{
 			}
 			return false
 		},
+		maybe: mayHaveStar,
 	},
 	"caller-is-person": {
 		Doc: "the caller is an IAM user, a federated user, root, or an IAM Identity Center " +
@@ -100,6 +107,13 @@ var predicates = map[string]Predicate{
 				return strings.Contains(r.str("userIdentity.arn"), ":assumed-role/AWSReservedSSO_")
 			}
 			return false
+		},
+		maybe: func(env []byte) bool {
+			// every accepted type and the SSO role prefix appear verbatim unless escaped
+			return bytes.Contains(env, []byte(`\u`)) ||
+				bytes.Contains(env, []byte("IAMUser")) || bytes.Contains(env, []byte("FederatedUser")) ||
+				bytes.Contains(env, []byte("Root")) || bytes.Contains(env, []byte("IdentityCenterUser")) ||
+				bytes.Contains(env, []byte("AWSReservedSSO_"))
 		},
 	},
 	"password-reset-not-required": {
@@ -120,6 +134,20 @@ var predicates = map[string]Predicate{
 			return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
 		},
 	},
+}
+
+// mayHaveStar reports whether the bytes could hold a `*` principal: the byte itself, or it
+// escaped in JSON (\u002a) or URL-encoded (%2A), as policies inside strings sometimes are.
+func mayHaveStar(env []byte) bool {
+	if bytes.IndexByte(env, '*') >= 0 {
+		return true
+	}
+	for _, esc := range [][]byte{[]byte("u002a"), []byte("u002A"), []byte("%2a"), []byte("%2A")} {
+		if bytes.Contains(env, esc) {
+			return true
+		}
+	}
+	return false
 }
 
 // PredicateNames lists the known predicates, sorted.
