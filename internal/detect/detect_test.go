@@ -371,6 +371,14 @@ func TestEnvelopeRecord(t *testing.T) {
 		{"detail null", `{"detail":null}`, "", "not a JSON object"},
 		{"detail array", `{"detail":[1]}`, "", "detail"},
 		{"not an object", `[1]`, "", "not a JSON object"},
+		// the layout cloudtrail.Lift writes, and near misses that must take the general path
+		{"lifted", `{"version":"0","id":"i","source":"aws.iam","resources":[],"detail": {"eventName":"X"} }`, `{"eventName":"X"}`, ""},
+		{"lifted then more", `{"version":"0","resources":[],"detail":{"eventName":"Y"},"detail":{"eventName":"X"}}`, `{"eventName":"X"}`, ""},
+		{"marker nested before", `{"a":{"b":0,"resources":[],"detail":{"eventName":"Y"}},"detail":{"eventName":"X"}}`, `{"eventName":"X"}`, ""},
+		{"marker inside a string", `{"a":"\",\"resources\":[],\"detail\":{}","detail":{"eventName":"X"}}`, `{"eventName":"X"}`, ""},
+		{"lifted, bad head", `{"version":0 0,"resources":[],"detail":{"eventName":"X"}}`, "", "decode envelope"},
+		{"lifted, bad detail", `{"version":"0","resources":[],"detail":{"eventName":"X"}`, "", "decode envelope"},
+		{"lifted, detail array", `{"version":"0","resources":[],"detail":["X"]}`, "", "detail"},
 	} {
 		r, err := envelopeRecord([]byte(c.env))
 		if c.err != "" {
@@ -389,6 +397,13 @@ func TestEnvelopeRecord(t *testing.T) {
 		if c.name == "detail last" && r.str("n") != "1.50" {
 			t.Errorf("number spelling lost: %q", r.str("n"))
 		}
+	}
+	// the fast path is taken for Lift's layout only
+	if d, ok := liftedDetail([]byte(`{"version":"0","resources":[],"detail":{"a":1}}`)); !ok || string(d) != `{"a":1}` {
+		t.Errorf("lifted layout: %q, %v", d, ok)
+	}
+	if _, ok := liftedDetail([]byte(`{"a":{"resources":[],"detail":{}},"detail":{}}`)); ok {
+		t.Error("marker in a nested object taken for the top level")
 	}
 }
 

@@ -19,12 +19,19 @@ type record struct {
 	m      map[string]any
 	docs   []policyDoc // policy documents in the record, parsed on first use
 	parsed bool
+	whole  bool // the decoded value was all of raw
 }
 
 // envelopeRecord decodes the record inside an EventBridge envelope. (Decoding the envelope
 // with a token-level json.Decoder to save a pass measured slower: it copies its input and
 // allocates per member.)
 func envelopeRecord(env []byte) (*record, error) {
+	if detail, ok := liftedDetail(env); ok {
+		if rec, err := decodeRecord(detail); err == nil && rec.whole {
+			return rec, nil
+		}
+		// anything unusual takes the general path below, which also words the errors
+	}
 	var ev struct {
 		Detail json.RawMessage `json:"detail"`
 	}
@@ -41,6 +48,30 @@ func envelopeRecord(env []byte) (*record, error) {
 	return decodeRecord(ev.Detail)
 }
 
+// liftMarker ends the members cloudtrail.Lift writes before the record.
+var liftMarker = []byte(`,"resources":[],"detail":`)
+
+// liftedDetail finds the record in an envelope laid out as cloudtrail.Lift writes it (flat
+// string members, then resources and detail last) without decoding the envelope twice. It
+// reports false for any other layout. An unescaped quote cannot occur inside a JSON string,
+// so the first marker is structural; no '{' or '[' before it means it is at the top level.
+func liftedDetail(env []byte) ([]byte, bool) {
+	i := bytes.Index(env, liftMarker)
+	if i <= 0 || env[0] != '{' || bytes.IndexAny(env[1:i], "{[") >= 0 {
+		return nil, false
+	}
+	end := len(bytes.TrimRight(env, " \t\r\n"))
+	if end == 0 || env[end-1] != '}' {
+		return nil, false
+	}
+	// the members before the marker must still be well-formed JSON
+	head := make([]byte, 0, i+1)
+	if !json.Valid(append(append(head, env[:i]...), '}')) {
+		return nil, false
+	}
+	return bytes.TrimSpace(env[i+len(liftMarker) : end-1]), true
+}
+
 func decodeRecord(detail json.RawMessage) (*record, error) {
 	d := json.NewDecoder(bytes.NewReader(detail))
 	d.UseNumber()
@@ -55,7 +86,10 @@ func decodeRecord(detail json.RawMessage) (*record, error) {
 	if m == nil {
 		return nil, fmt.Errorf("decode record: detail is not a JSON object")
 	}
-	return &record{raw: detail, m: m}, nil
+	// whole: nothing but space follows the record (the fast path in envelopeRecord needs it)
+	rest := detail[d.InputOffset():]
+	whole := len(bytes.TrimLeft(rest, " \t\r\n")) == 0
+	return &record{raw: detail, m: m, whole: whole}, nil
 }
 
 // lookup follows a dotted path; array elements are addressed by index ("resources.0.ARN").
