@@ -296,8 +296,7 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 		sc.hitAll(f.anyButAll, trail)
 		return
 	}
-	// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
-	v, _ := strconv.ParseFloat(unsafeString(raw), 64)
+	v := numberValue(raw, f.numKeys)
 	if v == 0 {
 		v = 0
 	}
@@ -465,7 +464,11 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 			v = sc.p.vbuf
 		}
 	case 'n':
-		num, _ = strconv.ParseFloat(unsafeString(sc.p.data[o.start:o.end]), 64)
+		raw := sc.p.data[o.start:o.end]
+		var exact bool
+		if num, exact, _ = approxNumber(raw); !exact {
+			num, _ = strconv.ParseFloat(unsafeString(raw), 64)
+		}
 	}
 	fold := func() []byte {
 		if folded == nil {

@@ -136,6 +136,9 @@ type field struct {
 	// needFold/needNum: whether string values must be folded / numbers parsed at all.
 	needFold bool
 	needNum  bool
+	// numKeys: every finite number the field's patterns compare event numbers with,
+	// sorted (see numberValue).
+	numKeys []float64
 }
 
 // deferredCond is a condition of a sub-pattern other than its trigger: it is checked
@@ -200,6 +203,9 @@ func build(entries []entry) *snapshot {
 		}
 	}
 	s.root.finish(s.fields)
+	for _, f := range s.fields {
+		f.finishNumbers()
+	}
 	return s
 }
 
@@ -375,6 +381,7 @@ func (f *field) add(m valueMatcher, t target) {
 		}
 		f.exactNum[v] = append(f.exactNum[v], t)
 		f.needNum = true
+		f.addNumKey(v)
 	case opExactNull:
 		f.nulls = append(f.nulls, t)
 	case opExactTrue:
@@ -412,6 +419,8 @@ func (f *field) add(m valueMatcher, t target) {
 	case opNumeric:
 		f.numeric = append(f.numeric, numTarget{m.rng, t})
 		f.needNum = true
+		f.addNumKey(m.rng.lo)
+		f.addNumKey(m.rng.hi)
 	case opCIDR:
 		f.cidrs.add(m.cidr, t)
 	case opAnythingBut:
@@ -429,6 +438,9 @@ func (f *field) add(m valueMatcher, t target) {
 		f.anyButAll = append(f.anyButAll, t)
 		if m.ab.kind == abNumbers {
 			f.needNum = true
+			for _, x := range m.ab.nums {
+				f.addNumKey(x)
+			}
 		}
 		if m.ab.kind == abFold {
 			f.needFold = true

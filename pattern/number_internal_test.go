@@ -1,0 +1,177 @@
+package pattern
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+)
+
+// numberCases are event numbers that stress the fast path: near ties, 17+ digits,
+// exponents at and past the exact powers of ten, signed zeros, huge and tiny exponents.
+var numberCases = []string{
+	"0", "-0", "0.0", "-0.0", "0e5", "-0e-400", "1", "-1", "300", "300.0", "3.0e2", "3e2",
+	"37.807807921694092", "37.80780792169409", "37.807807921694093", "37.8078079216940920000001",
+	"-122.41983177253881", "-122.419831772538810000", "9007199254740992", "9007199254740993",
+	"9007199254740993.0", "18446744073709551615", "18446744073709551616", "123456789012345678901234567890",
+	"0.1", "0.30000000000000004", "1e22", "1e23", "1e-22", "1e-23", "9.999999999999999e22",
+	"1e308", "1.7976931348623157e308", "1.7976931348623159e308", "1e309", "-1e400", "1e-400",
+	"4.9e-324", "2.2250738585072014e-308", "0.000000000000000000001", "1E+2", "1e+0",
+	"12345678901234567890e-20", "1.00000000000000000000000000001", "0.99999999999999999999",
+	"100000000000000000000000", "5e-324", "1e99999999999",
+}
+
+func parseExact(t testing.TB, raw string) float64 {
+	t.Helper()
+	v, err := strconv.ParseFloat(raw, 64)
+	if err != nil && !math.IsInf(v, 0) && v != 0 {
+		t.Fatalf("ParseFloat(%q): %v", raw, err)
+	}
+	return v
+}
+
+func TestApproxNumber(t *testing.T) {
+	for _, raw := range numberCases {
+		want := parseExact(t, raw)
+		v, exact, ok := approxNumber([]byte(raw))
+		if !ok {
+			continue
+		}
+		if exact && math.Float64bits(v) != math.Float64bits(want) {
+			t.Errorf("approxNumber(%q) = %v claimed exact, ParseFloat = %v", raw, v, want)
+		}
+		if !exact && !near(v, want) {
+			t.Errorf("approxNumber(%q) = %v, ParseFloat = %v: not within %g", raw, v, want, nearGap)
+		}
+	}
+}
+
+// sameComparisons checks that numberValue compares with every key (and with the
+// neighbours of each key) as the exact float64 does.
+func sameComparisons(t testing.TB, raw string, keys []float64) {
+	t.Helper()
+	want := parseExact(t, raw)
+	if math.IsNaN(want) {
+		return
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	got := numberValue([]byte(raw), sorted)
+	for _, k := range keys {
+		if (got < k) != (want < k) || (got == k) != (want == k) || (got > k) != (want > k) {
+			t.Fatalf("%q against %v: fast value %v, exact %v compare differently", raw, k, got, want)
+		}
+	}
+}
+
+func TestNumberValueComparesAsParseFloat(t *testing.T) {
+	for _, raw := range numberCases {
+		x := parseExact(t, raw)
+		var keys []float64
+		if !math.IsInf(x, 0) {
+			keys = []float64{x, math.Nextafter(x, math.Inf(1)), math.Nextafter(x, math.Inf(-1)), 0, -1, 1e300}
+		}
+		sameComparisons(t, raw, keys)
+		sameComparisons(t, raw, nil)
+		sameComparisons(t, raw, []float64{37.807807921694092, -122.41983177253881, 300})
+	}
+	// Random numbers, written with many digits, near keys that are their own float64 or
+	// a neighbour of it: the near-tie cases must fall back to exact parsing.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		x := (r.Float64() - 0.5) * math.Pow(10, float64(r.IntN(50)-25))
+		raw := strconv.FormatFloat(x, 'f', r.IntN(30), 64)
+		if r.IntN(2) == 0 {
+			raw = strconv.FormatFloat(x, 'e', r.IntN(25), 64)
+		}
+		y := parseExact(t, raw)
+		keys := []float64{y, math.Nextafter(y, 1e300), math.Nextafter(y, -1e300), x, -x, r.NormFloat64()}
+		sameComparisons(t, raw, keys)
+	}
+}
+
+// TestNumberNearTiesThroughMatcher checks the float64 semantics end to end: the event
+// number equal to the pattern's after rounding matches, its float64 neighbour does not.
+func TestNumberNearTiesThroughMatcher(t *testing.T) {
+	const p = 37.807807921694092
+	up := math.Nextafter(p, 100)
+	cases := []struct {
+		ev   string
+		want bool
+	}{
+		{"37.807807921694092", true},
+		{strconv.FormatFloat(p, 'g', -1, 64), true},
+		{"37.8078079216940920000000000001", true},
+		{"3780780792169409.2e-14", true},
+		{strconv.FormatFloat(up, 'g', -1, 64), false},
+		{strconv.FormatFloat(up, 'g', 17, 64), false},
+		{"37.80780792169", false},
+		{"-37.807807921694092", false},
+	}
+	m := New()
+	if err := m.Add("eq", fmt.Sprintf(`{"x":[%s]}`, "37.807807921694092")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Add("gt", `{"y":[{"numeric":[">",37.807807921694092]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		for _, id := range []string{"eq", "gt"} {
+			key := "x"
+			want := c.want
+			if id == "gt" {
+				key = "y"
+				want = parseExact(t, c.ev) > p
+			}
+			got, err := m.Match(fmt.Appendf(nil, `{"%s":[1,%s,2]}`, key, c.ev))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(got) == 1) != want {
+				t.Errorf("%s: event %s: matched %v, want %v", id, c.ev, got, want)
+			}
+		}
+	}
+	// -0 equals 0, huge exponents are ±Inf, tiny ones 0.
+	for _, c := range []struct{ pat, ev string }{{"0", "-0"}, {"0", "-0.0e10"}, {"0", "1e-400"}} {
+		m := New()
+		if err := m.Add("z", `{"x":[`+c.pat+`]}`); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Match([]byte(`{"x":` + c.ev + `}`)); err != nil || len(got) != 1 {
+			t.Errorf("pattern %s, event %s: %v %v, want a match", c.pat, c.ev, got, err)
+		}
+	}
+	m = New()
+	if err := m.Add("big", `{"x":[{"numeric":[">",1e308]}]}`); err != nil {
+		t.Fatal(err)
+	}
+	for ev, want := range map[string]bool{"1e309": true, "1e99999999999": true, "-1e309": false, "1.7976931348623157e308": true, "1e307": false} {
+		got, err := m.Match([]byte(`{"x":` + ev + `}`))
+		if err != nil || (len(got) == 1) != want {
+			t.Errorf("numeric > 1e308, event %s: %v %v, want match %v", ev, got, err, want)
+		}
+	}
+}
+
+func FuzzNumberValue(f *testing.F) {
+	for _, raw := range numberCases {
+		f.Add(raw, 37.807807921694092)
+	}
+	f.Fuzz(func(t *testing.T, raw string, key float64) {
+		if !validNumber(raw) {
+			return
+		}
+		want := parseExact(t, raw)
+		sameComparisons(t, raw, []float64{key, want, math.Nextafter(want, 0), math.Nextafter(want, math.Inf(1))})
+	})
+}
+
+// validNumber reports whether s is one JSON number, as readNumber accepts it.
+func validNumber(s string) bool {
+	p := scanner{data: []byte(s)}
+	_, err := p.readNumber()
+	return err == nil && p.pos == len(s) && s != ""
+}
