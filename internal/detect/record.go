@@ -30,8 +30,13 @@ func envelopeRecord(env []byte) (*record, error) {
 		if rec, err := decodeRecord(detail); err == nil && rec.whole {
 			return rec, nil
 		}
-		// anything unusual takes the general path below, which also words the errors
+		// anything unusual takes the general path, which also words the errors
 	}
+	return envelopeRecordGeneral(env)
+}
+
+// envelopeRecordGeneral decodes the envelope to find its detail, whatever the layout.
+func envelopeRecordGeneral(env []byte) (*record, error) {
 	var ev struct {
 		Detail json.RawMessage `json:"detail"`
 	}
@@ -64,9 +69,9 @@ func liftedDetail(env []byte) ([]byte, bool) {
 	if end == 0 || env[end-1] != '}' {
 		return nil, false
 	}
-	// the members before the marker must still be well-formed JSON
-	head := make([]byte, 0, i+1)
-	if !json.Valid(append(append(head, env[:i]...), '}')) {
+	// the members before the marker, and its comma, must still be well-formed JSON
+	head := make([]byte, 0, i+8)
+	if !json.Valid(append(append(head, env[:i]...), `,"r":0}`...)) {
 		return nil, false
 	}
 	return bytes.TrimSpace(env[i+len(liftMarker) : end-1]), true
