@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -179,6 +180,8 @@ func (e *Engine) finding(i int, rec *record) finding.Finding {
 		Target:          rec.target(),
 		Params:          rec.params(),
 		Grants:          rec.grants(),
-		Record:          rec.raw,
+		// a copy: the record may sit in a large buffer of envelopes that a kept finding
+		// must not keep alive
+		Record: bytes.Clone(rec.raw),
 	}
 }
