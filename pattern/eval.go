@@ -296,7 +296,24 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 		sc.hitAll(f.anyButAll, trail)
 		return
 	}
-	v := numberValue(raw, f.numKeys)
+	v, exact, ok := sc.p.num, sc.p.numExact, sc.p.numOK // raw was read by readNumberValue
+	if ok && !nearAny(v, f.numKeys) {
+		// v equals no number the patterns name (nor does the exact value, see number.go):
+		// no exact match, every anything-but accepts it, and ranges compare as exactly.
+		for _, e := range f.numeric {
+			if e.r.contains(v) {
+				sc.hit(e.t, trail)
+			}
+		}
+		for _, g := range f.anyBut {
+			sc.hitAll(g.targets, trail)
+		}
+		return
+	}
+	if !exact {
+		// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
+		v, _ = strconv.ParseFloat(unsafeString(raw), 64)
+	}
 	if v == 0 {
 		v = 0
 	}

@@ -29,87 +29,124 @@ const nearGap = 1e-12
 // exact reports that v is the correctly rounded float64 (what strconv.ParseFloat returns);
 // ok false means the number is outside the range handled here and must be parsed.
 func approxNumber(raw []byte) (v float64, exact, ok bool) {
-	i := 0
+	p := scanner{data: raw}
+	if _, err := p.readNumberValue(); err != nil {
+		return 0, false, false
+	}
+	return p.num, p.numExact, p.numOK
+}
+
+// readNumberValue is readNumber that also computes the number's approximate value into
+// p.num, p.numExact and p.numOK (see approxNumber) in the same pass over its bytes.
+func (p *scanner) readNumberValue() ([]byte, error) {
+	d := p.data
+	i := p.pos
+	start := i
 	neg := false
-	if i < len(raw) && raw[i] == '-' {
+	if i < len(d) && d[i] == '-' {
 		neg = true
 		i++
 	}
+	if i >= len(d) {
+		return nil, p.fail("invalid value")
+	}
 	var mant uint64
-	digits := 0  // significant digits in mant
-	dropped := 0 // integer digits dropped once mant was full
-	truncated := false
+	digits := 0 // significant digits in mant
 	exp := 0
-	for ; i < len(raw) && '0' <= raw[i] && raw[i] <= '9'; i++ {
-		c := raw[i]
-		switch {
-		case digits < 19:
-			mant = mant*10 + uint64(c-'0')
-			if mant != 0 {
-				digits++
-			}
-		default:
-			dropped++
-			if c != '0' {
-				truncated = true
-			}
-		}
-	}
-	exp += dropped
-	if i < len(raw) && raw[i] == '.' {
+	truncated := false
+	switch c := d[i]; {
+	case c == '0':
 		i++
-		for ; i < len(raw) && '0' <= raw[i] && raw[i] <= '9'; i++ {
-			c := raw[i]
+	case '1' <= c && c <= '9':
+		for ; i < len(d) && '0' <= d[i] && d[i] <= '9'; i++ {
 			if digits < 19 {
-				mant = mant*10 + uint64(c-'0')
-				if mant != 0 {
-					digits++
-				}
+				mant = mant*10 + uint64(d[i]-'0')
+				digits++
+			} else {
+				exp++ // a dropped integer digit
+				truncated = truncated || d[i] != '0'
+			}
+		}
+	default:
+		return nil, p.fail("invalid value")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		j := i
+		if mant == 0 {
+			// Leading zeros of 0.00x are not significant digits.
+			for ; i < len(d) && d[i] == '0'; i++ {
 				exp--
-			} else if c != '0' {
+			}
+		}
+		for ; i < len(d); i++ {
+			c := d[i] - '0'
+			if c > 9 {
+				break
+			}
+			if digits < 19 {
+				mant = mant*10 + uint64(c)
+				digits++
+				exp--
+			} else if c != 0 {
 				truncated = true
 			}
 		}
+		if i == j {
+			p.pos = i
+			return nil, p.fail("invalid number")
+		}
 	}
-	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
+	ok := true
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
 		i++
 		eneg := false
-		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
-			eneg = raw[i] == '-'
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			eneg = d[i] == '-'
 			i++
 		}
+		j := i
 		e := 0
-		for ; i < len(raw) && '0' <= raw[i] && raw[i] <= '9'; i++ {
-			if e > 10000 {
-				return 0, false, false // far outside float64; let ParseFloat decide
+		for ; i < len(d) && '0' <= d[i] && d[i] <= '9'; i++ {
+			if e < 100000 {
+				e = e*10 + int(d[i]-'0')
+			} else {
+				ok = false // far outside float64; strconv decides
 			}
-			e = e*10 + int(raw[i]-'0')
+		}
+		if i == j {
+			p.pos = i
+			return nil, p.fail("invalid number")
 		}
 		if eneg {
 			e = -e
 		}
 		exp += e
 	}
-	if mant == 0 {
-		// Only zero digits (a truncated tail cannot be nonzero before a nonzero digit).
+	p.pos = i
+	p.lastStart, p.lastEnd, p.lastEscaped = start, i, false
+	p.num, p.numExact, p.numOK = 0, false, false
+	switch {
+	case mant == 0:
+		// Only zero digits: a truncated tail cannot follow no significant digit.
+		p.num, p.numExact, p.numOK = 0, true, true
 		if neg {
-			return math.Copysign(0, -1), true, true
+			p.num = math.Copysign(0, -1)
 		}
-		return 0, true, true
+	case ok && -22 <= exp && exp <= 22:
+		v := float64(mant)
+		if exp >= 0 {
+			v *= pow10[exp]
+		} else {
+			v /= pow10[-exp]
+		}
+		if neg {
+			v = -v
+		}
+		// Clinger: one correctly rounded operation on exact operands.
+		p.num, p.numExact, p.numOK = v, !truncated && mant <= 1<<53, true
 	}
-	if exp < -22 || exp > 22 {
-		return 0, false, false
-	}
-	v = float64(mant)
-	if exp >= 0 {
-		v *= pow10[exp]
-	} else {
-		v /= pow10[-exp]
-	}
-	if neg {
-		v = -v
-	}
-	return v, !truncated && mant <= 1<<53, true
+	return d[start:i], nil
 }
 
 // numberValue returns the float64 of raw, exactly as strconv.ParseFloat would, or a value
@@ -126,12 +163,20 @@ func numberValue(raw []byte, keys []float64) float64 {
 
 // nearAny reports whether v is within nearGap (relative) of an element of sorted keys.
 func nearAny(v float64, keys []float64) bool {
+	if len(keys) <= 8 {
+		for _, k := range keys {
+			if near(v, k) {
+				return true
+			}
+		}
+		return false
+	}
 	i, _ := slices.BinarySearch(keys, v)
 	return (i < len(keys) && near(v, keys[i])) || (i > 0 && near(v, keys[i-1]))
 }
 
 func near(a, b float64) bool {
-	return math.Abs(a-b) <= nearGap*max(math.Abs(a), math.Abs(b))
+	return math.Abs(a-b) <= nearGap*math.Max(math.Abs(a), math.Abs(b))
 }
 
 // addNumKey records a number the field's patterns compare with; infinite bounds are

@@ -35,6 +35,9 @@ type scanner struct {
 	// Span of the last string content or number read, for occurrences checked later.
 	lastStart, lastEnd int
 	lastEscaped        bool
+	// Value of the last number read by readNumberValue.
+	num             float64
+	numExact, numOK bool
 }
 
 func (p *scanner) fail(format string, args ...any) error {
@@ -211,13 +214,15 @@ func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 		}
 		return nil
 	default:
-		num, err := p.readNumber()
+		if n.field < 0 {
+			_, err := p.readNumber()
+			return err
+		}
+		num, err := p.readNumberValue()
 		if err != nil {
 			return err
 		}
-		if n.field >= 0 {
-			sc.evalNumber(sc.snap.fields[n.field], n.field, num, trail)
-		}
+		sc.evalNumber(sc.snap.fields[n.field], n.field, num, trail)
 		return nil
 	}
 }
