@@ -22,7 +22,6 @@ import (
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
-	"github.com/trailbell/trailbell/internal/notify/slack"
 )
 
 // Env is the function's configuration, read from environment variables.
@@ -188,49 +187,46 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if env.DedupeTable != "" {
 		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
 	}
-	if env.ConfigPath != "" || env.ConfigSSM != "" {
-		var cfg *config.Config
-		if env.ConfigPath != "" {
-			cfg, err = config.Load(env.ConfigPath)
-		} else {
-			var b []byte
-			if b, err = ConfigFromSSM(ctx, ssm.NewFromConfig(awsCfg), env.ConfigSSM); err == nil {
-				cfg, err = config.Parse(b, ".")
-			}
+	var cfg *config.Config
+	switch {
+	case env.ConfigPath != "":
+		cfg, err = config.Load(env.ConfigPath)
+	case env.ConfigSSM != "":
+		var b []byte
+		if b, err = ConfigFromSSM(ctx, ssm.NewFromConfig(awsCfg), env.ConfigSSM); err == nil {
+			cfg, err = config.Parse(b, ".")
 		}
-		if err != nil {
-			return nil, err
+	default:
+		webhook := env.SlackWebhookURL
+		if env.SlackWebhookSecret != "" {
+			webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret)
 		}
-		// Build once now so that a broken configuration or secret fails the start loudly.
-		// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
-		// asynchronous-invocation retries, which a failed message falls back to.
-		build := func(ctx context.Context) (*notify.Pipeline, error) {
-			return app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{AWS: &awsCfg, MemoryOutbox: true})
-		}
-		p, err := build(ctx)
-		if err != nil {
-			return nil, err
-		}
-		p.Close()
-		h.Deliverer = PipelineDeliverer{New: build}
-		return h, nil
+		cfg = webhookConfig(webhook)
 	}
-	webhook := env.SlackWebhookURL
-	if env.SlackWebhookSecret != "" {
-		if webhook, err = WebhookFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), env.SlackWebhookSecret); err != nil {
-			return nil, err
-		}
-	}
-	sl, err := slack.New(slack.Options{WebhookURL: webhook})
 	if err != nil {
 		return nil, err
 	}
-	h.Deliverer = PipelineDeliverer{New: func(context.Context) (*notify.Pipeline, error) {
-		return notify.New(notify.Options{
-			Receivers: []notify.Receiver{{Name: "slack", Notifier: sl, RateLimit: notify.RateLimit{Every: time.Second, Burst: 3}}},
-			Route:     notify.Route{Receiver: "slack"},
-			Logger:    logger.With("component", "notify"),
-		})
-	}}
+	// Build once now so that a broken configuration or secret fails the start loudly.
+	// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
+	// asynchronous-invocation retries, which a failed message falls back to.
+	build := func(ctx context.Context) (*notify.Pipeline, error) {
+		return app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{AWS: &awsCfg, MemoryOutbox: true})
+	}
+	p, err := build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.Close()
+	h.Deliverer = PipelineDeliverer{New: build}
 	return h, nil
+}
+
+// webhookConfig is the simple case, one Slack webhook: every finding of every severity goes
+// there, paced like any Slack receiver, never digested (an invocation's findings are few).
+func webhookConfig(url string) *config.Config {
+	noDigest := 0
+	return &config.Config{Notify: config.Notify{
+		Receivers: []config.Receiver{{Name: "slack", Slack: &config.Slack{WebhookURL: config.NewSecret(url)}, DigestAfter: &noDigest}},
+		Route:     config.Route{Receiver: "slack"},
+	}}
 }
