@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,22 @@ type Response struct {
 	Status int
 	Header http.Header
 	Body   []byte
+}
+
+// CheckURL refuses a destination URL that is not http(s) or that Post could not send to,
+// so a typo fails when the notifier is built instead of being retried until the deadline.
+// The error never quotes the URL: webhook URLs are secrets.
+func CheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		return errors.New("the URL does not parse")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("the URL must be http(s)")
+	case u.Host == "":
+		return errors.New("the URL has no host")
+	}
+	return nil
 }
 
 // Post sends body with our own small HTTP call so the answer's body can be read (Slack's

@@ -57,11 +57,16 @@ func New(o Options) (*Notifier, error) {
 	case o.Token != "" && o.Channel == "":
 		return nil, errors.New("slack: the Web API needs a channel")
 	}
-	if o.WebhookURL != "" && !strings.HasPrefix(o.WebhookURL, "https://") && !strings.HasPrefix(o.WebhookURL, "http://") {
-		return nil, errors.New("slack: the webhook URL must be http(s)")
+	if o.WebhookURL != "" {
+		if err := notify.CheckURL(o.WebhookURL); err != nil {
+			return nil, fmt.Errorf("slack: webhook URL: %w", err)
+		}
 	}
 	if o.APIURL == "" {
 		o.APIURL = DefaultAPIURL
+	}
+	if err := notify.CheckURL(o.APIURL); err != nil {
+		return nil, fmt.Errorf("slack: API URL: %w", err)
 	}
 	if !strings.HasSuffix(o.APIURL, "/") {
 		o.APIURL += "/"

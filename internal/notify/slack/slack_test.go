@@ -394,3 +394,20 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+func TestNewRefusesBadURLs(t *testing.T) {
+	for _, o := range []slack.Options{
+		{WebhookURL: "hooks.slack.com/services/SECRET"},
+		{WebhookURL: "https://hooks.slack.com/services/%zzSECRET"},
+		{Token: "xoxb-SECRET", Channel: "#a", APIURL: "slack.example/api/"},
+	} {
+		_, err := slack.New(o)
+		if err == nil {
+			t.Errorf("New accepted %+v", o)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("error quotes a secret: %v", err)
+		}
+	}
+}

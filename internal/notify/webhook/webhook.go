@@ -8,11 +8,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
@@ -54,8 +52,8 @@ var _ notify.Notifier = (*Notifier)(nil)
 
 // New checks the options.
 func New(o Options) (*Notifier, error) {
-	if !strings.HasPrefix(o.URL, "https://") && !strings.HasPrefix(o.URL, "http://") {
-		return nil, errors.New("webhook: the URL must be http(s)")
+	if err := notify.CheckURL(o.URL); err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
 	}
 	if o.SignatureHeader == "" {
 		o.SignatureHeader = DefaultSignatureHeader

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,10 +79,28 @@ func TestStatusClasses(t *testing.T) {
 		if retry != tc.retry || (err != nil) != tc.wantError {
 			t.Errorf("HTTP %d: retry=%v err=%v", tc.status, retry, err)
 		}
+		if err != nil && strings.Contains(err.Error(), "secret-path") {
+			t.Errorf("HTTP %d: error shows the URL: %v", tc.status, err)
+		}
 		if tc.status == 429 {
 			if ra, _ := notify.RetryAfter(err); ra != 4*time.Second {
 				t.Errorf("Retry-After %v", ra)
 			}
+		}
+	}
+}
+
+// TestNewRefusesBadURL: a URL Post could never send to fails when the notifier is built,
+// not after a day of retries, and the error does not quote it (it may hold a secret).
+func TestNewRefusesBadURL(t *testing.T) {
+	for _, u := range []string{"", "ftp://host/SECRET", "https://host/%zzSECRET", "https:///SECRET", "https://ho st/SECRET"} {
+		_, err := webhook.New(webhook.Options{URL: u})
+		if err == nil {
+			t.Errorf("New accepted %q", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("error quotes the URL: %v", err)
 		}
 	}
 }
