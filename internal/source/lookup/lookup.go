@@ -82,9 +82,6 @@ func New(o Options) (*Source, error) {
 	return &Source{o: o}, nil
 }
 
-// Source names the poller in logs, metrics and alerts.
-func (s *Source) Source() string { return "lookup:" + s.o.Name }
-
 // cursor is the checkpoint: the end of the last complete window and the events handled that
 // the next window may return again.
 type cursor struct {

@@ -86,9 +86,6 @@ func New(o Options) (*Source, error) {
 	return &Source{o: o}, nil
 }
 
-// Source names the queue in logs, metrics and alerts.
-func (s *Source) Source() string { return s.o.QueueURL }
-
 // Run receives and handles messages until ctx is done; messages in hand are finished (within
 // Grace) before it returns nil.
 func (s *Source) Run(ctx context.Context, h Handler) error {
