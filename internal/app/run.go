@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -485,12 +484,11 @@ func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event
 func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
 	objs, perr := cloudtrail.ParseNotification(m.Body)
 	for _, o := range objs {
-		if cloudtrail.IsDigestKey(o.Key) {
-			continue
-		}
-		if !strings.HasSuffix(o.Key, ".json.gz") && !strings.HasSuffix(o.Key, ".json") {
-			// A bucket notification without a suffix filter also announces other logs.
-			d.log.Info("not a CloudTrail log file; skipped", "source", source, "bucket", o.Bucket, "key", o.Key)
+		if !s3poll.IsLogFile(o.Key) {
+			if !cloudtrail.IsDigestKey(o.Key) {
+				// A bucket notification without a suffix filter also announces other logs.
+				d.log.Info("not a CloudTrail log file; skipped", "source", source, "bucket", o.Bucket, "key", o.Key)
+			}
 			continue
 		}
 		url := "s3://" + o.Bucket + "/" + o.Key

@@ -120,9 +120,6 @@ func New(o Options) (*Poller, error) {
 	return &Poller{o: o, source: src, cursors: map[string]*cursor{}, failing: map[string]failure{}}, nil
 }
 
-// Source names the poller in logs, metrics and alerts.
-func (p *Poller) Source() string { return p.source }
-
 // Run polls until ctx is done, then returns nil once the file in hand is finished. Errors of
 // single prefixes or files are logged, counted and retried on the next poll.
 func (p *Poller) Run(ctx context.Context, h Handler) error {
@@ -360,7 +357,9 @@ func keyTime(key string, fallback time.Time) time.Time {
 	return fallback
 }
 
-func isLogFile(key string) bool {
+// IsLogFile reports whether key names a CloudTrail log file: .json.gz or .json, not a
+// digest. A bucket shared with other logs (and its notifications) holds other objects too.
+func IsLogFile(key string) bool {
 	return (strings.HasSuffix(key, ".json.gz") || strings.HasSuffix(key, ".json")) && !cloudtrail.IsDigestKey(key)
 }
 
@@ -385,7 +384,7 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 		}
 		for _, o := range out.Contents {
 			key := aws.ToString(o.Key)
-			if c.done(key) || !isLogFile(key) {
+			if c.done(key) || !IsLogFile(key) {
 				continue
 			}
 			if ctx.Err() != nil {

@@ -438,7 +438,7 @@ func FuzzKeyLayout(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		mayHoldTrail(s)
 		keyTime(s, t0)
-		isLogFile(s)
+		IsLogFile(s)
 		if account, region, ok := leafOf(s); ok && account != "" {
 			if tail := account + "/CloudTrail/" + region + "/"; s != tail && !strings.HasSuffix(s, "/"+tail) {
 				t.Fatalf("leafOf(%q) = %q, %q", s, account, region)
