@@ -41,6 +41,11 @@ func (s *silence) failed(source string, err error) {
 func (s *silence) lastError(source string) (sourceError, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.errorSinceData(source)
+}
+
+// errorSinceData is the source's latest error when it came after the latest data; s.mu held.
+func (s *silence) errorSinceData(source string) (sourceError, bool) {
 	e, ok := s.errs[source]
 	return e, ok && !e.At.Before(s.last[source])
 }
@@ -52,7 +57,7 @@ func (s *silence) health() map[string]sourceHealth {
 	out := make(map[string]sourceHealth, len(s.last))
 	for src, last := range s.last {
 		h := sourceHealth{LastData: last}
-		if e, ok := s.errs[src]; ok && !e.At.Before(last) {
+		if e, ok := s.errorSinceData(src); ok {
 			h.Error = &e
 		}
 		out[src] = h
@@ -80,16 +85,23 @@ func (s *silence) seen(source string) {
 	s.last[source] = s.now()
 }
 
+// quietSpell is a source silent past its threshold since last.
+type quietSpell struct {
+	source string
+	last   time.Time
+	after  time.Duration
+}
+
 // due lists the sources silent past their threshold that have not been alerted for this spell.
-func (s *silence) due() map[string]time.Time {
+func (s *silence) due() []quietSpell {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]time.Time{}
+	var out []quietSpell
 	now := s.now()
 	for src, after := range s.after {
 		last := s.last[src]
 		if after > 0 && now.Sub(last) >= after && !s.alerted[src].Equal(last) {
-			out[src] = last
+			out = append(out, quietSpell{src, last, after})
 		}
 	}
 	return out
@@ -125,12 +137,9 @@ func (s *silence) run(ctx context.Context, raise func(ctx context.Context, sourc
 			return
 		case <-t.C:
 		}
-		for src, last := range s.due() {
-			s.mu.Lock()
-			after := s.after[src]
-			s.mu.Unlock()
-			if err := raise(ctx, src, last, after); err == nil {
-				s.raised(src, last)
+		for _, q := range s.due() {
+			if err := raise(ctx, q.source, q.last, q.after); err == nil {
+				s.raised(q.source, q.last)
 			}
 		}
 	}
