@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,10 +51,10 @@ func CheckRegion(region string, rules []Rule) ([]Warning, error) {
 		if err != nil {
 			return nil, err
 		}
+		if region == HomeRegion {
+			continue // every rule fires here; Sources above still reports a broken pattern
+		}
 		for _, s := range srcs {
-			if region == HomeRegion {
-				break
-			}
 			if name, ok := globalSources[s]; ok {
 				out = append(out, Warning{Rule: r.ID, Message: fmt.Sprintf(
 					"%s events reach EventBridge only in %s; deployed in %s this rule never fires",
@@ -105,7 +106,7 @@ func unquote(m string) (string, bool) {
 		return "", false
 	}
 	var s string
-	if err := jsonUnmarshalString(m, &s); err != nil {
+	if err := json.Unmarshal([]byte(m), &s); err != nil {
 		return "", false
 	}
 	return s, true

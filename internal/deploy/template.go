@@ -115,5 +115,3 @@ func Compact(p string) (string, error) {
 	}
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
-
-func jsonUnmarshalString(s string, v *string) error { return json.Unmarshal([]byte(s), v) }
