@@ -529,7 +529,7 @@ func (d *decoder) record(rec []byte, f *fields, origin string) error {
 		return nil
 	}
 	dst := d.slabTail(len(rec) + 512)
-	env, t := appendEnvelope(dst, rec, f, 0)
+	env, t := appendEnvelope(dst, rec, f)
 	env = d.commit(dst, env)
 	return d.send(Event{Envelope: env, Origin: origin, Time: t})
 }
@@ -657,11 +657,8 @@ func (d *decoder) embedded(s []byte, origin string) error {
 		return nil
 	}
 	start := skipSpace(rec, 0)
-	rec = rec[start:end]
-	if start > 0 {
-		scanObject(rec, 0, &f) // spans relative to the trimmed record
-	}
-	return d.record(rec, &f, origin)
+	f.rebase(start)
+	return d.record(rec[start:end], &f, origin)
 }
 
 // inMemoryArray walks an array already in memory, handing each object to fn.
@@ -670,22 +667,19 @@ func (d *decoder) inMemoryArray(arr []byte, prefix string, fn func([]byte, *fiel
 		d.stats.problem(prefix[:len(prefix)-len(" record ")], errors.New("Records/Events is not an array"))
 		return nil
 	}
+	var f fields // one for all elements: handed to fn, it would escape once per element
 	i := skipSpace(arr, 1)
 	for n := 1; i < len(arr) && arr[i] != ']'; n++ {
-		origin := prefix + strconv.Itoa(n)
-		vs := i
-		var f fields
-		end, err := scanObject(arr, vs, &f)
+		d.obuf = strconv.AppendInt(append(d.obuf[:0], prefix...), int64(n), 10)
+		origin := d.originString(d.obuf)
+		end, err := scanObject(arr, i, &f)
 		if err != nil {
 			// the array was validated as a whole, so this element is simply not an object
-			end, _ = skipValue(arr, vs)
+			end, _ = skipValue(arr, i)
 			d.stats.problem(origin, errors.New("not a JSON object"))
 		} else {
-			el := arr[skipSpace(arr, vs):end]
-			if off := skipSpace(arr, vs); off > 0 {
-				scanObject(el, 0, &f)
-			}
-			if err := fn(el, &f, origin); err != nil {
+			f.rebase(i)
+			if err := fn(arr[i:end], &f, origin); err != nil {
 				return err
 			}
 		}
@@ -707,7 +701,8 @@ func (d *decoder) lakeRows(rows []byte, origin string) error {
 			return nil
 		}
 		merged := []byte{'{'}
-		var whole []byte
+		var whole []byte // a column holding the whole event, scanned into wholeFields
+		var wholeFields fields
 		err := d.inMemoryArrayAny(row, origin+" column ", func(col []byte, origin string) error {
 			if len(col) < 2 || col[0] != '{' || skipSpace(col, 1) == len(col)-1 {
 				return nil
@@ -718,7 +713,9 @@ func (d *decoder) lakeRows(rows []byte, origin string) error {
 				var f fields
 				if end, err := scanObject(c, 0, &f); err == nil && skipSpace(c, end) == len(c) &&
 					(f.has[fEventName] || f.has[fEventSource]) {
-					whole = c
+					start := skipSpace(c, 0)
+					f.rebase(start)
+					whole, wholeFields = c[start:end], f
 				}
 			}
 			if len(merged) > 1 {
@@ -730,27 +727,18 @@ func (d *decoder) lakeRows(rows []byte, origin string) error {
 		if err != nil {
 			return err
 		}
-		rec := append(merged, '}')
 		if whole != nil {
-			rec = whole
+			return d.record(whole, &wholeFields, origin)
 		}
+		rec := append(merged, '}')
 		var f fields
-		start := skipSpace(rec, 0)
-		rec = rec[start:]
-		if _, err := scanObject(rec, 0, &f); err != nil {
+		end, err := scanObject(rec, 0, &f)
+		if err != nil {
 			d.stats.problem(origin, syntaxOnly(err))
 			return nil
 		}
-		return d.record(rec[:len(rec)-countTrailingSpace(rec)], &f, origin)
+		return d.record(rec[:end], &f, origin)
 	})
-}
-
-func countTrailingSpace(b []byte) int {
-	n := 0
-	for n < len(b) && isSpace(b[len(b)-1-n]) {
-		n++
-	}
-	return n
 }
 
 // memberFirstValue returns the value of the first member of an object.

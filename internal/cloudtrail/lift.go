@@ -96,6 +96,15 @@ func (f *fields) value(b []byte, k field) []byte {
 
 func (f *fields) str(b []byte, k field) string { return stringContent(f.value(b, k)) }
 
+// rebase makes the spans, found in b, relative to b[off:]: a value scanned inside a larger
+// slice is used on its own without scanning it again.
+func (f *fields) rebase(off int) {
+	for k := range f.start {
+		f.start[k] -= off
+		f.end[k] -= off
+	}
+}
+
 // scanObject validates the object starting at b[i] (after optional white space) and records
 // the spans of the known top-level members; the last duplicate wins, as in encoding/json.
 func scanObject(b []byte, i int, f *fields) (int, error) {
@@ -153,31 +162,31 @@ func Lift(record []byte) ([]byte, error) { return AppendLift(nil, record) }
 
 // AppendLift is Lift appending to dst (no allocation when dst has room).
 func AppendLift(dst, record []byte) ([]byte, error) {
+	start := skipSpace(record, 0)
+	if start < len(record) && record[start] != '{' {
+		return dst, fmt.Errorf("lift: %w (starts with %q)", ErrNotObject, record[start])
+	}
 	var f fields
-	end, err := scanObject(record, 0, &f)
+	end, err := scanObject(record, start, &f)
 	if err != nil {
-		if errors.Is(err, errShort) {
-			return dst, fmt.Errorf("lift: %w", errShort)
+		var se *syntaxError
+		if errors.As(err, &se) {
+			return dst, fmt.Errorf("lift: at offset %d: %w", se.off, err)
 		}
 		return dst, fmt.Errorf("lift: %w", err)
 	}
 	if skipSpace(record, end) != len(record) {
 		return dst, fmt.Errorf("lift: %w: data after the record at offset %d", ErrNotObject, end)
 	}
-	start := skipSpace(record, 0)
-	dst, _ = appendEnvelope(dst, record[start:end], &f, start)
+	f.rebase(start)
+	dst, _ = appendEnvelope(dst, record[start:end], &f)
 	return dst, nil
 }
 
-// appendEnvelope writes the envelope of rec (the record's bytes; spans in f are offset by
-// base relative to rec) and returns it with the event time, zero when unknown.
-func appendEnvelope(dst, rec []byte, f *fields, base int) ([]byte, time.Time) {
-	val := func(k field) []byte {
-		if !f.has[k] {
-			return nil
-		}
-		return rec[f.start[k]-base : f.end[k]-base]
-	}
+// appendEnvelope writes the envelope of rec (the record's bytes, with f's spans relative to
+// it) and returns it with the event time, zero when unknown.
+func appendEnvelope(dst, rec []byte, f *fields) ([]byte, time.Time) {
+	val := func(k field) []byte { return f.value(rec, k) }
 	dst = append(dst, `{"version":"0","id":"`...)
 	dst = appendID(dst, val(fEventID), rec)
 	dst = append(dst, `","detail-type":`...)

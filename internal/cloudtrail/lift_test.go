@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,8 +119,13 @@ func TestLiftRejects(t *testing.T) {
 			t.Errorf("Lift(%q) = %s, want an error", in, out)
 		}
 	}
-	if _, err := Lift([]byte(`[1]`)); !errors.Is(err, ErrNotObject) && err == nil {
-		t.Errorf("Lift([1]) = %v, want an error", err)
+	for _, in := range []string{`[1]`, ` "x"`, `{"a":1} {"b":2}`} {
+		if _, err := Lift([]byte(in)); !errors.Is(err, ErrNotObject) {
+			t.Errorf("Lift(%q) = %v, want ErrNotObject", in, err)
+		}
+	}
+	if _, err := Lift([]byte(`{"a":1,"b":x}`)); err == nil || !strings.Contains(err.Error(), "at offset 11") {
+		t.Errorf("Lift of a bad value = %v, want an error naming offset 11", err)
 	}
 }
 

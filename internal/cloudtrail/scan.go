@@ -316,18 +316,3 @@ func stringContent(v []byte) string {
 	}
 	return string(raw)
 }
-
-// lineCol converts a byte offset of b into a 1-based line and column.
-func lineCol(b []byte, off int) (line, col int) {
-	if off > len(b) {
-		off = len(b)
-	}
-	line, last := 1, -1
-	for k := 0; k < off; k++ {
-		if b[k] == '\n' {
-			line++
-			last = k
-		}
-	}
-	return line, off - last
-}
