@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/trailbell/trailbell/internal/deploy"
 	"github.com/trailbell/trailbell/internal/detect"
@@ -23,84 +21,48 @@ func runDeploy(ctx context.Context, args []string, io stdio) int {
 			"       trailbell deploy check [flags]     warn about a deployment that would miss events\n\n"+
 			"Run 'trailbell deploy pattern --help' or 'trailbell deploy check --help' for flags.")
 	}
-	if len(args) == 0 {
-		usage()
-		return exitError
-	}
-	switch args[0] {
-	case "pattern":
-		return runDeployPattern(ctx, args[1:], io)
-	case "check":
-		return runDeployCheck(ctx, args[1:], io)
-	case "-h", "--help", "help":
-		usage()
-		return exitOK
-	}
-	fmt.Fprintf(io.err, "trailbell deploy: unknown subcommand %q\n", args[0])
-	usage()
-	return exitError
+	return dispatch(ctx, "trailbell deploy", args, io, []command{
+		{"pattern", "", runDeployPattern},
+		{"check", "", runDeployCheck},
+	}, usage)
 }
 
 // ruleFlags are the flags that choose the enabled rules, shared by both subcommands.
 type ruleFlags struct {
-	rules, only, disable string
+	rules, only, disable commaList
 	maxSize              int
 }
 
 func (r *ruleFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&r.rules, "rules", "", "comma-separated rule files or directories (default: the built-in pack)")
-	fs.StringVar(&r.only, "only", "", "comma-separated rule ids to enable (default: all)")
-	fs.StringVar(&r.disable, "disable", "", "comma-separated rule ids to disable")
+	fs.Var(&r.rules, "rules", "comma-separated rule files or directories (default: the built-in pack)")
+	fs.Var(&r.only, "only", "comma-separated rule ids to enable (default: all)")
+	fs.Var(&r.disable, "disable", "comma-separated rule ids to disable")
 	fs.IntVar(&r.maxSize, "max-size", deploy.DefaultMaxSize, "characters per pattern: EventBridge's quota is 2048 by default, 4096 at most after an increase")
 }
 
+// load returns the enabled rules: the files named by --rules instead of the built-in pack
+// when given, narrowed by --only and --disable.
 func (r *ruleFlags) load() ([]detect.Rule, error) {
-	var rs []detect.Rule
-	var err error
-	if r.rules == "" {
-		rs, err = detect.Builtin()
-	} else {
-		rs, err = detect.Load(splitList(r.rules)...)
-	}
+	rs, err := loadRules(r.rules, len(r.rules) > 0)
 	if err != nil {
 		return nil, err
 	}
-	return detect.Select(rs, splitList(r.only), splitList(r.disable))
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	return detect.Select(rs, r.only, r.disable)
 }
 
 func runDeployPattern(_ context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("deploy pattern", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("deploy pattern", io)
 	var rf ruleFlags
 	rf.register(fs)
 	format := fs.String("format", "json", "output: json (array of patterns, the Terraform module's event-patterns.json), "+
 		"lines (one pattern per line), cfn-params (EventPatternN=... for --parameter-overrides), tfvars (JSON for -var-file)")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: trailbell deploy pattern [flags]\n\n"+
-			"Prints the EventBridge pattern(s) that pre-filter CloudTrail events for the enabled rules.\n"+
-			"They match a superset of what the rules match, split to fit EventBridge's pattern size.")
-		fs.PrintDefaults()
+	setUsage(fs, io, "usage: trailbell deploy pattern [flags]\n\n"+
+		"Prints the EventBridge pattern(s) that pre-filter CloudTrail events for the enabled rules.\n"+
+		"They match a superset of what the rules match, split to fit EventBridge's pattern size.\n")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell deploy pattern: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "deploy pattern")
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}
@@ -162,29 +124,19 @@ func runDeployPattern(_ context.Context, args []string, io stdio) int {
 }
 
 func runDeployCheck(_ context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("deploy check", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("deploy check", io)
 	var rf ruleFlags
 	rf.register(fs)
 	region := fs.String("region", "", "region the EventBridge rules go to (default: AWS_REGION, then AWS_DEFAULT_REGION)")
 	template := fs.String("template", "", "CloudFormation/SAM template or JSON pattern list (Terraform's event-patterns.json) to check for stale patterns")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: trailbell deploy check [--region REGION] [--template FILE] [flags]\n\n"+
-			"Warns when rules for IAM, Organizations or sign-in events would be deployed outside us-east-1\n"+
-			"(they would never fire), and when a template's patterns miss events the enabled rules report.\n"+
-			"Exit 0 when clean, 1 with warnings, 2 on errors.")
-		fs.PrintDefaults()
+	setUsage(fs, io, "usage: trailbell deploy check [--region REGION] [--template FILE] [flags]\n\n"+
+		"Warns when rules for IAM, Organizations or sign-in events would be deployed outside us-east-1\n"+
+		"(they would never fire), and when a template's patterns miss events the enabled rules report.\n"+
+		"Exit 0 when clean, 1 with warnings, 2 on errors.\n")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell deploy check: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "deploy check")
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}

@@ -54,21 +54,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, io stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(io.err)
-		if len(args) == 0 {
-			return exitError
-		}
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], io)
-		}
-	}
-	fmt.Fprintf(io.err, "trailbell: unknown command %q\n\n", args[0])
-	usage(io.err)
-	return exitError
+	return dispatch(ctx, "trailbell", args, io, commands, func() { usage(io.err) })
 }
 
 func usage(w io.Writer) {

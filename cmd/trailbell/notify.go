@@ -19,37 +19,23 @@ const notifyUsage = `usage: trailbell notify test (--config FILE --receiver NAME
 
 // runNotify dispatches `trailbell notify SUBCOMMAND`.
 func runNotify(ctx context.Context, args []string, io stdio) int {
-	switch {
-	case len(args) > 0 && args[0] == "test":
-		return runNotifyTest(ctx, args[1:], io)
-	case len(args) > 0 && args[0] == "dead":
-		return runNotifyDead(ctx, args[1:], io)
-	}
-	fmt.Fprintln(io.err, notifyUsage)
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		return exitOK
-	}
-	return exitError
+	return dispatch(ctx, "trailbell notify", args, io, []command{
+		{"test", "", runNotifyTest},
+		{"dead", "", runNotifyDead},
+	}, func() { fmt.Fprintln(io.err, notifyUsage) })
 }
 
 // runNotifyDead lists the outbox's dead letters (findings that failed permanently with no
 // fallback) and, with --requeue, delivers them again.
 func runNotifyDead(ctx context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("notify dead", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("notify dead", io)
 	cfgPath := fs.String("config", "", "configuration `file` (its state_dir holds the outbox)")
 	requeue := fs.Bool("requeue", false, "deliver the dead letters again, to the receivers they failed on")
 	timeout := fs.Duration("timeout", 5*time.Minute, "with --requeue, give up delivering after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell notify dead: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "notify dead")
 	if *cfgPath == "" || fs.NArg() > 0 {
 		return fail("usage: trailbell notify dead --config FILE [--requeue]")
 	}
@@ -92,28 +78,18 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 
 // runNotifyTest sends a sample alert through the real delivery path to one receiver.
 func runNotifyTest(ctx context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("notify test", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("notify test", io)
 	cfgPath := fs.String("config", "", "configuration `file`")
 	receiver := fs.String("receiver", "", "name of the receiver to test (with --config)")
 	webhook := fs.String("slack-webhook-url", "", "Slack incoming webhook `URL` (default $TRAILBELL_SLACK_WEBHOOK_URL)")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)\n\n"+
-			"Sends a sample alert through the real delivery path (formatting, rate limit, retries) and\n"+
-			"reports whether the destination accepted it. Exit 0 on success, 2 on failure.")
-		fs.PrintDefaults()
+	setUsage(fs, io, "usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)\n\n"+
+		"Sends a sample alert through the real delivery path (formatting, rate limit, retries) and\n"+
+		"reports whether the destination accepted it. Exit 0 on success, 2 on failure.\n")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell notify test: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "notify test")
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}

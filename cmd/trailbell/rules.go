@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +12,7 @@ import (
 )
 
 // runRules lists, shows and validates detection rules: the built-in pack and rule files.
-func runRules(_ context.Context, args []string, io stdio) int {
+func runRules(ctx context.Context, args []string, io stdio) int {
 	usage := func() {
 		fmt.Fprintln(io.err, "usage: trailbell rules list [--rules PATH]... [--no-builtin] [--json]\n"+
 			"       trailbell rules show [--rules PATH]... ID...\n"+
@@ -22,31 +20,12 @@ func runRules(_ context.Context, args []string, io stdio) int {
 			"validate checks YAML, patterns, title templates and predicates, and runs every rule's samples;\n"+
 			"with no PATH it checks the built-in pack. Exit 2 with file:line errors when anything is invalid.")
 	}
-	if len(args) == 0 {
-		usage()
-		return exitError
-	}
-	switch args[0] {
-	case "list":
-		return rulesList(args[1:], io)
-	case "show":
-		return rulesShow(args[1:], io)
-	case "validate":
-		return rulesValidate(args[1:], io)
-	case "-h", "--help", "help":
-		usage()
-		return exitOK
-	}
-	fmt.Fprintf(io.err, "trailbell rules: unknown subcommand %q\n", args[0])
-	usage()
-	return exitError
+	return dispatch(ctx, "trailbell rules", args, io, []command{
+		{"list", "", rulesList},
+		{"show", "", rulesShow},
+		{"validate", "", rulesValidate},
+	}, usage)
 }
-
-// rulePaths is a repeatable --rules flag.
-type rulePaths []string
-
-func (p *rulePaths) String() string     { return strings.Join(*p, ",") }
-func (p *rulePaths) Set(v string) error { *p = append(*p, v); return nil }
 
 // loadRules returns the built-in pack (unless noBuiltin) followed by the rules in paths.
 func loadRules(paths []string, noBuiltin bool) ([]detect.Rule, error) {
@@ -68,24 +47,22 @@ func loadRules(paths []string, noBuiltin bool) ([]detect.Rule, error) {
 	return rs, nil
 }
 
-func rulesList(args []string, io stdio) int {
-	fs := flag.NewFlagSet("rules list", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	var paths rulePaths
+func rulesList(_ context.Context, args []string, io stdio) int {
+	fs := newFlags("rules list", io)
+	var paths repeated
 	fs.Var(&paths, "rules", "also list the rules in this YAML file or directory (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in pack")
 	asJSON := fs.Bool("json", false, "print JSON lines (id, severity, title, tags, file)")
-	if err := fs.Parse(args); err != nil {
-		return rulesFlagExit(err)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
+	fail := failer(io, "rules list")
 	if fs.NArg() > 0 {
-		fmt.Fprintf(io.err, "trailbell rules list: unexpected argument %q\n", fs.Arg(0))
-		return exitError
+		return fail("unexpected argument %q", fs.Arg(0))
 	}
 	rs, err := loadRules(paths, *noBuiltin)
 	if err != nil {
-		fmt.Fprintf(io.err, "trailbell rules list: %v\n", err)
-		return exitError
+		return fail("%v", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(io.out)
@@ -109,27 +86,24 @@ func rulesList(args []string, io stdio) int {
 	return exitOK
 }
 
-func rulesShow(args []string, io stdio) int {
-	fs := flag.NewFlagSet("rules show", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	var paths rulePaths
+func rulesShow(_ context.Context, args []string, io stdio) int {
+	fs := newFlags("rules show", io)
+	var paths repeated
 	fs.Var(&paths, "rules", "also look in this YAML file or directory (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return rulesFlagExit(err)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
+	fail := failer(io, "rules show")
 	if fs.NArg() == 0 {
-		fmt.Fprintln(io.err, "trailbell rules show: name at least one rule id (see `trailbell rules list`)")
-		return exitError
+		return fail("name at least one rule id (see `trailbell rules list`)")
 	}
 	rs, err := loadRules(paths, false)
 	if err != nil {
-		fmt.Fprintf(io.err, "trailbell rules show: %v\n", err)
-		return exitError
+		return fail("%v", err)
 	}
 	picked, err := detect.Select(rs, fs.Args(), nil)
 	if err != nil {
-		fmt.Fprintf(io.err, "trailbell rules show: %v\n", err)
-		return exitError
+		return fail("%v", err)
 	}
 	docs := detect.Predicates()
 	for i, r := range picked {
@@ -166,11 +140,10 @@ func rulesIndentJSON(s string) string {
 	return "  " + b.String()
 }
 
-func rulesValidate(args []string, io stdio) int {
-	fs := flag.NewFlagSet("rules validate", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	if err := fs.Parse(args); err != nil {
-		return rulesFlagExit(err)
+func rulesValidate(_ context.Context, args []string, io stdio) int {
+	fs := newFlags("rules validate", io)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var rs []detect.Rule
 	var err error
@@ -196,11 +169,4 @@ func rulesValidate(args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.out, "ok: %s: %d rules, %d samples checked\n", what, len(rs), samples)
 	return exitOK
-}
-
-func rulesFlagExit(err error) int {
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	return exitError
 }

@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -19,10 +16,9 @@ import (
 // runRun is `trailbell run`, the long-running watcher. Its settings come from --config, or,
 // for the simple case, from flags naming S3 prefixes and a Slack webhook.
 func runRun(ctx context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("run", io)
 	configPath := fs.String("config", "", "configuration file (sources, notify, run sections)")
-	var s3URLs, queues, lookupRegions, rules strList
+	var s3URLs, queues, lookupRegions, rules repeated
 	fs.Var(&s3URLs, "s3", "S3 trail prefix s3://BUCKET/PREFIX to poll (repeatable)")
 	fs.Var(&queues, "sqs", "SQS queue URL of S3 notifications to read (repeatable)")
 	fs.Var(&lookupRegions, "lookup-region", "poll CloudTrail LookupEvents in this region (repeatable)")
@@ -36,23 +32,14 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 	silence := fs.Duration("silence-after", 0, "alert when a source brings no new data for this long (0: never)")
 	listen := fs.String("listen", "", "address for /metrics and /healthz, e.g. 127.0.0.1:9090")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: trailbell run --config FILE [--listen ADDR]\n"+
-			"       trailbell run --s3 s3://BUCKET/PREFIX --state-dir DIR [--slack-webhook-url URL] [flags]\n\n"+
-			"Watches CloudTrail (S3 trail prefixes, an SQS queue of S3 notifications, or LookupEvents)\n"+
-			"and alerts until SIGINT or SIGTERM. SIGHUP reloads the rules.")
-		fs.PrintDefaults()
+	setUsage(fs, io, "usage: trailbell run --config FILE [--listen ADDR]\n"+
+		"       trailbell run --s3 s3://BUCKET/PREFIX --state-dir DIR [--slack-webhook-url URL] [flags]\n\n"+
+		"Watches CloudTrail (S3 trail prefixes, an SQS queue of S3 notifications, or LookupEvents)\n"+
+		"and alerts until SIGINT or SIGTERM. SIGHUP reloads the rules.\n")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell run: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "run")
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}
@@ -145,9 +132,3 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 	}
 	return exitOK
 }
-
-// strList is a repeatable string flag.
-type strList []string
-
-func (l *strList) String() string     { return strings.Join(*l, ",") }
-func (l *strList) Set(v string) error { *l = append(*l, v); return nil }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -40,9 +39,9 @@ flags:
 // notifiers are one small addition here and one sink in runScan.
 type scanFlags struct {
 	format           string
-	rules            scanPaths
+	rules            repeated
 	noBuiltin        bool
-	only, disable    scanList
+	only, disable    commaList
 	since, until     string
 	region, endpoint string
 	workers          int
@@ -65,44 +64,15 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	f.notify.register(fs)
 }
 
-// scanPaths is a repeatable flag of paths (which may hold commas).
-type scanPaths []string
-
-func (p *scanPaths) String() string     { return strings.Join(*p, " ") }
-func (p *scanPaths) Set(v string) error { *p = append(*p, v); return nil }
-
-// scanList is a repeatable flag that also takes comma lists.
-type scanList []string
-
-func (l *scanList) String() string { return strings.Join(*l, ",") }
-func (l *scanList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
-}
-
 func runScan(ctx context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	fs.Usage = func() {
-		fmt.Fprint(io.err, scanUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("scan", io)
+	setUsage(fs, io, scanUsage)
 	var f scanFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell scan: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "scan")
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return exitError
@@ -120,18 +90,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return fail("--since %s is not before --until %s", w.Since.Format(time.RFC3339), w.Until.Format(time.RFC3339))
 	}
 
-	var rs []detect.Rule
-	if !f.noBuiltin {
-		if rs, err = detect.Builtin(); err != nil {
-			return fail("built-in rules: %v", err)
-		}
-	}
-	if len(f.rules) > 0 {
-		more, err := detect.Load(f.rules...)
-		if err != nil {
-			return fail("%v", err)
-		}
-		rs = append(rs, more...)
+	rs, err := loadRules(f.rules, f.noBuiltin)
+	if err != nil {
+		return fail("%v", err)
 	}
 	if rs, err = detect.Select(rs, f.only, f.disable); err != nil {
 		return fail("%v", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -17,27 +16,17 @@ import (
 // runTestPattern is trailbell's `aws events test-event-pattern`: same flags, same
 // file:// convention, same {"Result": ...} answer, computed locally.
 func runTestPattern(_ context.Context, args []string, io stdio) int {
-	fs := flag.NewFlagSet("test-pattern", flag.ContinueOnError)
-	fs.SetOutput(io.err)
+	fs := newFlags("test-pattern", io)
 	patternArg := fs.String("event-pattern", "", "the EventBridge event pattern: JSON text or file://PATH")
 	eventArg := fs.String("event", "", "the event: JSON text or file://PATH (an EventBridge envelope, or any JSON object)")
 	lift := fs.Bool("lift", false, "EVENT is a CloudTrail record: wrap it in the EventBridge envelope first, as trailbell does")
-	fs.Usage = func() {
-		fmt.Fprintln(io.err, "usage: trailbell test-pattern --event-pattern PATTERN --event EVENT\n\n"+
-			"Prints {\"Result\": true} when EVENT matches PATTERN and {\"Result\": false} when not,\n"+
-			"like `aws events test-event-pattern`. Exit 0 either way; 2 for a bad pattern or event.")
-		fs.PrintDefaults()
+	setUsage(fs, io, "usage: trailbell test-pattern --event-pattern PATTERN --event EVENT\n\n"+
+		"Prints {\"Result\": true} when EVENT matches PATTERN and {\"Result\": false} when not,\n"+
+		"like `aws events test-event-pattern`. Exit 0 either way; 2 for a bad pattern or event.\n")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitError
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell test-pattern: "+format+"\n", a...)
-		return exitError
-	}
+	fail := failer(io, "test-pattern")
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}
