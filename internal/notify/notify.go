@@ -85,6 +85,9 @@ func redactDeep(err error) error {
 	return err
 }
 
+// GroupKey names the group of repeats f belongs to: its rule and principal.
+func GroupKey(f *finding.Finding) string { return f.Rule + "\x00" + f.Principal }
+
 // SameGroup reports whether all findings share one rule and principal.
 func SameGroup(fs []*finding.Finding) bool {
 	for _, f := range fs[1:] {
@@ -93,4 +96,13 @@ func SameGroup(fs []*finding.Finding) bool {
 		}
 	}
 	return true
+}
+
+// Worst is the highest severity among fs (at least one finding).
+func Worst(fs []*finding.Finding) finding.Severity {
+	s := fs[0].Severity
+	for _, f := range fs[1:] {
+		s = max(s, f.Severity)
+	}
+	return s
 }

@@ -489,8 +489,6 @@ func (p *Pipeline) work(ctx context.Context, r *receiver, drain bool) error {
 	}
 }
 
-func groupKey(f *finding.Finding) string { return f.Rule + "\x00" + f.Principal }
-
 // step makes at most one delivery attempt. It returns how long to wait before the next
 // step, or idle when the queue is empty.
 func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time.Duration, idle bool, err error) {
@@ -554,7 +552,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		p.dropFromPage(r, ids)
 		p.recovered(r)
 		if r.GroupWindow > 0 {
-			r.groups[groupKey(fs[0])] = now
+			r.groups[GroupKey(fs[0])] = now
 		}
 		p.m.messages.WithLabelValues(r.Name).Inc()
 		p.m.delivered.WithLabelValues(r.Name).Add(float64(len(batch)))
@@ -657,7 +655,7 @@ func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, 
 	}
 	var key string
 	for _, it := range r.page {
-		k := groupKey(&it.Finding)
+		k := GroupKey(&it.Finding)
 		last, ok := r.groups[k]
 		if drain || !ok || now.Sub(last) >= r.GroupWindow {
 			key = k
@@ -674,7 +672,7 @@ func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, 
 		return nil, opens
 	}
 	for _, it := range r.page {
-		if groupKey(&it.Finding) == key && len(batch) < p.opts.MaxBatch {
+		if GroupKey(&it.Finding) == key && len(batch) < p.opts.MaxBatch {
 			batch = append(batch, it)
 		}
 	}

@@ -66,6 +66,12 @@ func look(s finding.Severity) (emoji, color string) {
 	return l.emoji, l.color
 }
 
+// Emoji is the emoji code that marks severity s in Slack (and in Chatbot's messages).
+func Emoji(s finding.Severity) string {
+	e, _ := look(s)
+	return e
+}
+
 // Escape makes text from an event safe in mrkdwn: Slack parses only &, < and >, which is
 // how a user agent or session name could ping @channel or plant a link.
 func Escape(s string) string {
@@ -282,19 +288,11 @@ func header(f *finding.Finding, prefix string) slack.Block {
 	return slack.NewHeaderBlock(plain(Trim(emoji+" "+prefix+title, maxHeaderText)))
 }
 
-func worst(fs []*finding.Finding) finding.Severity {
-	s := fs[0].Severity
-	for _, f := range fs[1:] {
-		s = max(s, f.Severity)
-	}
-	return s
-}
-
 // Fallback is the plain notification text of a message.
 func Fallback(fs ...*finding.Finding) string {
 	f := fs[0]
 	if len(fs) > 1 && !notify.SameGroup(fs) {
-		return Trim(Escape(fmt.Sprintf("[%s] %d alerts (digest of a backlog), first: %s", strings.ToUpper(worst(fs).String()), len(fs), f.Title)), maxFallback)
+		return Trim(Escape(fmt.Sprintf("[%s] %d alerts (digest of a backlog), first: %s", strings.ToUpper(notify.Worst(fs).String()), len(fs), f.Title)), maxFallback)
 	}
 	title := f.Title
 	if title == "" {
@@ -325,10 +323,11 @@ func Build(st Style, fs ...*finding.Finding) Message {
 	if len(blocks) > maxBlocks {
 		blocks = blocks[:maxBlocks]
 	}
-	_, color := look(worst(fs))
+	_, color := look(notify.Worst(fs))
+	text := Fallback(fs...)
 	return Message{
-		Text:        Fallback(fs...),
-		Attachments: []slack.Attachment{{Color: color, Fallback: Fallback(fs...), Blocks: slack.Blocks{BlockSet: blocks}}},
+		Text:        text,
+		Attachments: []slack.Attachment{{Color: color, Fallback: text, Blocks: slack.Blocks{BlockSet: blocks}}},
 	}
 }
 
@@ -427,8 +426,7 @@ func summaryBlocks(fs []*finding.Finding, st Style) []slack.Block {
 
 // digestBlocks lists different findings that waited in a backlog, five to a section.
 func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
-	emoji, _ := look(worst(fs))
-	blocks := []slack.Block{slack.NewHeaderBlock(plain(Trim(fmt.Sprintf("%s %d alerts (digest)", emoji, len(fs)), maxHeaderText)))}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(Trim(fmt.Sprintf("%s %d alerts (digest)", Emoji(notify.Worst(fs)), len(fs)), maxHeaderText)))}
 	intro := fmt.Sprintf("%d alerts were waiting to be sent; Slack's rate limit would have spread them over minutes, so here they are together.", len(fs))
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(intro), nil, nil))
 	var b strings.Builder

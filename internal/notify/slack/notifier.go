@@ -93,7 +93,7 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 	if n.o.WebhookURL != "" {
 		return n.postWebhook(ctx, msg)
 	}
-	key := fs[0].Rule + "\x00" + fs[0].Principal
+	key := notify.GroupKey(fs[0])
 	if !notify.SameGroup(fs) {
 		key = "" // a digest belongs to no thread
 	}

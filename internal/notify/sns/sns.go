@@ -85,19 +85,13 @@ const (
 
 // Build renders findings of one group as a Chatbot notification.
 func Build(st slack.Style, fs ...*finding.Finding) Chatbot {
-	f := fs[0]
-	emoji := map[finding.Severity]string{finding.Critical: ":red_circle:", finding.High: ":large_orange_circle:",
-		finding.Medium: ":large_yellow_circle:", finding.Low: ":large_blue_circle:"}[f.Severity]
-	if emoji == "" {
-		emoji = ":information_source:"
+	if len(fs) > 1 && !notify.SameGroup(fs) {
+		return digestOf(st, fs)
 	}
+	f := fs[0]
 	title := f.Title
 	if title == "" {
 		title = f.Rule
-	}
-	digest := len(fs) > 1 && !notify.SameGroup(fs)
-	if digest {
-		return digestOf(st, fs)
 	}
 	if len(fs) > 1 {
 		title = fmt.Sprintf("%d× %s", len(fs), title)
@@ -164,7 +158,7 @@ func Build(st slack.Style, fs ...*finding.Finding) Chatbot {
 		Source:  "custom",
 		Content: Content{
 			TextType:    "client-markdown",
-			Title:       trim(emoji+" "+title, maxTitle),
+			Title:       trim(slack.Emoji(f.Severity)+" "+title, maxTitle),
 			Description: slack.Trim(d.String(), maxDescription),
 			NextSteps:   next,
 			Keywords:    kw,
@@ -246,9 +240,7 @@ func classify(err error) (bool, error) {
 // digestOf lists different findings that waited in a backlog.
 func digestOf(st slack.Style, fs []*finding.Finding) Chatbot {
 	var d strings.Builder
-	sev := fs[0].Severity
 	for i, f := range fs {
-		sev = max(sev, f.Severity)
 		if i == 50 {
 			fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
 			break
@@ -265,7 +257,7 @@ func digestOf(st slack.Style, fs []*finding.Finding) Chatbot {
 		Version: "1.0",
 		Source:  "custom",
 		Content: Content{TextType: "client-markdown", Title: title, Description: slack.Trim(d.String(), maxDescription),
-			Keywords: []string{sev.String(), "digest"}},
+			Keywords: []string{notify.Worst(fs).String(), "digest"}},
 		Metadata: Metadata{Summary: title, EventType: "digest"},
 	}
 }
