@@ -50,20 +50,24 @@ type notification struct {
 	Detail     json.RawMessage `json:"detail"`
 }
 
+// s3Location names an object as both S3 event notifications ("s3") and EventBridge
+// ("detail") do.
+type s3Location struct {
+	Bucket struct {
+		Name string `json:"name"`
+	} `json:"bucket"`
+	Object struct {
+		Key  string `json:"key"`
+		Size int64  `json:"size"`
+	} `json:"object"`
+}
+
 type notificationRecord struct {
-	EventSource  string `json:"eventSource"`
-	EventSource2 string `json:"EventSource"` // SNS Lambda events capitalise it
-	EventName    string `json:"eventName"`
-	S3           *struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
-	} `json:"s3"`
-	Sns *struct {
+	EventSource  string      `json:"eventSource"`
+	EventSource2 string      `json:"EventSource"` // SNS Lambda events capitalise it
+	EventName    string      `json:"eventName"`
+	S3           *s3Location `json:"s3"`
+	Sns          *struct {
 		Message string `json:"Message"`
 	} `json:"Sns"`
 	Body *string `json:"body"`
@@ -172,13 +176,7 @@ func parseEventBridge(n *notification) ([]Object, error) {
 	}
 	var d struct {
 		EventVersion string `json:"event-version"`
-		Bucket       struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
+		s3Location
 	}
 	if err := json.Unmarshal(n.Detail, &d); err != nil {
 		return nil, fmt.Errorf("EventBridge Object Created detail: %v", err)
