@@ -16,11 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
@@ -34,7 +31,7 @@ func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Se
 	t.Cleanup(slack.Close)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "trailbell.yaml")
-	doc := fmt.Sprintf("state_dir: state\nnotify:\n  receivers:\n    - name: slack\n      rate_limit: {per_second: 50, burst: 10}\n      slack: {webhook_url: %q}\n  route: {receiver: slack}\nsources:\n%s", slack.WebhookURL("alerts"), sources)
+	doc := notifyYAML(slack) + "sources:\n" + sources
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +45,7 @@ func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Se
 	go func() {
 		done <- Run(ctx, RunOptions{
 			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
-			AWS: &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""), BaseEndpoint: nilIfEmpty(awsEndpoint)},
+			AWS: &aws.Config{Region: "us-east-1", Credentials: testCreds, BaseEndpoint: nilIfEmpty(awsEndpoint)},
 		})
 	}()
 	t.Cleanup(func() {
@@ -62,15 +59,7 @@ func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Se
 
 func waitMentions(t *testing.T, slack *slacktest.Server, text string, n int) {
 	t.Helper()
-	count := func() int {
-		c := 0
-		for _, r := range slack.Received() {
-			if strings.Contains(string(r.Body), text) {
-				c++
-			}
-		}
-		return c
-	}
+	count := func() int { return mentions(slack, text) }
 	for deadline := time.Now().Add(20 * time.Second); count() < n; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Slack has %d messages mentioning %q, want %d", count(), text, n)
@@ -89,20 +78,14 @@ func TestRunSQSSource(t *testing.T) {
 	if endpoint == "" {
 		t.Skip("TRAILBELL_TEST_SQS_ENDPOINT is unset; scripts/test.sh starts goaws and sets it")
 	}
-	creds := credentials.NewStaticCredentialsProvider("test", "testsecret", "")
-	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(s3srv.Close)
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: creds})
-	if _, err := s3c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
-		t.Fatal(err)
-	}
+	s3URL, s3c := fakeS3(t)
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28/111122223333_CloudTrail_us-east-1_20261128T0100Z_q.json.gz"
 	body := gzipped(`{"Records":[` + trailRecord("sqs-stop-1", "StopLogging") + `]}`)
 	if _, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
 
-	q := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: creds})
+	q := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: testCreds})
 	cq, err := q.CreateQueue(t.Context(), &awssqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("trailbell-run-%d", time.Now().UnixNano()))})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +102,7 @@ func TestRunSQSSource(t *testing.T) {
 		}
 	}
 
-	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3srv.URL), "")
+	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3URL), "")
 	waitMentions(t, slack, "sqs-stop-1", 1)
 	waitMentions(t, slack, "unreadable CloudTrail records", 1)
 	out, err := q.ReceiveMessage(t.Context(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
@@ -190,9 +173,8 @@ func nilIfEmpty(s string) *string {
 
 // A source that cannot read (the bucket is gone) goes silent; the alert says why.
 func TestSilenceAlertCarriesTheSourceError(t *testing.T) {
-	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(s3srv.Close)
-	slack := startDaemon(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3srv.URL), "")
+	s3URL, _ := fakeS3(t)
+	slack := startDaemon(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3URL), "")
 	waitMentions(t, slack, "NoSuchBucket", 1)
 	waitMentions(t, slack, "No new CloudTrail data from s3://no-such-bucket/AWSLogs/", 1)
 }

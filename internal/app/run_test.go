@@ -33,6 +33,40 @@ func trailRecord(id, name string) string {
 		time.Now().UTC().Format(time.RFC3339), name, id)
 }
 
+// testCreds are the static credentials every test server here accepts.
+var testCreds = credentials.NewStaticCredentialsProvider("test", "testsecret", "")
+
+// fakeS3 starts an in-process S3 server (gofakes3) holding one empty bucket, trail, for the
+// rest of the test, and returns its URL and a client of it.
+func fakeS3(t *testing.T) (string, *s3.Client) {
+	t.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true, Credentials: testCreds})
+	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, client
+}
+
+// notifyYAML is the start of a configuration: a state directory and every finding to one
+// Slack webhook of slack, paced loosely enough not to slow a test.
+func notifyYAML(slack *slacktest.Server) string {
+	return fmt.Sprintf("state_dir: state\nnotify:\n  receivers:\n    - name: slack\n      rate_limit: {per_second: 50, burst: 10}\n      slack: {webhook_url: %q}\n  route: {receiver: slack}\n",
+		slack.WebhookURL("alerts"))
+}
+
+// mentions counts the Slack messages whose body contains text.
+func mentions(slack *slacktest.Server, text string) int {
+	c := 0
+	for _, r := range slack.Received() {
+		if strings.Contains(string(r.Body), text) {
+			c++
+		}
+	}
+	return c
+}
+
 func gzipped(s string) []byte {
 	var b bytes.Buffer
 	w := gzip.NewWriter(&b)
@@ -44,13 +78,7 @@ func gzipped(s string) []byte {
 // One daemon, in process, over a real S3 protocol server and a Slack-like server: findings,
 // an unreadable file, a rule reload, a silence alert, /metrics and /healthz.
 func TestRunEndToEnd(t *testing.T) {
-	s3srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer s3srv.Close()
-	creds := credentials.NewStaticCredentialsProvider("test", "testsecret", "")
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: creds})
-	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
-		t.Fatal(err)
-	}
+	s3URL, client := fakeS3(t)
 	n := 0
 	put := func(body []byte) {
 		n++
@@ -67,15 +95,7 @@ func TestRunEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	writeConfig := func(extra string) string {
 		path := filepath.Join(dir, "trailbell.yaml")
-		cfg := fmt.Sprintf(`
-state_dir: state
-notify:
-  receivers:
-    - name: slack
-      rate_limit: {per_second: 50, burst: 10}
-      slack: {webhook_url: %q}
-  route: {receiver: slack}
-sources:
+		cfg := notifyYAML(slack) + fmt.Sprintf(`sources:
   s3:
     - url: s3://trail/AWSLogs/
       endpoint: %s
@@ -83,7 +103,7 @@ sources:
       silence_after: 3s
 run:
   listen: 127.0.0.1:0
-%s`, slack.WebhookURL("alerts"), s3srv.URL, extra)
+%s`, s3URL, extra)
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +128,7 @@ run:
 		done <- Run(ctx, RunOptions{
 			Config: cfg, ConfigPath: path, Reload: reload, Listening: func(a string) { addr <- a },
 			Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
-			AWS:    &aws.Config{Region: "us-east-1", Credentials: creds},
+			AWS:    &aws.Config{Region: "us-east-1", Credentials: testCreds},
 		})
 	}()
 	base := "http://" + <-addr
@@ -121,15 +141,6 @@ run:
 			}
 		}
 	}
-	mentions := func(s string) int {
-		c := 0
-		for _, r := range slack.Received() {
-			if strings.Contains(string(r.Body), s) {
-				c++
-			}
-		}
-		return c
-	}
 	metrics := func() string {
 		resp, err := http.Get(base + "/metrics")
 		if err != nil {
@@ -140,8 +151,8 @@ run:
 		return string(b)
 	}
 
-	waitFor("the StopLogging alert", func() bool { return mentions("stop-1") == 1 })
-	waitFor("the unreadable-file alert", func() bool { return mentions("unreadable CloudTrail records") == 1 })
+	waitFor("the StopLogging alert", func() bool { return mentions(slack, "stop-1") == 1 })
+	waitFor("the unreadable-file alert", func() bool { return mentions(slack, "unreadable CloudTrail records") == 1 })
 
 	// A reload that disables the rule: later StopLogging events no longer alert.
 	writeConfig("  disable: [cloudtrail-stopped]\n")
@@ -152,8 +163,8 @@ run:
 		return strings.Contains(metrics(), `trailbell_s3_files_total{source="s3://trail/AWSLogs/"} 3`)
 	})
 
-	waitFor("the silence alert", func() bool { return mentions("No new CloudTrail data") == 1 })
-	if mentions("stop-2") != 0 {
+	waitFor("the silence alert", func() bool { return mentions(slack, "No new CloudTrail data") == 1 })
+	if mentions(slack, "stop-2") != 0 {
 		t.Error("a rule disabled by the reload still alerted")
 	}
 
