@@ -329,6 +329,12 @@ func TestLoadAndSelect(t *testing.T) {
 	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no rule files") {
 		t.Errorf("empty directory: %v, want an error", err)
 	}
+	// a rule file that cannot be read is named by the path the user gave, not relative to it
+	broken := t.TempDir()
+	os.Symlink(filepath.Join(broken, "gone"), filepath.Join(broken, "c.yaml"))
+	if _, err := Load(broken); err == nil || !strings.Contains(err.Error(), "read "+filepath.Join(broken, "c.yaml")+": ") {
+		t.Errorf("unreadable rule file: %v, want an error naming %s", err, filepath.Join(broken, "c.yaml"))
+	}
 	got, err := Select(rs, nil, []string{"a"})
 	if err != nil || len(got) != 1 || got[0].ID != "b" {
 		t.Errorf("Select disable a = %v, %v", got, err)

@@ -5,7 +5,6 @@
 package detect
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,7 +139,11 @@ func checkUnique(rs []Rule) error {
 func loadFile(fsys fs.FS, p, name string) ([]Rule, error) {
 	data, err := fs.ReadFile(fsys, p)
 	if err != nil {
-		return nil, err
+		// the path in err is relative to fsys; name is the one the user gave
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return Parse(data, name)
 }
@@ -246,28 +249,25 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 			fail(0, "unknown predicate %q (known: %s)", p, strings.Join(PredicateNames(), ", "))
 		}
 	}
-	for i, s := range y.Samples.Match {
-		if s == nil || !json.Valid([]byte(s.json)) || !bytes.HasPrefix(bytes.TrimSpace([]byte(s.json)), []byte("{")) {
-			fail(lineOf(s), "samples.match[%d] is not a JSON object", i)
-			continue
+	samples := func(field string, nodes []*jsonNode) []json.RawMessage {
+		var out []json.RawMessage
+		for i, s := range nodes {
+			// a nil node (an empty entry) is reported at the rule's line
+			if s == nil {
+				fail(0, "%s[%d] is not a JSON object", field, i)
+				continue
+			}
+			if !strings.HasPrefix(s.json, "{") || !json.Valid([]byte(s.json)) {
+				fail(s.line, "%s[%d] is not a JSON object", field, i)
+				continue
+			}
+			out = append(out, json.RawMessage(s.json))
 		}
-		r.Samples.Match = append(r.Samples.Match, json.RawMessage(s.json))
+		return out
 	}
-	for i, s := range y.Samples.NoMatch {
-		if s == nil || !json.Valid([]byte(s.json)) || !bytes.HasPrefix(bytes.TrimSpace([]byte(s.json)), []byte("{")) {
-			fail(lineOf(s), "samples.no_match[%d] is not a JSON object", i)
-			continue
-		}
-		r.Samples.NoMatch = append(r.Samples.NoMatch, json.RawMessage(s.json))
-	}
+	r.Samples.Match = samples("samples.match", y.Samples.Match)
+	r.Samples.NoMatch = samples("samples.no_match", y.Samples.NoMatch)
 	return r, errs
-}
-
-func lineOf(n *jsonNode) int {
-	if n == nil {
-		return 0
-	}
-	return n.line
 }
 
 func validID(id string) bool {
