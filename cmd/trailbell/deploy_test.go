@@ -1,22 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 )
 
-func runDeployCmd(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := run(t.Context(), append([]string{"deploy"}, args...), stdio{in: strings.NewReader(""), out: &out, err: &errb})
-	return code, out.String(), errb.String()
-}
-
 func TestDeployPattern(t *testing.T) {
-	code, out, errOut := runDeployCmd(t, "pattern")
+	code, out, errOut := runCmd(t, "deploy", "pattern")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -25,12 +17,12 @@ func TestDeployPattern(t *testing.T) {
 		t.Fatalf("json output %q: %v", out, err)
 	}
 
-	code, out, _ = runDeployCmd(t, "pattern", "--format", "cfn-params")
+	code, out, _ = runCmd(t, "deploy", "pattern", "--format", "cfn-params")
 	if code != exitOK || !strings.HasPrefix(out, "EventPattern1={") || strings.Count(out, "\n") != 4 {
 		t.Errorf("cfn-params: exit %d, output %q", code, out)
 	}
 
-	code, out, _ = runDeployCmd(t, "pattern", "--format", "tfvars", "--only", "iam-user-created")
+	code, out, _ = runCmd(t, "deploy", "pattern", "--format", "tfvars", "--only", "iam-user-created")
 	var tf struct {
 		Patterns []string `json:"event_patterns"`
 	}
@@ -46,7 +38,7 @@ func TestDeployPattern(t *testing.T) {
 		{"nonsense"},
 		{},
 	} {
-		if code, _, _ := runDeployCmd(t, args...); code != exitError {
+		if code, _, _ := runCmd(t, append([]string{"deploy"}, args...)...); code != exitError {
 			t.Errorf("deploy %v: exit %d, want %d", args, code, exitError)
 		}
 	}
@@ -55,13 +47,13 @@ func TestDeployPattern(t *testing.T) {
 func TestDeployCheck(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	code, out, errOut := runDeployCmd(t, "check", "--region", "eu-west-1")
+	code, out, errOut := runCmd(t, "deploy", "check", "--region", "eu-west-1")
 	if code != exitFindings || !strings.Contains(out, "iam-user-created: IAM events reach EventBridge only in us-east-1") {
 		t.Errorf("eu-west-1: exit %d, output %q %q", code, out, errOut)
 	}
 	// A template freshly generated from the enabled rules is clean. (The files in deploy/ are
 	// kept in sync by internal/deploy's tests.)
-	code, fresh, _ := runDeployCmd(t, "pattern")
+	code, fresh, _ := runCmd(t, "deploy", "pattern")
 	if code != exitOK {
 		t.Fatal("deploy pattern failed")
 	}
@@ -69,11 +61,11 @@ func TestDeployCheck(t *testing.T) {
 	if err := os.WriteFile(freshFile, []byte(fresh), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = runDeployCmd(t, "check", "--region", "us-east-1", "--template", freshFile)
+	code, out, _ = runCmd(t, "deploy", "check", "--region", "us-east-1", "--template", freshFile)
 	if code != exitOK || !strings.HasPrefix(out, "ok: ") {
 		t.Errorf("fresh patterns in us-east-1: exit %d, output %.300q", code, out)
 	}
-	code, out, _ = runDeployCmd(t, "check", "--template", "../../deploy/cloudformation/template.yaml")
+	code, out, _ = runCmd(t, "deploy", "check", "--template", "../../deploy/cloudformation/template.yaml")
 	if code == exitError {
 		t.Errorf("the shipped CloudFormation template does not parse: %.300q", out)
 	}
@@ -82,11 +74,11 @@ func TestDeployCheck(t *testing.T) {
 	if err := os.WriteFile(stale, []byte(`["{\"source\":[\"aws.iam\"],\"detail\":{\"eventName\":[\"CreateUser\"]}}"]`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ = runDeployCmd(t, "check", "--template", stale)
+	code, out, _ = runCmd(t, "deploy", "check", "--template", stale)
 	if code != exitFindings || !strings.Contains(out, "no deployed pattern matches") || strings.Contains(out, "iam-user-created:") {
 		t.Errorf("stale template: exit %d, output %.500q", code, out)
 	}
-	if code, _, _ := runDeployCmd(t, "check"); code != exitError {
+	if code, _, _ := runCmd(t, "deploy", "check"); code != exitError {
 		t.Errorf("no region nor template: exit %d, want %d", code, exitError)
 	}
 }

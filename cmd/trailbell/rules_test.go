@@ -1,24 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func runRulesCmd(args ...string) (code int, stdout, stderr string) {
-	var out, errb bytes.Buffer
-	code = run(context.Background(), append([]string{"rules"}, args...), stdio{in: strings.NewReader(""), out: &out, err: &errb})
-	return code, out.String(), errb.String()
-}
-
 func TestRulesCommand(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte(`rules:
+	writeFile(t, good, []byte(`rules:
   - id: my-rule
     title: "{principal} created {requestParameters.userName}"
     severity: medium
@@ -28,9 +19,9 @@ func TestRulesCommand(t *testing.T) {
         - '{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","eventType":"AwsApiCall","requestParameters":{"userName":"x"}}'
       no_match:
         - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
-`), 0o644)
+`))
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte(`rules:
+	writeFile(t, bad, []byte(`rules:
   - id: bad-rule
     title: "{who}"
     severity: low
@@ -38,9 +29,9 @@ func TestRulesCommand(t *testing.T) {
     samples:
       match:
         - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
-`), 0o644)
+`))
 	failing := filepath.Join(dir, "failing.yaml")
-	os.WriteFile(failing, []byte(`rules:
+	writeFile(t, failing, []byte(`rules:
   - id: failing-rule
     title: "{principal}"
     severity: low
@@ -48,7 +39,7 @@ func TestRulesCommand(t *testing.T) {
     samples:
       match:
         - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
-`), 0o644)
+`))
 
 	for _, c := range []struct {
 		name     string
@@ -68,7 +59,7 @@ func TestRulesCommand(t *testing.T) {
 		{"unknown subcommand", []string{"frobnicate"}, exitError, "", "unknown subcommand"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, errs := runRulesCmd(c.args...)
+			code, out, errs := runCmd(t, append([]string{"rules"}, c.args...)...)
 			if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.err) {
 				t.Errorf("rules %v: code %d\nstdout: %s\nstderr: %s\nwant code %d, stdout with %q, stderr with %q",
 					c.args, code, out, errs, c.code, c.out, c.err)

@@ -361,10 +361,9 @@ func TestRunFlagErrors(t *testing.T) {
 		{"stray argument", []string{"run", "--s3", "s3://b/", "extra"}, `unexpected argument "extra"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out, errb bytes.Buffer
-			code := run(t.Context(), tc.args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
-			if code != exitError || !strings.Contains(errb.String(), tc.want) {
-				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errb.String(), exitError, tc.want)
+			code, _, errs := runCmd(t, tc.args...)
+			if code != exitError || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errs, exitError, tc.want)
 			}
 		})
 	}

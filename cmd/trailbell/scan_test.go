@@ -38,21 +38,6 @@ func scanLogKey(at time.Time) string {
 	return "AWSLogs/111122223333/CloudTrail/us-east-1/" + at.Format("2006/01/02/") + "111122223333_CloudTrail_us-east-1_" + at.Format("20060102T1504Z") + "_x.json.gz"
 }
 
-func scanWriteFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func runScanCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(context.Background(), args, stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
-	return code, out.String(), errb.String()
-}
-
 func scanFindings(t *testing.T, out string) []map[string]any {
 	t.Helper()
 	var fs []map[string]any
@@ -72,15 +57,15 @@ func scanFindings(t *testing.T, out string) []map[string]any {
 func TestScanCommand(t *testing.T) {
 	dir := t.TempDir()
 	day := time.Date(2026, 11, 1, 10, 5, 0, 0, time.UTC)
-	scanWriteFile(t, filepath.Join(dir, scanLogKey(day)), scanLogFile(scanDescribe, scanStopLogging))
-	scanWriteFile(t, filepath.Join(dir, scanLogKey(day.Add(48*time.Hour))), scanLogFile(strings.NewReplacer("000000000001", "000000000003", "2026-11-01T", "2026-11-03T").Replace(scanStopLogging)))
-	scanWriteFile(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/d.json.gz"), []byte("digest"))
-	scanWriteFile(t, filepath.Join(dir, "broken.jsonl"), []byte(scanDescribe+"\n{\"eventName\": \n"))
+	writeFile(t, filepath.Join(dir, scanLogKey(day)), scanLogFile(scanDescribe, scanStopLogging))
+	writeFile(t, filepath.Join(dir, scanLogKey(day.Add(48*time.Hour))), scanLogFile(strings.NewReplacer("000000000001", "000000000003", "2026-11-01T", "2026-11-03T").Replace(scanStopLogging)))
+	writeFile(t, filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/d.json.gz"), []byte("digest"))
+	writeFile(t, filepath.Join(dir, "broken.jsonl"), []byte(scanDescribe+"\n{\"eventName\": \n"))
 	benign := filepath.Join(t.TempDir(), "benign.json")
-	scanWriteFile(t, benign, []byte(scanDescribe))
+	writeFile(t, benign, []byte(scanDescribe))
 
 	t.Run("findings in JSON, summary on stderr, exit 1", func(t *testing.T) {
-		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", dir)
+		code, out, errOut := runCmd(t, "scan", "--format", "json", dir)
 		if code != exitFindings {
 			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 		}
@@ -108,7 +93,7 @@ func TestScanCommand(t *testing.T) {
 	})
 
 	t.Run("since and until by key time", func(t *testing.T) {
-		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--since", "2026-11-02", "--until", "2026-11-04T00:00:00Z", filepath.Join(dir, "AWSLogs"))
+		code, out, errOut := runCmd(t, "scan", "--format", "json", "--since", "2026-11-02", "--until", "2026-11-04T00:00:00Z", filepath.Join(dir, "AWSLogs"))
 		fs := scanFindings(t, out)
 		if code != exitFindings || len(fs) == 0 || fs[0]["eventID"] != "00000000-0000-4000-8000-000000000003" {
 			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
@@ -119,14 +104,14 @@ func TestScanCommand(t *testing.T) {
 	})
 
 	t.Run("no findings exit 0", func(t *testing.T) {
-		code, out, errOut := runScanCLI(t, "", "scan", "--format", "text", benign)
+		code, out, errOut := runCmd(t, "scan", "--format", "text", benign)
 		if code != exitOK || out != "" || !strings.Contains(errOut, "findings: 0") {
 			t.Errorf("exit %d, out %q, err:\n%s", code, out, errOut)
 		}
 	})
 
 	t.Run("stdin, text format", func(t *testing.T) {
-		code, out, _ := runScanCLI(t, scanDescribe+"\n"+scanStopLogging+"\n", "scan", "--format", "text", "--only", "cloudtrail-stopped", "-")
+		code, out, _ := runCmdIn(t, scanDescribe+"\n"+scanStopLogging+"\n", "scan", "--format", "text", "--only", "cloudtrail-stopped", "-")
 		if code != exitFindings || !strings.HasPrefix(out, "CRITICAL ") || !strings.Contains(out, "stdin line 2") {
 			t.Errorf("exit %d:\n%s", code, out)
 		}
@@ -134,7 +119,7 @@ func TestScanCommand(t *testing.T) {
 
 	t.Run("only, disable and extra rules", func(t *testing.T) {
 		rules := filepath.Join(t.TempDir(), "describe.yaml")
-		scanWriteFile(t, rules, []byte(`rules:
+		writeFile(t, rules, []byte(`rules:
   - id: describe-instances
     title: "{principal} listed instances"
     severity: low
@@ -148,7 +133,7 @@ func TestScanCommand(t *testing.T) {
       no_match:
       - '`+scanStopLogging+`'
 `))
-		code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--rules", rules, "--only", "describe-instances,cloudtrail-stopped", "--disable", "cloudtrail-stopped", benign)
+		code, out, errOut := runCmd(t, "scan", "--format", "json", "--rules", rules, "--only", "describe-instances,cloudtrail-stopped", "--disable", "cloudtrail-stopped", benign)
 		fs := scanFindings(t, out)
 		if code != exitFindings || len(fs) != 1 || fs[0]["rule"] != "describe-instances" {
 			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
@@ -165,11 +150,11 @@ func TestScanCommand(t *testing.T) {
 			{"scan", filepath.Join(dir, "missing")},
 			{"scan", "--bogus", benign},
 		} {
-			if code, _, errOut := runScanCLI(t, "", args...); code != exitError || errOut == "" {
+			if code, _, errOut := runCmd(t, args...); code != exitError || errOut == "" {
 				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 			}
 		}
-		code, _, errOut := runScanCLI(t, "", "scan", "--help")
+		code, _, errOut := runCmd(t, "scan", "--help")
 		if code != exitOK || !strings.Contains(errOut, "Exit status: 0 no findings, 1 findings, 2 error") {
 			t.Errorf("--help: exit %d\n%s", code, errOut)
 		}
@@ -213,7 +198,7 @@ func TestScanCommandS3(t *testing.T) {
 			put(scanLogKey(day.Add(5*time.Minute)), []byte(`{"Records":[`+strings.Replace(scanStopLogging, "000000000001", "000000000004", 1)+`]}`))
 			put("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T100500Z.json.gz", []byte("digest"))
 
-			code, out, errOut := runScanCLI(t, "", "scan", "--format", "json", "--only", "cloudtrail-stopped", "--endpoint-url", ep, "--region", "us-east-1",
+			code, out, errOut := runCmd(t, "scan", "--format", "json", "--only", "cloudtrail-stopped", "--endpoint-url", ep, "--region", "us-east-1",
 				"s3://"+bucket+"/AWSLogs/111122223333/")
 			fs := scanFindings(t, out)
 			if code != exitFindings || len(fs) != 2 || fs[1]["eventID"] != "00000000-0000-4000-8000-000000000004" {
@@ -225,7 +210,7 @@ func TestScanCommandS3(t *testing.T) {
 			if !strings.Contains(errOut, "skipped 1 digest files") || !strings.Contains(errOut, "scanned 2 files") {
 				t.Errorf("summary:\n%s", errOut)
 			}
-			code, _, errOut = runScanCLI(t, "", "scan", "--endpoint-url", ep, "s3://no-such-bucket-"+bucket+"/")
+			code, _, errOut = runCmd(t, "scan", "--endpoint-url", ep, "s3://no-such-bucket-"+bucket+"/")
 			if code != exitError {
 				t.Errorf("missing bucket: exit %d\n%s", code, errOut)
 			}

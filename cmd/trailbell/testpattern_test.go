@@ -1,20 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(context.Background(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
-	return code, out.String(), errb.String()
-}
 
 func TestTestPattern(t *testing.T) {
 	dir := t.TempDir()
@@ -84,7 +75,7 @@ func TestTestPattern(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, append([]string{"test-pattern"}, c.args...)...)
+			code, stdout, stderr := runCmd(t, append([]string{"test-pattern"}, c.args...)...)
 			if code != c.code {
 				t.Errorf("exit code %d, want %d (stderr: %s)", code, c.code, stderr)
 			}
@@ -104,7 +95,7 @@ func TestTestPattern(t *testing.T) {
 }
 
 func TestTestPatternListed(t *testing.T) {
-	_, _, stderr := runCLI(t, "--help")
+	_, _, stderr := runCmd(t, "--help")
 	if !strings.Contains(stderr, "test-pattern") {
 		t.Fatalf("usage does not list test-pattern:\n%s", stderr)
 	}
