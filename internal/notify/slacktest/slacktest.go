@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -415,9 +414,4 @@ func CheckBlock(raw json.RawMessage) error {
 		return fmt.Errorf("unknown block type %q", b.Type)
 	}
 	return nil
-}
-
-// RetryAfterSeconds formats d for a Retry-After header.
-func RetryAfterSeconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }

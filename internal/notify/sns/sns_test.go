@@ -86,24 +86,24 @@ func (f pubFunc) Publish(ctx context.Context, in *awssns.PublishInput, opts ...f
 
 func TestErrorClasses(t *testing.T) {
 	tests := []struct {
-		err       error
-		wantRetry bool
+		err        error
+		wantRetry  bool
+		wantReason string
 	}{
-		{&smithy.GenericAPIError{Code: "Throttling"}, true},
-		{&smithy.GenericAPIError{Code: "InternalError"}, true},
-		{&smithy.GenericAPIError{Code: "AuthorizationError"}, false},
-		{&smithy.GenericAPIError{Code: "NotFound"}, false},
-		{errors.New("dial tcp: connection refused"), true},
+		{&smithy.GenericAPIError{Code: "Throttling"}, true, "sns_Throttling"},
+		{&smithy.GenericAPIError{Code: "InternalError"}, true, "sns_InternalError"},
+		{&smithy.GenericAPIError{Code: "AuthorizationError"}, false, "sns_AuthorizationError"},
+		{&smithy.GenericAPIError{Code: "NotFound"}, false, "sns_NotFound"},
+		{errors.New("dial tcp: connection refused"), true, "network"},
 	}
 	for _, tc := range tests {
 		n, _ := sns.New(pubFunc(func(context.Context, *awssns.PublishInput, ...func(*awssns.Options)) (*awssns.PublishOutput, error) {
 			return nil, tc.err
 		}), sns.Options{TopicARN: "arn:aws:sns:us-east-1:1:t"})
 		retry, err := n.Notify(t.Context(), sample())
-		if err == nil || retry != tc.wantRetry {
-			t.Errorf("%v: retry=%v err=%v, want retry=%v", tc.err, retry, err, tc.wantRetry)
+		if err == nil || retry != tc.wantRetry || notify.Reason(err) != tc.wantReason {
+			t.Errorf("%v: retry=%v reason=%s err=%v, want retry=%v reason=%s", tc.err, retry, notify.Reason(err), err, tc.wantRetry, tc.wantReason)
 		}
-		_ = notify.Reason(err)
 	}
 }
 
