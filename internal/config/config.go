@@ -254,7 +254,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
 	for id := range c.Accounts {
-		if len(id) != 12 || strings.Trim(id, "0123456789") != "" {
+		if !isAccountID(id) {
 			bad("accounts."+id, "account ids are 12 digits")
 		}
 	}
@@ -293,11 +293,9 @@ func (c *Config) Validate() error {
 		kinds := 0
 		if r.Slack != nil {
 			kinds++
-			checkSecret(p+".slack.webhook_url", r.Slack.WebhookURL, r.Slack.WebhookURLFile, true, bad)
 		}
 		if r.SlackAPI != nil {
 			kinds++
-			checkSecret(p+".slack_api.token", r.SlackAPI.Token, r.SlackAPI.TokenFile, true, bad)
 			if r.SlackAPI.Channel == "" {
 				bad(p+".slack_api.channel", "required")
 			}
@@ -310,8 +308,6 @@ func (c *Config) Validate() error {
 		}
 		if r.Webhook != nil {
 			kinds++
-			checkSecret(p+".webhook.url", r.Webhook.URL, r.Webhook.URLFile, true, bad)
-			checkSecret(p+".webhook.hmac_secret", r.Webhook.HMACSecret, r.Webhook.HMACSecretFile, false, bad)
 		}
 		if r.Stdout != nil {
 			kinds++
@@ -321,6 +317,15 @@ func (c *Config) Validate() error {
 		}
 		if kinds != 1 {
 			bad(p, "set exactly one of slack, slack_api, sns, webhook, stdout (found %d)", kinds)
+		}
+	}
+	for _, f := range c.secretFields() {
+		name := lastPart(f.path)
+		switch {
+		case f.secret.IsSet() && f.file != "":
+			bad(f.path, "set either %s or %s_file, not both", name, name)
+		case f.required && !f.secret.IsSet() && f.file == "":
+			bad(f.path, "required (or %s_file)", name)
 		}
 	}
 	for i, r := range n.Receivers {
@@ -375,16 +380,39 @@ func checkSeverity(path, s string, bad func(string, string, ...any)) {
 	}
 }
 
-func checkSecret(path string, s Secret, file string, required bool, bad func(string, string, ...any)) {
-	switch {
-	case s.IsSet() && file != "":
-		bad(path, "set either %s or %s_file, not both", lastPart(path), lastPart(path))
-	case required && !s.IsSet() && file == "":
-		bad(path, "required (or %s_file)", lastPart(path))
+// secretField is one secret setting and its *_file variant.
+type secretField struct {
+	path     string // field path, like notify.receivers[0].slack.webhook_url
+	secret   *Secret
+	file     string
+	required bool
+}
+
+// secretFields lists every secret setting of the configuration, so that Validate and
+// ResolveSecrets cover the same ones.
+func (c *Config) secretFields() []secretField {
+	var out []secretField
+	for i := range c.Notify.Receivers {
+		r := &c.Notify.Receivers[i]
+		p := fmt.Sprintf("notify.receivers[%d]", i)
+		if r.Slack != nil {
+			out = append(out, secretField{p + ".slack.webhook_url", &r.Slack.WebhookURL, r.Slack.WebhookURLFile, true})
+		}
+		if r.SlackAPI != nil {
+			out = append(out, secretField{p + ".slack_api.token", &r.SlackAPI.Token, r.SlackAPI.TokenFile, true})
+		}
+		if r.Webhook != nil {
+			out = append(out,
+				secretField{p + ".webhook.url", &r.Webhook.URL, r.Webhook.URLFile, true},
+				secretField{p + ".webhook.hmac_secret", &r.Webhook.HMACSecret, r.Webhook.HMACSecretFile, false})
+		}
 	}
+	return out
 }
 
 func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
+
+func isAccountID(s string) bool { return len(s) == 12 && strings.Trim(s, "0123456789") == "" }
 
 // Severity parses a validated severity name; empty is Info.
 func Severity(s string) finding.Severity {
@@ -396,34 +424,18 @@ func Severity(s string) finding.Severity {
 // field, never a value.
 func (c *Config) ResolveSecrets(ctx context.Context, fetch Fetcher) error {
 	var errs []error
-	res := func(path string, s *Secret, file string) {
-		if file != "" {
-			v, err := readSecretFile(c.dir, file)
+	for _, f := range c.secretFields() {
+		if f.file != "" {
+			v, err := readSecretFile(c.dir, f.file)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s_file: %w", path, err))
-				return
+				errs = append(errs, fmt.Errorf("%s_file: %w", f.path, err))
+				continue
 			}
-			*s = NewSecret(v)
-			return
+			*f.secret = NewSecret(v)
+			continue
 		}
-		if err := s.resolve(ctx, c.dir, fetch); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-		}
-	}
-	for i := range c.Notify.Receivers {
-		r := &c.Notify.Receivers[i]
-		p := fmt.Sprintf("notify.receivers[%d]", i)
-		if r.Slack != nil {
-			res(p+".slack.webhook_url", &r.Slack.WebhookURL, r.Slack.WebhookURLFile)
-		}
-		if r.SlackAPI != nil {
-			res(p+".slack_api.token", &r.SlackAPI.Token, r.SlackAPI.TokenFile)
-		}
-		if r.Webhook != nil {
-			res(p+".webhook.url", &r.Webhook.URL, r.Webhook.URLFile)
-			if r.Webhook.HMACSecret.IsSet() || r.Webhook.HMACSecretFile != "" {
-				res(p+".webhook.hmac_secret", &r.Webhook.HMACSecret, r.Webhook.HMACSecretFile)
-			}
+		if err := f.secret.resolve(ctx, c.dir, fetch); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.path, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Sources are the inputs `trailbell run` watches. The other commands ignore them.
@@ -132,7 +133,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 		endpoint(p+".s3_endpoint", src.S3Endpoint)
 		roleARN(p+".role_arn", src.RoleARN)
 		nonNegative(p+".silence_after", src.SilenceAfter)
-		if v := src.Visibility; v != 0 && (v < Duration(2e9) || v > Duration(12*3600e9)) {
+		if v := src.Visibility; v != 0 && (v < Duration(2*time.Second) || v > Duration(12*time.Hour)) {
 			bad(p+".visibility", "must be between 2s and 12h")
 		}
 	}
@@ -149,7 +150,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 		}
 		endpoint(p+".endpoint", src.Endpoint)
 		roleARN(p+".role_arn", src.RoleARN)
-		if src.Account != "" && (len(src.Account) != 12 || strings.Trim(src.Account, "0123456789") != "") {
+		if src.Account != "" && !isAccountID(src.Account) {
 			bad(p+".account", "account ids are 12 digits")
 		}
 		nonNegative(p+".poll_interval", src.PollInterval)
