@@ -32,9 +32,6 @@ func Open(path string) (*Dir, error) {
 	return &Dir{path: path}, nil
 }
 
-// Path is the directory's location.
-func (d *Dir) Path() string { return d.path }
-
 // file names a key: a readable slug for people looking at the directory plus a hash so two keys
 // that slug alike never share a file.
 func (d *Dir) file(key string) string {

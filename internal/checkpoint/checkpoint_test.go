@@ -35,7 +35,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if c.After != want.After || strings.Join(c.Done, ",") != "a,b" {
 		t.Fatalf("Load = %+v, want %+v", c, want)
 	}
-	entries, _ := os.ReadDir(d.Path())
+	entries, _ := os.ReadDir(d.path)
 	if len(entries) != 1 || strings.HasPrefix(entries[0].Name(), ".tmp") {
 		t.Fatalf("directory holds %v, want one checkpoint and no temp files", entries)
 	}
@@ -55,6 +55,9 @@ func TestKeysThatSlugAlikeDoNotCollide(t *testing.T) {
 	var c cursor
 	if _, err := d.Load("a/b", &c); err != nil || c.After != "1" {
 		t.Fatalf("a/b = %+v, %v; want After 1", c, err)
+	}
+	if _, err := d.Load("a_b", &c); err != nil || c.After != "2" {
+		t.Fatalf("a_b = %+v, %v; want After 2", c, err)
 	}
 }
 
