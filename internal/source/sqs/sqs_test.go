@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// fakeQueue is an API of function fields recording the calls made.
+// fakeQueue is an API that hands out its pending messages once and records the calls made.
 type fakeQueue struct {
 	mu       sync.Mutex
 	pending  []types.Message
