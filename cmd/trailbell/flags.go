@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -87,4 +88,13 @@ func (l *commaList) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// slackWebhookURL is the --slack-webhook-url value, or when it is empty the URL in
+// $TRAILBELL_SLACK_WEBHOOK_URL, which keeps it out of `ps`.
+func slackWebhookURL(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL")
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/app"
@@ -93,8 +92,8 @@ func runNotifyTest(ctx context.Context, args []string, io stdio) int {
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}
-	if *webhook == "" && *cfgPath == "" {
-		*webhook = os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL")
+	if *cfgPath == "" {
+		*webhook = slackWebhookURL(*webhook)
 	}
 	var cfg *config.Config
 	name := *receiver
@@ -143,8 +142,8 @@ func (f *notifyFlags) register(fs *flag.FlagSet) {
 // pipeline builds the notification Pipeline the flags ask for, or nil for none.
 func (f *notifyFlags) pipeline(ctx context.Context, io stdio) (*notify.Pipeline, error) {
 	hook := f.slackWebhook
-	if hook == "" && f.config == "" {
-		hook = os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL")
+	if f.config == "" {
+		hook = slackWebhookURL(hook)
 	}
 	var cfg *config.Config
 	switch {

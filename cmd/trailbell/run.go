@@ -67,11 +67,8 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 		if len(s3URLs)+len(queues)+len(lookupRegions) == 0 {
 			return fail("nothing to watch: give --config, --s3, --sqs or --lookup-region")
 		}
-		if *webhook == "" {
-			*webhook = os.Getenv("TRAILBELL_SLACK_WEBHOOK_URL") // keeps the URL out of `ps`
-		}
-		if *webhook != "" {
-			cfg = config.SlackWebhook(config.NewSecret(*webhook))
+		if hook := slackWebhookURL(*webhook); hook != "" {
+			cfg = config.SlackWebhook(config.NewSecret(hook))
 		} else {
 			cfg = &config.Config{Notify: config.Notify{
 				Receivers: []config.Receiver{{Name: "stdout", Stdout: &config.Stdout{Format: "json"}}},
