@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -36,11 +35,10 @@ func BenchmarkSubmit(b *testing.B) {
 			}
 			defer p.Close()
 			b.ReportAllocs()
-			var seq atomicCounter
+			var seq atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					f := chaosFinding(int(seq.next()))
-					f.Severity = finding.High
+					f := chaosFinding(int(seq.Add(1)))
 					if err := p.Submit(context.Background(), f); err != nil {
 						b.Error(err)
 						return
@@ -50,7 +48,3 @@ func BenchmarkSubmit(b *testing.B) {
 		})
 	}
 }
-
-type atomicCounter struct{ n atomic.Int64 }
-
-func (c *atomicCounter) next() int64 { return c.n.Add(1) }

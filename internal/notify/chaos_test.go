@@ -223,9 +223,7 @@ func TestChaos(t *testing.T) {
 	})
 	defer p.Close()
 
-	ctx, cancel := context.WithCancel(t.Context())
-	run := make(chan error, 1)
-	go func() { run <- p.Run(ctx) }()
+	stop := startRun(t, p)
 
 	var peak atomic.Uint64
 	stopMem := make(chan struct{})
@@ -256,8 +254,7 @@ func TestChaos(t *testing.T) {
 	if err := p.Flush(fctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
-	cancel()
-	if err := <-run; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	close(stopMem)
@@ -330,9 +327,7 @@ func TestChaosCrash(t *testing.T) {
 func chaosChild(t *testing.T) {
 	p := chaosPipeline(t, os.Getenv("TRAILBELL_CHAOS_DIR"), os.Getenv("TRAILBELL_CHAOS_URL"), nil)
 	defer p.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	run := make(chan error, 1)
-	go func() { run <- p.Run(ctx) }()
+	stop := startRun(t, p)
 	// A restarted source re-reads from its checkpoint: submit everything again.
 	if err := submitAll(t.Context(), p, chaosN); err != nil {
 		t.Fatal(err)
@@ -342,8 +337,7 @@ func chaosChild(t *testing.T) {
 	if err := p.Flush(fctx); err != nil {
 		t.Fatal(err)
 	}
-	cancel()
-	if err := <-run; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

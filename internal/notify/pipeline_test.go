@@ -84,6 +84,17 @@ func newPipeline(t *testing.T, o notify.Options) *notify.Pipeline {
 	return p
 }
 
+// startRun runs p in the background; stop cancels Run and returns its error.
+func startRun(t testing.TB, p *notify.Pipeline) (stop func() error) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	return func() error {
+		cancel()
+		return <-done
+	}
+}
+
 func submit(t *testing.T, p *notify.Pipeline, fs ...finding.Finding) {
 	t.Helper()
 	for _, f := range fs {
@@ -215,9 +226,7 @@ func TestGrouping(t *testing.T) {
 			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Minute}},
 			Route:     notify.Route{Receiver: "a"},
 		})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
+		stop := startRun(t, p)
 		start := time.Now()
 		submit(t, p, mk("r", "alice", "a1", finding.High))
 		synctest.Wait()
@@ -226,8 +235,7 @@ func TestGrouping(t *testing.T) {
 		time.Sleep(time.Second)
 		submit(t, p, mk("r", "alice", "a4", finding.High))
 		time.Sleep(2 * time.Minute)
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		got := n.got()
@@ -378,9 +386,7 @@ func TestFlushWhileRunning(t *testing.T) {
 			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Hour}},
 			Route:     notify.Route{Receiver: "a"},
 		})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
+		stop := startRun(t, p)
 		submit(t, p, mk("r", "p", "e1", finding.High))
 		synctest.Wait()
 		submit(t, p, mk("r", "p", "e2", finding.High), mk("r", "p", "e3", finding.High))
@@ -392,8 +398,9 @@ func TestFlushWhileRunning(t *testing.T) {
 		if time.Since(start) != 0 {
 			t.Fatalf("flush waited %v", time.Since(start))
 		}
-		cancel()
-		<-done
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 		if got := n.delivered(); !slices.Equal(got, []string{"e1", "e2", "e3"}) {
 			t.Fatalf("delivered %v", got)
 		}
@@ -419,15 +426,12 @@ func TestRunWithoutGrouping(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := &fake{}
 		p := newPipeline(t, notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
+		stop := startRun(t, p)
 		for i := range 5 {
 			submit(t, p, mk("r", "p", fmt.Sprint("e", i), finding.High))
 		}
 		synctest.Wait()
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		if got := n.got(); len(got) != 5 || p.Pending() != 0 {
@@ -454,9 +458,7 @@ func TestLongOutageAlertsFallbackOnce(t *testing.T) {
 			Metrics:   notify.NewMetrics(reg),
 		})
 		submit(t, p, mk("r", "p", "e1", finding.High))
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
+		stop := startRun(t, p)
 		time.Sleep(12 * time.Minute)
 		synctest.Wait()
 		if got := fb.got(); len(got) != 1 || !strings.HasPrefix(got[0].ids[0], "delivery-failure-slack") {
@@ -467,8 +469,9 @@ func TestLongOutageAlertsFallbackOnce(t *testing.T) {
 		}
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
-		cancel()
-		<-done
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
 		if got := down.delivered(); !slices.Equal(got, []string{"e1"}) {
 			t.Fatalf("slack delivered %v after recovering", got)
 		}
@@ -601,24 +604,25 @@ func TestFlushOutlivesRun(t *testing.T) {
 			Receivers: []notify.Receiver{{Name: "a", Notifier: n, GroupWindow: time.Hour}},
 			Route:     notify.Route{Receiver: "a"},
 		})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- p.Run(ctx) }()
+		stop := startRun(t, p)
 		submit(t, p, mk("r", "p", "e1", finding.High))
 		synctest.Wait()
 		submit(t, p, mk("r", "p", "e2", finding.High))
 		// e2 fails until minute 2; Run stops at minute 1 while a Flush waits on it: the
 		// Flush must take over and deliver e2 itself.
+		stopped := make(chan error)
 		go func() {
 			time.Sleep(time.Minute)
-			cancel()
+			stopped <- stop()
 		}()
 		flushed := make(chan error)
 		go func() { flushed <- p.Flush(t.Context()) }()
 		if err := <-flushed; err != nil {
 			t.Fatal(err)
 		}
-		<-done
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
 		if got := n.delivered(); !slices.Equal(got, []string{"e1", "e2"}) {
 			t.Fatalf("delivered %v", got)
 		}
