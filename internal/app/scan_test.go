@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -171,8 +172,21 @@ func TestScanErrors(t *testing.T) {
 	}
 
 	// a missing path is an error
-	if _, err := Scan(context.Background(), ScanOptions{Paths: []string{filepath.Join(dir, "nope")}, Detector: det}); err == nil {
-		t.Error("missing path: no error")
+	if _, err := Scan(context.Background(), ScanOptions{Paths: []string{filepath.Join(dir, "nope")}, Detector: det}); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "nope")) {
+		t.Errorf("missing path: got %v, want an error naming it", err)
+	}
+
+	// an input that fails while being read is reported by name and the others are still
+	// scanned (this case does not depend on file permissions, which root ignores)
+	reset := errors.New("connection reset")
+	var fromStdin []string
+	sum, err := Scan(context.Background(), ScanOptions{Paths: []string{"-", dir}, Stdin: iotest.ErrReader(reset),
+		Detector: det, Sinks: []Sink{collect(&fromStdin)}, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Unreadable) != 1 || !errors.Is(sum.Unreadable[0], reset) || !strings.Contains(sum.Unreadable[0].Error(), "stdin") || len(fromStdin) != 2 {
+		t.Errorf("read error: unreadable %v, findings %v; want stdin's error and 2 findings", sum.Unreadable, fromStdin)
 	}
 
 	// an unreadable file is reported and the others are still scanned
