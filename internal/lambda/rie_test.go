@@ -1,4 +1,4 @@
-package lambda_test
+package lambda
 
 import (
 	"bufio"
@@ -216,22 +216,14 @@ func (r *rie) bootstrapHWM() (int64, error) {
 	return 0, fmt.Errorf("no bootstrap process under the emulator (pid %s)", parent)
 }
 
+// exampleRecord is the documentation's example record of eventName name, given eventID.
 func exampleRecord(t *testing.T, name, eventID string) []byte {
 	t.Helper()
-	f, err := os.Open("testdata/cloudtrail-log-file-examples.jsonl")
-	if err != nil {
-		t.Fatal(err)
+	rec, ok := exampleRecords(t)[name]
+	if !ok {
+		t.Fatalf("no %s example", name)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), `"eventName":"`+name+`"`) {
-			return []byte(`{"eventID":"` + eventID + `",` + sc.Text()[1:])
-		}
-	}
-	t.Fatalf("no %s example", name)
-	return nil
+	return []byte(`{"eventID":"` + eventID + `",` + string(rec[1:]))
 }
 
 func envelope(t *testing.T, record []byte) []byte {
@@ -324,18 +316,6 @@ func endpoints(t *testing.T) awsEndpoints {
 	}
 }
 
-func gzipRecords(t testing.TB, records ...[]byte) []byte {
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Write([]byte(`{"Records":[`))
-	zw.Write(bytes.Join(records, []byte(",")))
-	zw.Write([]byte(`]}`))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 // s3Notification is the body S3 sends to SQS for a new object.
 func s3Notification(bucket, key string) string {
 	b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
@@ -345,8 +325,8 @@ func s3Notification(bucket, key string) string {
 	return string(b)
 }
 
-// sqsEvent turns received messages into the event the SQS event source mapping sends.
-func sqsEvent(msgs []sqsMessage) []byte {
+// sqsInvocation turns received messages into the event the SQS event source mapping sends.
+func sqsInvocation(msgs []sqsMessage) []byte {
 	var recs []any
 	for _, m := range msgs {
 		recs = append(recs, map[string]any{
@@ -368,7 +348,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_abc.json.gz"
-	file := gzipRecords(t,
+	file := logFile(t,
 		exampleRecord(t, "StartInstances", "21111111-2222-4333-8444-000000000001"),
 		exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000002"),
 		exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000003"))
@@ -406,7 +386,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	defer slack.Close()
 	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"),
 		"AWS_ENDPOINT_URL_S3="+ep.s3URL, "TRAILBELL_S3_PATH_STYLE=true")
-	out, _ := r.invoke(t, sqsEvent(msgs))
+	out, _ := r.invoke(t, sqsInvocation(msgs))
 	if out["errorMessage"] != nil {
 		t.Fatalf("answer %v", out)
 	}
@@ -438,7 +418,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	// The same notification again (a redelivery): without TRAILBELL_DEDUPE_TABLE delivery is
 	// at-least-once and it alerts again; nothing is remembered between invocations.
 	before := len(slack.Received())
-	out, _ = r.invoke(t, sqsEvent(msgs[:1]))
+	out, _ = r.invoke(t, sqsInvocation(msgs[:1]))
 	if out["errorMessage"] != nil || len(out["batchItemFailures"].([]any)) != 0 {
 		t.Errorf("redelivery: answer %v", out)
 	}
@@ -449,7 +429,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	// SNS fan-out of another log file.
 	key2 := strings.Replace(key, "_abc.json.gz", "_def.json.gz", 1)
 	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key2),
-		Body: bytes.NewReader(gzipRecords(t, exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000004")))}); err != nil {
+		Body: bytes.NewReader(logFile(t, exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000004")))}); err != nil {
 		t.Fatal(err)
 	}
 	sns, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
@@ -619,7 +599,7 @@ func last(s []string) string {
 func TestRIECorpusPayloads(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
-	file := gzipRecords(t, exampleRecord(t, "CreateUser", "61111111-2222-4333-8444-000000000001"))
+	file := logFile(t, exampleRecord(t, "CreateUser", "61111111-2222-4333-8444-000000000001"))
 	for _, o := range [][2]string{
 		{"lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b"},
 		{"amzn-s3-demo-bucket1", "example-key"},
