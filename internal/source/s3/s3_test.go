@@ -30,28 +30,32 @@ func setCreds(t *testing.T) {
 }
 
 // servers runs the test against gofakes3 in-process and, when TRAILBELL_TEST_S3_ENDPOINT is
-// set (scripts/test.sh starts versitygw), against that real server too.
-func servers(t *testing.T, run func(t *testing.T, endpoint, bucket string)) {
+// set (scripts/test.sh starts versitygw), against that real server too, each time with a new
+// empty bucket and a client to fill it.
+func servers(t *testing.T, run func(t *testing.T, endpoint, bucket string, c *s3.Client)) {
+	setCreds(t)
+	withBucket := func(t *testing.T, endpoint, bucket string) {
+		src, err := New(context.Background(), Options{Endpoint: endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, endpoint, bucket, src.client)
+	}
 	t.Run("gofakes3", func(t *testing.T) {
 		srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 		t.Cleanup(srv.Close)
-		run(t, srv.URL, "trail-archive")
+		withBucket(t, srv.URL, "trail-archive")
 	})
 	t.Run("versitygw", func(t *testing.T) {
 		ep := os.Getenv("TRAILBELL_TEST_S3_ENDPOINT")
 		if ep == "" {
 			t.Skip("TRAILBELL_TEST_S3_ENDPOINT not set (scripts/test.sh starts versitygw)")
 		}
-		run(t, ep, fmt.Sprintf("trailbell-s3-%d", time.Now().UnixNano()))
+		withBucket(t, ep, fmt.Sprintf("trailbell-s3-%d", time.Now().UnixNano()))
 	})
-}
-
-func client(t *testing.T, endpoint string) *s3.Client {
-	src, err := New(context.Background(), Options{Endpoint: endpoint})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return src.client
 }
 
 const prefix = "AWSLogs/111122223333/CloudTrail/us-east-1/"
@@ -61,13 +65,8 @@ func logKey(t time.Time, n int) string {
 }
 
 func TestWalk(t *testing.T) {
-	setCreds(t)
-	servers(t, func(t *testing.T, endpoint, bucket string) {
+	servers(t, func(t *testing.T, endpoint, bucket string, c *s3.Client) {
 		ctx := context.Background()
-		c := client(t, endpoint)
-		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatal(err)
-		}
 		// 3 days × 8 files, a digest file per day, and a file outside CloudTrail's layout
 		start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 		var keys []string
@@ -155,13 +154,8 @@ func TestWalk(t *testing.T) {
 }
 
 func TestOpen(t *testing.T) {
-	setCreds(t)
-	servers(t, func(t *testing.T, endpoint, bucket string) {
+	servers(t, func(t *testing.T, endpoint, bucket string, c *s3.Client) {
 		ctx := context.Background()
-		c := client(t, endpoint)
-		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatal(err)
-		}
 		body := bytes.Repeat([]byte("x"), 100_000)
 		put(t, c, bucket, "a/b.json", body)
 		src, _ := New(ctx, Options{Endpoint: endpoint})
@@ -179,8 +173,8 @@ func TestOpen(t *testing.T) {
 			t.Errorf("missing object: err = %v, want it to name the object", err)
 		}
 		_, err = src.Walk(ctx, "s3://no-such-bucket-trailbell/x", cloudtrail.Window{}, func(Object) error { return nil })
-		if err == nil {
-			t.Error("listing a missing bucket succeeded")
+		if err == nil || !strings.Contains(err.Error(), "s3://no-such-bucket-trailbell/x") {
+			t.Errorf("listing a missing bucket: err = %v, want it to name the URL", err)
 		}
 	})
 }
