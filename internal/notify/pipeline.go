@@ -603,7 +603,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		reason = "deadline"
 	}
 	p.recovered(r)
-	if err := p.fail(r, batch, reason, msg); err != nil {
+	if err := p.fail(r, batch, ids, reason, msg); err != nil {
 		return 0, false, err
 	}
 	p.dropFromPage(r, ids)
@@ -683,14 +683,11 @@ func (p *Pipeline) dropFromPage(r *receiver, ids []uint64) {
 	r.page = slices.DeleteFunc(r.page, func(it *item) bool { return slices.Contains(ids, it.id) })
 }
 
-// fail handles a permanent failure: the findings go to the fallback receiver with an
-// alert about the failure, or to the dead-letter queue when there is none.
-func (p *Pipeline) fail(r *receiver, batch []*item, reason, msg string) error {
+// fail handles a permanent failure of batch (whose outbox ids are ids): the findings go
+// to the fallback receiver with an alert about the failure, or to the dead-letter queue
+// when there is none.
+func (p *Pipeline) fail(r *receiver, batch []*item, ids []uint64, reason, msg string) error {
 	p.m.failed.WithLabelValues(r.Name, reason).Add(float64(len(batch)))
-	ids := make([]uint64, len(batch))
-	for i, it := range batch {
-		ids[i] = it.id
-	}
 	fb := p.receivers[r.Fallback]
 	if fb == nil || batch[0].From != "" {
 		p.log.Error("delivery failed permanently; kept in the outbox's dead-letter queue", "receiver", r.Name,
