@@ -6,7 +6,6 @@ package file
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -22,8 +21,6 @@ import (
 type Input struct {
 	Path string // "-" for standard input
 	Size int64  // -1 when unknown
-	// KeyTime is the time in a CloudTrail log file's name; zero for other names.
-	KeyTime time.Time
 }
 
 // Skipped counts what Walk left out, by reason.
@@ -128,7 +125,7 @@ func visit(path string, size int64, w cloudtrail.Window, sk *Skipped, fn func(In
 		sk.OutOfRange++
 		return nil
 	}
-	return fn(Input{Path: path, Size: size, KeyTime: t})
+	return fn(Input{Path: path, Size: size})
 }
 
 // Open opens an input; "-" reads stdin, which is not closed.
@@ -141,7 +138,7 @@ func Open(in Input, stdin io.Reader) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(in.Path)
 	if err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+		return nil, err // it says "open PATH: ..." already
 	}
 	return f, nil
 }

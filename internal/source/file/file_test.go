@@ -2,7 +2,9 @@ package file
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,8 +82,8 @@ func TestWalk(t *testing.T) {
 		t.Errorf("day pruning, until: %v %+v", got, sk)
 	}
 
-	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(Input) error { return nil }); err == nil {
-		t.Error("a missing path is not an error")
+	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(Input) error { return nil }); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
+		t.Errorf("a missing path: err = %v, want an error naming it", err)
 	}
 }
 
@@ -94,7 +96,11 @@ func TestOpen(t *testing.T) {
 	if string(b) != "data" {
 		t.Errorf("stdin read %q", b)
 	}
-	if _, err := Open(Input{Path: filepath.Join(t.TempDir(), "nope")}, nil); err == nil {
-		t.Error("opening a missing file succeeded")
+	missing := filepath.Join(t.TempDir(), "nope")
+	if _, err := Open(Input{Path: missing}, nil); !errors.Is(err, fs.ErrNotExist) || strings.Count(err.Error(), missing) != 1 || strings.Count(err.Error(), "open") != 1 {
+		t.Errorf("opening a missing file: err = %v, want it to name the file once", err)
+	}
+	if _, err := Open(Input{Path: "-"}, nil); err == nil {
+		t.Error("reading stdin without one succeeded")
 	}
 }
