@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,11 +17,10 @@ import (
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/slack"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // builtinFindings returns, per built-in rule, the finding its first positive sample gives.
 func builtinFindings(t *testing.T) map[string]*finding.Finding {
@@ -65,23 +63,7 @@ func builtinFindings(t *testing.T) map[string]*finding.Finding {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
-	}
+	notifytest.Golden(t, filepath.Join("testdata", "golden", name), got)
 }
 
 func render(t *testing.T, m slack.Message) []byte {
@@ -118,7 +100,7 @@ func TestGoldenBuiltinRules(t *testing.T) {
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		if fs[name] == nil && name != "summary" && name != "digest" {
-			if *update {
+			if *notifytest.Update {
 				os.Remove(path)
 				continue
 			}

@@ -1,11 +1,9 @@
 package sns_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,11 +20,10 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/slack"
 	"github.com/trailbell/trailbell/internal/notify/sns"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func sample() *finding.Finding {
 	return &finding.Finding{
@@ -52,19 +49,7 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, '\n')
-		path := filepath.Join("testdata", name)
-		if *update {
-			os.WriteFile(path, got, 0o644)
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (go test -update creates it)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s differs (go test -update rewrites it):\n%s", path, got)
-		}
+		notifytest.Golden(t, filepath.Join("testdata", name), append(got, '\n'))
 	}
 }
 

@@ -3,11 +3,9 @@ package webhook_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,10 +13,9 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/webhook"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func sample(id string) *finding.Finding {
 	return &finding.Finding{Rule: "root-console-login", Severity: finding.Critical, Title: "Root signed in", EventID: id,
@@ -51,14 +48,11 @@ func TestSignedPayload(t *testing.T) {
 		t.Fatalf("signature %q, want %q", hdr.Get(webhook.DefaultSignatureHeader), want)
 	}
 	var indented bytes.Buffer
-	json.Indent(&indented, got, "", "  ")
-	indented.WriteByte('\n')
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile("testdata/summary.json", indented.Bytes(), 0o644)
-	} else if want, err := os.ReadFile("testdata/summary.json"); err != nil || !bytes.Equal(want, indented.Bytes()) {
-		t.Errorf("payload differs from testdata/summary.json (go test -update rewrites it):\n%s", indented.Bytes())
+	if err := json.Indent(&indented, got, "", "  "); err != nil {
+		t.Fatalf("payload is not JSON: %v\n%s", err, got)
 	}
+	indented.WriteByte('\n')
+	notifytest.Golden(t, "testdata/summary.json", indented.Bytes())
 }
 
 func TestStatusClasses(t *testing.T) {
