@@ -111,9 +111,10 @@ resource "aws_lambda_function" "trailbell" {
   }
 
   environment {
+    # One destination only: the function refuses to start with both (a configuration in SSM
+    # names its receivers and may reference the secret itself).
     variables = merge(
-      { TRAILBELL_SLACK_WEBHOOK_SECRET = aws_secretsmanager_secret.slack.arn },
-      var.config_parameter_name != "" ? { TRAILBELL_CONFIG_SSM = var.config_parameter_name } : {},
+      var.config_parameter_name != "" ? { TRAILBELL_CONFIG_SSM = var.config_parameter_name } : { TRAILBELL_SLACK_WEBHOOK_SECRET = aws_secretsmanager_secret.slack.arn },
       var.create_dedupe_table ? { TRAILBELL_DEDUPE_TABLE = aws_dynamodb_table.dedupe[0].name } : {},
       length(var.disabled_rules) > 0 ? { TRAILBELL_DISABLE_RULES = join(",", var.disabled_rules) } : {},
     )

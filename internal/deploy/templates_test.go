@@ -11,6 +11,9 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/intrinsics"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 )
 
 const deployDir = "../../deploy"
@@ -258,4 +261,60 @@ func aws(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// The function starts with exactly one destination: given a configuration parameter, the
+// template must not also set the Slack secret (the function would refuse both). goformation
+// resolves !If without its condition, so the environment is evaluated here.
+func TestCloudFormationFunctionHasOneDestination(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(deployDir, "cloudformation", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := yaml.PathString("$.Resources.TrailbellFunction.Properties.Environment.Variables")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := path.FilterFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, ok := node.(*ast.MappingNode)
+	if !ok {
+		t.Fatalf("the function's variables are a %T, want a mapping", node)
+	}
+	for _, tc := range []struct {
+		hasConfigParameter bool
+		want               string
+	}{{false, "TRAILBELL_SLACK_WEBHOOK_SECRET"}, {true, "TRAILBELL_CONFIG_SSM"}} {
+		var got []string
+		for _, kv := range vars.Values {
+			k := kv.Key.String()
+			if !slices.Contains([]string{"TRAILBELL_SLACK_WEBHOOK_SECRET", "TRAILBELL_CONFIG_SSM", "TRAILBELL_SLACK_WEBHOOK_URL", "TRAILBELL_CONFIG"}, k) {
+				continue
+			}
+			v := kv.Value
+			if tag, ok := v.(*ast.TagNode); ok && tag.Start.Value == "!If" {
+				seq, ok := tag.Value.(*ast.SequenceNode)
+				if !ok || len(seq.Values) != 3 || seq.Values[0].String() != "HasConfigParameter" {
+					t.Fatalf("%s: %s, want !If [HasConfigParameter, then, else]", k, v)
+				}
+				v = seq.Values[2]
+				if tc.hasConfigParameter {
+					v = seq.Values[1]
+				}
+			}
+			if ref, ok := v.(*ast.TagNode); ok && ref.Start.Value == "!Ref" && strings.Trim(ref.Value.String(), `"`) == "AWS::NoValue" {
+				continue
+			}
+			got = append(got, k)
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("with a configuration parameter %v: destination variables %v, want only %s", tc.hasConfigParameter, got, tc.want)
+		}
+	}
 }
