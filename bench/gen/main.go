@@ -148,16 +148,45 @@ func split(recs []map[string]json.RawMessage) (hot, quiet []map[string]json.RawM
 	return hot, quiet, nil
 }
 
-func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) error {
+// picker draws sample records: alerting ones with probability hotFraction, else routine ones.
+type picker struct {
+	r           *mrand.Rand
+	hot, quiet  []map[string]json.RawMessage
+	hotFraction float64
+}
+
+func newPicker(corpus string, seed uint64, hotFraction float64) (*picker, error) {
 	all, err := samples(corpus)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hot, quiet, err := split(all)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return &picker{r: r, hot: hot, quiet: quiet, hotFraction: hotFraction}, nil
+}
+
+// record returns a copy of a random sample record, for the caller to give fresh ids and times.
+func (p *picker) record() map[string]json.RawMessage {
+	pool := p.quiet
+	if p.r.Float64() < p.hotFraction {
+		pool = p.hot
+	}
+	rec := make(map[string]json.RawMessage, 20)
+	for k, v := range pool[p.r.IntN(len(pool))] {
+		rec[k] = v
+	}
+	return rec
+}
+
+func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) error {
+	pick, err := newPicker(corpus, seed, hotFraction)
+	if err != nil {
+		return err
+	}
+	r := pick.r
 	const account = "111122223333"
 	regions := []string{"us-east-1", "eu-west-1", "us-west-2"}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
@@ -175,14 +204,7 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 		zw.Reset(&buf)
 		zw.Write([]byte(`{"Records":[`))
 		for i := range count {
-			rec := make(map[string]json.RawMessage, 20)
-			pool := quiet
-			if r.Float64() < hotFraction {
-				pool = hot
-			}
-			for k, v := range pool[r.IntN(len(pool))] {
-				rec[k] = v
-			}
+			rec := pick.record()
 			t := at.Add(-time.Duration(r.IntN(300)) * time.Second)
 			rec["eventID"] = q(uuid(r))
 			rec["requestID"] = q(uuid(r))
@@ -225,17 +247,13 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 		}
 	}
 	fmt.Fprintf(os.Stderr, "gen: %d records in %d log files and %d digest files under %s (samples: %d alerting, %d routine; %.1f%% alerting)\n",
-		written, files, digests, dir, len(hot), len(quiet), 100*hotFraction)
+		written, files, digests, dir, len(pick.hot), len(pick.quiet), 100*hotFraction)
 	return nil
 }
 
 // writeOneFile streams n records into one gzip log file, never holding it in memory.
 func writeOneFile(path, corpus string, n int, seed uint64, hotFraction float64) error {
-	all, err := samples(corpus)
-	if err != nil {
-		return err
-	}
-	hot, quiet, err := split(all)
+	pick, err := newPicker(corpus, seed, hotFraction)
 	if err != nil {
 		return err
 	}
@@ -244,21 +262,13 @@ func writeOneFile(path, corpus string, n int, seed uint64, hotFraction float64) 
 		return err
 	}
 	defer f.Close()
-	r := mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	zw := gzip.NewWriter(f)
 	zw.Write([]byte(`{"Records":[`))
 	at := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	var raw int64
 	for i := range n {
-		pool := quiet
-		if r.Float64() < hotFraction {
-			pool = hot
-		}
-		rec := make(map[string]json.RawMessage, 20)
-		for k, v := range pool[r.IntN(len(pool))] {
-			rec[k] = v
-		}
-		id, _ := json.Marshal(uuid(r))
+		rec := pick.record()
+		id, _ := json.Marshal(uuid(pick.r))
 		t, _ := json.Marshal(at.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339))
 		rec["eventID"], rec["eventTime"] = id, t
 		b, err := json.Marshal(rec)
