@@ -64,11 +64,15 @@ type Result struct {
 // ErrUnknownPayload is returned for an invocation payload of no supported shape.
 var ErrUnknownPayload = errors.New("unrecognised payload: want an EventBridge event, SQS batch, SNS notification or S3 event notification")
 
-// payload holds the fields that tell the invocation shapes apart.
+// payload holds the fields that tell the invocation shapes apart; the rest of the payload
+// is decoded only by the branch that takes it.
 type payload struct {
-	DetailType *string          `json:"detail-type"`
-	Source     string           `json:"source"`
-	Records    []map[string]any `json:"Records"`
+	DetailType *string `json:"detail-type"`
+	Source     string  `json:"source"`
+	Records    []struct {
+		EventSource    string `json:"eventSource"` // SQS and S3 records
+		SNSEventSource string `json:"EventSource"` // SNS records
+	} `json:"Records"`
 }
 
 func (h *Handler) log() *slog.Logger {
@@ -97,11 +101,11 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		var st Result
 		err := h.message(ctx, raw, "event", &st)
 		return st, err
-	case len(p.Records) > 0 && p.Records[0]["eventSource"] == "aws:sqs":
+	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:sqs":
 		return h.sqsBatch(ctx, raw)
-	case len(p.Records) > 0 && p.Records[0]["EventSource"] == "aws:sns":
+	case len(p.Records) > 0 && p.Records[0].SNSEventSource == "aws:sns":
 		return h.snsBatch(ctx, raw)
-	case len(p.Records) > 0 && p.Records[0]["eventSource"] == "aws:s3":
+	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:s3":
 		var st Result
 		err := h.notification(ctx, raw, "s3 notification", &st)
 		return st, err
