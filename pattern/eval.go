@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
-	"strconv"
 	"unsafe"
 )
 
@@ -28,12 +27,13 @@ type hit struct {
 }
 
 // occurrence is one leaf value of a field that is checked after the scan: its kind ('s'
-// string, 'n' number, 't', 'f', 'z' for null) and where its text lies in the event.
+// string, 'n' number, 't', 'f', 'z' for null), where a string's text lies in the event,
+// and a number's value (see numberValue).
 type occurrence struct {
-	field      int32
 	trail      int32
 	next       int32 // previous occurrence of the same field, -1 at the end
 	start, end int
+	num        float64
 	kind       byte
 	escaped    bool
 }
@@ -165,7 +165,9 @@ func (sc *scratch) hitAll(ts []target, trail int32) {
 	}
 }
 
-func (sc *scratch) present(f *field, fi int32, trail int32, kind byte) {
+// present records a leaf value of a field that needs its occurrences; num is the value
+// of a number.
+func (sc *scratch) present(f *field, fi int32, trail int32, kind byte, num float64) {
 	if f.presence {
 		next := int32(-1)
 		if sc.fieldStamp[fi] == sc.epoch {
@@ -173,8 +175,8 @@ func (sc *scratch) present(f *field, fi int32, trail int32, kind byte) {
 		}
 		sc.fieldStamp[fi] = sc.epoch
 		sc.fieldHead[fi] = int32(len(sc.presence))
-		o := occurrence{field: fi, trail: trail, kind: kind, next: next}
-		if kind == 's' || kind == 'n' {
+		o := occurrence{trail: trail, kind: kind, next: next, num: num}
+		if kind == 's' {
 			o.start, o.end, o.escaped = sc.p.lastStart, sc.p.lastEnd, sc.p.lastEscaped
 		}
 		sc.presence = append(sc.presence, o)
@@ -190,7 +192,7 @@ func unsafeString(b []byte) string {
 }
 
 func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
-	sc.present(f, fi, trail, 's')
+	sc.present(f, fi, trail, 's', 0)
 	if f.exactStr != nil {
 		if ts, ok := f.exactStr[string(s)]; ok {
 			sc.hitAll(ts, trail)
@@ -288,36 +290,12 @@ func looksLikeIP(s []byte) bool {
 	return true
 }
 
+// evalNumber evaluates the number raw, just read by the scanner.
 func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
-	sc.present(f, fi, trail, 'n')
+	v, near := sc.p.numberValue(raw, f.numKeys)
+	sc.present(f, fi, trail, 'n', v)
 	sc.hitAll(f.exists, trail)
-	if !f.needNum {
-		// No numeric anything-but here, so every anything-but accepts a number.
-		sc.hitAll(f.anyButAll, trail)
-		return
-	}
-	v, exact, ok := sc.p.num, sc.p.numExact, sc.p.numOK // raw was read by readNumberValue
-	if ok && !nearAny(v, f.numKeys) {
-		// v equals no number the patterns name (nor does the exact value, see number.go):
-		// no exact match, every anything-but accepts it, and ranges compare as exactly.
-		for _, e := range f.numeric {
-			if e.r.contains(v) {
-				sc.hit(e.t, trail)
-			}
-		}
-		for _, g := range f.anyBut {
-			sc.hitAll(g.targets, trail)
-		}
-		return
-	}
-	if !exact {
-		// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
-		v, _ = strconv.ParseFloat(unsafeString(raw), 64)
-	}
-	if v == 0 {
-		v = 0
-	}
-	if f.exactNum != nil {
+	if near && f.exactNum != nil { // a value far from every key equals none
 		if ts, ok := f.exactNum[v]; ok {
 			sc.hitAll(ts, trail)
 		}
@@ -340,7 +318,7 @@ func (sc *scratch) evalLiteral(f *field, fi int32, c byte, trail int32) {
 	if c == 'n' {
 		kind = 'z'
 	}
-	sc.present(f, fi, trail, kind)
+	sc.present(f, fi, trail, kind, 0)
 	sc.hitAll(f.exists, trail)
 	switch c {
 	case 't':
@@ -472,21 +450,14 @@ func (sc *scratch) nonepresent(fields []int32) bool {
 // occMatches reports whether a recorded occurrence satisfies one of ms.
 func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 	var v, folded []byte
-	var num float64
-	switch o.kind {
-	case 's':
+	if o.kind == 's' {
 		v = sc.p.data[o.start:o.end]
 		if o.escaped {
 			sc.p.vbuf, _ = unescape(sc.p.vbuf[:0], v)
 			v = sc.p.vbuf
 		}
-	case 'n':
-		raw := sc.p.data[o.start:o.end]
-		var exact bool
-		if num, exact, _ = approxNumber(raw); !exact {
-			num, _ = strconv.ParseFloat(unsafeString(raw), 64)
-		}
 	}
+	num := o.num
 	fold := func() []byte {
 		if folded == nil {
 			sc.fbuf = appendFold(sc.fbuf[:0], v)

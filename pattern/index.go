@@ -133,11 +133,10 @@ type field struct {
 	presence bool
 	// fast: the field is a trigger or an exists:false of a pattern without trigger.
 	fast bool
-	// needFold/needNum: whether string values must be folded / numbers parsed at all.
+	// needFold: whether string values must be folded at all.
 	needFold bool
-	needNum  bool
-	// numKeys: every finite number the field's patterns compare event numbers with,
-	// sorted (see numberValue).
+	// numKeys: every finite number the field's patterns compare event numbers with, in
+	// triggers and deferred conditions, sorted (see numberValue).
 	numKeys []float64
 }
 
@@ -238,6 +237,9 @@ func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
 		case i != trigger:
 			f.presence = true
 			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms})
+			for j := range c.ms {
+				f.addNumKeys(&c.ms[j])
+			}
 		default:
 			t := target(len(s.tsub))
 			s.tsub = append(s.tsub, si)
@@ -365,6 +367,7 @@ func (s *snapshot) fieldAt(path []string) *field {
 }
 
 func (f *field) add(m valueMatcher, t target) {
+	f.addNumKeys(&m)
 	switch m.kind {
 	case opExactString:
 		if f.exactStr == nil {
@@ -375,13 +378,8 @@ func (f *field) add(m valueMatcher, t target) {
 		if f.exactNum == nil {
 			f.exactNum = map[float64][]target{}
 		}
-		v := m.num
-		if v == 0 {
-			v = 0 // -0 and 0 are one key
-		}
-		f.exactNum[v] = append(f.exactNum[v], t)
-		f.needNum = true
-		f.addNumKey(v)
+		// -0 and 0 are one key: a map compares float64 keys with ==.
+		f.exactNum[m.num] = append(f.exactNum[m.num], t)
 	case opExactNull:
 		f.nulls = append(f.nulls, t)
 	case opExactTrue:
@@ -418,9 +416,6 @@ func (f *field) add(m valueMatcher, t target) {
 		}
 	case opNumeric:
 		f.numeric = append(f.numeric, numTarget{m.rng, t})
-		f.needNum = true
-		f.addNumKey(m.rng.lo)
-		f.addNumKey(m.rng.hi)
 	case opCIDR:
 		f.cidrs.add(m.cidr, t)
 	case opAnythingBut:
@@ -436,12 +431,6 @@ func (f *field) add(m valueMatcher, t target) {
 		}
 		f.anyBut[i].targets = append(f.anyBut[i].targets, t)
 		f.anyButAll = append(f.anyButAll, t)
-		if m.ab.kind == abNumbers {
-			f.needNum = true
-			for _, x := range m.ab.nums {
-				f.addNumKey(x)
-			}
-		}
 		if m.ab.kind == abFold {
 			f.needFold = true
 		}

@@ -8,12 +8,13 @@ import (
 
 // Numbers compare as float64 (see doc.go), but strconv.ParseFloat on every event number
 // is most of the cost of a pattern that names a large array of numbers (citylots'
-// coordinates). approxNumber reads the digits once into a uint64 mantissa and a decimal
+// coordinates). readNumber reads the digits once into a uint64 mantissa and a decimal
 // exponent: that gives the correctly rounded float64 directly when Clinger's fast path
 // applies, and otherwise a value within a few ulps of it. An approximate value is used
-// only when it is far from every number the field's patterns compare with (numKeys), so it
-// lies on the same side of each of them as the exact value and equals none of them: every
-// comparison then gives the answer the exact value would. Near ties are parsed exactly.
+// only when it is far from every number the field's patterns compare with (numKeys, for
+// triggers and deferred conditions alike), so it lies on the same side of each of them as
+// the exact value and equals none of them: every comparison then gives the answer the
+// exact value would. Near ties are parsed exactly (numberValue).
 
 // pow10 holds the powers of ten that float64 represents exactly.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
@@ -25,20 +26,11 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // margin.
 const nearGap = 1e-12
 
-// approxNumber returns the value of the JSON number raw (already checked by readNumber):
-// exact reports that v is the correctly rounded float64 (what strconv.ParseFloat returns);
-// ok false means the number is outside the range handled here and must be parsed.
-func approxNumber(raw []byte) (v float64, exact, ok bool) {
-	p := scanner{data: raw}
-	if _, err := p.readNumberValue(); err != nil {
-		return 0, false, false
-	}
-	return p.num, p.numExact, p.numOK
-}
-
-// readNumberValue is readNumber that also computes the number's approximate value into
-// p.num, p.numExact and p.numOK (see approxNumber) in the same pass over its bytes.
-func (p *scanner) readNumberValue() ([]byte, error) {
+// readNumber reads and checks the JSON number at p.pos and returns its text. In the same
+// pass over its bytes it computes the number's approximate value into p.num: p.numExact
+// reports that p.num is the correctly rounded float64 (what strconv.ParseFloat returns);
+// p.numOK false means the number is outside the range handled here and must be parsed.
+func (p *scanner) readNumber() ([]byte, error) {
 	d := p.data
 	i := p.pos
 	start := i
@@ -124,7 +116,6 @@ func (p *scanner) readNumberValue() ([]byte, error) {
 		exp += e
 	}
 	p.pos = i
-	p.lastStart, p.lastEnd, p.lastEscaped = start, i, false
 	p.num, p.numExact, p.numOK = 0, false, false
 	switch {
 	case mant == 0:
@@ -149,16 +140,20 @@ func (p *scanner) readNumberValue() ([]byte, error) {
 	return d[start:i], nil
 }
 
-// numberValue returns the float64 of raw, exactly as strconv.ParseFloat would, or a value
-// that compares with every element of keys (sorted, finite) as the exact one does.
-func numberValue(raw []byte, keys []float64) float64 {
-	v, exact, ok := approxNumber(raw)
-	if exact || (ok && !nearAny(v, keys)) {
-		return v
+// numberValue returns the value of raw, the number readNumber has just read: the float64
+// strconv.ParseFloat returns, or, when near is false, an approximation of it that is far
+// from every element of keys (sorted, finite) and so compares with each of them as the
+// exact value does, equal to none.
+func (p *scanner) numberValue(raw []byte, keys []float64) (v float64, near bool) {
+	if p.numOK && !nearAny(p.num, keys) {
+		return p.num, false
+	}
+	if p.numExact {
+		return p.num, true
 	}
 	// Out-of-range values parse to ±Inf, which compare correctly against finite bounds.
 	v, _ = strconv.ParseFloat(unsafeString(raw), 64)
-	return v
+	return v, true
 }
 
 // nearAny reports whether v is within nearGap (relative) of an element of sorted keys.
@@ -179,11 +174,22 @@ func near(a, b float64) bool {
 	return math.Abs(a-b) <= nearGap*math.Max(math.Abs(a), math.Abs(b))
 }
 
-// addNumKey records a number the field's patterns compare with; infinite bounds are
+// addNumKeys records the numbers m compares event numbers with; infinite bounds are
 // skipped (a finite approximation is never near them and compares with them correctly).
-func (f *field) addNumKey(x float64) {
-	if !math.IsInf(x, 0) && !math.IsNaN(x) {
-		f.numKeys = append(f.numKeys, x)
+func (f *field) addNumKeys(m *valueMatcher) {
+	var xs []float64
+	switch m.kind {
+	case opExactNumber:
+		xs = []float64{m.num}
+	case opNumeric:
+		xs = []float64{m.rng.lo, m.rng.hi}
+	case opAnythingBut:
+		xs = m.ab.nums
+	}
+	for _, x := range xs {
+		if !math.IsInf(x, 0) && !math.IsNaN(x) {
+			f.numKeys = append(f.numKeys, x)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -32,10 +33,20 @@ func parseExact(t testing.TB, raw string) float64 {
 	return v
 }
 
+// approxNumber reads raw with the scanner and returns the value readNumber computes.
+func approxNumber(t testing.TB, raw string) (v float64, exact, ok bool) {
+	t.Helper()
+	p := scanner{data: []byte(raw)}
+	if _, err := p.readNumber(); err != nil {
+		t.Fatalf("readNumber(%q): %v", raw, err)
+	}
+	return p.num, p.numExact, p.numOK
+}
+
 func TestApproxNumber(t *testing.T) {
 	for _, raw := range numberCases {
 		want := parseExact(t, raw)
-		v, exact, ok := approxNumber([]byte(raw))
+		v, exact, ok := approxNumber(t, raw)
 		if !ok {
 			continue
 		}
@@ -58,7 +69,12 @@ func sameComparisons(t testing.TB, raw string, keys []float64) {
 	}
 	sorted := slices.Clone(keys)
 	slices.Sort(sorted)
-	got := numberValue([]byte(raw), sorted)
+	p := scanner{data: []byte(raw)}
+	num, err := p.readNumber()
+	if err != nil {
+		t.Fatalf("readNumber(%q): %v", raw, err)
+	}
+	got, _ := p.numberValue(num, sorted)
 	for _, k := range keys {
 		if (got < k) != (want < k) || (got == k) != (want == k) || (got > k) != (want > k) {
 			t.Fatalf("%q against %v: fast value %v, exact %v compare differently", raw, k, got, want)
@@ -110,31 +126,42 @@ func TestNumberNearTiesThroughMatcher(t *testing.T) {
 		{"37.80780792169", false},
 		{"-37.807807921694092", false},
 	}
-	m := New()
-	if err := m.Add("eq", fmt.Sprintf(`{"x":[%s]}`, "37.807807921694092")); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Add("gt", `{"y":[{"numeric":[">",37.807807921694092]}]}`); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cases {
-		for _, id := range []string{"eq", "gt"} {
-			key := "x"
-			want := c.want
-			if id == "gt" {
-				key = "y"
-				want = parseExact(t, c.ev) > p
+	// The number is the trigger (indexed), or a deferred condition checked on the recorded
+	// occurrence once the deeper exact string "k.k" has fired.
+	for _, prefix := range []string{"", `"k":{"k":["k"]},`} {
+		m := New()
+		if err := m.Add("eq", fmt.Sprintf(`{%s"x":[%s]}`, prefix, "37.807807921694092")); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Add("gt", `{`+prefix+`"y":[{"numeric":[">",37.807807921694092]}]}`); err != nil {
+			t.Fatal(err)
+		}
+		for _, sb := range m.current().subs {
+			if deferred := len(sb.deferred) == 1; deferred != (prefix != "") {
+				t.Fatalf("pattern prefix %q: number deferred %v", prefix, deferred)
 			}
-			got, err := m.Match(fmt.Appendf(nil, `{"%s":[1,%s,2]}`, key, c.ev))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (len(got) == 1) != want {
-				t.Errorf("%s: event %s: matched %v, want %v", id, c.ev, got, want)
+		}
+		evPrefix := strings.ReplaceAll(strings.ReplaceAll(prefix, "[", ""), "]", "")
+		for _, c := range cases {
+			for _, id := range []string{"eq", "gt"} {
+				key := "x"
+				want := c.want
+				if id == "gt" {
+					key = "y"
+					want = parseExact(t, c.ev) > p
+				}
+				got, err := m.Match(fmt.Appendf(nil, `{%s"%s":[1,%s,2]}`, evPrefix, key, c.ev))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (len(got) == 1) != want {
+					t.Errorf("%s (pattern prefix %q): event %s: matched %v, want %v", id, prefix, c.ev, got, want)
+				}
 			}
 		}
 	}
 	// -0 equals 0, huge exponents are ±Inf, tiny ones 0.
+	var m *Matcher
 	for _, c := range []struct{ pat, ev string }{{"0", "-0"}, {"0", "-0.0e10"}, {"0", "1e-400"}} {
 		m := New()
 		if err := m.Add("z", `{"x":[`+c.pat+`]}`); err != nil {

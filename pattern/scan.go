@@ -32,10 +32,10 @@ type scanner struct {
 	stopped bool // reading ended early: every named key was seen
 	kbuf    []byte
 	vbuf    []byte
-	// Span of the last string content or number read, for occurrences checked later.
+	// Span of the last string content read, for occurrences checked later.
 	lastStart, lastEnd int
 	lastEscaped        bool
-	// Value of the last number read by readNumberValue.
+	// Value of the last number read by readNumber (see there).
 	num             float64
 	numExact, numOK bool
 }
@@ -214,15 +214,11 @@ func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 		}
 		return nil
 	default:
-		if n.field < 0 {
-			_, err := p.readNumber()
+		raw, err := p.readNumber()
+		if err != nil || n.field < 0 {
 			return err
 		}
-		num, err := p.readNumberValue()
-		if err != nil {
-			return err
-		}
-		sc.evalNumber(sc.snap.fields[n.field], n.field, num, trail)
+		sc.evalNumber(sc.snap.fields[n.field], n.field, raw, trail)
 		return nil
 	}
 }
@@ -352,57 +348,6 @@ func (p *scanner) skipString() error {
 	}
 	p.pos = end + 1
 	return nil
-}
-
-// readNumber reads and checks a JSON number.
-func (p *scanner) readNumber() ([]byte, error) {
-	d := p.data
-	i := p.pos
-	start := i
-	if i < len(d) && d[i] == '-' {
-		i++
-	}
-	if i >= len(d) {
-		return nil, p.fail("invalid value")
-	}
-	switch {
-	case d[i] == '0':
-		i++
-	case '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-	default:
-		return nil, p.fail("invalid value")
-	}
-	if i < len(d) && d[i] == '.' {
-		i++
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			p.pos = i
-			return nil, p.fail("invalid number")
-		}
-	}
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		j := i
-		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
-			i++
-		}
-		if i == j {
-			p.pos = i
-			return nil, p.fail("invalid number")
-		}
-	}
-	p.pos = i
-	p.lastStart, p.lastEnd, p.lastEscaped = start, i, false
-	return d[start:i], nil
 }
 
 func (p *scanner) skipValue() error {
