@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +41,8 @@ type store interface {
 	// accept enqueues one item per receiver and records key as seen, atomically.
 	// It reports dup (and enqueues nothing) when key was seen since now-window.
 	accept(key string, to map[string]*item, now time.Time, window time.Duration) (dup bool, err error)
-	// head returns up to limit items of queue, oldest first.
-	head(queue string, limit int) ([]*item, error)
+	// head returns up to limit items of queue with ids above after, oldest first.
+	head(queue string, after uint64, limit int) ([]*item, error)
 	count(queue string) (int, error)
 	update(queue string, its []*item) error
 	// move deletes ids from queue and enqueues the given items, atomically (done: to is nil).
@@ -85,10 +86,12 @@ func (s *memStore) push(q string, it *item) {
 	s.queues[q] = append(s.queues[q], &c)
 }
 
-func (s *memStore) head(q string, limit int) ([]*item, error) {
+func (s *memStore) head(q string, after uint64, limit int) ([]*item, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	src := s.queues[q]
+	// Ids grow along a queue.
+	src = src[sort.Search(len(src), func(i int) bool { return src[i].id > after }):]
 	out := make([]*item, 0, min(limit, len(src)))
 	for _, it := range src[:min(limit, len(src))] {
 		c := *it
@@ -234,7 +237,7 @@ func (s *boltStore) accept(key string, to map[string]*item, now time.Time, windo
 	return dup, err
 }
 
-func (s *boltStore) head(q string, limit int) ([]*item, error) {
+func (s *boltStore) head(q string, after uint64, limit int) ([]*item, error) {
 	var out []*item
 	var bad [][2][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -243,7 +246,7 @@ func (s *boltStore) head(q string, limit int) ([]*item, error) {
 			return nil
 		}
 		c := b.Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(idKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			it := &item{}
 			if err := json.Unmarshal(v, it); err != nil {
 				bad = append(bad, [2][]byte{slices.Clone(k), slices.Clone(v)})

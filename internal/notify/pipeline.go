@@ -497,7 +497,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		return r.retryAt.Sub(now), false, nil
 	}
 	if len(r.page) == 0 {
-		r.page, err = p.store.head(r.Name, 4*p.opts.MaxBatch)
+		r.page, err = p.store.head(r.Name, 0, 4*p.opts.MaxBatch)
 		var ce *CorruptError
 		if errors.As(err, &ce) {
 			// Counted and reported, then delivery goes on with the readable items.
@@ -761,7 +761,7 @@ type DeadLetter struct {
 
 // DeadLetters lists up to limit undeliverable findings, oldest first.
 func (p *Pipeline) DeadLetters(limit int) ([]DeadLetter, error) {
-	its, err := p.store.head(deadQueue, limit)
+	its, err := p.store.head(deadQueue, 0, limit)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
@@ -776,11 +776,16 @@ func (p *Pipeline) DeadLetters(limit int) ([]DeadLetter, error) {
 // the cause was fixed, e.g. a new webhook URL). It returns how many were requeued.
 func (p *Pipeline) Requeue() (int, error) {
 	n := 0
+	var after uint64 // dead letters of removed receivers stay; read on past them
 	for {
-		its, err := p.store.head(deadQueue, 500)
+		its, err := p.store.head(deadQueue, after, 500)
 		if err != nil {
 			return n, fmt.Errorf("outbox: %w", err)
 		}
+		if len(its) == 0 {
+			return n, nil
+		}
+		after = its[len(its)-1].id
 		var ids []uint64
 		to := map[string][]*item{}
 		for _, it := range its {
@@ -791,7 +796,7 @@ func (p *Pipeline) Requeue() (int, error) {
 			to[it.From] = append(to[it.From], &item{Finding: it.Finding, Accepted: p.opts.Now()})
 		}
 		if len(ids) == 0 {
-			return n, nil
+			continue
 		}
 		if err := p.store.move(deadQueue, ids, to); err != nil {
 			return n, fmt.Errorf("outbox: %w", err)

@@ -661,3 +661,46 @@ func TestDeadLettersAndRequeue(t *testing.T) {
 		t.Fatalf("dead letters left: %+v", dl)
 	}
 }
+
+// TestRequeueLooksPastOrphans: dead letters of a receiver that no longer exists stay
+// dead, and however many of them come first, the later ones of a live receiver are
+// still requeued.
+func TestRequeueLooksPastOrphans(t *testing.T) {
+	refuse := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+		return false, &notify.Error{Reason: "no_service"}
+	}}
+	dir := t.TempDir()
+	p := newPipeline(t, notify.Options{
+		Receivers: []notify.Receiver{{Name: "gone", Notifier: refuse}, {Name: "a", Notifier: refuse}},
+		Route:     notify.Route{Receiver: "gone", Routes: []notify.Route{{Receiver: "a", Rules: []string{"live"}}}},
+		StateDir:  dir,
+		MaxBatch:  200,
+	})
+	const orphans = 600 // more than Requeue reads at once
+	for i := range orphans {
+		submit(t, p, mk("old", "p", fmt.Sprint("o", i), finding.High))
+	}
+	if err := p.Flush(t.Context()); err == nil {
+		t.Fatal("flush hid the permanent failures")
+	}
+	submit(t, p, mk("live", "p", "e1", finding.High)) // dead after all the orphans
+	if err := p.Flush(t.Context()); err == nil {
+		t.Fatal("flush hid the permanent failure")
+	}
+	p.Close()
+
+	n := &fake{}
+	p = newPipeline(t, notify.Options{Receivers: []notify.Receiver{{Name: "a", Notifier: n}}, Route: notify.Route{Receiver: "a"}, StateDir: dir})
+	if k, err := p.Requeue(); err != nil || k != 1 {
+		t.Fatalf("requeued %d (%v), want the one dead letter of receiver a", k, err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.delivered(); !slices.Equal(got, []string{"e1"}) {
+		t.Fatalf("delivered %v", got)
+	}
+	if dl, err := p.DeadLetters(orphans + 10); err != nil || len(dl) != orphans {
+		t.Fatalf("%d dead letters left (%v), want the %d of the removed receiver", len(dl), err, orphans)
+	}
+}
