@@ -12,7 +12,7 @@ import (
 // benchEvents are envelopes of realistic traffic: every built-in sample and Panther-labelled
 // event (which mostly match something) plus, for each of them, four read-only variants that
 // match nothing, the shape of real trails where reads dominate.
-func benchEvents(b *testing.B) [][]byte {
+func benchEvents(b testing.TB) [][]byte {
 	b.Helper()
 	var recs [][]byte
 	for _, r := range builtin(b) {
