@@ -386,14 +386,14 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
 		sb := &s.subs[si]
-		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, sc.subTrailed[si] == sc.epoch) {
-			sc.emit(s.idIndex[sb.pattern])
+		if sc.idStamp[sb.id] != sc.epoch && sc.check(sb, sc.subTrailed[si] == sc.epoch) {
+			sc.emit(sb.id)
 		}
 	}
 	for _, si := range s.negOnly {
 		sb := &s.subs[si]
-		if sc.idStamp[s.idIndex[sb.pattern]] != sc.epoch && sc.check(sb, false) {
-			sc.emit(s.idIndex[sb.pattern])
+		if sc.idStamp[sb.id] != sc.epoch && sc.check(sb, false) {
+			sc.emit(sb.id)
 		}
 	}
 	if sc.budget < 0 {
@@ -413,12 +413,8 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 // needFull reports whether a triggered pattern needs a field the first scan may have
 // missed.
 func (sc *scratch) needFull() bool {
-	s := sc.snap
 	for _, si := range sc.cands {
-		sb := &s.subs[si]
-		if sc.idStamp[s.idIndex[sb.pattern]] == sc.epoch {
-			continue
-		}
+		sb := &sc.snap.subs[si]
 		for _, d := range sb.deferred {
 			if sc.fieldMissed[d.field] == sc.epoch {
 				return true

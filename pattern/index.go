@@ -151,7 +151,7 @@ type deferredCond struct {
 // first (npos is 1, or 0 when it has only exists:false conditions); absent lists the
 // fields that must have no (compatible) leaf value; deferred conditions are checked last.
 type sub struct {
-	pattern  int32
+	id       int32 // index into snapshot.ids (a re-added id ORs its patterns)
 	first    int32
 	npos     int32
 	absent   []int32
@@ -167,7 +167,6 @@ type snapshot struct {
 	tsub    []int32 // target -> sub
 	negOnly []int32 // subs without eager conditions, checked on every event
 	ids     []string
-	idIndex []int32 // pattern -> index into ids (a re-added id ORs its patterns)
 }
 
 func newPathNode(id int32) *pathNode {
@@ -189,16 +188,15 @@ func build(entries []entry) *snapshot {
 		}
 	}
 	idPos := map[string]int32{}
-	for pi, e := range entries {
+	for _, e := range entries {
 		ix, ok := idPos[e.id]
 		if !ok {
 			ix = int32(len(s.ids))
 			idPos[e.id] = ix
 			s.ids = append(s.ids, e.id)
 		}
-		s.idIndex = append(s.idIndex, ix)
 		for _, alt := range e.c.alts {
-			s.addSub(int32(pi), alt, freq)
+			s.addSub(ix, alt, freq)
 		}
 	}
 	s.root.finish(s.fields)
@@ -212,9 +210,9 @@ func build(entries []entry) *snapshot {
 // least often, is indexed; the others are checked on recorded occurrences once the trigger
 // fires. So an event costs work for the patterns whose rarest condition it meets, not for
 // every pattern sharing a common value such as "source": ["aws.iam"].
-func (s *snapshot) addSub(pattern int32, alt []condition, freq map[string]int) {
+func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 	si := int32(len(s.subs))
-	sb := sub{pattern: pattern, first: int32(len(s.tsub))}
+	sb := sub{id: id, first: int32(len(s.tsub))}
 	trigger, best := -1, triggerCost{}
 	for i, c := range alt {
 		if c.absent {
