@@ -89,18 +89,16 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	hit := make([]int, 0, len(ids))
-	var excepted map[int]bool
+	// a record matches a handful of rules: on the stack, not allocated per record
+	var hitBuf, exceptedBuf [16]int
+	hit, excepted := hitBuf[:0], exceptedBuf[:0]
 	for _, id := range ids {
 		en, ok := e.entries[id]
 		if !ok {
 			continue
 		}
 		if en.exception {
-			if excepted == nil {
-				excepted = make(map[int]bool)
-			}
-			excepted[en.rule] = true
+			excepted = append(excepted, en.rule)
 			continue
 		}
 		hit = append(hit, en.rule)
@@ -108,7 +106,7 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 	var rec *record
 	var out []finding.Finding
 	for _, i := range orderedUnique(hit) {
-		if excepted[i] {
+		if slices.Contains(excepted, i) {
 			continue
 		}
 		r := &e.rules[i]

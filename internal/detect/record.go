@@ -69,9 +69,10 @@ func liftedDetail(env []byte) ([]byte, bool) {
 	if end == 0 || env[end-1] != '}' {
 		return nil, false
 	}
-	// the members before the marker, and its comma, must still be well-formed JSON
-	head := make([]byte, 0, i+8)
-	if !json.Valid(append(append(head, env[:i]...), `,"r":0}`...)) {
+	// the members before the marker, and its comma, must still be well-formed JSON (Lift's
+	// head is a few hundred bytes: built on the stack)
+	var buf [1024]byte
+	if !json.Valid(append(append(buf[:0], env[:i]...), `,"r":0}`...)) {
 		return nil, false
 	}
 	return bytes.TrimSpace(env[i+len(liftMarker) : end-1]), true
