@@ -439,14 +439,15 @@ func (e *submitError) Unwrap() error { return e.err }
 // with a finding of their own, so they are never lost silently.
 func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
 	eng := d.engine.Load() // one engine for the whole file, even across a reload
-	var detectBad []cloudtrail.Problem
+	// Records the rules could not read, with their problems bounded like Decode's.
+	var detectBad cloudtrail.Stats
 	stats, err := cloudtrail.Decode(body, name, func(e cloudtrail.Event) error {
 		if serr := d.detect(ctx, eng, e.Envelope, e.Origin, e.Time); serr != nil {
 			var se *submitError
 			if errors.As(serr, &se) {
 				return serr
 			}
-			detectBad = append(detectBad, cloudtrail.Problem{Origin: e.Origin, Err: serr})
+			detectBad.Add(cloudtrail.Stats{Bad: 1, Problems: []cloudtrail.Problem{{Origin: e.Origin, Err: serr}}})
 		}
 		return nil
 	})
@@ -455,8 +456,7 @@ func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Rea
 		return err
 	}
 	d.m.files.WithLabelValues(source).Inc()
-	stats.Bad += len(detectBad)
-	stats.Problems = append(stats.Problems, detectBad...)
+	stats.Add(detectBad)
 	if stats.Bad > 0 {
 		d.m.bad.WithLabelValues(source).Add(float64(stats.Bad))
 		return d.reportBad(ctx, source, name, stats.Bad, stats.Problems)
