@@ -194,7 +194,9 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	case env.ConfigSSM != "":
 		var b []byte
 		if b, err = ConfigFromSSM(ctx, ssm.NewFromConfig(awsCfg), env.ConfigSSM); err == nil {
-			cfg, err = config.Parse(b, ".")
+			if cfg, err = config.Parse(b, "."); err != nil {
+				err = fmt.Errorf("TRAILBELL_CONFIG_SSM parameter %s: %w", env.ConfigSSM, err)
+			}
 		}
 	default:
 		webhook := env.SlackWebhookURL
