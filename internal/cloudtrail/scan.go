@@ -130,17 +130,10 @@ func skipNumber(b []byte, i int) (int, error) {
 	default:
 		return i, errAt(i, "invalid number starting at offset %d", start)
 	}
+	var err error
 	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		if i == d {
-			if i >= len(b) {
-				return i, errShort
-			}
-			return i, errAt(i, "invalid number starting at offset %d", start)
+		if i, err = skipDigits(b, i+1, start); err != nil {
+			return i, err
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -148,19 +141,27 @@ func skipNumber(b []byte, i int) (int, error) {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		d := i
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
-		if i == d {
-			if i >= len(b) {
-				return i, errShort
-			}
-			return i, errAt(i, "invalid number starting at offset %d", start)
+		if i, err = skipDigits(b, i, start); err != nil {
+			return i, err
 		}
 	}
 	if i >= len(b) {
 		return i, errShort
+	}
+	return i, nil
+}
+
+// skipDigits consumes the one or more digits a fraction or an exponent must have.
+func skipDigits(b []byte, i, start int) (int, error) {
+	d := i
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i == d {
+		if i >= len(b) {
+			return i, errShort
+		}
+		return i, errAt(i, "invalid number starting at offset %d", start)
 	}
 	return i, nil
 }
