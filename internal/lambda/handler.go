@@ -227,10 +227,10 @@ func (h *Handler) notification(ctx context.Context, body []byte, origin string, 
 // logFile reads one log file and delivers its findings. Findings are gathered for the whole
 // file first: a file is the unit that is retried, and findings are few.
 func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) error {
-	if h.Objects == nil {
-		return fmt.Errorf("s3://%s/%s: no S3 client configured", o.Bucket, o.Key)
-	}
 	name := "s3://" + o.Bucket + "/" + o.Key
+	if h.Objects == nil {
+		return fmt.Errorf("%s: no S3 client configured", name)
+	}
 	rc, err := h.Objects.Open(ctx, o.Bucket, o.Key)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", name, err)
