@@ -131,7 +131,7 @@ func ruleClauses(r Rule) ([]clause, error) {
 // the expansion of its $or parts grows past maxClauses (the caller then drops them).
 func expand(obj map[string]any, prefix string) ([]clause, bool) {
 	out := []clause{{values: map[string][]string{}}}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		v := obj[k]
 		var alts []clause
 		switch {
@@ -523,13 +523,4 @@ func subset(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
