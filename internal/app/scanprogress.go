@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,30 +56,22 @@ func (p *progress) draw() {
 	if secs <= 0 {
 		secs = 1e-9
 	}
-	total := fmt.Sprint(p.listed.Load())
-	if !p.listingDone.Load() {
+	// Read in this order: files only grow and each is listed before it is done, so
+	// files <= listed (the bar never overflows); done before listed, so a finished listing
+	// shows its final count.
+	files, done, listed := p.files.Load(), p.listingDone.Load(), p.listed.Load()
+	total := fmt.Sprint(listed)
+	if !done {
 		total += "+"
 	}
-	files, listed := p.files.Load(), p.listed.Load()
 	bar := ""
-	if p.listingDone.Load() && listed > 0 {
+	if done && listed > 0 {
 		const width = 24
 		n := int(files * width / listed)
-		bar = "[" + repeat('#', n) + repeat('.', width-n) + "] "
+		bar = "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "] "
 	}
 	fmt.Fprintf(p.w, "\r\033[K%sfiles %d/%s  records %d  findings %d  %.1f MB/s",
 		bar, files, total, p.records.Load(), p.findings.Load(), float64(p.bytes.Load())/1e6/secs)
-}
-
-func repeat(c byte, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = c
-	}
-	return string(b)
 }
 
 func (p *progress) stop() {
