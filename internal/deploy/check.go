@@ -86,8 +86,8 @@ func Sources(r Rule) ([]string, error) {
 					out = append(out, s)
 				}
 			}
-		case c.values[mainFields[2]] != nil:
-			for _, v := range c.values[mainFields[2]] {
+		case c.values[eventSource] != nil:
+			for _, v := range c.values[eventSource] {
 				if s, ok := unquote(v); ok {
 					if svc, ok := strings.CutSuffix(s, ".amazonaws.com"); ok {
 						out = append(out, "aws."+svc)

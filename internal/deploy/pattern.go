@@ -60,11 +60,12 @@ type Pattern struct {
 // only by a clause that constrains none of these (root activity: userIdentity.type), so that
 // such a rule does not open the pre-filter to every event. Dropping a field only widens what
 // the generated pattern matches. Paths join their segments with sep.
-var mainFields = []string{"source", "detail-type", "detail" + sep + "eventSource", "detail" + sep + "eventName"}
+var mainFields = []string{"source", "detail-type", eventSource, eventName}
 
 const (
-	sep       = "\x00"
-	eventName = "detail" + sep + "eventName"
+	sep         = "\x00"
+	eventSource = "detail" + sep + "eventSource"
+	eventName   = "detail" + sep + "eventName"
 )
 
 // clause is one conjunction: values[path] lists the matchers (canonical JSON) allowed for the
@@ -416,7 +417,7 @@ func pack(cs []clause, max int) []Pattern {
 		p := Pattern{JSON: renderAll(cur)}
 		for _, c := range cur {
 			p.Rules = union(p.Rules, c.rules)
-			if c.values["source"] == nil && c.values[mainFields[2]] == nil && c.values[eventName] == nil {
+			if c.values["source"] == nil && c.values[eventSource] == nil && c.values[eventName] == nil {
 				p.Broad = union(p.Broad, c.rules)
 			}
 		}
