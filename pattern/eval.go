@@ -239,36 +239,16 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 
 // affixes hits the targets whose key is a prefix (or suffix) of s.
 func (sc *scratch) affixes(ix *lenIndex[target], s []byte, suffix bool, trail int32) {
-	for i, n := range ix.lens {
-		if n > len(s) {
-			return
-		}
-		k := s[:n]
-		if suffix {
-			k = s[len(s)-n:]
-		}
-		if !ix.blooms[i].mayHave(k) {
-			continue
-		}
-		if ts, ok := ix.maps[i][string(k)]; ok {
-			sc.hitAll(ts, trail)
-		}
+	for ts := range ix.lookup(s, suffix) {
+		sc.hitAll(ts, trail)
 	}
 }
 
+// wildcards hits the wildcards whose leading (or trailing) literal is a prefix (or suffix)
+// of s and that match s in full.
 func (sc *scratch) wildcards(ix *lenIndex[wcTarget], s []byte, suffix bool, trail int32) {
-	for i, n := range ix.lens {
-		if n > len(s) {
-			return
-		}
-		k := s[:n]
-		if suffix {
-			k = s[len(s)-n:]
-		}
-		if !ix.blooms[i].mayHave(k) {
-			continue
-		}
-		for _, e := range ix.maps[i][string(k)] {
+	for es := range ix.lookup(s, suffix) {
+		for _, e := range es {
 			if e.wc.match(s) {
 				sc.hit(e.t, trail)
 			}

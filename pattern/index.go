@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -70,6 +71,27 @@ func (ix *lenIndex[T]) add(key string, v T) {
 	}
 	ix.maps[i][key] = append(ix.maps[i][key], v)
 	ix.blooms[i].add(key)
+}
+
+// lookup yields the entries of every key that is a prefix of s (with suffix, a suffix).
+func (ix *lenIndex[T]) lookup(s []byte, suffix bool) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for i, n := range ix.lens {
+			if n > len(s) {
+				return
+			}
+			k := s[:n]
+			if suffix {
+				k = s[len(s)-n:]
+			}
+			if !ix.blooms[i].mayHave(k) {
+				continue
+			}
+			if vs, ok := ix.maps[i][string(k)]; ok && !yield(vs) {
+				return
+			}
+		}
+	}
 }
 
 type wcTarget struct {

@@ -196,19 +196,9 @@ func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 		sc.evalString(sc.snap.fields[n.field], n.field, s, trail)
 		return nil
 	case 't', 'f', 'n':
-		var lit string
-		switch c {
-		case 't':
-			lit = "true"
-		case 'f':
-			lit = "false"
-		default:
-			lit = "null"
+		if err := p.literal(); err != nil {
+			return err
 		}
-		if !bytes.HasPrefix(p.data[p.pos:], []byte(lit)) {
-			return p.fail("invalid literal")
-		}
-		p.pos += len(lit)
 		if n.field >= 0 {
 			sc.evalLiteral(sc.snap.fields[n.field], n.field, c, trail)
 		}
@@ -359,18 +349,22 @@ func (p *scanner) skipValue() error {
 		return p.skipString()
 	case '{', '[':
 		return p.skipRest(0)
-	case 't':
-		return p.literal("true")
-	case 'f':
-		return p.literal("false")
-	case 'n':
-		return p.literal("null")
+	case 't', 'f', 'n':
+		return p.literal()
 	}
 	_, err := p.readNumber()
 	return err
 }
 
-func (p *scanner) literal(lit string) error {
+// literal reads true, false or null, as the byte at p.pos announces.
+func (p *scanner) literal() error {
+	lit := "null"
+	switch p.data[p.pos] {
+	case 't':
+		lit = "true"
+	case 'f':
+		lit = "false"
+	}
 	if !bytes.HasPrefix(p.data[p.pos:], []byte(lit)) {
 		return p.fail("invalid literal")
 	}
