@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/pattern"
@@ -210,6 +211,22 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
+// UnmarshalYAML decodes through UnmarshalText, but says where in the file a bad value is.
+func (d *Duration) UnmarshalYAML(n ast.Node) error { return unmarshalScalar(n, d.UnmarshalText) }
+
+// unmarshalScalar decodes a YAML scalar with unmarshal. The YAML library passes errors of
+// UnmarshalText on bare, so one would not say which line of the file it is about.
+func unmarshalScalar(n ast.Node, unmarshal func([]byte) error) error {
+	var s string
+	if err := yaml.NodeToValue(n, &s); err != nil {
+		return err
+	}
+	if err := unmarshal([]byte(s)); err != nil {
+		return &yaml.SyntaxError{Message: err.Error(), Token: n.GetToken()}
+	}
+	return nil
+}
+
 // Load reads, strictly parses and validates a configuration file. Secrets stay
 // unresolved until ResolveSecrets.
 func Load(path string) (*Config, error) {
@@ -228,7 +245,8 @@ func Load(path string) (*Config, error) {
 func Parse(b []byte, dir string) (*Config, error) {
 	c := &Config{}
 	if err := yaml.UnmarshalWithOptions(b, c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		return nil, errors.New(yaml.FormatError(err, false, true))
+		// "[line:column] message", without the quoted source lines: they may hold a secret.
+		return nil, errors.New(yaml.FormatError(err, false, false))
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -51,6 +51,8 @@ func TestStrictAndValidate(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "notify:\n  recievers: []\n", []string{"recievers"}},
+		{"bad duration names its line", "notify:\n  dedupe_window: 7x\n", []string{"[2:18]", `invalid duration "7x"`}},
+		{"bad secret reference names its line", "notify:\n  receivers:\n    - {name: a, slack: {webhook_url: \"env:\"}}\n", []string{"[3:38]", `secret reference "env:" names nothing`}},
 		{"every problem with its path", `
 accounts: {"12345": x}
 notify:
@@ -123,6 +125,22 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	if s.Reveal() != v {
 		t.Fatal("Reveal lost the value")
+	}
+}
+
+// TestParseErrorHidesSecrets: a syntax error near a secret does not quote the line.
+func TestParseErrorHidesSecrets(t *testing.T) {
+	_, err := config.Parse([]byte(`
+notify:
+  receivers:
+    - {name: a, slack: {webhook_url: "https://hooks.slack.com/services/T/B/SECRETXYZ"}, bogus: 1}
+  route: {receiver: a}
+`), ".")
+	if err == nil || !strings.Contains(err.Error(), "[4:") || !strings.Contains(err.Error(), `unknown field "bogus"`) {
+		t.Fatalf("error %v, want the line of the unknown field", err)
+	}
+	if strings.Contains(err.Error(), "SECRETXYZ") {
+		t.Fatalf("error quotes the secret: %v", err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/goccy/go-yaml/ast"
 )
 
 // redacted is how a Secret shows everywhere.
@@ -38,14 +40,15 @@ func (s Secret) IsSet() bool { return s.value != "" || s.ref != "" }
 // Ref returns the unresolved reference ("env:NAME"), if any.
 func (s Secret) Ref() string { return s.ref }
 
-func (s Secret) String() string                { return redacted }
-func (s Secret) GoString() string              { return redacted }
-func (s Secret) Format(f fmt.State, _ rune)    { _, _ = f.Write([]byte(redacted)) }
-func (s Secret) LogValue() slog.Value          { return slog.StringValue(redacted) }
-func (s Secret) MarshalJSON() ([]byte, error)  { return json.Marshal(redacted) }
-func (s Secret) MarshalText() ([]byte, error)  { return []byte(redacted), nil }
-func (s Secret) MarshalYAML() (any, error)     { return redacted, nil }
-func (s *Secret) UnmarshalText(b []byte) error { return s.parse(string(b)) }
+func (s Secret) String() string                  { return redacted }
+func (s Secret) GoString() string                { return redacted }
+func (s Secret) Format(f fmt.State, _ rune)      { _, _ = f.Write([]byte(redacted)) }
+func (s Secret) LogValue() slog.Value            { return slog.StringValue(redacted) }
+func (s Secret) MarshalJSON() ([]byte, error)    { return json.Marshal(redacted) }
+func (s Secret) MarshalText() ([]byte, error)    { return []byte(redacted), nil }
+func (s Secret) MarshalYAML() (any, error)       { return redacted, nil }
+func (s *Secret) UnmarshalText(b []byte) error   { return s.parse(string(b)) }
+func (s *Secret) UnmarshalYAML(n ast.Node) error { return unmarshalScalar(n, s.UnmarshalText) }
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {
