@@ -621,7 +621,7 @@ func (d *decoder) topArray() error {
 func (d *decoder) classify(v []byte, f *fields, origin string) error {
 	switch {
 	case f.has[fRecords]:
-		return d.inMemoryArray(f.value(v, fRecords), origin+" record ", d.record)
+		return d.inMemoryArray(f.value(v, fRecords), "Records", origin, d.record)
 	case f.has[fDetailType] && f.has[fDetail]:
 		var t time.Time
 		if ts := f.str(v, fTime); ts != "" {
@@ -633,7 +633,7 @@ func (d *decoder) classify(v []byte, f *fields, origin string) error {
 	case f.has[fCloudTrailEvent]:
 		return d.embedded(f.value(v, fCloudTrailEvent), origin)
 	case f.has[fEvents]:
-		return d.inMemoryArray(f.value(v, fEvents), origin+" record ", d.classify)
+		return d.inMemoryArray(f.value(v, fEvents), "Events", origin, d.classify)
 	case f.has[fQueryResultRows]:
 		return d.lakeRows(f.value(v, fQueryResultRows), origin)
 	}
@@ -661,12 +661,14 @@ func (d *decoder) embedded(s []byte, origin string) error {
 	return d.record(rec[start:end], &f, origin)
 }
 
-// inMemoryArray walks an array already in memory, handing each object to fn.
-func (d *decoder) inMemoryArray(arr []byte, prefix string, fn func([]byte, *fields, string) error) error {
+// inMemoryArray walks the array member name of the object at origin, already in memory,
+// handing each element that is an object to fn.
+func (d *decoder) inMemoryArray(arr []byte, name, origin string, fn func([]byte, *fields, string) error) error {
 	if len(arr) == 0 || arr[0] != '[' {
-		d.stats.problem(prefix[:len(prefix)-len(" record ")], errors.New("Records/Events is not an array"))
+		d.stats.problem(origin, fmt.Errorf("%s is not an array", name))
 		return nil
 	}
+	prefix := origin + " record "
 	var f fields // one for all elements: handed to fn, it would escape once per element
 	i := skipSpace(arr, 1)
 	for n := 1; i < len(arr) && arr[i] != ']'; n++ {
@@ -695,7 +697,14 @@ func (d *decoder) inMemoryArray(arr []byte, prefix string, fn func([]byte, *fiel
 // A column holding a whole event as a JSON string is used as the record; otherwise the row's
 // columns form the record.
 func (d *decoder) lakeRows(rows []byte, origin string) error {
-	return d.inMemoryArrayAny(rows, origin+" row ", func(row []byte, origin string) error {
+	if len(rows) == 0 || rows[0] != '[' {
+		d.stats.problem(origin, errors.New("QueryResultRows is not an array"))
+		return nil
+	}
+	n := 0
+	return eachElement(rows, func(row []byte) error {
+		n++
+		origin := origin + " row " + strconv.Itoa(n)
 		if len(row) == 0 || row[0] != '[' {
 			d.stats.problem(origin, errors.New("row is not an array"))
 			return nil
@@ -703,7 +712,7 @@ func (d *decoder) lakeRows(rows []byte, origin string) error {
 		merged := []byte{'{'}
 		var whole []byte // a column holding the whole event, scanned into wholeFields
 		var wholeFields fields
-		err := d.inMemoryArrayAny(row, origin+" column ", func(col []byte, origin string) error {
+		eachElement(row, func(col []byte) error {
 			if len(col) < 2 || col[0] != '{' || skipSpace(col, 1) == len(col)-1 {
 				return nil
 			}
@@ -724,9 +733,6 @@ func (d *decoder) lakeRows(rows []byte, origin string) error {
 			merged = append(merged, inner...)
 			return nil
 		})
-		if err != nil {
-			return err
-		}
 		if whole != nil {
 			return d.record(whole, &wholeFields, origin)
 		}
@@ -755,19 +761,15 @@ func memberFirstValue(obj []byte) []byte {
 	return obj[vs:end]
 }
 
-// inMemoryArrayAny walks an in-memory array of any values.
-func (d *decoder) inMemoryArrayAny(arr []byte, prefix string, fn func([]byte, string) error) error {
-	if len(arr) == 0 || arr[0] != '[' {
-		d.stats.problem(prefix, errors.New("not an array"))
-		return nil
-	}
+// eachElement walks an in-memory array (validated already) of any values.
+func eachElement(arr []byte, fn func([]byte) error) error {
 	i := skipSpace(arr, 1)
-	for n := 1; i < len(arr) && arr[i] != ']'; n++ {
+	for i < len(arr) && arr[i] != ']' {
 		end, err := skipValue(arr, i)
 		if err != nil {
 			return nil // validated before: cannot happen
 		}
-		if err := fn(arr[i:end], prefix+strconv.Itoa(n)); err != nil {
+		if err := fn(arr[i:end]); err != nil {
 			return err
 		}
 		i = skipSpace(arr, end)

@@ -284,6 +284,14 @@ func TestDecodeShapes(t *testing.T) {
 			input: " \n\t\n",
 		},
 		{
+			name:     "Records, Events or QueryResultRows that are not arrays",
+			input:    `{"x":1,"Records":5}` + "\n" + `{"Events":"x"}` + "\n" + `{"QueryResultRows":5}` + "\n" + `{"QueryResultRows":[5,[{"eventName":"A"}]]}`,
+			names:    []string{"A"},
+			origins:  []string{"in line 4 row 2"},
+			bad:      4,
+			problems: []string{"in line 1: Records is not an array", "in line 2: Events is not an array", "in line 3: QueryResultRows is not an array", "in line 4 row 1: row is not an array"},
+		},
+		{
 			name:     "S3 notification is not a record",
 			input:    `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}`,
 			bad:      1,
