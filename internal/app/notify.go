@@ -101,9 +101,11 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	root := route(n.Route)
+	root.Path = "notify.route" // errors name a child from it: notify.route.routes[1].match
 	opts := notify.Options{
 		Receivers:    receivers,
-		Route:        route(n.Route, "notify.route"),
+		Route:        root,
 		NewMatcher:   func() notify.Matcher { return pattern.New() },
 		StateDir:     cfg.StateDir,
 		DedupeWindow: time.Duration(n.DedupeWindow),
@@ -127,13 +129,13 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 	return notify.New(opts)
 }
 
-func route(r config.Route, path string) notify.Route {
+func route(r config.Route) notify.Route {
 	nr := notify.Route{
 		Receiver: r.Receiver, MinSeverity: config.Severity(r.MinSeverity), Rules: r.Rules, Accounts: r.Accounts,
-		Tags: r.Tags, Match: string(r.Match), Continue: r.Continue, Path: path,
+		Tags: r.Tags, Match: string(r.Match), Continue: r.Continue,
 	}
-	for i, c := range r.Routes {
-		nr.Routes = append(nr.Routes, route(c, fmt.Sprintf("%s.routes[%d]", path, i)))
+	for _, c := range r.Routes {
+		nr.Routes = append(nr.Routes, route(c))
 	}
 	return nr
 }
