@@ -31,17 +31,26 @@ type Env struct {
 	ConfigPath         string // TRAILBELL_CONFIG: YAML file in the package
 	ConfigSSM          string // TRAILBELL_CONFIG_SSM: SSM parameter holding the YAML
 	DedupeTable        string // TRAILBELL_DEDUPE_TABLE: optional DynamoDB table
+	// TRAILBELL_DISABLE_RULES: comma-separated ids of built-in rules to turn off.
+	DisableRules []string
+	// TRAILBELL_S3_PATH_STYLE=true: path-style S3 addressing (an S3 stand-in in tests).
+	S3PathStyle bool
 }
 
 // EnvFrom reads Env with getenv (os.Getenv).
 func EnvFrom(getenv func(string) string) Env {
-	return Env{
+	e := Env{
 		SlackWebhookURL:    getenv("TRAILBELL_SLACK_WEBHOOK_URL"),
 		SlackWebhookSecret: getenv("TRAILBELL_SLACK_WEBHOOK_SECRET"),
 		ConfigPath:         getenv("TRAILBELL_CONFIG"),
 		ConfigSSM:          getenv("TRAILBELL_CONFIG_SSM"),
 		DedupeTable:        getenv("TRAILBELL_DEDUPE_TABLE"),
+		S3PathStyle:        getenv("TRAILBELL_S3_PATH_STYLE") == "true",
 	}
+	if v := getenv("TRAILBELL_DISABLE_RULES"); v != "" {
+		e.DisableRules = strings.Split(v, ",")
+	}
+	return e
 }
 
 // Validate reports settings that contradict each other or are missing.
@@ -166,8 +175,8 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	if v := getenv("TRAILBELL_DISABLE_RULES"); v != "" {
-		if rules, err = detect.Select(rules, nil, strings.Split(v, ",")); err != nil {
+	if len(env.DisableRules) > 0 {
+		if rules, err = detect.Select(rules, nil, env.DisableRules); err != nil {
 			return nil, fmt.Errorf("TRAILBELL_DISABLE_RULES: %w", err)
 		}
 	}
@@ -181,7 +190,7 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	}
 	h := &Handler{
 		Detector: engine,
-		Objects:  S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = getenv("TRAILBELL_S3_PATH_STYLE") == "true" })},
+		Objects:  S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })},
 		Logger:   logger,
 	}
 	if env.DedupeTable != "" {

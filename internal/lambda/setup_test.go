@@ -3,6 +3,7 @@ package lambda
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,13 @@ func TestEnvValidate(t *testing.T) {
 	e := EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_SECRET", "arn:secret", "TRAILBELL_DEDUPE_TABLE", "tb"))
 	if err := e.Validate(); err != nil || e.DedupeTable != "tb" || e.SlackWebhookSecret != "arn:secret" {
 		t.Errorf("secret + table: %+v %v", e, err)
+	}
+	if e.DisableRules != nil || e.S3PathStyle {
+		t.Errorf("unset TRAILBELL_DISABLE_RULES and TRAILBELL_S3_PATH_STYLE: %+v", e)
+	}
+	e = EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_DISABLE_RULES", "root-activity,iam-write", "TRAILBELL_S3_PATH_STYLE", "true"))
+	if !slices.Equal(e.DisableRules, []string{"root-activity", "iam-write"}) || !e.S3PathStyle {
+		t.Errorf("disabled rules and path style: %+v", e)
 	}
 }
 
