@@ -625,7 +625,7 @@ func (d *decoder) classify(v []byte, f *fields, origin string) error {
 	case f.has[fDetailType] && f.has[fDetail]:
 		var t time.Time
 		if ts := f.str(v, fTime); ts != "" {
-			t, _ = parseTime(ts)
+			t, _ = ParseTime(ts)
 		}
 		dst := d.slabTail(len(v))
 		env := d.commit(dst, append(dst, v...))

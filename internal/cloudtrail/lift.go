@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -296,12 +295,8 @@ func rawContent(v []byte) (c []byte, ok bool) {
 	return raw, true
 }
 
-// DetailType is the EventBridge detail-type of a record with this eventType. Records without
+// detailType is the EventBridge detail-type of a record with this eventType. Records without
 // an eventType (older or hand-made ones) are treated as API calls, except console sign-ins.
-func DetailType(eventType, eventName string) string {
-	return detailType([]byte(eventType), []byte(eventName))
-}
-
 func detailType(eventType, eventName []byte) string {
 	switch string(eventType) {
 	case "AwsApiCall":
@@ -325,20 +320,11 @@ func detailType(eventType, eventName []byte) string {
 	return "AWS " + string(eventType) + " via CloudTrail"
 }
 
-// Source is the EventBridge source of a record with this eventSource ("iam.amazonaws.com" →
-// "aws.iam"). EventBridge's event reference lists, per service, the source of the events it
-// delivers via CloudTrail; the ones checked (cloudtrail, logs, monitoring, cloudtrail-data in
-// the reference; ec2 and s3 in real envelopes) follow this rule, so there is no exception
-// table until one is found.
-func Source(eventSource string) string {
-	if eventSource == "" {
-		return ""
-	}
-	svc, _, _ := strings.Cut(eventSource, ".")
-	return "aws." + svc
-}
-
-// appendSource writes Source(eventSource) as a JSON string without allocating.
+// appendSource writes, as a JSON string, the EventBridge source of a record with this
+// eventSource ("iam.amazonaws.com" → "aws.iam"). EventBridge's event reference lists, per
+// service, the source of the events it delivers via CloudTrail; the ones checked (cloudtrail,
+// logs, monitoring, cloudtrail-data in the reference; ec2 and s3 in real envelopes) follow this
+// rule, so there is no exception table until one is found.
 func appendSource(dst, eventSource []byte) []byte {
 	if len(eventSource) == 0 {
 		return append(dst, `""`...)
@@ -360,8 +346,9 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.999999999",
 }
 
-// parseTime reads an eventTime; times without a zone are UTC, as CloudTrail's are.
-func parseTime(s string) (time.Time, bool) {
+// ParseTime reads a CloudTrail eventTime in any spelling seen in real data; times without a
+// zone are UTC, as CloudTrail's are.
+func ParseTime(s string) (time.Time, bool) {
 	if len(s) < 19 {
 		return time.Time{}, false
 	}
@@ -372,9 +359,6 @@ func parseTime(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-// ParseTime reads a CloudTrail eventTime in any spelling seen in real data.
-func ParseTime(s string) (time.Time, bool) { return parseTime(s) }
 
 // appendQuoted writes s as a JSON string.
 func appendQuoted(dst []byte, s string) []byte {
@@ -399,7 +383,7 @@ func appendEscaped(dst, b []byte) []byte {
 	return dst
 }
 
-// parseTimeBytes is parseTime without allocating for CloudTrail's own spellings
+// parseTimeBytes is ParseTime without allocating for CloudTrail's own spellings
 // (2026-11-01T10:00:00Z, with or without fraction, 'T' or ' ').
 func parseTimeBytes(b []byte) (time.Time, bool) {
 	if len(b) >= 19 && b[4] == '-' && b[7] == '-' && (b[10] == 'T' || b[10] == ' ') && b[13] == ':' && b[16] == ':' {
@@ -432,7 +416,7 @@ func parseTimeBytes(b []byte) (time.Time, bool) {
 	if len(b) < 19 {
 		return time.Time{}, false
 	}
-	t, ok := parseTime(string(b))
+	t, ok := ParseTime(string(b))
 	return t.Truncate(time.Second), ok
 }
 
