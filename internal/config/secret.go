@@ -37,9 +37,6 @@ func (s Secret) Reveal() string { return s.value }
 // IsSet reports whether the secret has a value or a reference to one.
 func (s Secret) IsSet() bool { return s.value != "" || s.ref != "" }
 
-// Ref returns the unresolved reference ("env:NAME"), if any.
-func (s Secret) Ref() string { return s.ref }
-
 func (s Secret) String() string                  { return redacted }
 func (s Secret) GoString() string                { return redacted }
 func (s Secret) Format(f fmt.State, _ rune)      { _, _ = f.Write([]byte(redacted)) }

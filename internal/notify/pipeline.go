@@ -244,15 +244,6 @@ func (p *Pipeline) Pending() int {
 	return int(n)
 }
 
-// Receivers lists the receiver names in configuration order.
-func (p *Pipeline) Receivers() []string {
-	names := make([]string, len(p.order))
-	for i, r := range p.order {
-		names[i] = r.Name
-	}
-	return names
-}
-
 // Submit routes f and durably accepts it for every receiver it goes to. A duplicate of an
 // accepted finding, one matched by an exception, and one no receiver wants are dropped
 // (and counted) with a nil error.
