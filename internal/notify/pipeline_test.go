@@ -337,15 +337,12 @@ func TestPermanentFailureGoesToFallbackWithAlert(t *testing.T) {
 		if err := p.Flush(t.Context()); err != nil {
 			t.Fatalf("flush: %v (the fallback took it)", err)
 		}
-		var rules []string
 		fb.mu.Lock()
 		n := fb.n
 		fb.mu.Unlock()
-		for _, id := range fb.delivered() {
-			rules = append(rules, id)
-		}
-		if n != 2 || len(rules) != 2 || rules[0] != "e1" || !strings.HasPrefix(rules[1], "delivery-failure-slack-") {
-			t.Fatalf("fallback got %v in %d calls; want e1 then the delivery-failure alert", rules, n)
+		ids := fb.delivered()
+		if n != 2 || len(ids) != 2 || ids[0] != "e1" || !strings.HasPrefix(ids[1], "delivery-failure-slack-") {
+			t.Fatalf("fallback got %v in %d calls; want e1 then the delivery-failure alert", ids, n)
 		}
 		if bad.n != 1 {
 			t.Fatalf("permanent failure was tried %d times, want 1", bad.n)

@@ -16,7 +16,10 @@ func TestFormats(t *testing.T) {
 	f := &finding.Finding{Rule: "r", Severity: finding.High, Title: "bad\nthing", EventID: "e1", EventName: "X",
 		Principal: "p\r\nFAKE LINE", Account: "1", Region: "us-east-1", EventTime: "t", Record: json.RawMessage(`{"a":1}`)}
 	var b bytes.Buffer
-	n, _ := stdout.New(&b, "json")
+	n, err := stdout.New(&b, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := n.Notify(t.Context(), f, f); err != nil {
 		t.Fatal(err)
 	}
@@ -29,8 +32,12 @@ func TestFormats(t *testing.T) {
 		t.Fatalf("json line does not round-trip: %v", err)
 	}
 	b.Reset()
-	n, _ = stdout.New(&b, "text")
-	n.Notify(t.Context(), f)
+	if n, err = stdout.New(&b, "text"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Notify(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
 	if strings.Count(b.String(), "\n") != 1 || !strings.HasPrefix(b.String(), "HIGH") {
 		t.Fatalf("text output %q: want one line; event strings must not add lines", b.String())
 	}
