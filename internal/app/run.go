@@ -306,11 +306,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		d.silence.watch(name, time.Duration(sc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
-				if err := d.handleLog(ctx, name, obj.URL(), body); err != nil {
-					return err
-				}
-				d.silence.seen(name)
-				return nil
+				return d.fed(name, d.handleLog(ctx, name, obj.URL(), body))
 			})
 		})
 	}
@@ -346,11 +342,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		d.silence.watch(name, time.Duration(sc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return s.Run(ctx, func(ctx context.Context, m sqs.Message) error {
-				if err := d.handleNotification(ctx, name, reader, m); err != nil {
-					return err
-				}
-				d.silence.seen(name)
-				return nil
+				return d.fed(name, d.handleNotification(ctx, name, reader, m))
 			})
 		})
 	}
@@ -385,15 +377,20 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		d.silence.watch(name, time.Duration(lc.SilenceAfter))
 		runs = append(runs, func(ctx context.Context) error {
 			return s.Run(ctx, func(ctx context.Context, e lookup.Event) error {
-				if err := d.handleRecord(ctx, name, e); err != nil {
-					return err
-				}
-				d.silence.seen(name)
-				return nil
+				return d.fed(name, d.handleRecord(ctx, name, e))
 			})
 		})
 	}
 	return runs, errors.Join(errs...)
+}
+
+// fed passes on the result of handling an input of source; a handled input is data, which
+// the silence watch counts.
+func (d *daemon) fed(source string, err error) error {
+	if err == nil {
+		d.silence.seen(source)
+	}
+	return err
 }
 
 // assume returns the SDK configuration, with credentials of role when one is given (a log
