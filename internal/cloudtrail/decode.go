@@ -248,9 +248,11 @@ type decoder struct {
 	emitErr error
 }
 
-// at names the position of buffer offset off.
+// at names the position of buffer offset off; it is the origin of every JSON-lines record,
+// so it comes from the arena.
 func (d *decoder) at(off int) string {
-	return d.name + " line " + strconv.Itoa(d.s.lineAt(off))
+	d.obuf = strconv.AppendInt(append(append(d.obuf[:0], d.name...), " line "...), int64(d.s.lineAt(off)), 10)
+	return d.originString(d.obuf)
 }
 
 func (d *decoder) run() error {

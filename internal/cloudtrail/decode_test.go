@@ -417,9 +417,11 @@ func TestDecodeBoundedMemory(t *testing.T) {
 	}
 }
 
-func BenchmarkDecodeLogFile(b *testing.B) {
+// benchInput is about 4 MB of corpus records (one per line of the files) joined as
+// head + records separated by sep + tail.
+func benchInput(b *testing.B, files []string, head, sep, tail string) []byte {
 	var recs [][]byte
-	for _, f := range []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl", "ec2_proxy_s3_exfiltration_2020-09-14011940.json"} {
+	for _, f := range files {
 		data, err := os.ReadFile(filepath.Join("testdata/corpus", f))
 		if err != nil {
 			b.Fatal(err)
@@ -431,15 +433,18 @@ func BenchmarkDecodeLogFile(b *testing.B) {
 		}
 	}
 	var buf bytes.Buffer
-	buf.WriteString(`{"Records":[`)
+	buf.WriteString(head)
 	for i := 0; buf.Len() < 4<<20; i++ {
 		if i > 0 {
-			buf.WriteByte(',')
+			buf.WriteString(sep)
 		}
 		buf.Write(recs[i%len(recs)])
 	}
-	buf.WriteString(`]}`)
-	data := buf.Bytes()
+	buf.WriteString(tail)
+	return buf.Bytes()
+}
+
+func benchDecode(b *testing.B, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -447,4 +452,22 @@ func BenchmarkDecodeLogFile(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkDecodeLogFile: a log file as CloudTrail writes it, streamed record by record.
+func BenchmarkDecodeLogFile(b *testing.B) {
+	files := []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl", "ec2_proxy_s3_exfiltration_2020-09-14011940.json"}
+	benchDecode(b, benchInput(b, files, `{"Records":[`, ",", `]}`))
+}
+
+// BenchmarkDecodeRecordsNotFirst: a log file whose Records member is not first, decoded in memory.
+func BenchmarkDecodeRecordsNotFirst(b *testing.B) {
+	files := []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl"}
+	benchDecode(b, benchInput(b, files, `{"Other":1,"Records":[`, ",", `]}`))
+}
+
+// BenchmarkDecodeJSONLines: records and EventBridge events, one per line.
+func BenchmarkDecodeJSONLines(b *testing.B) {
+	files := []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl", "eventbridge_envelopes.jsonl"}
+	benchDecode(b, benchInput(b, files, "", "\n", "\n"))
 }
