@@ -61,3 +61,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// receiverMetrics are one receiver's series, looked up once rather than per finding.
+type receiverMetrics struct {
+	accepted, filtered, delivered, messages prometheus.Counter
+	pending, failing                        prometheus.Gauge
+	latency                                 prometheus.Observer
+}
+
+func (m *Metrics) receiver(name string) receiverMetrics {
+	return receiverMetrics{
+		accepted:  m.accepted.WithLabelValues(name),
+		filtered:  m.filtered.WithLabelValues(name),
+		delivered: m.delivered.WithLabelValues(name),
+		messages:  m.messages.WithLabelValues(name),
+		pending:   m.pending.WithLabelValues(name),
+		failing:   m.failing.WithLabelValues(name),
+		latency:   m.latency.WithLabelValues(name),
+	}
+}

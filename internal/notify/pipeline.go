@@ -103,6 +103,7 @@ type receiver struct {
 	wake         chan struct{}
 	pending      atomic.Int64
 	lim          *limiter
+	m            receiverMetrics
 	groups       map[string]time.Time // group key → when its last message went out
 	page         []*item              // cached head of the queue
 	failures     int                  // consecutive failed attempts
@@ -155,7 +156,8 @@ func New(opts Options) (*Pipeline, error) {
 		case r.Notifier == nil:
 			return nil, fmt.Errorf("receiver %q: no notifier", r.Name)
 		}
-		rr := &receiver{Receiver: r, wake: make(chan struct{}, 1), lim: newLimiter(r.RateLimit), groups: map[string]time.Time{}}
+		rr := &receiver{Receiver: r, wake: make(chan struct{}, 1), lim: newLimiter(r.RateLimit), groups: map[string]time.Time{},
+			m: p.m.receiver(r.Name)}
 		p.receivers[r.Name] = rr
 		p.order = append(p.order, rr)
 	}
@@ -211,7 +213,7 @@ func New(opts Options) (*Pipeline, error) {
 			return nil, fmt.Errorf("outbox: %w", err)
 		}
 		r.pending.Store(int64(n))
-		p.m.pending.WithLabelValues(r.Name).Set(float64(n))
+		r.m.pending.Set(float64(n))
 		if n > 0 {
 			p.log.Info("outbox holds undelivered findings", "receiver", r.Name, "count", n)
 		}
@@ -279,7 +281,7 @@ func (p *Pipeline) Submit(ctx context.Context, f finding.Finding) error {
 	for _, name := range names {
 		r := p.receivers[name]
 		if f.Severity < r.MinSeverity {
-			p.m.filtered.WithLabelValues(name).Inc()
+			r.m.filtered.Inc()
 			continue
 		}
 		to[name] = &item{Finding: f, Accepted: now}
@@ -306,9 +308,9 @@ func (p *Pipeline) Submit(ctx context.Context, f finding.Finding) error {
 }
 
 func (p *Pipeline) added(r *receiver, n int) {
-	p.m.pending.WithLabelValues(r.Name).Set(float64(r.pending.Add(int64(n))))
+	r.m.pending.Set(float64(r.pending.Add(int64(n))))
 	if n > 0 {
-		p.m.accepted.WithLabelValues(r.Name).Add(float64(n))
+		r.m.accepted.Add(float64(n))
 	}
 	select {
 	case r.wake <- struct{}{}:
@@ -317,7 +319,7 @@ func (p *Pipeline) added(r *receiver, n int) {
 }
 
 func (p *Pipeline) removed(r *receiver, n int) {
-	p.m.pending.WithLabelValues(r.Name).Set(float64(r.pending.Add(-int64(n))))
+	r.m.pending.Set(float64(r.pending.Add(-int64(n))))
 	p.moves.Add(1)
 	p.mu.Lock()
 	close(p.changed)
@@ -545,10 +547,10 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		if r.GroupWindow > 0 {
 			r.groups[GroupKey(fs[0])] = now
 		}
-		p.m.messages.WithLabelValues(r.Name).Inc()
-		p.m.delivered.WithLabelValues(r.Name).Add(float64(len(batch)))
+		r.m.messages.Inc()
+		r.m.delivered.Add(float64(len(batch)))
 		for _, it := range batch {
-			p.m.latency.WithLabelValues(r.Name).Observe(now.Sub(it.Accepted).Seconds())
+			r.m.latency.Observe(now.Sub(it.Accepted).Seconds())
 		}
 		p.removed(r, len(batch))
 		return 0, false, nil
@@ -568,7 +570,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		r.failures++
 		if r.failures == 1 {
 			r.failingSince = now
-			p.m.failing.WithLabelValues(r.Name).Set(1)
+			r.m.failing.Set(1)
 		}
 		if err := p.alertStreak(r, batch, reason, msg, now); err != nil {
 			return 0, false, err
@@ -605,7 +607,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 // recovered ends a failure streak (a delivery worked, or the failure was settled).
 func (p *Pipeline) recovered(r *receiver) {
 	if r.failures > 0 {
-		p.m.failing.WithLabelValues(r.Name).Set(0)
+		r.m.failing.Set(0)
 	}
 	r.failures, r.alerted = 0, false
 	p.mu.Lock()
