@@ -66,6 +66,14 @@ func look(s finding.Severity) (emoji, color string) {
 	return l.emoji, l.color
 }
 
+// Title is the finding's title, or its rule id when it has none.
+func Title(f *finding.Finding) string {
+	if f.Title == "" {
+		return f.Rule
+	}
+	return f.Title
+}
+
 // Emoji is the emoji code that marks severity s in Slack (and in Chatbot's messages).
 func Emoji(s finding.Severity) string {
 	e, _ := look(s)
@@ -281,11 +289,7 @@ func IAMURL(f *finding.Finding) (label, link string) {
 
 func header(f *finding.Finding, prefix string) slack.Block {
 	emoji, _ := look(f.Severity)
-	title := f.Title
-	if title == "" {
-		title = f.Rule
-	}
-	return slack.NewHeaderBlock(plain(Trim(emoji+" "+prefix+title, maxHeaderText)))
+	return slack.NewHeaderBlock(plain(Trim(emoji+" "+prefix+Title(f), maxHeaderText)))
 }
 
 // Fallback is the plain notification text of a message.
@@ -294,10 +298,7 @@ func Fallback(fs ...*finding.Finding) string {
 	if len(fs) > 1 && !notify.SameGroup(fs) {
 		return Trim(Escape(fmt.Sprintf("[%s] %d alerts (digest of a backlog), first: %s", strings.ToUpper(notify.Worst(fs).String()), len(fs), f.Title)), maxFallback)
 	}
-	title := f.Title
-	if title == "" {
-		title = f.Rule
-	}
+	title := Title(f)
 	s := fmt.Sprintf("[%s] %s: %s by %s in %s", strings.ToUpper(f.Severity.String()), title, f.EventName, f.Principal, f.Account)
 	if len(fs) > 1 {
 		s = fmt.Sprintf("[%s] %d× %s by %s", strings.ToUpper(f.Severity.String()), len(fs), title, f.Principal)
@@ -432,11 +433,7 @@ func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
 	var b strings.Builder
 	for i, f := range fs {
 		e, _ := look(f.Severity)
-		title := f.Title
-		if title == "" {
-			title = f.Rule
-		}
-		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s", e, Escape(title), code(orUnknown(f.Principal)),
+		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s", e, Escape(Title(f)), code(orUnknown(f.Principal)),
 			account(f, st), Escape(orUnknown(f.EventTime)), code(orUnknown(f.EventID)))
 		// Our own link goes after the trim, so a cut never breaks its markup. The URL is
 		// built from a checked region and a path-escaped eventID: no '|' or '>' in it.

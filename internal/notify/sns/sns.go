@@ -89,10 +89,7 @@ func Build(st slack.Style, fs ...*finding.Finding) Chatbot {
 		return digestOf(st, fs)
 	}
 	f := fs[0]
-	title := f.Title
-	if title == "" {
-		title = f.Rule
-	}
+	title := slack.Title(f)
 	if len(fs) > 1 {
 		title = fmt.Sprintf("%d× %s", len(fs), title)
 	}
