@@ -11,9 +11,6 @@ import (
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/intrinsics"
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 )
 
 const deployDir = "../../deploy"
@@ -265,50 +262,40 @@ func aws(s *string) string {
 
 // The function starts with exactly one destination: given a configuration parameter, the
 // template must not also set the Slack secret (the function would refuse both). goformation
-// resolves !If without its condition, so the environment is evaluated here.
+// resolves !If without its condition, so the unresolved !If is evaluated here for both cases.
 func TestCloudFormationFunctionHasOneDestination(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(deployDir, "cloudformation", "template.yaml"))
-	if err != nil {
+	doc := cfnJSON(t, filepath.Join(deployDir, "cloudformation", "template.yaml"))
+	var fn struct {
+		Properties struct {
+			Environment struct{ Variables map[string]any }
+		}
+	}
+	b, _ := json.Marshal(doc["Resources"].(map[string]any)["TrailbellFunction"])
+	if err := json.Unmarshal(b, &fn); err != nil {
 		t.Fatal(err)
 	}
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := yaml.PathString("$.Resources.TrailbellFunction.Properties.Environment.Variables")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := path.FilterFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vars, ok := node.(*ast.MappingNode)
-	if !ok {
-		t.Fatalf("the function's variables are a %T, want a mapping", node)
-	}
+	vars := fn.Properties.Environment.Variables
 	for _, tc := range []struct {
 		hasConfigParameter bool
 		want               string
 	}{{false, "TRAILBELL_SLACK_WEBHOOK_SECRET"}, {true, "TRAILBELL_CONFIG_SSM"}} {
 		var got []string
-		for _, kv := range vars.Values {
-			k := kv.Key.String()
-			if !slices.Contains([]string{"TRAILBELL_SLACK_WEBHOOK_SECRET", "TRAILBELL_CONFIG_SSM", "TRAILBELL_SLACK_WEBHOOK_URL", "TRAILBELL_CONFIG"}, k) {
+		for _, k := range []string{"TRAILBELL_SLACK_WEBHOOK_SECRET", "TRAILBELL_CONFIG_SSM", "TRAILBELL_SLACK_WEBHOOK_URL", "TRAILBELL_CONFIG"} {
+			v, ok := vars[k]
+			if !ok {
 				continue
 			}
-			v := kv.Value
-			if tag, ok := v.(*ast.TagNode); ok && tag.Start.Value == "!If" {
-				seq, ok := tag.Value.(*ast.SequenceNode)
-				if !ok || len(seq.Values) != 3 || seq.Values[0].String() != "HasConfigParameter" {
-					t.Fatalf("%s: %s, want !If [HasConfigParameter, then, else]", k, v)
+			if m, _ := v.(map[string]any); m["Fn::If"] != nil {
+				branches, _ := m["Fn::If"].([]any)
+				if len(branches) != 3 || branches[0] != "HasConfigParameter" {
+					t.Fatalf("%s: %v, want !If [HasConfigParameter, then, else]", k, v)
 				}
-				v = seq.Values[2]
+				v = branches[2]
 				if tc.hasConfigParameter {
-					v = seq.Values[1]
+					v = branches[1]
 				}
 			}
-			if ref, ok := v.(*ast.TagNode); ok && ref.Start.Value == "!Ref" && strings.Trim(ref.Value.String(), `"`) == "AWS::NoValue" {
+			if m, _ := v.(map[string]any); m["Ref"] == "AWS::NoValue" {
 				continue
 			}
 			got = append(got, k)
