@@ -42,14 +42,20 @@ declare -A wall cpu rss
 timed() { # name command
 	local name=$1
 	shift
-	# scan exits 1 when it finds something: that is not a failure here
-	/usr/bin/time -o "$out/time.txt" -f "%e %U %S %M" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || true
+	# scan exits 1 when it finds something: that is not a failure here, but 2 (an error) is,
+	# and a failed run must not be timed as a fast one
+	local status=0
+	/usr/bin/time -o "$out/time.txt" -f "%e %U %S %M" bash -c "$*" >/dev/null 2>"$out/stderr-$name.txt" || status=$?
+	if [ "$status" -gt 1 ]; then
+		echo "$name failed (exit $status); see $out/stderr-$name.txt" >&2
+		exit 1
+	fi
 	local w u s m c
 	read -r w u s m < <(tail -1 "$out/time.txt")
 	c=$(awk "BEGIN{printf \"%.2f\", $u + $s}")
 	if [ -z "${wall[$name]:-}" ] || awk "BEGIN{exit !($w < ${wall[$name]})}"; then wall[$name]=$w; fi
 	if [ -z "${cpu[$name]:-}" ] || awk "BEGIN{exit !($c < ${cpu[$name]})}"; then cpu[$name]=$c; fi
-	rss[$name]=$((m / 1024))
+	rss[$name]=$((m / 1024 > ${rss[$name]:-0} ? m / 1024 : ${rss[$name]:-0})) # the largest of the runs
 }
 
 echo "archive: $records records in $nfiles log files ($(du -sh "$archive" | cut -f1)), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
