@@ -13,9 +13,10 @@
 // anything-but. The other conditions are checked on the recorded values of their fields
 // only when the trigger fires, so patterns that cannot match cost almost nothing, however
 // many share a common value such as "source": ["aws.iam"]. The first scan of an event
-// stops once every trigger path has been seen; only when a fired trigger needs a field
-// that scan may have skipped is the event scanned again in full. Nothing is unmarshalled
-// and, in the common case, only the result slice is allocated.
+// stops once every trigger path has been seen, but reads on in an object when a trigger
+// that has fired needs one of its fields not seen yet; only when a trigger that fires
+// later needs a field the scan skipped is the event scanned again in full. Nothing is
+// unmarshalled and, in the common case, only the result slice is allocated.
 //
 // # Semantics
 //

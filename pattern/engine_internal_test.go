@@ -558,8 +558,17 @@ func TestNumericBoundaries(t *testing.T) {
 }
 
 // TestSecondScan: a triggered pattern whose other fields come after the point where the
-// first scan stopped is decided by a second, full scan.
+// first scan would skip the rest of an object is decided by reading on in that object
+// when its trigger has already fired, and by a second, full scan when it fires later.
 func TestSecondScan(t *testing.T) {
+	// secondScan matches ev on a scratch of its own and reports whether it scanned twice.
+	secondScan := func(m *Matcher, ev string) ([]string, bool, error) {
+		s := m.current()
+		var sc scratch
+		sc.reset(s)
+		ids, err := sc.match(s, []byte(ev))
+		return ids, sc.full, err
+	}
 	m := New()
 	// Many patterns share z's value, so x is the trigger and z is checked later.
 	for i := range 20 {
@@ -586,6 +595,36 @@ func TestSecondScan(t *testing.T) {
 		ids, err := m.Match([]byte(c.ev))
 		if err != nil || slices.Contains(ids, "p") != c.want {
 			t.Errorf("Match(%s) = %q, %v; want p: %v", c.ev, ids, err, c.want)
+		}
+		// x comes first or nothing is skipped: one scan reads what p needs.
+		if _, twice, _ := secondScan(m, c.ev); twice {
+			t.Errorf("Match(%s) scanned twice", c.ev)
+		}
+	}
+
+	// d.t triggers q, so the first scan skips the rest of d once it has seen t; r's trigger
+	// is x (d.z's prefix ranks lower) and it needs d.z.
+	m = New()
+	if err := m.Add("q", `{"d":{"t":["q"]}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Add("r", `{"x":["r"],"d":{"z":[{"prefix":"2"}]}}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ev    string
+		want  []string
+		twice bool
+	}{
+		{`{"d":{"t":"q","z":"2"},"x":"r"}`, []string{"q", "r"}, true},
+		{`{"d":{"t":"q","z":"3"},"x":"r"}`, []string{"q"}, true},
+		{`{"d":{"t":"q","z":"2"},"x":"s"}`, []string{"q"}, false},
+		{`{"x":"r","d":{"t":"q","z":"2"}}`, []string{"q", "r"}, false},
+		{`{"x":"r","d":{"t":"q","y":{"a":[1]},"z":"3"},"e":1}`, []string{"q"}, false},
+	} {
+		ids, twice, err := secondScan(m, c.ev)
+		if err != nil || !slices.Equal(ids, c.want) || twice != c.twice {
+			t.Errorf("Match(%s) = %q, %v, scanned twice %v; want %q, twice %v", c.ev, ids, err, twice, c.want, c.twice)
 		}
 	}
 }

@@ -55,6 +55,8 @@ type scratch struct {
 	fieldHead  []int32  // per field: its last occurrence in presence
 	// fieldMissed: the first scan may have skipped values of the field.
 	fieldMissed []uint32
+	// fieldNeeded: a candidate sub checks the field after the scan.
+	fieldNeeded []uint32
 	full        bool // scanning every named key, not only the fast ones
 	idStamp     []uint32
 
@@ -94,6 +96,7 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.fieldStamp = make([]uint32, len(s.fields))
 		sc.fieldHead = make([]int32, len(s.fields))
 		sc.fieldMissed = make([]uint32, len(s.fields))
+		sc.fieldNeeded = make([]uint32, len(s.fields))
 		sc.idStamp = make([]uint32, len(s.ids))
 	}
 	sc.epoch++
@@ -103,6 +106,7 @@ func (sc *scratch) reset(s *snapshot) {
 		clear(sc.subTrailed)
 		clear(sc.fieldStamp)
 		clear(sc.fieldMissed)
+		clear(sc.fieldNeeded)
 		clear(sc.idStamp)
 		sc.epoch = 1
 	}
@@ -146,8 +150,14 @@ func (sc *scratch) hit(t target, trail int32) {
 			sc.subCount[si] = 0
 		}
 		sc.subCount[si]++
-		if sc.subCount[si] == sc.snap.subs[si].npos {
+		if sb := &sc.snap.subs[si]; sc.subCount[si] == sb.npos {
 			sc.cands = append(sc.cands, si)
+			for _, d := range sb.deferred {
+				sc.fieldNeeded[d.field] = sc.epoch
+			}
+			for _, fi := range sb.absent {
+				sc.fieldNeeded[fi] = sc.epoch
+			}
 		}
 	}
 	if trail != 0 {

@@ -21,9 +21,10 @@ type pathNode struct {
 	bloom bloom
 	// fast: some field at or below this node must always be read (a trigger, or an
 	// exists:false of a pattern without trigger). The first scan of an event reads until
-	// the fast children (nfast of them) are seen; lazy children, needed only to confirm a
-	// triggered pattern, may be missed then and are read by a second, full scan when a
-	// triggered pattern needs them.
+	// the fast children (nfast of them) are seen, and on when a trigger that has fired
+	// needs a lazy child not seen yet; lazy children, needed only to confirm a triggered
+	// pattern, may be missed then and are read by a second, full scan when a trigger that
+	// fired later needs them.
 	fast  bool
 	nfast int
 	lazy  []*pathNode

@@ -80,17 +80,14 @@ func (sc *scratch) scanEvent(event []byte) error {
 }
 
 // object reads an object whose keys are looked up under n. Once every child of n has
-// been seen it skips the rest, or, when canStop says that every enclosing object has
-// seen all its named keys too (and no array encloses it), stops reading altogether.
+// been seen (in the first scan, every fast child, unless a triggered pattern needs a lazy
+// one not seen yet) it skips the rest, or, when canStop says that every enclosing object
+// has seen all its named keys too (and no array encloses it), stops reading altogether.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	p.pos++ // '{'
-	need := len(n.children)
 	fastOnly := !sc.full && n.fast
-	if fastOnly {
-		need = n.nfast
-	}
-	seen := 0
+	seen, seenFast := 0, 0 // children read in this visit, and the fast ones among them
 	visit := sc.nextVisit()
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
@@ -118,10 +115,12 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		// A repeated key is read once: the first occurrence wins.
 		if child != nil && sc.nodeSeen[child.id] != visit {
 			sc.nodeSeen[child.id] = visit
-			if !fastOnly || child.fast {
-				seen++
+			seen++
+			if child.fast {
+				seenFast++
 			}
-			if err := sc.value(child, trail, canStop && seen == need); err != nil {
+			done := seen == len(n.children) || fastOnly && seenFast == n.nfast
+			if err := sc.value(child, trail, canStop && done); err != nil {
 				return err
 			}
 			if p.stopped {
@@ -147,8 +146,13 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			return p.fail("expected ',' or '}' in an object")
 		}
 		p.ws()
-		if seen == need {
+		if seen == len(n.children) || fastOnly && seenFast == n.nfast {
 			if fastOnly {
+				if len(sc.cands) > 0 && sc.lazyNeeded(n, visit) {
+					// Reading on now spares the second, full scan.
+					fastOnly = false
+					continue
+				}
 				sc.markMissed(n, visit)
 			}
 			if canStop {
@@ -158,6 +162,21 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			return p.skipRest(1)
 		}
 	}
+}
+
+// lazyNeeded reports whether a triggered pattern checks a field under a lazy child of n
+// not seen in this visit.
+func (sc *scratch) lazyNeeded(n *pathNode, visit uint32) bool {
+	for _, c := range n.lazy {
+		if sc.nodeSeen[c.id] != visit {
+			for _, fi := range c.fields {
+				if sc.fieldNeeded[fi] == sc.epoch {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // markMissed records that the lazy children of n not seen in this visit may have values
