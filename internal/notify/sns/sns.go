@@ -177,15 +177,15 @@ func trim(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
-// subject is SNS's e-mail subject: printable ASCII, at most 100 characters.
-func subject(fs []*finding.Finding) string {
-	s := slack.Fallback(fs...)
-	s = strings.Map(func(r rune) rune {
+// subject makes SNS's e-mail subject of the plain text: printable ASCII, at most 100
+// characters.
+func subject(text string) string {
+	s := strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return ' '
 		}
 		return r
-	}, s)
+	}, text)
 	if len(s) > maxSubject {
 		s = s[:maxSubject-3] + "..."
 	}
@@ -202,9 +202,9 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 	if err != nil {
 		return false, fmt.Errorf("sns: encode: %w", err)
 	}
-	in := &awssns.PublishInput{TopicArn: aws.String(n.o.TopicARN), Message: aws.String(string(payload)), Subject: aws.String(subject(fs))}
+	text := slack.Fallback(fs...)
+	in := &awssns.PublishInput{TopicArn: aws.String(n.o.TopicARN), Message: aws.String(string(payload)), Subject: aws.String(subject(text))}
 	if n.o.MessageStructureJSON {
-		text := slack.Fallback(fs...)
 		per := map[string]string{"default": text, "email": text, "https": string(payload), "sqs": string(payload), "lambda": string(payload)}
 		b, err := json.Marshal(per)
 		if err != nil {

@@ -162,3 +162,38 @@ func testGoaws(t *testing.T, structured bool) {
 		t.Fatalf("unexpected message %+v", got)
 	}
 }
+
+// TestPublishInput checks what is published without a server: an ASCII subject within
+// SNS's 100 characters, and with MessageStructureJSON the plain text for e-mail and the
+// Chatbot payload for queues.
+func TestPublishInput(t *testing.T) {
+	var got *awssns.PublishInput
+	pub := pubFunc(func(_ context.Context, in *awssns.PublishInput, _ ...func(*awssns.Options)) (*awssns.PublishOutput, error) {
+		got = in
+		return &awssns.PublishOutput{}, nil
+	})
+	long := sample()
+	long.Title = strings.Repeat("é <long> title ", 20)
+	n, err := sns.New(pub, sns.Options{TopicARN: "arn:aws:sns:us-east-1:1:t", MessageStructureJSON: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Notify(t.Context(), long); err != nil {
+		t.Fatal(err)
+	}
+	subj := aws.ToString(got.Subject)
+	if len(subj) > 100 || !strings.HasPrefix(subj, "[HIGH] ") || strings.ContainsFunc(subj, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		t.Errorf("subject %q: want printable ASCII of at most 100 characters", subj)
+	}
+	var per map[string]string
+	if err := json.Unmarshal([]byte(aws.ToString(got.Message)), &per); err != nil || aws.ToString(got.MessageStructure) != "json" {
+		t.Fatalf("message structure %q, message %s (%v)", aws.ToString(got.MessageStructure), aws.ToString(got.Message), err)
+	}
+	if !strings.HasPrefix(per["email"], "[HIGH] ") || per["default"] != per["email"] {
+		t.Errorf("e-mail text %q, default %q", per["email"], per["default"])
+	}
+	var c sns.Chatbot
+	if err := json.Unmarshal([]byte(per["sqs"]), &c); err != nil || c.Metadata.AdditionalContext["eventID"] != long.EventID {
+		t.Errorf("sqs message is not the Chatbot payload: %s (%v)", per["sqs"], err)
+	}
+}
