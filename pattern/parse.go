@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -163,15 +164,6 @@ func joinPath(base, key string) string {
 	return base + "." + key
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 var operatorNames = map[string]bool{
 	"prefix": true, "suffix": true, "equals-ignore-case": true, "wildcard": true,
 	"anything-but": true, "numeric": true, "exists": true, "cidr": true,
@@ -203,7 +195,7 @@ func compileObject(obj map[string]any, prefix []string, jpath string, depth int)
 		return nil, perr(jpath, "nested deeper than %d levels", maxPatternDepth)
 	}
 	alts := [][]condition{nil}
-	for _, key := range sortedKeys(obj) {
+	for _, key := range slices.Sorted(maps.Keys(obj)) {
 		val := obj[key]
 		kpath := joinPath(jpath, key)
 		var keyAlts [][]condition
@@ -246,7 +238,7 @@ func compileOr(arr []any, prefix []string, jpath string, depth int) ([][]conditi
 		if len(obj) == 0 {
 			return nil, perr(epath, "a $or alternative must not be an empty object")
 		}
-		sub, err := compileObject(obj, prefix, jpath, depth+1)
+		sub, err := compileObject(obj, prefix, epath, depth+1)
 		if err != nil {
 			return nil, err
 		}

@@ -419,6 +419,7 @@ func TestInvalidPatterns(t *testing.T) {
 		{"$or with one branch", `{"$or":[{"a":["1"]}]}`, []string{"$or"}},
 		{"$or branch not an object", `{"$or":[{"a":["1"]},["b"]]}`, []string{"$or"}},
 		{"$or empty", `{"x":{"$or":[]}}`, []string{"$or"}},
+		{"invalid value in an $or branch", `{"d":{"$or":[{"a":["1"]},{"b":[{"foo":1}]}]}}`, []string{"d.$or[1].b[0].foo"}},
 		{"$or combinations past the cap", orProduct(13), []string{"$or"}},
 	}
 	for _, c := range cases {
