@@ -631,20 +631,8 @@ func cloudTrailOrder(envelope []byte) ([]byte, error) {
 		}
 		return len(cloudTrailDetailOrder)
 	}
-	var out []byte
-	out = append(out, '{')
 	for i, m := range env {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, m.key...)
-		out = append(out, ':')
-		var name string
-		if err := json.Unmarshal(m.key, &name); err != nil {
-			return nil, err
-		}
-		if name != "detail" || len(m.value) == 0 || m.value[0] != '{' {
-			out = append(out, m.value...)
+		if m.name != "detail" || len(m.value) == 0 || m.value[0] != '{' {
 			continue
 		}
 		detail, err := objectMembers(m.value)
@@ -652,18 +640,9 @@ func cloudTrailOrder(envelope []byte) ([]byte, error) {
 			return nil, fmt.Errorf("detail: %w", err)
 		}
 		slices.SortStableFunc(detail, func(a, b member) int { return rank(a.name) - rank(b.name) })
-		out = append(out, '{')
-		for j, d := range detail {
-			if j > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, d.key...)
-			out = append(out, ':')
-			out = append(out, d.value...)
-		}
-		out = append(out, '}')
+		env[i].value = appendObject(nil, detail)
 	}
-	out = append(out, '}')
+	out := appendObject(nil, env)
 	if !json.Valid(out) {
 		return nil, errors.New("re-serialized envelope is not valid JSON")
 	}
@@ -673,6 +652,20 @@ func cloudTrailOrder(envelope []byte) ([]byte, error) {
 type member struct {
 	name       string
 	key, value []byte // raw JSON
+}
+
+// appendObject appends the JSON object of members ms.
+func appendObject(out []byte, ms []member) []byte {
+	out = append(out, '{')
+	for i, m := range ms {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, m.key...)
+		out = append(out, ':')
+		out = append(out, m.value...)
+	}
+	return append(out, '}')
 }
 
 // objectMembers lists the members of a JSON object in their order, values raw.

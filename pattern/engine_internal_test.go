@@ -404,8 +404,8 @@ func TestArrayConsistencyScales(t *testing.T) {
 		if i > 0 {
 			b.WriteString(",")
 		}
-		// a alone, b alone, a+b+c together: only "absent" fails, since every a element
-		// is either with b or alone... alone elements make "absent" match.
+		// a:1 never shares an element with b, so "pair" and "three" fail; the elements
+		// where a:1 is alone make "absent" match.
 		switch i % 3 {
 		case 0:
 			b.WriteString(`{"a":1}`)
