@@ -592,16 +592,7 @@ func (n *diffNode) evalValue(v any) (match, ok bool) {
 	if n.hasNotExists() {
 		return false, false
 	}
-	objects := 0
-	for _, el := range arr {
-		switch el.(type) {
-		case []any:
-			return false, false
-		case map[string]any:
-			objects++
-		}
-	}
-	if objects != len(arr) && objects != 0 {
+	if _, judged := arrayOfObjects(arr); !judged {
 		return false, false
 	}
 	for _, el := range arr {
@@ -650,26 +641,33 @@ func leafValues(v any, present bool) (vals []any, ok bool) {
 	case map[string]any:
 		return nil, true
 	case []any:
-		objects := 0
-		for _, e := range v {
-			switch e.(type) {
-			case []any:
-				return nil, false
-			case map[string]any:
-				objects++
-			}
+		objects, judged := arrayOfObjects(v)
+		if !judged || objects {
+			return nil, judged
 		}
-		switch objects {
-		case 0:
-			return v, true
-		case len(v):
-			return nil, true
-		default:
-			return nil, false
-		}
+		return v, true
 	default:
 		return []any{v}, true
 	}
+}
+
+// arrayOfObjects reports whether the elements of a non-empty arr are objects; judged is
+// false for nested arrays and for objects mixed with scalars, which this reading leaves
+// undecided.
+func arrayOfObjects(arr []any) (objects, judged bool) {
+	n := 0
+	for _, el := range arr {
+		switch el.(type) {
+		case []any:
+			return false, false
+		case map[string]any:
+			n++
+		}
+	}
+	if n != 0 && n != len(arr) {
+		return false, false
+	}
+	return n > 0, true
 }
 
 func (c diffCond) holds(vals []any) bool {
