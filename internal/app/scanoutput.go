@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify/stdout"
 )
 
 // JSONSink writes one finding per line as JSON (finding.Finding's field names).
@@ -23,15 +24,15 @@ func JSONSink(w io.Writer) Sink {
 func TextSink(w io.Writer) Sink {
 	return func(_ context.Context, f finding.Finding) error {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%-8s %s  [%s]\n", strings.ToUpper(f.Severity.String()), oneLine(f.Title), f.Rule)
+		fmt.Fprintf(&b, "%-8s %s  [%s]\n", strings.ToUpper(f.Severity.String()), stdout.OneLine(f.Title), f.Rule)
 		fmt.Fprintf(&b, "         %s  %s", orDash(f.EventTime), orDash(f.EventName))
 		if f.Failed() {
-			fmt.Fprintf(&b, " (failed: %s)", oneLine(f.ErrorCode))
+			fmt.Fprintf(&b, " (failed: %s)", stdout.OneLine(f.ErrorCode))
 		}
-		fmt.Fprintf(&b, "  by %s\n", orDash(oneLine(f.Principal)))
-		fmt.Fprintf(&b, "         account %s  region %s  from %s", orDash(f.Account), orDash(f.Region), orDash(oneLine(f.SourceIPAddress)))
+		fmt.Fprintf(&b, "  by %s\n", orDash(f.Principal))
+		fmt.Fprintf(&b, "         account %s  region %s  from %s", orDash(f.Account), orDash(f.Region), orDash(f.SourceIPAddress))
 		if f.Target != "" {
-			fmt.Fprintf(&b, "  target %s", oneLine(f.Target))
+			fmt.Fprintf(&b, "  target %s", stdout.OneLine(f.Target))
 		}
 		fmt.Fprintf(&b, "\n         eventID %s  at %s\n", orDash(f.EventID), orDash(f.Origin))
 		_, err := io.WriteString(w, b.String())
@@ -39,19 +40,10 @@ func TextSink(w io.Writer) Sink {
 	}
 }
 
+// orDash is s made safe for one line of a terminal, or "-" when empty.
 func orDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
-}
-
-// oneLine keeps attacker-chosen values from breaking the layout or the terminal.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	return stdout.OneLine(s)
 }

@@ -39,8 +39,8 @@ func (n *Notifier) Notify(_ context.Context, fs ...*finding.Finding) (bool, erro
 	for _, f := range fs {
 		if n.text {
 			fmt.Fprintf(&b, "%-8s %s  %s by %s in %s/%s at %s  eventID %s\n", strings.ToUpper(f.Severity.String()),
-				oneLine(f.Title), oneLine(f.EventName), oneLine(f.Principal), oneLine(f.Account), oneLine(f.Region),
-				oneLine(f.EventTime), oneLine(f.EventID))
+				OneLine(f.Title), OneLine(f.EventName), OneLine(f.Principal), OneLine(f.Account), OneLine(f.Region),
+				OneLine(f.EventTime), OneLine(f.EventID))
 			continue
 		}
 		j, err := json.Marshal(f)
@@ -58,8 +58,9 @@ func (n *Notifier) Notify(_ context.Context, fs ...*finding.Finding) (bool, erro
 	return false, nil
 }
 
-// oneLine keeps an attacker-chosen value from forging extra output lines.
-func oneLine(s string) string {
+// OneLine keeps an attacker-chosen value from forging extra output lines or sending control
+// sequences to a terminal: every control character becomes a space.
+func OneLine(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '
