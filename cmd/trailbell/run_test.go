@@ -21,11 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // s3Endpoint is the S3 server of the test: versitygw when scripts/test.sh started it, else an
@@ -35,16 +34,7 @@ func s3Endpoint(t *testing.T) string {
 		return e
 	}
 	t.Log("TRAILBELL_TEST_S3_ENDPOINT is unset: using an in-process gofakes3 server")
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-func s3Test(t *testing.T, endpoint string) *s3.Client {
-	return s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
-	})
+	return testenv.S3Server(t)
 }
 
 // record is a CloudTrail record: StopLogging (a critical built-in rule) or, for a benign
@@ -214,7 +204,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	endpoint := s3Endpoint(t)
-	client := s3Test(t, endpoint)
+	client := testenv.S3Client(endpoint)
 	bucket := fmt.Sprintf("trail-crash-%d", time.Now().UnixNano())
 	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
@@ -249,12 +239,12 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	proxy := newStallingProxy(t, endpoint, keyB)
 	slack := newSlackLike(t)
 	state := t.TempDir()
-	start := func() (*exec.Cmd, *lockedBuffer) {
+	start := func() (*exec.Cmd, *testenv.Buffer) {
 		cmd := exec.Command(bin, "run", "--s3", "s3://"+bucket+"/AWSLogs/", "--endpoint-url", proxy.URL,
 			"--state-dir", state, "--slack-webhook-url", slack.URL+"/services/T0/B0/x", "--poll-interval", "200ms")
 		cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret",
 			"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
-		var logs lockedBuffer
+		var logs testenv.Buffer
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -325,24 +315,6 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("deliveries per finding %v: %d duplicates, want at most the one message in flight", n, extra)
 	}
 	t.Logf("deliveries per finding: %v", n)
-}
-
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestRunFlagErrors(t *testing.T) {

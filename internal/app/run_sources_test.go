@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -41,11 +43,11 @@ func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Se
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	var logs testenv.Buffer
 	go func() {
 		done <- Run(ctx, RunOptions{
-			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
-			AWS: &aws.Config{Region: "us-east-1", Credentials: testCreds, BaseEndpoint: nilIfEmpty(awsEndpoint)},
+			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+			AWS: &aws.Config{Region: "us-east-1", Credentials: testenv.Credentials, BaseEndpoint: nilIfEmpty(awsEndpoint)},
 		})
 	}()
 	t.Cleanup(func() {
@@ -85,7 +87,7 @@ func TestRunSQSSource(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	q := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: testCreds})
+	q := awssqs.New(awssqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: testenv.Credentials})
 	cq, err := q.CreateQueue(t.Context(), &awssqs.CreateQueueInput{QueueName: aws.String(fmt.Sprintf("trailbell-run-%d", time.Now().UnixNano()))})
 	if err != nil {
 		t.Fatal(err)

@@ -8,19 +8,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
@@ -33,20 +30,14 @@ func trailRecord(id, name string) string {
 		time.Now().UTC().Format(time.RFC3339), name, id)
 }
 
-// testCreds are the static credentials every test server here accepts.
-var testCreds = credentials.NewStaticCredentialsProvider("test", "testsecret", "")
-
 // fakeS3 starts an in-process S3 server (gofakes3) holding one empty bucket, trail, for the
 // rest of the test, and returns its URL and a client of it.
 func fakeS3(t *testing.T) (string, *s3.Client) {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(srv.Close)
-	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true, Credentials: testCreds})
-	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("trail")}); err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL, client
+	endpoint := testenv.S3Server(t)
+	client := testenv.S3Client(endpoint)
+	testenv.Bucket(t, client, "trail")
+	return endpoint, client
 }
 
 // notifyYAML is the start of a configuration: a state directory and every finding to one
@@ -123,12 +114,12 @@ run:
 	reload := make(chan struct{})
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	var logs testenv.Buffer
 	go func() {
 		done <- Run(ctx, RunOptions{
 			Config: cfg, ConfigPath: path, Reload: reload, Listening: func(a string) { addr <- a },
-			Logger: slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil)),
-			AWS:    &aws.Config{Region: "us-east-1", Credentials: testCreds},
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+			AWS:    &aws.Config{Region: "us-east-1", Credentials: testenv.Credentials},
 		})
 	}()
 	base := "http://" + <-addr
@@ -204,16 +195,4 @@ run:
 	if strings.Contains(logs.String(), "testsecret") || strings.Contains(logs.String(), "/services/") {
 		t.Errorf("the log shows a secret:\n%s", logs.String())
 	}
-}
-
-// syncWriter lets the daemon's goroutines share one log buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

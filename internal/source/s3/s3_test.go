@@ -5,35 +5,25 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
-
-func setCreds(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
-}
 
 // servers runs the test against gofakes3 in-process and, when TRAILBELL_TEST_S3_ENDPOINT is
 // set (scripts/test.sh starts versitygw), against that real server too, each time with a new
 // empty bucket and a client to fill it.
 func servers(t *testing.T, run func(t *testing.T, endpoint, bucket string, c *s3.Client)) {
-	setCreds(t)
+	testenv.AWSEnv(t)
 	withBucket := func(t *testing.T, endpoint, bucket string) {
 		src, err := New(context.Background(), Options{Endpoint: endpoint})
 		if err != nil {
@@ -45,9 +35,7 @@ func servers(t *testing.T, run func(t *testing.T, endpoint, bucket string, c *s3
 		run(t, endpoint, bucket, src.client)
 	}
 	t.Run("gofakes3", func(t *testing.T) {
-		srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-		t.Cleanup(srv.Close)
-		withBucket(t, srv.URL, "trail-archive")
+		withBucket(t, testenv.S3Server(t), "trail-archive")
 	})
 	t.Run("versitygw", func(t *testing.T) {
 		ep := os.Getenv("TRAILBELL_TEST_S3_ENDPOINT")
