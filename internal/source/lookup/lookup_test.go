@@ -130,6 +130,26 @@ func (s *seen) take() []string {
 	return ids
 }
 
+// newState opens a checkpoint directory for the test.
+func newState(t *testing.T) *checkpoint.Dir {
+	t.Helper()
+	state, err := checkpoint.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// newSource is New that fails the test on error.
+func newSource(t *testing.T, o Options) *Source {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestOverlappingWindowsHandleEachEventOnceAtTwoRequestsASecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		trail := &fakeTrail{}
@@ -137,17 +157,11 @@ func TestOverlappingWindowsHandleEachEventOnceAtTwoRequestsASecond(t *testing.T)
 		for i := range 5 {
 			trail.add(fmt.Sprint("e", i), now.Add(-time.Duration(10-i)*time.Minute))
 		}
-		state, err := checkpoint.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := New(Options{
+		state := newState(t)
+		s := newSource(t, Options{
 			Client: client("http://cloudtrail.test", &http.Client{Transport: handlerTransport{trail}}),
 			Name:   "111111111111/us-east-1", State: state, Since: time.Hour,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got seen
 		if err := s.Poll(t.Context(), got.handle); err != nil {
 			t.Fatal(err)
@@ -160,7 +174,7 @@ func TestOverlappingWindowsHandleEachEventOnceAtTwoRequestsASecond(t *testing.T)
 		time.Sleep(time.Minute)
 		trail.add("e5", time.Now().Add(-30*time.Second))
 		// A restarted source (fresh memory) relies on the checkpoint alone.
-		s, _ = New(Options{
+		s = newSource(t, Options{
 			Client: client("http://cloudtrail.test", &http.Client{Transport: handlerTransport{trail}}),
 			Name:   "111111111111/us-east-1", State: state,
 		})
@@ -190,8 +204,8 @@ func TestFailedHandlerLeavesTheWindowForTheNextPoll(t *testing.T) {
 		for i := range 3 {
 			trail.add(fmt.Sprint("e", i), time.Now().Add(-time.Duration(5-i)*time.Minute))
 		}
-		state, _ := checkpoint.Open(t.TempDir())
-		s, _ := New(Options{
+		state := newState(t)
+		s := newSource(t, Options{
 			Client: client("http://cloudtrail.test", &http.Client{Transport: handlerTransport{trail}}),
 			Name:   "a/r", State: state,
 		})
@@ -226,8 +240,8 @@ func TestLoopbackServer(t *testing.T) {
 	trail.add("c", time.Now().Add(-10*time.Second))
 	srv := httptest.NewServer(trail)
 	defer srv.Close()
-	state, _ := checkpoint.Open(t.TempDir())
-	s, _ := New(Options{Client: client(srv.URL, nil), Name: "a/r", State: state, MinGap: 50 * time.Millisecond})
+	state := newState(t)
+	s := newSource(t, Options{Client: client(srv.URL, nil), Name: "a/r", State: state, MinGap: 50 * time.Millisecond})
 	var got seen
 	if err := s.Poll(t.Context(), got.handle); err != nil {
 		t.Fatal(err)
