@@ -1,6 +1,6 @@
 // Package testenv holds the stand-ins that tests of several packages run against: an
 // in-process S3 server with a client for it, the static credentials every local server
-// accepts, and a buffer that goroutines and child processes may write while a test reads it.
+// accepts, checkpoint directories, and a buffer that goroutines and child processes may write while a test reads it.
 // Only tests import it.
 package testenv
 
@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/trailbell/trailbell/internal/checkpoint"
 )
 
 // Credentials are the static credentials the test servers accept (scripts/test.sh starts
@@ -60,6 +62,16 @@ func Bucket(t testing.TB, c *s3.Client, bucket string) {
 	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("create bucket %s: %v", bucket, err)
 	}
+}
+
+// Checkpoints opens a checkpoint directory that lasts as long as the test.
+func Checkpoints(t testing.TB) *checkpoint.Dir {
+	t.Helper()
+	dir, err := checkpoint.Open(t.TempDir())
+	if err != nil {
+		t.Fatalf("open checkpoints: %v", err)
+	}
+	return dir
 }
 
 // Buffer is a bytes.Buffer that may be written from several goroutines (or a child's output

@@ -14,11 +14,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/testenv"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-
-	"github.com/trailbell/trailbell/internal/checkpoint"
 )
 
 // fakeTrail answers LookupEvents in CloudTrail's JSON protocol (awsJson1_1) from a list of
@@ -130,16 +130,6 @@ func (s *seen) take() []string {
 	return ids
 }
 
-// newState opens a checkpoint directory for the test.
-func newState(t *testing.T) *checkpoint.Dir {
-	t.Helper()
-	state, err := checkpoint.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return state
-}
-
 // newSource is New that fails the test on error.
 func newSource(t *testing.T, o Options) *Source {
 	t.Helper()
@@ -157,7 +147,7 @@ func TestOverlappingWindowsHandleEachEventOnceAtTwoRequestsASecond(t *testing.T)
 		for i := range 5 {
 			trail.add(fmt.Sprint("e", i), now.Add(-time.Duration(10-i)*time.Minute))
 		}
-		state := newState(t)
+		state := testenv.Checkpoints(t)
 		s := newSource(t, Options{
 			Client: client("http://cloudtrail.test", &http.Client{Transport: handlerTransport{trail}}),
 			Name:   "111111111111/us-east-1", State: state, Since: time.Hour,
@@ -204,7 +194,7 @@ func TestFailedHandlerLeavesTheWindowForTheNextPoll(t *testing.T) {
 		for i := range 3 {
 			trail.add(fmt.Sprint("e", i), time.Now().Add(-time.Duration(5-i)*time.Minute))
 		}
-		state := newState(t)
+		state := testenv.Checkpoints(t)
 		s := newSource(t, Options{
 			Client: client("http://cloudtrail.test", &http.Client{Transport: handlerTransport{trail}}),
 			Name:   "a/r", State: state,
@@ -240,7 +230,7 @@ func TestLoopbackServer(t *testing.T) {
 	trail.add("c", time.Now().Add(-10*time.Second))
 	srv := httptest.NewServer(trail)
 	defer srv.Close()
-	state := newState(t)
+	state := testenv.Checkpoints(t)
 	s := newSource(t, Options{Client: client(srv.URL, nil), Name: "a/r", State: state, MinGap: 50 * time.Millisecond})
 	var got seen
 	if err := s.Poll(t.Context(), got.handle); err != nil {

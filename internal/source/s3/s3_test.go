@@ -146,7 +146,10 @@ func TestOpen(t *testing.T) {
 		ctx := context.Background()
 		body := bytes.Repeat([]byte("x"), 100_000)
 		put(t, c, bucket, "a/b.json", body)
-		src, _ := New(ctx, Options{Endpoint: endpoint})
+		src, err := New(ctx, Options{Endpoint: endpoint})
+		if err != nil {
+			t.Fatal(err)
+		}
 		rc, err := src.Open(ctx, Object{Bucket: bucket, Key: "a/b.json"})
 		if err != nil {
 			t.Fatal(err)

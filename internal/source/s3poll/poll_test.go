@@ -144,7 +144,7 @@ func TestFailedFileIsRetriedAndNothingAfterItIsSkipped(t *testing.T) {
 		put(t, c, "trail", k, "body of "+k)
 		keys = append(keys, k)
 	}
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	p := newPoller(t, c, state, "AWSLogs/111111111111/", 0)
 	r := recorder{failOn: keys[1]}
 	if err := p.PollOnce(t.Context(), r.handle); err == nil || !strings.Contains(err.Error(), keys[1]) {
@@ -167,7 +167,7 @@ func TestLateFileInsideWindowIsPickedUp(t *testing.T) {
 	early := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
 	later := logKey("AWSLogs/", "111111111111", "us-east-1", t0.Add(10*time.Minute), "b")
 	put(t, c, "trail", later, "body of "+later)
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	p := newPoller(t, c, state, "AWSLogs/111111111111/CloudTrail/us-east-1/", 0)
 	var r recorder
 	if err := p.PollOnce(t.Context(), r.handle); err != nil {
@@ -191,7 +191,7 @@ func TestSinceSkipsHistoryOnFirstStart(t *testing.T) {
 	for _, k := range []string{old, yesterday, recent} {
 		put(t, c, "trail", k, "body of "+k)
 	}
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	p := newPoller(t, c, state, "", time.Hour)
 	var r recorder
 	if err := p.PollOnce(t.Context(), r.handle); err != nil {
@@ -246,7 +246,7 @@ func TestShutdownFinishesTheFileInHand(t *testing.T) {
 	c := newS3(t, "trail")
 	k := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
 	put(t, c, "trail", k, "body of "+k)
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	p := newPoller(t, c, state, "", 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	var handled bool
@@ -299,7 +299,7 @@ func TestDiscoveryWalksOnlyTowardTrails(t *testing.T) {
 		put(t, c, "trail", k, "body of "+k)
 	}
 	api := &countingAPI{API: c}
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	p := newPoller(t, api, state, "", 0)
 	leaves, err := p.discover(t.Context())
 	if err != nil {
@@ -382,7 +382,7 @@ func TestRunIntervalAndRediscovery(t *testing.T) {
 		first := logKey("AWSLogs/", "111111111111", "us-east-1", start, "a")
 		put(t, c, "trail", first, "body of "+first)
 
-		state, _ := checkpoint.Open(t.TempDir())
+		state := testenv.Checkpoints(t)
 		p, err := New(Options{Client: c, Bucket: "trail", State: state, Interval: time.Minute, Rediscover: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
@@ -445,7 +445,7 @@ func TestStuckFileIsReportedOnce(t *testing.T) {
 	c := newS3(t, "trail")
 	k := logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a")
 	put(t, c, "trail", k, "body of "+k)
-	state, _ := checkpoint.Open(t.TempDir())
+	state := testenv.Checkpoints(t)
 	now := t0
 	type report struct {
 		key   string
