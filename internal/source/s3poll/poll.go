@@ -23,6 +23,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/checkpoint"
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/source"
 )
 
 // API is the part of the S3 client the poller uses.
@@ -433,7 +434,7 @@ func (p *Poller) stuck(ctx context.Context, obj Object, err error) {
 // handle reads one file and gives it to h. Once started, a file is finished even when ctx is
 // cancelled, within Grace, so a graceful shutdown does not redo it.
 func (p *Poller) handle(ctx context.Context, obj Object, h Handler) error {
-	hctx, cancel := finishing(ctx, p.o.Grace)
+	hctx, cancel := source.Finishing(ctx, p.o.Grace)
 	defer cancel()
 	out, err := p.o.Client.GetObject(hctx, &s3.GetObjectInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)})
 	if err != nil {
@@ -444,11 +445,4 @@ func (p *Poller) handle(ctx context.Context, obj Object, h Handler) error {
 		return fmt.Errorf("handle %s: %w", obj.URL(), err)
 	}
 	return nil
-}
-
-// finishing returns a context that outlives ctx by grace.
-func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	return hctx, func() { stop(); cancel() }
 }

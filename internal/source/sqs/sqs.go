@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/trailbell/trailbell/internal/source"
 )
 
 // API is the part of the SQS client the source uses.
@@ -138,7 +140,7 @@ func (s *Source) handleBatch(ctx context.Context, msgs []types.Message, h Handle
 // handle runs h on one message with its visibility kept alive, then deletes it or schedules
 // the retry.
 func (s *Source) handle(ctx context.Context, m types.Message, h Handler) {
-	hctx, cancel := finishing(ctx, s.o.Grace)
+	hctx, cancel := source.Finishing(ctx, s.o.Grace)
 	defer cancel()
 	id := aws.ToString(m.MessageId)
 	log := s.o.Logger.With("message", id)
@@ -192,11 +194,4 @@ func (s *Source) setVisibility(ctx context.Context, m types.Message, d time.Dura
 		QueueUrl: aws.String(s.o.QueueURL), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: int32(d / time.Second),
 	})
 	return err
-}
-
-// finishing returns a context that outlives ctx by grace.
-func finishing(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	return hctx, func() { stop(); cancel() }
 }
