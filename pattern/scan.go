@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -164,16 +165,27 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	}
 }
 
+// unseenLazy yields the fields under the lazy children of n not seen in this visit.
+func (sc *scratch) unseenLazy(n *pathNode, visit uint32) iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for _, c := range n.lazy {
+			if sc.nodeSeen[c.id] != visit {
+				for _, fi := range c.fields {
+					if !yield(fi) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
 // lazyNeeded reports whether a triggered pattern checks a field under a lazy child of n
 // not seen in this visit.
 func (sc *scratch) lazyNeeded(n *pathNode, visit uint32) bool {
-	for _, c := range n.lazy {
-		if sc.nodeSeen[c.id] != visit {
-			for _, fi := range c.fields {
-				if sc.fieldNeeded[fi] == sc.epoch {
-					return true
-				}
-			}
+	for fi := range sc.unseenLazy(n, visit) {
+		if sc.fieldNeeded[fi] == sc.epoch {
+			return true
 		}
 	}
 	return false
@@ -182,12 +194,8 @@ func (sc *scratch) lazyNeeded(n *pathNode, visit uint32) bool {
 // markMissed records that the lazy children of n not seen in this visit may have values
 // that the first scan did not read.
 func (sc *scratch) markMissed(n *pathNode, visit uint32) {
-	for _, c := range n.lazy {
-		if sc.nodeSeen[c.id] != visit {
-			for _, fi := range c.fields {
-				sc.fieldMissed[fi] = sc.epoch
-			}
-		}
+	for fi := range sc.unseenLazy(n, visit) {
+		sc.fieldMissed[fi] = sc.epoch
 	}
 }
 
