@@ -281,7 +281,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 	}
 	for i, sc := range cfg.S3 {
 		path := fmt.Sprintf("sources.s3[%d]", i)
-		bucket, prefix, err := config.ParseS3URL(sc.URL)
+		bucket, prefix, err := cloudtrail.ParseURL(sc.URL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.url: %w", path, err))
 			continue
@@ -488,7 +488,7 @@ func (d *daemon) handleNotification(ctx context.Context, source string, reader s
 			}
 			continue
 		}
-		url := "s3://" + o.Bucket + "/" + o.Key
+		url := o.URL()
 		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 		if err != nil {
 			return fmt.Errorf("get %s: %w", url, err)

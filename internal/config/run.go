@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
 
 // Sources are the inputs `trailbell run` watches. The other commands ignore them.
@@ -79,19 +81,6 @@ type LookupSource struct {
 	SilenceAfter Duration `yaml:"silence_after"`
 }
 
-// ParseS3URL splits s3://BUCKET/PREFIX.
-func ParseS3URL(s string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(s, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q: want s3://BUCKET/PREFIX", s)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q: no bucket", s)
-	}
-	return bucket, prefix, nil
-}
-
 func (s Sources) validate(bad func(path, format string, args ...any)) {
 	nonNegative := func(path string, d Duration) {
 		if d < 0 {
@@ -113,7 +102,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 	}
 	for i, src := range s.S3 {
 		p := fmt.Sprintf("sources.s3[%d]", i)
-		if _, _, err := ParseS3URL(src.URL); err != nil {
+		if _, _, err := cloudtrail.ParseURL(src.URL); err != nil {
 			bad(p+".url", "%v", err)
 		}
 		endpoint(p+".endpoint", src.Endpoint)

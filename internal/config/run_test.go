@@ -68,21 +68,3 @@ func TestUnknownSourceKeyIsAnError(t *testing.T) {
 		t.Fatalf("Parse = %v, want an error naming the unknown key", err)
 	}
 }
-
-func TestParseS3URL(t *testing.T) {
-	for _, tc := range []struct{ in, bucket, prefix string }{
-		{"s3://b", "b", ""},
-		{"s3://b/", "b", ""},
-		{"s3://b/AWSLogs/o-x/", "b", "AWSLogs/o-x/"},
-	} {
-		b, p, err := ParseS3URL(tc.in)
-		if err != nil || b != tc.bucket || p != tc.prefix {
-			t.Errorf("ParseS3URL(%q) = %q, %q, %v", tc.in, b, p, err)
-		}
-	}
-	for _, in := range []string{"", "b/p", "s3:///p", "https://b/p"} {
-		if _, _, err := ParseS3URL(in); err == nil {
-			t.Errorf("ParseS3URL(%q) accepted", in)
-		}
-	}
-}

@@ -227,7 +227,7 @@ func (h *Handler) notification(ctx context.Context, body []byte, origin string, 
 // logFile reads one log file and delivers its findings. Findings are gathered for the whole
 // file first: a file is the unit that is retried, and findings are few.
 func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) error {
-	name := "s3://" + o.Bucket + "/" + o.Key
+	name := o.URL()
 	if h.Objects == nil {
 		return fmt.Errorf("%s: no S3 client configured", name)
 	}

@@ -56,31 +56,12 @@ func New(ctx context.Context, o Options) (*Source, error) {
 }
 
 // Object is one log file to read.
-type Object struct {
-	Bucket, Key string
-	Size        int64
-}
-
-// URL is the object's s3:// address.
-func (o Object) URL() string { return "s3://" + o.Bucket + "/" + o.Key }
+type Object = cloudtrail.Object
 
 // Skipped counts what Walk left out, by reason.
 type Skipped struct {
 	Digest     int
 	OutOfRange int
-}
-
-// ParseURL splits s3://bucket/prefix.
-func ParseURL(u string) (bucket, prefix string, err error) {
-	rest, ok := strings.CutPrefix(u, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q is not an s3:// URL", u)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("%q has no bucket", u)
-	}
-	return bucket, prefix, nil
 }
 
 // regionPrefix matches a prefix that ends at one trail's region folder, under which keys sort
@@ -97,7 +78,7 @@ var layoutFolder = regexp.MustCompile(`^(AWSLogs|o-[a-z0-9]{10,32}|[0-9]{12}|Clo
 // years is not listed whole to scan a week.
 func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn func(Object) error) (Skipped, error) {
 	var sk Skipped
-	bucket, prefix, err := ParseURL(url)
+	bucket, prefix, err := cloudtrail.ParseURL(url)
 	if err != nil {
 		return sk, err
 	}

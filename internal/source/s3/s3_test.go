@@ -170,25 +170,6 @@ func TestOpen(t *testing.T) {
 	})
 }
 
-func TestParseURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"s3://b":          "b|",
-		"s3://b/":         "b|",
-		"s3://b/AWSLogs/": "b|AWSLogs/",
-		"s3://b/a/b/c":    "b|a/b/c",
-	} {
-		b, p, err := ParseURL(in)
-		if err != nil || b+"|"+p != want {
-			t.Errorf("ParseURL(%q) = %q, %q, %v; want %s", in, b, p, err, want)
-		}
-	}
-	for _, in := range []string{"b/x", "s3:///x", "https://b/x", ""} {
-		if _, _, err := ParseURL(in); err == nil {
-			t.Errorf("ParseURL(%q) succeeded", in)
-		}
-	}
-}
-
 func put(t *testing.T, c *s3.Client, bucket, key string, body []byte) {
 	t.Helper()
 	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})

@@ -34,13 +34,9 @@ type API interface {
 
 // Object is one log file.
 type Object struct {
-	Bucket, Key  string
-	Size         int64
+	cloudtrail.Object
 	LastModified time.Time
 }
-
-// URL is the object's s3:// address.
-func (o Object) URL() string { return "s3://" + o.Bucket + "/" + o.Key }
 
 // Handler processes one log file. Returning nil means every finding from it is durably
 // accepted; the checkpoint then moves past it. An error leaves the file to the next poll.
@@ -391,7 +387,7 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 			if ctx.Err() != nil {
 				return nil // shutting down: stop between files
 			}
-			obj := Object{Bucket: p.o.Bucket, Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)}
+			obj := Object{cloudtrail.Object{Bucket: p.o.Bucket, Key: key, Size: aws.ToInt64(o.Size)}, aws.ToTime(o.LastModified)}
 			if err := p.handle(ctx, obj, h); err != nil {
 				p.o.Metrics.fileErrors(p.source)
 				p.stuck(ctx, obj, err)
