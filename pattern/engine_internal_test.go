@@ -464,11 +464,11 @@ func TestTriggerChoice(t *testing.T) {
 		entries = append(entries, entry{id: strconv.Itoa(i), c: c})
 	}
 	s := build(entries)
-	f := s.fields[s.root.lookupField([]string{"detail", "eventName"})]
+	f, _ := s.fieldAt([]string{"detail", "eventName"})
 	if len(f.exactStr) != 50 {
 		t.Errorf("eventName indexes %d values, want all 50 as triggers", len(f.exactStr))
 	}
-	if src := s.fields[s.root.lookupField([]string{"source"})]; len(src.exactStr) != 0 {
+	if src, _ := s.fieldAt([]string{"source"}); len(src.exactStr) != 0 {
 		t.Errorf("source was chosen as a trigger: %v", src.exactStr)
 	}
 }

@@ -246,8 +246,7 @@ func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 		}
 	}
 	for i, c := range alt {
-		f := s.fieldAt(c.path)
-		fi := s.root.lookupField(c.path)
+		f, fi := s.fieldAt(c.path)
 		switch {
 		case c.absent:
 			f.presence = true
@@ -357,15 +356,9 @@ func (n *pathNode) finish(fields []*field) {
 	}
 }
 
-func (n *pathNode) lookupField(path []string) int32 {
-	for _, k := range path {
-		n = n.children[k]
-	}
-	return n.field
-}
-
-// fieldAt returns the field at path, creating path nodes and the field as needed.
-func (s *snapshot) fieldAt(path []string) *field {
+// fieldAt returns the field at path and its index, creating path nodes and the field as
+// needed.
+func (s *snapshot) fieldAt(path []string) (*field, int32) {
 	n := s.root
 	for _, k := range path {
 		c := n.children[k]
@@ -384,7 +377,7 @@ func (s *snapshot) fieldAt(path []string) *field {
 		n.field = int32(len(s.fields))
 		s.fields = append(s.fields, &field{})
 	}
-	return s.fields[n.field]
+	return s.fields[n.field], n.field
 }
 
 func (f *field) add(m valueMatcher, t target) {
