@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -181,7 +182,7 @@ func principals(v any) []principal {
 		return nil
 	}
 	var out []principal
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		for _, s := range stringList(m[k]) {
 			if k == "AWS" && s == "*" {
 				out = append(out, principal{kind: "*", value: "*"})
@@ -191,15 +192,6 @@ func principals(v any) []principal {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // isAdminAction is an action pattern that grants everything, or everything in IAM (which
