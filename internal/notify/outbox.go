@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -72,7 +73,7 @@ func (s *memStore) accept(key string, to map[string]*item, now time.Time, window
 		}
 		s.seen[key] = now
 	}
-	for _, q := range sortedKeys(to) {
+	for _, q := range slices.Sorted(maps.Keys(to)) {
 		s.push(q, to[q])
 	}
 	return false, nil
@@ -127,7 +128,7 @@ func (s *memStore) move(q string, ids []uint64, to map[string][]*item) error {
 	if len(s.queues[q]) == 0 {
 		delete(s.queues, q) // let the backing array go
 	}
-	for _, dst := range sortedKeys(to) {
+	for _, dst := range slices.Sorted(maps.Keys(to)) {
 		for _, it := range to[dst] {
 			s.push(dst, it)
 		}
@@ -225,7 +226,7 @@ func (s *boltStore) accept(key string, to map[string]*item, now time.Time, windo
 				return err
 			}
 		}
-		for _, q := range sortedKeys(to) {
+		for _, q := range slices.Sorted(maps.Keys(to)) {
 			c := *to[q]
 			c.id = 0
 			if err := putItem(tx, q, &c); err != nil {
@@ -327,7 +328,7 @@ func (s *boltStore) move(q string, ids []uint64, to map[string][]*item) error {
 				}
 			}
 		}
-		for _, dst := range sortedKeys(to) {
+		for _, dst := range slices.Sorted(maps.Keys(to)) {
 			for _, it := range to[dst] {
 				c := *it // the caller's item may sit in a worker's page under its old id
 				c.id = 0
@@ -361,12 +362,3 @@ func (s *boltStore) prune(now time.Time, window time.Duration) error {
 }
 
 func (s *boltStore) close() error { return s.db.Close() }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
