@@ -481,7 +481,7 @@ func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event
 func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
 	objs, perr := cloudtrail.ParseNotification(m.Body)
 	for _, o := range objs {
-		if !s3poll.IsLogFile(o.Key) {
+		if !cloudtrail.IsLogKey(o.Key) {
 			if !cloudtrail.IsDigestKey(o.Key) {
 				// A bucket notification without a suffix filter also announces other logs.
 				d.log.Info("not a CloudTrail log file; skipped", "source", source, "bucket", o.Bucket, "key", o.Key)

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
-	"time"
 )
 
 // Object is a log file announced by a notification.
@@ -190,66 +188,4 @@ func parseEventBridge(n *notification) ([]Object, error) {
 	}
 	// EventBridge carries the key as stored (not URL-encoded, unlike S3 notifications).
 	return []Object{{Bucket: d.Bucket.Name, Key: d.Object.Key, Size: d.Object.Size}}, nil
-}
-
-// IsDigestKey reports whether key names a CloudTrail digest file, which holds hashes, not records.
-func IsDigestKey(key string) bool {
-	return strings.Contains(key, "/CloudTrail-Digest/") || strings.HasPrefix(key, "CloudTrail-Digest/") ||
-		strings.Contains(path.Base(key), "_CloudTrail-Digest_")
-}
-
-// KeyTime returns the time in a log file's name (ACCOUNT_CloudTrail_REGION_20260101T1205Z_x.json.gz),
-// or, failing that, the day of its YYYY/MM/DD folders.
-func KeyTime(key string) (time.Time, bool) {
-	base := path.Base(key)
-	for _, part := range strings.Split(base, "_") {
-		if len(part) == 14 && part[8] == 'T' && part[13] == 'Z' {
-			if t, err := time.Parse("20060102T1504Z", part); err == nil {
-				return t, true
-			}
-		}
-	}
-	parts := strings.Split(path.Dir(key), "/")
-	for i := len(parts) - 3; i >= 0; i-- {
-		if len(parts[i]) == 4 && len(parts[i+1]) == 2 && len(parts[i+2]) == 2 {
-			if t, err := time.Parse("2006/01/02", parts[i]+"/"+parts[i+1]+"/"+parts[i+2]); err == nil {
-				return t, true
-			}
-		}
-	}
-	return time.Time{}, false
-}
-
-// Window selects log files by the time in their key. A log file holds events from before its
-// key time (CloudTrail delivers every 5 to 15 minutes), so a file named up to KeySlack past
-// Until may still hold events before Until. Zero bounds are open.
-type Window struct {
-	Since, Until time.Time
-}
-
-// KeySlack is how long after an event its log file may be named.
-const KeySlack = time.Hour
-
-// ContainsKey reports whether a log file whose key time is t may hold events of the window;
-// a zero t (no time in the key) always may.
-func (w Window) ContainsKey(t time.Time) bool {
-	if t.IsZero() {
-		return true
-	}
-	if !w.Since.IsZero() && t.Before(w.Since) {
-		return false
-	}
-	if !w.Until.IsZero() && !t.Before(w.Until.Add(KeySlack)) {
-		return false
-	}
-	return true
-}
-
-// Contains reports whether an event at t is inside the window; unknown times (zero) are kept,
-// since dropping them would lose records silently.
-func (w Window) Contains(t time.Time) bool {
-	if t.IsZero() {
-		return true
-	}
-	return (w.Since.IsZero() || !t.Before(w.Since)) && (w.Until.IsZero() || t.Before(w.Until))
 }

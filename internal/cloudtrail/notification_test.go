@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestParseNotification(t *testing.T) {
@@ -84,44 +83,5 @@ func TestParseNotificationRejects(t *testing.T) {
 	}
 	if _, err := ParseNotification([]byte(msg)); err == nil {
 		t.Error("deep nesting accepted")
-	}
-}
-
-func TestKeyTime(t *testing.T) {
-	tests := []struct {
-		key  string
-		want string // RFC 3339, or "" for none
-	}{
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/111122223333_CloudTrail_us-east-1_20261101T1205Z_a1B2c3D4e5F6g7H8.json.gz", "2026-11-01T12:05:00Z"},
-		{"p/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/02/03/111122223333_CloudTrail_eu-west-1_20260203T0000Z_x.json.gz", "2026-02-03T00:00:00Z"},
-		{"AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/01/renamed.json.gz", "2026-11-01T00:00:00Z"},
-		{"111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json", "2017-12-11T15:05:00Z"},
-		{"local/events.jsonl", ""},
-		{"x_20261399T9999Z_y.json", ""},
-	}
-	for _, tc := range tests {
-		got, ok := KeyTime(tc.key)
-		s := ""
-		if ok {
-			s = got.Format(time.RFC3339)
-		}
-		if s != tc.want {
-			t.Errorf("KeyTime(%q) = %q, want %q", tc.key, s, tc.want)
-		}
-	}
-}
-
-func TestIsDigestKey(t *testing.T) {
-	tests := map[string]bool{
-		"AWSLogs/1/CloudTrail-Digest/us-east-1/2026/11/01/1_CloudTrail-Digest_us-east-1_trail_us-east-1_20261101T120500Z.json.gz": true,
-		"CloudTrail-Digest/x.json.gz": true,
-		"local/1_CloudTrail-Digest_us-east-1_t_us-east-1_20261101T120500Z.json.gz":                  true,
-		"AWSLogs/1/CloudTrail/us-east-1/2026/11/01/1_CloudTrail_us-east-1_20261101T1205Z_a.json.gz": false,
-		"AWSLogs/1/CloudTrail-Insight/us-east-1/2026/11/01/x.json.gz":                               false,
-	}
-	for key, want := range tests {
-		if got := IsDigestKey(key); got != want {
-			t.Errorf("IsDigestKey(%q) = %v, want %v", key, got, want)
-		}
 	}
 }

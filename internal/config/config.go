@@ -18,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -272,7 +273,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
 	for id := range c.Accounts {
-		if !isAccountID(id) {
+		if !cloudtrail.IsAccountID(id) {
 			bad("accounts."+id, "account ids are 12 digits")
 		}
 	}
@@ -429,8 +430,6 @@ func (c *Config) secretFields() []secretField {
 }
 
 func lastPart(path string) string { return path[strings.LastIndexByte(path, '.')+1:] }
-
-func isAccountID(s string) bool { return len(s) == 12 && strings.Trim(s, "0123456789") == "" }
 
 // Severity parses a validated severity name; empty is Info.
 func Severity(s string) finding.Severity {

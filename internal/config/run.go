@@ -139,7 +139,7 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 		}
 		endpoint(p+".endpoint", src.Endpoint)
 		roleARN(p+".role_arn", src.RoleARN)
-		if src.Account != "" && !isAccountID(src.Account) {
+		if src.Account != "" && !cloudtrail.IsAccountID(src.Account) {
 			bad(p+".account", "account ids are 12 digits")
 		}
 		nonNegative(p+".poll_interval", src.PollInterval)

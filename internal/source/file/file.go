@@ -10,9 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
@@ -70,7 +68,7 @@ func Walk(ctx context.Context, paths []string, w cloudtrail.Window, fn func(Inpu
 				return ctx.Err()
 			}
 			if d.IsDir() {
-				if day, ok := dayFolder(path); ok && outsideDay(w, day) {
+				if day, ok := cloudtrail.DayFolder(filepath.ToSlash(path)); ok && !w.ContainsDay(day) {
 					// a whole day of log files outside the window: count them, open none
 					entries, _ := os.ReadDir(path)
 					sk.OutOfRange += len(entries)
@@ -95,37 +93,16 @@ func Walk(ctx context.Context, paths []string, w cloudtrail.Window, fn func(Inpu
 	return sk, nil
 }
 
-// dayPath matches a day folder of CloudTrail's layout, which holds only that day's files.
-var dayPath = regexp.MustCompile(`(^|/)CloudTrail(-Insight|-Digest)?/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2})$`)
-
-func dayFolder(path string) (time.Time, bool) {
-	m := dayPath.FindStringSubmatch(filepath.ToSlash(path))
-	if m == nil {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("2006/01/02", m[3])
-	return t, err == nil
-}
-
-// outsideDay reports whether no log file of the day can belong to the window: its key times
-// are all before Since, or all at or past Until plus the slack.
-func outsideDay(w cloudtrail.Window, day time.Time) bool {
-	return !w.Since.IsZero() && !day.Add(24*time.Hour).After(w.Since) ||
-		!w.Until.IsZero() && !day.Before(w.Until.Add(cloudtrail.KeySlack))
-}
-
 func visit(path string, size int64, w cloudtrail.Window, sk *Skipped, fn func(Input) error) error {
-	slashed := filepath.ToSlash(path)
-	if cloudtrail.IsDigestKey(slashed) {
+	switch w.SkipKey(filepath.ToSlash(path)) {
+	case cloudtrail.Keep:
+		return fn(Input{Path: path, Size: size})
+	case cloudtrail.SkipDigest:
 		sk.Digest++
-		return nil
-	}
-	t, _ := cloudtrail.KeyTime(slashed)
-	if !w.ContainsKey(t) {
+	default:
 		sk.OutOfRange++
-		return nil
 	}
-	return fn(Input{Path: path, Size: size})
+	return nil
 }
 
 // Open opens an input; "-" reads stdin, which is not closed.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,14 +63,6 @@ type Skipped struct {
 	OutOfRange int
 }
 
-// regionPrefix matches a prefix that ends at one trail's region folder, under which keys sort
-// by time (YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_...).
-var regionPrefix = regexp.MustCompile(`(^|/)CloudTrail(-Insight)?/[a-z0-9-]+/$`)
-
-// layoutFolder matches the folders above the region folders in CloudTrail's layout:
-// AWSLogs/[o-ORG/]ACCOUNT/CloudTrail[-Insight]/.
-var layoutFolder = regexp.MustCompile(`^(AWSLogs|o-[a-z0-9]{10,32}|[0-9]{12}|CloudTrail|CloudTrail-Insight)$`)
-
 // Walk lists the objects under url in key order and calls fn for each log file of the window.
 // With a window, a prefix above the region folders (s3://b/AWSLogs/, an account, ...) is first
 // expanded into its region folders, each listed from the window's first day: an archive of
@@ -103,7 +94,7 @@ func (s *Source) Walk(ctx context.Context, url string, w cloudtrail.Window, fn f
 // else (files, other folders): then the caller lists everything, so nothing is missed.
 // Digest folders are left out: they hold no records.
 func (s *Source) regionPrefixes(ctx context.Context, bucket, prefix string, depth int) ([]string, bool, error) {
-	if regionPrefix.MatchString(prefix) {
+	if _, _, _, ok := cloudtrail.RegionPrefix(prefix); ok {
 		return []string{prefix}, true, nil
 	}
 	if depth > 4 || (prefix != "" && !strings.HasSuffix(prefix, "/")) {
@@ -113,7 +104,6 @@ func (s *Source) regionPrefixes(ctx context.Context, bucket, prefix string, dept
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
 	}
-	atTrail := strings.HasSuffix(prefix, "CloudTrail/") || strings.HasSuffix(prefix, "CloudTrail-Insight/")
 	var out []string
 	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
@@ -129,11 +119,11 @@ func (s *Source) regionPrefixes(ctx context.Context, bucket, prefix string, dept
 		for _, cp := range page.CommonPrefixes {
 			child := aws.ToString(cp.Prefix)
 			name := strings.TrimSuffix(strings.TrimPrefix(child, prefix), "/")
-			switch {
-			case atTrail:
-				out = append(out, child) // a region
-			case name == "CloudTrail-Digest":
-			case layoutFolder.MatchString(name):
+			switch _, _, _, region := cloudtrail.RegionPrefix(child); {
+			case region:
+				out = append(out, child)
+			case cloudtrail.IsDigestKey(child):
+			case cloudtrail.IsLayoutFolder(name):
 				sub, ok, err := s.regionPrefixes(ctx, bucket, child, depth+1)
 				if err != nil || !ok {
 					return nil, ok, err
@@ -154,10 +144,10 @@ func (s *Source) walkPrefix(ctx context.Context, bucket, prefix string, w cloudt
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
 	}
-	ordered := regionPrefix.MatchString(prefix)
+	_, _, _, ordered := cloudtrail.RegionPrefix(prefix)
 	if ordered && !w.Since.IsZero() {
 		// keys of earlier days sort before this; skip listing them at all
-		in.StartAfter = aws.String(prefix + w.Since.UTC().Format("2006/01/02/"))
+		in.StartAfter = aws.String(cloudtrail.DayPrefix(prefix, w.Since))
 	}
 	p := s3.NewListObjectsV2Paginator(s.client, in, func(po *s3.ListObjectsV2PaginatorOptions) {
 		po.Limit = s.pageSize
@@ -172,16 +162,18 @@ func (s *Source) walkPrefix(ctx context.Context, bucket, prefix string, w cloudt
 			if strings.HasSuffix(key, "/") {
 				continue // folder marker
 			}
-			if cloudtrail.IsDigestKey(key) {
+			switch w.SkipKey(key) {
+			case cloudtrail.SkipDigest:
 				sk.Digest++
 				continue
-			}
-			t, _ := cloudtrail.KeyTime(key)
-			if !w.ContainsKey(t) {
+			case cloudtrail.SkipLate:
 				sk.OutOfRange++
-				if ordered && !w.Until.IsZero() && !t.Before(w.Until.Add(cloudtrail.KeySlack)) {
+				if ordered {
 					return nil // every later key is later still
 				}
+				continue
+			case cloudtrail.SkipEarly:
+				sk.OutOfRange++
 				continue
 			}
 			if err := fn(Object{Bucket: bucket, Key: key, Size: aws.ToInt64(o.Size)}); err != nil {

@@ -230,13 +230,15 @@ func (p *Poller) discover(ctx context.Context) ([]string, error) {
 }
 
 // leafOf reports whether prefix is at or below an ACCOUNT/CloudTrail/REGION/ prefix, and the
-// account and region when prefix is exactly one.
+// account and region when prefix is exactly one. Insights folders are not followed.
 func leafOf(prefix string) (account, region string, ok bool) {
-	segs := strings.Split(prefix, "/")
-	for i := 1; i+1 < len(segs); i++ {
-		if segs[i] == "CloudTrail" && segs[i+1] != "" && i+2 < len(segs) {
-			if i+3 == len(segs) && segs[i+2] == "" {
-				return segs[i-1], segs[i+1], true
+	for i, c := range []byte(prefix) {
+		if c != '/' {
+			continue
+		}
+		if a, folder, r, ok := cloudtrail.RegionPrefix(prefix[:i+1]); ok && folder == cloudtrail.LogFolder {
+			if i+1 == len(prefix) {
+				return a, r, true
 			}
 			return "", "", true
 		}
@@ -254,27 +256,18 @@ func mayHoldTrail(prefix string) bool {
 		return true // a trail's own key prefix, above AWSLogs/
 	}
 	rel := segs[at+1:]
-	if len(rel) > 0 && isOrg(rel[0]) {
+	if len(rel) > 0 && cloudtrail.IsOrgID(rel[0]) {
 		rel = rel[1:]
 	}
 	switch len(rel) {
 	case 0:
 		return true
 	case 1:
-		return isAccount(rel[0])
+		return cloudtrail.IsAccountID(rel[0])
 	case 2:
-		return isAccount(rel[0]) && rel[1] == "CloudTrail"
+		return cloudtrail.IsAccountID(rel[0]) && rel[1] == cloudtrail.LogFolder
 	}
 	return false
-}
-
-func isAccount(s string) bool {
-	return len(s) == 12 && strings.Trim(s, "0123456789") == ""
-}
-
-func isOrg(s string) bool {
-	id, ok := strings.CutPrefix(s, "o-")
-	return ok && len(id) >= 10 && len(id) <= 32 && strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 }
 
 // cursor is the checkpoint of one leaf prefix.
@@ -334,15 +327,12 @@ func (p *Poller) cursor(leaf string) (*cursor, error) {
 
 func (p *Poller) stateKey(leaf string) string { return "s3://" + p.o.Bucket + "/" + leaf }
 
-// startAfter places a new prefix's cursor Since ago, using the time in CloudTrail's key layout
-// REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_....
+// startAfter places a new prefix's cursor Since ago, by the time in its keys' names.
 func (p *Poller) startAfter(leaf string) string {
-	account, region, ok := leafOf(leaf)
-	if p.o.Since <= 0 || !ok {
+	if p.o.Since <= 0 {
 		return ""
 	}
-	t := p.o.Now().Add(-p.o.Since).UTC()
-	return leaf + t.Format("2006/01/02/") + account + "_CloudTrail_" + region + "_" + t.Format("20060102T1504Z")
+	return cloudtrail.KeyAt(leaf, p.o.Now().Add(-p.o.Since))
 }
 
 // keyTime is the delivery time in a log file's name, or fallback for names that do not
@@ -352,12 +342,6 @@ func keyTime(key string, fallback time.Time) time.Time {
 		return t
 	}
 	return fallback
-}
-
-// IsLogFile reports whether key names a CloudTrail log file: .json.gz or .json, not a
-// digest. A bucket shared with other logs (and its notifications) holds other objects too.
-func IsLogFile(key string) bool {
-	return (strings.HasSuffix(key, ".json.gz") || strings.HasSuffix(key, ".json")) && !cloudtrail.IsDigestKey(key)
 }
 
 // pollLeaf handles, in key order, every file of leaf that is not handled yet. It stops at the
@@ -381,7 +365,7 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 		}
 		for _, o := range out.Contents {
 			key := aws.ToString(o.Key)
-			if c.done(key) || !IsLogFile(key) {
+			if c.done(key) || !cloudtrail.IsLogKey(key) {
 				continue
 			}
 			if ctx.Err() != nil {

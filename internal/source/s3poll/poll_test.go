@@ -431,7 +431,6 @@ func FuzzKeyLayout(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		mayHoldTrail(s)
 		keyTime(s, t0)
-		IsLogFile(s)
 		if account, region, ok := leafOf(s); ok && account != "" {
 			if tail := account + "/CloudTrail/" + region + "/"; s != tail && !strings.HasSuffix(s, "/"+tail) {
 				t.Fatalf("leafOf(%q) = %q, %q", s, account, region)
@@ -483,20 +482,5 @@ func TestStuckFileIsReportedOnce(t *testing.T) {
 	}
 	if len(p.failing) != 0 {
 		t.Fatalf("failing = %v after the file went through", p.failing)
-	}
-}
-
-func TestIsLogFile(t *testing.T) {
-	for key, want := range map[string]bool{
-		logKey("AWSLogs/", "111111111111", "us-east-1", t0, "a"):                                                                                  true,
-		"AWSLogs/111111111111/CloudTrail/us-east-1/2026/11/28/uncompressed.json":                                                                  true,
-		"AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/28/111111111111_CloudTrail-Digest_us-east-1_x_us-east-1_20261128T0100Z.json.gz": false,
-		"AWSLogs/111111111111/elasticloadbalancing/us-east-1/2026/11/28/lb.log.gz":                                                                false,
-		"AWSLogs/111111111111/CloudTrail/us-east-1/README.txt":                                                                                    false,
-		"AWSLogs/111111111111/CloudTrail/us-east-1/":                                                                                              false,
-	} {
-		if got := IsLogFile(key); got != want {
-			t.Errorf("IsLogFile(%q) = %v, want %v", key, got, want)
-		}
 	}
 }
