@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -431,11 +432,21 @@ type submitError struct{ err error }
 func (e *submitError) Error() string { return e.err.Error() }
 func (e *submitError) Unwrap() error { return e.err }
 
-// handleLog decodes one log file (or any input Decode reads), detects and submits. It
-// returns nil only when every finding is in the outbox; unreadable records are reported
-// with a finding of their own, so they are never lost silently.
+// handleLog decodes one log file, detects and submits (see handleInput), and counts the file.
 func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
-	eng := d.engine.Load() // one engine for the whole file, even across a reload
+	read, err := d.handleInput(ctx, source, name, body)
+	if read {
+		d.m.files.WithLabelValues(source).Inc()
+	}
+	return err
+}
+
+// handleInput decodes one input (a log file, or any input Decode reads), detects and submits.
+// It returns nil only when every finding is in the outbox; unreadable records are reported
+// with a finding of their own, so they are never lost silently. read says whether the input
+// was read to the end.
+func (d *daemon) handleInput(ctx context.Context, source, name string, body io.Reader) (read bool, err error) {
+	eng := d.engine.Load() // one engine for the whole input, even across a reload
 	// Records the rules could not read, with their problems bounded like Decode's.
 	var detectBad cloudtrail.Stats
 	stats, err := cloudtrail.Decode(body, name, func(e cloudtrail.Event) error {
@@ -450,15 +461,14 @@ func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Rea
 	})
 	d.m.records.WithLabelValues(source).Add(float64(stats.Records))
 	if err != nil {
-		return err
+		return false, err
 	}
-	d.m.files.WithLabelValues(source).Inc()
 	stats.Add(detectBad)
 	if stats.Bad > 0 {
 		d.m.bad.WithLabelValues(source).Add(float64(stats.Bad))
-		return d.reportBad(ctx, source, name, stats.Bad, stats.Problems)
+		return true, d.reportBad(ctx, source, name, stats.Bad, stats.Problems)
 	}
-	return nil
+	return true, nil
 }
 
 // handleRecord detects on one LookupEvents record.
@@ -477,31 +487,32 @@ func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event
 	return err
 }
 
-// handleNotification reads every log file a queue message announces.
+// handleNotification handles one queue message (see cloudtrail.ParseMessage): an EventBridge
+// event is detected on, the log files a notification announces are read.
 func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
-	objs, perr := cloudtrail.ParseNotification(m.Body)
-	for _, o := range objs {
-		if !cloudtrail.IsLogKey(o.Key) {
-			if !cloudtrail.IsDigestKey(o.Key) {
-				// A bucket notification without a suffix filter also announces other logs.
-				d.log.Info("not a CloudTrail log file; skipped", "source", source, "bucket", o.Bucket, "key", o.Key)
-			}
-			continue
-		}
-		url := o.URL()
+	origin := source + " message " + m.ID
+	msg, perr := cloudtrail.ParseMessage(m.Body)
+	if msg.Event != nil {
+		_, err := d.handleInput(ctx, source, origin, bytes.NewReader(msg.Event))
+		return err
+	}
+	for _, o := range msg.Skipped {
+		d.log.Info("not a CloudTrail log file; skipped", "source", source, "file", o.URL())
+	}
+	err := msg.ReadFiles(func(o cloudtrail.Object) (io.ReadCloser, error) {
 		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 		if err != nil {
-			return fmt.Errorf("get %s: %w", url, err)
+			return nil, err
 		}
-		err = d.handleLog(ctx, source, url, out.Body)
-		out.Body.Close()
-		if err != nil {
-			return err
-		}
+		return out.Body, nil
+	}, func(name string, r io.Reader) error {
+		return d.handleLog(ctx, source, name, r)
+	})
+	if err != nil {
+		return err // the message comes back; its bad parts are reported once its files are read
 	}
 	if perr != nil {
 		// Not a notification we can read: say so once, then let the message go.
-		origin := source + " message " + m.ID
 		d.m.bad.WithLabelValues(source).Inc()
 		return d.reportBad(ctx, source, origin, 1, []cloudtrail.Problem{{Origin: origin, Err: perr}})
 	}

@@ -51,5 +51,14 @@ func FuzzParseNotification(f *testing.F) {
 		if err != nil && objs != nil && len(objs) == 0 {
 			t.Fatalf("empty non-nil objects with error %v", err)
 		}
+		m, err := ParseMessage(data)
+		if m.Event != nil && (err != nil || m.Files != nil || m.Skipped != nil) {
+			t.Fatalf("event with files %v, skipped %v, error %v", m.Files, m.Skipped, err)
+		}
+		for _, o := range m.Files {
+			if !NotifiedLogFile(o.Key) {
+				t.Fatalf("file %q is not a log file", o.Key)
+			}
+		}
 	})
 }

@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,6 +77,24 @@ func RegionPrefix(prefix string) (account, folder, region string, ok bool) {
 
 func isRegionName(s string) bool {
 	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
+
+// accountFolder returns the folder under ACCOUNT/ that key sits in when key is under
+// AWSLogs/[o-ORG/]ACCOUNT/: CloudTrail, CloudTrail-Digest, or another service's.
+func accountFolder(key string) (string, bool) {
+	segs := strings.Split(key, "/")
+	at := slices.Index(segs, "AWSLogs")
+	if at < 0 {
+		return "", false
+	}
+	rest := segs[at+1:]
+	if len(rest) > 0 && IsOrgID(rest[0]) {
+		rest = rest[1:]
+	}
+	if len(rest) < 2 || !IsAccountID(rest[0]) {
+		return "", false
+	}
+	return rest[1], true
 }
 
 // DayPrefix is the folder of t's day under a region prefix.

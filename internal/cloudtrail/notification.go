@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 )
@@ -13,6 +14,95 @@ import (
 type Object struct {
 	Bucket, Key string
 	Size        int64 // 0 when the notification does not say
+}
+
+// A Message is what one queue message, SNS notification or invocation carries: an event to
+// detect on, or log files to read. Lambda and `trailbell run` both take messages apart here,
+// so that the same message is treated the same way by either.
+type Message struct {
+	// Event is an EventBridge event of a CloudTrail record, bare or as an SNS notification's
+	// Message (EventBridge → SNS → SQS).
+	Event []byte
+	// Files are the log files a notification announces, to read (see NotifiedLogFile).
+	Files []Object
+	// Skipped are the announced objects that are not log files, other than digests (a bucket
+	// notification without a suffix filter announces a shared bucket's other logs too).
+	Skipped []Object
+}
+
+// ParseMessage reads a message. A notification is read with ParseNotification: when parts of
+// it are bad, Files holds the log files of the good parts and the error names the bad ones.
+func ParseMessage(body []byte) (Message, error) {
+	var m eventHead
+	if json.Unmarshal(body, &m) == nil {
+		if m.isEvent() {
+			return Message{Event: body}, nil
+		}
+		if m.Type == "Notification" && m.Message != nil {
+			var inner eventHead
+			if json.Unmarshal([]byte(*m.Message), &inner) == nil && inner.isEvent() {
+				return Message{Event: []byte(*m.Message)}, nil
+			}
+		}
+	}
+	objs, err := ParseNotification(body)
+	var msg Message
+	for _, o := range objs {
+		switch {
+		case NotifiedLogFile(o.Key):
+			msg.Files = append(msg.Files, o)
+		case !IsDigestKey(o.Key):
+			msg.Skipped = append(msg.Skipped, o)
+		}
+	}
+	return msg, err
+}
+
+// eventHead holds the fields that tell an EventBridge event, and an SNS notification, apart.
+type eventHead struct {
+	DetailType *string `json:"detail-type"`
+	Source     string  `json:"source"`
+	Type       string  `json:"Type"`
+	Message    *string `json:"Message"`
+}
+
+// isEvent tells an EventBridge event to detect on from an S3 "Object Created" event announcing
+// a log file (source aws.s3 too, but not "via CloudTrail").
+func (h *eventHead) isEvent() bool {
+	return h.DetailType != nil && (h.Source != "aws.s3" || strings.HasSuffix(*h.DetailType, "via CloudTrail"))
+}
+
+// NotifiedLogFile reports whether a notification's key is read. Under AWSLogs/[o-ORG/]ACCOUNT/,
+// where CloudTrail writes, only log files of the CloudTrail and CloudTrail-Insight folders
+// are: the rest is digests and other services' logs (load balancers, Config, VPC flow logs).
+// Any other key was put there by someone (a copy, an export) and announced on purpose, so it
+// is read whatever its name, unless it is a digest; Decode reports what it cannot read.
+func NotifiedLogFile(key string) bool {
+	if IsDigestKey(key) {
+		return false
+	}
+	folder, ok := accountFolder(key)
+	return !ok || (folder == LogFolder || folder == InsightFolder) && IsLogKey(key)
+}
+
+// ReadFiles opens and reads each of the message's log files, named by their s3:// URL. It goes
+// on past a file that fails, so that one unreadable file does not hold back the findings of
+// the others; the failures come back joined.
+func (m Message) ReadFiles(open func(Object) (io.ReadCloser, error), read func(name string, r io.Reader) error) error {
+	var errs []error
+	for _, o := range m.Files {
+		rc, err := open(o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("open %s: %w", o.URL(), err))
+			continue
+		}
+		err = read(o.URL(), rc)
+		rc.Close()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ErrNotNotification is wrapped by ParseNotification for bodies of no known shape.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
@@ -68,7 +67,6 @@ var ErrUnknownPayload = errors.New("unrecognised payload: want an EventBridge ev
 // is decoded only by the branch that takes it.
 type payload struct {
 	DetailType *string `json:"detail-type"`
-	Source     string  `json:"source"`
 	Records    []struct {
 		EventSource    string `json:"eventSource"` // SQS and S3 records
 		SNSEventSource string `json:"EventSource"` // SNS records
@@ -80,12 +78,6 @@ func (h *Handler) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return h.Logger
-}
-
-// isEvent tells an EventBridge event to detect on from an S3 "Object Created" event announcing
-// a log file (source aws.s3 too, but not "via CloudTrail").
-func (p *payload) isEvent() bool {
-	return p.DetailType != nil && (p.Source != "aws.s3" || strings.HasSuffix(*p.DetailType, "via CloudTrail"))
 }
 
 // Invoke handles one invocation. An SQS batch answers with a partial-batch response and fails
@@ -107,7 +99,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return h.snsBatch(ctx, raw)
 	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:s3":
 		var st Result
-		err := h.notification(ctx, raw, "s3 notification", &st)
+		err := h.message(ctx, raw, "s3 notification", &st)
 		return st, err
 	}
 	return nil, ErrUnknownPayload
@@ -163,28 +155,34 @@ func (h *Handler) snsBatch(ctx context.Context, raw json.RawMessage) (Result, er
 	return st, errors.Join(errs...)
 }
 
-// message handles one message body: an EventBridge event (a CloudTrail record or an S3
-// "Object Created") or any notification announcing log files.
+// message handles one message body (see cloudtrail.ParseMessage): an EventBridge event is
+// detected on, the log files a notification announces are read.
 func (h *Handler) message(ctx context.Context, body []byte, origin string, st *Result) error {
-	var p payload
-	if err := json.Unmarshal(body, &p); err != nil {
-		return fmt.Errorf("%s: not JSON: %w", origin, err)
+	m, perr := cloudtrail.ParseMessage(body)
+	if m.Event != nil {
+		return h.envelope(ctx, m.Event, origin, st)
 	}
-	if p.isEvent() {
-		return h.envelope(ctx, body, origin, st)
+	for _, o := range m.Skipped {
+		h.log().Info("not a CloudTrail log file; skipped", "origin", origin, "file", o.URL())
 	}
-	// EventBridge → SNS → SQS: the event is the SNS message.
-	var sns struct {
-		Type    string  `json:"Type"`
-		Message *string `json:"Message"`
-	}
-	if json.Unmarshal(body, &sns) == nil && sns.Type == "Notification" && sns.Message != nil {
-		var inner payload
-		if json.Unmarshal([]byte(*sns.Message), &inner) == nil && inner.isEvent() {
-			return h.envelope(ctx, []byte(*sns.Message), origin, st)
+	var errs []error
+	err := m.ReadFiles(func(o cloudtrail.Object) (io.ReadCloser, error) {
+		if h.Objects == nil {
+			return nil, errors.New("no S3 client configured")
 		}
+		return h.Objects.Open(ctx, o.Bucket, o.Key)
+	}, func(name string, r io.Reader) error {
+		return h.logFile(ctx, name, r, st)
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", origin, err))
 	}
-	return h.notification(ctx, body, origin, st)
+	if perr != nil {
+		// Some parts are bad: fail the message so that it ends in the dead-letter queue,
+		// where it is visible and alarmed, rather than vanish.
+		errs = append(errs, fmt.Errorf("%s: %w", origin, perr))
+	}
+	return errors.Join(errs...)
 }
 
 func (h *Handler) envelope(ctx context.Context, env []byte, origin string, st *Result) error {
@@ -202,43 +200,12 @@ func (h *Handler) envelope(ctx context.Context, env []byte, origin string, st *R
 	return h.deliver(ctx, fs, origin, st)
 }
 
-func (h *Handler) notification(ctx context.Context, body []byte, origin string, st *Result) error {
-	objs, perr := cloudtrail.ParseNotification(body)
-	if perr != nil && len(objs) == 0 {
-		return fmt.Errorf("%s: %w", origin, perr)
-	}
-	var errs []error
-	for _, o := range objs {
-		if cloudtrail.IsDigestKey(o.Key) {
-			continue
-		}
-		if err := h.logFile(ctx, o, st); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", origin, err))
-		}
-	}
-	if perr != nil {
-		// Some parts are bad: fail the message so that it ends in the dead-letter queue,
-		// where it is visible and alarmed, rather than vanish.
-		errs = append(errs, fmt.Errorf("%s: %w", origin, perr))
-	}
-	return errors.Join(errs...)
-}
-
 // logFile reads one log file and delivers its findings. Findings are gathered for the whole
 // file first: a file is the unit that is retried, and findings are few.
-func (h *Handler) logFile(ctx context.Context, o cloudtrail.Object, st *Result) error {
-	name := o.URL()
-	if h.Objects == nil {
-		return fmt.Errorf("%s: no S3 client configured", name)
-	}
-	rc, err := h.Objects.Open(ctx, o.Bucket, o.Key)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", name, err)
-	}
-	defer rc.Close()
+func (h *Handler) logFile(ctx context.Context, name string, r io.Reader, st *Result) error {
 	var fs []finding.Finding
 	var bad int
-	stats, err := cloudtrail.Decode(rc, name, func(e cloudtrail.Event) error {
+	stats, err := cloudtrail.Decode(r, name, func(e cloudtrail.Event) error {
 		found, err := h.Detector.Detect(e.Envelope)
 		if err != nil {
 			bad++
