@@ -291,7 +291,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 		if err != nil {
 			return nil, err
 		}
-		name := "s3://" + bucket + "/" + prefix
+		name := cloudtrail.URL(bucket, prefix)
 		p, err := s3poll.New(s3poll.Options{
 			Client: s3Client(ac, sc.Region, sc.Endpoint), Bucket: bucket, Prefix: prefix, State: state,
 			OnError: func(err error) { d.silence.failed(name, err) },

@@ -36,8 +36,11 @@ func ParseURL(u string) (bucket, prefix string, err error) {
 	return bucket, prefix, nil
 }
 
+// URL is the s3:// address of a key or prefix of bucket, as ParseURL reads it.
+func URL(bucket, key string) string { return "s3://" + bucket + "/" + key }
+
 // URL is the object's s3:// address.
-func (o Object) URL() string { return "s3://" + o.Bucket + "/" + o.Key }
+func (o Object) URL() string { return URL(o.Bucket, o.Key) }
 
 // IsAccountID reports whether s is an AWS account id: 12 digits.
 func IsAccountID(s string) bool {

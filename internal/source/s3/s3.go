@@ -155,7 +155,7 @@ func (s *Source) walkPrefix(ctx context.Context, bucket, prefix string, w cloudt
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+			return fmt.Errorf("list %s: %w", cloudtrail.URL(bucket, prefix), err)
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)

@@ -111,7 +111,7 @@ func New(o Options) (*Poller, error) {
 	if o.OnError == nil {
 		o.OnError = func(error) {}
 	}
-	src := "s3://" + o.Bucket + "/" + o.Prefix
+	src := cloudtrail.URL(o.Bucket, o.Prefix)
 	o.Logger = o.Logger.With("source", src)
 	o.StuckAfter = cmp.Or(o.StuckAfter, 30*time.Minute)
 	return &Poller{o: o, source: src, cursors: map[string]*cursor{}, failing: map[string]failure{}}, nil
@@ -199,7 +199,7 @@ func (p *Poller) discover(ctx context.Context) ([]string, error) {
 		for pg.HasMorePages() {
 			out, err := pg.NextPage(ctx)
 			if err != nil {
-				return fmt.Errorf("list s3://%s/%s: %w", p.o.Bucket, prefix, err)
+				return fmt.Errorf("list %s: %w", cloudtrail.URL(p.o.Bucket, prefix), err)
 			}
 			for _, cp := range out.CommonPrefixes {
 				sub := aws.ToString(cp.Prefix)
@@ -325,7 +325,7 @@ func (p *Poller) cursor(leaf string) (*cursor, error) {
 	return c, nil
 }
 
-func (p *Poller) stateKey(leaf string) string { return "s3://" + p.o.Bucket + "/" + leaf }
+func (p *Poller) stateKey(leaf string) string { return cloudtrail.URL(p.o.Bucket, leaf) }
 
 // startAfter places a new prefix's cursor Since ago, by the time in its keys' names.
 func (p *Poller) startAfter(leaf string) string {
@@ -361,7 +361,7 @@ func (p *Poller) pollLeaf(ctx context.Context, leaf string, h Handler) error {
 				return nil
 			}
 			p.o.Metrics.listErrors(p.source)
-			return fmt.Errorf("list s3://%s/%s: %w", p.o.Bucket, leaf, err)
+			return fmt.Errorf("list %s: %w", cloudtrail.URL(p.o.Bucket, leaf), err)
 		}
 		for _, o := range out.Contents {
 			key := aws.ToString(o.Key)
