@@ -1,7 +1,8 @@
 // Package cloudtrail owns the CloudTrail record: finding records in log files, EventBridge
-// events, LookupEvents and CloudTrail Lake output, parsing the notifications that announce log
-// files, and lifting each record into the EventBridge envelope so that one event pattern
-// matches the same activity whatever the input was.
+// events, LookupEvents and CloudTrail Lake output, parsing the messages and notifications that
+// announce log files, CloudTrail's S3 key layout and s3:// URLs (layout.go), and lifting each
+// record into the EventBridge envelope so that one event pattern matches the same activity
+// whatever the input was.
 package cloudtrail
 
 import (
