@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
 
 // docKind says how a policy document is read: what an identity may do, who may assume a
@@ -215,7 +217,7 @@ func (s statement) grantsAdmin() bool {
 
 // accountOf extracts the account id from an AWS principal (an ARN or a bare account id).
 func accountOf(p string) string {
-	if len(p) == 12 && strings.Trim(p, "0123456789") == "" {
+	if cloudtrail.IsAccountID(p) {
 		return p
 	}
 	parts := strings.SplitN(p, ":", 6)
