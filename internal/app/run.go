@@ -185,6 +185,16 @@ func Run(ctx context.Context, o RunOptions) error {
 
 // buildEngine compiles the rules the configuration selects.
 func buildEngine(cfg *config.Config) (*detect.Engine, error) {
+	rules, err := Rules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return detect.New(rules)
+}
+
+// Rules returns the rules the configuration's run section selects: the built-in pack unless
+// run.no_builtin, then run.rules (relative to the file), narrowed by run.only and run.disable.
+func Rules(cfg *config.Config) ([]detect.Rule, error) {
 	var rules []detect.Rule
 	if !cfg.Run.NoBuiltin {
 		b, err := detect.Builtin()
@@ -214,7 +224,7 @@ func buildEngine(cfg *config.Config) (*detect.Engine, error) {
 	if len(rules) == 0 {
 		return nil, errors.New("no rules selected")
 	}
-	return detect.New(rules)
+	return rules, nil
 }
 
 // reloads swaps in a newly built engine on each request. A bad configuration or rule file

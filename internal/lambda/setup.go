@@ -164,32 +164,19 @@ func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) er
 	return p.Flush(ctx)
 }
 
-// Setup builds the handler from the environment: the built-in rules (minus
-// TRAILBELL_DISABLE_RULES), the destination, the S3 client and the optional dedupe table.
+// Setup builds the handler from the environment: the destination and the rules (a
+// configuration's run section, else the built-in pack, minus TRAILBELL_DISABLE_RULES), the S3
+// client and the optional dedupe table.
 func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*Handler, error) {
 	env := EnvFrom(getenv)
 	if err := env.Validate(); err != nil {
 		return nil, err
-	}
-	rules, err := detect.Builtin()
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
-	}
-	if len(env.DisableRules) > 0 {
-		if rules, err = detect.Select(rules, nil, env.DisableRules); err != nil {
-			return nil, fmt.Errorf("TRAILBELL_DISABLE_RULES: %w", err)
-		}
-	}
-	engine, err := detect.New(rules)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	h := &Handler{
-		Detector: engine,
 		Objects:  S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })},
 		Logger:   logger,
 	}
@@ -217,6 +204,9 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	if h.Detector, err = engine(cfg, env.DisableRules); err != nil {
+		return nil, err
+	}
 	// Build once now so that a broken configuration or secret fails the start loudly.
 	// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
 	// asynchronous-invocation retries, which a failed message falls back to.
@@ -230,6 +220,21 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	p.Close()
 	h.Deliverer = PipelineDeliverer{New: build}
 	return h, nil
+}
+
+// engine compiles the rules the configuration's run section selects (the built-in pack
+// when it has none), less TRAILBELL_DISABLE_RULES.
+func engine(cfg *config.Config, disable []string) (*detect.Engine, error) {
+	rules, err := app.Rules(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	if len(disable) > 0 {
+		if rules, err = detect.Select(rules, nil, disable); err != nil {
+			return nil, fmt.Errorf("TRAILBELL_DISABLE_RULES: %w", err)
+		}
+	}
+	return detect.New(rules)
 }
 
 // webhookConfig is the simple case, one Slack webhook: every finding of every severity goes

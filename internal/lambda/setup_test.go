@@ -3,7 +3,11 @@ package lambda
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/notify/slacktest"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 func TestEnvValidate(t *testing.T) {
@@ -105,5 +112,41 @@ func TestConfigFromSSM(t *testing.T) {
 	}), "x")
 	if err == nil {
 		t.Error("parameter without value: want an error")
+	}
+}
+
+// A configuration's run section chooses the function's rules, as it does the daemon's, and
+// TRAILBELL_DISABLE_RULES narrows them further.
+func TestSetupRulesFromConfig(t *testing.T) {
+	testenv.AWSEnv(t)
+	slack := slacktest.New()
+	defer slack.Close()
+	cfg := filepath.Join(t.TempDir(), "trailbell.yaml")
+	yaml := "notify:\n  receivers:\n    - name: slack\n      slack: {webhook_url: " + strconv.Quote(slack.WebhookURL("a")) + "}\n  route: {receiver: slack}\n" +
+		"run:\n  only: [cloudtrail-stopped, iam-user-created, root-account-used]\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		return map[string]string{"TRAILBELL_CONFIG": cfg, "TRAILBELL_DISABLE_RULES": "root-account-used"}[k]
+	}
+	h, err := Setup(t.Context(), getenv, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range h.Detector.(*detect.Engine).Rules() {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	if want := []string{"cloudtrail-stopped", "iam-user-created"}; !slices.Equal(ids, want) {
+		t.Errorf("rules %v, want %v", ids, want)
+	}
+
+	getenv = func(k string) string {
+		return map[string]string{"TRAILBELL_CONFIG": cfg, "TRAILBELL_DISABLE_RULES": "no-such-rule"}[k]
+	}
+	if _, err := Setup(t.Context(), getenv, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "TRAILBELL_DISABLE_RULES") {
+		t.Errorf("unknown rule to disable: %v, want an error naming TRAILBELL_DISABLE_RULES", err)
 	}
 }
