@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -129,4 +130,26 @@ func BenchmarkDetectBuiltinPlus10000Exact(b *testing.B) {
 		exact = append(exact, rs[i])
 	}
 	benchDetect(b, append(builtin(b), exact...))
+}
+
+// BenchmarkLoad10000 reads the 10,000-rule file bench/scan.sh uses (made by
+// `go run ./bench/gen -rules 10000 -out bench/out/rules-10000.yaml`): the time `scan --rules`
+// spends before it reads a record.
+func BenchmarkLoad10000(b *testing.B) {
+	const path = "../../bench/out/rules-10000.yaml"
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Skipf("%s missing: go run ./bench/gen -rules 10000 -out bench/out/rules-10000.yaml", path)
+	}
+	b.SetBytes(st.Size())
+	b.ReportAllocs()
+	for b.Loop() {
+		rs, err := Load(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rs) != 10000 {
+			b.Fatalf("loaded %d rules, want 10000", len(rs))
+		}
+	}
 }
