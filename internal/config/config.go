@@ -5,7 +5,6 @@ package config
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,11 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/yamlnode"
 	"github.com/trailbell/trailbell/pattern"
 )
 
@@ -141,52 +140,21 @@ type Exception struct {
 // JSON string or as a YAML mapping.
 type Pattern string
 
-func (p *Pattern) UnmarshalYAML(b []byte) error {
-	var s string
-	if err := yaml.Unmarshal(b, &s); err == nil {
+func (p *Pattern) UnmarshalYAML(n *yaml.Node) error {
+	if n.ShortTag() == "!!null" {
+		*p = ""
+		return nil
+	}
+	if s, ok := yamlnode.IsString(n); ok {
 		*p = Pattern(s)
 		return nil
 	}
-	var v any
-	if err := yaml.UnmarshalWithOptions(b, &v, yaml.UseOrderedMap()); err != nil {
+	var b strings.Builder
+	if err := yamlnode.JSON(&b, n); err != nil {
 		return err
 	}
-	j, err := json.Marshal(toJSONable(v))
-	if err != nil {
-		return fmt.Errorf("pattern: %w", err)
-	}
-	*p = Pattern(j)
+	*p = Pattern(b.String())
 	return nil
-}
-
-// toJSONable turns decoded YAML into values encoding/json accepts, keeping key order.
-func toJSONable(v any) any {
-	switch v := v.(type) {
-	case yaml.MapSlice:
-		var b strings.Builder
-		b.WriteByte('{')
-		for i, it := range v {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			k, _ := json.Marshal(fmt.Sprint(it.Key))
-			val, _ := json.Marshal(toJSONable(it.Value))
-			b.Write(k)
-			b.WriteByte(':')
-			b.Write(val)
-		}
-		b.WriteByte('}')
-		return json.RawMessage(b.String())
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = toJSONable(e)
-		}
-		return out
-	case uint64:
-		return json.Number(strconv.FormatUint(v, 10))
-	}
-	return v
 }
 
 // Duration is a time.Duration written like "90s", "5m", "24h" or "7d".
@@ -213,17 +181,18 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // UnmarshalYAML decodes through UnmarshalText, but says where in the file a bad value is.
-func (d *Duration) UnmarshalYAML(n ast.Node) error { return unmarshalScalar(n, d.UnmarshalText) }
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return unmarshalScalar(n, d.UnmarshalText) }
 
-// unmarshalScalar decodes a YAML scalar with unmarshal. The YAML library passes errors of
-// UnmarshalText on bare, so one would not say which line of the file it is about.
-func unmarshalScalar(n ast.Node, unmarshal func([]byte) error) error {
-	var s string
-	if err := yaml.NodeToValue(n, &s); err != nil {
-		return err
+// unmarshalScalar decodes a YAML scalar with unmarshal, and places its error at the value.
+func unmarshalScalar(n *yaml.Node, unmarshal func([]byte) error) error {
+	if n.Kind != yaml.ScalarNode {
+		return yamlnode.Errorf(n, "want a string, got %s", yamlnode.Kind(n))
 	}
-	if err := unmarshal([]byte(s)); err != nil {
-		return &yaml.SyntaxError{Message: err.Error(), Token: n.GetToken()}
+	if n.ShortTag() == "!!null" {
+		return nil // not set: the default
+	}
+	if err := unmarshal([]byte(n.Value)); err != nil {
+		return yamlnode.Errorf(n, "%v", err)
 	}
 	return nil
 }
@@ -237,7 +206,7 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(b, filepath.Dir(path))
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, yamlnode.InFile("config "+path, err)
 	}
 	return c, nil
 }
@@ -245,9 +214,9 @@ func Load(path string) (*Config, error) {
 // Parse reads a configuration document; dir resolves relative paths in it.
 func Parse(b []byte, dir string) (*Config, error) {
 	c := &Config{}
-	if err := yaml.UnmarshalWithOptions(b, c, yaml.Strict(), yaml.DisallowUnknownField()); err != nil {
-		// "[line:column] message", without the quoted source lines: they may hold a secret.
-		return nil, errors.New(yaml.FormatError(err, false, false))
+	if err := yamlnode.Decode(b, c); err != nil {
+		// "line:column: field: message"; it never quotes the file, which may hold a secret
+		return nil, err
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

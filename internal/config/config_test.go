@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/goccy/go-yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/trailbell/trailbell/internal/config"
 )
@@ -51,8 +51,8 @@ func TestStrictAndValidate(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "notify:\n  recievers: []\n", []string{"recievers"}},
-		{"bad duration names its line", "notify:\n  dedupe_window: 7x\n", []string{"[2:18]", `invalid duration "7x"`}},
-		{"bad secret reference names its line", "notify:\n  receivers:\n    - {name: a, slack: {webhook_url: \"env:\"}}\n", []string{"[3:38]", `secret reference "env:" names nothing`}},
+		{"bad duration names its line", "notify:\n  dedupe_window: 7x\n", []string{"2:18: notify.dedupe_window: ", `invalid duration "7x"`}},
+		{"bad secret reference names its line", "notify:\n  receivers:\n    - {name: a, slack: {webhook_url: \"env:\"}}\n", []string{"3:38: notify.receivers[0].slack.webhook_url: ", `secret reference "env:" names nothing`}},
 		{"every problem with its path", `
 accounts: {"12345": x}
 notify:
@@ -136,7 +136,7 @@ notify:
     - {name: a, slack: {webhook_url: "https://hooks.slack.com/services/T/B/SECRETXYZ"}, bogus: 1}
   route: {receiver: a}
 `), ".")
-	if err == nil || !strings.Contains(err.Error(), "[4:") || !strings.Contains(err.Error(), `unknown field "bogus"`) {
+	if err == nil || !strings.Contains(err.Error(), `4:89: unknown field "bogus" in notify.receivers[0]`) || !strings.Contains(err.Error(), `unknown field "bogus"`) {
 		t.Fatalf("error %v, want the line of the unknown field", err)
 	}
 	if strings.Contains(err.Error(), "SECRETXYZ") {

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v3"
 )
 
 // redacted is how a Secret shows everywhere.
@@ -37,15 +37,15 @@ func (s Secret) Reveal() string { return s.value }
 // IsSet reports whether the secret has a value or a reference to one.
 func (s Secret) IsSet() bool { return s.value != "" || s.ref != "" }
 
-func (s Secret) String() string                  { return redacted }
-func (s Secret) GoString() string                { return redacted }
-func (s Secret) Format(f fmt.State, _ rune)      { _, _ = f.Write([]byte(redacted)) }
-func (s Secret) LogValue() slog.Value            { return slog.StringValue(redacted) }
-func (s Secret) MarshalJSON() ([]byte, error)    { return json.Marshal(redacted) }
-func (s Secret) MarshalText() ([]byte, error)    { return []byte(redacted), nil }
-func (s Secret) MarshalYAML() (any, error)       { return redacted, nil }
-func (s *Secret) UnmarshalText(b []byte) error   { return s.parse(string(b)) }
-func (s *Secret) UnmarshalYAML(n ast.Node) error { return unmarshalScalar(n, s.UnmarshalText) }
+func (s Secret) String() string                    { return redacted }
+func (s Secret) GoString() string                  { return redacted }
+func (s Secret) Format(f fmt.State, _ rune)        { _, _ = f.Write([]byte(redacted)) }
+func (s Secret) LogValue() slog.Value              { return slog.StringValue(redacted) }
+func (s Secret) MarshalJSON() ([]byte, error)      { return json.Marshal(redacted) }
+func (s Secret) MarshalText() ([]byte, error)      { return []byte(redacted), nil }
+func (s Secret) MarshalYAML() (any, error)         { return redacted, nil }
+func (s *Secret) UnmarshalText(b []byte) error     { return s.parse(string(b)) }
+func (s *Secret) UnmarshalYAML(n *yaml.Node) error { return unmarshalScalar(n, s.UnmarshalText) }
 func (s *Secret) UnmarshalJSON(b []byte) error {
 	var v string
 	if err := json.Unmarshal(b, &v); err != nil {

@@ -268,13 +268,13 @@ func TestParseErrors(t *testing.T) {
 	for _, c := range []struct{ name, yaml, want string }{
 		{"unknown key", "rules:\n  - id: a\n    title: t\n    severity: low\n    colour: red\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml:5:5: unknown field \"colour\""},
 		{"bad pattern", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern:\n      detail:\n        eventName: X\n", "x.yaml:6: rule \"a\": pattern:"},
-		{"bad json string", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\": '\n", "line 5: invalid JSON"},
+		{"bad json string", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\": '\n", "x.yaml:5:14: rules[0].pattern: invalid JSON"},
 		{"bad severity", "rules:\n  - id: a\n    title: t\n    severity: urgent\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "severity: unknown severity"},
 		{"bad template", "rules:\n  - id: a\n    title: '{nope}'\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "placeholder {nope}"},
 		{"bad predicate", "rules:\n  - id: a\n    title: t\n    severity: low\n    predicates: [nope]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "unknown predicate \"nope\""},
 		{"bad id", "rules:\n  - id: Bad_ID\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "kebab-case"},
 		{"no rules", "rules: []\n", "no rules"},
-		{"decoder panic (goccy tag where a list is expected)", "rules:\n  - id: a\n    title: t\n    severity: low\n    tags: !T1562.008]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml: malformed YAML"},
+		{"tag where a list is expected (goccy's decoder panicked)", "rules:\n  - id: a\n    title: t\n    severity: low\n    tags: !T1562.008]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml:5:11: rules[0].tags: want a list, got a tagged value"},
 		{"sample not object", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n    samples:\n      match: ['[1]']\n", "x.yaml:7: rule \"a\": samples.match[0] is not a JSON object"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

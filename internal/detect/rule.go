@@ -14,10 +14,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/yamlnode"
 	"github.com/trailbell/trailbell/pattern"
 	"github.com/trailbell/trailbell/rules"
 )
@@ -151,8 +151,8 @@ func loadFile(fsys fs.FS, p, name string) ([]Rule, error) {
 // Parse reads one YAML rule file; name is used in error messages.
 func Parse(data []byte, name string) ([]Rule, error) {
 	var f yamlFile
-	if err := decodeYAML(data, &f); err != nil {
-		return nil, fmt.Errorf("%s%s", name, yamlErrorText(err))
+	if err := yamlnode.Decode(data, &f); err != nil {
+		return nil, yamlnode.InFile(name, err)
 	}
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("%s: no rules (want `rules: [{id, title, severity, pattern}]`)", name)
@@ -171,30 +171,6 @@ func Parse(data []byte, name string) ([]Rule, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// decodeYAML is strict decoding. goccy/go-yaml v1.19.2 dereferences nil on some malformed
-// input (a tag where a sequence is expected, e.g. `tags: !x]`, found by FuzzParse); a rule
-// file must give an error, not take the process down, so that one panic becomes an error.
-func decodeYAML(data []byte, v any) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed YAML the decoder cannot read (%v)", r)
-		}
-	}()
-	return yaml.UnmarshalWithOptions(data, v, yaml.Strict())
-}
-
-// yamlErrorText turns goccy's "[line:col] message" into ":line:col: message", the form
-// editors and `rules validate` readers expect after a file name, and drops its source excerpt.
-func yamlErrorText(err error) string {
-	s := strings.TrimSpace(yaml.FormatError(err, false, false))
-	if strings.HasPrefix(s, "[") {
-		if end := strings.Index(s, "] "); end > 0 && strings.Trim(s[1:end], "0123456789:") == "" {
-			return ":" + s[1:end] + ": " + s[end+2:]
-		}
-	}
-	return ": " + s
 }
 
 func (y *yamlRule) rule(name string) (Rule, []error) {
@@ -319,24 +295,24 @@ type jsonNode struct {
 	line int
 }
 
-func (j *jsonNode) UnmarshalYAML(n ast.Node) error {
-	j.line = n.GetToken().Position.Line
-	if s, ok := stringValue(n); ok {
+func (j *jsonNode) UnmarshalYAML(n *yaml.Node) error {
+	j.line = n.Line
+	if s, ok := yamlnode.IsString(n); ok {
 		t := strings.TrimSpace(s)
 		if !json.Valid([]byte(t)) {
 			var se *json.SyntaxError
 			err := json.Unmarshal([]byte(t), new(any))
 			if errors.As(err, &se) {
-				return fmt.Errorf("line %d: invalid JSON at byte %d: %v", j.line, se.Offset, err)
+				return yamlnode.Errorf(n, "invalid JSON at byte %d: %v", se.Offset, err)
 			}
-			return fmt.Errorf("line %d: invalid JSON: %v", j.line, err)
+			return yamlnode.Errorf(n, "invalid JSON: %v", err)
 		}
 		j.json = t
 		return nil
 	}
 	var b strings.Builder
-	if err := nodeJSON(&b, n); err != nil {
-		return fmt.Errorf("line %d: %w", j.line, err)
+	if err := yamlnode.JSON(&b, n); err != nil {
+		return err
 	}
 	j.json = b.String()
 	return nil
@@ -348,18 +324,13 @@ type posString struct {
 	line int
 }
 
-func (p *posString) UnmarshalYAML(n ast.Node) error {
-	p.line = n.GetToken().Position.Line
-	if s, ok := stringValue(n); ok {
-		p.s = s
-		return nil
+func (p *posString) UnmarshalYAML(n *yaml.Node) error {
+	p.line = n.Line
+	if n.Kind != yaml.ScalarNode {
+		return yamlnode.Errorf(n, "want a string, got %s", yamlnode.Kind(n))
 	}
-	if _, isNull := n.(*ast.NullNode); isNull {
-		return nil
+	if n.ShortTag() != "!!null" {
+		p.s = n.Value
 	}
-	if _, isScalar := n.(ast.ScalarNode); !isScalar {
-		return fmt.Errorf("line %d: want a string, got %s", p.line, n.Type())
-	}
-	p.s = n.GetToken().Value
 	return nil
 }
