@@ -177,8 +177,8 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	h := &Handler{
-		Objects:  S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })},
-		Logger:   logger,
+		Objects: S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })},
+		Logger:  logger,
 	}
 	if env.DedupeTable != "" {
 		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
