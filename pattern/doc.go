@@ -72,12 +72,15 @@
 // Adding a pattern under an id that already has one keeps both: the id matches when any
 // of its patterns matches (as in quamina). Remove deletes every pattern of an id.
 //
+// Compile checks a pattern once and returns it compiled; AddPattern adds it to a Matcher
+// without parsing it again, and one compiled Pattern may serve many Matchers.
+//
 // # Concurrency
 //
-// Match may be called from many goroutines. Add and Remove may run concurrently with Match:
-// they change a list of compiled patterns under a mutex, and the next Match builds and
-// publishes a new immutable snapshot through an atomic pointer, so matches never see a
-// half-built state. Building is lazy, once after any number of Adds: adding 10,000
+// Match may be called from many goroutines. Add, AddPattern and Remove may run
+// concurrently with Match: they change a list of compiled patterns under a mutex, and the
+// next Match builds and publishes a new immutable snapshot through an atomic pointer, so
+// matches never see a half-built state. Building is lazy, once after any number of Adds: adding 10,000
 // patterns and then matching costs one build, but alternating Add and Match rebuilds
 // every time (a full build of 10,000 patterns takes about 0.1 s of CPU).
 package pattern

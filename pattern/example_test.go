@@ -112,3 +112,27 @@ func ExampleMatcher_Remove() {
 	// [deletes users]
 	// [users]
 }
+
+// Compile checks a pattern once; the compiled Pattern can then be added to any number of
+// matchers without being parsed again.
+func ExampleCompile() {
+	p, err := pattern.Compile(`{"detail":{"eventName":["StopLogging","DeleteTrail"]}}`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a, b := pattern.New(), pattern.New()
+	a.AddPattern("trail-tampering", p)
+	b.AddPattern("audit-off", p)
+	event := []byte(`{"detail":{"eventName":"StopLogging"}}`)
+	ida, _ := a.Match(event)
+	idb, _ := b.Match(event)
+	fmt.Println(ida, idb)
+
+	_, err = pattern.Compile(`{"detail":{"eventName":[{"prefix":5}]}}`)
+	var perr *pattern.PatternError
+	fmt.Println(errors.As(err, &perr))
+	// Output:
+	// [trail-tampering] [audit-off]
+	// true
+}

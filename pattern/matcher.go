@@ -34,15 +34,20 @@ func New() *Matcher {
 // does); use Remove first to replace a pattern. An invalid pattern is not added and the
 // error, a *PatternError, names the JSON path and the reason.
 func (m *Matcher) Add(id, pattern string) error {
-	c, err := compile(pattern)
+	p, err := Compile(pattern)
 	if err != nil {
 		return err
 	}
+	m.AddPattern(id, p)
+	return nil
+}
+
+// AddPattern is Add for a pattern compiled already.
+func (m *Matcher) AddPattern(id string, p *Pattern) {
 	m.mu.Lock()
-	m.entries = append(m.entries, entry{id: id, c: c})
+	m.entries = append(m.entries, entry{id: id, c: p.c})
 	m.dirty.Store(true)
 	m.mu.Unlock()
-	return nil
 }
 
 // Remove deletes every pattern added under id. Removing an unknown id does nothing.

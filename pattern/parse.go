@@ -117,6 +117,22 @@ type compiled struct {
 	alts [][]condition
 }
 
+// Pattern is a compiled event pattern. It is immutable and may be added to any number of
+// Matchers (AddPattern), so a pattern checked once when it is loaded is not parsed again.
+type Pattern struct {
+	c *compiled
+}
+
+// Compile parses p, returning a *PatternError naming the JSON path and the reason when it
+// is not a valid event pattern.
+func Compile(p string) (*Pattern, error) {
+	c, err := compile(p)
+	if err != nil {
+		return nil, err
+	}
+	return &Pattern{c: c}, nil
+}
+
 // Validate reports whether p is a valid event pattern, returning a *PatternError naming
 // the JSON path and the reason when it is not.
 func Validate(p string) error {

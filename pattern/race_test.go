@@ -177,3 +177,27 @@ func TestConcurrentMatchWhileAdding(t *testing.T) {
 		}
 	}
 }
+
+// One compiled Pattern shared by matchers that build their snapshots at the same time: the
+// compiled form is only read, so -race stays quiet and every matcher answers alike.
+func TestCompiledPatternSharedAcrossMatchers(t *testing.T) {
+	p, err := pattern.Compile(`{"detail":{"eventName":["CreateUser"],"requestParameters":{"n":[{"numeric":[">",1]}]}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := []byte(`{"detail":{"eventName":"CreateUser","requestParameters":{"n":2}}}`)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := pattern.New()
+			m.AddPattern(fmt.Sprint("p", i), p)
+			ids, err := m.Match(event)
+			if err != nil || len(ids) != 1 || ids[0] != fmt.Sprint("p", i) {
+				t.Errorf("matcher %d: %v %v", i, ids, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
