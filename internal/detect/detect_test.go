@@ -369,6 +369,35 @@ func TestExceptions(t *testing.T) {
 	}
 }
 
+// New reuses the patterns loading compiled, but a rule whose pattern or exceptions were
+// changed after loading is matched by what it says now.
+func TestRuleChangedAfterLoading(t *testing.T) {
+	y := "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"CreateUser\"]}}'\n" +
+		"    exceptions:\n      - '{\"detail\":{\"userIdentity\":{\"type\":[\"AssumedRole\"]}}}'\n"
+	rs, err := Parse([]byte(y), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs[0].Pattern = `{"detail":{"eventName":["DeleteUser"]}}`
+	rs[0].Exceptions = []string{`{"detail":{"userIdentity":{"type":["Root"]}}}`}
+	e, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(name, who string) string {
+		return `{"eventSource":"iam.amazonaws.com","eventName":"` + name + `","eventType":"AwsApiCall","userIdentity":{"type":"` + who + `","arn":"arn:aws:iam::1:user/a"}}`
+	}
+	if fs := detect(t, e, record("CreateUser", "IAMUser")); len(fs) != 0 {
+		t.Errorf("the pattern as loaded still fires: %v", ruleIDs(fs))
+	}
+	if fs := detect(t, e, record("DeleteUser", "AssumedRole")); len(fs) != 1 {
+		t.Errorf("the changed pattern does not fire, or the loaded exception still holds: %v", ruleIDs(fs))
+	}
+	if fs := detect(t, e, record("DeleteUser", "Root")); len(fs) != 0 {
+		t.Errorf("the changed exception does not suppress: %v", ruleIDs(fs))
+	}
+}
+
 func TestEnvelopeRecord(t *testing.T) {
 	for _, c := range []struct{ name, env, raw, err string }{
 		{"detail last", `{"version":"0","resources":[],"detail":{"eventName":"X","n":1.50}}`, `{"eventName":"X","n":1.50}`, ""},

@@ -54,14 +54,14 @@ func New(rs []Rule) (*Engine, error) {
 				errs = append(errs, fmt.Errorf("%s: rule %q: unknown predicate %q", r.File, r.ID, p))
 			}
 		}
-		if err := e.m.Add(r.ID, r.Pattern); err != nil {
+		if err := e.add(r.ID, r.Pattern, r.compiled.of(r.Pattern, false)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: rule %q: pattern: %w", r.File, r.ID, err))
 			continue
 		}
 		e.entries[r.ID] = entry{rule: i}
 		for j, x := range r.Exceptions {
 			id := exceptionID(r.ID, j)
-			if err := e.m.Add(id, x); err != nil {
+			if err := e.add(id, x, r.compiled.of(x, true)); err != nil {
 				errs = append(errs, fmt.Errorf("%s: rule %q: exceptions[%d]: %w", r.File, r.ID, j, err))
 				continue
 			}
@@ -72,6 +72,15 @@ func New(rs []Rule) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// add adds a pattern under id: compiled already when loading compiled it, else from text.
+func (e *Engine) add(id, text string, compiled *pattern.Pattern) error {
+	if compiled != nil {
+		e.m.AddPattern(id, compiled)
+		return nil
+	}
+	return e.m.Add(id, text)
 }
 
 // Rules returns the compiled rules in load order.

@@ -37,6 +37,28 @@ type Rule struct {
 	Samples     Samples
 	// File is where the rule was loaded from, as "path:line" of its id.
 	File string
+
+	// compiled holds the patterns as loading compiled them, so New need not parse them again.
+	compiled compiledPatterns
+}
+
+// compiledPatterns are a rule's pattern and exceptions compiled from the texts they keep, so
+// a Rule whose Pattern or Exceptions were changed after loading is compiled afresh.
+type compiledPatterns struct {
+	pattern    string
+	p          *pattern.Pattern
+	exceptions map[string]*pattern.Pattern
+}
+
+// of returns the compiled form of text when loading compiled that very text.
+func (c *compiledPatterns) of(text string, exception bool) *pattern.Pattern {
+	if !exception {
+		if c.p != nil && c.pattern == text {
+			return c.p
+		}
+		return nil
+	}
+	return c.exceptions[text]
 }
 
 // Samples are CloudTrail records (or EventBridge envelopes) the rule must and must not report.
@@ -206,8 +228,10 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 		fail(0, "pattern is required")
 	} else {
 		r.Pattern = y.Pattern.json
-		if err := pattern.Validate(r.Pattern); err != nil {
+		if p, err := pattern.Compile(r.Pattern); err != nil {
 			fail(y.Pattern.line, "pattern: %v", err)
+		} else {
+			r.compiled.pattern, r.compiled.p = r.Pattern, p
 		}
 	}
 	for i, e := range y.Exceptions {
@@ -215,8 +239,13 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 			fail(0, "exceptions[%d] is empty", i)
 			continue
 		}
-		if err := pattern.Validate(e.json); err != nil {
+		if p, err := pattern.Compile(e.json); err != nil {
 			fail(e.line, "exceptions[%d]: %v", i, err)
+		} else {
+			if r.compiled.exceptions == nil {
+				r.compiled.exceptions = map[string]*pattern.Pattern{}
+			}
+			r.compiled.exceptions[e.json] = p
 		}
 		r.Exceptions = append(r.Exceptions, e.json)
 	}
