@@ -465,11 +465,11 @@ func TestTriggerChoice(t *testing.T) {
 	}
 	s := build(entries)
 	f, _ := s.fieldAt([]string{"detail", "eventName"})
-	if len(f.exactStr) != 50 {
-		t.Errorf("eventName indexes %d values, want all 50 as triggers", len(f.exactStr))
+	if len(f.exactStr.m) != 50 {
+		t.Errorf("eventName indexes %d values, want all 50 as triggers", len(f.exactStr.m))
 	}
-	if src, _ := s.fieldAt([]string{"source"}); len(src.exactStr) != 0 {
-		t.Errorf("source was chosen as a trigger: %v", src.exactStr)
+	if src, _ := s.fieldAt([]string{"source"}); len(src.exactStr.m) != 0 {
+		t.Errorf("source was chosen as a trigger: %v", src.exactStr.m)
 	}
 }
 
@@ -626,5 +626,52 @@ func TestSecondScan(t *testing.T) {
 		if err != nil || !slices.Equal(ids, c.want) || twice != c.twice {
 			t.Errorf("Match(%s) = %q, %v, scanned twice %v; want %q, twice %v", c.ev, ids, err, twice, c.want, c.twice)
 		}
+	}
+}
+
+// TestKeyFilter: the filter in front of the exact and affix maps never rejects a key of
+// its set, at every set size and key length, and rejects most strings outside it (else it
+// would not spare map lookups).
+func TestKeyFilter(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	randKey := func() string {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		return string(b)
+	}
+	for _, n := range []int{0, 1, 3, 100, 5000} {
+		set := map[string]bool{}
+		for len(set) < n {
+			set[randKey()] = true
+		}
+		// Keys that differ only in the middle, like account IDs inside ARNs.
+		for i := range n / 2 {
+			set[fmt.Sprintf("arn:aws:iam::%012d:role/", i*7919)] = true
+		}
+		f := newKeyFilter(set)
+		for k := range set {
+			if !f.mayHave([]byte(k)) {
+				t.Fatalf("%d keys: the filter rejects %q, which is in the set", n, k)
+			}
+		}
+		if n < 100 {
+			continue
+		}
+		passed, tries := 0, 20000
+		for range tries {
+			k := randKey()
+			if !set[k] && f.mayHave([]byte(k)) {
+				passed++
+			}
+		}
+		if rate := float64(passed) / float64(tries); rate > 0.05 {
+			t.Errorf("%d keys: %.1f%% of strings outside the set pass the filter", n, 100*rate)
+		}
+	}
+	var empty keyFilter
+	if empty.mayHave([]byte("x")) {
+		t.Error("an empty filter passes a key")
 	}
 }

@@ -141,6 +141,12 @@ func (sc *scratch) newTrail(parent, array int32) int32 {
 }
 
 func (sc *scratch) hit(t target, trail int32) {
+	if id := sc.snap.direct[t]; id >= 0 {
+		if sc.idStamp[id] != sc.epoch {
+			sc.emit(id)
+		}
+		return
+	}
 	si := sc.snap.tsub[t]
 	if sc.tStamp[t] != sc.epoch {
 		sc.tStamp[t] = sc.epoch
@@ -203,11 +209,7 @@ func unsafeString(b []byte) string {
 
 func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 	sc.present(f, fi, trail, 's', 0)
-	if f.exactStr != nil {
-		if ts, ok := f.exactStr[string(s)]; ok {
-			sc.hitAll(ts, trail)
-		}
-	}
+	sc.hitAll(f.exactStr.get(s), trail)
 	sc.hitAll(f.exists, trail)
 	sc.affixes(&f.prefix, s, false, trail)
 	sc.affixes(&f.suffix, s, true, trail)
@@ -215,11 +217,7 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 	if f.needFold {
 		sc.fbuf = appendFold(sc.fbuf[:0], s)
 		folded = sc.fbuf
-		if f.fold != nil {
-			if ts, ok := f.fold[string(folded)]; ok {
-				sc.hitAll(ts, trail)
-			}
-		}
+		sc.hitAll(f.fold.get(folded), trail)
 		sc.affixes(&f.prefixFold, folded, false, trail)
 		sc.affixes(&f.suffixFold, folded, true, trail)
 	}

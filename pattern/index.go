@@ -1,8 +1,10 @@
 package pattern
 
 import (
+	"encoding/binary"
 	"fmt"
 	"iter"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -55,23 +57,119 @@ func (b *bloom) mayHave(k []byte) bool {
 // target is what a value hit satisfies: one positive condition of one sub-pattern.
 type target = int32
 
-// lenIndex finds the keys that are a prefix (or suffix) of a value with one map lookup
-// per distinct key length, so thousands of prefixes cost a handful of lookups.
+// keyFilter is a blocked Bloom filter over a set of strings, sized to the set (16 bits a
+// key, two bits in one 64-bit word). It sits in front of the maps of exact values and
+// affixes so that a value no pattern names costs a hash of a few words of it, not a map
+// lookup into thousands of keys: that is what keeps the cost of an event flat as
+// patterns that cannot match it are added.
+type keyFilter struct {
+	words []uint64
+	shift uint8 // 64 - log2(len(words))
+}
+
+func newKeyFilter[V any](m map[string]V) keyFilter {
+	n := 1
+	for n*4 < len(m) {
+		n *= 2
+	}
+	f := keyFilter{words: make([]uint64, n), shift: uint8(64 - bits.TrailingZeros(uint(n)))}
+	for k := range m {
+		h := keyHash([]byte(k))
+		f.words[f.word(h)] |= keyBits(h)
+	}
+	return f
+}
+
+func (f *keyFilter) word(h uint64) uint64 {
+	if f.shift == 64 {
+		return 0
+	}
+	return h >> f.shift
+}
+
+func keyBits(h uint64) uint64 { return 1<<(h&63) | 1<<(h>>6&63) }
+
+// mayHave reports whether k may be in the set; false is certain.
+func (f *keyFilter) mayHave(k []byte) bool {
+	if len(f.words) == 0 {
+		return false
+	}
+	h := keyHash(k)
+	b := keyBits(h)
+	return f.words[f.word(h)]&b == b
+}
+
+// keyHash mixes the length of k with its first, middle and last eight bytes (all of it up
+// to 24 bytes). Keys that agree on those still work: the map behind the filter decides.
+func keyHash(k []byte) uint64 {
+	n := len(k)
+	var a, b, c uint64
+	switch {
+	case n >= 8:
+		a = binary.LittleEndian.Uint64(k)
+		b = binary.LittleEndian.Uint64(k[n-8:])
+		if n > 16 {
+			c = binary.LittleEndian.Uint64(k[n/2-4:])
+		}
+	case n >= 4:
+		a = uint64(binary.LittleEndian.Uint32(k))
+		b = uint64(binary.LittleEndian.Uint32(k[n-4:]))
+	case n > 0:
+		a = uint64(k[0]) | uint64(k[n/2])<<8 | uint64(k[n-1])<<16
+	}
+	h := (a^uint64(n)<<56)*0x9e3779b97f4a7c15 ^ (b+c*0xd6e8feb86659fd93)*0xc2b2ae3d27d4eb4f
+	h ^= h >> 31
+	h *= 0xff51afd7ed558ccd
+	return h ^ h>>29
+}
+
+// strIndex maps strings to entries, with a keyFilter in front of the map.
+type strIndex[T any] struct {
+	m      map[string][]T
+	filter keyFilter
+}
+
+func (ix *strIndex[T]) add(key string, v T) {
+	if ix.m == nil {
+		ix.m = map[string][]T{}
+	}
+	ix.m[key] = append(ix.m[key], v)
+}
+
+// finish builds the filter once every key is added.
+func (ix *strIndex[T]) finish() {
+	if ix.m != nil {
+		ix.filter = newKeyFilter(ix.m)
+	}
+}
+
+func (ix *strIndex[T]) get(k []byte) []T {
+	if !ix.filter.mayHave(k) {
+		return nil
+	}
+	return ix.m[string(k)]
+}
+
+// lenIndex finds the keys that are a prefix (or suffix) of a value with one filtered map
+// lookup per distinct key length, so thousands of prefixes cost a handful of probes.
 type lenIndex[T any] struct {
-	lens   []int // ascending
-	maps   []map[string][]T
-	blooms []bloom
+	lens []int // ascending
+	ixs  []strIndex[T]
 }
 
 func (ix *lenIndex[T]) add(key string, v T) {
 	i, found := slices.BinarySearch(ix.lens, len(key))
 	if !found {
 		ix.lens = slices.Insert(ix.lens, i, len(key))
-		ix.maps = slices.Insert(ix.maps, i, map[string][]T{})
-		ix.blooms = slices.Insert(ix.blooms, i, bloom{})
+		ix.ixs = slices.Insert(ix.ixs, i, strIndex[T]{})
 	}
-	ix.maps[i][key] = append(ix.maps[i][key], v)
-	ix.blooms[i].add(key)
+	ix.ixs[i].add(key, v)
+}
+
+func (ix *lenIndex[T]) finish() {
+	for i := range ix.ixs {
+		ix.ixs[i].finish()
+	}
 }
 
 // lookup yields the entries of every key that is a prefix of s (with suffix, a suffix).
@@ -85,10 +183,7 @@ func (ix *lenIndex[T]) lookup(s []byte, suffix bool) iter.Seq[[]T] {
 			if suffix {
 				k = s[len(s)-n:]
 			}
-			if !ix.blooms[i].mayHave(k) {
-				continue
-			}
-			if vs, ok := ix.maps[i][string(k)]; ok && !yield(vs) {
+			if vs := ix.ixs[i].get(k); vs != nil && !yield(vs) {
 				return
 			}
 		}
@@ -130,13 +225,13 @@ func (ix *cidrIndex) add(p netip.Prefix, t target) {
 
 // field indexes every value test that patterns make at one path.
 type field struct {
-	exactStr   map[string][]target
+	exactStr   strIndex[target]
 	exactNum   map[float64][]target
 	nulls      []target
 	trues      []target
 	falses     []target
 	exists     []target // exists:true: any leaf value
-	fold       map[string][]target
+	fold       strIndex[target]
 	prefix     lenIndex[target]
 	prefixFold lenIndex[target]
 	suffix     lenIndex[target]
@@ -183,11 +278,14 @@ type sub struct {
 
 // snapshot is an immutable compiled form of every pattern of a Matcher.
 type snapshot struct {
-	root    *pathNode
-	nodes   int
-	fields  []*field
-	subs    []sub
-	tsub    []int32 // target -> sub
+	root   *pathNode
+	nodes  int
+	fields []*field
+	subs   []sub
+	tsub   []int32 // target -> sub
+	// direct: for a target that is the only condition of its sub-pattern, the id that
+	// matches as soon as it is hit (no trail or occurrence to check); -1 for the others.
+	direct  []int32
 	negOnly []int32 // subs without eager conditions, checked on every event
 	ids     []string
 }
@@ -222,9 +320,17 @@ func build(entries []entry) *snapshot {
 			s.addSub(ix, alt, freq)
 		}
 	}
+	s.direct = make([]int32, len(s.tsub))
+	for t, si := range s.tsub {
+		s.direct[t] = -1
+		if sb := &s.subs[si]; sb.npos == 1 && len(sb.absent) == 0 && len(sb.deferred) == 0 {
+			s.direct[t] = sb.id
+		}
+	}
 	s.root.finish(s.fields)
 	for _, f := range s.fields {
 		f.finishNumbers()
+		f.finishIndexes()
 	}
 	return s
 }
@@ -380,14 +486,22 @@ func (s *snapshot) fieldAt(path []string) (*field, int32) {
 	return s.fields[n.field], n.field
 }
 
+// finishIndexes builds the filters of the string indexes once every pattern is added.
+func (f *field) finishIndexes() {
+	f.exactStr.finish()
+	f.fold.finish()
+	for _, ix := range []*lenIndex[target]{&f.prefix, &f.prefixFold, &f.suffix, &f.suffixFold} {
+		ix.finish()
+	}
+	f.wcPrefix.finish()
+	f.wcSuffix.finish()
+}
+
 func (f *field) add(m valueMatcher, t target) {
 	f.addNumKeys(&m)
 	switch m.kind {
 	case opExactString:
-		if f.exactStr == nil {
-			f.exactStr = map[string][]target{}
-		}
-		f.exactStr[m.s] = append(f.exactStr[m.s], t)
+		f.exactStr.add(m.s, t)
 	case opExactNumber:
 		if f.exactNum == nil {
 			f.exactNum = map[float64][]target{}
@@ -403,10 +517,7 @@ func (f *field) add(m valueMatcher, t target) {
 	case opExists:
 		f.exists = append(f.exists, t)
 	case opEqualsFold:
-		if f.fold == nil {
-			f.fold = map[string][]target{}
-		}
-		f.fold[m.s] = append(f.fold[m.s], t)
+		f.fold.add(m.s, t)
 		f.needFold = true
 	case opPrefix:
 		f.prefix.add(m.s, t)
