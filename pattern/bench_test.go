@@ -553,10 +553,14 @@ func BenchmarkCloudTrailScaling(b *testing.B) {
 	}
 }
 
+// arnPattern is one pattern on the field of the mixed set that comes last in alphabetized
+// records, userIdentity.arn: a single pattern that reads as far into them as the 10,000.
+const arnPattern = `{"detail":{"userIdentity":{"arn":[{"prefix":"arn:aws:iam::123456789012:role/"}]}}}`
+
 // TestCloudTrailScalingTable prints the scaling table: the cost of each pattern set relative
 // to a baseline, the IAM seed pattern alone (target for 10,000 patterns: <= 1.5) or, to
 // separate "more patterns" from "more fields to read", the 9 patterns that name the same
-// fields as the 10,000. Each row's passes alternate with passes of its baseline, so both
+// fields as the 10,000, or one pattern on userIdentity.arn. Each row's passes alternate with passes of its baseline, so both
 // see the same machine load. "Bytes read" is the share of the event bytes a matcher reads
 // before it has seen every field its patterns name.
 func TestCloudTrailScalingTable(t *testing.T) {
@@ -577,13 +581,17 @@ func TestCloudTrailScalingTable(t *testing.T) {
 	}
 	seedOnly := scalingMatcher(t, 1)
 	sameFields := scalingMatcher(t, 9)
+	lastField := pattern.New()
+	if err := lastField.Add("arn", arnPattern); err != nil {
+		t.Fatal(err)
+	}
 	fmt.Printf("\n| events | patterns | kinds | bytes read | events/s | baseline | baseline events/s, same run | ns/event | cost vs baseline | Add (all) | first Match |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	type row struct {
 		n, kind int
 		set     string
 		base    string
 	}
-	const seed, nine = "seed pattern", "9 patterns, same fields"
+	const seed, nine, arn = "seed pattern", "9 patterns, same fields", "1 pattern on userIdentity.arn"
 	// 9 = the seed pattern and one of each generated kind: the fields of the 10,000-pattern
 	// set without its number, which separates "more fields to read" from "more patterns".
 	// Each set of rows runs on the envelopes as stored (detail keys often sorted
@@ -592,7 +600,7 @@ func TestCloudTrailScalingTable(t *testing.T) {
 	var rows []row
 	for _, set := range []string{"as stored", "CloudTrail order"} {
 		rows = append(rows, row{1, -1, set, seed}, row{9, -1, set, seed}, row{100, -1, set, seed}, row{10_000, -1, set, seed},
-			row{10_000, -1, set, nine}, row{10_000, seedShaped, set, seed})
+			row{10_000, -1, set, nine}, row{10_000, -1, set, arn}, row{10_000, seedShaped, set, seed})
 	}
 	for k := range scalingOperators[:seedShaped] {
 		rows = append(rows, row{10_000, k, "as stored", seed})
@@ -634,8 +642,11 @@ func TestCloudTrailScalingTable(t *testing.T) {
 		firstMatch := time.Since(start)
 		checkScaling(t, m, seedOnly, events, r.n)
 		base := seedOnly
-		if r.base == nine {
+		switch r.base {
+		case nine:
 			base = sameFields
+		case arn:
+			base = lastField
 		}
 		// Enough rounds over the 859 envelopes that one timed pass lasts ~0.1 s; the fastest
 		// of 11 passes of each counts.
