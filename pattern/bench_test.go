@@ -82,17 +82,14 @@ func (w *workload) quaminaEPS() float64 {
 	return best
 }
 
-// target is the ratio (events/s ÷ json.Valid events/s) the workload should reach: the
-// issue's figure where it gives one, else quamina's ratio where quamina supports the
-// workload, else 5 × event-ruler's ratio, both against jsonValidImplied.
+// target is the ratio (events/s ÷ json.Valid events/s) the workload should reach. The issue
+// asks for both "at least quamina's where quamina supports the workload" and "at least five
+// times event-ruler's everywhere", so it is the larger of the two (and of the issue's own
+// figure where it gives one), peer events/s taken against jsonValidImplied.
 func (w *workload) target() float64 {
-	if t, ok := issueTargets[w.Name]; ok {
-		return t
-	}
-	if q := w.quaminaEPS(); q > 0 {
-		return q / jsonValidImplied
-	}
-	return 5 * w.eventRulerEPS() / jsonValidImplied
+	t := issueTargets[w.Name]
+	t = max(t, w.quaminaEPS()/jsonValidImplied)
+	return max(t, 5*w.eventRulerEPS()/jsonValidImplied)
 }
 
 func loadWorkloads(t testing.TB) []workload {
