@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A brute-force reference: decode the event with encoding/json, list every leaf value with
@@ -673,5 +675,52 @@ func TestKeyFilter(t *testing.T) {
 	var empty keyFilter
 	if empty.mayHave([]byte("x")) {
 		t.Error("an empty filter passes a key")
+	}
+}
+
+// TestAppendFold checks the eight-bytes-at-a-time ASCII path of appendFold against folding
+// one rune at a time, on every ASCII byte at every offset and on random mixed text.
+func TestAppendFold(t *testing.T) {
+	slow := func(b []byte) []byte {
+		var out []byte
+		for i := 0; i < len(b); {
+			r, size := utf8.DecodeRune(b[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				out = append(out, b[i])
+			case r < utf8.RuneSelf:
+				out = append(out, byte(unicode.ToLower(r)))
+			default:
+				out = utf8.AppendRune(out, unicode.ToLower(unicode.ToUpper(r)))
+			}
+			i += size
+		}
+		return out
+	}
+	check := func(b []byte) {
+		t.Helper()
+		if got, want := appendFold(nil, b), slow(b); !bytes.Equal(got, want) {
+			t.Fatalf("appendFold(%q) = %q, want %q", b, got, want)
+		}
+	}
+	for c := range 128 {
+		for off := range 9 {
+			b := []byte(strings.Repeat("aZ", 9))
+			b[off] = byte(c)
+			check(b)
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []rune("azAZ@[`{09 _-Kk\u212a\u00c9\u00e9\u0130\u03a3")
+	for range 20000 {
+		var b []byte
+		for range r.IntN(40) {
+			if r.IntN(20) == 0 {
+				b = append(b, byte(0x80+r.IntN(128))) // invalid UTF-8
+				continue
+			}
+			b = utf8.AppendRune(b, alphabet[r.IntN(len(alphabet))])
+		}
+		check(b)
 	}
 }

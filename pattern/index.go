@@ -591,7 +591,19 @@ func foldString(s string) string {
 // runes through unicode.ToLower(unicode.ToUpper(r)) so that both spellings of letters like
 // the Kelvin sign meet. Invalid UTF-8 bytes are kept as they are.
 func appendFold(dst, b []byte) []byte {
-	for i := 0; i < len(b); {
+	// ASCII runs, eight bytes at a time: add 0x20 to the bytes in 'A'..'Z'.
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		if v&swarHi != 0 {
+			break
+		}
+		// For bytes below 0x80: x+(0x80-'A') has its high bit set iff x >= 'A', and
+		// x+(0x80-'Z'-1) iff x > 'Z'; no carries cross bytes.
+		upper := (v + 0x3f3f3f3f3f3f3f3f) &^ (v + 0x2525252525252525) & swarHi
+		dst = binary.LittleEndian.AppendUint64(dst, v|upper>>2)
+	}
+	for i < len(b) {
 		c := b[i]
 		if c < utf8.RuneSelf {
 			if 'A' <= c && c <= 'Z' {
