@@ -724,3 +724,48 @@ func TestAppendFold(t *testing.T) {
 		check(b)
 	}
 }
+
+// TestSkipRest checks skipRest, whose long runs go eight bytes at a time, against a
+// byte-at-a-time reference on random text rich in the bytes that matter (brackets, quotes,
+// backslashes, and 'Y', '_', 'y', DEL, which the eight-byte test lets through) and in long
+// runs of digits and spaces.
+func TestSkipRest(t *testing.T) {
+	ref := func(d []byte) (int, bool) {
+		depth := 0
+		for i := 0; i < len(d); i++ {
+			switch d[i] {
+			case '"':
+				for i++; i < len(d) && d[i] != '"'; i++ {
+					if d[i] == '\\' {
+						i++
+					}
+				}
+				if i >= len(d) {
+					return 0, false
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth <= 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	pieces := []string{"[", "]", "{", "}", `"`, `\`, `\"`, "Y", "_", "y", "\x7f", "\x80", "\xff", ",", ":",
+		"-122.462411479008651, ", "37.787230573742391", "0.0 ", "        ", "eventName", "true", "null", "[ [ [ "}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		b := []byte("[")
+		for range r.IntN(60) {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		wantPos, wantOK := ref(b)
+		p := scanner{data: b}
+		err := p.skipRest(0)
+		if (err == nil) != wantOK || wantOK && p.pos != wantPos {
+			t.Fatalf("skipRest(%q) = pos %d, err %v; want pos %d, ok %v", b, p.pos, err, wantPos, wantOK)
+		}
+	}
+}

@@ -307,6 +307,9 @@ const (
 	swarHi    = 0x8080808080808080
 	swarQuote = 0x2222222222222222 // '"' in every byte
 	swarBack  = 0x5c5c5c5c5c5c5c5c // '\\' in every byte
+	// A byte c is one of '[', ']', '{', '}' (or 'Y', '_', 'y', DEL) iff c|0x26 == 0x7f.
+	swarBracket = 0x2626262626262626
+	swarDel     = 0x7f7f7f7f7f7f7f7f
 )
 
 // stringEnd returns the index of the closing quote of a string whose content starts at i,
@@ -408,12 +411,31 @@ var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true
 func (p *scanner) skipRest(depth int) error {
 	d := p.data
 	i := p.pos
+	run := 0 // non-structural bytes in a row
 	for i < len(d) {
 		c := d[i]
 		if !structural[c] {
 			i++
+			if run++; run < 4 {
+				continue
+			}
+			// A long run (numbers, spaces): eight bytes at a time to the next byte that
+			// may be structural, a quote or a byte c with c|0x26 == 0x7f, which holds for
+			// the four brackets (and for 'Y', '_', 'y' and DEL, which then take the byte
+			// path). Short runs, such as `":"` between strings, stay on the byte path.
+			for i+8 <= len(d) {
+				v := binary.LittleEndian.Uint64(d[i:])
+				q, b := v^swarQuote, (v|swarBracket)^swarDel
+				if m := (((q - swarLo) &^ q) | ((b - swarLo) &^ b)) & swarHi; m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					break
+				}
+				i += 8
+			}
+			run = 0
 			continue
 		}
+		run = 0
 		switch c {
 		case '"':
 			end, _, err := p.stringEnd(i + 1)
