@@ -769,3 +769,40 @@ func TestSkipRest(t *testing.T) {
 		}
 	}
 }
+
+// TestChildLookup covers both ways a path node finds a key: by comparison when it has at
+// most maxSmallChildren children (keys sharing their first eight bytes, keys shorter than
+// eight bytes, keys of 63 bytes or more, which share a length bit) and through its map
+// when it has more.
+func TestChildLookup(t *testing.T) {
+	long := strings.Repeat("k", 70)
+	small := []string{"", "a", "ab", "abcdefgh", "abcdefgh1", "abcdefgh2", "abcdefgi1", "a\x00", long, long + "x", strings.Repeat("k", 63)}
+	var many []string
+	for i := range maxSmallChildren + 10 {
+		many = append(many, fmt.Sprintf("field%d", i))
+	}
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	for _, keys := range [][]string{small, many} {
+		m := New()
+		for i, k := range keys {
+			if err := m.Add(strconv.Itoa(i), fmt.Sprintf(`{"top":{%s:["v"]}}`, quote(k))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		probe := append(slices.Clone(keys), "abcdefgh3", "abcdefg", "b", strings.Repeat("k", 64), long[:69], "field")
+		for _, k := range probe {
+			ev := fmt.Sprintf(`{"top":{%s:"v"}}`, quote(k))
+			got, err := m.Match([]byte(ev))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if i := slices.Index(keys, k); i >= 0 {
+				want = []string{strconv.Itoa(i)}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%d children, event %s: got %v, want %v", len(keys), ev, got, want)
+			}
+		}
+	}
+}

@@ -21,6 +21,11 @@ type pathNode struct {
 	field    int32 // index into snapshot.fields, -1 when no pattern tests a value here
 	// bloom rejects most keys that are not children without hashing them.
 	bloom bloom
+	// small holds the children when there are at most maxSmallChildren of them, so that
+	// a key is found by comparing a length and a word rather than by hashing it; lens
+	// has bit min(len, 63) set for the length of each.
+	small []smallChild
+	lens  uint64
 	// fast: some field at or below this node must always be read (a trigger, or an
 	// exists:false of a pattern without trigger). The first scan of an event reads until
 	// the fast children (nfast of them) are seen, and on when a trigger that has fired
@@ -32,6 +37,49 @@ type pathNode struct {
 	lazy  []*pathNode
 	// fields lists every field at or below this node, to mark them missed.
 	fields []int32
+}
+
+// maxSmallChildren is the most children a node looks up by comparison (smallChild)
+// instead of through its map.
+const maxSmallChildren = 16
+
+type smallChild struct {
+	word uint64 // the first eight bytes of key, zero-padded
+	key  string
+	node *pathNode
+}
+
+// firstWord returns the first eight bytes of k as a little-endian word, zero-padded.
+func firstWord(k []byte) uint64 {
+	if len(k) >= 8 {
+		return binary.LittleEndian.Uint64(k)
+	}
+	var w uint64
+	for i := len(k) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(k[i])
+	}
+	return w
+}
+
+// child returns the child of n under key, or nil.
+func (n *pathNode) child(key []byte) *pathNode {
+	if n.small == nil {
+		if n.children == nil || !n.bloom.mayHave(key) {
+			return nil
+		}
+		return n.children[string(key)]
+	}
+	if n.lens&(1<<min(len(key), 63)) == 0 {
+		return nil
+	}
+	w := firstWord(key)
+	for i := range n.small {
+		c := &n.small[i]
+		if c.word == w && len(c.key) == len(key) && (len(key) <= 8 || string(key[8:]) == c.key[8:]) {
+			return c.node
+		}
+	}
+	return nil
 }
 
 // bloom is a 256-bit filter over a key's length and first and last bytes.
@@ -449,6 +497,13 @@ func (n *pathNode) finish(fields []*field) {
 	n.fast = n.field >= 0 && fields[n.field].fast
 	if n.field >= 0 {
 		n.fields = append(n.fields, n.field)
+	}
+	n.small, n.lens = nil, 0
+	if len(n.children) <= maxSmallChildren {
+		for k, c := range n.children {
+			n.small = append(n.small, smallChild{word: firstWord([]byte(k)), key: k, node: c})
+			n.lens |= 1 << min(len(k), 63)
+		}
 	}
 	for _, c := range n.children {
 		c.finish(fields)

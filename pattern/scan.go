@@ -109,10 +109,7 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		}
 		p.pos++
 		p.ws()
-		var child *pathNode
-		if n.children != nil && n.bloom.mayHave(key) {
-			child = n.children[string(key)]
-		}
+		child := n.child(key)
 		// A repeated key is read once: the first occurrence wins.
 		if child != nil && sc.nodeSeen[child.id] != visit {
 			sc.nodeSeen[child.id] = visit
