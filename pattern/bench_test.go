@@ -296,57 +296,32 @@ func BenchmarkWorkload(b *testing.B) {
 	}
 }
 
-// bestInterleaved is timeInterleaved reporting the fastest of the n passes of each instead
-// of their mean: on a shared machine noise only ever adds time, so the fastest passes of two
-// matchers compare their costs better than means do when the difference sought is small.
-func bestInterleaved(lines [][]byte, warmup, n int, f, g func() error) (fEPS, gEPS float64, err error) {
+// interleaved times n passes of f and of g over lines, after warm-up passes, alternating
+// f and g so both see the same load on a shared machine. It returns the events/s of each,
+// as the mean over the passes and as the fastest pass: noise only ever adds time, so the
+// fastest passes of two matchers compare their costs better than means do when the
+// difference sought is small.
+func interleaved(lines [][]byte, warmup, n int, f, g func() error) (mean, best [2]float64, err error) {
 	for range warmup {
 		if err := f(); err != nil {
-			return 0, 0, err
+			return mean, best, err
 		}
 		if err := g(); err != nil {
-			return 0, 0, err
+			return mean, best, err
 		}
 	}
 	for range n {
-		for _, h := range []struct {
-			run  func() error
-			best *float64
-		}{{f, &fEPS}, {g, &gEPS}} {
+		for i, run := range []func() error{f, g} {
 			start := time.Now()
-			if err := h.run(); err != nil {
-				return 0, 0, err
+			if err := run(); err != nil {
+				return mean, best, err
 			}
-			*h.best = max(*h.best, float64(len(lines))/time.Since(start).Seconds())
+			eps := float64(len(lines)) / time.Since(start).Seconds()
+			mean[i] += eps / float64(n)
+			best[i] = max(best[i], eps)
 		}
 	}
-	return fEPS, gEPS, nil
-}
-
-// timeInterleaved returns the mean events/s of n timed passes of f and of g over lines,
-// after warm-up passes, alternating f and g so both see the same load on a shared machine.
-func timeInterleaved(lines [][]byte, warmup, n int, f, g func() error) (fEPS, gEPS float64, err error) {
-	for range warmup {
-		if err := f(); err != nil {
-			return 0, 0, err
-		}
-		if err := g(); err != nil {
-			return 0, 0, err
-		}
-	}
-	for range n {
-		for _, h := range []struct {
-			run func() error
-			sum *float64
-		}{{f, &fEPS}, {g, &gEPS}} {
-			start := time.Now()
-			if err := h.run(); err != nil {
-				return 0, 0, err
-			}
-			*h.sum += float64(len(lines)) / time.Since(start).Seconds()
-		}
-	}
-	return fEPS / float64(n), gEPS / float64(n), nil
+	return mean, best, nil
 }
 
 func fmtEPS(v float64) string {
@@ -395,9 +370,10 @@ func TestWorkloadTable(t *testing.T) {
 			continue
 		}
 		counts := make([]int, len(w.Patterns))
-		eps, veps, err := timeInterleaved(lines, warmup, passes,
+		mean, _, err := interleaved(lines, warmup, passes,
 			func() error { return pass(m, index, lines, counts) },
 			func() error { validPass(lines); return nil })
+		eps, veps := mean[0], mean[1]
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -668,11 +644,11 @@ func TestCloudTrailScalingTable(t *testing.T) {
 			t.Fatal(err)
 		}
 		rounds := max(1, int(100*time.Millisecond/max(time.Since(t0), time.Microsecond)))
-		eps, eps1, err := bestInterleaved(events, 2, 11, passOf(m, rounds), passOf(base, rounds))
+		_, best, err := interleaved(events, 2, 11, passOf(m, rounds), passOf(base, rounds))
 		if err != nil {
 			t.Fatal(err)
 		}
-		eps, eps1 = eps*float64(rounds), eps1*float64(rounds)
+		eps, eps1 := best[0]*float64(rounds), best[1]*float64(rounds)
 		fmt.Printf("| %s | %d | %s | %.0f%% | %s | %s | %s | %.0f | %.2f | %v | %v |\n",
 			r.set, r.n, kinds, 100*bytesRead(m, events), fmtEPS(eps), r.base, fmtEPS(eps1), 1e9/eps, eps1/eps,
 			addTime.Round(time.Millisecond), firstMatch.Round(time.Millisecond))
