@@ -498,17 +498,29 @@ func checkScaling(tb testing.TB, m, seedOnly *pattern.Matcher, events [][]byte, 
 
 var scalingEPS sync.Map // event set -> events/s of the seed pattern, to report the n/1 ratio in one run
 
-// BenchmarkCloudTrailScaling matches the envelopes as stored and with their detail keys in
-// CloudTrail's order (see TestCloudTrailScalingTable) against 1, 100 and 10,000 patterns.
-func BenchmarkCloudTrailScaling(b *testing.B) {
-	stored := loadEnvelopes(b)
-	ordered := make([][]byte, len(stored))
+// loadEnvelopeOrders returns the envelopes as stored and the same envelopes with their
+// detail keys in CloudTrail's order, checking that reordering changed no value.
+func loadEnvelopeOrders(tb testing.TB) (stored, ordered [][]byte) {
+	tb.Helper()
+	stored = loadEnvelopes(tb)
+	ordered = make([][]byte, len(stored))
 	for i, ev := range stored {
 		var err error
 		if ordered[i], err = cloudTrailOrder(ev); err != nil {
-			b.Fatalf("envelope %d: %v", i+1, err)
+			tb.Fatalf("envelope %d: %v", i+1, err)
+		}
+		var a, b any
+		if json.Unmarshal(ev, &a) != nil || json.Unmarshal(ordered[i], &b) != nil || !reflect.DeepEqual(a, b) {
+			tb.Fatalf("envelope %d: reordering changed its content", i+1)
 		}
 	}
+	return stored, ordered
+}
+
+// BenchmarkCloudTrailScaling matches the envelopes as stored and with their detail keys in
+// CloudTrail's order (see TestCloudTrailScalingTable) against 1, 100 and 10,000 patterns.
+func BenchmarkCloudTrailScaling(b *testing.B) {
+	stored, ordered := loadEnvelopeOrders(b)
 	seedOnly := scalingMatcher(b, 1)
 	for _, set := range []struct {
 		name   string
@@ -556,18 +568,7 @@ func TestCloudTrailScalingTable(t *testing.T) {
 	if !*workloadsFlag {
 		t.Skip("prints the scaling table; run with -workloads")
 	}
-	stored := loadEnvelopes(t)
-	ordered := make([][]byte, len(stored))
-	for i, ev := range stored {
-		var err error
-		if ordered[i], err = cloudTrailOrder(ev); err != nil {
-			t.Fatalf("envelope %d: %v", i+1, err)
-		}
-		var a, b any
-		if json.Unmarshal(ev, &a) != nil || json.Unmarshal(ordered[i], &b) != nil || !reflect.DeepEqual(a, b) {
-			t.Fatalf("envelope %d: reordering changed its content", i+1)
-		}
-	}
+	stored, ordered := loadEnvelopeOrders(t)
 	seedOnly := scalingMatcher(t, 1)
 	sameFields := scalingMatcher(t, 9)
 	lastField := pattern.New()
