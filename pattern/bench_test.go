@@ -373,10 +373,10 @@ func TestWorkloadTable(t *testing.T) {
 		mean, _, err := interleaved(lines, warmup, passes,
 			func() error { return pass(m, index, lines, counts) },
 			func() error { validPass(lines); return nil })
-		eps, veps := mean[0], mean[1]
 		if err != nil {
 			t.Fatal(err)
 		}
+		eps, veps := mean[0], mean[1]
 		allocs := testing.AllocsPerRun(1, func() { _ = pass(m, index, lines, counts) }) / float64(len(lines))
 		ratio, target := eps/veps, w.target()
 		ok := "no"
@@ -561,8 +561,8 @@ const arnPattern = `{"detail":{"userIdentity":{"arn":[{"prefix":"arn:aws:iam::12
 // TestCloudTrailScalingTable prints the scaling table: the cost of each pattern set relative
 // to a baseline, the IAM seed pattern alone (target for 10,000 patterns: <= 1.5) or, to
 // separate "more patterns" from "more fields to read", the 9 patterns that name the same
-// fields as the 10,000, or one pattern on userIdentity.arn. Each row's passes alternate with passes of its baseline, so both
-// see the same machine load. "Bytes read" is the share of the event bytes a matcher reads
+// fields as the 10,000, or one pattern on userIdentity.arn. Each row's passes alternate
+// with passes of its baseline, so both see the same machine load. "Bytes read" is the share of the event bytes a matcher reads
 // before it has seen every field its patterns name.
 func TestCloudTrailScalingTable(t *testing.T) {
 	if !*workloadsFlag {

@@ -309,6 +309,11 @@ const (
 	swarDel     = 0x7f7f7f7f7f7f7f7f
 )
 
+// zeroIn sets the high bit of the bytes that are zero in a or in b. The lowest one set is
+// exact; above it a borrow can set bits of bytes that are not zero, so callers use only the
+// lowest.
+func zeroIn(a, b uint64) uint64 { return ((a-swarLo)&^a | (b-swarLo)&^b) & swarHi }
+
 // stringEnd returns the index of the closing quote of a string whose content starts at i,
 // and whether the string has escapes. It looks at 8 bytes at a time for a quote or a
 // backslash (the lowest flagged byte of the zero-byte test is exact), and hands long
@@ -321,8 +326,7 @@ func (p *scanner) stringEnd(i int) (int, bool, error) {
 		lim := min(len(d), i+64)
 		for j+8 <= lim {
 			v := binary.LittleEndian.Uint64(d[j:])
-			q, b := v^swarQuote, v^swarBack
-			if m := (((q - swarLo) &^ q) | ((b - swarLo) &^ b)) & swarHi; m != 0 {
+			if m := zeroIn(v^swarQuote, v^swarBack); m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				goto found
 			}
@@ -422,8 +426,7 @@ func (p *scanner) skipRest(depth int) error {
 			// path). Short runs, such as `":"` between strings, stay on the byte path.
 			for i+8 <= len(d) {
 				v := binary.LittleEndian.Uint64(d[i:])
-				q, b := v^swarQuote, (v|swarBracket)^swarDel
-				if m := (((q - swarLo) &^ q) | ((b - swarLo) &^ b)) & swarHi; m != 0 {
+				if m := zeroIn(v^swarQuote, (v|swarBracket)^swarDel); m != 0 {
 					i += bits.TrailingZeros64(m) >> 3
 					break
 				}
