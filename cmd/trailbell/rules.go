@@ -17,7 +17,7 @@ func runRules(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "usage: trailbell rules list [--rules PATH]... [--no-builtin] [--json]\n"+
 			"       trailbell rules show [--rules PATH]... ID...\n"+
 			"       trailbell rules validate [PATH...]\n\n"+
-			"validate checks YAML, patterns, title templates and predicates, and runs every rule's samples;\n"+
+			"validate checks YAML, patterns, title and runbook templates and predicates, and runs every rule's samples;\n"+
 			"with no PATH it checks the built-in pack. Exit 2 with file:line errors when anything is invalid.")
 	}
 	return dispatch(ctx, "trailbell rules", args, io, []command{
@@ -113,6 +113,9 @@ func rulesShow(_ context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.out, "id:          %s\nseverity:    %s\ntitle:       %s\nfile:        %s\n", r.ID, r.Severity, r.Title, r.File)
 		if r.Description != "" {
 			fmt.Fprintf(io.out, "description: %s\n", r.Description)
+		}
+		if r.Runbook != "" {
+			fmt.Fprintf(io.out, "runbook:\n  %s\n", strings.ReplaceAll(r.Runbook, "\n", "\n  "))
 		}
 		fmt.Fprintf(io.out, "pattern:\n%s\n", rulesIndentJSON(r.Pattern))
 		for _, x := range r.Exceptions {

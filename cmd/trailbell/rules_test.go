@@ -13,6 +13,9 @@ func TestRulesCommand(t *testing.T) {
   - id: my-rule
     title: "{principal} created {requestParameters.userName}"
     severity: medium
+    runbook: |
+      Check {who}'s other calls.
+      aws iam delete-user --user-name {requestParameters.userName}
     pattern: {"detail": {"eventName": ["CreateUser"]}}
     samples:
       match:
@@ -23,12 +26,22 @@ func TestRulesCommand(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, []byte(`rules:
   - id: bad-rule
-    title: "{who}"
+    title: "{whom}"
     severity: low
     pattern: {"detail": {"eventName": ["CreateUser"]}}
     samples:
       match:
         - '{"eventSource":"iam.amazonaws.com","eventName":"DeleteUser","eventType":"AwsApiCall"}'
+`))
+	badBook := filepath.Join(dir, "bad-book.yaml")
+	writeFile(t, badBook, []byte(`rules:
+  - id: bad-book
+    title: "{who} created a user"
+    severity: low
+    runbook: |
+      Check {who}.
+      aws iam delete-user --user-name {requestParameter.userName}
+    pattern: {"detail": {"eventName": ["CreateUser"]}}
 `))
 	failing := filepath.Join(dir, "failing.yaml")
 	writeFile(t, failing, []byte(`rules:
@@ -49,7 +62,9 @@ func TestRulesCommand(t *testing.T) {
 	}{
 		{"validate builtin", []string{"validate"}, exitOK, "ok: built-in pack:", ""},
 		{"validate file", []string{"validate", good}, exitOK, "1 rules, 2 samples", ""},
-		{"validate bad template", []string{"validate", bad}, exitError, "", bad + ":3: rule \"bad-rule\": title: placeholder {who}"},
+		{"validate bad template", []string{"validate", bad}, exitError, "", bad + ":3: rule \"bad-rule\": title: placeholder {whom}"},
+		{"validate bad runbook", []string{"validate", badBook}, exitError, "", badBook + ":7: rule \"bad-book\": runbook: placeholder {requestParameter.userName} at column 33: unknown field"},
+		{"show runbook", []string{"show", "--rules", good, "my-rule"}, exitOK, "runbook:\n  Check {who}'s other calls.\n  aws iam delete-user --user-name {requestParameters.userName}\n", ""},
 		{"validate failing sample", []string{"validate", failing}, exitError, "", failing + ":2: rule \"failing-rule\": samples.match[0]: rule did not report this sample"},
 		{"validate missing file", []string{"validate", filepath.Join(dir, "nope.yaml")}, exitError, "", "no such file"},
 		{"list builtin", []string{"list"}, exitOK, "admin-policy-attached", ""},

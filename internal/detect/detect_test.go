@@ -163,6 +163,83 @@ func TestPrincipal(t *testing.T) {
 	}
 }
 
+// TestShortNames checks the short forms titles use instead of full ARNs.
+func TestShortNames(t *testing.T) {
+	for _, c := range []struct{ name, rec, who, targetName, policyName string }{
+		{"user with path", `{"recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ci/build-bot","accountId":"111122223333","userName":"build-bot"},"requestParameters":{"policyArn":"arn:aws:iam::111122223333:policy/team/build-bot-deploy"}}`,
+			"user/build-bot", "build-bot-deploy", "build-bot-deploy"},
+		{"root", `{"recipientAccountId":"111122223333","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"},"requestParameters":{"userName":"alice"}}`,
+			"root", "alice", ""},
+		{"root without arn", `{"userIdentity":{"type":"Root","accountId":"111122223333"}}`, "root", "", ""},
+		{"assumed role", `{"recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/deploy/gh-actions-42","accountId":"111122223333"},"requestParameters":{"roleName":"app","policyName":"inline-admin"}}`,
+			"role/deploy (gh-actions-42)", "app", "inline-admin"},
+		{"identity center session", `{"recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/jane@example.com","accountId":"111122223333"},"requestParameters":{"trailName":"arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail"}}`,
+			"jane@example.com (SSO AdministratorAccess)", "org-trail", ""},
+		{"EC2 identity role", `{"recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/aws:ec2-instance/i-0abc","accountId":"111122223333"}}`,
+			"role/aws:ec2-instance (i-0abc)", "", ""},
+		{"other account", `{"recipientAccountId":"111122223333","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::444455556666:assumed-role/OrganizationAccountAccessRole/eve","accountId":"444455556666"},"requestParameters":{"functionName":"arn:aws:lambda:us-east-1:111122223333:function:payments:live"}}`,
+			"role/OrganizationAccountAccessRole (eve) of account 444455556666", "payments:live", ""},
+		{"federated user", `{"recipientAccountId":"111122223333","userIdentity":{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333"},"requestParameters":{"bucketName":"logs"}}`,
+			"federated-user/bob", "logs", ""},
+		{"service", `{"userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}}`, "service ec2.amazonaws.com", "", ""},
+		{"account", `{"userIdentity":{"type":"AWSAccount","accountId":"444455556666","principalId":"AIDA:x"}}`, "account 444455556666", "", ""},
+		{"identity center user", `{"userIdentity":{"type":"IdentityCenterUser","onBehalfOf":{"userId":"u-1"}}}`, "Identity Center user u-1", "", ""},
+		{"unknown type with a user name", `{"userIdentity":{"type":"Unknown","userName":"jane"}}`, "jane", "", ""},
+		{"no identity", `{}`, "unknown caller", "", ""},
+	} {
+		r, err := decodeRecord(json.RawMessage(c.rec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.field("who"); got != c.who {
+			t.Errorf("%s: who = %q, want %q", c.name, got, c.who)
+		}
+		if got := r.field("targetName"); got != c.targetName {
+			t.Errorf("%s: targetName = %q, want %q", c.name, got, c.targetName)
+		}
+		if got := r.field("policyName"); got != c.policyName {
+			t.Errorf("%s: policyName = %q, want %q", c.name, got, c.policyName)
+		}
+	}
+}
+
+// TestRunbook checks a rule's runbook reaches the finding filled with the event's values,
+// and that a missing value reads as a blank to fill in.
+func TestRunbook(t *testing.T) {
+	rs, err := Parse([]byte(`rules:
+  - id: key-for-other
+    title: "{who} created an access key for {targetName}"
+    severity: high
+    runbook: |
+      Ask {who} why.
+      aws iam update-access-key --user-name {requestParameters.userName} --access-key-id {responseElements.accessKey.accessKeyId} --status Inactive
+    pattern: {"detail": {"eventName": ["CreateAccessKey"]}}
+`), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := detect(t, e, `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","recipientAccountId":"111122223333",`+
+		`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},"requestParameters":{"userName":"alice"},"responseElements":null}`)
+	if len(fs) != 1 {
+		t.Fatalf("findings: %v", ruleIDs(fs))
+	}
+	want := "Ask user/mallory why.\naws iam update-access-key --user-name alice --access-key-id <accessKeyId> --status Inactive"
+	if fs[0].Runbook != want {
+		t.Errorf("runbook\n got %q\nwant %q", fs[0].Runbook, want)
+	}
+	if fs[0].Title != "user/mallory created an access key for alice" {
+		t.Errorf("title = %q", fs[0].Title)
+	}
+	b, _ := json.Marshal(fs[0])
+	if !strings.Contains(string(b), `"runbook":"Ask user/mallory why.\n`) {
+		t.Errorf("JSON has no runbook: %s", b)
+	}
+}
+
 func TestGrants(t *testing.T) {
 	for _, c := range []struct {
 		name, rec string
@@ -271,6 +348,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad json string", "rules:\n  - id: a\n    title: t\n    severity: low\n    pattern: '{\"detail\": '\n", "x.yaml:5:14: rules[0].pattern: invalid JSON"},
 		{"bad severity", "rules:\n  - id: a\n    title: t\n    severity: urgent\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "severity: unknown severity"},
 		{"bad template", "rules:\n  - id: a\n    title: '{nope}'\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "placeholder {nope}"},
+		{"bad runbook", "rules:\n  - id: a\n    title: t\n    severity: low\n    runbook: |\n      fine {who}\n      aws iam x --y {nope}\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml:7: rule \"a\": runbook: placeholder {nope} at column 15"},
+		{"bad runbook one line", "rules:\n  - id: a\n    title: t\n    severity: low\n    runbook: 'see {who'\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "x.yaml:5: rule \"a\": runbook: unclosed '{' at column 5"},
 		{"bad predicate", "rules:\n  - id: a\n    title: t\n    severity: low\n    predicates: [nope]\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "unknown predicate \"nope\""},
 		{"bad id", "rules:\n  - id: Bad_ID\n    title: t\n    severity: low\n    pattern: '{\"detail\":{\"eventName\":[\"X\"]}}'\n", "kebab-case"},
 		{"no rules", "rules: []\n", "no rules"},

@@ -18,6 +18,7 @@ type Engine struct {
 	m       *pattern.Matcher
 	entries map[string]entry // matcher id → rule (and which exception)
 	titles  []template
+	books   []template // runbooks, nil for a rule without one
 }
 
 type entry struct {
@@ -36,6 +37,7 @@ func New(rs []Rule) (*Engine, error) {
 		m:       pattern.New(),
 		entries: make(map[string]entry, len(rs)),
 		titles:  make([]template, len(rs)),
+		books:   make([]template, len(rs)),
 	}
 	var errs []error
 	for i, r := range rs {
@@ -49,6 +51,10 @@ func New(rs []Rule) (*Engine, error) {
 			continue
 		}
 		e.titles[i] = t
+		if e.books[i], err = parseTemplate(r.Runbook); err != nil {
+			errs = append(errs, fmt.Errorf("%s: rule %q: runbook: %w", r.File, r.ID, err))
+			continue
+		}
 		for _, p := range r.Predicates {
 			if _, ok := predicates[p]; !ok {
 				errs = append(errs, fmt.Errorf("%s: rule %q: unknown predicate %q", r.File, r.ID, p))
@@ -172,6 +178,7 @@ func (e *Engine) finding(i int, rec *record) finding.Finding {
 		Description:     r.Description,
 		Tags:            slices.Clip(r.Tags), // shared with the rule: clipped so an append cannot write into it
 		References:      slices.Clip(r.References),
+		Runbook:         e.books[i].renderRunbook(rec),
 		EventID:         rec.str("eventID"),
 		EventName:       rec.str("eventName"),
 		EventSource:     rec.str("eventSource"),

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,6 +150,12 @@ func (r *record) field(name string) string {
 		return r.target()
 	case "policy":
 		return r.policy()
+	case "who":
+		return r.who()
+	case "targetName":
+		return shortName(r.target())
+	case "policyName":
+		return shortName(r.policy())
 	case "grants":
 		return strings.Join(r.grants(), "; ")
 	case "account":
@@ -221,6 +228,107 @@ func (r *record) principal() string {
 		return typ
 	}
 	return "unknown principal"
+}
+
+// who names the caller briefly for titles: "user/alice", "root", "role/deploy (session)",
+// "jane@example.com (SSO AdministratorAccess)", "federated-user/bob", "service
+// ec2.amazonaws.com", and " of account N" when the caller belongs to another account than
+// the record's. The full ARN stays in Finding.Principal.
+func (r *record) who() string {
+	typ := r.str("userIdentity.type")
+	arn := r.str("userIdentity.arn")
+	var s string
+	switch {
+	case r.lookup("userIdentity") == nil:
+		return "unknown caller"
+	case typ == "Root":
+		s = "root"
+	case typ == "AWSService":
+		if by := r.str("userIdentity.invokedBy"); by != "" {
+			return "service " + by
+		}
+		return "an AWS service"
+	case typ == "AWSAccount":
+		return "account " + cmp.Or(r.str("userIdentity.accountId"), r.str("userIdentity.principalId"), "?")
+	case typ == "IdentityCenterUser":
+		s = "Identity Center user " + cmp.Or(r.str("userIdentity.userName"), r.str("userIdentity.onBehalfOf.userId"), "?")
+	case arn != "":
+		s = shortPrincipal(arn)
+	default:
+		s = cmp.Or(r.str("userIdentity.userName"), r.str("userIdentity.principalId"), typ, "unknown caller")
+	}
+	own := r.str("recipientAccountId")
+	if from := cmp.Or(accountOf(arn), r.str("userIdentity.accountId")); own != "" && from != "" && from != own {
+		s += " of account " + from
+	}
+	return s
+}
+
+// shortPrincipal shortens a caller's ARN to its kind and name: IAM paths are dropped, an
+// assumed role shows its session, and an Identity Center (AWSReservedSSO_) session shows the
+// person and the permission set.
+func shortPrincipal(arn string) string {
+	_, res, ok := splitARN(arn)
+	if !ok {
+		return arn
+	}
+	kind, rest, ok := strings.Cut(res, "/")
+	if !ok {
+		return res // "root"
+	}
+	switch kind {
+	case "assumed-role":
+		role, session, _ := strings.Cut(rest, "/")
+		if set, ok := strings.CutPrefix(role, "AWSReservedSSO_"); ok {
+			// AWSReservedSSO_<permission set>_<16 hex digits>
+			if i := strings.LastIndexByte(set, '_'); i > 0 {
+				set = set[:i]
+			}
+			return session + " (SSO " + set + ")"
+		}
+		if session == "" {
+			return "role/" + role
+		}
+		return "role/" + role + " (" + session + ")"
+	case "user", "role", "group", "federated-user":
+		return kind + "/" + rest[strings.LastIndexByte(rest, '/')+1:]
+	}
+	return res
+}
+
+// splitARN returns the service and resource parts of an ARN (the resource is everything
+// after the fifth colon); ok is false when s is not an ARN.
+func splitARN(s string) (service, resource string, ok bool) {
+	if !strings.HasPrefix(s, "arn:") {
+		return "", "", false
+	}
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) < 6 {
+		return "", "", false
+	}
+	return parts[2], parts[5], true
+}
+
+// shortName is the name inside an ARN, for titles: "arn:aws:iam::aws:policy/AdministratorAccess"
+// gives "AdministratorAccess", a trail ARN the trail's name, a Lambda function ARN the
+// function's name; an S3 ARN keeps its bucket (and key). Anything else is returned unchanged.
+func shortName(s string) string {
+	service, res, ok := splitARN(s)
+	switch {
+	case !ok:
+		return s
+	case service == "s3":
+		return res
+	case service == "lambda":
+		// function:NAME or function:NAME:QUALIFIER
+		if kind, rest, ok := strings.Cut(res, ":"); ok && kind == "function" {
+			return rest
+		}
+	}
+	if i := strings.LastIndexAny(res, "/:"); i >= 0 && i < len(res)-1 {
+		return res[i+1:]
+	}
+	return res
 }
 
 // callerName is the name the caller goes by: an IAM user's name, or the session name of an

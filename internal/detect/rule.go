@@ -28,13 +28,16 @@ type Rule struct {
 	ID          string
 	Title       string // template over event fields, e.g. "{principal} attached {policy} to {target}"
 	Description string
-	Severity    finding.Severity
-	Pattern     string   // JSON
-	Exceptions  []string // JSON patterns; a record matching any of them is not reported
-	Predicates  []string // names from Predicates(); all must hold
-	Tags        []string
-	References  []string
-	Samples     Samples
+	// Runbook is a template like Title, over several lines: what to check and how to undo
+	// the change, with AWS CLI commands that the placeholders fill with the event's values.
+	Runbook    string
+	Severity   finding.Severity
+	Pattern    string   // JSON
+	Exceptions []string // JSON patterns; a record matching any of them is not reported
+	Predicates []string // names from Predicates(); all must hold
+	Tags       []string
+	References []string
+	Samples    Samples
 	// File is where the rule was loaded from, as "path:line" of its id.
 	File string
 
@@ -75,6 +78,7 @@ type yamlRule struct {
 	ID          posString   `yaml:"id"`
 	Title       posString   `yaml:"title"`
 	Description string      `yaml:"description"`
+	Runbook     posString   `yaml:"runbook"`
 	Severity    string      `yaml:"severity"`
 	Pattern     *jsonNode   `yaml:"pattern"`
 	Exceptions  []*jsonNode `yaml:"exceptions"`
@@ -209,6 +213,7 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 	}
 	r := Rule{
 		ID: y.ID.s, Title: y.Title.s, Description: strings.TrimSpace(y.Description),
+		Runbook:    strings.TrimSpace(y.Runbook.s),
 		Predicates: y.Predicates, Tags: y.Tags, References: y.References, File: at(0),
 	}
 	if !validID(y.ID.s) {
@@ -218,6 +223,16 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 		fail(0, "title is required")
 	} else if _, err := parseTemplate(y.Title.s); err != nil {
 		fail(y.Title.line, "title: %v", err)
+	}
+	// line by line, so an error names the file line (a block scalar starts on the next one)
+	first := y.Runbook.line
+	if y.Runbook.block {
+		first++
+	}
+	for k, l := range strings.Split(y.Runbook.s, "\n") {
+		if _, err := parseTemplate(l); err != nil {
+			fail(first+k, "runbook: %v", err)
+		}
 	}
 	sev, err := finding.ParseSeverity(y.Severity)
 	if err != nil {
@@ -349,12 +364,14 @@ func (j *jsonNode) UnmarshalYAML(n *yaml.Node) error {
 
 // posString is a scalar that remembers its line, so errors can point at it.
 type posString struct {
-	s    string
-	line int
+	s     string
+	line  int
+	block bool // a literal (|) or folded (>) scalar, whose text starts on the next line
 }
 
 func (p *posString) UnmarshalYAML(n *yaml.Node) error {
 	p.line = n.Line
+	p.block = n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 	if n.Kind != yaml.ScalarNode {
 		return yamlnode.Errorf(n, "want a string, got %s", yamlnode.Kind(n))
 	}

@@ -64,7 +64,7 @@ func TestPrivescStory(t *testing.T) {
 		"admin-policy-attached: arn:aws:iam::123456789012:user/build-bot attached arn:aws:iam::aws:policy/AdministratorAccess to support-temp",
 		"iam-policy-changed: arn:aws:iam::123456789012:user/build-bot changed IAM policy: AttachUserPolicy arn:aws:iam::aws:policy/AdministratorAccess on support-temp",
 		"iam-write: arn:aws:iam::123456789012:user/build-bot made an IAM change: AttachUserPolicy support-temp",
-		"login-profile-for-other-user: arn:aws:iam::123456789012:user/build-bot set a console password for another user, support-temp (CreateLoginProfile)",
+		"login-profile-for-other-user: user/build-bot set a console password for another user, support-temp, without forcing a reset (CreateLoginProfile)",
 		"iam-credentials-created: arn:aws:iam::123456789012:user/build-bot created or changed credentials: CreateLoginProfile for support-temp",
 		"iam-write: arn:aws:iam::123456789012:user/build-bot made an IAM change: CreateLoginProfile support-temp",
 		"cloudtrail-stopped: arn:aws:iam::123456789012:user/alice-admin StopLogging on trail arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events",

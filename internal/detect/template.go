@@ -21,7 +21,7 @@ var fieldNames = map[string]bool{
 	"principal": true, "principalType": true, "target": true, "policy": true, "grants": true,
 	"eventName": true, "eventSource": true, "eventTime": true, "account": true, "region": true,
 	"sourceIPAddress": true, "userAgent": true, "errorCode": true, "errorMessage": true,
-	"result": true,
+	"result": true, "who": true, "targetName": true, "policyName": true,
 }
 
 // recordFields are the top-level CloudTrail record fields a dotted path may start with.
@@ -89,8 +89,18 @@ func checkField(name string) error {
 	return fmt.Errorf("unknown field (use one of the names in rules/README.md or a record path such as requestParameters.userName)")
 }
 
-// render fills the template; missing values show as "?" so a messy record still gives a title.
+// render fills a title; missing values show as "?" so a messy record still gives a title.
 func (t template) render(r *record) string {
+	return t.fill(r, func(string) string { return "?" })
+}
+
+// renderRunbook fills a runbook; a missing value shows as <name> (the last part of its path),
+// so a command reads as one to complete, e.g. `--user-name <userName>`.
+func (t template) renderRunbook(r *record) string {
+	return t.fill(r, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" })
+}
+
+func (t template) fill(r *record, missing func(field string) string) string {
 	var b strings.Builder
 	for _, p := range t {
 		if p.field == "" {
@@ -99,7 +109,7 @@ func (t template) render(r *record) string {
 		}
 		v := r.field(p.field)
 		if v == "" {
-			v = "?"
+			v = missing(p.field)
 		}
 		b.WriteString(v)
 	}

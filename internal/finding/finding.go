@@ -65,6 +65,9 @@ type Finding struct {
 	Description string   `json:"description,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
 	References  []string `json:"references,omitempty"`
+	// Runbook is the rule's runbook filled with this event's values: what to check and how
+	// to undo it (AWS CLI commands), as plain multi-line text.
+	Runbook string `json:"runbook,omitempty"`
 
 	EventID         string `json:"eventID"`
 	EventName       string `json:"eventName"`
