@@ -15,7 +15,7 @@ import (
 )
 
 // Notifier delivers findings to one destination. One finding is an alert; several of one
-// group (same rule and principal, see SameGroup) are a summary of repeats; several of
+// group (same rule and principal, see finding.SameGroup) are a summary of repeats; several of
 // different groups are a digest of a backlog (Receiver.DigestAfter).
 // The notifier is the only code that knows whether a failure is worth retrying, so it says
 // so; it returns an *Error to name the reason and any Retry-After the server asked for.
@@ -83,26 +83,4 @@ func redactDeep(err error) error {
 		return Redact(err)
 	}
 	return err
-}
-
-// GroupKey names the group of repeats f belongs to: its rule and principal.
-func GroupKey(f *finding.Finding) string { return f.Rule + "\x00" + f.Principal }
-
-// SameGroup reports whether all findings share one rule and principal.
-func SameGroup(fs []*finding.Finding) bool {
-	for _, f := range fs[1:] {
-		if f.Rule != fs[0].Rule || f.Principal != fs[0].Principal {
-			return false
-		}
-	}
-	return true
-}
-
-// Worst is the highest severity among fs (at least one finding).
-func Worst(fs []*finding.Finding) finding.Severity {
-	s := fs[0].Severity
-	for _, f := range fs[1:] {
-		s = max(s, f.Severity)
-	}
-	return s
 }

@@ -545,7 +545,7 @@ func (p *Pipeline) step(ctx context.Context, r *receiver, drain bool) (wait time
 		p.dropFromPage(r, ids)
 		p.recovered(r)
 		if r.GroupWindow > 0 {
-			r.groups[GroupKey(fs[0])] = now
+			r.groups[fs[0].GroupKey()] = now
 		}
 		r.m.messages.Inc()
 		r.m.delivered.Add(float64(len(batch)))
@@ -648,7 +648,7 @@ func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, 
 	}
 	var key string
 	for _, it := range r.page {
-		k := GroupKey(&it.Finding)
+		k := it.Finding.GroupKey()
 		last, ok := r.groups[k]
 		if drain || !ok || now.Sub(last) >= r.GroupWindow {
 			key = k
@@ -665,7 +665,7 @@ func (p *Pipeline) pick(r *receiver, now time.Time, drain bool) (batch []*item, 
 		return nil, opens
 	}
 	for _, it := range r.page {
-		if GroupKey(&it.Finding) == key && len(batch) < p.opts.MaxBatch {
+		if it.Finding.GroupKey() == key && len(batch) < p.opts.MaxBatch {
 			batch = append(batch, it)
 		}
 	}

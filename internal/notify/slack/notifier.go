@@ -93,8 +93,8 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 	if n.o.WebhookURL != "" {
 		return n.postWebhook(ctx, msg)
 	}
-	key := notify.GroupKey(fs[0])
-	if !notify.SameGroup(fs) {
+	key := fs[0].GroupKey()
+	if !finding.SameGroup(fs) {
 		key = "" // a digest belongs to no thread
 	}
 	n.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
@@ -133,41 +134,60 @@ func TestGoldenDigest(t *testing.T) {
 	golden(t, "digest.json", render(t, slack.Build(style, list...)))
 }
 
-// hostile is a finding whose event strings try to ping, link and overflow.
+// hostile is a finding whose event strings try to ping, link, format, quote, hide and
+// overflow: every one of them holds notifytest.Attack.
 func hostile() *finding.Finding {
 	long := strings.Repeat("A&<", 3000)
+	a := notifytest.Attack
 	return &finding.Finding{
 		Rule: "iam-user-policy-attached", Severity: finding.Critical,
-		Title:       "Policy attached <!channel> " + strings.Repeat("x", 200),
+		Title:       "Policy attached " + a + strings.Repeat("x", 200),
 		Description: "desc " + long,
-		EventID:     "ev`1", EventName: "AttachUserPolicy<@U123>", EventSource: "iam.amazonaws.com",
-		EventTime: "2026-11-28T01:00:00Z", Account: "123456789012", Region: "us-east-1",
-		Principal:       "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/<!here>@example.com",
-		PrincipalType:   "AssumedRole",
-		SourceIPAddress: "203.0.113.9", UserAgent: "<https://evil.example|click me> " + long,
-		ErrorCode: "AccessDenied", ErrorMessage: "User <b> & co " + long,
-		Target: "arn:aws:iam::123456789012:user/bob",
-		Params: []finding.Param{{Name: "policyArn", Value: "arn:aws:iam::aws:policy/AdministratorAccess"}, {Name: "huge", Value: long}},
-		Grants: []string{"*:* on * <!everyone>"},
-		Record: json.RawMessage(`{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"}}}}`),
+		EventID:     "ev`1" + a, EventName: "AttachUserPolicy<@U123>" + a, EventSource: "iam.amazonaws.com" + a,
+		EventTime: "2026-11-28T01:00:00Z" + a, Account: "123456789012", Region: "us-east-1" + a,
+		Principal:       "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/<!here>@example.com" + a,
+		PrincipalType:   "AssumedRole" + a,
+		SourceIPAddress: "203.0.113.9" + a, UserAgent: "<https://evil.example|click me> " + a + long,
+		ErrorCode: "AccessDenied" + a, ErrorMessage: "User <b> & co " + a + long,
+		Target: "arn:aws:iam::123456789012:user/bob" + a,
+		Params: []finding.Param{{Name: "policyArn", Value: "arn:aws:iam::aws:policy/AdministratorAccess"}, {Name: "huge" + a, Value: a + long}},
+		Grants: []string{"*:* on * <!everyone>" + a},
+		Origin: "file.json:1" + a,
+		Record: json.RawMessage(`{"userIdentity":{"type":"AssumedRole","invokedBy":"*x*\u202E\n> q","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/x","sessionContext":{"sourceIdentity":"*s*\n> q","sessionIssuer":{"arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"}}}}`),
 	}
 }
 
-func TestEscapingAndLimits(t *testing.T) {
-	b := render(t, slack.Build(style, hostile()))
+// checkSafe walks every text of an encoded message: mrkdwn must be verbatim (no links or
+// names made from bare text) and keep notifytest.Attack as text; plain text must not
+// turn emoji codes into emoji or carry hidden characters; and every length is within
+// Slack's limits as Slack counts them (UTF-16).
+func checkSafe(t *testing.T, b []byte) {
+	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	// Walk every mrkdwn text: no raw < or > may remain from the event.
+	if err := notifytest.CheckMrkdwn(m["text"].(string)); err != nil {
+		t.Errorf("message text: %v", err)
+	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if v["type"] == "mrkdwn" {
-				s := v["text"].(string)
-				if strings.ContainsAny(s, "<>") {
-					t.Errorf("unescaped < or > in mrkdwn: %.120q", s)
+			switch v["type"] {
+			case "mrkdwn":
+				if v["verbatim"] != true {
+					t.Errorf("mrkdwn without verbatim: %.80q", v["text"])
+				}
+				if err := notifytest.CheckMrkdwn(v["text"].(string)); err != nil {
+					t.Errorf("%v in %q", err, v["text"])
+				}
+			case "plain_text":
+				if v["emoji"] != false {
+					t.Errorf("plain text with emoji codes on: %.80q", v["text"])
+				}
+				if strings.ContainsFunc(v["text"].(string), func(r rune) bool { return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) }) {
+					t.Errorf("hidden character in plain text %q", v["text"])
 				}
 			}
 			for _, x := range v {
@@ -180,19 +200,55 @@ func TestEscapingAndLimits(t *testing.T) {
 		}
 	}
 	walk(m)
-	if !strings.Contains(string(b), "&lt;!channel&gt;") || !strings.Contains(string(b), "[trimmed]") {
-		t.Errorf("want escaped mentions and a trim marker in %s", b[:400])
+	if reason := slacktest.CheckMessage(b); reason != "" {
+		t.Errorf("Slack would refuse the message: %s", reason)
 	}
 }
 
-func TestTrimNeverSplitsEntities(t *testing.T) {
-	for n := 12; n < 40; n++ {
-		s := slack.Trim(slack.Escape(strings.Repeat("<&>", 20)), n)
-		if i := strings.LastIndexByte(s, '&'); i >= 0 && !strings.Contains(s[i:], ";") {
-			t.Errorf("Trim(.., %d) = %q splits an entity", n, s)
+func TestEscapingAndLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fs   []*finding.Finding
+	}{
+		{"alert", []*finding.Finding{hostile()}},
+		{"summary", []*finding.Finding{hostile(), hostile(), hostile()}},
+		{"digest", func() []*finding.Finding {
+			a, b := hostile(), hostile()
+			b.Rule = "other"
+			return []*finding.Finding{a, b, a}
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := slack.Encode(slack.Build(style, tc.fs...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSafe(t, b)
+			if !strings.Contains(string(b), "&lt;!channel&gt;") || !strings.Contains(string(b), "[trimmed]") {
+				t.Errorf("want escaped mentions and a trim marker in %s", b[:400])
+			}
+		})
+	}
+}
+
+// TestLimitsInUTF16 fills every field with characters outside the Basic Multilingual
+// Plane: Slack counts each as two, so a message trimmed by characters would be refused.
+func TestLimitsInUTF16(t *testing.T) {
+	f := hostile()
+	wide := strings.Repeat("😀", 2500)
+	f.Title, f.UserAgent, f.ErrorMessage, f.Target, f.Principal = wide, wide, wide, wide, wide
+	f.Params = []finding.Param{{Name: "p", Value: wide}}
+	f.Grants = []string{wide}
+	for _, fs := range [][]*finding.Finding{{f}, {f, f}} {
+		b, err := slack.Encode(slack.Build(style, fs...))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if c := len([]rune(s)); c > n {
-			t.Errorf("Trim(.., %d) has %d characters", n, c)
+		if reason := slacktest.CheckMessage(b); reason != "" {
+			t.Errorf("%d finding(s): Slack would refuse the message: %s", len(fs), reason)
+		}
+		if !strings.Contains(string(b), "[trimmed]") {
+			t.Errorf("%d finding(s): no trim marker", len(fs))
 		}
 	}
 }
@@ -360,9 +416,7 @@ func FuzzBuild(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := slacktest.CheckMessage(b); r != "" {
-			t.Fatalf("%s: %s", r, b)
-		}
+		checkSafe(t, b)
 	})
 }
 

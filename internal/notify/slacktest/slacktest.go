@@ -15,7 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+	"unicode/utf16"
 )
 
 // Received is one accepted message.
@@ -322,7 +322,7 @@ func (t *textObj) check(max int, what string) error {
 	if t.Type != "plain_text" && t.Type != "mrkdwn" {
 		return fmt.Errorf("%s: text type %q", what, t.Type)
 	}
-	n := utf8.RuneCountInString(t.Text)
+	n := utf16Len(t.Text)
 	if n < 1 || n > max {
 		return fmt.Errorf("%s: %d characters (1..%d)", what, n, max)
 	}
@@ -414,4 +414,14 @@ func CheckBlock(raw json.RawMessage) error {
 		return fmt.Errorf("unknown block type %q", b.Type)
 	}
 	return nil
+}
+
+// utf16Len is a length as Slack measures its limits: in UTF-16 code units (JavaScript's
+// string length), so most emoji count two.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
 }

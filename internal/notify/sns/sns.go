@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
-	"github.com/trailbell/trailbell/internal/notify/slack"
+	"github.com/trailbell/trailbell/internal/notify/chat"
 )
 
 // Publisher is the part of the SNS client the Notifier uses.
@@ -31,7 +30,7 @@ type Options struct {
 	// MessageStructureJSON publishes per-protocol messages: the Chatbot payload for
 	// https (Chatbot) and sqs/lambda subscribers, plain text for email and default.
 	MessageStructureJSON bool
-	Style                slack.Style
+	Style                chat.Style
 }
 
 // Notifier publishes findings.
@@ -74,107 +73,117 @@ type Metadata struct {
 	AdditionalContext map[string]string `json:"additionalContext,omitempty"`
 }
 
-// Limits we keep (Chatbot truncates or refuses beyond them).
+// Limits we keep (Chatbot truncates or refuses beyond them; SNS refuses a message over
+// 256 KiB).
 const (
 	maxTitle       = 250
 	maxDescription = 8000
 	maxKeywords    = 10
 	maxKeyword     = 75
 	maxSubject     = 100
+	maxField       = 256 // thread id, summary, related resources, context values
+	maxRelated     = 5
+	maxLink        = 3000
+	maxText        = 3000 // the plain text for e-mail and the default protocol
+	// MaxMessageBytes is SNS's limit on a message with its subject.
+	MaxMessageBytes = 256 << 10
 )
 
-// Build renders findings of one group as a Chatbot notification.
-func Build(st slack.Style, fs ...*finding.Finding) Chatbot {
-	if len(fs) > 1 && !notify.SameGroup(fs) {
-		return digestOf(st, fs)
+// Build renders findings as a Chatbot notification: one alert, a summary of repeats of
+// one rule and principal, or a digest of different findings.
+func Build(st chat.Style, fs ...*finding.Finding) Chatbot {
+	return build(st, maxDescription, fs)
+}
+
+func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
+	if len(fs) > 1 && !finding.SameGroup(fs) {
+		return digestOf(st, descLimit, fs)
 	}
 	f := fs[0]
-	title := slack.Title(f)
+	title := chat.Plain(chat.Title(f))
 	if len(fs) > 1 {
 		title = fmt.Sprintf("%d× %s", len(fs), title)
 	}
 	var d strings.Builder
-	acct := "`" + slack.Escape(f.Account) + "`"
-	if a := st.Accounts[f.Account]; a != "" {
-		acct += " (" + slack.Escape(a) + ")"
-	}
-	fmt.Fprintf(&d, "*%s* · rule `%s`\n", strings.ToUpper(f.Severity.String()), slack.Escape(f.Rule))
+	fmt.Fprintf(&d, "*%s* · rule %s\n", strings.ToUpper(f.Severity.String()), chat.Code(f.Rule))
 	if f.Description != "" {
-		d.WriteString(slack.Escape(f.Description) + "\n")
+		d.WriteString(chat.Escape(f.Description) + "\n") // the rule's own words
 	}
-	fmt.Fprintf(&d, "*Who:* `%s`\n", slack.Escape(f.Principal))
+	fmt.Fprintf(&d, "*Who:* %s\n", chat.Code(f.Principal))
 	if len(fs) == 1 {
-		fmt.Fprintf(&d, "*Did what:* `%s` on %s\n", slack.Escape(f.EventName), slack.Escape(f.EventSource))
+		fmt.Fprintf(&d, "*Did what:* %s on %s\n", chat.Code(f.EventName), chat.Text(f.EventSource))
 		if f.Target != "" {
-			fmt.Fprintf(&d, "*To whom:* `%s`\n", slack.Escape(f.Target))
+			fmt.Fprintf(&d, "*To whom:* %s\n", chat.Code(f.Target))
 		}
-		fmt.Fprintf(&d, "*Where:* %s · %s · from `%s`\n", acct, slack.Escape(f.Region), slack.Escape(f.SourceIPAddress))
-		fmt.Fprintf(&d, "*When:* %s\n", slack.Escape(f.EventTime))
+		fmt.Fprintf(&d, "*Where:* %s · %s · from %s\n", account(st, f), chat.Text(f.Region), chat.Code(f.SourceIPAddress))
+		fmt.Fprintf(&d, "*When:* %s\n", chat.Text(f.EventTime))
 		if f.Failed() {
-			fmt.Fprintf(&d, "*Result:* failed: `%s` %s\n", slack.Escape(f.ErrorCode), slack.Escape(f.ErrorMessage))
+			fmt.Fprintf(&d, "*Result:* failed: %s %s\n", chat.Code(f.ErrorCode), chat.Code(f.ErrorMessage))
 		} else {
 			d.WriteString("*Result:* succeeded\n")
 		}
 		for _, p := range f.Params {
-			fmt.Fprintf(&d, "• %s: `%s`\n", slack.Escape(p.Name), slack.Escape(p.Value))
+			fmt.Fprintf(&d, "• %s: %s\n", chat.Text(p.Name), chat.Code(p.Value))
 		}
 		for _, g := range f.Grants {
-			fmt.Fprintf(&d, "• grants: %s\n", slack.Escape(g))
+			fmt.Fprintf(&d, "• grants: %s\n", chat.Text(g))
 		}
-		fmt.Fprintf(&d, "eventID `%s`", slack.Escape(f.EventID))
+		fmt.Fprintf(&d, "eventID %s", chat.Code(f.EventID))
 	} else {
-		fmt.Fprintf(&d, "*Where:* %s\n", acct)
+		fmt.Fprintf(&d, "*Where:* %s\n", account(st, f))
 		for i, x := range fs {
 			if i == 20 {
 				fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
 				break
 			}
-			fmt.Fprintf(&d, "• %s `%s` eventID `%s`\n", slack.Escape(x.EventTime), slack.Escape(x.EventName), slack.Escape(x.EventID))
+			fmt.Fprintf(&d, "• %s %s eventID %s\n", chat.Text(x.EventTime), chat.Code(x.EventName), chat.Code(x.EventID))
 		}
 	}
 	var next []string
-	if u := slack.CloudTrailURL(f); u != "" {
+	if u := chat.CloudTrailURL(f); u != "" && len(u) <= maxLink {
 		next = append(next, "Open the event in CloudTrail: "+u)
 	}
-	if label, u := slack.IAMURL(f); u != "" {
-		next = append(next, "Review "+slack.Escape(label)+" in IAM: "+u)
+	if label, u := chat.IAMURL(f); u != "" && len(u) <= maxLink {
+		next = append(next, "Review "+chat.Text(chat.TrimPlain(label, maxField))+" in IAM: "+u)
 	}
 	var kw []string
 	for _, k := range append([]string{f.Severity.String(), f.Rule}, f.Tags...) {
 		if k != "" && len(kw) < maxKeywords {
-			kw = append(kw, trim(k, maxKeyword))
+			kw = append(kw, chat.TrimPlain(chat.Plain(k), maxKeyword))
 		}
 	}
-	ctx := map[string]string{"eventID": f.EventID, "account": f.Account, "region": f.Region, "rule": f.Rule}
+	field := func(s string) string { return chat.TrimPlain(chat.Plain(s), maxField) }
+	ctx := map[string]string{"eventID": field(f.EventID), "account": field(f.Account), "region": field(f.Region), "rule": field(f.Rule)}
 	var related []string
 	if f.Target != "" {
-		related = append(related, f.Target)
+		related = append(related, field(f.Target))
 	}
 	return Chatbot{
 		Version: "1.0",
 		Source:  "custom",
 		Content: Content{
 			TextType:    "client-markdown",
-			Title:       trim(slack.Emoji(f.Severity)+" "+title, maxTitle),
-			Description: slack.Trim(d.String(), maxDescription),
+			Title:       chat.TrimPlain(chat.Emoji(f.Severity)+" "+title, maxTitle),
+			Description: chat.Trim(d.String(), descLimit),
 			NextSteps:   next,
 			Keywords:    kw,
 		},
 		Metadata: Metadata{
-			ThreadID:          f.Rule + ":" + f.Principal,
-			Summary:           trim(title, maxTitle),
-			EventType:         f.Rule,
+			ThreadID:          field(f.Rule + ":" + f.Principal),
+			Summary:           chat.TrimPlain(title, maxTitle),
+			EventType:         field(f.Rule),
 			RelatedResources:  related,
 			AdditionalContext: ctx,
 		},
 	}
 }
 
-func trim(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
+func account(st chat.Style, f *finding.Finding) string {
+	s := chat.Code(f.Account)
+	if a := st.Accounts[f.Account]; a != "" {
+		s += " (" + chat.Text(a) + ")"
 	}
-	return string([]rune(s)[:n-1]) + "…"
+	return s
 }
 
 // subject makes SNS's e-mail subject of the plain text: printable ASCII, at most 100
@@ -198,26 +207,41 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 	if len(fs) == 0 {
 		return false, nil
 	}
-	payload, err := json.Marshal(Build(n.o.Style, fs...))
+	in, err := n.input(fs)
 	if err != nil {
-		return false, fmt.Errorf("sns: encode: %w", err)
-	}
-	text := slack.Fallback(fs...)
-	in := &awssns.PublishInput{TopicArn: aws.String(n.o.TopicARN), Message: aws.String(string(payload)), Subject: aws.String(subject(text))}
-	if n.o.MessageStructureJSON {
-		per := map[string]string{"default": text, "email": text, "https": string(payload), "sqs": string(payload), "lambda": string(payload)}
-		b, err := json.Marshal(per)
-		if err != nil {
-			return false, fmt.Errorf("sns: encode: %w", err)
-		}
-		in.Message = aws.String(string(b))
-		in.MessageStructure = aws.String("json")
+		return false, err
 	}
 	if _, err := n.pub.Publish(ctx, in); err != nil {
 		retry, err := classify(err)
 		return retry, fmt.Errorf("sns publish: %w", err)
 	}
 	return false, nil
+}
+
+// input is the Publish call for fs, within SNS's size limit: the description (the only
+// part that grows with the findings) is halved until the message fits.
+func (n *Notifier) input(fs []*finding.Finding) (*awssns.PublishInput, error) {
+	text := chat.Line(maxText, fs...)
+	subj := subject(text)
+	for limit := maxDescription; ; limit /= 2 {
+		payload, err := json.Marshal(build(n.o.Style, limit, fs))
+		if err != nil {
+			return nil, fmt.Errorf("sns: encode: %w", err)
+		}
+		in := &awssns.PublishInput{TopicArn: aws.String(n.o.TopicARN), Message: aws.String(string(payload)), Subject: aws.String(subj)}
+		if n.o.MessageStructureJSON {
+			per := map[string]string{"default": text, "email": text, "https": string(payload), "sqs": string(payload), "lambda": string(payload)}
+			b, err := json.Marshal(per)
+			if err != nil {
+				return nil, fmt.Errorf("sns: encode: %w", err)
+			}
+			in.Message = aws.String(string(b))
+			in.MessageStructure = aws.String("json")
+		}
+		if len(*in.Message)+len(subj) <= MaxMessageBytes || limit < 100 {
+			return in, nil
+		}
+	}
 }
 
 func classify(err error) (bool, error) {
@@ -235,26 +259,24 @@ func classify(err error) (bool, error) {
 }
 
 // digestOf lists different findings that waited in a backlog.
-func digestOf(st slack.Style, fs []*finding.Finding) Chatbot {
+func digestOf(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 	var d strings.Builder
 	for i, f := range fs {
 		if i == 50 {
 			fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
 			break
 		}
-		acct := slack.Escape(f.Account)
-		if a := st.Accounts[f.Account]; a != "" {
-			acct += " (" + slack.Escape(a) + ")"
-		}
-		fmt.Fprintf(&d, "• *%s* %s by `%s` in %s · eventID `%s`\n", strings.ToUpper(f.Severity.String()),
-			slack.Escape(f.Title), slack.Escape(f.Principal), acct, slack.Escape(f.EventID))
+		// Each line alone keeps its spans paired, however long its values.
+		line := fmt.Sprintf("• *%s* %s by %s in %s · eventID %s", strings.ToUpper(f.Severity.String()),
+			chat.Text(chat.Title(f)), chat.Code(f.Principal), account(st, f), chat.Code(f.EventID))
+		d.WriteString(chat.Trim(line, maxDescription/50) + "\n")
 	}
 	title := fmt.Sprintf("%d alerts (digest)", len(fs))
 	return Chatbot{
 		Version: "1.0",
 		Source:  "custom",
-		Content: Content{TextType: "client-markdown", Title: title, Description: slack.Trim(d.String(), maxDescription),
-			Keywords: []string{notify.Worst(fs).String(), "digest"}},
+		Content: Content{TextType: "client-markdown", Title: title, Description: chat.Trim(d.String(), descLimit),
+			Keywords: []string{finding.Worst(fs).String(), "digest"}},
 		Metadata: Metadata{Summary: title, EventType: "digest"},
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/notify/notifytest"
-	"github.com/trailbell/trailbell/internal/notify/slack"
+	"github.com/trailbell/trailbell/internal/notify/chat"
 	"github.com/trailbell/trailbell/internal/notify/sns"
 )
 
@@ -41,7 +41,7 @@ func sample() *finding.Finding {
 }
 
 func TestGolden(t *testing.T) {
-	st := slack.Style{Accounts: map[string]string{"123456789012": "prod"}}
+	st := chat.Style{Accounts: map[string]string{"123456789012": "prod"}}
 	a, b := sample(), sample()
 	b.EventID = "3e5a9b0c-0000-4000-8000-000000000002"
 	for name, fs := range map[string][]*finding.Finding{"alert.json": {a}, "summary.json": {a, b}} {
@@ -54,7 +54,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestShape(t *testing.T) {
-	c := sns.Build(slack.Style{}, sample())
+	c := sns.Build(chat.Style{}, sample())
 	if c.Version != "1.0" || c.Source != "custom" || c.Content.TextType != "client-markdown" || c.Content.Title == "" || c.Content.Description == "" {
 		t.Fatalf("not a Chatbot custom notification: %+v", c)
 	}
@@ -195,5 +195,71 @@ func TestPublishInput(t *testing.T) {
 	var c sns.Chatbot
 	if err := json.Unmarshal([]byte(per["sqs"]), &c); err != nil || c.Metadata.AdditionalContext["eventID"] != long.EventID {
 		t.Errorf("sqs message is not the Chatbot payload: %s (%v)", per["sqs"], err)
+	}
+}
+
+// hostile holds notifytest.Attack in every event string, at lengths that would overflow
+// SNS's 256 KiB several times over (a summary repeats them, the JSON structure nests and
+// escapes the payload three times).
+func hostile() *finding.Finding {
+	a := notifytest.Attack
+	long := strings.Repeat("`<&>\"é😀", 30000) + a
+	return &finding.Finding{
+		Rule: "r" + a, Severity: finding.Critical, Title: "t " + a + long, Description: "d",
+		EventID: "e`" + a + long, EventName: "n" + a + long, EventSource: "s" + a, EventTime: "t" + a,
+		Account: "1" + a + long, Region: "r" + a, Principal: "p`" + a + long, SourceIPAddress: "ip" + a,
+		ErrorCode: "c" + a + long, ErrorMessage: "m`x`\n> q" + a + long, Target: "arn:aws:iam::1:user/_x_" + a + long,
+		Tags:   []string{a + long},
+		Params: []finding.Param{{Name: "k" + a, Value: "v`" + a + long}}, Grants: []string{"g" + a + long},
+		Record: json.RawMessage(`{}`),
+	}
+}
+
+// TestHostileText: Chatbot renders descriptions as Slack mrkdwn, so event text must stay
+// text there (code spans closed on every line, backticks inside them replaced), and every
+// message stays under SNS's 256 KiB whatever the findings hold.
+func TestHostileText(t *testing.T) {
+	for _, structured := range []bool{false, true} {
+		for _, fs := range [][]*finding.Finding{{hostile()}, {hostile(), hostile()}, {hostile(), sample(), hostile()}} {
+			name := fmt.Sprintf("structured=%v/%d findings", structured, len(fs))
+			var got *awssns.PublishInput
+			n, _ := sns.New(pubFunc(func(_ context.Context, in *awssns.PublishInput, _ ...func(*awssns.Options)) (*awssns.PublishOutput, error) {
+				got = in
+				return &awssns.PublishOutput{}, nil
+			}), sns.Options{TopicARN: "arn:aws:sns:us-east-1:1:t", MessageStructureJSON: structured})
+			if _, err := n.Notify(t.Context(), fs...); err != nil {
+				t.Fatal(err)
+			}
+			size := len(aws.ToString(got.Message)) + len(aws.ToString(got.Subject))
+			if size > 256*1024 {
+				t.Errorf("%s: message and subject are %d bytes, over SNS's 256 KiB", name, size)
+			}
+			msg := aws.ToString(got.Message)
+			if structured {
+				var per map[string]string
+				if err := json.Unmarshal([]byte(msg), &per); err != nil {
+					t.Fatal(err)
+				}
+				msg = per["https"]
+				if err := notifytest.CheckMrkdwn(per["default"]); err != nil {
+					t.Errorf("%s: default text: %v", name, err)
+				}
+			}
+			var c sns.Chatbot
+			if err := json.Unmarshal([]byte(msg), &c); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := notifytest.CheckMrkdwn(c.Content.Description); err != nil {
+				t.Errorf("%s: description: %v\n%.600s", name, err, c.Content.Description)
+			}
+			for _, s := range c.Content.NextSteps {
+				if err := notifytest.CheckMrkdwn(s); err != nil {
+					t.Errorf("%s: next step %.200q: %v", name, s, err)
+				}
+			}
+			if !strings.Contains(c.Content.Description, "[trimmed]") {
+				t.Errorf("%s: a description cut to fit is not marked", name)
+			}
+		}
 	}
 }

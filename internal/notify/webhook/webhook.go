@@ -83,9 +83,9 @@ func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, er
 		return false, nil
 	}
 	p := Payload{Version: 1, Count: len(fs), Rule: fs[0].Rule, Severity: fs[0].Severity, Title: fs[0].Title, Findings: fs}
-	if !notify.SameGroup(fs) {
+	if !finding.SameGroup(fs) {
 		// A digest of different findings: no single rule; the worst severity.
-		p.Rule, p.Title, p.Severity = "", fmt.Sprintf("%d alerts (digest)", len(fs)), notify.Worst(fs)
+		p.Rule, p.Title, p.Severity = "", fmt.Sprintf("%d alerts (digest)", len(fs)), finding.Worst(fs)
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
