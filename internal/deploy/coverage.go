@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -19,7 +20,17 @@ type Sample struct {
 func FromDetect(rs []detect.Rule) ([]Rule, []Sample, error) {
 	rules := make([]Rule, 0, len(rs))
 	var samples []Sample
+	stateful := false
 	for _, r := range rs {
+		if r.Kind.Stateful() {
+			stateful = true
+			rs, ss, err := statefulRule(r)
+			if err != nil {
+				return nil, nil, err
+			}
+			rules, samples = append(rules, rs...), append(samples, ss...)
+			continue
+		}
 		rules = append(rules, Rule{ID: r.ID, Pattern: r.Pattern})
 		for i, s := range r.Samples.Match {
 			env, err := detect.Envelope(s)
@@ -27,6 +38,46 @@ func FromDetect(rs []detect.Rule) ([]Rule, []Sample, error) {
 				return nil, nil, fmt.Errorf("%s: rule %s: samples.match[%d]: %w", r.File, r.ID, i, err)
 			}
 			samples = append(samples, Sample{Rule: r.ID, Name: "samples.match[" + strconv.Itoa(i) + "]", Envelope: env})
+		}
+	}
+	if stateful {
+		// actors behind role sessions are followed through the STS calls that issue them
+		rules = append(rules, Rule{ID: CredentialsRule, Pattern: detect.CredentialsPattern})
+	}
+	return rules, samples, nil
+}
+
+// CredentialsRule names detect.CredentialsPattern among the pre-filter's rules.
+const CredentialsRule = "trailbell-credentials"
+
+// statefulRule returns one pre-filter rule per step of a stateful rule, named RULE#stepN, and
+// as samples the records of its match scenarios that some step selects (a scenario may hold
+// other records, which only move time along).
+func statefulRule(r detect.Rule) ([]Rule, []Sample, error) {
+	var rules []Rule
+	m := pattern.New()
+	for i, st := range r.Steps() {
+		id := r.ID + "#step" + strconv.Itoa(i+1)
+		rules = append(rules, Rule{ID: id, Pattern: st.Pattern})
+		if err := m.Add(id, st.Pattern); err != nil {
+			return nil, nil, fmt.Errorf("%s: rule %s: step %d: %w", r.File, r.ID, i+1, err)
+		}
+	}
+	var samples []Sample
+	for i, s := range r.Samples.Match {
+		var recs []json.RawMessage
+		if err := json.Unmarshal(s, &recs); err != nil {
+			return nil, nil, fmt.Errorf("%s: rule %s: samples.match[%d]: %w", r.File, r.ID, i, err)
+		}
+		for j, rec := range recs {
+			name := fmt.Sprintf("samples.match[%d][%d]", i, j)
+			env, err := detect.Envelope(rec)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: rule %s: %s: %w", r.File, r.ID, name, err)
+			}
+			if ids, err := m.Match(env); err == nil && len(ids) > 0 {
+				samples = append(samples, Sample{Rule: r.ID, Name: name, Envelope: env})
+			}
 		}
 	}
 	return rules, samples, nil

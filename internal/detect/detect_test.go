@@ -335,7 +335,7 @@ func TestTemplates(t *testing.T) {
 			continue
 		}
 		r, _ := decodeRecord(json.RawMessage(`{"eventName":"X","userIdentity":{"arn":"arn:aws:iam::1:user/a"},"requestParameters":{"userName":"b"}}`))
-		if got := tm.render(r); got != c.want {
+		if got := tm.render(r, nil); got != c.want {
 			t.Errorf("%q rendered %q, want %q", c.tmpl, got, c.want)
 		}
 	}

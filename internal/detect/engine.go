@@ -24,10 +24,25 @@ type Engine struct {
 type entry struct {
 	rule      int
 	exception bool
+	step      int // for a step of a stateful rule: its index + 1
+	creds     bool
 }
 
 // exceptionID names an exception pattern in the matcher; '#' cannot occur in a rule id.
 func exceptionID(rule string, i int) string { return fmt.Sprintf("%s#exception%d", rule, i) }
+
+// stepID names a step of a stateful rule in the matcher.
+func stepID(rule string, i int) string { return fmt.Sprintf("%s#step%d", rule, i) }
+
+// credentialsID names CredentialsPattern in the matcher.
+const credentialsID = "#credentials"
+
+// CredentialsPattern selects the STS calls that issue temporary credentials. Their
+// responseElements.credentials.accessKeyId is the accessKeyId the new session's calls carry,
+// which is how a role session is followed back to the person who started it (see Match).
+const CredentialsPattern = `{"source":["aws.sts"],"detail":{"eventSource":["sts.amazonaws.com"],` +
+	`"eventName":["AssumeRole","AssumeRoleWithSAML","AssumeRoleWithWebIdentity","GetFederationToken","GetSessionToken"],` +
+	`"errorCode":[{"exists":false}]}}`
 
 // New compiles the rules. The matcher selects across all rules at once, so the cost of a
 // record that matches nothing does not depend on how many rules there are.
@@ -60,11 +75,18 @@ func New(rs []Rule) (*Engine, error) {
 				errs = append(errs, fmt.Errorf("%s: rule %q: unknown predicate %q", r.File, r.ID, p))
 			}
 		}
-		if err := e.add(r.ID, r.Pattern, r.compiled.of(r.Pattern, false)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: rule %q: pattern: %w", r.File, r.ID, err))
-			continue
+		if r.Kind.Stateful() {
+			if err := e.addSteps(i, &r); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		} else {
+			if err := e.add(r.ID, r.Pattern, r.compiled.of(r.Pattern, false)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: rule %q: pattern: %w", r.File, r.ID, err))
+				continue
+			}
+			e.entries[r.ID] = entry{rule: i}
 		}
-		e.entries[r.ID] = entry{rule: i}
 		for j, x := range r.Exceptions {
 			id := exceptionID(r.ID, j)
 			if err := e.add(id, x, r.compiled.of(x, true)); err != nil {
@@ -77,7 +99,34 @@ func New(rs []Rule) (*Engine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := e.m.Add(credentialsID, CredentialsPattern); err != nil {
+		return nil, fmt.Errorf("credentials pattern: %w", err)
+	}
+	e.entries[credentialsID] = entry{creds: true}
 	return e, nil
+}
+
+// addSteps adds the steps of stateful rule i; the rule id itself names no pattern.
+func (e *Engine) addSteps(i int, r *Rule) error {
+	steps := r.Steps()
+	if len(steps) == 0 {
+		return fmt.Errorf("%s: rule %q: kind %s without steps", r.File, r.ID, r.Kind)
+	}
+	var errs []error
+	for j, st := range steps {
+		for _, p := range st.Predicates {
+			if _, ok := predicates[p]; !ok {
+				errs = append(errs, fmt.Errorf("%s: rule %q: step %d: unknown predicate %q", r.File, r.ID, j+1, p))
+			}
+		}
+		if err := e.add(stepID(r.ID, j), st.Pattern, st.compiled); err != nil {
+			errs = append(errs, fmt.Errorf("%s: rule %q: step %d: pattern: %w", r.File, r.ID, j+1, err))
+			continue
+		}
+		e.entries[stepID(r.ID, j)] = entry{rule: i, step: j + 1}
+	}
+	e.entries[r.ID] = entry{rule: i, step: -1} // reserves the id; names no pattern
+	return errors.Join(errs...)
 }
 
 // add adds a pattern under id: compiled already when loading compiled it, else from text.
@@ -93,54 +142,113 @@ func (e *Engine) add(id, text string, compiled *pattern.Pattern) error {
 func (e *Engine) Rules() []Rule { return e.rules }
 
 // Detect matches one EventBridge envelope (see cloudtrail.Lift) and returns a finding for
-// every rule that matched, was not suppressed by an exception, and whose predicates hold,
-// most severe first.
-// The record is decoded only when some pattern matched.
+// every event rule that matched, was not suppressed by an exception, and whose predicates
+// hold, most severe first. The record is decoded only when some pattern matched.
 func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
+	m, err := e.Match(env)
+	return m.Findings, err
+}
+
+// StepHit names a step of a stateful rule: indexes into Rules() and that rule's Steps().
+type StepHit struct{ Rule, Step int }
+
+// Match is what one envelope matched.
+type Match struct {
+	// Findings are the event rules' findings, most severe first (see Detect).
+	Findings []finding.Finding
+	// Steps are the steps of stateful rules the envelope matched, exceptions and predicates
+	// applied, in rule order; internal/correlate remembers them.
+	Steps []StepHit
+	// Credentials says the record is an STS call that issued temporary credentials.
+	Credentials bool
+	// Record is the record, when matching decoded it; nil otherwise.
+	Record *Record
+}
+
+// Empty reports whether nothing matched.
+func (m *Match) Empty() bool { return len(m.Findings) == 0 && len(m.Steps) == 0 && !m.Credentials }
+
+// Match matches one EventBridge envelope against every rule: the findings of event rules,
+// and the steps of stateful rules for internal/correlate. Safe for concurrent use.
+func (e *Engine) Match(env []byte) (Match, error) {
+	var out Match
 	ids, err := e.m.Match(env)
 	if err != nil {
-		return nil, fmt.Errorf("match: %w", err)
+		return out, fmt.Errorf("match: %w", err)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	// a record matches a handful of rules: on the stack, not allocated per record
 	var hitBuf, exceptedBuf [16]int
-	hit, excepted := hitBuf[:0], exceptedBuf[:0]
+	var stepBuf [8]StepHit
+	hit, excepted, steps := hitBuf[:0], exceptedBuf[:0], stepBuf[:0]
 	for _, id := range ids {
 		en, ok := e.entries[id]
-		if !ok {
-			continue
-		}
-		if en.exception {
+		switch {
+		case !ok:
+		case en.creds:
+			out.Credentials = true
+		case en.exception:
 			excepted = append(excepted, en.rule)
-			continue
+		case en.step > 0:
+			steps = append(steps, StepHit{Rule: en.rule, Step: en.step - 1})
+		default:
+			hit = append(hit, en.rule)
 		}
-		hit = append(hit, en.rule)
 	}
 	var rec *record
-	var out []finding.Finding
+	decode := func() error {
+		if rec == nil {
+			if rec, err = envelopeRecord(env); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, i := range orderedUnique(hit) {
 		if slices.Contains(excepted, i) {
 			continue
 		}
 		r := &e.rules[i]
-		if !predicatesMayHold(r, env) {
+		if !predicatesMayHold(r.Predicates, env) {
 			continue // turned away by bytes, without decoding the record
 		}
-		if rec == nil {
-			if rec, err = envelopeRecord(env); err != nil {
-				return nil, err
-			}
+		if err := decode(); err != nil {
+			return Match{}, err
 		}
-		if !predicatesHold(r, rec) {
+		if !predicatesHold(r.Predicates, rec) {
 			continue
 		}
-		out = append(out, e.finding(i, rec))
+		out.Findings = append(out.Findings, e.finding(i, rec, nil))
 	}
 	// Most severe first, so a consumer that shows one finding per record shows the one
 	// that matters; ties keep load order.
-	slices.SortStableFunc(out, func(a, b finding.Finding) int { return cmp.Compare(b.Severity, a.Severity) })
+	slices.SortStableFunc(out.Findings, func(a, b finding.Finding) int { return cmp.Compare(b.Severity, a.Severity) })
+
+	slices.SortFunc(steps, func(a, b StepHit) int { return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Step, b.Step)) })
+	for _, h := range slices.Compact(steps) {
+		if slices.Contains(excepted, h.Rule) {
+			continue
+		}
+		r := &e.rules[h.Rule]
+		st := r.Steps()[h.Step]
+		if !predicatesMayHold(r.Predicates, env) || !predicatesMayHold(st.Predicates, env) {
+			continue
+		}
+		if len(r.Predicates)+len(st.Predicates) > 0 {
+			if err := decode(); err != nil {
+				return Match{}, err
+			}
+			if !predicatesHold(r.Predicates, rec) || !predicatesHold(st.Predicates, rec) {
+				continue
+			}
+		}
+		out.Steps = append(out.Steps, h)
+	}
+	if rec != nil {
+		out.Record = &Record{rec}
+	}
 	return out, nil
 }
 
@@ -151,8 +259,8 @@ func orderedUnique(xs []int) []int {
 }
 
 // predicatesMayHold checks the predicates' necessary conditions on the raw envelope.
-func predicatesMayHold(r *Rule, env []byte) bool {
-	for _, p := range r.Predicates {
+func predicatesMayHold(ps []string, env []byte) bool {
+	for _, p := range ps {
 		if m := predicates[p].maybe; m != nil && !m(env) {
 			return false
 		}
@@ -160,8 +268,8 @@ func predicatesMayHold(r *Rule, env []byte) bool {
 	return true
 }
 
-func predicatesHold(r *Rule, rec *record) bool {
-	for _, p := range r.Predicates {
+func predicatesHold(ps []string, rec *record) bool {
+	for _, p := range ps {
 		if !predicates[p].holds(rec) {
 			return false
 		}
@@ -169,16 +277,17 @@ func predicatesHold(r *Rule, rec *record) bool {
 	return true
 }
 
-func (e *Engine) finding(i int, rec *record) finding.Finding {
+// finding builds rule i's finding for rec; extra fills the placeholders of stateful rules.
+func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bool)) finding.Finding {
 	r := &e.rules[i]
 	return finding.Finding{
 		Rule:            r.ID,
 		Severity:        r.Severity,
-		Title:           e.titles[i].render(rec),
+		Title:           e.titles[i].render(rec, extra),
 		Description:     r.Description,
 		Tags:            slices.Clip(r.Tags), // shared with the rule: clipped so an append cannot write into it
 		References:      slices.Clip(r.References),
-		Runbook:         e.books[i].renderRunbook(rec),
+		Runbook:         e.books[i].renderRunbook(rec, extra),
 		EventID:         rec.str("eventID"),
 		EventName:       rec.str("eventName"),
 		EventSource:     rec.str("eventSource"),

@@ -38,6 +38,12 @@ type Rule struct {
 	Tags       []string
 	References []string
 	Samples    Samples
+	// Kind is how the rule decides; stateful kinds carry their settings in Threshold,
+	// Sequence or NewTerms (a sequence's patterns are in its steps, not in Pattern).
+	Kind      Kind
+	Threshold *Threshold
+	Sequence  *Sequence
+	NewTerms  *NewTerms
 	// File is where the rule was loaded from, as "path:line" of its id.
 	File string
 
@@ -65,6 +71,8 @@ func (c *compiledPatterns) of(text string, exception bool) *pattern.Pattern {
 }
 
 // Samples are CloudTrail records (or EventBridge envelopes) the rule must and must not report.
+// For a stateful rule each sample is a scenario: a JSON array of records, fed in that order,
+// over which the rule must report at least once (Match) or never (NoMatch).
 type Samples struct {
 	Match, NoMatch []json.RawMessage
 }
@@ -86,9 +94,13 @@ type yamlRule struct {
 	Tags        []string    `yaml:"tags"`
 	References  []string    `yaml:"references"`
 	Samples     struct {
-		Match   []*jsonNode `yaml:"match"`
-		NoMatch []*jsonNode `yaml:"no_match"`
+		Match   []*sampleNode `yaml:"match"`
+		NoMatch []*sampleNode `yaml:"no_match"`
 	} `yaml:"samples"`
+	Kind      posString      `yaml:"kind"`
+	Threshold *yamlThreshold `yaml:"threshold"`
+	Sequence  *yamlSequence  `yaml:"sequence"`
+	NewTerms  *yamlNewTerms  `yaml:"new_terms"`
 }
 
 // Builtin returns the rule pack embedded in the binary.
@@ -219,9 +231,10 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 	if !validID(y.ID.s) {
 		fail(0, "id must be short kebab-case (a-z, 0-9, '-')")
 	}
+	y.kind(&r, kindParser{fail})
 	if y.Title.s == "" {
 		fail(0, "title is required")
-	} else if _, err := parseTemplate(y.Title.s); err != nil {
+	} else if err := checkStatefulText(r.Kind, y.Title.s); err != nil {
 		fail(y.Title.line, "title: %v", err)
 	}
 	// line by line, so an error names the file line (a block scalar starts on the next one)
@@ -230,7 +243,7 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 		first++
 	}
 	for k, l := range strings.Split(y.Runbook.s, "\n") {
-		if _, err := parseTemplate(l); err != nil {
+		if err := checkStatefulText(r.Kind, l); err != nil {
 			fail(first+k, "runbook: %v", err)
 		}
 	}
@@ -239,9 +252,10 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 		fail(0, "severity: %v", err)
 	}
 	r.Severity = sev
-	if y.Pattern == nil {
+	switch {
+	case y.Pattern == nil && r.Kind != KindSequence:
 		fail(0, "pattern is required")
-	} else {
+	case y.Pattern != nil && r.Kind != KindSequence:
 		r.Pattern = y.Pattern.json
 		if p, err := pattern.Compile(r.Pattern); err != nil {
 			fail(y.Pattern.line, "pattern: %v", err)
@@ -269,19 +283,28 @@ func (y *yamlRule) rule(name string) (Rule, []error) {
 			fail(0, "unknown predicate %q (known: %s)", p, strings.Join(PredicateNames(), ", "))
 		}
 	}
-	samples := func(field string, nodes []*jsonNode) []json.RawMessage {
+	samples := func(field string, nodes []*sampleNode) []json.RawMessage {
 		var out []json.RawMessage
 		for i, s := range nodes {
 			// a nil node (an empty entry) is reported at the rule's line
-			if s == nil {
-				fail(0, "%s[%d] is not a JSON object", field, i)
+			if s == nil || s.n == nil {
+				fail(0, "%s[%d] is empty", field, i)
 				continue
 			}
-			if !strings.HasPrefix(s.json, "{") || !json.Valid([]byte(s.json)) {
-				fail(s.line, "%s[%d] is not a JSON object", field, i)
+			read := s.record
+			if r.Kind.Stateful() {
+				read = s.scenario
+			}
+			text, line, err := read()
+			if err != nil {
+				if errors.Is(err, errNotObject) {
+					fail(line, "%s[%d] is not a JSON object", field, i)
+					continue
+				}
+				fail(line, "%s[%d]: %v", field, i, err)
 				continue
 			}
-			out = append(out, json.RawMessage(s.json))
+			out = append(out, json.RawMessage(text))
 		}
 		return out
 	}

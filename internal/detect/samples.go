@@ -10,8 +10,9 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// CheckSamples runs every rule's samples through one engine built from all the rules and
-// reports each sample that a rule fails to report (match) or reports (no_match).
+// CheckSamples runs every event rule's samples through one engine built from all the rules
+// and reports each sample that a rule fails to report (match) or reports (no_match). The
+// scenarios of stateful rules need memory: correlate.CheckSamples runs them.
 func CheckSamples(rs []Rule) error {
 	e, err := New(rs)
 	if err != nil {
@@ -19,6 +20,10 @@ func CheckSamples(rs []Rule) error {
 	}
 	var errs []error
 	for _, r := range rs {
+		if r.Kind.Stateful() {
+			// scenarios are run by internal/correlate (correlate.CheckSamples)
+			continue
+		}
 		for i, s := range r.Samples.Match {
 			if err := e.expect(r.ID, s, true); err != nil {
 				errs = append(errs, fmt.Errorf("%s: rule %q: samples.match[%d]: %w", r.File, r.ID, i, err))

@@ -79,6 +79,9 @@ func checkField(name string) error {
 	if fieldNames[name] {
 		return nil
 	}
+	if _, ok := statefulPlaceholders[name]; ok {
+		return nil // kind-checked by checkStatefulText
+	}
 	first, _, dotted := strings.Cut(name, ".")
 	if first == "detail" && dotted {
 		first, _, _ = strings.Cut(strings.TrimPrefix(name, "detail."), ".")
@@ -90,24 +93,31 @@ func checkField(name string) error {
 }
 
 // render fills a title; missing values show as "?" so a messy record still gives a title.
-func (t template) render(r *record) string {
-	return t.fill(r, func(string) string { return "?" })
+// extra, when set, fills the placeholders of stateful rules first.
+func (t template) render(r *record, extra func(string) (string, bool)) string {
+	return t.fill(r, extra, func(string) string { return "?" })
 }
 
 // renderRunbook fills a runbook; a missing value shows as <name> (the last part of its path),
 // so a command reads as one to complete, e.g. `--user-name <userName>`.
-func (t template) renderRunbook(r *record) string {
-	return t.fill(r, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" })
+func (t template) renderRunbook(r *record, extra func(string) (string, bool)) string {
+	return t.fill(r, extra, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" })
 }
 
-func (t template) fill(r *record, missing func(field string) string) string {
+func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string) string {
 	var b strings.Builder
 	for _, p := range t {
 		if p.field == "" {
 			b.WriteString(p.text)
 			continue
 		}
-		v := r.field(p.field)
+		v, ok := "", false
+		if extra != nil {
+			v, ok = extra(p.field)
+		}
+		if !ok {
+			v = r.field(p.field)
+		}
 		if v == "" {
 			v = missing(p.field)
 		}

@@ -66,6 +66,13 @@ func Decode(data []byte, v any) error {
 	return d.value(doc.Content[0], reflect.ValueOf(v).Elem(), nil)
 }
 
+// DecodeNode decodes one node of a document into v like Decode, for a value that decides
+// its own form in UnmarshalYAML (errors carry no field path above n).
+func DecodeNode(n *yaml.Node, v any) error {
+	d := decoder{budget: 100000}
+	return d.value(n, reflect.ValueOf(v).Elem(), nil)
+}
+
 // syntaxError turns the parser's "yaml: line N: message" into an Error at line N. The
 // parser gives its position only in the text.
 func syntaxError(err error) error {

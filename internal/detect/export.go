@@ -1,0 +1,64 @@
+package detect
+
+import (
+	"encoding/json"
+	"net/netip"
+
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// Record is a decoded CloudTrail record, for the stateful evaluation in internal/correlate.
+type Record struct{ r *record }
+
+// DecodeEnvelope decodes the record inside an EventBridge envelope.
+func DecodeEnvelope(env []byte) (*Record, error) {
+	r, err := envelopeRecord(env)
+	if err != nil {
+		return nil, err
+	}
+	return &Record{r}, nil
+}
+
+// Str returns the scalar at a dotted path of the record as text ("" when absent or not a
+// scalar).
+func (r *Record) Str(path string) string { return r.r.str(path) }
+
+// Raw returns the record's JSON (the envelope's detail).
+func (r *Record) Raw() json.RawMessage { return r.r.raw }
+
+// Key returns the value of a field a stateful rule groups, joins or counts by: a title name
+// (principal, account ...), sourceNetwork, or a record path. It is "" when absent. The
+// actor is not known here: internal/correlate resolves it.
+func (r *Record) Key(name string) string {
+	switch name {
+	case "actor":
+		return ""
+	case "sourceNetwork":
+		return Network(r.r.str("sourceIPAddress"))
+	}
+	return r.r.field(name)
+}
+
+// Network reduces an IP address to its network, /24 for IPv4 and /48 for IPv6, the blocks
+// one site or provider usually holds; anything else (an AWS service name) is returned as is.
+func Network(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	bits := 48
+	if a.Unmap().Is4() {
+		a, bits = a.Unmap(), 24
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
+
+// Finding builds stateful rule i's finding for the record that completed it; extra fills
+// the stateful placeholders of its title and runbook ({count}, {actor}, ...).
+func (e *Engine) Finding(i int, rec *Record, extra func(name string) (string, bool)) finding.Finding {
+	return e.finding(i, rec.r, extra)
+}
