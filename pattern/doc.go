@@ -22,40 +22,45 @@
 //
 // Supported: exact strings, numbers, true, false and null; the empty string; a list of
 // values ORs, fields AND; an event array matches when any element matches; nested objects;
-// prefix, suffix and their {"equals-ignore-case": ...} forms; equals-ignore-case; wildcard
-// (with \* and \\ escapes; consecutive ** are rejected); anything-but with a string, a
-// number, a list of strings or of numbers, or {"prefix"|"suffix"|"equals-ignore-case"|
-// "wildcard": ...}; numeric with =, <, <=, >, >= and one lower plus one upper bound; exists
-// true and false; cidr for IPv4 and IPv6; and $or, nested too. "$or" is the operator when
-// its value is an array whose first element is an object keyed by field names; otherwise
-// (an object, or an array of values or operator objects) it is an ordinary field name, as
-// in event-ruler.
+// prefix, suffix and their {"equals-ignore-case": ...} forms; equals-ignore-case; exactly;
+// wildcard (with \* and \\ escapes; consecutive ** are rejected); anything-but with a
+// string, a number, a list of strings or of numbers, or {"prefix"|"suffix"|
+// "equals-ignore-case"|"wildcard": a string or a list}; numeric with =, <, <=, >, >= and a
+// lower bound followed by an upper one; exists true and false; cidr for IPv4 and IPv6; and
+// $or, nested too. "$or" is the operator when its value is an array whose first element is
+// an object keyed by field names; otherwise (an object, or an array of values or operator
+// objects) it is an ordinary field name, as in event-ruler.
 //
-// Two fields matched inside an array of objects must come from the same array element, as
-// event-ruler requires: {"a":[{"b":1,"c":2},{"b":3,"c":4}]} does not match
-// {"a":{"b":[1],"c":[4]}}. An exists:false field must have no value in the element the
-// other matched fields came from. Deciding this is indexed by array element, so events
-// with tens of thousands of elements are fast; a step budget still bounds pathological
-// cases, and Match then returns ErrTooComplex rather than guess.
-//
-// Choices where AWS's text is silent or engines differ:
-//   - Numbers compare by value as float64 (exact matches too): 300, 300.0 and 3.0e2 are
-//     equal, and precision beyond float64's 15-17 significant digits is lost. Any finite
-//     float64 is accepted in patterns; event numbers too large for float64 compare as ±Inf,
-//     too small ones as 0.
-//     A number never equals a string: the pattern 300 does not match the event "300".
+// Where AWS's text is silent, the engine does what aws/event-ruler (the engine behind
+// EventBridge, commit 337e8d99) does; edges_test.go names the event-ruler source of each:
+//   - Numbers (number.go): a number is comparable when its value is that of the shortest
+//     decimal of its float64 (0.1, 100.0, 1e2; not 0.10000000000000001, 9007199254740993,
+//     1e400). Comparable numbers compare as that float64, -0 equal to 0; an exact pattern
+//     number that is not comparable matches only the same text; numeric ranges and
+//     anything-but numbers see comparable event numbers only, and reject pattern numbers
+//     that are not. A number never equals a string: 300 does not match "300". (Comparability
+//     follows a JDK whose Double.toString is shortest, 19 and later; JDK 17's differs for a
+//     few doubles such as 5e-324.)
+//   - equals-ignore-case (fold.go) takes the operand one UTF-16 unit at a time and accepts
+//     Java's lower or upper case of each unit (Locale.ROOT, full mappings): "ß" matches "ß"
+//     and "SS" but not "ss"; the event value is not case-mapped. The same holds inside
+//     prefix, suffix and anything-but.
+//   - IP addresses (ip.go): an exact string that is an IP literal compares as an address,
+//     and so does any event string that is one ("2001:DB8::0001", "010.0.0.1" read as
+//     decimal, "::ffff:a00:1" as IPv4; mixed notation "::ffff:10.0.0.1" is no literal).
+//     cidr masks host bits and rejects /32 and /128: to match one address, write it.
+//   - Field names: a pattern key with a dot is the nested path ({"a.b":[..]} is
+//     {"a":{"b":[..]}}), a later member naming the same field replaces an earlier one, and
+//     an event key containing a dot is never read.
 //   - exists:true matches any leaf value (null included) but not an object or an empty
 //     array; exists:false matches when there is no such leaf value.
 //   - anything-but matches any present leaf value that is not excluded, of whatever JSON
 //     type: {"anything-but": "x"} and {"anything-but": {"prefix": "x"}} both match null,
-//     true and numbers (event-ruler's verdicts); a number is excluded only by a number of
-//     equal value, a string only by a string. It never matches a missing field.
-//   - equals-ignore-case folds case per Unicode letter (lower of upper), not only ASCII.
-//   - cidr accepts prefixes with host bits set (they are masked); /32 and /128 match one
-//     address; IPv4-mapped IPv6 event addresses match IPv4 ranges.
+//     true and numbers; a number is excluded only by a number, a string only by a string.
+//     It never matches a missing field.
 //   - A pattern may expand through $or and exists:false into at most 4096 AND-only
 //     alternatives; larger ones are rejected as too complex.
-//   - In a pattern, a repeated key keeps its last value (encoding/json's behaviour).
+//   - Malformed pattern JSON is reported with its line and column.
 //
 // # Events
 //

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"slices"
 	"unsafe"
@@ -217,9 +218,25 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 	if f.needFold {
 		sc.fbuf = appendFold(sc.fbuf[:0], s)
 		folded = sc.fbuf
-		sc.hitAll(f.fold.get(folded), trail)
-		sc.affixes(&f.prefixFold, folded, false, trail)
-		sc.affixes(&f.suffixFold, folded, true, trail)
+		for _, e := range f.fold.get(folded) {
+			if e.fp.matchWhole(s) {
+				sc.hit(e.t, trail)
+			}
+		}
+		for es := range f.prefixFold.lookup(folded, false) {
+			for _, e := range es {
+				if e.fp.matchPrefix(s) {
+					sc.hit(e.t, trail)
+				}
+			}
+		}
+		for es := range f.suffixFold.lookup(folded, true) {
+			for _, e := range es {
+				if e.fp.matchSuffix(s) {
+					sc.hit(e.t, trail)
+				}
+			}
+		}
 	}
 	sc.wildcards(&f.wcPrefix, s, false, trail)
 	sc.wildcards(&f.wcSuffix, s, true, trail)
@@ -228,9 +245,8 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 			sc.hit(e.t, trail)
 		}
 	}
-	if len(f.cidrs.bits) > 0 && looksLikeIP(s) {
-		if addr, err := netip.ParseAddr(unsafeString(s)); err == nil {
-			addr = addr.Unmap()
+	if len(f.cidrs.bits) > 0 {
+		if addr, ok := ipLiteral(unsafeString(s)); ok {
 			for i, bits := range f.cidrs.bits {
 				if p, err := addr.Prefix(bits); err == nil {
 					sc.hitAll(f.cidrs.maps[i][p], trail)
@@ -264,40 +280,56 @@ func (sc *scratch) wildcards(ix *lenIndex[wcTarget], s []byte, suffix bool, trai
 	}
 }
 
-// looksLikeIP filters out values that cannot be IP addresses, including zoned IPv6
-// addresses, which CIDR matching does not accept.
-func looksLikeIP(s []byte) bool {
-	if len(s) < 2 || len(s) > 45 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
-
-// evalNumber evaluates the number raw, just read by the scanner.
+// evalNumber evaluates the number raw, just read by the scanner. Whether it is comparable
+// (see number.go) is worked out only when an answer depends on it.
 func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
-	v, near := sc.p.numberValue(raw, f.numKeys)
-	sc.present(f, fi, trail, 'n', v)
-	sc.hitAll(f.exists, trail)
-	if near && f.exactNum != nil { // a value far from every key equals none
-		if ts, ok := f.exactNum[v]; ok {
-			sc.hitAll(ts, trail)
-		}
+	p := &sc.p
+	if f.presence {
+		sc.presentNumber(fi, trail, p.pos-len(raw), p.pos)
 	}
-	for _, e := range f.numeric {
-		if e.r.contains(v) {
-			sc.hit(e.t, trail)
+	sc.hitAll(f.exists, trail)
+	if f.exactText.m != nil {
+		sc.hitAll(f.exactText.get(raw), trail)
+	}
+	if f.exactNum == nil && len(f.numeric) == 0 && len(f.anyBut) == 0 {
+		return
+	}
+	v, near := p.numberValue(raw, f.numKeys)
+	cmp := 0 // 0 not known yet, 1 comparable, 2 not
+	comparable := func() bool {
+		if cmp == 0 {
+			var ok bool
+			if v, ok = p.comparable(raw); ok {
+				cmp = 1
+			} else {
+				cmp = 2
+			}
+		}
+		return cmp == 1
+	}
+	if near && f.exactNum != nil && comparable() { // a value far from every key equals none
+		sc.hitAll(f.exactNum[math.Float64bits(v)], trail)
+	}
+	if len(f.numeric) > 0 && comparable() {
+		for _, e := range f.numeric {
+			if e.r.contains(v) {
+				sc.hit(e.t, trail)
+			}
 		}
 	}
 	for _, g := range f.anyBut {
-		if g.ab.matchNumber(v) {
+		if g.ab.kind != abNumbers || !near || !comparable() || !slices.Contains(g.ab.nums, v) {
 			sc.hitAll(g.targets, trail)
 		}
 	}
+}
+
+// presentNumber records a number of a field that needs its occurrences: its text lies at
+// event[start:end].
+func (sc *scratch) presentNumber(fi int32, trail int32, start, end int) {
+	sc.present(sc.snap.fields[fi], fi, trail, 'n', 0)
+	o := &sc.presence[len(sc.presence)-1]
+	o.start, o.end = start, end
 }
 
 // evalLiteral handles true, false and null (c is the first letter).
@@ -333,12 +365,22 @@ func (ab *anythingBut) matchString(s, folded []byte) bool {
 	case abNumbers:
 		return true
 	case abPrefix:
-		return !bytes.HasPrefix(s, []byte(ab.s))
-	case abSuffix:
-		return !bytes.HasSuffix(s, []byte(ab.s))
-	case abFold:
 		for _, x := range ab.strs {
-			if string(folded) == x {
+			if bytes.HasPrefix(s, []byte(x)) {
+				return false
+			}
+		}
+		return true
+	case abSuffix:
+		for _, x := range ab.strs {
+			if bytes.HasSuffix(s, []byte(x)) {
+				return false
+			}
+		}
+		return true
+	case abFold:
+		for i, x := range ab.strs {
+			if string(folded) == x && ab.folds[i].matchWhole(s) {
 				return false
 			}
 		}
@@ -354,8 +396,10 @@ func (ab *anythingBut) matchString(s, folded []byte) bool {
 	return false
 }
 
-func (ab *anythingBut) matchNumber(v float64) bool {
-	return ab.kind != abNumbers || !slices.Contains(ab.nums, v)
+// matchNumber reports whether anything-but accepts a number: one that is not comparable
+// is never excluded.
+func (ab *anythingBut) matchNumber(v float64, cmp bool) bool {
+	return ab.kind != abNumbers || !cmp || !slices.Contains(ab.nums, v)
 }
 
 // match scans the event and returns the matching ids.
@@ -434,6 +478,15 @@ func (sc *scratch) nonepresent(fields []int32) bool {
 // occMatches reports whether a recorded occurrence satisfies one of ms.
 func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 	var v, folded []byte
+	var num float64
+	numKnown, cmp := false, false
+	number := func() (float64, bool) {
+		if !numKnown {
+			num, cmp, sc.p.nbuf = numberBytes(sc.p.data[o.start:o.end], sc.p.nbuf)
+			numKnown = true
+		}
+		return num, cmp
+	}
 	if o.kind == 's' {
 		v = sc.p.data[o.start:o.end]
 		if o.escaped {
@@ -441,7 +494,6 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 			v = sc.p.vbuf
 		}
 	}
-	num := o.num
 	fold := func() []byte {
 		if folded == nil {
 			sc.fbuf = appendFold(sc.fbuf[:0], v)
@@ -458,7 +510,14 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 		case opExactString:
 			ok = o.kind == 's' && string(v) == m.s
 		case opExactNumber:
-			ok = o.kind == 'n' && num == m.num
+			if o.kind == 'n' {
+				if m.cmp {
+					f, c := number()
+					ok = c && f == m.num
+				} else {
+					ok = string(sc.p.data[o.start:o.end]) == m.s
+				}
+			}
 		case opExactNull:
 			ok = o.kind == 'z'
 		case opExactTrue:
@@ -470,19 +529,22 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 		case opSuffix:
 			ok = o.kind == 's' && bytes.HasSuffix(v, []byte(m.s))
 		case opPrefixFold:
-			ok = o.kind == 's' && bytes.HasPrefix(fold(), []byte(m.s))
+			ok = o.kind == 's' && m.fp.matchPrefix(v)
 		case opSuffixFold:
-			ok = o.kind == 's' && bytes.HasSuffix(fold(), []byte(m.s))
+			ok = o.kind == 's' && m.fp.matchSuffix(v)
 		case opEqualsFold:
-			ok = o.kind == 's' && string(fold()) == m.s
+			ok = o.kind == 's' && m.fp.matchWhole(v)
 		case opWildcard:
 			ok = o.kind == 's' && m.wc.match(v)
 		case opNumeric:
-			ok = o.kind == 'n' && m.rng.contains(num)
+			if o.kind == 'n' {
+				f, c := number()
+				ok = c && m.rng.contains(f)
+			}
 		case opCIDR:
-			if o.kind == 's' && looksLikeIP(v) {
-				if addr, err := netip.ParseAddr(unsafeString(v)); err == nil {
-					ok = m.cidr.Contains(addr.Unmap())
+			if o.kind == 's' {
+				if addr, isIP := ipLiteral(unsafeString(v)); isIP {
+					ok = m.cidr.Contains(addr)
 				}
 			}
 		case opAnythingBut:
@@ -494,7 +556,7 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 					ok = m.ab.matchString(v, nil)
 				}
 			case 'n':
-				ok = m.ab.matchNumber(num)
+				ok = m.ab.matchNumber(number())
 			default:
 				ok = true
 			}

@@ -4,13 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // pathNode is one step of the tree of field paths that some pattern names. The scanner
@@ -243,6 +242,13 @@ type wcTarget struct {
 	t  target
 }
 
+// foldTarget is an equals-ignore-case operand indexed by its canonical fold, checked in
+// full when the fold of a value meets it.
+type foldTarget struct {
+	fp *foldPattern
+	t  target
+}
+
 type numTarget struct {
 	r numRange
 	t target
@@ -274,16 +280,17 @@ func (ix *cidrIndex) add(p netip.Prefix, t target) {
 // field indexes every value test that patterns make at one path.
 type field struct {
 	exactStr   strIndex[target]
-	exactNum   map[float64][]target
+	exactNum   map[uint64][]target // comparable numbers, by float64 bits
+	exactText  strIndex[target]    // numbers that are not comparable, by their text
 	nulls      []target
 	trues      []target
 	falses     []target
 	exists     []target // exists:true: any leaf value
-	fold       strIndex[target]
+	fold       strIndex[foldTarget]
 	prefix     lenIndex[target]
-	prefixFold lenIndex[target]
+	prefixFold lenIndex[foldTarget]
 	suffix     lenIndex[target]
-	suffixFold lenIndex[target]
+	suffixFold lenIndex[foldTarget]
 	// Wildcards are indexed by their leading literal, else their trailing literal;
 	// candidates are then checked in full.
 	wcPrefix  lenIndex[wcTarget]
@@ -356,6 +363,7 @@ func build(entries []entry) *snapshot {
 			}
 		}
 	}
+	steps := usedSteps(entries)
 	idPos := map[string]int32{}
 	for _, e := range entries {
 		ix, ok := idPos[e.id]
@@ -365,7 +373,9 @@ func build(entries []entry) *snapshot {
 			s.ids = append(s.ids, e.id)
 		}
 		for _, alt := range e.c.alts {
-			s.addSub(ix, alt, freq)
+			if alt, ok := reachable(alt, steps); ok {
+				s.addSub(ix, alt, freq)
+			}
 		}
 	}
 	s.direct = make([]int32, len(s.tsub))
@@ -381,6 +391,50 @@ func build(entries []entry) *snapshot {
 		f.finishIndexes()
 	}
 	return s
+}
+
+// usedSteps returns the key steps event-ruler reads in events: every field name of every
+// pattern split at its dots as Java's String.split does, which drops trailing empty steps
+// (GenericMachine.recordFieldStep); Event.java skips every other event key, and so every
+// event key that contains a dot.
+func usedSteps(entries []entry) map[string]bool {
+	steps := map[string]bool{}
+	for _, e := range entries {
+		for _, alt := range e.c.alts {
+			for _, c := range alt {
+				path := c.path
+				for len(path) > 1 && path[len(path)-1] == "" {
+					path = path[:len(path)-1]
+				}
+				for _, k := range path {
+					steps[k] = true
+				}
+			}
+		}
+	}
+	return steps
+}
+
+// reachable drops the conditions on field names no event can have, because one of their
+// steps is an empty key event-ruler does not read ({"a.":["x"]} names "a" then ""): such
+// an exists:false holds, any other condition fails the alternative.
+func reachable(alt []condition, steps map[string]bool) ([]condition, bool) {
+	unreachable := func(c condition) bool {
+		return slices.ContainsFunc(c.path, func(k string) bool { return !steps[k] })
+	}
+	if !slices.ContainsFunc(alt, unreachable) {
+		return alt, true
+	}
+	var kept []condition
+	for _, c := range alt {
+		switch {
+		case !unreachable(c):
+			kept = append(kept, c)
+		case !c.absent:
+			return nil, false
+		}
+	}
+	return kept, true
 }
 
 // addSub adds one AND-only alternative. Only its trigger, the condition expected to hold
@@ -477,7 +531,11 @@ func matcherKey(path []string, m *valueMatcher) string {
 	b.WriteByte(byte('A' + m.kind))
 	switch m.kind {
 	case opExactNumber:
-		b.WriteString(strconv.FormatFloat(m.num, 'g', -1, 64))
+		if m.cmp {
+			b.WriteString(strconv.FormatFloat(m.num, 'g', -1, 64))
+		} else {
+			b.WriteString("text:" + m.s)
+		}
 	case opNumeric:
 		fmt.Fprintf(&b, "%v", m.rng)
 	case opCIDR:
@@ -544,10 +602,12 @@ func (s *snapshot) fieldAt(path []string) (*field, int32) {
 // finishIndexes builds the filters of the string indexes once every pattern is added.
 func (f *field) finishIndexes() {
 	f.exactStr.finish()
+	f.exactText.finish()
 	f.fold.finish()
-	for _, ix := range []*lenIndex[target]{&f.prefix, &f.prefixFold, &f.suffix, &f.suffixFold} {
-		ix.finish()
-	}
+	f.prefix.finish()
+	f.suffix.finish()
+	f.prefixFold.finish()
+	f.suffixFold.finish()
 	f.wcPrefix.finish()
 	f.wcSuffix.finish()
 }
@@ -558,11 +618,15 @@ func (f *field) add(m valueMatcher, t target) {
 	case opExactString:
 		f.exactStr.add(m.s, t)
 	case opExactNumber:
-		if f.exactNum == nil {
-			f.exactNum = map[float64][]target{}
+		if !m.cmp {
+			f.exactText.add(m.s, t)
+			break
 		}
-		// -0 and 0 are one key: a map compares float64 keys with ==.
-		f.exactNum[m.num] = append(f.exactNum[m.num], t)
+		if f.exactNum == nil {
+			f.exactNum = map[uint64][]target{}
+		}
+		k := math.Float64bits(m.num)
+		f.exactNum[k] = append(f.exactNum[k], t)
 	case opExactNull:
 		f.nulls = append(f.nulls, t)
 	case opExactTrue:
@@ -572,17 +636,17 @@ func (f *field) add(m valueMatcher, t target) {
 	case opExists:
 		f.exists = append(f.exists, t)
 	case opEqualsFold:
-		f.fold.add(m.s, t)
+		f.fold.add(m.s, foldTarget{m.fp, t})
 		f.needFold = true
 	case opPrefix:
 		f.prefix.add(m.s, t)
 	case opPrefixFold:
-		f.prefixFold.add(m.s, t)
+		f.prefixFold.add(m.s, foldTarget{m.fp, t})
 		f.needFold = true
 	case opSuffix:
 		f.suffix.add(m.s, t)
 	case opSuffixFold:
-		f.suffixFold.add(m.s, t)
+		f.suffixFold.add(m.s, foldTarget{m.fp, t})
 		f.needFold = true
 	case opWildcard:
 		segs := m.wc.segs
@@ -621,7 +685,6 @@ func (f *field) add(m valueMatcher, t target) {
 func (ab *anythingBut) key() string {
 	var b strings.Builder
 	b.WriteByte(byte('0' + ab.kind))
-	b.WriteString(ab.s)
 	for _, s := range ab.strs {
 		b.WriteString("\x00")
 		b.WriteString(s)
@@ -630,52 +693,14 @@ func (ab *anythingBut) key() string {
 		b.WriteString("\x00")
 		b.WriteString(strconv.FormatFloat(n, 'g', -1, 64))
 	}
+	for _, fp := range ab.folds {
+		for _, alt := range fp.alts {
+			b.WriteString("\x01" + alt.a + "\x02" + alt.b)
+		}
+	}
 	for _, w := range ab.wcs {
 		b.WriteString("\x00")
 		b.WriteString(strings.Join(w.segs, "\x01"))
 	}
 	return b.String()
-}
-
-// foldString case-folds s the same way event values are folded.
-func foldString(s string) string {
-	return string(appendFold(nil, []byte(s)))
-}
-
-// appendFold appends the case-folded form of b: ASCII letters lowered directly, other
-// runes through unicode.ToLower(unicode.ToUpper(r)) so that both spellings of letters like
-// the Kelvin sign meet. Invalid UTF-8 bytes are kept as they are.
-func appendFold(dst, b []byte) []byte {
-	// ASCII runs, eight bytes at a time: add 0x20 to the bytes in 'A'..'Z'.
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		v := binary.LittleEndian.Uint64(b[i:])
-		if v&swarHi != 0 {
-			break
-		}
-		// For bytes below 0x80: x+(0x80-'A') has its high bit set iff x >= 'A', and
-		// x+(0x80-'Z'-1) iff x > 'Z'; no carries cross bytes.
-		upper := (v + 0x3f3f3f3f3f3f3f3f) &^ (v + 0x2525252525252525) & swarHi
-		dst = binary.LittleEndian.AppendUint64(dst, v|upper>>2)
-	}
-	for i < len(b) {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		dst = utf8.AppendRune(dst, unicode.ToLower(unicode.ToUpper(r)))
-		i += size
-	}
-	return dst
 }

@@ -1,12 +1,22 @@
 package pattern
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
 )
 
-// Numbers compare as float64 (see doc.go), but strconv.ParseFloat on every event number
+// Numbers follow event-ruler's ComparableNumber (ComparableNumber.java at 337e8d99): a
+// JSON number is comparable when its decimal value is exactly the value of the shortest
+// decimal of the float64 nearest to it (BigDecimal.valueOf(d).compareTo(text) == 0 there):
+// 0.1 and 1.50 are, 0.10000000000000001, 9007199254740993, 37.807807921694092 (17 digits
+// where 16 name the same float64) and 1e400 are not. Comparable numbers compare as that
+// float64, -0 equal to 0; numeric ranges and anything-but see only comparable numbers; an
+// exact pattern number that is not comparable matches only a number written with the same
+// text (event-ruler adds both its ComparableNumber and its text, JsonRuleCompiler.writeRules).
+//
+// strconv.ParseFloat on every event number
 // is most of the cost of a pattern that names a large array of numbers (citylots'
 // coordinates). readNumber reads the digits once into a uint64 mantissa and a decimal
 // exponent: that gives the correctly rounded float64 directly when Clinger's fast path
@@ -116,14 +126,11 @@ func (p *scanner) readNumber() ([]byte, error) {
 		exp += e
 	}
 	p.pos = i
-	p.num, p.numExact, p.numOK = 0, false, false
+	p.num, p.numExact, p.numOK, p.mant = 0, false, false, mant
 	switch {
 	case mant == 0:
 		// Only zero digits: a truncated tail cannot follow no significant digit.
-		p.num, p.numExact, p.numOK = 0, true, true
-		if neg {
-			p.num = math.Copysign(0, -1)
-		}
+		p.num, p.numExact, p.numOK = 0, true, true // -0 is 0, as in BigDecimal
 	case ok && -22 <= exp && exp <= 22:
 		v := float64(mant)
 		if exp >= 0 {
@@ -197,4 +204,120 @@ func (f *field) addNumKeys(m *valueMatcher) {
 func (f *field) finishNumbers() {
 	slices.Sort(f.numKeys)
 	f.numKeys = slices.Compact(f.numKeys)
+}
+
+// comparable reports whether the number raw, just read by readNumber, is comparable, and
+// returns its float64. At most 15 significant digits read exactly (Clinger's fast path)
+// are always comparable: no two decimals of 15 digits round to the same float64.
+func (p *scanner) comparable(raw []byte) (float64, bool) {
+	if p.numExact && p.mant < 1e15 {
+		return p.num, true
+	}
+	var f float64
+	var cmp bool
+	f, cmp, p.nbuf = numberBytes(raw, p.nbuf)
+	return f, cmp
+}
+
+// numberText returns the float64 of a JSON number's text and whether the number is
+// comparable (see the top of this file).
+func numberText(s string) (float64, bool) {
+	f, cmp, _ := numberBytes([]byte(s), nil)
+	return f, cmp
+}
+
+// numberBytes is numberText on bytes; buf is scratch space, returned for reuse.
+func numberBytes(raw, buf []byte) (float64, bool, []byte) {
+	f, err := strconv.ParseFloat(unsafeString(raw), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return f, false, buf
+	}
+	if f == 0 {
+		return 0, isZero(raw), buf
+	}
+	buf = strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
+	return f, sameDecimal(raw, buf), buf
+}
+
+// isZero reports whether a JSON number's digits are all zero.
+func isZero(raw []byte) bool {
+	for _, c := range raw {
+		switch {
+		case c == 'e' || c == 'E':
+			return true
+		case '1' <= c && c <= '9':
+			return false
+		}
+	}
+	return true
+}
+
+// sameDecimal reports whether two numbers written in JSON or strconv 'e' syntax have the
+// same decimal value, however they are spelled (1.50, 15e-1 and 1.5e+00 are one value).
+func sameDecimal(a, b []byte) bool {
+	na, ma, ea, za := decimalParts(a)
+	nb, mb, eb, zb := decimalParts(b)
+	if za || zb {
+		return za && zb
+	}
+	if na != nb || ea != eb {
+		return false
+	}
+	i, j := 0, 0
+	for {
+		for i < len(ma) && ma[i] == '.' {
+			i++
+		}
+		for j < len(mb) && mb[j] == '.' {
+			j++
+		}
+		switch {
+		case i == len(ma):
+			return allZero(mb[j:])
+		case j == len(mb):
+			return allZero(ma[i:])
+		case ma[i] != mb[j]:
+			return false
+		}
+		i++
+		j++
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != '0' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// decimalParts splits a number into its sign, its digits from the first significant one
+// on (a '.' may remain among them), and the exponent of that first digit, the value being
+// ±0.d1d2... × 10^exp; zero reports that no digit is significant.
+func decimalParts(s []byte) (neg bool, digits []byte, exp int, zero bool) {
+	if len(s) > 0 && s[0] == '-' {
+		neg, s = true, s[1:]
+	}
+	mant := s
+	x := 0
+	if i := bytes.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		x, _ = strconv.Atoi(string(bytes.TrimPrefix(s[i+1:], []byte("+"))))
+	}
+	point := bytes.IndexByte(mant, '.')
+	if point < 0 {
+		point = len(mant)
+	}
+	first := bytes.IndexFunc(mant, func(r rune) bool { return '1' <= r && r <= '9' })
+	if first < 0 {
+		return false, nil, 0, true
+	}
+	if first < point {
+		exp = point - first
+	} else {
+		exp = -(first - point - 1)
+	}
+	return neg, mant[first:], exp + x, false
 }

@@ -50,7 +50,8 @@ func TestApproxNumber(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if exact && math.Float64bits(v) != math.Float64bits(want) {
+		if exact && v != want { // -0 reads as 0, as BigDecimal has no negative zero
+
 			t.Errorf("approxNumber(%q) = %v claimed exact, ParseFloat = %v", raw, v, want)
 		}
 		if !exact && !near(v, want) {
@@ -108,32 +109,36 @@ func TestNumberValueComparesAsParseFloat(t *testing.T) {
 	}
 }
 
-// TestNumberNearTiesThroughMatcher checks the float64 semantics end to end: the event
-// number equal to the pattern's after rounding matches, its float64 neighbour does not.
+// TestNumberNearTiesThroughMatcher checks event-ruler's number semantics end to end, with
+// the number as the trigger (indexed) and as a deferred condition: an event number equals
+// the pattern's when both are comparable and name the same float64, its float64
+// neighbour does not, and a spelling with more digits than the float64 keeps is not
+// comparable, so equals nothing comparable and lies in no range. (event-ruler's
+// ComparableNumberTest.WHEN_EventHasVaryingPrecision_THEN_MatchRuleWithDecimalAsString is
+// the same test with the 17-digit spelling in the pattern.)
 func TestNumberNearTiesThroughMatcher(t *testing.T) {
-	const p = 37.807807921694092
+	const p = 37.80780792169409
 	up := math.Nextafter(p, 100)
 	cases := []struct {
-		ev   string
-		want bool
+		ev         string
+		comparable bool
 	}{
-		{"37.807807921694092", true},
-		{strconv.FormatFloat(p, 'g', -1, 64), true},
-		{"37.8078079216940920000000000001", true},
-		{"3780780792169409.2e-14", true},
-		{strconv.FormatFloat(up, 'g', -1, 64), false},
+		{"37.80780792169409", true},
+		{"37.807807921694090000", true},
+		{"3780780792169409e-14", true},
+		{"37.807807921694092", false}, // 17 digits, same float64: not comparable
+		{"37.8078079216940920000000000001", false},
+		{strconv.FormatFloat(up, 'g', -1, 64), true},
 		{strconv.FormatFloat(up, 'g', 17, 64), false},
-		{"37.80780792169", false},
-		{"-37.807807921694092", false},
+		{"37.80780792169", true},
+		{"-37.80780792169409", true},
 	}
-	// The number is the trigger (indexed), or a deferred condition checked on the recorded
-	// occurrence once the deeper exact string "k.k" has fired.
 	for _, prefix := range []string{"", `"k":{"k":["k"]},`} {
 		m := New()
-		if err := m.Add("eq", fmt.Sprintf(`{%s"x":[%s]}`, prefix, "37.807807921694092")); err != nil {
+		if err := m.Add("eq", fmt.Sprintf(`{%s"x":[%s]}`, prefix, "37.80780792169409")); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Add("gt", `{`+prefix+`"y":[{"numeric":[">",37.807807921694092]}]}`); err != nil {
+		if err := m.Add("gt", `{`+prefix+`"y":[{"numeric":[">",37.80780792169409]}]}`); err != nil {
 			t.Fatal(err)
 		}
 		for _, sb := range m.current().subs {
@@ -145,10 +150,10 @@ func TestNumberNearTiesThroughMatcher(t *testing.T) {
 		for _, c := range cases {
 			for _, id := range []string{"eq", "gt"} {
 				key := "x"
-				want := c.want
+				want := c.comparable && parseExact(t, c.ev) == p
 				if id == "gt" {
 					key = "y"
-					want = parseExact(t, c.ev) > p
+					want = c.comparable && parseExact(t, c.ev) > p
 				}
 				got, err := m.Match(fmt.Appendf(nil, `{%s"%s":[1,%s,2]}`, evPrefix, key, c.ev))
 				if err != nil {
@@ -160,22 +165,25 @@ func TestNumberNearTiesThroughMatcher(t *testing.T) {
 			}
 		}
 	}
-	// -0 equals 0, huge exponents are ±Inf, tiny ones 0.
-	var m *Matcher
-	for _, c := range []struct{ pat, ev string }{{"0", "-0"}, {"0", "-0.0e10"}, {"0", "1e-400"}} {
+	// -0 is 0 (BigDecimal has no negative zero); numbers beyond float64, or below its
+	// smallest step, are not comparable: they equal nothing and lie in no range.
+	for _, c := range []struct {
+		pat, ev string
+		want    bool
+	}{{"0", "-0", true}, {"0", "-0.0e10", true}, {"0", "1e-400", false}, {"-0", "0", true}} {
 		m := New()
 		if err := m.Add("z", `{"x":[`+c.pat+`]}`); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := m.Match([]byte(`{"x":` + c.ev + `}`)); err != nil || len(got) != 1 {
-			t.Errorf("pattern %s, event %s: %v %v, want a match", c.pat, c.ev, got, err)
+		if got, err := m.Match([]byte(`{"x":` + c.ev + `}`)); err != nil || (len(got) == 1) != c.want {
+			t.Errorf("pattern %s, event %s: %v %v, want match %v", c.pat, c.ev, got, err, c.want)
 		}
 	}
-	m = New()
+	m := New()
 	if err := m.Add("big", `{"x":[{"numeric":[">",1e308]}]}`); err != nil {
 		t.Fatal(err)
 	}
-	for ev, want := range map[string]bool{"1e309": true, "1e99999999999": true, "-1e309": false, "1.7976931348623157e308": true, "1e307": false} {
+	for ev, want := range map[string]bool{"1e309": false, "1e99999999999": false, "-1e309": false, "1.7976931348623157e308": true, "1e307": false} {
 		got, err := m.Match([]byte(`{"x":` + ev + `}`))
 		if err != nil || (len(got) == 1) != want {
 			t.Errorf("numeric > 1e308, event %s: %v %v, want match %v", ev, got, err, want)

@@ -2,14 +2,13 @@ package pattern
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxAlternatives bounds how many AND-only sub-patterns one pattern may expand into
@@ -20,14 +19,19 @@ const maxAlternatives = 4096
 const maxPatternDepth = 64
 
 // PatternError reports why a pattern is invalid and where: Path is the JSON path of the
-// offending element ("detail.eventName[1].prefix"), empty for the pattern as a whole.
+// offending element ("detail.eventName[1].prefix"), empty for the pattern as a whole;
+// Line and Column (1-based) locate a JSON syntax error, zero otherwise.
 type PatternError struct {
-	Path   string
-	Reason string
+	Path         string
+	Line, Column int
+	Reason       string
 }
 
 func (e *PatternError) Error() string {
-	if e.Path == "" {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("invalid pattern: line %d, column %d: %s", e.Line, e.Column, e.Reason)
+	case e.Path == "":
 		return "invalid pattern: " + e.Reason
 	}
 	return "invalid pattern at " + e.Path + ": " + e.Reason
@@ -60,10 +64,14 @@ const (
 // valueMatcher is one element of a field's list of accepted values.
 type valueMatcher struct {
 	kind opKind
-	s    string // operand; already case-folded for the fold kinds
+	s    string // operand; the canonical case-folded key for the fold kinds; a number's text
 	num  float64
+	// cmp: the number is comparable (see number.go); an exact number that is not matches
+	// only the same text.
+	cmp  bool
 	rng  numRange
 	wc   *wildcard
+	fp   *foldPattern
 	cidr netip.Prefix
 	ab   *anythingBut
 	key  string // identifies the matcher with its path, see matcherKey
@@ -95,24 +103,27 @@ const (
 	abWildcard
 )
 
-// anythingBut matches a present string or number value that is not excluded.
+// anythingBut matches a present value that is not excluded.
 type anythingBut struct {
-	kind abKind
-	strs []string // abStrings, abFold (folded)
-	nums []float64
-	s    string // abPrefix, abSuffix
-	wcs  []*wildcard
+	kind  abKind
+	strs  []string  // abStrings, abPrefix, abSuffix; abFold: canonical keys
+	nums  []float64 // abNumbers, all comparable
+	folds []*foldPattern
+	wcs   []*wildcard
 }
 
 // condition is one field test of an AND-only sub-pattern: the field at path has a leaf
-// value accepted by one of ms, or, when absent is set, has no leaf value at all.
+// value accepted by one of ms, or, when absent is set, has no leaf value at all. name is
+// the flattened field name (the path joined with dots), which orders the conditions.
 type condition struct {
+	name   string
 	path   []string
 	ms     []valueMatcher
 	absent bool
 }
 
-// compiled is one pattern after parsing: an OR of AND-only alternatives.
+// compiled is one pattern after parsing: an OR of AND-only alternatives, each with its
+// conditions in event-ruler's order of field names (see javaLess).
 type compiled struct {
 	alts [][]condition
 }
@@ -124,7 +135,7 @@ type Pattern struct {
 }
 
 // Compile parses p, returning a *PatternError naming the JSON path and the reason when it
-// is not a valid event pattern.
+// is not a valid event pattern (or the line and column of a JSON syntax error).
 func Compile(p string) (*Pattern, error) {
 	c, err := compile(p)
 	if err != nil {
@@ -140,37 +151,118 @@ func Validate(p string) error {
 	return err
 }
 
+// fieldSpec is what a pattern says of one flattened field name.
+type fieldSpec struct {
+	ms     []valueMatcher
+	absent bool
+}
+
+// branch is one AND-only alternative being built: flattened field names in the order
+// first written, and what each says. Writing a name again replaces its spec, as
+// event-ruler's compiler does (JsonRuleCompiler.writeRules, withOverriding).
+type branch struct {
+	names  []string
+	fields map[string]*fieldSpec
+}
+
+func (b *branch) clone() *branch {
+	return &branch{names: slices.Clone(b.names), fields: maps.Clone(b.fields)}
+}
+
+func (b *branch) put(name string, f *fieldSpec) {
+	if b.fields == nil {
+		b.fields = map[string]*fieldSpec{}
+	}
+	if _, ok := b.fields[name]; !ok {
+		b.names = append(b.names, name)
+	}
+	b.fields[name] = f
+}
+
+// compiler walks a pattern as event-ruler's JsonRuleCompiler does: nested objects extend
+// a dotted field name, "$or" forks the branches built so far.
+type compiler struct {
+	branches []*branch
+}
+
 func compile(p string) (*compiled, error) {
-	dec := json.NewDecoder(strings.NewReader(p))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, perr("", "not valid JSON: %v", err)
-	}
-	if rest := strings.TrimLeft(p[dec.InputOffset():], " \t\r\n"); rest != "" {
-		return nil, perr("", "unexpected data after the pattern object")
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, perr("", "a pattern must be a JSON object")
-	}
-	if len(obj) == 0 {
-		return nil, perr("", "a pattern must not be an empty object")
-	}
-	alts, err := compileObject(obj, nil, "", 0)
+	root, err := readPattern(p)
 	if err != nil {
 		return nil, err
 	}
-	for _, alt := range alts {
+	if root.kind != 'o' {
+		return nil, perr("", "a pattern must be a JSON object")
+	}
+	var c compiler
+	if err := c.object(root, "", false, "", 0); err != nil {
+		return nil, err
+	}
+	out := &compiled{}
+	for _, b := range c.branches {
+		alts := [][]condition{nil}
+		names := slices.Clone(b.names)
+		slices.SortFunc(names, javaCompare)
+		for _, name := range names {
+			f := b.fields[name]
+			var opts []condition
+			if len(f.ms) > 0 {
+				opts = append(opts, condition{name: name, path: strings.Split(name, "."), ms: f.ms})
+			}
+			if f.absent {
+				opts = append(opts, condition{name: name, path: strings.Split(name, "."), absent: true})
+			}
+			if len(alts)*len(opts) > maxAlternatives {
+				return nil, perr("", "too complex: $or and exists:false combinations exceed %d alternatives", maxAlternatives)
+			}
+			next := make([][]condition, 0, len(alts)*len(opts))
+			for _, a := range alts {
+				for _, o := range opts {
+					next = append(next, append(slices.Clip(a), o))
+				}
+			}
+			alts = next
+		}
+		out.alts = append(out.alts, alts...)
+		if len(out.alts) > maxAlternatives {
+			return nil, perr("", "too complex: $or and exists:false combinations exceed %d alternatives", maxAlternatives)
+		}
+	}
+	for _, alt := range out.alts {
 		for _, c := range alt {
 			for i := range c.ms {
-				if c.ms[i].key == "" {
-					c.ms[i].key = matcherKey(c.path, &c.ms[i])
-				}
+				c.ms[i].key = matcherKey(c.path, &c.ms[i])
 			}
 		}
 	}
-	return &compiled{alts: alts}, nil
+	return out, nil
+}
+
+// javaCompare orders field names as Java's String.compareTo does (by UTF-16 code unit),
+// the order in which event-ruler walks a rule's fields.
+func javaCompare(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return cmpUTF16(ra, rb)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return len(a) - len(b)
+}
+
+// cmpUTF16 compares two runes by their first UTF-16 code unit, then by value.
+func cmpUTF16(a, b rune) int {
+	unit := func(r rune) rune {
+		if r >= 0x10000 {
+			return 0xD800 + (r-0x10000)>>10
+		}
+		return r
+	}
+	if ua, ub := unit(a), unit(b); ua != ub {
+		return int(ua - ub)
+	}
+	return int(a - b)
 }
 
 func joinPath(base, key string) string {
@@ -182,22 +274,21 @@ func joinPath(base, key string) string {
 
 var operatorNames = map[string]bool{
 	"prefix": true, "suffix": true, "equals-ignore-case": true, "wildcard": true,
-	"anything-but": true, "numeric": true, "exists": true, "cidr": true,
+	"anything-but": true, "numeric": true, "exists": true, "cidr": true, "exactly": true,
 }
 
 // isOrOperator tells whether a "$or" key is the OR operator or an ordinary field name, the
 // way event-ruler decides: it is the operator when its value is an array whose first element
 // is an object whose keys are field names rather than match operators.
-func isOrOperator(v any) bool {
-	arr, ok := v.([]any)
-	if !ok || len(arr) == 0 {
+func isOrOperator(v *jvalue) bool {
+	if v.kind != 'a' || len(v.vals) == 0 {
 		return false
 	}
-	first, ok := arr[0].(map[string]any)
-	if !ok || len(first) == 0 {
+	first := v.vals[0]
+	if first.kind != 'o' || len(first.keys) == 0 {
 		return false
 	}
-	for k := range first {
+	for _, k := range first.keys {
 		if operatorNames[k] {
 			return false
 		}
@@ -205,162 +296,145 @@ func isOrOperator(v any) bool {
 	return true
 }
 
-// compileObject turns a pattern object at path into its AND-only alternatives.
-func compileObject(obj map[string]any, prefix []string, jpath string, depth int) ([][]condition, error) {
+// object reads a pattern object whose fields are named below prefix (a flattened name).
+func (c *compiler) object(obj *jvalue, prefix string, nested bool, jpath string, depth int) error {
 	if depth > maxPatternDepth {
-		return nil, perr(jpath, "nested deeper than %d levels", maxPatternDepth)
+		return perr(jpath, "nested deeper than %d levels", maxPatternDepth)
 	}
-	alts := [][]condition{nil}
-	for _, key := range slices.Sorted(maps.Keys(obj)) {
-		val := obj[key]
+	if len(obj.keys) == 0 {
+		if jpath == "" {
+			return perr("", "a pattern must not be an empty object")
+		}
+		return perr(jpath, "must not be an empty object")
+	}
+	for i, key := range obj.keys {
+		val := obj.vals[i]
 		kpath := joinPath(jpath, key)
-		var keyAlts [][]condition
-		var err error
 		if key == "$or" && isOrOperator(val) {
-			keyAlts, err = compileOr(val.([]any), prefix, kpath, depth)
-		} else {
-			keyAlts, err = compileField(val, append(prefix[:len(prefix):len(prefix)], key), kpath, depth)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(alts)*len(keyAlts) > maxAlternatives {
-			return nil, perr(kpath, "too complex: $or and exists:false combinations exceed %d alternatives", maxAlternatives)
-		}
-		next := make([][]condition, 0, len(alts)*len(keyAlts))
-		for _, a := range alts {
-			for _, b := range keyAlts {
-				c := make([]condition, 0, len(a)+len(b))
-				c = append(append(c, a...), b...)
-				next = append(next, c)
+			if err := c.or(val, prefix, nested, kpath, depth); err != nil {
+				return err
 			}
+			continue
 		}
-		alts = next
-	}
-	return alts, nil
-}
-
-func compileOr(arr []any, prefix []string, jpath string, depth int) ([][]condition, error) {
-	if len(arr) < 2 {
-		return nil, perr(jpath, "$or needs at least two alternatives")
-	}
-	var alts [][]condition
-	for i, el := range arr {
-		epath := fmt.Sprintf("%s[%d]", jpath, i)
-		obj, ok := el.(map[string]any)
-		if !ok {
-			return nil, perr(epath, "each $or alternative must be a JSON object")
+		name := key
+		if nested {
+			name = prefix + "." + key
 		}
-		if len(obj) == 0 {
-			return nil, perr(epath, "a $or alternative must not be an empty object")
-		}
-		sub, err := compileObject(obj, prefix, epath, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		alts = append(alts, sub...)
-		if len(alts) > maxAlternatives {
-			return nil, perr(jpath, "too complex: $or combinations exceed %d alternatives", maxAlternatives)
-		}
-	}
-	return alts, nil
-}
-
-// compileField handles the value under one field key: a nested object or a list of matchers.
-func compileField(val any, path []string, jpath string, depth int) ([][]condition, error) {
-	switch v := val.(type) {
-	case map[string]any:
-		if len(v) == 0 {
-			return nil, perr(jpath, "must not be an empty object")
-		}
-		return compileObject(v, path, jpath, depth+1)
-	case []any:
-		if len(v) == 0 {
-			return nil, perr(jpath, "must not be an empty array")
-		}
-		var ms []valueMatcher
-		absent := false
-		for i, el := range v {
-			m, isAbsent, err := compileMatcher(el, fmt.Sprintf("%s[%d]", jpath, i))
+		switch val.kind {
+		case 'o':
+			if err := c.object(val, name, true, kpath, depth+1); err != nil {
+				return err
+			}
+		case 'a':
+			f, err := compileField(val, kpath)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if isAbsent {
-				absent = true
-				continue
+			if len(c.branches) == 0 {
+				c.branches = append(c.branches, &branch{})
 			}
-			ms = append(ms, m)
+			for _, b := range c.branches {
+				b.put(name, f)
+			}
+		default:
+			return perr(kpath, "must be an object or an array, got %s", val.describe())
 		}
-		var alts [][]condition
-		if len(ms) > 0 {
-			alts = append(alts, []condition{{path: path, ms: ms}})
-		}
-		if absent {
-			alts = append(alts, []condition{{path: path, absent: true}})
-		}
-		return alts, nil
-	default:
-		return nil, perr(jpath, "must be an object or an array, got %s", describe(val))
 	}
+	return nil
 }
 
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return strconv.FormatBool(x)
-	case json.Number:
-		return "number " + x.String()
-	case string:
-		return strconv.Quote(x)
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
+// or forks the branches built so far, once per alternative.
+func (c *compiler) or(arr *jvalue, prefix string, nested bool, jpath string, depth int) error {
+	if len(arr.vals) < 2 {
+		return perr(jpath, "$or needs at least two alternatives")
 	}
-	return fmt.Sprintf("%T", v)
+	current := c.branches
+	c.branches = nil
+	var all []*branch
+	for i, el := range arr.vals {
+		epath := fmt.Sprintf("%s[%d]", jpath, i)
+		if el.kind != 'o' {
+			return perr(epath, "each $or alternative must be a JSON object")
+		}
+		if len(el.keys) == 0 {
+			return perr(epath, "a $or alternative must not be an empty object")
+		}
+		sub := compiler{}
+		for _, b := range current {
+			sub.branches = append(sub.branches, b.clone())
+		}
+		if len(sub.branches) == 0 {
+			sub.branches = []*branch{{}}
+		}
+		if err := sub.object(el, prefix, nested, epath, depth+1); err != nil {
+			return err
+		}
+		all = append(all, sub.branches...)
+		if len(all) > maxAlternatives {
+			return perr(jpath, "too complex: $or combinations exceed %d alternatives", maxAlternatives)
+		}
+	}
+	c.branches = all
+	return nil
 }
 
-func parseNumber(n json.Number, jpath string) (float64, error) {
-	f, err := strconv.ParseFloat(n.String(), 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, perr(jpath, "number %s is out of range", n)
+// compileField compiles the list of matchers under one field name.
+func compileField(v *jvalue, jpath string) (*fieldSpec, error) {
+	if len(v.vals) == 0 {
+		return nil, perr(jpath, "must not be an empty array")
+	}
+	f := &fieldSpec{}
+	for i, el := range v.vals {
+		m, isAbsent, err := compileMatcher(el, fmt.Sprintf("%s[%d]", jpath, i))
+		if err != nil {
+			return nil, err
+		}
+		if isAbsent {
+			f.absent = true
+			continue
+		}
+		f.ms = append(f.ms, m)
 	}
 	return f, nil
 }
 
 // compileMatcher compiles one element of a field's matcher list. It reports exists:false
 // separately because that is a condition on absence, not on a value.
-func compileMatcher(el any, jpath string) (valueMatcher, bool, error) {
-	switch v := el.(type) {
-	case string:
-		return valueMatcher{kind: opExactString, s: v}, false, nil
-	case json.Number:
-		f, err := parseNumber(v, jpath)
-		return valueMatcher{kind: opExactNumber, num: f}, false, err
-	case nil:
+func compileMatcher(el *jvalue, jpath string) (valueMatcher, bool, error) {
+	switch el.kind {
+	case 's':
+		// event-ruler compares a string that is an IP address literal as an address
+		// (JsonRuleCompiler.writeRules: CIDR.ipToRangeIfPossible).
+		if a, ok := ipLiteral(el.s); ok {
+			return valueMatcher{kind: opCIDR, cidr: netip.PrefixFrom(a, a.BitLen()), s: el.s}, false, nil
+		}
+		return valueMatcher{kind: opExactString, s: el.s}, false, nil
+	case 'n':
+		f, cmp := numberText(el.s)
+		return valueMatcher{kind: opExactNumber, s: el.s, num: f, cmp: cmp}, false, nil
+	case 'z':
 		return valueMatcher{kind: opExactNull}, false, nil
-	case bool:
-		if v {
-			return valueMatcher{kind: opExactTrue}, false, nil
-		}
+	case 't':
+		return valueMatcher{kind: opExactTrue}, false, nil
+	case 'f':
 		return valueMatcher{kind: opExactFalse}, false, nil
-	case []any:
+	case 'a':
 		return valueMatcher{}, false, perr(jpath, "a match value must be a string, number, boolean, null or operator object, got an array")
-	case map[string]any:
-		if len(v) != 1 {
-			return valueMatcher{}, false, perr(jpath, "an operator object must have exactly one key, got %d", len(v))
-		}
-		for op, arg := range v {
-			return compileOperator(op, arg, joinPath(jpath, op))
-		}
 	}
-	return valueMatcher{}, false, perr(jpath, "unsupported value %s", describe(el))
+	if len(el.keys) != 1 {
+		return valueMatcher{}, false, perr(jpath, "an operator object must have exactly one key, got %d", len(el.keys))
+	}
+	op := el.keys[0]
+	return compileOperator(op, el.vals[0], joinPath(jpath, op))
 }
 
-func compileOperator(op string, arg any, jpath string) (valueMatcher, bool, error) {
+func compileOperator(op string, arg *jvalue, jpath string) (valueMatcher, bool, error) {
 	switch op {
+	case "exactly":
+		if arg.kind != 's' {
+			return valueMatcher{}, false, perr(jpath, "exactly takes a string, got %s", arg.describe())
+		}
+		return valueMatcher{kind: opExactString, s: arg.s}, false, nil
 	case "prefix", "suffix":
 		s, fold, err := stringOrFold(arg, jpath)
 		if err != nil {
@@ -376,21 +450,21 @@ func compileOperator(op string, arg any, jpath string) (valueMatcher, bool, erro
 			kind = opSuffixFold
 		}
 		if fold {
-			s = foldString(s)
+			fp := newFoldPattern(s)
+			return valueMatcher{kind: kind, s: fp.key, fp: fp}, false, nil
 		}
 		return valueMatcher{kind: kind, s: s}, false, nil
 	case "equals-ignore-case":
-		s, ok := arg.(string)
-		if !ok {
-			return valueMatcher{}, false, perr(jpath, "equals-ignore-case takes a string, got %s", describe(arg))
+		if arg.kind != 's' {
+			return valueMatcher{}, false, perr(jpath, "equals-ignore-case takes a string, got %s", arg.describe())
 		}
-		return valueMatcher{kind: opEqualsFold, s: foldString(s)}, false, nil
+		fp := newFoldPattern(arg.s)
+		return valueMatcher{kind: opEqualsFold, s: fp.key, fp: fp}, false, nil
 	case "wildcard":
-		s, ok := arg.(string)
-		if !ok {
-			return valueMatcher{}, false, perr(jpath, "wildcard takes a string, got %s", describe(arg))
+		if arg.kind != 's' {
+			return valueMatcher{}, false, perr(jpath, "wildcard takes a string, got %s", arg.describe())
 		}
-		wc, err := compileWildcard(s, jpath)
+		wc, err := compileWildcard(arg.s, jpath)
 		if err != nil {
 			return valueMatcher{}, false, err
 		}
@@ -399,21 +473,22 @@ func compileOperator(op string, arg any, jpath string) (valueMatcher, bool, erro
 		r, err := compileNumeric(arg, jpath)
 		return valueMatcher{kind: opNumeric, rng: r}, false, err
 	case "exists":
-		b, ok := arg.(bool)
-		if !ok {
-			return valueMatcher{}, false, perr(jpath, "exists takes true or false, got %s", describe(arg))
+		switch arg.kind {
+		case 't':
+			return valueMatcher{kind: opExists}, false, nil
+		case 'f':
+			return valueMatcher{kind: opExists}, true, nil
 		}
-		return valueMatcher{kind: opExists}, !b, nil
+		return valueMatcher{}, false, perr(jpath, "exists takes true or false, got %s", arg.describe())
 	case "cidr":
-		s, ok := arg.(string)
-		if !ok {
-			return valueMatcher{}, false, perr(jpath, "cidr takes a string, got %s", describe(arg))
+		if arg.kind != 's' {
+			return valueMatcher{}, false, perr(jpath, "cidr takes a string, got %s", arg.describe())
 		}
-		p, err := netip.ParsePrefix(s)
+		p, err := parseCIDR(arg.s)
 		if err != nil {
-			return valueMatcher{}, false, perr(jpath, "invalid CIDR %q", s)
+			return valueMatcher{}, false, perr(jpath, "%v", err)
 		}
-		return valueMatcher{kind: opCIDR, cidr: p.Masked()}, false, nil
+		return valueMatcher{kind: opCIDR, cidr: p}, false, nil
 	case "anything-but":
 		ab, err := compileAnythingBut(arg, jpath)
 		return valueMatcher{kind: opAnythingBut, ab: ab}, false, err
@@ -422,173 +497,184 @@ func compileOperator(op string, arg any, jpath string) (valueMatcher, bool, erro
 }
 
 // stringOrFold accepts "x" or {"equals-ignore-case": "x"} (prefix and suffix operands).
-func stringOrFold(arg any, jpath string) (string, bool, error) {
-	switch v := arg.(type) {
-	case string:
-		return v, false, nil
-	case map[string]any:
-		if len(v) == 1 {
-			if s, ok := v["equals-ignore-case"].(string); ok {
-				return s, true, nil
-			}
+func stringOrFold(arg *jvalue, jpath string) (string, bool, error) {
+	switch arg.kind {
+	case 's':
+		return arg.s, false, nil
+	case 'o':
+		if len(arg.keys) == 1 && arg.keys[0] == "equals-ignore-case" && arg.vals[0].kind == 's' {
+			return arg.vals[0].s, true, nil
 		}
 	}
-	return "", false, perr(jpath, "takes a string or {\"equals-ignore-case\": string}, got %s", describe(arg))
+	return "", false, perr(jpath, "takes a string or {\"equals-ignore-case\": string}, got %s", arg.describe())
 }
 
-func compileNumeric(arg any, jpath string) (numRange, error) {
-	arr, ok := arg.([]any)
-	if !ok || len(arr) == 0 || len(arr)%2 != 0 || len(arr) > 4 {
-		return numRange{}, perr(jpath, "numeric takes [op, number] or [lower-op, number, upper-op, number]")
+// comparableNumber returns the value of a pattern number that numeric comparisons and
+// anything-but use; event-ruler rejects the pattern when the number is not comparable.
+func comparableNumber(v *jvalue, jpath string) (float64, error) {
+	if v.kind != 'n' {
+		return 0, perr(jpath, "expected a number, got %s", v.describe())
+	}
+	f, cmp := numberText(v.s)
+	if !cmp {
+		return 0, perr(jpath, "number %s cannot be compared: it is not the shortest decimal of a finite float64 (event-ruler's ComparableNumber)", v.s)
+	}
+	return f, nil
+}
+
+// compileNumeric accepts the forms event-ruler's JsonRuleCompiler does: ["=", n],
+// [">"|">=", n], ["<"|"<=", n] and [">"|">=", n, "<"|"<=", m] with n < m.
+func compileNumeric(arg *jvalue, jpath string) (numRange, error) {
+	const form = `numeric takes ["=", n], [">"|">=", n], ["<"|"<=", n] or [">"|">=", n, "<"|"<=", m]`
+	if arg.kind != 'a' || (len(arg.vals) != 2 && len(arg.vals) != 4) {
+		return numRange{}, perr(jpath, form)
+	}
+	el := func(i int) string { return fmt.Sprintf("%s[%d]", jpath, i) }
+	op := func(i int) (string, error) {
+		if arg.vals[i].kind != 's' {
+			return "", perr(el(i), "expected a comparison operator, got %s", arg.vals[i].describe())
+		}
+		return arg.vals[i].s, nil
+	}
+	first, err := op(0)
+	if err != nil {
+		return numRange{}, err
+	}
+	f, err := comparableNumber(arg.vals[1], el(1))
+	if err != nil {
+		return numRange{}, err
 	}
 	r := numRange{lo: math.Inf(-1), hi: math.Inf(1), loIncl: true, hiIncl: true}
-	var haveLo, haveHi, haveEq bool
-	for i := 0; i < len(arr); i += 2 {
-		op, ok := arr[i].(string)
-		if !ok {
-			return numRange{}, perr(fmt.Sprintf("%s[%d]", jpath, i), "expected a comparison operator, got %s", describe(arr[i]))
-		}
-		npath := fmt.Sprintf("%s[%d]", jpath, i+1)
-		n, ok := arr[i+1].(json.Number)
-		if !ok {
-			return numRange{}, perr(npath, "expected a number after %q, got %s", op, describe(arr[i+1]))
-		}
-		f, err := parseNumber(n, npath)
-		if err != nil {
-			return numRange{}, err
-		}
-		switch op {
-		case "=":
-			if len(arr) != 2 {
-				return numRange{}, perr(jpath, "\"=\" cannot be combined with other comparisons")
-			}
-			r = numRange{lo: f, hi: f, loIncl: true, hiIncl: true}
-			haveEq = true
-		case ">", ">=":
-			if haveLo {
-				return numRange{}, perr(jpath, "more than one lower bound")
-			}
-			haveLo = true
-			r.lo, r.loIncl = f, op == ">="
-		case "<", "<=":
-			if haveHi {
-				return numRange{}, perr(jpath, "more than one upper bound")
-			}
-			haveHi = true
-			r.hi, r.hiIncl = f, op == "<="
-		default:
-			return numRange{}, perr(fmt.Sprintf("%s[%d]", jpath, i), "unrecognized numeric operator %q", op)
-		}
+	switch first {
+	case "=":
+		r = numRange{lo: f, hi: f, loIncl: true, hiIncl: true}
+	case ">", ">=":
+		r.lo, r.loIncl = f, first == ">="
+	case "<", "<=":
+		r.hi, r.hiIncl = f, first == "<="
+	default:
+		return numRange{}, perr(el(0), "unrecognized numeric operator %q", first)
 	}
-	if !haveEq && haveLo && haveHi && !(r.lo < r.hi) {
+	if len(arg.vals) == 2 {
+		return r, nil
+	}
+	if first != ">" && first != ">=" {
+		return numRange{}, perr(jpath, "%s: only a lower bound may be followed by an upper bound", form)
+	}
+	second, err := op(2)
+	if err != nil {
+		return numRange{}, err
+	}
+	if second != "<" && second != "<=" {
+		return numRange{}, perr(el(2), "expected \"<\" or \"<=\" after a lower bound, got %q", second)
+	}
+	hi, err := comparableNumber(arg.vals[3], el(3))
+	if err != nil {
+		return numRange{}, err
+	}
+	r.hi, r.hiIncl = hi, second == "<="
+	if !(r.lo < r.hi) {
 		return numRange{}, perr(jpath, "the lower bound must be less than the upper bound")
 	}
 	return r, nil
 }
 
-func compileAnythingBut(arg any, jpath string) (*anythingBut, error) {
-	switch v := arg.(type) {
-	case string:
-		return &anythingBut{kind: abStrings, strs: []string{v}}, nil
-	case json.Number:
-		f, err := parseNumber(v, jpath)
+func compileAnythingBut(arg *jvalue, jpath string) (*anythingBut, error) {
+	switch arg.kind {
+	case 's':
+		return &anythingBut{kind: abStrings, strs: []string{arg.s}}, nil
+	case 'n':
+		f, err := comparableNumber(arg, jpath)
 		return &anythingBut{kind: abNumbers, nums: []float64{f}}, err
-	case []any:
-		if len(v) == 0 {
-			return nil, perr(jpath, "anything-but list must not be empty")
-		}
+	case 'a':
 		ab := &anythingBut{}
-		for i, el := range v {
+		for i, el := range arg.vals {
 			epath := fmt.Sprintf("%s[%d]", jpath, i)
-			switch x := el.(type) {
-			case string:
+			switch el.kind {
+			case 's':
 				if len(ab.nums) > 0 {
 					return nil, perr(epath, "anything-but list must hold only strings or only numbers")
 				}
-				ab.strs = append(ab.strs, x)
-			case json.Number:
+				ab.strs = append(ab.strs, el.s)
+			case 'n':
 				if len(ab.strs) > 0 {
 					return nil, perr(epath, "anything-but list must hold only strings or only numbers")
 				}
-				f, err := parseNumber(x, epath)
+				f, err := comparableNumber(el, epath)
 				if err != nil {
 					return nil, err
 				}
 				ab.nums = append(ab.nums, f)
 				ab.kind = abNumbers
 			default:
-				return nil, perr(epath, "anything-but list elements must be strings or numbers, got %s", describe(el))
+				return nil, perr(epath, "anything-but list elements must be strings or numbers, got %s", el.describe())
+			}
+		}
+		if len(arg.vals) == 0 {
+			return nil, perr(jpath, "anything-but list must not be empty")
+		}
+		return ab, nil
+	case 'o':
+		if len(arg.keys) != 1 {
+			return nil, perr(jpath, "anything-but object must have exactly one key")
+		}
+		op, x := arg.keys[0], arg.vals[0]
+		opath := joinPath(jpath, op)
+		kinds := map[string]abKind{"prefix": abPrefix, "suffix": abSuffix, "equals-ignore-case": abFold, "wildcard": abWildcard}
+		kind, ok := kinds[op]
+		if !ok {
+			return nil, perr(opath, "unsupported inside anything-but (use prefix, suffix, equals-ignore-case or wildcard)")
+		}
+		strs, err := stringOrStrings(x, opath)
+		if err != nil {
+			return nil, err
+		}
+		ab := &anythingBut{kind: kind}
+		for i, s := range strs {
+			spath := opath
+			if x.kind == 'a' {
+				spath = fmt.Sprintf("%s[%d]", opath, i)
+			}
+			switch kind {
+			case abPrefix, abSuffix:
+				if s == "" {
+					return nil, perr(spath, "must not be empty")
+				}
+				ab.strs = append(ab.strs, s)
+			case abFold:
+				fp := newFoldPattern(s)
+				ab.folds = append(ab.folds, fp)
+				ab.strs = append(ab.strs, fp.key)
+			case abWildcard:
+				wc, err := compileWildcard(s, spath)
+				if err != nil {
+					return nil, err
+				}
+				ab.wcs = append(ab.wcs, wc)
 			}
 		}
 		return ab, nil
-	case map[string]any:
-		if len(v) != 1 {
-			return nil, perr(jpath, "anything-but object must have exactly one key")
-		}
-		for op, x := range v {
-			opath := joinPath(jpath, op)
-			switch op {
-			case "prefix", "suffix":
-				s, ok := x.(string)
-				if !ok {
-					return nil, perr(opath, "takes a string, got %s", describe(x))
-				}
-				if s == "" {
-					return nil, perr(opath, "must not be empty")
-				}
-				if op == "prefix" {
-					return &anythingBut{kind: abPrefix, s: s}, nil
-				}
-				return &anythingBut{kind: abSuffix, s: s}, nil
-			case "equals-ignore-case":
-				strs, err := stringOrStrings(x, opath)
-				if err != nil {
-					return nil, err
-				}
-				for i := range strs {
-					strs[i] = foldString(strs[i])
-				}
-				return &anythingBut{kind: abFold, strs: strs}, nil
-			case "wildcard":
-				strs, err := stringOrStrings(x, opath)
-				if err != nil {
-					return nil, err
-				}
-				ab := &anythingBut{kind: abWildcard}
-				for i, s := range strs {
-					wc, err := compileWildcard(s, fmt.Sprintf("%s[%d]", opath, i))
-					if err != nil {
-						return nil, err
-					}
-					ab.wcs = append(ab.wcs, wc)
-				}
-				return ab, nil
-			}
-			return nil, perr(opath, "unsupported inside anything-but (use prefix, suffix, equals-ignore-case or wildcard)")
-		}
 	}
-	return nil, perr(jpath, "anything-but takes a string, a number, a list of them, or an object, got %s", describe(arg))
+	return nil, perr(jpath, "anything-but takes a string, a number, a list of them, or an object, got %s", arg.describe())
 }
 
-func stringOrStrings(x any, jpath string) ([]string, error) {
-	switch v := x.(type) {
-	case string:
-		return []string{v}, nil
-	case []any:
-		if len(v) == 0 {
-			return nil, perr(jpath, "list must not be empty")
-		}
-		out := make([]string, 0, len(v))
-		for i, el := range v {
-			s, ok := el.(string)
-			if !ok {
-				return nil, perr(fmt.Sprintf("%s[%d]", jpath, i), "expected a string, got %s", describe(el))
+// stringOrStrings accepts a string or a list of strings; event-ruler accepts an empty
+// list inside anything-but's object forms, which then excludes nothing.
+func stringOrStrings(x *jvalue, jpath string) ([]string, error) {
+	switch x.kind {
+	case 's':
+		return []string{x.s}, nil
+	case 'a':
+		out := make([]string, 0, len(x.vals))
+		for i, el := range x.vals {
+			if el.kind != 's' {
+				return nil, perr(fmt.Sprintf("%s[%d]", jpath, i), "expected a string, got %s", el.describe())
 			}
-			out = append(out, s)
+			out = append(out, el.s)
 		}
 		return out, nil
 	}
-	return nil, perr(jpath, "takes a string or a list of strings, got %s", describe(x))
+	return nil, perr(jpath, "takes a string or a list of strings, got %s", x.describe())
 }
 
 // wildcard is a pattern where '*' matches any run of characters: the literal segments

@@ -36,9 +36,12 @@ type scanner struct {
 	// Span of the last string content read, for occurrences checked later.
 	lastStart, lastEnd int
 	lastEscaped        bool
-	// Value of the last number read by readNumber (see there).
+	// Value of the last number read by readNumber (see there); mant its significant
+	// digits as an integer.
 	num             float64
+	mant            uint64
 	numExact, numOK bool
+	nbuf            []byte
 }
 
 func (p *scanner) fail(format string, args ...any) error {

@@ -45,6 +45,9 @@ func runTestPattern(_ context.Context, args []string, io stdio) int {
 	// The matcher may stop reading an event early; a one-off check can afford to validate
 	// all of it so a broken event is never answered.
 	if err := checkJSON(ev); err != nil {
+		if hint := fileHint(*eventArg); hint != "" {
+			return fail("invalid event: %s", hint)
+		}
 		return fail("invalid event (%s): %v", evName, err)
 	}
 	if *lift {
@@ -58,6 +61,10 @@ func runTestPattern(_ context.Context, args []string, io stdio) int {
 	}
 	m := pattern.New()
 	if err := m.Add("pattern", string(p)); err != nil {
+		var pe *pattern.PatternError
+		if hint := fileHint(*patternArg); hint != "" && errors.As(err, &pe) && pe.Line > 0 {
+			return fail("invalid event pattern: %s", hint)
+		}
 		return fail("invalid event pattern (%s): %v", pName, err)
 	}
 	ids, err := m.Match(ev)
@@ -79,6 +86,22 @@ func cliValue(arg string) (value []byte, name string, err error) {
 		return b, path, nil
 	}
 	return []byte(arg), "argument", nil
+}
+
+// fileHint suggests file:// for an argument that is not JSON and looks like a file name:
+// like the AWS CLI, test-pattern reads a file only with the prefix.
+func fileHint(arg string) string {
+	if strings.HasPrefix(arg, "file://") {
+		return ""
+	}
+	t := strings.TrimSpace(arg)
+	if t == "" || strings.ContainsAny(t[:1], "{[\"") {
+		return ""
+	}
+	if _, err := os.Stat(t); err == nil || strings.HasSuffix(t, ".json") || strings.ContainsRune(t, '/') {
+		return fmt.Sprintf("%q is not JSON; did you mean file://%s?", t, t)
+	}
+	return ""
 }
 
 // checkJSON reports whether b is one valid JSON value, naming line and column when not.
