@@ -126,7 +126,8 @@ func (p *scanner) readNumber() ([]byte, error) {
 		exp += e
 	}
 	p.pos = i
-	p.num, p.numExact, p.numOK, p.mant = 0, false, false, mant
+	p.num, p.numExact, p.numOK = 0, false, false
+	p.mant, p.nexp, p.ntrunc = mant, exp, truncated || !ok
 	switch {
 	case mant == 0:
 		// Only zero digits: a truncated tail cannot follow no significant digit.
@@ -207,16 +208,83 @@ func (f *field) finishNumbers() {
 }
 
 // comparable reports whether the number raw, just read by readNumber, is comparable, and
-// returns its float64. At most 15 significant digits read exactly (Clinger's fast path)
-// are always comparable: no two decimals of 15 digits round to the same float64.
+// returns its float64. At most 15 significant digits are always comparable (no two
+// decimals of 15 digits round to the same float64); 18 or more never are (no shortest
+// decimal has more than 17); 16 and 17 are compared with the shortest decimal.
 func (p *scanner) comparable(raw []byte) (float64, bool) {
 	if p.numExact && p.mant < 1e15 {
 		return p.num, true
 	}
-	var f float64
-	var cmp bool
-	f, cmp, p.nbuf = numberBytes(raw, p.nbuf)
+	if p.ntrunc {
+		return numberBytesTo(raw, &p.nbuf)
+	}
+	m, e := p.mant, p.nexp
+	for m != 0 && m%10 == 0 {
+		m /= 10
+		e++
+	}
+	if m >= 1e17 {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(unsafeString(raw), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return f, false
+	}
+	if f == 0 {
+		return 0, m == 0
+	}
+	if m < 1e15 && math.Abs(f) >= 0x1p-1022 {
+		return f, true
+	}
+	p.nbuf = strconv.AppendFloat(p.nbuf[:0], f, 'e', -1, 64)
+	m2, e2 := shortestParts(p.nbuf)
+	return f, m == m2 && e == e2
+}
+
+func numberBytesTo(raw []byte, buf *[]byte) (float64, bool) {
+	f, cmp, b := numberBytes(raw, *buf)
+	*buf = b
 	return f, cmp
+}
+
+// shortestParts reads strconv's 'e' format ("-d.ddde+XX") as m × 10^e, m without trailing
+// zeros.
+func shortestParts(b []byte) (m uint64, e int) {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	frac := 0
+	seenPoint := false
+	for ; i < len(b) && b[i] != 'e'; i++ {
+		if b[i] == '.' {
+			seenPoint = true
+			continue
+		}
+		m = m*10 + uint64(b[i]-'0')
+		if seenPoint {
+			frac++
+		}
+	}
+	x, neg := 0, false
+	for i++; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '-':
+			neg = true
+		case '+':
+		default:
+			x = x*10 + int(c-'0')
+		}
+	}
+	if neg {
+		x = -x
+	}
+	e = x - frac
+	for m != 0 && m%10 == 0 {
+		m /= 10
+		e++
+	}
+	return m, e
 }
 
 // numberText returns the float64 of a JSON number's text and whether the number is

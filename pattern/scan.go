@@ -40,6 +40,8 @@ type scanner struct {
 	// digits as an integer.
 	num             float64
 	mant            uint64
+	nexp            int  // the value is mant × 10^nexp
+	ntrunc          bool // digits beyond mant were dropped, or the exponent is out of range
 	numExact, numOK bool
 	nbuf            []byte
 }
