@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -36,6 +37,14 @@ type statement struct {
 	principals             []principal // nil when the statement names no principal
 	notPrincipal           bool
 	conditional            bool
+	conditions             []condition
+}
+
+// condition is one key of a statement's Condition block under one operator, e.g.
+// StringEquals aws:PrincipalOrgID ["o-abc"]. The values of a key OR, the keys AND.
+type condition struct {
+	op, key string // as written; IAM compares keys case-insensitively
+	values  []string
 }
 
 type principal struct {
@@ -144,6 +153,7 @@ func parsePolicy(v any, kind docKind) policyDoc {
 		}
 		if c, ok := sm["Condition"].(map[string]any); ok && len(c) > 0 {
 			st.conditional = true
+			st.conditions = conditions(c)
 		}
 		if p, ok := sm["Principal"]; ok {
 			st.principals = principals(p)
@@ -239,7 +249,10 @@ func (d policyDoc) describe() []string {
 			effect = "Allow"
 		}
 		cond := ""
-		if s.conditional {
+		switch {
+		case s.conditional && d.kind == resourceDoc && s.public():
+			cond = " (with conditions that do not limit who)"
+		case s.conditional:
 			cond = " (with conditions)"
 		}
 		switch {
@@ -325,4 +338,199 @@ func (r *record) grants() []string {
 		out = append(out, d.describe()...)
 	}
 	return out
+}
+
+// conditions reads a Condition block: {"StringEquals": {"aws:SourceAccount": "1234..."}}.
+func conditions(block map[string]any) []condition {
+	var out []condition
+	for _, op := range slices.Sorted(maps.Keys(block)) {
+		keys, ok := block[op].(map[string]any)
+		if !ok {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			out = append(out, condition{op: op, key: k, values: stringList(keys[k])})
+		}
+	}
+	return out
+}
+
+// anyPrincipal reports whether an Allow statement lets in every principal: `*` (alone or
+// as {"AWS": "*"}), or everyone but a few (NotPrincipal).
+func (s statement) anyPrincipal() bool {
+	if !s.allow {
+		return false
+	}
+	return s.notPrincipal || slices.ContainsFunc(s.principals, func(p principal) bool { return p.kind == "*" })
+}
+
+// public reports whether an Allow statement lets in every principal and no condition limits
+// who that can be. A Condition that only tests what the caller chooses (aws:UserAgent,
+// aws:Referer, aws:SecureTransport, the time), a negated test, an IfExists test, or
+// aws:SourceIp 0.0.0.0/0 leaves the resource open to anyone.
+func (s statement) public() bool {
+	return s.anyPrincipal() && !slices.ContainsFunc(s.conditions, condition.limitsCaller)
+}
+
+// callerKeys are the condition keys whose value the caller cannot choose and that name who
+// or where the caller is: organization, account, principal, service source, network. Keys
+// in lower case, as IAM compares them case-insensitively.
+var callerKeys = map[string]bool{
+	"aws:principalorgid": true, "aws:principalorgpaths": true, "aws:principalaccount": true,
+	"aws:principalarn": true, "aws:principalservicename": true, "aws:principalservicenameslist": true,
+	"aws:sourceaccount": true, "aws:sourcearn": true, "aws:sourceorgid": true,
+	"aws:sourceorgpaths": true, "aws:sourceowner": true, "aws:sourcevpc": true,
+	"aws:sourcevpce": true, "aws:sourcevpcarn": true, "aws:vpcsourceip": true,
+	"aws:sourceip": true, "aws:userid": true, "aws:username": true,
+	"kms:calleraccount": true, "s3:dataaccesspointaccount": true, "s3:dataaccesspointarn": true,
+}
+
+// limitsCaller reports whether a condition restricts who may use the resource: a positive
+// test (StringEquals, StringLike, ArnEquals, ArnLike, IpAddress; ForAnyValue: too) of a key
+// from callerKeys, where every value names something specific, or aws:PrincipalIsAWSService
+// required true.
+func (c condition) limitsCaller() bool {
+	op := strings.ToLower(c.op)
+	op, anyValue := strings.CutPrefix(op, "foranyvalue:")
+	if strings.HasPrefix(op, "forallvalues:") || strings.HasSuffix(op, "ifexists") {
+		return false // true when the key is missing, as it is for most callers
+	}
+	key := strings.ToLower(c.key)
+	if len(c.values) == 0 {
+		return false
+	}
+	if key == "aws:principalisawsservice" {
+		return op == "bool" && !anyValue && slices.ContainsFunc(c.values, func(v string) bool { return strings.EqualFold(v, "true") }) &&
+			!slices.ContainsFunc(c.values, func(v string) bool { return strings.EqualFold(v, "false") })
+	}
+	if !callerKeys[key] {
+		return false
+	}
+	switch op {
+	case "ipaddress":
+		return !slices.ContainsFunc(c.values, isWideRange)
+	case "stringequals", "stringequalsignorecase", "arnequals", "arnlike", "stringlike":
+		return !slices.ContainsFunc(c.values, isWildValue)
+	}
+	return false
+}
+
+// isWideRange reports whether a CIDR value covers more than a /8 of IPv4 or a /16 of IPv6
+// (0.0.0.0/0 and ::/0 included), or cannot be read: such a range does not limit who.
+func isWideRange(v string) bool {
+	if _, err := netip.ParseAddr(v); err == nil {
+		return false // a single address
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return true
+	}
+	if p.Addr().Is4() || p.Addr().Is4In6() {
+		return p.Bits() < 8
+	}
+	return p.Bits() < 16
+}
+
+// isWildValue reports whether a condition value with wildcards matches callers in general:
+// it is one only when its wildcards leave no account id, organization id or VPC id spelt
+// out ("arn:aws:iam::*:role/x" and "o-*" match anyone's; "arn:aws:iam::111122223333:*" does not).
+func isWildValue(v string) bool {
+	if !strings.ContainsAny(v, "*?") {
+		return false
+	}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(":/*?", r) }) {
+		if cloudtrail.IsAccountID(f) || cloudtrail.IsOrgID(f) || isNetworkID(f) {
+			return false
+		}
+	}
+	return true
+}
+
+func isNetworkID(s string) bool {
+	for _, p := range []string{"vpc-", "vpce-"} {
+		if id, ok := strings.CutPrefix(s, p); ok && len(id) >= 8 && strings.Trim(id, "0123456789abcdef") == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// crossAccountKeys are condition keys that name the account a caller or source belongs to.
+var crossAccountKeys = map[string]bool{
+	"aws:principalaccount": true, "aws:sourceaccount": true, "aws:sourceowner": true,
+	"kms:calleraccount": true, "s3:dataaccesspointaccount": true,
+	"aws:principalarn": true, "aws:sourcearn": true,
+}
+
+// otherAccounts lists the AWS accounts other than own that an Allow statement lets in: by
+// principal (an account id or an ARN in it), or, for a `*` principal, by a condition that
+// names the caller's or source's account. CloudFront origin access identities and service
+// principals are not accounts.
+func (s statement) otherAccounts(own string) []string {
+	if !s.allow || s.notPrincipal {
+		return nil
+	}
+	var out []string
+	add := func(a string) {
+		if cloudtrail.IsAccountID(a) && a != own && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, p := range s.principals {
+		if p.kind == "AWS" {
+			add(accountOf(p.value))
+		}
+	}
+	if s.anyPrincipal() {
+		for _, c := range s.conditions {
+			op := strings.ToLower(c.op)
+			if !crossAccountKeys[strings.ToLower(c.key)] || strings.Contains(op, "not") {
+				continue
+			}
+			for _, v := range c.values {
+				add(accountOf(v))
+			}
+		}
+	}
+	return out
+}
+
+// resourceStatements is every statement of the record's resource policies.
+func (r *record) resourceStatements() []statement {
+	var out []statement
+	for _, d := range r.policyDocs() {
+		if d.kind == resourceDoc {
+			out = append(out, d.statements...)
+		}
+	}
+	return out
+}
+
+// resourcePolicyPublic: a resource policy lets in anyone, with no condition limiting who.
+func resourcePolicyPublic(r *record) bool {
+	return slices.ContainsFunc(r.resourceStatements(), statement.public)
+}
+
+// resourcePolicyAnyPrincipal: a resource policy has an Allow for `*`, whatever its conditions.
+func resourcePolicyAnyPrincipal(r *record) bool {
+	return slices.ContainsFunc(r.resourceStatements(), statement.anyPrincipal)
+}
+
+// resourcePolicyOtherAccount: a resource policy lets in an AWS account other than the record's.
+func resourcePolicyOtherAccount(r *record) bool {
+	own := r.account()
+	return slices.ContainsFunc(r.resourceStatements(), func(s statement) bool { return len(s.otherAccounts(own)) > 0 })
+}
+
+// mayHavePrincipal is the byte-level pre-check of the resource-policy predicates: a policy
+// statement names its Principal (or NotPrincipal) in letters that URL-encoding keeps, so only
+// a JSON \u escape can hide the word.
+func mayHavePrincipal(env []byte) bool {
+	return bytes.Contains(env, []byte("Principal")) || bytes.Contains(env, []byte(`\u`))
+}
+
+// mayBePublic is the pre-check of resource-policy-public: a `*` principal (see mayHaveStar)
+// or a NotPrincipal.
+func mayBePublic(env []byte) bool {
+	return mayHaveStar(env) || bytes.Contains(env, []byte("NotPrincipal")) || bytes.Contains(env, []byte(`\u`))
 }

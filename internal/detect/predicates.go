@@ -78,23 +78,33 @@ var predicates = map[string]Predicate{
 		},
 	},
 	"resource-policy-public": {
-		Doc: "a resource policy in the record has an Allow statement for any principal (`*`) " +
-			"without conditions (conditions usually limit it to an organization, account or network)",
-		holds: func(r *record) bool {
-			for _, d := range r.policyDocs() {
-				if d.kind != resourceDoc {
-					continue
-				}
-				for _, s := range d.statements {
-					if s.allow && !s.notPrincipal && !s.conditional &&
-						slices.ContainsFunc(s.principals, func(p principal) bool { return p.kind == "*" }) {
-						return true
-					}
-				}
-			}
-			return false
-		},
-		maybe: mayHaveStar,
+		Doc: "a resource policy in the record has an Allow statement for any principal (`*`, or " +
+			"NotPrincipal) that no condition limits: conditions only on what the caller chooses " +
+			"(aws:UserAgent, aws:Referer, aws:SecureTransport), negated or IfExists tests, and " +
+			"aws:SourceIp 0.0.0.0/0 or ::/0 leave it open; aws:PrincipalOrgID, aws:SourceAccount, " +
+			"aws:SourceVpce or a specific aws:SourceIp range limit it",
+		holds: resourcePolicyPublic,
+		maybe: mayBePublic,
+	},
+	"resource-policy-any-principal": {
+		Doc:   "a resource policy in the record has an Allow statement for any principal (`*`, or NotPrincipal), whatever its conditions",
+		holds: resourcePolicyAnyPrincipal,
+		maybe: mayBePublic,
+	},
+	"resource-policy-other-account": {
+		Doc: "a resource policy in the record lets in an AWS account other than the record's: a " +
+			"principal in it, or `*` with a condition naming it (aws:PrincipalAccount, " +
+			"aws:SourceAccount, aws:SourceArn, kms:CallerAccount ...); CloudFront identities and " +
+			"service principals are not accounts",
+		holds: resourcePolicyOtherAccount,
+		maybe: mayHavePrincipal,
+	},
+	"lifecycle-expires-soon": {
+		Doc: "an S3 lifecycle configuration in the record has an enabled rule that expires current " +
+			"objects (Expiration Days) or old versions (NoncurrentVersionExpiration NoncurrentDays) " +
+			"within " + shortExpiryText,
+		holds: lifecycleExpiresSoon,
+		maybe: func(env []byte) bool { return bytes.Contains(env, []byte("Days")) || bytes.Contains(env, []byte(`\u`)) },
 	},
 	"caller-is-person": {
 		Doc: "the caller is an IAM user, a federated user, root, or an IAM Identity Center " +
