@@ -511,9 +511,10 @@ func resourcePolicyPublic(r *record) bool {
 	return slices.ContainsFunc(r.resourceStatements(), statement.public)
 }
 
-// resourcePolicyAnyPrincipal: a resource policy has an Allow for `*`, whatever its conditions.
-func resourcePolicyAnyPrincipal(r *record) bool {
-	return slices.ContainsFunc(r.resourceStatements(), statement.anyPrincipal)
+// resourcePolicyConditionalPublic: a resource policy has an Allow for `*` that only its
+// conditions keep from being public.
+func resourcePolicyConditionalPublic(r *record) bool {
+	return slices.ContainsFunc(r.resourceStatements(), func(s statement) bool { return s.anyPrincipal() && !s.public() })
 }
 
 // resourcePolicyOtherAccount: a resource policy lets in an AWS account other than the record's.

@@ -86,9 +86,10 @@ var predicates = map[string]Predicate{
 		holds: resourcePolicyPublic,
 		maybe: mayBePublic,
 	},
-	"resource-policy-any-principal": {
-		Doc:   "a resource policy in the record has an Allow statement for any principal (`*`, or NotPrincipal), whatever its conditions",
-		holds: resourcePolicyAnyPrincipal,
+	"resource-policy-conditional-public": {
+		Doc: "a resource policy in the record has an Allow statement for any principal (`*`, or " +
+			"NotPrincipal) that only its conditions limit (resource-policy-public holds when they do not)",
+		holds: resourcePolicyConditionalPublic,
 		maybe: mayBePublic,
 	},
 	"resource-policy-other-account": {

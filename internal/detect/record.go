@@ -377,6 +377,15 @@ var targetPaths = []string{
 	"responseElements.internetGateway.internetGatewayId", "responseElements.vpc.vpcId",
 	"responseElements.routeTable.routeTableId", "responseElements.networkAcl.networkAclId",
 	"responseElements.groupId",
+	// monitoring and data-protection services
+	"requestParameters.eventDataStore", "requestParameters.configRuleName",
+	"requestParameters.organizationConfigRuleName", "requestParameters.configurationAggregatorName",
+	"requestParameters.conformancePackName", "requestParameters.organizationConformancePackName",
+	"requestParameters.retentionConfigurationName", "requestParameters.authorizedAccountId",
+	"requestParameters.customKeyStoreId", "requestParameters.customKeyStoreName",
+	"requestParameters.logGroupName", "requestParameters.rule", "requestParameters.GraphArn",
+	"requestParameters.backupVaultName", "requestParameters.reportPlanName",
+	"requestParameters.frameworkName", "requestParameters.accountId",
 }
 
 func (r *record) target() string {

@@ -58,7 +58,7 @@ func TestResourcePolicyPredicates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for pred, want := range map[string]bool{"resource-policy-public": c.public, "resource-policy-any-principal": c.anyone, "resource-policy-other-account": c.otherAcct} {
+			for pred, want := range map[string]bool{"resource-policy-public": c.public, "resource-policy-conditional-public": c.anyone && !c.public, "resource-policy-other-account": c.otherAcct} {
 				if got := predicates[pred].holds(r); got != want {
 					t.Errorf("%s = %v, want %v", pred, got, want)
 				}

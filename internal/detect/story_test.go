@@ -67,7 +67,7 @@ func TestPrivescStory(t *testing.T) {
 		"login-profile-for-other-user: user/build-bot set a console password for another user, support-temp, without forcing a reset (CreateLoginProfile)",
 		"iam-credentials-created: arn:aws:iam::123456789012:user/build-bot created or changed credentials: CreateLoginProfile for support-temp",
 		"iam-write: arn:aws:iam::123456789012:user/build-bot made an IAM change: CreateLoginProfile support-temp",
-		"cloudtrail-stopped: arn:aws:iam::123456789012:user/alice-admin StopLogging on trail arn:aws:cloudtrail:us-east-1:123456789012:trail/management-events",
+		"cloudtrail-stopped: user/alice-admin stopped CloudTrail from recording: StopLogging management-events",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
