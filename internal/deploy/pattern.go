@@ -325,11 +325,54 @@ func merge(cs []clause) []clause {
 	for _, k := range keys {
 		c := *byKey[k]
 		for p, v := range c.values {
+			if p == eventName {
+				v = byVerb(v)
+			}
 			c.values[p] = simplify(v)
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// writeVerbs are the leading words of API names that change something; a pre-filter prefix on
+// one of them never lets read-only calls (Get, List, Describe) through.
+var writeVerbs = []string{"Associate", "Attach", "Cancel", "Close", "Connect", "Create", "Deactivate",
+	"Delete", "Detach", "Disable", "Disassociate", "Disconnect", "Enable", "Import", "Leave", "Put",
+	"Remove", "Schedule", "Set", "Start", "Stop", "Update"}
+
+// minVerbGroup is how many event names of one service must share a write verb before the
+// pre-filter matches the verb as a prefix instead of listing them: a pack that watches most of
+// a service's deletions then costs one short prefix, and the pre-filter widens only to other
+// changes of that service, never to reads.
+const minVerbGroup = 4
+
+// byVerb replaces, in a list of eventName matchers, each group of at least minVerbGroup exact
+// names that start with the same write verb by a prefix on the verb.
+func byVerb(ms []string) []string {
+	groups := map[string][]string{}
+	for _, m := range ms {
+		var s string
+		if json.Unmarshal([]byte(m), &s) != nil {
+			continue // a prefix matcher already
+		}
+		for _, v := range writeVerbs {
+			if rest, ok := strings.CutPrefix(s, v); ok && (rest == "" || rest[0] >= 'A' && rest[0] <= 'Z') {
+				groups[v] = append(groups[v], m)
+				break
+			}
+		}
+	}
+	out := slices.Clone(ms)
+	for v, names := range groups {
+		if len(names) < minVerbGroup {
+			continue
+		}
+		out = slices.DeleteFunc(out, func(m string) bool { return slices.Contains(names, m) })
+		b, _ := json.Marshal(map[string]string{"prefix": v})
+		out = append(out, string(b))
+	}
+	return union(nil, out)
 }
 
 // simplify drops matchers another matcher of the list already covers: exact values and

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,23 @@ func TestGenerateReportsBroadRules(t *testing.T) {
 	}
 	if strings.Join(broad, ",") != "broad" {
 		t.Errorf("broad rules %v, want [broad]", broad)
+	}
+}
+
+func TestByVerb(t *testing.T) {
+	q := func(ss ...string) []string { return quoteAll(ss) }
+	got := byVerb(q("DeleteConfigRule", "DeleteConformancePack", "DeleteDeliveryChannel", "DeleteRetentionConfiguration", "StopConfigurationRecorder", "Deleted"))
+	want := append(q("Deleted", "StopConfigurationRecorder"), `{"prefix":"Delete"}`)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("four deletions: got %q, want %q", got, want)
+	}
+	few := q("DeleteTrail", "StopLogging", "UpdateTrail")
+	if got := byVerb(few); !slices.Equal(got, few) {
+		t.Errorf("under %d names per verb: got %q, want them listed", minVerbGroup, got)
+	}
+	reads := q("GetBucketAcl", "GetBucketLogging", "GetBucketPolicy", "GetObject", "ListBuckets")
+	if got := byVerb(reads); !slices.Equal(got, reads) {
+		t.Errorf("reads must stay listed: got %q", got)
 	}
 }
