@@ -187,6 +187,31 @@ var edges = []struct {
 			nil,
 			[]string{`{"a":{"":"x"}}`, `{"a.":"x"}`}},
 	}},
+	// StructuredFinder.walk visits a rule's fields in sorted order (GenericMachine sorts a
+	// sub-rule's keys) and handleAbsence checks an exists:false against the array elements
+	// chosen by the fields before it (NameState.getNameTransitions(event, membership)):
+	// fields after it do not constrain it. Value operators such as anything-but need their
+	// field in the same element as the others (ArrayMembership.checkArrayConsistency).
+	{"array consistency", []semCase{
+		{"exists:false sorted before its sibling: any value in the array fails it", `{"d":{"a":[{"exists":false}],"b":["1"]}}`,
+			[]string{`{"d":[{"b":"1"}]}`, `{"d":[{"b":"1"},{"c":0}]}`},
+			[]string{`{"d":[{"a":0},{"b":"1"}]}`, `{"d":[{"a":0,"b":"1"}]}`}},
+		{"exists:false sorted after its sibling: only the sibling's element counts", `{"d":{"b":["1"],"c":[{"exists":false}]}}`,
+			[]string{`{"d":[{"c":0},{"b":"1"}]}`, `{"d":[{"b":"1"}]}`},
+			[]string{`{"d":[{"b":"1","c":0}]}`, `{"d":[{"c":0,"b":"1"},{"b":"2"}]}`}},
+		{"exists:false between two fields: checked against the first only", `{"d":{"a":["1"],"b":[{"exists":false}],"c":["3"]}}`,
+			[]string{`{"d":[{"a":"1","c":"3"},{"b":0}]}`},
+			[]string{`{"d":[{"a":"1","b":0,"c":"3"}]}`}},
+		{"exists:false against a field outside the array", `{"d":{"b":[{"exists":false}]},"e":["1"]}`,
+			[]string{`{"d":[{"c":0}],"e":"1"}`},
+			[]string{`{"d":[{"c":0},{"b":0}],"e":"1"}`}},
+		{"anything-but inside an array of objects needs the same element", `{"u":{"n":["bob"],"s":[{"anything-but":"banned"}]}}`,
+			[]string{`{"u":[{"n":"bob","s":"ok"},{"n":"eve","s":"banned"}]}`},
+			[]string{`{"u":[{"n":"bob","s":"banned"},{"n":"eve","s":"ok"}]}`}},
+		{"anything-but prefix list inside an array of objects", `{"u":{"n":["bob"],"s":[{"anything-but":{"prefix":["ban","blo"]}}]}}`,
+			[]string{`{"u":[{"n":"bob","s":"ok"}]}`},
+			[]string{`{"u":[{"n":"bob","s":"banned"},{"n":"eve","s":"ok"}]}`}},
+	}},
 	// JsonRuleCompiler.processMatchExpression: anything-but with an object takes
 	// equals-ignore-case, prefix, suffix or wildcard, each with one string or a list
 	// (processAnythingButValuesSetMatchExpression); "exactly" is an exact string match that

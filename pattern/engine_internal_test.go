@@ -183,12 +183,13 @@ func refValue(m *valueMatcher, v any) bool {
 func refMatches(c *compiled, leaves map[string][]refLeaf) bool {
 	for _, alt := range c.alts {
 		var pos [][]refLeaf
-		var absent []string
+		var posRank []int
+		var absent []refAbsent
 		ok := true
-		for _, cond := range alt {
+		for i, cond := range alt {
 			key := strings.Join(cond.path, "\x00")
 			if cond.absent {
-				absent = append(absent, key)
+				absent = append(absent, refAbsent{key, i})
 				continue
 			}
 			var cands []refLeaf
@@ -202,19 +203,34 @@ func refMatches(c *compiled, leaves map[string][]refLeaf) bool {
 				break
 			}
 			pos = append(pos, cands)
+			posRank = append(posRank, i)
 		}
-		if ok && refChoose(pos, nil, absent, leaves) {
+		if ok && refChoose(pos, posRank, nil, absent, leaves) {
 			return true
 		}
 	}
 	return false
 }
 
-func refChoose(pos [][]refLeaf, chosen [][][2]int, absent []string, leaves map[string][]refLeaf) bool {
+// refAbsent is an exists:false condition with its position among the alternative's
+// conditions (sorted by field name): it is checked against the leaves chosen for the
+// conditions before it only, as event-ruler's StructuredFinder walks them.
+type refAbsent struct {
+	key  string
+	rank int
+}
+
+func refChoose(pos [][]refLeaf, posRank []int, chosen [][][2]int, absent []refAbsent, leaves map[string][]refLeaf) bool {
 	if len(chosen) == len(pos) {
-		for _, key := range absent {
-			for _, l := range leaves[key] {
-				if !slices.ContainsFunc(chosen, func(c [][2]int) bool { return !refCompatible(c, l.trail) }) {
+		for _, a := range absent {
+			for _, l := range leaves[a.key] {
+				compatible := true
+				for i, c := range chosen {
+					if posRank[i] < a.rank && !refCompatible(c, l.trail) {
+						compatible = false
+					}
+				}
+				if compatible {
 					return false
 				}
 			}
@@ -225,7 +241,7 @@ func refChoose(pos [][]refLeaf, chosen [][][2]int, absent []string, leaves map[s
 		if slices.ContainsFunc(chosen, func(c [][2]int) bool { return !refCompatible(c, l.trail) }) {
 			continue
 		}
-		if refChoose(pos, append(chosen, l.trail), absent, leaves) {
+		if refChoose(pos, posRank, append(chosen, l.trail), absent, leaves) {
 			return true
 		}
 	}

@@ -70,16 +70,21 @@ type scratch struct {
 	matched  []int32
 
 	// solver state, see solve.go
-	lists   [][]int32
-	dlists  [][]int32
-	absent  []int32
-	budget  int
-	absIdx  map[int32]int // field -> index into absSets, for this event
-	absSets []*trailSet
-	tsets   []*trailSet
-	uset    map[int32]struct{}
-	req     map[int32]int32
-	undo    []int32
+	lists      [][]int32
+	dlists     [][]int32
+	absent     []int32
+	absentRank []int32
+	ranked     []rankedList
+	listRank   []int32
+	chosen     []int32
+	treq       map[int32]int32
+	budget     int
+	absIdx     map[int32]int // field -> index into absSets, for this event
+	absSets    []*trailSet
+	tsets      []*trailSet
+	uset       map[int32]struct{}
+	req        map[int32]int32
+	undo       []int32
 
 	p scanner
 }

@@ -318,6 +318,7 @@ type field struct {
 type deferredCond struct {
 	field int32
 	ms    []valueMatcher
+	rank  int32 // position of the condition in event-ruler's order of field names
 }
 
 // sub is one AND-only alternative of a pattern. Its trigger condition is the target
@@ -329,6 +330,11 @@ type sub struct {
 	npos     int32
 	absent   []int32
 	deferred []deferredCond
+	// rank is the trigger's position in event-ruler's order of the sub's field names,
+	// absentRank each exists:false's: an exists:false is checked against the array
+	// elements chosen by the fields before it only (see absentOK).
+	rank       int32
+	absentRank []int32
 }
 
 // snapshot is an immutable compiled form of every pattern of a Matcher.
@@ -459,12 +465,13 @@ func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 		case c.absent:
 			f.presence = true
 			sb.absent = append(sb.absent, fi)
+			sb.absentRank = append(sb.absentRank, int32(i))
 			if trigger < 0 {
 				f.fast = true
 			}
 		case i != trigger:
 			f.presence = true
-			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms})
+			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms, rank: int32(i)})
 			for j := range c.ms {
 				f.addNumKeys(&c.ms[j])
 			}
@@ -472,6 +479,7 @@ func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 			t := target(len(s.tsub))
 			s.tsub = append(s.tsub, si)
 			sb.npos++
+			sb.rank = int32(i)
 			f.fast = true
 			for _, m := range c.ms {
 				f.add(m, t)

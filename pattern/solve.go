@@ -76,7 +76,22 @@ func (sc *scratch) solve(sb *sub, extra [][]int32) bool {
 	for i, l := range extra {
 		lists[n+i] = append(lists[n+i][:0], l...)
 	}
-	slices.SortFunc(lists, func(a, b []int32) int { return len(a) - len(b) })
+	sc.ranked = sc.ranked[:0]
+	for i, l := range lists {
+		r := sb.rank
+		if i >= n {
+			r = sb.deferred[i-n].rank
+		}
+		sc.ranked = append(sc.ranked, rankedList{l, r})
+	}
+	slices.SortFunc(sc.ranked, func(a, b rankedList) int { return len(a.l) - len(b.l) })
+	sc.listRank = sc.listRank[:0]
+	for i, rl := range sc.ranked {
+		lists[i] = rl.l
+		sc.listRank = append(sc.listRank, rl.rank)
+	}
+	sc.chosen = append(sc.chosen[:0], make([]int32, len(lists))...)
+	sc.absentRank = sb.absentRank
 	if sc.uset == nil {
 		sc.uset, sc.req = map[int32]struct{}{}, map[int32]int32{}
 	}
@@ -184,6 +199,7 @@ func (sc *scratch) search(lists [][]int32, indexes []*trailSet, k int) bool {
 	}
 	try := func(t int32) bool {
 		sc.budget--
+		sc.chosen[k] = t
 		mark := sc.choose(t)
 		ok := sc.search(lists, indexes, k+1)
 		sc.unchoose(mark)
@@ -256,27 +272,83 @@ func (sc *scratch) absSet(fi int32) *trailSet {
 	return ts
 }
 
-// absentOK reports whether no value of an exists:false field is compatible with U: none
-// lies on a trail in U or below some u in U through an array where U takes no element.
+// rankedList is a list of candidate trails with its condition's rank.
+type rankedList struct {
+	l    []int32
+	rank int32
+}
+
+// absentOK reports whether no value of an exists:false field is compatible with the
+// chosen trails of the conditions before it in event-ruler's order of field names: its
+// StructuredFinder walks a rule's fields in that order and checks an exists:false against
+// the array elements chosen so far (NameState.getNameTransitions with the membership),
+// so {"d":{"a":[{"exists":false}],"b":["1"]}} fails on {"d":[{"a":0},{"b":"1"}]} while
+// {"d":{"b":["1"],"c":[{"exists":false}]}} holds on {"d":[{"c":0},{"b":"1"}]}.
 func (sc *scratch) absentOK() bool {
-	for _, fi := range sc.absent {
+	for j, fi := range sc.absent {
 		if sc.fieldStamp[fi] != sc.epoch {
 			continue
 		}
-		ix := sc.absSet(fi)
-		for i := -1; i < len(sc.undo); i++ {
-			u := int32(0)
-			if i >= 0 {
-				u = sc.undo[i]
-			}
-			sc.budget--
-			if ix.at[u] {
+		if !slices.ContainsFunc(sc.listRank, func(r int32) bool { return r > sc.absentRank[j] }) {
+			if !sc.absentOKAll(fi) {
 				return false
 			}
-			for g := ix.heads[u] - 1; g >= 0; g = ix.groups[g].next {
-				if _, ok := sc.req[ix.groups[g].array]; !ok {
-					return false
-				}
+			continue
+		}
+		if !sc.absentOKBefore(fi, sc.absentRank[j]) {
+			return false
+		}
+	}
+	return true
+}
+
+// absentOKBefore checks an exists:false field against the chosen trails of the lists
+// ranked before it: a value is compatible when it takes the same element as they do in
+// every array they pass through.
+func (sc *scratch) absentOKBefore(fi, rank int32) bool {
+	if sc.treq == nil {
+		sc.treq = map[int32]int32{}
+	}
+	clear(sc.treq)
+	for k, t := range sc.chosen {
+		if sc.listRank[k] > rank {
+			continue
+		}
+		for ; t != 0; t = sc.trails[t].parent {
+			sc.treq[sc.trails[t].array] = t
+		}
+	}
+	for oi := sc.fieldHead[fi]; oi >= 0; oi = sc.presence[oi].next {
+		sc.budget--
+		compatible := true
+		for t := sc.presence[oi].trail; t != 0 && compatible; t = sc.trails[t].parent {
+			if e, ok := sc.treq[sc.trails[t].array]; ok && e != t {
+				compatible = false
+			}
+		}
+		if compatible {
+			return false
+		}
+	}
+	return true
+}
+
+// absentOKAll reports whether no value of an exists:false field is compatible with U: none
+// lies on a trail in U or below some u in U through an array where U takes no element.
+func (sc *scratch) absentOKAll(fi int32) bool {
+	ix := sc.absSet(fi)
+	for i := -1; i < len(sc.undo); i++ {
+		u := int32(0)
+		if i >= 0 {
+			u = sc.undo[i]
+		}
+		sc.budget--
+		if ix.at[u] {
+			return false
+		}
+		for g := ix.heads[u] - 1; g >= 0; g = ix.groups[g].next {
+			if _, ok := sc.req[ix.groups[g].array]; !ok {
+				return false
 			}
 		}
 	}
