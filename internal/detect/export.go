@@ -62,3 +62,12 @@ func Network(addr string) string {
 func (e *Engine) Finding(i int, rec *Record, extra func(name string) (string, bool)) finding.Finding {
 	return e.finding(i, rec.r, extra)
 }
+
+// DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it).
+func DecodeRecord(detail []byte) (*Record, error) {
+	r, err := decodeRecord(detail)
+	if err != nil {
+		return nil, err
+	}
+	return &Record{r}, nil
+}

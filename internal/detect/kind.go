@@ -62,6 +62,10 @@ type Threshold struct {
 	Count   int           // events (or distinct values) that make a finding
 	// Distinct, when set, counts distinct values of this field instead of events.
 	Distinct string
+	// History, when set, reports only a group that did not reach the count in the history
+	// before (and once the rule has watched the stream that long): a sweep by a principal
+	// that never did one, quiet for one that does it every day.
+	History time.Duration
 }
 
 // Sequence is a sequence rule's settings.
@@ -83,13 +87,25 @@ type NewTerms struct {
 	// MaxKnown, when set, reports only when the scope knew at most this many tuples (a key
 	// that always came from one address: 1), so scopes that roam stay quiet.
 	MaxKnown int
+	// Report, when set, is a pattern (JSON) that narrows which of the rule's events may
+	// report: all of them teach the rule what is known (every call of a key), only these
+	// are reported when new (its IAM calls). It is the rule's second step.
+	Report string
+
+	report *pattern.Pattern
 }
 
 // Steps returns the event patterns a stateful rule matches on, in order (nil for an event rule).
 func (r *Rule) Steps() []Step {
 	switch r.Kind {
-	case KindThreshold, KindNewTerms:
+	case KindThreshold:
 		return []Step{{Name: r.ID, Pattern: r.Pattern, Count: 1, compiled: r.compiled.of(r.Pattern, false)}}
+	case KindNewTerms:
+		steps := []Step{{Name: r.ID, Pattern: r.Pattern, Count: 1, compiled: r.compiled.of(r.Pattern, false)}}
+		if r.NewTerms != nil && r.NewTerms.Report != "" {
+			steps = append(steps, Step{Name: "report", Pattern: r.NewTerms.Report, Count: 1, compiled: r.NewTerms.report})
+		}
+		return steps
 	case KindSequence:
 		if r.Sequence != nil {
 			return r.Sequence.Steps
@@ -168,6 +184,7 @@ type yamlThreshold struct {
 	Window   posString `yaml:"window"`
 	Count    int       `yaml:"count"`
 	Distinct string    `yaml:"distinct"`
+	History  posString `yaml:"history"`
 }
 
 type yamlSequence struct {
@@ -185,6 +202,7 @@ type yamlStep struct {
 }
 
 type yamlNewTerms struct {
+	Report   *jsonNode `yaml:"report"`
 	Fields   []string  `yaml:"fields"`
 	History  posString `yaml:"history"`
 	Learn    posString `yaml:"learn"`
@@ -276,6 +294,7 @@ func (y *yamlRule) kind(r *Rule, k kindParser) {
 			GroupBy: k.fields("threshold.group_by", t.GroupBy, false),
 			Window:  k.duration("threshold.window", t.Window, true),
 			Count:   k.count("threshold.count", t.Count, 2),
+			History: k.duration("threshold.history", t.History, false),
 		}
 		if t.Distinct != "" {
 			if err := checkKeyField(t.Distinct); err != nil {
@@ -340,6 +359,13 @@ func (y *yamlRule) kind(r *Rule, k kindParser) {
 		}
 		if n.MaxKnown < 0 || n.MaxKnown > 100 {
 			k.fail(0, "new_terms.max_known must be between 1 and 100")
+		}
+		if n.Report != nil {
+			p, err := pattern.Compile(n.Report.json)
+			if err != nil {
+				k.fail(n.Report.line, "new_terms.report: %v", err)
+			}
+			r.NewTerms.Report, r.NewTerms.report = n.Report.json, p
 		}
 	}
 }

@@ -89,10 +89,74 @@ type Finding struct {
 	// Grants says in words what a policy document in the record allows, when there is one.
 	Grants []string `json:"grants,omitempty"`
 
+	// Actor is the person or workload behind the call, when the stream shows it (see Actor).
+	Actor *Actor `json:"actor,omitempty"`
+	// Related are the eventIDs of the other events behind a finding of a threshold, sequence
+	// or new_terms rule, oldest first; this finding's own event is the one that completed it.
+	Related []string `json:"related,omitempty"`
+	// Events describe all of those events, oldest first, this finding's own event last.
+	Events []Event `json:"events,omitempty"`
+
 	// Origin says where the record came from: file and position, S3 key, message id.
 	Origin string `json:"origin,omitempty"`
 	// Record is the CloudTrail record (the EventBridge envelope's detail).
 	Record json.RawMessage `json:"record"`
+}
+
+// Actor is the person or workload behind a call: an IAM user, root, an Identity Center user,
+// a SAML or web-identity subject, a source identity, or the AWS service running a workload.
+// For a role session it is whoever started the chain of AssumeRole calls that issued the
+// session's access key. An actor the stream does not show stays unknown (nil), never guessed.
+type Actor struct {
+	// ID identifies the actor across accounts and sessions: the ARN of an IAM user or root,
+	// "identitycenter:NAME", "saml:ISSUER:SUBJECT", "webidentity:PROVIDER:SUBJECT",
+	// "sourceidentity:VALUE", "service:NAME" or "account:ID".
+	ID string `json:"id"`
+	// Type is IAMUser, Root, IdentityCenterUser, SAMLUser, WebIdentityUser, SourceIdentity,
+	// AWSService or AWSAccount.
+	Type string `json:"type"`
+	// Name is what people call the actor: a user name, an e-mail, a subject.
+	Name string `json:"name"`
+	// Via are the role sessions between the actor and the call (ARNs), the first one
+	// assumed first.
+	Via []string `json:"via,omitempty"`
+}
+
+// String is the actor as people read it: "alice (IAMUser)", "jane@example.com
+// (IdentityCenterUser) via role/Admin".
+func (a *Actor) String() string {
+	if a == nil {
+		return "unknown"
+	}
+	s := a.Name
+	if s == "" {
+		s = a.ID
+	}
+	s += " (" + a.Type + ")"
+	for _, v := range a.Via {
+		s += " → " + shortSession(v)
+	}
+	return s
+}
+
+// shortSession shortens a role session ARN to role/NAME.
+func shortSession(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":assumed-role/")
+	if !ok {
+		return arn
+	}
+	role, _, _ := strings.Cut(rest, "/")
+	return "role/" + role
+}
+
+// Event is one of the events behind a finding of a stateful rule.
+type Event struct {
+	Step      string `json:"step,omitempty"` // the sequence step it matched
+	EventID   string `json:"eventID"`
+	EventName string `json:"eventName"`
+	EventTime string `json:"eventTime"`
+	// Value is the value it counted, for a threshold on distinct values.
+	Value string `json:"value,omitempty"`
 }
 
 // Key identifies a finding for deduplication across retries and duplicate inputs.

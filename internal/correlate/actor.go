@@ -1,0 +1,234 @@
+package correlate
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// identity is the part of a record's userIdentity that says who called.
+type identity struct {
+	Type           string `json:"t,omitempty"`
+	ARN            string `json:"a,omitempty"`
+	Account        string `json:"c,omitempty"`
+	AccessKeyID    string `json:"k,omitempty"`
+	UserName       string `json:"u,omitempty"`
+	InvokedBy      string `json:"i,omitempty"`
+	SourceIdentity string `json:"s,omitempty"`
+	IssuerARN      string `json:"ia,omitempty"`
+	IssuerType     string `json:"it,omitempty"`
+	IdentityStore  string `json:"is,omitempty"` // Identity Center: identity store ARN
+	OnBehalfOf     string `json:"ob,omitempty"` // Identity Center: user id
+	Provider       string `json:"p,omitempty"`  // SAML or web identity provider
+}
+
+func identityOf(r *detect.Record) identity {
+	return identity{
+		Type:           r.Str("userIdentity.type"),
+		ARN:            r.Str("userIdentity.arn"),
+		Account:        r.Str("userIdentity.accountId"),
+		AccessKeyID:    r.Str("userIdentity.accessKeyId"),
+		UserName:       r.Str("userIdentity.userName"),
+		InvokedBy:      r.Str("userIdentity.invokedBy"),
+		SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
+		IssuerARN:      r.Str("userIdentity.sessionContext.sessionIssuer.arn"),
+		IssuerType:     r.Str("userIdentity.sessionContext.sessionIssuer.type"),
+		IdentityStore:  r.Str("userIdentity.onBehalfOf.identityStoreArn"),
+		OnBehalfOf:     r.Str("userIdentity.onBehalfOf.userId"),
+		Provider:       r.Str("userIdentity.identityProvider"),
+	}
+}
+
+// fact is what an STS call that issued credentials says about the session they open: who
+// asked for them. Facts do not depend on the order records arrive in: each access key is
+// issued once.
+type fact struct {
+	Caller identity `json:"c"`
+	// Session is the session's ARN (an assumed role or federated user), when the response
+	// names it.
+	Session string `json:"s,omitempty"`
+}
+
+// sessionLimit bounds how long credentials are followed when the response does not say:
+// GetSessionToken and GetFederationToken sessions last at most 36 hours.
+const sessionLimit = 36 * time.Hour
+
+// credentialFact reads an STS call that issued credentials: the key it issued, what it says
+// and until when the key is valid (event time, Unix ns).
+func credentialFact(r *detect.Record, at time.Time) (key string, f fact, exp int64) {
+	key = r.Str("responseElements.credentials.accessKeyId")
+	if key == "" {
+		return "", f, 0
+	}
+	f.Caller = identityOf(r)
+	f.Session = r.Str("responseElements.assumedRoleUser.arn")
+	if f.Session == "" {
+		f.Session = r.Str("responseElements.federatedUser.arn")
+	}
+	switch r.Str("eventName") {
+	case "AssumeRoleWithSAML":
+		// the caller is the IdP's user: the subject and issuer the response names
+		if s := r.Str("responseElements.subject"); s != "" {
+			f.Caller.Type, f.Caller.UserName = "SAMLUser", s
+		}
+		f.Caller.Provider = cmpOr(r.Str("responseElements.issuer"), f.Caller.Provider, r.Str("requestParameters.principalArn"))
+	case "AssumeRoleWithWebIdentity":
+		if s := r.Str("responseElements.subjectFromWebIdentityToken"); s != "" {
+			f.Caller.Type, f.Caller.UserName = "WebIdentityUser", s
+		}
+		f.Caller.Provider = cmpOr(r.Str("responseElements.provider"), f.Caller.Provider)
+	}
+	exp = at.Add(sessionLimit).UnixNano()
+	if t, ok := parseExpiration(r.Str("responseElements.credentials.expiration")); ok && t.After(at) && t.Before(at.Add(sessionLimit)) {
+		exp = t.UnixNano()
+	}
+	return key, f, exp
+}
+
+// parseExpiration reads credentials' expiration: RFC 3339, or the "Jan 2, 2006, 3:04:05 PM"
+// that CloudTrail writes for STS responses.
+func parseExpiration(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339, "Jan 2, 2006, 3:04:05 PM", "Jan 2, 2006 3:04:05 PM"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// maxChain bounds how many role sessions resolution follows (role chaining is rarely deep).
+const maxChain = 8
+
+// resolve finds the actor behind a caller at event time now: directly for users, root,
+// Identity Center and federated subjects; for a role session through the fact of the call
+// that issued its key, and so on up the chain; else by the session's Identity Center user or
+// source identity. Unknown is nil.
+func (e *Engine) resolve(ctx context.Context, id identity, now int64) (*finding.Actor, error) {
+	var via []string
+	seen := map[string]bool{}
+	for range maxChain {
+		if a := direct(id); a != nil {
+			a.Via = append(a.Via, via...)
+			return a, nil
+		}
+		if id.Type != "AssumedRole" && id.Type != "FederatedUser" {
+			return nil, nil
+		}
+		session := id.ARN
+		if id.AccessKeyID != "" && !seen[id.AccessKeyID] {
+			seen[id.AccessKeyID] = true
+			f, ok, err := e.st.facts.get(ctx, id.AccessKeyID, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				via = append([]string{cmpOr(session, f.Session)}, via...)
+				id = f.Caller
+				continue
+			}
+		}
+		if a := sessionActor(id); a != nil {
+			a.Via = append([]string{session}, via...)
+			return a, nil
+		}
+		return nil, nil
+	}
+	return nil, nil
+}
+
+// direct is the actor a caller identity names by itself.
+func direct(id identity) *finding.Actor {
+	switch id.Type {
+	case "IAMUser":
+		arn := id.ARN
+		if arn == "" && id.Account != "" && id.UserName != "" {
+			arn = "arn:aws:iam::" + id.Account + ":user/" + id.UserName
+		}
+		if arn == "" {
+			return nil
+		}
+		return &finding.Actor{ID: arn, Type: "IAMUser", Name: cmpOr(id.UserName, arn[strings.LastIndexByte(arn, '/')+1:])}
+	case "Root":
+		arn := id.ARN
+		if arn == "" && id.Account != "" {
+			arn = "arn:aws:iam::" + id.Account + ":root"
+		}
+		if arn == "" {
+			return nil
+		}
+		return &finding.Actor{ID: arn, Type: "Root", Name: "root"}
+	case "IdentityCenterUser":
+		name := cmpOr(id.UserName, id.OnBehalfOf)
+		if name == "" {
+			return nil
+		}
+		return &finding.Actor{ID: "identitycenter:" + cmpOr(id.OnBehalfOf, name), Type: "IdentityCenterUser", Name: name}
+	case "SAMLUser":
+		if id.UserName == "" {
+			return nil
+		}
+		return &finding.Actor{ID: "saml:" + id.Provider + ":" + id.UserName, Type: "SAMLUser", Name: id.UserName}
+	case "WebIdentityUser":
+		if id.UserName == "" {
+			return nil
+		}
+		return &finding.Actor{ID: "webidentity:" + id.Provider + ":" + id.UserName, Type: "WebIdentityUser", Name: id.UserName}
+	case "AWSService":
+		if id.InvokedBy == "" {
+			return nil
+		}
+		return &finding.Actor{ID: "service:" + id.InvokedBy, Type: "AWSService", Name: id.InvokedBy}
+	case "AWSAccount":
+		if id.Account == "" {
+			return nil
+		}
+		return &finding.Actor{ID: "account:" + id.Account, Type: "AWSAccount", Name: "account " + id.Account}
+	case "FederatedUser":
+		// GetFederationToken: the session's issuer is the IAM user (or root) who asked
+		switch id.IssuerType {
+		case "IAMUser":
+			if id.IssuerARN != "" {
+				return withVia(direct(identity{Type: "IAMUser", ARN: id.IssuerARN}), id.ARN)
+			}
+		case "Root":
+			if id.IssuerARN != "" {
+				return withVia(&finding.Actor{ID: id.IssuerARN, Type: "Root", Name: "root"}, id.ARN)
+			}
+		}
+	}
+	return nil
+}
+
+func withVia(a *finding.Actor, session string) *finding.Actor {
+	if session != "" {
+		a.Via = []string{session}
+	}
+	return a
+}
+
+// sessionActor is the actor a role session names without a fact: the Identity Center user
+// of an AWSReservedSSO_ role (its session is named after the user), or its source identity.
+func sessionActor(id identity) *finding.Actor {
+	if strings.Contains(id.ARN, ":assumed-role/AWSReservedSSO_") {
+		if i := strings.LastIndexByte(id.ARN, '/'); i+1 < len(id.ARN) {
+			name := id.ARN[i+1:]
+			return &finding.Actor{ID: "identitycenter:" + name, Type: "IdentityCenterUser", Name: name}
+		}
+	}
+	if id.SourceIdentity != "" {
+		return &finding.Actor{ID: "sourceidentity:" + id.SourceIdentity, Type: "SourceIdentity", Name: id.SourceIdentity}
+	}
+	return nil
+}

@@ -1,0 +1,817 @@
+// Package correlate owns detections with memory: threshold, sequence and new_terms rules,
+// and the actor, the person or workload behind every call. It sees the records of one input
+// after another (an Input is one log file, message or event), keeps its state in a Store,
+// and works in event time only, so that a backtest, the daemon and the Lambda replaying the
+// same records find the same things.
+//
+// Records arrive late and out of order: CloudTrail writes 5-minute files per region and
+// delivers them up to ~15 minutes late. Records a stateful rule selects wait in a buffer
+// until the newest event time seen has passed theirs by the tolerance (20 minutes by
+// default), and are then evaluated in event-time order; any arrival order within the
+// tolerance gives the same findings. A record older than what has been evaluated is late:
+// it is still evaluated, at once, and counted. Tick also evaluates records that have waited
+// the tolerance in wall-clock time, for quiet streams.
+//
+// Crash safety comes from replay: an input's changes are committed together, with the
+// findings they produced under the input's name; an input read again re-emits exactly those
+// findings (same rule and eventID) and changes nothing, so a delivery dedupe drops them.
+package correlate
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// DefaultTolerance is how late a record may arrive, relative to the newest one seen, and
+// still be evaluated in order: a 5-minute CloudTrail file delivered ~15 minutes late.
+const DefaultTolerance = 20 * time.Minute
+
+// Options configure an Engine; zero values take the defaults noted.
+type Options struct {
+	// Store keeps the state; nil keeps it in memory only (a scan's temporary store).
+	Store Store
+	// Tolerance: default DefaultTolerance.
+	Tolerance time.Duration
+	// MaxGroups bounds, per rule, the groups of a threshold or sequence rule and the values
+	// (and learning scopes) of a new_terms rule; default 100,000.
+	MaxGroups int
+	// MaxKeys bounds the access keys followed back to their actor; default 1,000,000.
+	MaxKeys int
+	// MaxInputs bounds the inputs remembered for replays; default 200,000.
+	MaxInputs int
+	// KeepInputs is how long (event time) an input is remembered for replays; default 7d.
+	KeepInputs time.Duration
+	Metrics    *Metrics
+	// Now is the wall clock, for Tick; default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	o.Tolerance = cmp.Or(o.Tolerance, DefaultTolerance)
+	o.MaxGroups = cmp.Or(o.MaxGroups, 100_000)
+	o.MaxKeys = cmp.Or(o.MaxKeys, 1_000_000)
+	o.MaxInputs = cmp.Or(o.MaxInputs, 200_000)
+	o.KeepInputs = cmp.Or(o.KeepInputs, 7*24*time.Hour)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine evaluates the stateful rules of a detect.Engine and resolves actors. Inputs are
+// committed one at a time (it holds a lock while committing); Add may run on any goroutine.
+type Engine struct {
+	det   *detect.Engine
+	o     Options
+	rules []*rule
+	byID  map[string]*rule
+
+	mu     sync.Mutex
+	st     *state
+	synced bool
+}
+
+// rule is one stateful rule and its tables.
+type rule struct {
+	idx    int // in det.Rules()
+	def    *detect.Rule
+	steps  []detect.Step
+	thr    *table[tgroup] // threshold
+	seq    *table[sgroup] // sequence
+	terms  *table[int64]  // new_terms: last time each tuple was seen
+	scopes *table[scope]  // new_terms: learning scopes
+}
+
+// New builds the stateful side of det's rules.
+func New(det *detect.Engine, o Options) (*Engine, error) {
+	o.defaults()
+	e := &Engine{det: det, o: o, byID: map[string]*rule{}}
+	e.st = newState(e)
+	for i := range det.Rules() {
+		d := &det.Rules()[i]
+		if !d.Kind.Stateful() {
+			continue
+		}
+		r := &rule{idx: i, def: d, steps: d.Steps()}
+		name := d.ID + ":" + shape(d)
+		drop := func() { o.Metrics.dropped(d.ID) }
+		switch d.Kind {
+		case detect.KindThreshold:
+			r.thr = newTable[tgroup]("r:"+name, o.MaxGroups, e.st.load, drop)
+			e.st.tables = append(e.st.tables, r.thr)
+		case detect.KindSequence:
+			r.seq = newTable[sgroup]("r:"+name, o.MaxGroups, e.st.load, drop)
+			e.st.tables = append(e.st.tables, r.seq)
+		case detect.KindNewTerms:
+			r.terms = newTable[int64]("t:"+name, o.MaxGroups, e.st.load, drop)
+			r.scopes = newTable[scope]("c:"+name, o.MaxGroups, e.st.load, drop)
+			e.st.tables = append(e.st.tables, r.terms, r.scopes)
+		default:
+			return nil, fmt.Errorf("rule %s: kind %s", d.ID, d.Kind)
+		}
+		e.rules = append(e.rules, r)
+		e.byID[d.ID] = r
+	}
+	return e, nil
+}
+
+// shape names a rule's settings, so that state kept for a rule whose settings changed (a
+// reload, a new version) is not read with the new meaning: it starts afresh.
+func shape(d *detect.Rule) string {
+	b, _ := json.Marshal(struct {
+		K           detect.Kind
+		T           *detect.Threshold
+		S           *detect.Sequence
+		N           *detect.NewTerms
+		Steps, Pred int
+	}{d.Kind, d.Threshold, d.Sequence, d.NewTerms, len(d.Steps()), len(d.Predicates)})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:4])
+}
+
+// Rules reports how many stateful rules the engine evaluates.
+func (e *Engine) Rules() int { return len(e.rules) }
+
+// Tolerance is how late a record may be and still be evaluated in order.
+func (e *Engine) Tolerance() time.Duration { return e.o.Tolerance }
+
+// Input is one input's records on their way in: Add each record in input order, then Commit.
+// An input that is dropped without Commit changes nothing.
+type Input struct {
+	e        *Engine
+	name     string
+	recs     []staged
+	min, max int64
+}
+
+type staged struct {
+	t        int64 // event time, Unix ns; 0 unknown
+	id       string
+	origin   string
+	hits     []hit
+	creds    bool
+	findings []finding.Finding
+	rec      *detect.Record
+}
+
+// Begin starts an input. name identifies it across replays: an S3 object's URL, a file's
+// path, an EventBridge event's id.
+func (e *Engine) Begin(name string) *Input { return &Input{e: e, name: name} }
+
+// Add takes one record (in input order) with what the detect engine matched on it: its
+// findings, which Commit returns with their actor, and the steps of stateful rules. Call it
+// for every record, matched or not: the newest event time moves evaluation along. An error
+// is a bad record (counted like the decoder's), never a reason to retry the input.
+func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
+	var t int64
+	if !ev.Time.IsZero() {
+		t = ev.Time.UnixNano()
+		if in.max == 0 || t > in.max {
+			in.max = t
+		}
+		if in.min == 0 || t < in.min {
+			in.min = t
+		}
+	}
+	if m.Empty() {
+		return nil
+	}
+	rec := m.Record
+	if rec == nil {
+		var err error
+		if rec, err = detect.DecodeEnvelope(ev.Envelope); err != nil {
+			return err
+		}
+	}
+	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, creds: m.Credentials, findings: m.Findings, rec: rec}
+	for _, h := range m.Steps {
+		id := in.e.det.Rules()[h.Rule].ID
+		if _, ok := in.e.byID[id]; ok {
+			s.hits = append(s.hits, hit{R: id, S: h.Step})
+		}
+	}
+	if len(s.hits) > 0 && (t == 0 || s.id == "") {
+		in.e.o.Metrics.event("untimed", len(s.hits))
+		s.hits = nil // it cannot be placed in time (or told from a repeat)
+	}
+	for i := range s.findings {
+		if s.findings[i].Origin == "" {
+			s.findings[i].Origin = ev.Origin
+		}
+	}
+	in.recs = append(in.recs, s)
+	return nil
+}
+
+// Commit evaluates the input: it follows the credentials it issued, sets the actor of its
+// event rules' findings, buffers its stateful records, evaluates what the tolerance allows,
+// and stores the result under the input's name in one atomic change. It returns the input's
+// findings: its event rules' (in record order), then its stateful ones. An error fails the
+// input, which is retried: nothing of it was kept.
+func (in *Input) Commit(ctx context.Context) ([]finding.Finding, error) {
+	e := in.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fs, err := e.commit(ctx, in)
+	if err != nil {
+		e.reset()
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	return fs, nil
+}
+
+// Flush evaluates every buffered record, as at the end of a backtest when no more can come.
+// Like Tick, it hands the findings to deliver before the state is stored.
+func (e *Engine) Flush(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error {
+	return e.evaluateBuffered(ctx, math.MaxInt64, deliver)
+}
+
+// Tick evaluates the buffered records that arrived at least the tolerance ago by the wall
+// clock (and any older ones), for a stream too quiet to move event time along. Its findings
+// are handed to deliver before the state is stored, so a crash in between evaluates them
+// again at the next Tick rather than losing them.
+func (e *Engine) Tick(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error {
+	return e.evaluateBuffered(ctx, 0, deliver)
+}
+
+// evaluateBuffered evaluates buffered records up to event time cutoff, or (cutoff 0) those
+// that arrived the tolerance ago by the wall clock and the older ones; deliver gets the
+// findings before the state is stored.
+func (e *Engine) evaluateBuffered(ctx context.Context, cutoff int64, deliver func(context.Context, []finding.Finding) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.sync(ctx); err != nil {
+		e.reset()
+		return fmt.Errorf("state: %w", err)
+	}
+	if cutoff == 0 {
+		arrived := e.o.Now().Add(-e.o.Tolerance).Unix()
+		cutoff = math.MinInt64
+		for _, p := range e.st.buf {
+			if p.A <= arrived && p.T > cutoff {
+				cutoff = p.T
+			}
+		}
+		if cutoff == math.MinInt64 {
+			return nil
+		}
+	}
+	fs, err := e.flush(ctx, cutoff)
+	if err == nil && len(fs) > 0 {
+		err = deliver(ctx, fs)
+	}
+	if err == nil {
+		err = e.persist(ctx)
+	}
+	if err != nil {
+		e.reset()
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
+
+// relevant reports whether the input changes state by itself.
+func (in *Input) relevant() bool {
+	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.creds || len(s.hits) > 0 })
+}
+
+// inputKey is the key of an input's marker: a hash, so long names cost nothing.
+func inputKey(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(h[:12])
+}
+
+// marker remembers a committed input and the stateful findings its commit produced.
+type marker struct {
+	Findings []finding.Finding `json:"f,omitempty"`
+}
+
+func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, error) {
+	if err := e.sync(ctx); err != nil {
+		return nil, err
+	}
+	st := e.st
+	remember := e.o.Store != nil
+	if remember {
+		mk, replay, err := st.inputs.get(ctx, inputKey(in.name), math.MinInt64)
+		if err != nil {
+			return nil, err
+		}
+		if replay {
+			// Committed before: its changes are in the state. Only its event rules'
+			// findings are computed again (the same, with actors as known now).
+			singles, err := e.singles(ctx, in, false)
+			if err != nil {
+				return nil, err
+			}
+			e.o.Metrics.replay()
+			return append(singles, mk.Findings...), nil
+		}
+	}
+	singles, err := e.singles(ctx, in, true)
+	if err != nil {
+		return nil, err
+	}
+	var late []*pending
+	now := e.o.Now().Unix()
+	for _, s := range in.recs {
+		if len(s.hits) == 0 {
+			continue
+		}
+		if st.bufIDs[s.id] {
+			e.o.Metrics.event("duplicate", 1)
+			continue
+		}
+		p := &pending{T: s.t, A: now, ID: s.id, H: s.hits, O: s.origin, Rec: cloneRaw(s.rec.Raw()), rec: s.rec}
+		if s.t < st.meta.Done {
+			late = append(late, p)
+			e.o.Metrics.event("late", 1)
+			continue
+		}
+		st.push(p)
+		e.o.Metrics.event("buffered", 1)
+	}
+	if in.max > st.meta.Watermark {
+		st.meta.Watermark = in.max
+		st.metaDirty = true
+	}
+	if in.min != 0 && (st.meta.Start == 0 || in.min < st.meta.Start) {
+		st.meta.Start = in.min
+		st.metaDirty = true
+	}
+	out, err := e.flush(ctx, st.meta.Watermark-int64(e.o.Tolerance))
+	if err != nil {
+		return nil, err
+	}
+	// late records: evaluated now, in time order among themselves
+	slices.SortFunc(late, func(a, b *pending) int { return cmp.Or(cmp.Compare(a.T, b.T), cmp.Compare(a.ID, b.ID)) })
+	for i := 0; i < len(late); {
+		j := i + 1
+		for j < len(late) && late[j].T == late[i].T {
+			j++
+		}
+		fs, err := e.evaluate(ctx, late[i:j])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+		i = j
+	}
+	if remember && (len(out) > 0 || in.relevant()) {
+		exp := max(in.max, st.meta.Watermark) + int64(e.o.KeepInputs)
+		if err := st.inputs.put(ctx, inputKey(in.name), marker{Findings: out}, exp, st.meta.Watermark); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.persist(ctx); err != nil {
+		return nil, err
+	}
+	return append(singles, out...), nil
+}
+
+// singles sets the actor of the input's event-rule findings, in record order; learn also
+// takes in the credentials the input's records issue, so a later record of the same input
+// already knows them.
+func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.Finding, error) {
+	var out []finding.Finding
+	for _, s := range in.recs {
+		at := time.Unix(0, s.t)
+		if learn && s.creds && s.t != 0 {
+			if key, f, exp := credentialFact(s.rec, at); key != "" {
+				if err := e.st.facts.put(ctx, key, f, exp, s.t); err != nil {
+					return nil, err
+				}
+				e.o.Metrics.event("credentials", 1)
+			}
+		}
+		if len(s.findings) == 0 {
+			continue
+		}
+		a, err := e.resolve(ctx, identityOf(s.rec), s.t)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range s.findings {
+			f.Actor = a
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func cloneRaw(b json.RawMessage) json.RawMessage { return append(json.RawMessage(nil), b...) }
+
+// flush evaluates the buffered records up to event time cutoff, in time order.
+func (e *Engine) flush(ctx context.Context, cutoff int64) ([]finding.Finding, error) {
+	st := e.st
+	var out []finding.Finding
+	for len(st.buf) > 0 && st.buf[0].T <= cutoff {
+		t := st.buf[0].T
+		var batch []*pending
+		for len(st.buf) > 0 && st.buf[0].T == t {
+			batch = append(batch, st.pop())
+		}
+		fs, err := e.evaluate(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+		if t > st.meta.Done {
+			st.meta.Done = t
+			st.metaDirty = true
+		}
+	}
+	return out, nil
+}
+
+// job is one step of one rule matched by one record.
+type job struct {
+	p    *pending
+	step int
+}
+
+// evaluate runs the rules on records of one event time. Records of the same second are
+// taken step by step (all first steps, then all second steps ...), since CloudTrail's
+// second resolution cannot order them.
+func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Finding, error) {
+	slices.SortFunc(batch, func(a, b *pending) int { return cmp.Compare(a.ID, b.ID) })
+	jobs := map[*rule][]job{}
+	for _, p := range batch {
+		if p.rec == nil {
+			rec, err := detect.DecodeRecord(p.Rec)
+			if err != nil {
+				e.o.Metrics.event("undecodable", 1)
+				continue
+			}
+			p.rec = rec
+		}
+		a, err := e.resolve(ctx, identityOf(p.rec), p.T)
+		if err != nil {
+			return nil, err
+		}
+		p.actor = a
+		for _, h := range p.H {
+			r := e.byID[h.R]
+			if r == nil || h.S >= len(r.steps) {
+				continue // a rule changed since the record was buffered
+			}
+			jobs[r] = append(jobs[r], job{p, h.S})
+		}
+	}
+	var out []finding.Finding
+	for _, r := range e.rules {
+		js := jobs[r]
+		if len(js) == 0 {
+			continue
+		}
+		slices.SortStableFunc(js, func(a, b job) int { return cmp.Compare(a.step, b.step) })
+		var fs []finding.Finding
+		var err error
+		switch r.def.Kind {
+		case detect.KindThreshold:
+			fs, err = e.threshold(ctx, r, js)
+		case detect.KindSequence:
+			fs, err = e.sequence(ctx, r, js)
+		case detect.KindNewTerms:
+			fs, err = e.newTerms(ctx, r, js)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.def.ID, err)
+		}
+		for range fs {
+			e.o.Metrics.finding(r.def.ID)
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+// value is the value of a field a rule groups, joins or counts by. The actor of a caller the
+// stream does not explain is the caller itself: its ARN (or principal id).
+func value(p *pending, name string) string {
+	if name != "actor" {
+		return p.rec.Key(name)
+	}
+	if p.actor != nil {
+		return p.actor.ID
+	}
+	if c := cmpOr(p.rec.Str("userIdentity.arn"), p.rec.Str("userIdentity.principalId")); c != "" {
+		return "caller:" + c
+	}
+	return ""
+}
+
+// values returns the values of fields, or false when one is missing.
+func values(p *pending, fields []string) ([]string, bool) {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		if out[i] = value(p, f); out[i] == "" {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// ref is one event a group remembers.
+type ref struct {
+	T    int64  `json:"t"`
+	ID   string `json:"i"`
+	Name string `json:"n,omitempty"`
+	Step int    `json:"s,omitempty"`
+	V    string `json:"v,omitempty"`
+}
+
+func refOf(p *pending, step int) ref {
+	return ref{T: p.T, ID: p.ID, Name: p.rec.Str("eventName"), Step: step}
+}
+
+// build makes rule r's finding on trigger, the event that completed it, from the events
+// behind it (oldest first, trigger last).
+func (e *Engine) build(r *rule, trigger *pending, events []ref, extra map[string]string) finding.Finding {
+	if _, ok := extra["actor"]; !ok {
+		if trigger.actor != nil {
+			extra["actor"] = cmpOr(trigger.actor.Name, trigger.actor.ID)
+		} else {
+			extra["actor"] = trigger.rec.Key("who")
+		}
+	}
+	extra["window"] = e.window(r)
+	f := e.det.Finding(r.idx, trigger.rec, func(name string) (string, bool) {
+		v, ok := extra[name]
+		return v, ok
+	})
+	f.Actor = trigger.actor
+	f.Origin = trigger.O
+	for _, ev := range events {
+		fe := finding.Event{EventID: ev.ID, EventName: ev.Name, EventTime: formatTime(ev.T), Value: ev.V}
+		if r.def.Kind == detect.KindSequence {
+			fe.Step = r.steps[ev.Step].Name
+		}
+		f.Events = append(f.Events, fe)
+		if ev.ID != trigger.ID {
+			f.Related = append(f.Related, ev.ID)
+		}
+	}
+	return f
+}
+
+func (e *Engine) window(r *rule) string {
+	switch r.def.Kind {
+	case detect.KindThreshold:
+		return detect.FormatDuration(r.def.Threshold.Window)
+	case detect.KindSequence:
+		return detect.FormatDuration(r.def.Sequence.Window)
+	case detect.KindNewTerms:
+		return detect.FormatDuration(r.def.NewTerms.History)
+	}
+	return ""
+}
+
+func formatTime(t int64) string { return time.Unix(0, t).UTC().Format(time.RFC3339) }
+
+// sync makes the cached state the stored one: loaded on first use, and again when another
+// writer (another Lambda container) has committed since.
+func (e *Engine) sync(ctx context.Context) error {
+	if e.o.Store == nil {
+		return nil
+	}
+	v, err := e.o.Store.Version(ctx)
+	if err != nil {
+		return err
+	}
+	if e.synced && v == e.st.version {
+		return nil
+	}
+	e.st.clear()
+	if err := e.st.loadAll(ctx, v); err != nil {
+		return err
+	}
+	e.synced = true
+	return nil
+}
+
+// reset forgets the cached state after a failed commit; the next one reloads it. Without a
+// store there is nothing to reload from: the failure (a cancelled scan) ends the run.
+func (e *Engine) reset() {
+	if e.o.Store != nil {
+		e.synced = false
+		e.st.clear()
+	}
+}
+
+// persist writes the commit's changes.
+func (e *Engine) persist(ctx context.Context) error {
+	st := e.st
+	defer e.o.Metrics.gauges(st)
+	if e.o.Store == nil {
+		st.bufPut, st.bufDel = nil, nil
+		return nil
+	}
+	b := Batch{Version: st.version, Put: map[string]Item{}}
+	for _, t := range st.tables {
+		if err := t.flush(&b); err != nil {
+			return err
+		}
+	}
+	for k, p := range st.bufPut {
+		v, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		b.Put[k] = Item{Value: v, Expires: time.Unix(0, p.T).Add(e.o.Tolerance)}
+	}
+	b.Delete = append(b.Delete, st.bufDel...)
+	if st.metaDirty || len(b.Put)+len(b.Delete) > 0 {
+		v, _ := json.Marshal(st.meta)
+		b.Put[metaKey] = Item{Value: v}
+	}
+	if len(b.Put)+len(b.Delete) == 0 {
+		return nil
+	}
+	if err := e.o.Store.Commit(ctx, b); err != nil {
+		if errors.Is(err, ErrConflict) {
+			e.o.Metrics.event("conflict", 1)
+		}
+		return err
+	}
+	st.version++
+	st.bufPut, st.bufDel, st.metaDirty = nil, nil, false
+	st.trim()
+	return nil
+}
+
+const metaKey = "meta"
+
+// meta is the engine's clock.
+type meta struct {
+	Watermark int64 `json:"w"` // the newest event time seen (Unix ns)
+	Done      int64 `json:"d"` // records up to this event time have been evaluated
+	Start     int64 `json:"s"` // the oldest event time seen: when the stream began
+}
+
+// pending is a buffered record, waiting for the tolerance to pass.
+type pending struct {
+	T   int64           `json:"t"`           // event time, Unix ns
+	A   int64           `json:"a"`           // arrival, wall clock, Unix s
+	ID  string          `json:"id"`          // eventID
+	H   []hit           `json:"h"`           // the steps it matched
+	O   string          `json:"o,omitempty"` // origin
+	Rec json.RawMessage `json:"r"`
+
+	rec   *detect.Record
+	actor *finding.Actor
+}
+
+type hit struct {
+	R string `json:"r"` // rule id
+	S int    `json:"s"` // step
+}
+
+func (p *pending) key() string { return fmt.Sprintf("b|%020d|%s", p.T, p.ID) }
+
+// state is the engine's working state: the clock, the buffer and the tables, cached from the
+// store and changed by commits.
+type state struct {
+	e       *Engine
+	version uint64
+	meta    meta
+
+	metaDirty bool
+	buf       pendingHeap
+	bufIDs    map[string]bool
+	bufPut    map[string]*pending
+	bufDel    []string
+
+	facts  *table[fact]
+	inputs *table[marker]
+	tables []stateTable
+}
+
+func newState(e *Engine) *state {
+	st := &state{e: e, bufIDs: map[string]bool{}}
+	st.facts = newTable[fact]("k", e.o.MaxKeys, st.load, func() { e.o.Metrics.dropped("credentials") })
+	st.inputs = newTable[marker]("in", e.o.MaxInputs, st.load, func() { e.o.Metrics.dropped("inputs") })
+	st.tables = []stateTable{st.facts, st.inputs}
+	return st
+}
+
+// load reads one item for a table; nil without a store.
+func (st *state) load(ctx context.Context, key string) ([]byte, error) {
+	s := st.e.o.Store
+	if s == nil {
+		return nil, nil
+	}
+	m, err := s.Load(ctx, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	return m[key], nil
+}
+
+func (st *state) clear() {
+	st.meta, st.metaDirty = meta{}, false
+	st.buf = st.buf[:0]
+	clear(st.bufIDs)
+	st.bufPut, st.bufDel = nil, nil
+	for _, t := range st.tables {
+		t.reset()
+	}
+}
+
+// loadAll reads the clock and the buffer; slots load as they are used.
+func (st *state) loadAll(ctx context.Context, v uint64) error {
+	s := st.e.o.Store
+	m, err := s.Load(ctx, []string{metaKey})
+	if err != nil {
+		return err
+	}
+	if b := m[metaKey]; b != nil {
+		if err := json.Unmarshal(b, &st.meta); err != nil {
+			return fmt.Errorf("state meta: %w", err)
+		}
+	}
+	buf, err := s.List(ctx, "b")
+	if err != nil {
+		return err
+	}
+	for k, b := range buf {
+		p := new(pending)
+		if err := json.Unmarshal(b, p); err != nil {
+			return fmt.Errorf("state %s: %w", k, err)
+		}
+		heap.Push(&st.buf, p)
+		st.bufIDs[p.ID] = true
+	}
+	st.version = v
+	return nil
+}
+
+// trim keeps the cache of a stored state bounded: after a commit every slot is clean and
+// may be read again from the store.
+func (st *state) trim() {
+	const maxCached = 200_000 // slots, across tables
+	n := 0
+	for _, t := range st.tables {
+		n += t.cached()
+	}
+	if n > maxCached {
+		for _, t := range st.tables {
+			t.reset()
+		}
+	}
+}
+
+func (st *state) push(p *pending) {
+	heap.Push(&st.buf, p)
+	st.bufIDs[p.ID] = true
+	if st.e.o.Store != nil {
+		if st.bufPut == nil {
+			st.bufPut = map[string]*pending{}
+		}
+		st.bufPut[p.key()] = p
+	}
+}
+
+func (st *state) pop() *pending {
+	p := heap.Pop(&st.buf).(*pending)
+	delete(st.bufIDs, p.ID)
+	if st.e.o.Store != nil {
+		k := p.key()
+		if _, new := st.bufPut[k]; new {
+			delete(st.bufPut, k) // buffered and evaluated in one commit: never stored
+		} else {
+			st.bufDel = append(st.bufDel, k)
+		}
+	}
+	return p
+}
+
+// pendingHeap orders buffered records by event time, then eventID.
+type pendingHeap []*pending
+
+func (h pendingHeap) Len() int { return len(h) }
+func (h pendingHeap) Less(i, j int) bool {
+	return h[i].T < h[j].T || h[i].T == h[j].T && h[i].ID < h[j].ID
+}
+func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(*pending)) }
+func (h *pendingHeap) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return p
+}
