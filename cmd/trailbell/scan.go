@@ -14,6 +14,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/source/s3"
 )
@@ -22,15 +23,19 @@ const scanUsage = `usage: trailbell scan [flags] PATH...
 
 Scan CloudTrail records for the enabled rules and print the findings. PATH is a file, a
 directory (read recursively: .json, .json.gz, .jsonl, .gz), - for standard input, or
-s3://bucket/prefix. Inputs: CloudTrail log files (plain or gzip), EventBridge events, records
-one per line or in an array, LookupEvents and CloudTrail Lake output. Digest files are skipped;
-bad records are counted and listed in the summary, and the scan goes on.
+s3://bucket/prefix; links to files and folders are followed, each file read once. Every path
+is checked before the scan starts. Inputs: CloudTrail log files (plain or gzip), EventBridge
+events, records one per line or in an array, LookupEvents and CloudTrail Lake output. Digest
+files are skipped. A bad record is counted and listed in the summary with its input and
+position, and the scan goes on: past a malformed record or one over --max-record at the next
+record, past a bad line at the next line. An input inflating past --max-inflated is cut off.
 
-A summary (files, records, findings per rule and per day, bad records, throughput) is written
-to standard error at the end; a progress line too when it is a terminal.
+A summary (files, records, findings per rule and per day, bad records, inputs not read whole,
+throughput) is written to standard error at the end; a progress line too when it is a terminal.
 
-Exit status: 0 no findings, 1 findings, 2 error (bad flags, rules or paths; an input that
-could not be read; an output that failed).
+Exit status: 0 no findings, 1 findings, 2 error (bad flags, rules or paths; an input that could
+not be read, or not read whole; a bad record; an output that failed). Findings are written
+whatever the exit status.
 
 flags:
 `
@@ -46,6 +51,8 @@ type scanFlags struct {
 	region, endpoint string
 	workers          int
 	noProgress       bool
+	maxInflated      string
+	maxRecord        string
 	notify           notifyFlags // notify.go
 }
 
@@ -61,6 +68,8 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "S3-compatible endpoint for s3:// paths (path-style addressing)")
 	fs.IntVar(&f.workers, "workers", 0, "files decoded at once (default: one per CPU, four per CPU for s3:// paths)")
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
+	fs.StringVar(&f.maxInflated, "max-inflated", "1GiB", "cut off an input that inflates past this `size` (a gzip bomb): 512MiB, 4GiB, bytes")
+	fs.StringVar(&f.maxRecord, "max-record", "16MiB", "skip a record larger than this `size`; decoding resumes at the next record")
 	f.notify.register(fs)
 }
 
@@ -89,6 +98,16 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	if !w.Since.IsZero() && !w.Until.IsZero() && !w.Since.Before(w.Until) {
 		return fail("--since %s is not before --until %s", w.Since.Format(time.RFC3339), w.Until.Format(time.RFC3339))
 	}
+
+	var lim cloudtrail.Limits
+	if lim.MaxInflated, err = config.ParseSize(f.maxInflated); err != nil || lim.MaxInflated == 0 {
+		return fail("--max-inflated %q: want a size such as 1GiB", f.maxInflated)
+	}
+	maxRecord, err := config.ParseSize(f.maxRecord)
+	if err != nil || maxRecord < 64<<10 || maxRecord > lim.MaxInflated {
+		return fail("--max-record %q: want a size from 64KiB to --max-inflated", f.maxRecord)
+	}
+	lim.MaxRecord = int(maxRecord)
 
 	rs, err := loadRules(f.rules, f.noBuiltin)
 	if err != nil {
@@ -138,6 +157,7 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		Detector: engine,
 		Sinks:    sinks,
 		Window:   w,
+		Limits:   lim,
 		S3:       s3.Options{Region: f.region, Endpoint: f.endpoint},
 		Workers:  f.workers,
 	}
@@ -160,7 +180,7 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	switch {
 	case err != nil:
 		return fail("%v", err)
-	case len(sum.Unreadable) > 0:
+	case !sum.Clean():
 		return exitError
 	case sum.Findings > 0:
 		return exitFindings

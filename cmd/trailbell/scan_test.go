@@ -64,8 +64,15 @@ func TestScanCommand(t *testing.T) {
 	writeFile(t, benign, []byte(scanDescribe))
 
 	t.Run("findings in JSON, summary on stderr, exit 1", func(t *testing.T) {
+		code, out, errOut := runCmd(t, "scan", "--format", "json", filepath.Join(dir, "AWSLogs"))
+		if code != exitFindings || len(scanFindings(t, out)) != 2 {
+			t.Errorf("exit %d, stderr:\n%s", code, errOut)
+		}
+	})
+
+	t.Run("a bad record: findings still written, exit 2", func(t *testing.T) {
 		code, out, errOut := runCmd(t, "scan", "--format", "json", dir)
-		if code != exitFindings {
+		if code != exitError {
 			t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 		}
 		fs := scanFindings(t, out)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/source/s3poll"
 	"github.com/trailbell/trailbell/internal/source/sqs"
 )
@@ -54,6 +55,9 @@ func TestHandleNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.engine.Store(eng)
+	if d.reader, err = ingest.New(ingest.Options{Detector: eng}); err != nil {
+		t.Fatal(err)
+	}
 	d.pipeline, err = BuildPipeline(t.Context(), cfg, d.log, NotifyOptions{Stdout: &out, MemoryOutbox: true})
 	if err != nil {
 		t.Fatal(err)
@@ -144,5 +148,19 @@ func TestHandleNotification(t *testing.T) {
 	}
 	if len(reader.got) != 2 {
 		t.Errorf("fetched %q, want both files", reader.got)
+	}
+
+	// A message that is no notification, and a log file cut off half way, are alerted, and the
+	// message fails so that the queue keeps it (its dead-letter queue, after retries).
+	delivered()
+	for name, body := range map[string][]byte{"garbage": []byte("not a notification {{{"), "cut": note("trail/" + layout + "cut.json.gz")} {
+		reader.objects["s3://trail/"+layout+"cut.json.gz"] = logFile("stop-cut")[:40]
+		err := handle(body)
+		if !errors.Is(err, ingest.ErrNotWhole) {
+			t.Errorf("%s: err = %v, want ErrNotWhole", name, err)
+		}
+		if got := delivered(); len(got) != 1 || !strings.HasPrefix(got[0], "bad-input/") {
+			t.Errorf("%s: delivered %q, want the bad-input alert", name, got)
+		}
 	}
 }

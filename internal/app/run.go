@@ -31,6 +31,7 @@ import (
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/source/lookup"
 	"github.com/trailbell/trailbell/internal/source/s3poll"
@@ -41,8 +42,8 @@ import (
 const (
 	// SilenceRule: a source brought no new data for longer than its silence_after.
 	SilenceRule = "trailbell-silence"
-	// BadInputRule: a log file or message had records that could not be read.
-	BadInputRule = "trailbell-bad-input"
+	// BadInputRule: a log file or message had records that could not be read (ingest's policy).
+	BadInputRule = ingest.BadInputRule
 	// StuckRule: a log file has failed for a long time; the files behind it wait.
 	StuckRule = "trailbell-file-stuck"
 )
@@ -69,6 +70,7 @@ type daemon struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	engine   atomic.Pointer[detect.Engine]
+	reader   *ingest.Reader // reads every input with the engine; swapped with it
 	pipeline *notify.Pipeline
 	m        *runMetrics
 	silence  *silence
@@ -99,6 +101,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	d.engine.Store(eng)
 	d.m.rules.Set(float64(len(eng.Rules())))
+	if d.reader, err = ingest.New(ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: log}); err != nil {
+		return err
+	}
 
 	no := o.Notify
 	no.Registerer = reg
@@ -253,6 +258,7 @@ func (d *daemon) reloads(ctx context.Context, o RunOptions) {
 			continue
 		}
 		d.engine.Store(eng)
+		d.reader.Swap(eng)
 		d.m.rules.Set(float64(len(eng.Rules())))
 		d.m.reloads.WithLabelValues("ok").Inc()
 		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", len(eng.Rules()))
@@ -435,138 +441,115 @@ func s3Client(ac aws.Config, region, endpoint string) *s3.Client {
 	})
 }
 
-// submitError marks a failure to hand a finding to the outbox: worth retrying, unlike a
-// bad record.
-type submitError struct{ err error }
-
-func (e *submitError) Error() string { return e.err.Error() }
-func (e *submitError) Unwrap() error { return e.err }
-
-// handleLog decodes one log file, detects and submits (see handleInput), and counts the file.
+// handleLog reads one log file of a polled prefix (see handleInput). A file that could not be
+// read whole is alerted and then acknowledged: the prefix does not stop behind it forever.
 func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
-	read, err := d.handleInput(ctx, source, name, body)
-	if read {
-		d.m.files.WithLabelValues(source).Inc()
-	}
-	return err
-}
-
-// handleInput decodes one input (a log file, or any input Decode reads), detects and submits.
-// It returns nil only when every finding is in the outbox; unreadable records are reported
-// with a finding of their own, so they are never lost silently. read says whether the input
-// was read to the end.
-func (d *daemon) handleInput(ctx context.Context, source, name string, body io.Reader) (read bool, err error) {
-	eng := d.engine.Load() // one engine for the whole input, even across a reload
-	// Records the rules could not read, with their problems bounded like Decode's.
-	var detectBad cloudtrail.Stats
-	stats, err := cloudtrail.Decode(body, name, func(e cloudtrail.Event) error {
-		if serr := d.detect(ctx, eng, e.Envelope, e.Origin, e.Time); serr != nil {
-			var se *submitError
-			if errors.As(serr, &se) {
-				return serr
-			}
-			detectBad.Add(cloudtrail.Stats{Bad: 1, Problems: []cloudtrail.Problem{{Origin: e.Origin, Err: serr}}})
-		}
+	err := d.handleInput(ctx, source, ingest.Input{Name: name, Body: body})
+	if errors.Is(err, ingest.ErrNotWhole) {
+		d.log.Warn("log file not read whole; alerted, and the prefix goes on past it", "source", source, "file", name)
 		return nil
-	})
-	d.m.records.WithLabelValues(source).Add(float64(stats.Records))
-	if err != nil {
-		return false, err
-	}
-	stats.Add(detectBad)
-	if stats.Bad > 0 {
-		d.m.bad.WithLabelValues(source).Add(float64(stats.Bad))
-		return true, d.reportBad(ctx, source, name, stats.Bad, stats.Problems)
-	}
-	return true, nil
-}
-
-// handleRecord detects on one LookupEvents record.
-func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event) error {
-	origin := source + " event " + e.ID
-	d.m.records.WithLabelValues(source).Inc()
-	env, err := cloudtrail.Lift(e.Record)
-	if err == nil {
-		err = d.detect(ctx, d.engine.Load(), env, origin, e.Time)
-	}
-	var se *submitError
-	if err != nil && !errors.As(err, &se) {
-		d.m.bad.WithLabelValues(source).Inc()
-		return d.reportBad(ctx, source, origin, 1, []cloudtrail.Problem{{Origin: origin, Err: err}})
 	}
 	return err
 }
 
-// handleNotification handles one queue message (see cloudtrail.ParseMessage): an EventBridge
-// event is detected on, the log files a notification announces are read.
-func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
-	origin := source + " message " + m.ID
-	msg, perr := cloudtrail.ParseMessage(m.Body)
-	if msg.Event != nil {
-		_, err := d.handleInput(ctx, source, origin, bytes.NewReader(msg.Event))
+// handleInput reads one input through ingest: its findings go to the outbox as they are
+// found, then its bad records, if any, are alerted (ingest's policy). It returns nil only
+// when every finding and alert is in the outbox; an error wrapping ingest.ErrNotWhole when
+// the input could not be read whole (after alerting it).
+func (d *daemon) handleInput(ctx context.Context, source string, in ingest.Input) error {
+	rep, err := d.reader.Read(ctx, in, d.submitter(ctx))
+	d.count(source, rep)
+	if err != nil {
 		return err
 	}
-	for _, o := range msg.Skipped {
-		d.log.Info("not a CloudTrail log file; skipped", "source", source, "file", o.URL())
+	d.m.files.WithLabelValues(source).Inc()
+	return d.judge(ctx, source, rep)
+}
+
+// handleRecord detects on one LookupEvents record. LookupEvents has no place to keep a bad
+// record for later: one that could not be read is alerted and then acknowledged.
+func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event) error {
+	in := ingest.Input{Name: source + " event " + e.ID, Body: bytes.NewReader(e.Record)}
+	rep, err := d.reader.Read(ctx, in, d.submitter(ctx))
+	d.count(source, rep)
+	if err == nil {
+		err = d.judge(ctx, source, rep)
 	}
-	err := msg.ReadFiles(func(o cloudtrail.Object) (io.ReadCloser, error) {
+	if errors.Is(err, ingest.ErrNotWhole) {
+		return nil
+	}
+	return err
+}
+
+// handleNotification handles one queue message (see ingest.ReadMessage): an EventBridge event
+// is detected on, the log files a notification announces are read. A message whose input
+// could not be read whole, or that is no known notification, is alerted and then returned to
+// the queue, whose redrive policy keeps it in a dead-letter queue.
+func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
+	origin := source + " message " + m.ID
+	reports, err := d.reader.ReadMessage(ctx, origin, m.Body, func(ctx context.Context, o cloudtrail.Object) (io.ReadCloser, error) {
 		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
 		if err != nil {
 			return nil, err
 		}
 		return out.Body, nil
-	}, func(name string, r io.Reader) error {
-		return d.handleLog(ctx, source, name, r)
-	})
+	}, d.submitter(ctx))
+	for _, rep := range reports {
+		d.count(source, rep)
+		if rep.Input != origin {
+			d.m.files.WithLabelValues(source).Inc()
+		}
+	}
 	if err != nil {
 		return err // the message comes back; its bad parts are reported once its files are read
 	}
-	if perr != nil {
-		// Not a notification we can read: say so once, then let the message go.
-		d.m.bad.WithLabelValues(source).Inc()
-		return d.reportBad(ctx, source, origin, 1, []cloudtrail.Problem{{Origin: origin, Err: perr}})
-	}
-	return nil
+	return d.judge(ctx, source, reports...)
 }
 
-// detect runs the engine on one envelope and submits its findings.
-func (d *daemon) detect(ctx context.Context, eng *detect.Engine, env []byte, origin string, at time.Time) error {
-	fs, err := eng.Detect(env)
-	if err != nil {
-		return err
+// count adds an input's report to the metrics.
+func (d *daemon) count(source string, rep ingest.Report) {
+	d.m.records.WithLabelValues(source).Add(float64(rep.Records))
+	if rep.Bad > 0 {
+		d.m.bad.WithLabelValues(source).Add(float64(rep.Bad))
 	}
-	for _, f := range fs {
-		f.Origin = origin
-		if err := d.pipeline.Submit(ctx, f); err != nil {
-			return &submitError{fmt.Errorf("submit %s: %w", f.Key(), err)}
-		}
-		d.m.findings.WithLabelValues(f.Rule).Inc()
-		if !at.IsZero() {
-			d.m.lag.Observe(d.now().Sub(at).Seconds())
-		}
+	if !rep.Whole && rep.Bad > 0 {
+		d.m.notWhole.WithLabelValues(source).Inc()
 	}
-	return nil
 }
 
-// reportBad raises one finding for the unreadable parts of an input.
-func (d *daemon) reportBad(ctx context.Context, source, name string, n int, problems []cloudtrail.Problem) error {
-	list := make([]string, len(problems))
-	for i, p := range problems {
-		list[i] = p.String()
+// judge raises the bad-input alerts of the reports (ingest.Judge) and returns Judge's verdict.
+func (d *daemon) judge(ctx context.Context, source string, reports ...ingest.Report) error {
+	alerts, verdict := ingest.Judge(source, d.now(), reports...)
+	for _, a := range alerts {
+		d.log.Warn("unreadable records", "source", source, "input", a.Origin, "title", a.Title, "first", firstProblem(a))
+		if err := d.pipeline.Submit(ctx, a); err != nil {
+			return fmt.Errorf("submit %s: %w", a.Key(), err)
+		}
 	}
-	d.log.Warn("unreadable records", "source", source, "input", name, "bad", n, "first", list[0])
-	rec, _ := json.Marshal(map[string]any{"source": source, "input": name, "bad": n, "problems": list})
-	f := finding.Finding{
-		Rule: BadInputRule, Severity: finding.Medium,
-		Title:       fmt.Sprintf("%d unreadable CloudTrail records in %s", n, name),
-		Description: "trailbell could not read these records, so no rule saw them. The first problems are listed.",
-		EventID:     "bad-input/" + name, EventName: "UnreadableRecords",
-		EventTime: d.now().UTC().Format(time.RFC3339), Origin: name, Record: rec,
+	return verdict
+}
+
+func firstProblem(f finding.Finding) string {
+	if len(f.Params) > 0 {
+		return f.Params[0].Value
 	}
-	if err := d.pipeline.Submit(ctx, f); err != nil {
-		return fmt.Errorf("submit %s: %w", f.Key(), err)
+	return ""
+}
+
+// submitter hands findings to the outbox as an input's records are detected on.
+func (d *daemon) submitter(ctx context.Context) ingest.Found {
+	return func(fs []finding.Finding) error {
+		for _, f := range fs {
+			if err := d.pipeline.Submit(ctx, f); err != nil {
+				return fmt.Errorf("submit %s: %w", f.Key(), err)
+			}
+			d.m.findings.WithLabelValues(f.Rule).Inc()
+			if at, ok := cloudtrail.ParseTime(f.EventTime); ok {
+				d.m.lag.Observe(d.now().Sub(at).Seconds())
+			}
+		}
+		return nil
 	}
-	return nil
 }
 
 // raiseStuck alerts about a log file that keeps failing: the files behind it wait.
@@ -609,7 +592,7 @@ func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time
 
 // runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
 type runMetrics struct {
-	files, records, bad, findings, reloads *prometheus.CounterVec
+	files, records, bad, notWhole, findings, reloads *prometheus.CounterVec
 	lag                                    prometheus.Histogram
 	rules                                  prometheus.Gauge
 }
@@ -625,6 +608,9 @@ func newRunMetrics(reg prometheus.Registerer) *runMetrics {
 		bad: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_bad_records_total", Help: "Records or messages that could not be read, per source (each reported with a trailbell-bad-input finding).",
 		}, []string{"source"}),
+		notWhole: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_inputs_not_whole_total", Help: "Log files or messages that could not be read to their end (a syntax error, a limit, a cut-off gzip stream), per source.",
+		}, []string{"source"}),
 		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_findings_total", Help: "Findings accepted into the outbox, per rule.",
 		}, []string{"rule"}),
@@ -638,6 +624,6 @@ func newRunMetrics(reg prometheus.Registerer) *runMetrics {
 		}),
 		rules: prometheus.NewGauge(prometheus.GaugeOpts{Name: "trailbell_rules", Help: "Rules in the running engine."}),
 	}
-	reg.MustRegister(m.files, m.records, m.bad, m.findings, m.reloads, m.lag, m.rules)
+	reg.MustRegister(m.files, m.records, m.bad, m.notWhole, m.findings, m.reloads, m.lag, m.rules)
 	return m
 }

@@ -17,14 +17,13 @@ import (
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/source/file"
 	"github.com/trailbell/trailbell/internal/source/s3"
 )
 
 // Detector turns one EventBridge envelope into findings (detect.Engine).
-type Detector interface {
-	Detect(envelope []byte) ([]finding.Finding, error)
-}
+type Detector = ingest.Detector
 
 // Sink receives every finding of a scan, in input order. An error stops the scan.
 type Sink func(context.Context, finding.Finding) error
@@ -35,9 +34,14 @@ type ScanOptions struct {
 	Paths    []string
 	Stdin    io.Reader
 	Detector Detector
-	Sinks    []Sink
+	// Memory, when set, is detection with memory: it sees the records it wants in input
+	// order (files in the order given and listed), one input at a time.
+	Memory ingest.Memory
+	Sinks  []Sink
 	// Window keeps log files by the time in their key and records by eventTime.
 	Window cloudtrail.Window
+	// Limits bound the bytes and the work one input may take.
+	Limits cloudtrail.Limits
 	// S3 configures the client for s3:// paths (built only when one is given).
 	S3 s3.Options
 	// Workers decode files concurrently; 0 means one per CPU (four per CPU for s3:// paths).
@@ -51,16 +55,21 @@ type ScanOptions struct {
 // ScanSummary is what a scan saw: a backtest report.
 type ScanSummary struct {
 	Files          int   // inputs read
-	Bytes          int64 // bytes read from them (compressed size for gzip)
+	Bytes          int64 // bytes read from them (compressed bytes for gzip)
+	Inflated       int64 // bytes decoded from them, after decompression
 	SkippedDigest  int
 	SkippedByTime  int // files outside the window by key time
 	SkippedOther   int // non-JSON files met in directories
+	Loops          int // links to a folder above them, not followed
+	Repeats        int // files and folders reached a second time, read once
 	Records        int // records decoded
 	RecordsByTime  int // records outside the window by eventTime
 	Bad            int // bad records and unreadable parts of inputs
 	Problems       []cloudtrail.Problem
 	BadByInput     map[string]int // inputs with bad records, and how many
-	Unreadable     []error        // inputs that could not be opened or read
+	NotWhole       []string       // inputs that could not be read whole (the first MaxProblems)
+	NotWholeCount  int
+	Unreadable     []error // inputs that could not be opened or read
 	Findings       int
 	PerRule        map[string]int
 	PerSeverity    map[finding.Severity]int
@@ -68,6 +77,10 @@ type ScanSummary struct {
 	Elapsed        time.Duration
 	DetectFailures int // records the detector failed on (also counted in Bad)
 }
+
+// Clean reports whether every input was read whole with no bad record: what `scan` needs to
+// exit 0 or 1 rather than 2.
+func (s *ScanSummary) Clean() bool { return s.Bad == 0 && len(s.Unreadable) == 0 }
 
 // input is one file or object to decode.
 type input struct {
@@ -78,16 +91,13 @@ type input struct {
 
 // fileResult is what a worker learned from one input, flushed in input order. A large input
 // sends its findings in chunks as it goes, so memory does not grow with its size; the last
-// chunk is final and carries the counts.
+// chunk is final and carries the input's report, and what Memory still has to see.
 type fileResult struct {
 	seq      int
-	name     string
 	final    bool
 	findings []finding.Finding
-	stats    cloudtrail.Stats
-	outside  int
-	detFails int
-	bytes    int64
+	pending  *ingest.Pending // nil when the input could not be read
+	report   ingest.Report
 	err      error
 }
 
@@ -112,8 +122,15 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 			}
 		}
 	}
-	if o.Detector == nil {
-		return nil, errors.New("scan: no detector")
+	reader, err := ingest.New(ingest.Options{Detector: o.Detector, Memory: o.Memory, Window: o.Window, Limits: o.Limits})
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	// Every path is checked before anything is read: one missing path fails the scan
+	// whole, never after a varying part of the output.
+	src, err := checkPaths(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	sum := &ScanSummary{
 		PerRule:     map[string]int{},
@@ -155,8 +172,9 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 				return ctx.Err()
 			}
 		}
-		sk, err := listInputs(ctx, o, send)
+		sk, err := listInputs(ctx, o, src, send)
 		sum.SkippedDigest, sum.SkippedByTime, sum.SkippedOther = sk.digest, sk.byTime, sk.other
+		sum.Loops, sum.Repeats = sk.loops, sk.repeats
 		if prog != nil {
 			prog.listingDone.Store(true)
 		}
@@ -178,7 +196,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 				}
 			}
 			for j := range jobs {
-				if err := send(scanOne(ctx, j, o, prog, send)); err != nil {
+				if err := send(scanOne(ctx, reader, j, prog, send)); err != nil {
 					return err
 				}
 			}
@@ -199,14 +217,11 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 			final := false
 			for _, c := range chunks {
 				if sinkErr == nil {
-					sinkErr = sum.add(ctx, c, o.Sinks)
+					sinkErr = sum.add(ctx, c, o.Sinks, prog)
 					if sinkErr != nil {
 						// stop reading; the workers see ctx ended through the errgroup
 						g.Go(func() error { return sinkErr })
 					}
-				}
-				if prog != nil {
-					prog.flushed(c)
 				}
 				final = final || c.final
 			}
@@ -217,7 +232,7 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 			<-tokens
 		}
 	}
-	err := g.Wait()
+	err = g.Wait()
 	if prog != nil {
 		prog.stop()
 	}
@@ -236,12 +251,37 @@ type job struct {
 	in  input
 }
 
-type skipped struct{ digest, byTime, other int }
+type skipped struct{ digest, byTime, other, loops, repeats int }
+
+// checkPaths checks every path before the scan starts, reporting all that are wrong at
+// once: local paths exist, standard input is named once, s3:// URLs parse and can be listed.
+// It returns the S3 source when an s3:// path needs one.
+func checkPaths(ctx context.Context, o ScanOptions) (*s3.Source, error) {
+	var local, remote []string
+	for _, p := range o.Paths {
+		if strings.HasPrefix(p, "s3://") {
+			remote = append(remote, p)
+		} else {
+			local = append(local, p)
+		}
+	}
+	errs := []error{file.Check(local)}
+	var src *s3.Source
+	if len(remote) > 0 {
+		var err error
+		if src, err = s3.New(ctx, o.S3); err != nil {
+			return nil, err
+		}
+		for _, p := range remote {
+			errs = append(errs, src.Check(ctx, p))
+		}
+	}
+	return src, errors.Join(errs...)
+}
 
 // listInputs finds the inputs of every path, in order.
-func listInputs(ctx context.Context, o ScanOptions, send func(input) error) (skipped, error) {
+func listInputs(ctx context.Context, o ScanOptions, src *s3.Source, send func(input) error) (skipped, error) {
 	var sk skipped
-	var src *s3.Source
 	var local []string
 	flushLocal := func() error {
 		if len(local) == 0 {
@@ -256,6 +296,8 @@ func listInputs(ctx context.Context, o ScanOptions, send func(input) error) (ski
 		sk.digest += fs.Digest
 		sk.byTime += fs.OutOfRange
 		sk.other += fs.Other
+		sk.loops += fs.Loops
+		sk.repeats += fs.Repeats
 		return err
 	}
 	for _, p := range o.Paths {
@@ -265,12 +307,6 @@ func listInputs(ctx context.Context, o ScanOptions, send func(input) error) (ski
 		}
 		if err := flushLocal(); err != nil {
 			return sk, err
-		}
-		if src == nil {
-			var err error
-			if src, err = s3.New(ctx, o.S3); err != nil {
-				return sk, err
-			}
 		}
 		ss, err := src.Walk(ctx, p, o.Window, func(obj s3.Object) error {
 			return send(input{name: obj.URL(), size: obj.Size, open: func(ctx context.Context) (io.ReadCloser, error) {
@@ -293,146 +329,84 @@ func displayName(p string) string {
 	return p
 }
 
-// countingReader counts bytes read, for throughput.
-type countingReader struct {
+// progressReader adds the bytes read to the progress line's count.
+type progressReader struct {
 	r io.Reader
 	n *atomic.Int64
-	c int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
+func (c *progressReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.c += int64(n)
 	c.n.Add(int64(n))
 	return n, err
 }
 
-// findingsChunk is how many findings of one input are handed on at a time.
-const findingsChunk = 512
-
-// eventBatch is how many decoded events go to detection at a time.
-const eventBatch = 256
-
-// scanOne decodes one input and runs detection on its records. Decoding (with inflating) and
-// detection run in two goroutines, so one large file keeps two cores busy; send passes on
-// findings of a large input before it is done.
-func scanOne(ctx context.Context, j job, o ScanOptions, prog *progress, send func(fileResult) error) fileResult {
-	r := fileResult{seq: j.seq, name: j.in.name, final: true}
+// scanOne reads one input through ingest; send passes on findings of a large input before it
+// is done. Memory, if any, sees the input later, in input order (ScanSummary.add).
+func scanOne(ctx context.Context, reader *ingest.Reader, j job, prog *progress, send func(fileResult) error) fileResult {
+	r := fileResult{seq: j.seq, final: true, report: ingest.Report{Input: j.in.name}}
 	rc, err := j.in.open(ctx)
 	if err != nil {
 		r.err = fmt.Errorf("%s: %w", j.in.name, err)
 		return r
 	}
 	defer rc.Close()
-	n := new(atomic.Int64)
+	var body io.Reader = rc
 	if prog != nil {
-		n = &prog.bytes // the progress line shows bytes as they are read
+		body = &progressReader{r: rc, n: &prog.bytes} // the progress line shows bytes as they are read
 	}
-	cr := &countingReader{r: rc, n: n}
-
-	batches := make(chan []cloudtrail.Event, 4)
-	var probs []cloudtrail.Problem
-	var detectErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for b := range batches {
-			if detectErr != nil {
-				continue // drain, so decoding never blocks
-			}
-			detectErr = detectBatch(b, j.seq, o, &r, &probs, send)
-		}
-	}()
-	batch := make([]cloudtrail.Event, 0, eventBatch)
-	handOn := func() error {
-		select {
-		case batches <- batch:
-			batch = make([]cloudtrail.Event, 0, eventBatch)
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	stats, err := cloudtrail.Decode(cr, j.in.name, func(e cloudtrail.Event) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		batch = append(batch, e)
-		if len(batch) == eventBatch {
-			return handOn()
-		}
-		return nil
+	p, err := reader.Start(ctx, ingest.Input{Name: j.in.name, Body: body}, func(fs []finding.Finding) error {
+		return send(fileResult{seq: j.seq, findings: fs})
 	})
-	if err == nil && len(batch) > 0 {
-		err = handOn()
-	}
-	close(batches)
-	wg.Wait()
-	r.stats = stats
-	r.bytes = cr.c
-	if r.detFails > 0 {
-		r.stats.Add(cloudtrail.Stats{Bad: r.detFails, Problems: probs})
-		r.stats.Records -= r.detFails // they were decoded but could not be examined
-	}
-	switch {
-	case err != nil:
+	r.report = p.Report()
+	if err != nil {
 		r.err = err
-	case detectErr != nil:
-		r.err = detectErr
+		return r
 	}
-	if prog != nil {
-		prog.records.Add(int64(r.stats.Records))
-	}
+	r.pending = p
 	return r
 }
 
-// detectBatch runs detection on decoded events, collecting findings into r.
-func detectBatch(b []cloudtrail.Event, seq int, o ScanOptions, r *fileResult, probs *[]cloudtrail.Problem, send func(fileResult) error) error {
-	for _, e := range b {
-		if !o.Window.Contains(e.Time) {
-			r.outside++
-			continue
-		}
-		fs, err := o.Detector.Detect(e.Envelope)
-		if err != nil {
-			r.detFails++
-			if len(*probs) < cloudtrail.MaxProblems {
-				*probs = append(*probs, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
-			}
-			continue
-		}
-		for i := range fs {
-			if fs[i].Origin == "" {
-				fs[i].Origin = e.Origin
-			}
-		}
-		r.findings = append(r.findings, fs...)
-		if len(r.findings) >= findingsChunk {
-			if err := send(fileResult{seq: seq, findings: r.findings}); err != nil {
-				return err
-			}
-			r.findings = nil
-		}
+// add merges one input's result (or a chunk of its findings) and hands the findings to the
+// sinks; for the final chunk it runs Memory over the input first, in input order.
+func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink, prog *progress) error {
+	if prog != nil {
+		prog.findings.Add(int64(len(r.findings)))
 	}
-	return nil
-}
-
-// add merges one input's result (or a chunk of its findings) and hands the findings to the sinks.
-func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink) error {
 	if !r.final {
 		return s.addFindings(ctx, r.findings, sinks)
 	}
-	s.Files++
-	s.Bytes += r.bytes
-	s.Records += r.stats.Records
-	s.RecordsByTime += r.outside
-	s.Bad += r.stats.Bad
-	if r.stats.Bad > 0 {
-		s.BadByInput[r.name] += r.stats.Bad
+	if err := s.addFindings(ctx, r.findings, sinks); err != nil {
+		return err
 	}
-	s.DetectFailures += r.detFails
-	for _, p := range r.stats.Problems {
+	rep := r.report
+	if r.pending != nil {
+		var err error
+		rep, err = r.pending.Finish(func(fs []finding.Finding) error { return s.addFindings(ctx, fs, sinks) })
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+	}
+	if prog != nil {
+		prog.files.Add(1)
+		prog.records.Add(int64(rep.Records))
+	}
+	s.Files++
+	s.Bytes += rep.Bytes
+	s.Inflated += rep.Inflated
+	s.Records += rep.Records
+	s.RecordsByTime += rep.Outside
+	s.Bad += rep.Bad
+	if rep.Bad > 0 {
+		s.BadByInput[rep.Input] += rep.Bad
+	}
+	if !rep.Whole && r.err == nil {
+		if s.NotWholeCount++; len(s.NotWhole) < cloudtrail.MaxProblems {
+			s.NotWhole = append(s.NotWhole, rep.Input)
+		}
+	}
+	s.DetectFailures += rep.DetectFailures
+	for _, p := range rep.Problems {
 		if len(s.Problems) < cloudtrail.MaxProblems {
 			s.Problems = append(s.Problems, p)
 		}
@@ -443,7 +417,7 @@ func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink) error
 		}
 		s.Unreadable = append(s.Unreadable, r.err)
 	}
-	return s.addFindings(ctx, r.findings, sinks)
+	return nil
 }
 
 func (s *ScanSummary) addFindings(ctx context.Context, fs []finding.Finding, sinks []Sink) error {
@@ -472,8 +446,12 @@ func (s *ScanSummary) WriteText(w io.Writer) {
 	if secs <= 0 {
 		secs = 1e-9
 	}
+	size := sizeText(s.Bytes)
+	if s.Inflated != s.Bytes {
+		size += " read, " + sizeText(s.Inflated) + " decompressed"
+	}
 	fmt.Fprintf(w, "scanned %d files (%s), %d records in %s: %.0f records/s, %.1f MB/s\n",
-		s.Files, sizeText(s.Bytes), s.Records, s.Elapsed.Round(time.Millisecond), float64(s.Records)/secs, float64(s.Bytes)/1e6/secs)
+		s.Files, size, s.Records, s.Elapsed.Round(time.Millisecond), float64(s.Records)/secs, float64(s.Bytes)/1e6/secs)
 	var skips []string
 	if s.SkippedDigest > 0 {
 		skips = append(skips, fmt.Sprintf("%d digest files", s.SkippedDigest))
@@ -486,6 +464,12 @@ func (s *ScanSummary) WriteText(w io.Writer) {
 	}
 	if s.RecordsByTime > 0 {
 		skips = append(skips, fmt.Sprintf("%d records outside the time window", s.RecordsByTime))
+	}
+	if s.Repeats > 0 {
+		skips = append(skips, fmt.Sprintf("%d files or folders reached again through links (read once)", s.Repeats))
+	}
+	if s.Loops > 0 {
+		skips = append(skips, fmt.Sprintf("%d links to a folder above them (loops, not followed)", s.Loops))
 	}
 	if len(skips) > 0 {
 		fmt.Fprintf(w, "skipped %s\n", strings.Join(skips, ", "))
@@ -530,6 +514,15 @@ func (s *ScanSummary) WriteText(w io.Writer) {
 				}
 				fmt.Fprintf(w, "  %6d  %s\n", kv.n, kv.k)
 			}
+		}
+	}
+	if s.NotWholeCount > 0 {
+		fmt.Fprintf(w, "inputs not read whole (records up to each fault were scanned; the problems above say where): %d\n", s.NotWholeCount)
+		for _, name := range s.NotWhole {
+			fmt.Fprintf(w, "  %s\n", name)
+		}
+		if n := s.NotWholeCount - len(s.NotWhole); n > 0 {
+			fmt.Fprintf(w, "  ... and %d more\n", n)
 		}
 	}
 	if len(s.Unreadable) > 0 {

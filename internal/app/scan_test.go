@@ -275,7 +275,7 @@ func TestScanLargeFileChunks(t *testing.T) {
 	for i := range 3 {
 		n := 10
 		if i == 1 {
-			n = 3*findingsChunk + 7
+			n = 3*512 + 7 // more than three chunks of findings
 		}
 		var recs []string
 		for j := range n {

@@ -37,10 +37,20 @@ const MaxProblems = 20
 
 // Stats counts what Decode saw.
 type Stats struct {
-	Records  int       // events emitted
-	Bad      int       // bad records or unreadable parts
+	Records int // events emitted
+	Bad     int // bad records and unreadable parts, faults included
+	// Faults counts the places where the input could not be read as JSON (a syntax error, a
+	// value over the size or depth limit, a cut-off or corrupt gzip stream, the inflated-size
+	// budget): each cost the rest of a value, or the rest of the input. An input without
+	// faults was read whole.
+	Faults   int
+	Inflated int64     // bytes decoded, after decompression
 	Problems []Problem // the first MaxProblems problems
 }
+
+// Whole reports whether the input was read to its end as JSON: its only problems, if any,
+// are well-formed values that are not records.
+func (s Stats) Whole() bool { return s.Faults == 0 }
 
 func (s *Stats) problem(origin string, err error) {
 	s.Bad++
@@ -53,6 +63,8 @@ func (s *Stats) problem(origin string, err error) {
 func (s *Stats) Add(o Stats) {
 	s.Records += o.Records
 	s.Bad += o.Bad
+	s.Faults += o.Faults
+	s.Inflated += o.Inflated
 	for _, p := range o.Problems {
 		if len(s.Problems) >= MaxProblems {
 			break
@@ -61,28 +73,65 @@ func (s *Stats) Add(o Stats) {
 	}
 }
 
+// Limits bound what one input may cost. A hostile or broken input (a gzip bomb, a record of
+// millions of elements, nesting thousands deep) is cut off at a limit and reported as a fault,
+// with every record before it decoded; it never takes unbounded memory or time.
+type Limits struct {
+	// MaxInflated bounds the bytes read from one input after decompression; 0 means
+	// DefaultMaxInflated. A gzip file inflating past it is cut off there.
+	MaxInflated int64
+	// MaxRecord bounds one value held in memory: a record, or a top-level value that is not a
+	// streamed log file; 0 means DefaultMaxRecord. A larger record is skipped without being
+	// held, and decoding resumes at the next record. Parsing a record costs a small multiple
+	// of its size, so this also bounds the work spent on one record.
+	MaxRecord int
+}
+
 const (
-	// maxValue bounds one JSON value held in memory (a record, or a whole input that is not a
-	// log file). CloudTrail records are at most a few hundred KB.
-	maxValue  = 64 << 20
+	// DefaultMaxInflated is far above any CloudTrail log file (a five-minute file of one
+	// account and region): 1 GiB is millions of records.
+	DefaultMaxInflated = 1 << 30
+	// DefaultMaxRecord is far above any CloudTrail record: CloudTrail omits request
+	// parameters and response elements over 100 KB, and EventBridge events are at most 256 KB.
+	DefaultMaxRecord = 16 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxInflated <= 0 {
+		l.MaxInflated = DefaultMaxInflated
+	}
+	if l.MaxRecord <= 0 {
+		l.MaxRecord = DefaultMaxRecord
+	}
+	return l
+}
+
+const (
 	readChunk = 256 << 10
 	slabSize  = 256 << 10
 	// originChunk is the size of an origin arena: a kept finding pins at most this much
 	originChunk = 4 << 10
 )
 
+// Decode is Limits{}.Decode: decoding with the default limits.
+func Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
+	return Limits{}.Decode(r, name, emit)
+}
+
 // Decode reads any supported input from r: CloudTrail log files ({"Records":[...]}, plain or
 // gzip, streamed so that file size does not bound memory), EventBridge events (one, an array,
 // or JSON lines), single records, arrays and JSON lines of records, and LookupEvents or
 // CloudTrail Lake output with CloudTrailEvent strings. It calls emit for each event in input
 // order. Bad records and unreadable parts are counted and described in Stats with their
-// position, and decoding goes on; only an error of emit or of reading r is returned.
-func Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
+// position, and decoding goes on: past a bad element of an array at the next element, past a
+// bad JSON line at the next line. Only an error of emit or of reading r is returned.
+func (l Limits) Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
+	l = l.withDefaults()
 	src := &trackedReader{r: r}
 	br := bufioPool.Get().(*bufio.Reader)
 	br.Reset(src)
 	defer func() { br.Reset(nil); bufioPool.Put(br) }()
-	d := &decoder{name: name, emit: emit}
+	d := &decoder{name: name, emit: emit, maxRecord: l.MaxRecord}
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, _ := gzipPool.Get().(*gzip.Reader)
@@ -96,14 +145,14 @@ func Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
 			if src.err != nil {
 				return d.stats, fmt.Errorf("read %s: %w", name, src.err)
 			}
-			d.stats.problem(name, fmt.Errorf("gzip: %w", err))
+			d.fault(name, fmt.Errorf("gzip: %w", err))
 			return d.stats, nil
 		}
 		defer func() { gz.Close(); gzipPool.Put(gz) }()
 		in = gz
 	}
 	buf := streamPool.Get().(*[]byte)
-	d.s = stream{r: in, line: 1, buf: (*buf)[:0]}
+	d.s = stream{r: &budget{r: in, left: l.MaxInflated}, line: 1, buf: (*buf)[:0]}
 	defer func() {
 		if cap(d.s.buf) <= 2*readChunk { // a window grown for a huge value is let go
 			*buf = d.s.buf[:0]
@@ -111,14 +160,63 @@ func Decode(r io.Reader, name string, emit func(Event) error) (Stats, error) {
 		}
 	}()
 	err := d.run()
+	d.stats.Inflated = d.s.base + int64(len(d.s.buf))
 	if err == nil && d.s.rerr != nil {
 		if src.err != nil {
 			return d.stats, fmt.Errorf("read %s: %w", name, src.err)
 		}
-		// The bytes arrived but do not inflate: a corrupt or truncated gzip file.
-		d.stats.problem(d.at(len(d.s.buf)), fmt.Errorf("%w (after %d bytes; rest of input skipped)", d.s.rerr, d.s.base+int64(len(d.s.buf))))
+		// The bytes arrived but do not inflate (a corrupt or truncated gzip file), or inflate
+		// past the budget.
+		why := d.s.rerr
+		if errors.Is(why, errBudget) {
+			why = fmt.Errorf("larger than %s after decompression", sizeText(l.MaxInflated))
+		}
+		origin := d.name
+		if d.elem > 0 {
+			origin = d.elemOrigin(d.elem)
+		}
+		d.fault(origin, fmt.Errorf("%w: cut off at %s (rest of input skipped)", why, d.place(len(d.s.buf))))
 	}
 	return d.stats, err
+}
+
+// errBudget ends an input that inflates past Limits.MaxInflated.
+var errBudget = errors.New("over the size budget")
+
+// budget reads at most left bytes, then fails with errBudget if there is more.
+type budget struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// the input may end exactly at the budget: only a further byte exceeds it
+		var one [1]byte
+		if n, err := b.r.Read(one[:]); n == 0 {
+			return 0, err
+		}
+		return 0, errBudget
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+// sizeText writes n bytes for people: 16 MiB, 1 GiB, 1500 bytes.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + " GiB"
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // Readers and windows are reused across inputs: a scan of thousands of small files would
@@ -210,20 +308,33 @@ func (s *stream) lineAt(off int) int {
 
 var newline = []byte{'\n'}
 
-var errTooLarge = fmt.Errorf("value larger than %d MB", maxValue>>20)
+// errTooLarge is returned by need for a value over the decoder's maxRecord.
+var errTooLarge = errors.New("value too large")
 
 // need runs parse over the unconsumed input, reading more while parse reports errShort. The
-// offsets parse returns are relative to the unconsumed input.
+// offsets parse returns are relative to the unconsumed input. Before each new attempt it reads
+// at least as much again as the last one saw, so a value of n bytes is parsed about twice over
+// in all, not once per chunk read: the work on a huge value stays linear in its size.
 func (d *decoder) need(parse func(b []byte) (int, error)) (int, error) {
 	for {
+		seen := len(d.s.buf) - d.s.pos
 		end, err := parse(d.s.buf[d.s.pos:])
 		if !errors.Is(err, errShort) {
+			if err == nil && end > d.maxRecord {
+				return end, errTooLarge
+			}
 			return end, err
 		}
-		if len(d.s.buf)-d.s.pos > maxValue {
+		if seen > d.maxRecord {
 			return end, errTooLarge
 		}
-		if !d.s.more() {
+		want := min(max(2*seen, seen+1), d.maxRecord+1)
+		for len(d.s.buf)-d.s.pos < want {
+			if !d.s.more() {
+				break
+			}
+		}
+		if len(d.s.buf)-d.s.pos == seen { // nothing more came
 			if d.s.rerr != nil {
 				return end, errRead
 			}
@@ -236,16 +347,21 @@ func (d *decoder) need(parse func(b []byte) (int, error)) (int, error) {
 var errRead = errors.New("read failed")
 
 type decoder struct {
-	name  string
-	emit  func(Event) error
-	s     stream
-	stats Stats
+	name      string
+	emit      func(Event) error
+	maxRecord int
+	s         stream
+	stats     Stats
 	slab  []byte
 	obuf  []byte // builds origins
 	// origins is the arena of origin strings (see originString)
 	origins []byte
 	// emitErr is set when emit fails; it ends decoding.
 	emitErr error
+	// elem is the element being read of the array walked by elements (0 outside one), named
+	// by elemPrefix and the element's number.
+	elem       int
+	elemPrefix string
 }
 
 // at names the position of buffer offset off; it is the origin of every JSON-lines record,
@@ -254,6 +370,15 @@ func (d *decoder) at(off int) string {
 	d.obuf = strconv.AppendInt(append(append(d.obuf[:0], d.name...), " line "...), int64(d.s.lineAt(off)), 10)
 	return d.originString(d.obuf)
 }
+
+// fault records a place where the input could not be read as JSON.
+func (d *decoder) fault(origin string, err error) {
+	d.stats.Faults++
+	d.stats.problem(origin, err)
+}
+
+// offset is the input offset (after decompression) of buffer offset off.
+func (d *decoder) offset(off int) int64 { return d.s.base + int64(off) }
 
 func (d *decoder) run() error {
 	// After a bad top-level value, lines are skipped until one starts with '{' or '[' in its
@@ -287,28 +412,20 @@ func (d *decoder) run() error {
 			logFile, err = d.startsWithRecords()
 			if err == nil {
 				if logFile {
-					err = d.logFile()
-					if err == nil || err == d.emitErr {
-						return err
+					if err = d.logFile(); err != nil {
+						return d.stop(err)
 					}
-					if errors.Is(err, errRead) {
-						return nil // Decode reports the read error
-					}
-					// a broken log file cannot be resynchronised: the rest is skipped
-					d.stats.problem(d.problemAt(err, -1), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
-					return nil
+					resync = false
+					continue
 				}
 				err = d.topValue()
 			}
 		case '[':
-			err = d.topArray()
-			if errors.Is(err, errRead) {
-				return nil
+			if err = d.topArray(); err != nil {
+				return d.stop(err)
 			}
-			if err != nil && err != d.emitErr {
-				d.stats.problem(d.problemAt(err, -1), fmt.Errorf("%w (rest of input skipped)", syntaxOnly(err)))
-				return nil
-			}
+			resync = false
+			continue
 		default:
 			err = errAt(0, "invalid character %q: not JSON", c)
 		}
@@ -322,10 +439,55 @@ func (d *decoder) run() error {
 		if errors.Is(err, errRead) {
 			return nil
 		}
-		d.stats.problem(d.problemAt(err, d.s.pos), syntaxOnly(err))
+		d.fault(d.problemAt(err, d.s.pos), d.reason(err))
 		resync = true
 		d.skipLine()
 	}
+}
+
+// stop ends decoding after a streamed array (a log file's Records, a top-level array): when
+// its structure broke where no next element can be found, the rest of the input is skipped.
+func (d *decoder) stop(err error) error {
+	switch {
+	case err == nil || err == d.emitErr:
+		return err
+	case errors.Is(err, errRead), err == errSkippedToEnd:
+		return nil // Decode reports the read error; a skipped value's fault is reported
+	}
+	origin := d.problemAt(err, -1)
+	if d.elem > 0 {
+		origin = d.elemOrigin(d.elem)
+		d.elem = 0
+	}
+	d.fault(origin, fmt.Errorf("%w at %s (rest of input skipped)", d.reason(err), d.place(d.errOffset(err))))
+	return nil
+}
+
+// place names buffer offset off for people: its line and its byte offset in the (inflated)
+// input. The line counts for pretty-printed files, the byte for one-line log files.
+func (d *decoder) place(off int) string {
+	return "line " + strconv.Itoa(d.s.lineAt(off)) + ", byte " + strconv.FormatInt(d.offset(off), 10)
+}
+
+// reason is the error to show for err: offsets are replaced by positions, and a value over
+// the size limit says the limit.
+func (d *decoder) reason(err error) error {
+	if errors.Is(err, errTooLarge) {
+		return fmt.Errorf("value larger than %s", sizeText(int64(d.maxRecord)))
+	}
+	return syntaxOnly(err)
+}
+
+// errOffset is the buffer offset where err, from parsing the unconsumed input, happened.
+func (d *decoder) errOffset(err error) int {
+	var se *syntaxError
+	switch {
+	case errors.As(err, &se):
+		return d.s.pos + se.off
+	case errors.Is(err, errShort):
+		return len(d.s.buf)
+	}
+	return d.s.pos
 }
 
 // lineStart reports whether buffer offset i is at the start of a line.
@@ -339,14 +501,7 @@ func (d *decoder) lineStart(i int) bool {
 // problemAt names where err happened. For a top-level value starting at buffer offset start
 // (-1 for none), the place is the value's line, and the line of the error is added to it.
 func (d *decoder) problemAt(err error, start int) string {
-	off := d.s.pos
-	var se *syntaxError
-	switch {
-	case errors.As(err, &se):
-		off = d.s.pos + se.off
-	case errors.Is(err, errShort):
-		off = len(d.s.buf)
-	}
+	off := d.errOffset(err)
 	if start < 0 {
 		return d.at(off)
 	}
@@ -461,40 +616,125 @@ func (d *decoder) logFile() error {
 }
 
 // elements walks the elements of an array whose '[' was consumed, calling each with the
-// element's origin when the unconsumed input starts with the element; each consumes it.
+// element's origin when the unconsumed input starts with the element; each consumes it. An
+// element that is not valid JSON, or is over the size or depth limit, is a fault: it is
+// skipped without being parsed or held (skipLoose), and the walk resumes at the next element.
 func (d *decoder) elements(prefix string, each func(origin string) error) error {
+	d.elemPrefix = prefix
 	for n := 1; ; n++ {
-		end, err := d.need(func(b []byte) (int, error) {
-			i := skipSpace(b, 0)
-			if i >= len(b) {
-				return i, errShort
-			}
-			if n > 1 {
-				switch b[i] {
-				case ']':
-					return i, nil
-				case ',':
-					i = skipSpace(b, i+1)
-				default:
-					return i, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
-				}
-				if i >= len(b) {
-					return i, errShort
-				}
-			}
-			return i, nil
-		})
-		if err != nil {
-			return err
+		d.elem = n
+		// `, element` or `]`, white space streamed past however long it is
+		if !d.skipSpaces() {
+			return d.ended()
 		}
-		d.s.pos += end
+		if n > 1 {
+			switch c := d.s.buf[d.s.pos]; c {
+			case ']':
+			case ',':
+				d.s.pos++
+				if !d.skipSpaces() {
+					return d.ended()
+				}
+			default:
+				return errAt(0, "invalid character %q after array element, want ',' or ']'", c)
+			}
+		}
 		if d.s.buf[d.s.pos] == ']' {
 			d.s.pos++
+			d.elem = 0
 			return nil
 		}
 		d.obuf = strconv.AppendInt(append(d.obuf[:0], prefix...), int64(n), 10)
-		if err := each(d.originString(d.obuf)); err != nil {
-			return err
+		err := each(d.originString(d.obuf))
+		if err == nil {
+			continue
+		}
+		var se *syntaxError
+		if !errors.As(err, &se) && !errors.Is(err, errTooLarge) {
+			return err // emit failed, the input ended or could not be read
+		}
+		at := d.place(d.errOffset(err))
+		if !d.skipLoose() {
+			d.fault(d.elemOrigin(n), fmt.Errorf("%w at %s (rest of input skipped)", d.reason(err), at))
+			return errSkippedToEnd
+		}
+		d.fault(d.elemOrigin(n), fmt.Errorf("%w at %s (element skipped; resumed at byte %d)", d.reason(err), at, d.offset(d.s.pos)))
+	}
+}
+
+// skipSpaces consumes white space through the window, however much of it there is. It
+// reports false when the input ends (or cannot be read) first.
+func (d *decoder) skipSpaces() bool {
+	for {
+		d.s.pos = skipSpace(d.s.buf, d.s.pos)
+		if d.s.pos < len(d.s.buf) {
+			return true
+		}
+		if !d.s.more() {
+			return false
+		}
+	}
+}
+
+// ended is the error for an input that ends where a value or a separator must come.
+func (d *decoder) ended() error {
+	if d.s.rerr != nil {
+		return errRead
+	}
+	return errShort
+}
+
+// errSkippedToEnd ends decoding when the input ended inside a value being skipped; the fault
+// is reported already.
+var errSkippedToEnd = errors.New("input ended in a skipped value")
+
+// elemOrigin names element n of the array being walked, for a problem.
+func (d *decoder) elemOrigin(n int) string { return d.elemPrefix + strconv.Itoa(n) }
+
+// skipLoose consumes the value at the current position without parsing it, to get past a
+// value that is malformed or over a limit: it counts brackets outside strings (no recursion,
+// however deep the nesting) and reads the input through the sliding window (no more of it
+// held than a chunk), stopping before the ',', ']' or '}' that ends the value. It reports
+// false when the input ends first.
+func (d *decoder) skipLoose() bool {
+	depth := 0
+	inString, escaped := false, false
+	for {
+		b := d.s.buf
+		for i := d.s.pos; i < len(b); i++ {
+			c := b[i]
+			if inString {
+				switch {
+				case escaped:
+					escaped = false
+				case c == '\\':
+					escaped = true
+				case c == '"':
+					inString = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inString = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth == 0 {
+					d.s.pos = i
+					return true
+				}
+				depth--
+			case ',':
+				if depth == 0 {
+					d.s.pos = i
+					return true
+				}
+			}
+		}
+		d.s.pos = len(b)
+		if !d.s.more() {
+			return false
 		}
 	}
 }

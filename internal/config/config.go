@@ -157,6 +157,42 @@ func (p *Pattern) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// Size is a number of bytes written like "1GiB", "512MiB", "64KiB", "10MB" or "1000".
+type Size int64
+
+func (z *Size) UnmarshalText(b []byte) error {
+	n, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*z = Size(n)
+	return nil
+}
+
+// UnmarshalYAML decodes through UnmarshalText, but says where in the file a bad value is.
+func (z *Size) UnmarshalYAML(n *yaml.Node) error { return unmarshalScalar(n, z.UnmarshalText) }
+
+// ParseSize reads a size: a whole number of bytes with an optional unit, KB/MB/GB (powers of
+// 1000) or KiB/MiB/GiB (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	num := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (use 1GiB, 512MiB, 10MB or a number of bytes)", s)
+	}
+	return n * mult, nil
+}
+
 // Duration is a time.Duration written like "90s", "5m", "24h" or "7d".
 type Duration time.Duration
 

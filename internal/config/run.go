@@ -30,6 +30,15 @@ type Daemon struct {
 	// ShutdownGrace bounds how long the file in hand and the outbox flush may take after
 	// SIGTERM. Default 30s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// MaxInflated bounds the bytes one input may inflate to (a gzip bomb is cut off there);
+	// MaxRecord bounds one record. Defaults 1GiB and 16MiB; see cloudtrail.Limits.
+	MaxInflated Size `yaml:"max_inflated"`
+	MaxRecord   Size `yaml:"max_record"`
+}
+
+// Limits are the per-input limits the run section sets (zero fields take the defaults).
+func (d Daemon) Limits() cloudtrail.Limits {
+	return cloudtrail.Limits{MaxInflated: int64(d.MaxInflated), MaxRecord: int(d.MaxRecord)}
 }
 
 // S3Source polls trail log files under a prefix.
@@ -151,5 +160,11 @@ func (s Sources) validate(bad func(path, format string, args ...any)) {
 func (d Daemon) validate(bad func(path, format string, args ...any)) {
 	if d.ShutdownGrace < 0 {
 		bad("run.shutdown_grace", "must not be negative")
+	}
+	if d.MaxRecord != 0 && d.MaxRecord < 64<<10 {
+		bad("run.max_record", "must be at least 64KiB: CloudTrail records reach hundreds of KB")
+	}
+	if d.MaxInflated != 0 && d.MaxInflated < d.MaxRecord {
+		bad("run.max_inflated", "must not be less than run.max_record")
 	}
 }

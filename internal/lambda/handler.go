@@ -1,25 +1,26 @@
 // Package lambda owns trailbell's AWS Lambda entry point: one handler that recognises the
 // payload (an EventBridge event, an SQS batch, an SNS notification, an S3 event notification),
-// turns it into findings and delivers them, failing exactly the messages whose log file could
-// not be read or whose findings could not be delivered so that AWS retries only those.
+// reads it through internal/ingest into findings and delivers them, failing exactly the
+// messages whose log file could not be read (or not read whole: ingest's policy), or whose
+// findings could not be delivered, so that AWS retries only those. Every message gets its
+// share of the invocation's time: one that runs late fails alone instead of timing out the
+// whole batch.
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 )
-
-// Detector turns one EventBridge envelope into findings (detect.Engine).
-type Detector interface {
-	Detect(envelope []byte) ([]finding.Finding, error)
-}
 
 // Deliverer hands findings to their destinations and returns nil only when every one of them
 // was delivered (or durably accepted by the destination's own retry path).
@@ -35,13 +36,17 @@ type Objects interface {
 // Handler is the Lambda function. Dedupe is optional: without it delivery is at-least-once
 // and a redelivered message may alert twice.
 type Handler struct {
-	Detector  Detector
+	Reader    *ingest.Reader // decoding and detection (ingest)
 	Deliverer Deliverer
 	Objects   Objects // needed only for log-file notifications
 	Dedupe    *Dedupe
 	Logger    *slog.Logger
+	// Margin is the time kept, before the invocation's deadline, to deliver what a message
+	// gave: a message's reading must end by deadline - 2*Margin, and one that would start
+	// later fails at once (to be retried) rather than let the batch time out. Default 5s.
+	Margin time.Duration
+	Now    func() time.Time // for bad-input alerts; default time.Now
 }
-
 // BatchResponse is the SQS partial-batch response (ReportBatchItemFailures): only the listed
 // messages return to the queue.
 type BatchResponse struct {
@@ -58,6 +63,15 @@ type Result struct {
 	Records  int `json:"records"`
 	Findings int `json:"findings"`
 	Bad      int `json:"bad"`
+}
+
+// eventID names an EventBridge event by its id, so that its bad-input alert is its own.
+func eventID(raw []byte) string {
+	var e struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(raw, &e)
+	return e.ID
 }
 
 // ErrUnknownPayload is returned for an invocation payload of no supported shape.
@@ -80,6 +94,18 @@ func (h *Handler) log() *slog.Logger {
 	return h.Logger
 }
 
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func (h *Handler) margin() time.Duration { return cmp.Or(h.Margin, 5*time.Second) }
+
+// errNoTime fails a message that would start too close to the invocation's deadline.
+var errNoTime = errors.New("too close to the invocation deadline to start; left to a retry")
+
 // Invoke handles one invocation. An SQS batch answers with a partial-batch response and fails
 // only the messages that failed; any other payload fails as a whole, so Lambda's asynchronous
 // retries (and then the dead-letter queue) take over.
@@ -91,7 +117,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 	switch {
 	case p.DetailType != nil:
 		var st Result
-		err := h.message(ctx, raw, "event", &st)
+		err := h.message(ctx, raw, "event "+eventID(raw), &st)
 		return st, err
 	case len(p.Records) > 0 && p.Records[0].EventSource == "aws:sqs":
 		return h.sqsBatch(ctx, raw)
@@ -155,81 +181,52 @@ func (h *Handler) snsBatch(ctx context.Context, raw json.RawMessage) (Result, er
 	return st, errors.Join(errs...)
 }
 
-// message handles one message body (see cloudtrail.ParseMessage): an EventBridge event is
-// detected on, the log files a notification announces are read.
+// message handles one message body through ingest (ingest.ReadMessage): an EventBridge event is
+// detected on, the log files a notification announces are read. Its findings and bad-input
+// alerts are delivered together; then it fails if a file could not be read, or an input not
+// read whole (ingest's policy), so that it is retried and kept in the dead-letter queue.
 func (h *Handler) message(ctx context.Context, body []byte, origin string, st *Result) error {
-	m, perr := cloudtrail.ParseMessage(body)
-	if m.Event != nil {
-		return h.envelope(ctx, m.Event, origin, st)
+	rctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		end := dl.Add(-2 * h.margin())
+		if !h.now().Before(end) {
+			return fmt.Errorf("%s: %w", origin, errNoTime)
+		}
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithDeadline(ctx, end)
+		defer cancel()
 	}
-	for _, o := range m.Skipped {
-		h.log().Info("not a CloudTrail log file; skipped", "origin", origin, "file", o.URL())
-	}
-	var errs []error
-	err := m.ReadFiles(func(o cloudtrail.Object) (io.ReadCloser, error) {
+	var fs []finding.Finding
+	reports, err := h.Reader.ReadMessage(rctx, origin, body, func(ctx context.Context, o cloudtrail.Object) (io.ReadCloser, error) {
 		if h.Objects == nil {
 			return nil, errors.New("no S3 client configured")
 		}
 		return h.Objects.Open(ctx, o.Bucket, o.Key)
-	}, func(name string, r io.Reader) error {
-		return h.logFile(ctx, name, r, st)
-	})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", origin, err))
-	}
-	if perr != nil {
-		// Some parts are bad: fail the message so that it ends in the dead-letter queue,
-		// where it is visible and alarmed, rather than vanish.
-		errs = append(errs, fmt.Errorf("%s: %w", origin, perr))
-	}
-	return errors.Join(errs...)
-}
-
-func (h *Handler) envelope(ctx context.Context, env []byte, origin string, st *Result) error {
-	st.Records++
-	fs, err := h.Detector.Detect(env)
-	if err != nil {
-		// A malformed event does not get better on retry: count and report it.
-		st.Bad++
-		h.log().Warn("bad event", "origin", origin, "err", err)
-		return nil
-	}
-	for i := range fs {
-		fs[i].Origin = origin
-	}
-	return h.deliver(ctx, fs, origin, st)
-}
-
-// logFile reads one log file and delivers its findings. Findings are gathered for the whole
-// file first: a file is the unit that is retried, and findings are few.
-func (h *Handler) logFile(ctx context.Context, name string, r io.Reader, st *Result) error {
-	var fs []finding.Finding
-	var bad int
-	stats, err := cloudtrail.Decode(r, name, func(e cloudtrail.Event) error {
-		found, err := h.Detector.Detect(e.Envelope)
-		if err != nil {
-			bad++
-			h.log().Warn("bad record", "origin", e.Origin, "err", err)
-			return nil
-		}
-		for i := range found {
-			found[i].Origin = e.Origin
-		}
+	}, func(found []finding.Finding) error {
 		fs = append(fs, found...)
 		return nil
 	})
-	st.Records += stats.Records
-	st.Bad += stats.Bad + bad
-	for _, p := range stats.Problems {
-		h.log().Warn("bad record", "origin", p.Origin, "err", p.Err)
+	for _, rep := range reports {
+		st.Records += rep.Records
+		st.Bad += rep.Bad
 	}
-	if stats.Bad > len(stats.Problems) {
-		h.log().Warn("more bad records not listed", "file", name, "count", stats.Bad-len(stats.Problems))
+	alerts, verdict := ingest.Judge("lambda", h.now(), reports...)
+	for _, a := range alerts {
+		h.log().Warn("unreadable records", "origin", origin, "input", a.Origin, "title", a.Title, "first", firstProblem(a))
 	}
-	if err != nil {
-		return err
+	// What was read goes out even when another file of the message failed: a retry finds it
+	// in the dedupe table, or alerts again without one.
+	if derr := h.deliver(ctx, append(fs, alerts...), origin, st); derr != nil {
+		return derr
 	}
-	return h.deliver(ctx, fs, name, st)
+	return errors.Join(err, verdict)
+}
+
+func firstProblem(f finding.Finding) string {
+	if len(f.Params) > 0 {
+		return f.Params[0].Value
+	}
+	return ""
 }
 
 // deliver claims each finding in the dedupe table (when configured), delivers the new ones,

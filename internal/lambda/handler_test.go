@@ -18,6 +18,7 @@ import (
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 )
 
 // fakeObjects serves S3 objects from memory, keyed "bucket/key".
@@ -107,7 +108,11 @@ func newTestHandler(t testing.TB, objects fakeObjects) (*Handler, *fakeDeliverer
 		t.Fatal(err)
 	}
 	d := &fakeDeliverer{}
-	return &Handler{Detector: eng, Deliverer: d, Objects: objects, Logger: slog.New(slog.DiscardHandler)}, d
+	r, err := ingest.New(ingest.Options{Detector: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Handler{Reader: r, Deliverer: d, Objects: objects, Logger: slog.New(slog.DiscardHandler)}, d
 }
 
 func TestInvokePayloadShapes(t *testing.T) {
@@ -235,21 +240,22 @@ func TestInvokeRejectsUnknownPayloads(t *testing.T) {
 	}
 }
 
-// A log file without an S3 client configured, or a corrupt one, is an error of that message
-// or a counted bad record, never a panic or silent success.
+// A log file without an S3 client configured, or a corrupt one, is an error of that message,
+// never a panic or silent success: a truncated file is alerted (ingest's policy) and fails
+// the invocation, so that Lambda retries it and then keeps it in the dead-letter queue.
 func TestBadLogFiles(t *testing.T) {
 	h, d := newTestHandler(t, fakeObjects{
 		"lambda-artifacts-deafc19498e3f2df/b21b84d653bb07b05b1e6b33684dc11b": []byte(`{"Records":[{"eventName":`),
 	})
 	out, err := h.Invoke(t.Context(), readTestdata(t, "s3-event-object-created.json"))
-	if err != nil {
-		t.Fatalf("truncated file: %v (a bad record is counted, not retried)", err)
+	if !errors.Is(err, ingest.ErrNotWhole) {
+		t.Fatalf("truncated file: err = %v, want ErrNotWhole", err)
 	}
 	if res := out.(Result); res.Bad == 0 {
 		t.Errorf("truncated file: result %+v, want a bad record counted", res)
 	}
-	if len(d.got) != 0 {
-		t.Errorf("delivered %v from a truncated file", d.rules())
+	if got := d.rules(); len(got) != 1 || got[0] != ingest.BadInputRule {
+		t.Errorf("delivered %v from a truncated file, want its bad-input alert", got)
 	}
 	h.Objects = nil
 	if _, err := h.Invoke(t.Context(), readTestdata(t, "s3-event-object-created.json")); err == nil {

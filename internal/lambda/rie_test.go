@@ -229,9 +229,18 @@ func TestRIEEventBridge(t *testing.T) {
 	defer slack.Close()
 	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"))
 
+	// The simple webhook setup sends medium and above, like `scan` and `run`: a new user
+	// (low) is not posted, adding a user to the admin group (medium) is.
 	out, _ := r.invoke(t, envelope(t, exampleRecord(t, "CreateUser", "11111111-2222-4333-8444-000000000001")))
+	if out["errorMessage"] != nil {
+		t.Fatalf("CreateUser event: answer %v", out)
+	}
+	if got := slack.Received(); len(got) != 0 {
+		t.Fatalf("a low-severity finding (iam-user-created) was posted: %q", firstBody(got))
+	}
+	out, _ = r.invoke(t, envelope(t, exampleRecord(t, "AddUserToGroup", "11111111-2222-4333-8444-000000000003")))
 	if out["errorMessage"] != nil || out["findings"].(float64) < 1 {
-		t.Fatalf("CreateUser event: answer %v, want findings", out)
+		t.Fatalf("AddUserToGroup event: answer %v, want findings", out)
 	}
 	got := slack.Received()
 	if len(got) == 0 || !bytes.Contains(got[0].Body, []byte("Bob")) {
@@ -397,7 +406,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	}
 	all := strings.Join(text, "\n")
 	if !strings.Contains(all, "Bob") || !strings.Contains(all, "admin") {
-		t.Errorf("Slack did not get the CreateUser and AddUserToGroup alerts:\n%.2000s", all)
+		t.Errorf("Slack did not get the AddUserToGroup alert (Bob into admin):\n%.2000s", all)
 	}
 
 	// The same notification again (a redelivery): without TRAILBELL_DEDUPE_TABLE delivery is
@@ -414,7 +423,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	// SNS fan-out of another log file.
 	key2 := strings.Replace(key, "_abc.json.gz", "_def.json.gz", 1)
 	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key2),
-		Body: bytes.NewReader(logFile(t, exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000004")))}); err != nil {
+		Body: bytes.NewReader(logFile(t, exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000004")))}); err != nil {
 		t.Fatal(err)
 	}
 	sns, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
@@ -478,7 +487,7 @@ func TestRIEMeasure(t *testing.T) {
 		before := len(posted)
 		mu.Unlock()
 		start := time.Now()
-		out, _ := r.invoke(t, envelope(t, exampleRecord(t, "CreateUser", fmt.Sprintf("31111111-2222-4333-8444-%012d", i))))
+		out, _ := r.invoke(t, envelope(t, exampleRecord(t, "AddUserToGroup", fmt.Sprintf("31111111-2222-4333-8444-%012d", i))))
 		if out["errorMessage"] != nil {
 			t.Fatalf("answer %v", out)
 		}
@@ -522,7 +531,7 @@ func mustURL(s string) *url.URL {
 }
 
 // bigLogFile writes a gzipped log file of about size bytes of JSON: routine records that match
-// no rule, and one CreateUser at the end, so the run measures reading, not Slack.
+// no rule, and one AddUserToGroup at the end, so the run measures reading, not Slack.
 func bigLogFile(t *testing.T, size int) ([]byte, int) {
 	t.Helper()
 	routine := exampleRecord(t, "StartInstances", "x")
@@ -535,7 +544,7 @@ func bigLogFile(t *testing.T, size int) ([]byte, int) {
 		raw.Write(bytes.Replace(routine, []byte(`"eventID":"x"`), []byte(fmt.Sprintf(`"eventID":"41111111-2222-4333-8444-%012d"`, i)), 1))
 	}
 	raw.WriteByte(',')
-	raw.Write(exampleRecord(t, "CreateUser", "51111111-2222-4333-8444-000000000001"))
+	raw.Write(exampleRecord(t, "AddUserToGroup", "51111111-2222-4333-8444-000000000001"))
 	raw.WriteString(`]}`)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -584,7 +593,7 @@ func last(s []string) string {
 func TestRIECorpusPayloads(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
-	file := logFile(t, exampleRecord(t, "CreateUser", "61111111-2222-4333-8444-000000000001"))
+	file := logFile(t, exampleRecord(t, "AddUserToGroup", "61111111-2222-4333-8444-000000000001"))
 	for _, o := range [][2]string{
 		{"lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b"},
 		{"amzn-s3-demo-bucket1", "example-key"},

@@ -21,6 +21,7 @@ import (
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/notify"
 )
 
@@ -177,8 +178,13 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
 	h := &Handler{
-		Objects: S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = env.S3PathStyle })},
-		Logger:  logger,
+		Objects: S3Objects{Client: s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			o.UsePathStyle = env.S3PathStyle
+			// Log files are checked as gzip and JSON as they are read; the SDK's note about
+			// objects stored without a checksum would fill the function's log.
+			o.DisableLogOutputChecksumValidationSkipped = true
+		})},
+		Logger: logger,
 	}
 	if env.DedupeTable != "" {
 		h.Dedupe = &Dedupe{Client: dynamodb.NewFromConfig(awsCfg), Table: env.DedupeTable}
@@ -204,7 +210,11 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if h.Detector, err = engine(cfg, env.DisableRules); err != nil {
+	eng, err := engine(cfg, env.DisableRules)
+	if err != nil {
+		return nil, err
+	}
+	if h.Reader, err = ingest.New(ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: logger}); err != nil {
 		return nil, err
 	}
 	// Build once now so that a broken configuration or secret fails the start loudly.
@@ -237,12 +247,12 @@ func engine(cfg *config.Config, disable []string) (*detect.Engine, error) {
 	return detect.New(rules)
 }
 
-// webhookConfig is the simple case, one Slack webhook: every finding of every severity goes
-// there, paced like any Slack receiver, never digested (an invocation's findings are few).
+// webhookConfig is the simple case, one Slack webhook, set up as `trailbell scan` and `run`
+// set theirs up (config.SlackWebhook: medium severity and above), paced like any Slack
+// receiver, never digested (an invocation's findings are few).
 func webhookConfig(url string) *config.Config {
+	cfg := config.SlackWebhook(config.NewSecret(url))
 	noDigest := 0
-	return &config.Config{Notify: config.Notify{
-		Receivers: []config.Receiver{{Name: "slack", Slack: &config.Slack{WebhookURL: config.NewSecret(url)}, DigestAfter: &noDigest}},
-		Route:     config.Route{Receiver: "slack"},
-	}}
+	cfg.Notify.Receivers[0].DigestAfter = &noDigest
+	return cfg
 }

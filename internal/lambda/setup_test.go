@@ -135,7 +135,7 @@ func TestSetupRulesFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []string
-	for _, r := range h.Detector.(*detect.Engine).Rules() {
+	for _, r := range h.Reader.Detector().(*detect.Engine).Rules() {
 		ids = append(ids, r.ID)
 	}
 	slices.Sort(ids)

@@ -82,8 +82,77 @@ func TestWalk(t *testing.T) {
 		t.Errorf("day pruning, until: %v %+v", got, sk)
 	}
 
-	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(Input) error { return nil }); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "missing")) {
-		t.Errorf("a missing path: err = %v, want an error naming it", err)
+	var lost []error
+	if _, err := Walk(context.Background(), []string{filepath.Join(dir, "missing")}, cloudtrail.Window{}, func(in Input) error {
+		lost = append(lost, in.Err)
+		return nil
+	}); err != nil || len(lost) != 1 || lost[0] == nil || !strings.Contains(lost[0].Error(), filepath.Join(dir, "missing")) {
+		t.Errorf("a missing path: err = %v, inputs %v; want one input whose error names it", err, lost)
+	}
+	if err := Check([]string{dir, filepath.Join(dir, "missing"), "-", "-", filepath.Join(dir, "gone")}); err == nil ||
+		!strings.Contains(err.Error(), filepath.Join(dir, "missing")) || !strings.Contains(err.Error(), filepath.Join(dir, "gone")) ||
+		!strings.Contains(err.Error(), "standard input named twice") {
+		t.Errorf("Check = %v, want every bad path named", err)
+	}
+	if err := Check([]string{dir, single, "-"}); err != nil {
+		t.Errorf("Check of good paths = %v", err)
+	}
+}
+
+// Links to files and folders are followed, each file is read once, and a link back up is a
+// loop that is counted, not followed: scanning LINK and LINK/ gives the same inputs.
+func TestWalkFollowsLinks(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	write(t, filepath.Join(data, "a.json"), "{}")
+	write(t, filepath.Join(data, "sub", "b.json.gz"), "x")
+	other := filepath.Join(root, "other")
+	write(t, filepath.Join(other, "c.jsonl"), "{}")
+	link := func(target, name string) {
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(other, filepath.Join(data, "elsewhere"))                            // a folder outside: followed
+	link(filepath.Join(data, "a.json"), filepath.Join(data, "z-again.json")) // a file already read: once
+	link(data, filepath.Join(data, "sub", "loop"))                           // back up: a loop
+	link(filepath.Join(root, "nothing"), filepath.Join(data, "sub", "broken.json"))
+	link(filepath.Join(other, "c.jsonl"), filepath.Join(data, "sub", "c-link.json")) // reached before c.jsonl itself
+	top := filepath.Join(root, "LINK")
+	link(data, top)
+
+	walk := func(p string) ([]string, Skipped) {
+		var got []string
+		sk, err := Walk(context.Background(), []string{p}, cloudtrail.Window{}, func(in Input) error {
+			s, _ := filepath.Rel(root, in.Path)
+			if in.Err != nil {
+				s += " ERROR"
+			}
+			got = append(got, filepath.ToSlash(s))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, sk
+	}
+	got, sk := walk(top)
+	want := "LINK/a.json LINK/elsewhere/c.jsonl LINK/sub/b.json.gz LINK/sub/broken.json ERROR"
+	if strings.Join(got, " ") != want {
+		t.Errorf("walk LINK = %v\nwant %s", got, want)
+	}
+	// z-again.json and c-link.json (c.jsonl was read under elsewhere/ first)
+	if sk.Loops != 1 || sk.Repeats != 2 {
+		t.Errorf("skipped %+v, want 1 loop and 2 repeats", sk)
+	}
+	got2, sk2 := walk(top + string(filepath.Separator))
+	if strings.Join(got2, " ") != strings.Join(got, " ") || sk2 != sk {
+		t.Errorf("walk LINK/ = %v %+v, differs from walk LINK = %v %+v", got2, sk2, got, sk)
+	}
+	// a link to a file, named
+	got, _ = walk(filepath.Join(data, "z-again.json"))
+	if strings.Join(got, " ") != "data/z-again.json" {
+		t.Errorf("walk of a link to a file = %v", got)
 	}
 }
 

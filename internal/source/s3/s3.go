@@ -46,6 +46,9 @@ func New(ctx context.Context, o Options) (*Source, error) {
 		cfg.Region = "us-east-1" // listing works from any region; the SDK follows redirects poorly without one
 	}
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		// Log files are read whole and checked as gzip and JSON; the SDK's warning about
+		// objects stored without a checksum would only fill standard error.
+		so.DisableLogOutputChecksumValidationSkipped = true
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 			so.UsePathStyle = true
@@ -61,6 +64,23 @@ type Object = cloudtrail.Object
 type Skipped struct {
 	Digest     int
 	OutOfRange int
+}
+
+// Check reports whether url can be scanned: it parses, and its bucket can be listed there.
+// An empty prefix is no error; a missing bucket or a denied listing is.
+func (s *Source) Check(ctx context.Context, url string) error {
+	bucket, prefix, err := cloudtrail.ParseURL(url)
+	if err != nil {
+		return err
+	}
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), MaxKeys: aws.Int32(1)}
+	if prefix != "" {
+		in.Prefix = aws.String(prefix)
+	}
+	if _, err := s.client.ListObjectsV2(ctx, in); err != nil {
+		return fmt.Errorf("list %s: %w", url, err)
+	}
+	return nil
 }
 
 // Walk lists the objects under url in key order and calls fn for each log file of the window.

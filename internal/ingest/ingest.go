@@ -1,0 +1,325 @@
+// Package ingest owns the one path from an input to findings that `trailbell scan`,
+// `trailbell run` and the Lambda function share: an input (a log file, a queue message, a
+// single record or event) is decoded into records (internal/cloudtrail, within its limits),
+// every record is detected on, and a per-input Report says what was read and what was not:
+// records, bad records with their position and reason, bytes read and inflated, and whether
+// the input was read whole. It also holds the one policy for bad input (policy.go), and the
+// hook where detection with memory plugs in (Memory).
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/finding"
+)
+
+// Detector turns one EventBridge envelope into findings (detect.Engine). It must be safe for
+// concurrent use: an input's records are detected on while the next ones are decoded.
+type Detector interface {
+	Detect(envelope []byte) ([]finding.Finding, error)
+}
+
+// Memory is detection that remembers across records (thresholds, sequences, first seen). It
+// sees records in input order, one input at a time, never concurrently:
+//   - Wants is asked for every record, from any goroutine and concurrently, whether Observe
+//     must see it; only those records are kept for it.
+//   - Observe is given the wanted records of one input in input order, after the input's last
+//     record was read, on one goroutine (under the Reader's lock). Its findings go where the
+//     input's findings go. An error fails the input: it is retried, never skipped.
+//   - Commit ends the input, after its last Observe and before the input's remaining
+//     findings go on and the input is acknowledged (checkpoint, queue message). An input
+//     whose Observe failed is not committed: the next Observe of any input starts from the
+//     last committed state.
+//
+// Inputs are at-least-once: a replayed input must give the same findings (rule and event
+// id), which the outbox and dedupe then drop. Only event time counts, never the wall clock.
+type Memory interface {
+	Wants(envelope []byte) bool
+	Observe(input string, e cloudtrail.Event) ([]finding.Finding, error)
+	Commit(input string) error
+}
+
+// Options configure a Reader.
+type Options struct {
+	Detector Detector
+	Memory   Memory // optional
+	// Window keeps records by eventTime; records outside it are counted, not detected on.
+	Window cloudtrail.Window
+	// Limits bound the bytes and the work one input may take.
+	Limits cloudtrail.Limits
+	Logger *slog.Logger
+}
+
+// Reader reads inputs into findings. It is safe for concurrent use.
+type Reader struct {
+	o   Options
+	log *slog.Logger
+	det atomic.Pointer[Detector] // swapped by a rule reload
+	mem sync.Mutex               // one input at a time through Memory
+}
+
+// New builds a Reader.
+func New(o Options) (*Reader, error) {
+	if o.Detector == nil {
+		return nil, fmt.Errorf("ingest: no detector")
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Reader{o: o, log: log}
+	r.det.Store(&o.Detector)
+	return r, nil
+}
+
+// Detector is the detector inputs started now are read with.
+func (r *Reader) Detector() Detector { return *r.det.Load() }
+
+// Swap makes d the detector of the inputs started from now on (a rule reload); inputs in
+// hand finish with the detector they started with.
+func (r *Reader) Swap(d Detector) { r.det.Store(&d) }
+
+// Input is one thing to read.
+type Input struct {
+	// Name names the input in origins, problems and reports: a path, an s3:// URL, a message.
+	Name string
+	Body io.Reader
+}
+
+// Found receives an input's findings, in input order, a few at a time; calls never overlap.
+// An error stops the input, which fails.
+type Found func([]finding.Finding) error
+
+// Report is what one input gave.
+type Report struct {
+	Input    string
+	Records  int // records decoded and inside the window
+	Outside  int // records outside the window, not detected on
+	Findings int
+	// Bad counts bad records and unreadable parts (faults included); the first
+	// cloudtrail.MaxProblems are described, each with its position.
+	Bad      int
+	Problems []cloudtrail.Problem
+	// DetectFailures are records the detector failed on (also in Bad).
+	DetectFailures int
+	// Whole says the input was read to its end as JSON. When false, the records before each
+	// fault were read, and the problems say where reading broke off or resumed.
+	Whole    bool
+	Bytes    int64 // bytes read from the input (compressed bytes for gzip)
+	Inflated int64 // bytes decoded, after decompression
+}
+
+// Clean reports whether the input had nothing to report: every byte read, every record good.
+func (r Report) Clean() bool { return r.Bad == 0 && r.Whole }
+
+// problem adds one bad record or unreadable part.
+func (r *Report) problem(p cloudtrail.Problem) {
+	r.Bad++
+	if len(r.Problems) < cloudtrail.MaxProblems {
+		r.Problems = append(r.Problems, p)
+	}
+}
+
+// Unreadable is the report of an input that could not be read at all as what it should be
+// (a queue message that is no known notification).
+func Unreadable(name string, err error) Report {
+	r := Report{Input: name}
+	r.problem(cloudtrail.Problem{Origin: name, Err: err})
+	return r
+}
+
+// eventBatch is how many decoded records go to detection at a time; findingsChunk is how
+// many findings are handed on at a time.
+const (
+	eventBatch    = 256
+	findingsChunk = 512
+)
+
+// Pending is an input read and detected on, waiting for Memory (Finish). Scan finishes
+// inputs in input order while reading several at once.
+type Pending struct {
+	r      *Reader
+	det    Detector
+	report Report
+	held   []cloudtrail.Event // the records Memory wants, in input order
+	// detectProblems are the first records the detector failed on
+	detectProblems []cloudtrail.Problem
+}
+
+// Report is the input's report so far (before Memory).
+func (p *Pending) Report() Report { return p.report }
+
+// Read reads one input to its end: decoding, detection, then Memory. It returns an error
+// only when the input is worth retrying: it could not be read (the network, ctx), found or
+// Memory failed. Bad records and faults are in the report.
+func (r *Reader) Read(ctx context.Context, in Input, found Found) (Report, error) {
+	p, err := r.Start(ctx, in, found)
+	if err != nil {
+		return p.report, err
+	}
+	return p.Finish(found)
+}
+
+// Start decodes the input and detects on its records, with decoding and detection on two
+// goroutines so that one large file keeps two cores busy. Findings go to found as they come.
+// Finish must follow, unless Start failed.
+func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, error) {
+	p := &Pending{r: r, det: *r.det.Load(), report: Report{Input: in.Name}}
+	cr := &countingReader{ctx: ctx, r: in.Body}
+
+	batches := make(chan []cloudtrail.Event, 4)
+	var detectErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var out []finding.Finding
+		for b := range batches {
+			if detectErr != nil {
+				continue // drain, so decoding never blocks
+			}
+			out, detectErr = p.detect(b, out, found)
+		}
+		if detectErr == nil && len(out) > 0 {
+			detectErr = found(out)
+		}
+	})
+	batch := make([]cloudtrail.Event, 0, eventBatch)
+	handOn := func() error {
+		select {
+		case batches <- batch:
+			batch = make([]cloudtrail.Event, 0, eventBatch)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	stats, err := r.o.Limits.Decode(cr, in.Name, func(e cloudtrail.Event) error {
+		batch = append(batch, e)
+		if len(batch) == eventBatch {
+			return handOn()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = handOn()
+	}
+	close(batches)
+	wg.Wait()
+
+	rep := &p.report
+	rep.Bytes, rep.Inflated, rep.Whole = cr.n, stats.Inflated, stats.Whole()
+	// records the detector failed on were decoded but not examined
+	rep.Records = stats.Records - rep.Outside - rep.DetectFailures
+	rep.Bad = stats.Bad + rep.DetectFailures
+	rep.Problems = append(stats.Problems, p.detectProblems...)
+	rep.Problems = rep.Problems[:min(len(rep.Problems), cloudtrail.MaxProblems)]
+	switch {
+	case err != nil:
+		return p, err
+	case detectErr != nil:
+		return p, detectErr
+	}
+	return p, nil
+}
+
+// detect runs detection on a batch of records, appending findings to out and handing them
+// on in chunks.
+func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Found) ([]finding.Finding, error) {
+	o := &p.r.o
+	for _, e := range b {
+		if !o.Window.Contains(e.Time) {
+			p.report.Outside++
+			continue
+		}
+		fs, err := p.det.Detect(e.Envelope)
+		if err != nil {
+			p.report.DetectFailures++
+			if len(p.detectProblems) < cloudtrail.MaxProblems {
+				p.detectProblems = append(p.detectProblems, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
+			}
+			continue
+		}
+		if o.Memory != nil && o.Memory.Wants(e.Envelope) {
+			p.held = append(p.held, e)
+		}
+		out = appendFindings(out, fs, e.Origin)
+		p.report.Findings += len(fs)
+		if len(out) >= findingsChunk {
+			if err := found(out); err != nil {
+				return nil, err
+			}
+			out = nil
+		}
+	}
+	return out, nil
+}
+
+// appendFindings adds fs, found in the record at origin, to out. A record's bytes are
+// whatever the input held: invalid UTF-8 becomes U+FFFD here, so that every output (JSON
+// lines, webhooks, Slack) is valid UTF-8.
+func appendFindings(out, fs []finding.Finding, origin string) []finding.Finding {
+	for i := range fs {
+		if fs[i].Origin == "" {
+			fs[i].Origin = origin
+		}
+		if !utf8.Valid(fs[i].Record) {
+			fs[i].Record = bytes.ToValidUTF8(fs[i].Record, []byte("\uFFFD"))
+		}
+	}
+	return append(out, fs...)
+}
+
+// Finish gives the records Memory wants to it, in input order, then commits the input.
+// Memory's findings go to found. Without Memory it only returns the report.
+func (p *Pending) Finish(found Found) (Report, error) {
+	m := p.r.o.Memory
+	if m == nil {
+		return p.report, nil
+	}
+	p.r.mem.Lock()
+	defer p.r.mem.Unlock()
+	var out []finding.Finding
+	for _, e := range p.held {
+		fs, err := m.Observe(p.report.Input, e)
+		if err != nil {
+			return p.report, fmt.Errorf("%s: memory: %w", e.Origin, err)
+		}
+		out = appendFindings(out, fs, e.Origin)
+	}
+	if err := m.Commit(p.report.Input); err != nil {
+		return p.report, fmt.Errorf("%s: memory: commit: %w", p.report.Input, err)
+	}
+	p.held = nil
+	p.report.Findings += len(out)
+	if len(out) > 0 {
+		if err := found(out); err != nil {
+			return p.report, err
+		}
+	}
+	return p.report, nil
+}
+
+// countingReader counts the bytes read and stops reading once ctx is done, so that an input
+// that takes too long (a bomb within its budget, a slow network) ends at the caller's
+// deadline instead of running past it.
+type countingReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
