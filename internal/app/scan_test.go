@@ -318,3 +318,65 @@ func TestScanProgress(t *testing.T) {
 		t.Errorf("progress line %q", line.String())
 	}
 }
+
+// orderMemory is an ingest.Memory that logs what it sees; it wants CreateUser records and
+// answers each with a finding of its own.
+type orderMemory struct{ log []string }
+
+func (m *orderMemory) Wants(env []byte) bool { return bytes.Contains(env, []byte(`"eventName":"CreateUser"`)) }
+
+func (m *orderMemory) Observe(input string, e cloudtrail.Event) ([]finding.Finding, error) {
+	var r struct {
+		Detail struct{ EventID string }
+	}
+	json.Unmarshal(e.Envelope, &r)
+	m.log = append(m.log, r.Detail.EventID)
+	return []finding.Finding{{Rule: "memory", EventID: "m-" + r.Detail.EventID}}, nil
+}
+
+func (m *orderMemory) Commit(input string) error {
+	m.log = append(m.log, "commit "+filepath.Base(input))
+	return nil
+}
+
+// Detection with memory sees the records in input order whatever the number of workers, each
+// input committed after its last record; its findings follow the input's own.
+func TestScanMemoryOrder(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	var wantLog, wantOut []string
+	for i := range 12 {
+		at := start.Add(time.Duration(i) * 5 * time.Minute)
+		var recs []string
+		for j := range 20 {
+			id := fmt.Sprintf("f%02d-r%02d", i, j)
+			name := "Describe"
+			if j%5 == 0 {
+				name = "CreateUser"
+				wantLog = append(wantLog, id)
+				wantOut = append(wantOut, id)
+			}
+			recs = append(recs, rec(id, name, at.Format(time.RFC3339)))
+		}
+		p := writeLog(t, dir, at, recs...)
+		wantLog = append(wantLog, "commit "+filepath.Base(p))
+		for _, id := range wantOut[len(wantOut)-4:] {
+			wantOut = append(wantOut, "m-"+id)
+		}
+	}
+	for _, workers := range []int{1, 7} {
+		m := &orderMemory{}
+		var got []string
+		_, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: fakeDetector{map[string]bool{"CreateUser": true}},
+			Memory: m, Sinks: []Sink{collect(&got)}, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(m.log, " ") != strings.Join(wantLog, " ") {
+			t.Errorf("workers=%d: memory saw\n%v\nwant\n%v", workers, m.log, wantLog)
+		}
+		if strings.Join(got, " ") != strings.Join(wantOut, " ") {
+			t.Errorf("workers=%d: output\n%v\nwant\n%v", workers, got, wantOut)
+		}
+	}
+}

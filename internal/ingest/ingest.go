@@ -8,7 +8,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -270,10 +269,27 @@ func appendFindings(out, fs []finding.Finding, origin string) []finding.Finding 
 			fs[i].Origin = origin
 		}
 		if !utf8.Valid(fs[i].Record) {
-			fs[i].Record = bytes.ToValidUTF8(fs[i].Record, []byte("\uFFFD"))
+			fs[i].Record = validUTF8(fs[i].Record)
 		}
 	}
 	return append(out, fs...)
+}
+
+// validUTF8 returns a copy of b with each byte that is not part of valid UTF-8 replaced by
+// U+FFFD, as encoding/json does with strings. In a record, such bytes can only be inside JSON
+// strings (the decoder checked the rest), so the result is still the same JSON.
+func validUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			out = utf8.AppendRune(out, utf8.RuneError)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
 }
 
 // Finish gives the records Memory wants to it, in input order, then commits the input.
