@@ -257,8 +257,12 @@ func (d *daemon) reloads(ctx context.Context, o RunOptions) {
 			d.log.Error("reload: keeping the running rules", "err", err)
 			continue
 		}
+		if err := d.reader.Swap(eng); err != nil {
+			d.m.reloads.WithLabelValues("error").Inc()
+			d.log.Error("reload: keeping the running rules", "err", err)
+			continue
+		}
 		d.engine.Store(eng)
-		d.reader.Swap(eng)
 		d.m.rules.Set(float64(len(eng.Rules())))
 		d.m.reloads.WithLabelValues("ok").Inc()
 		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", len(eng.Rules()))
@@ -593,8 +597,8 @@ func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time
 // runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
 type runMetrics struct {
 	files, records, bad, notWhole, findings, reloads *prometheus.CounterVec
-	lag                                    prometheus.Histogram
-	rules                                  prometheus.Gauge
+	lag                                              prometheus.Histogram
+	rules                                            prometheus.Gauge
 }
 
 func newRunMetrics(reg prometheus.Registerer) *runMetrics {

@@ -25,6 +25,13 @@ import (
 // Detector turns one EventBridge envelope into findings (detect.Engine).
 type Detector = ingest.Detector
 
+// ScanMemory is detection with memory in a scan: ingest's Memory, flushed at the end of the
+// backtest, when no more records can come (internal/correlate).
+type ScanMemory interface {
+	ingest.Memory
+	Flush(ctx context.Context) ([]finding.Finding, error)
+}
+
 // Sink receives every finding of a scan, in input order. An error stops the scan.
 type Sink func(context.Context, finding.Finding) error
 
@@ -34,9 +41,10 @@ type ScanOptions struct {
 	Paths    []string
 	Stdin    io.Reader
 	Detector Detector
-	// Memory, when set, is detection with memory: it sees the records it wants in input
-	// order (files in the order given and listed), one input at a time.
-	Memory ingest.Memory
+	// Memory, when set, is detection with memory: inputs are committed to it in input order
+	// (files in the order given and listed), and it is flushed at the end. Detector must
+	// then be an ingest.Matcher.
+	Memory ScanMemory
 	Sinks  []Sink
 	// Window keeps log files by the time in their key and records by eventTime.
 	Window cloudtrail.Window
@@ -122,7 +130,11 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 			}
 		}
 	}
-	reader, err := ingest.New(ingest.Options{Detector: o.Detector, Memory: o.Memory, Window: o.Window, Limits: o.Limits})
+	io := ingest.Options{Detector: o.Detector, Window: o.Window, Limits: o.Limits}
+	if o.Memory != nil {
+		io.Memory = o.Memory
+	}
+	reader, err := ingest.New(io)
 	if err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
 	}
@@ -233,6 +245,13 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 		}
 	}
 	err = g.Wait()
+	if err == nil && sinkErr == nil && listErr == nil && o.Memory != nil {
+		// the end of the backtest: what Memory still holds back for late records is evaluated
+		var fs []finding.Finding
+		if fs, err = o.Memory.Flush(ctx); err == nil {
+			sinkErr = sum.addFindings(ctx, fs, o.Sinks)
+		}
+	}
 	if prog != nil {
 		prog.stop()
 	}
@@ -382,7 +401,7 @@ func (s *ScanSummary) add(ctx context.Context, r fileResult, sinks []Sink, prog 
 	rep := r.report
 	if r.pending != nil {
 		var err error
-		rep, err = r.pending.Finish(func(fs []finding.Finding) error { return s.addFindings(ctx, fs, sinks) })
+		rep, err = r.pending.Finish(ctx, func(fs []finding.Finding) error { return s.addFindings(ctx, fs, sinks) })
 		if err != nil && r.err == nil {
 			r.err = err
 		}

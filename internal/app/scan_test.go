@@ -19,6 +19,7 @@ import (
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/ingest"
 )
 
 // fakeDetector finds every record whose eventName is in names; "FAIL" makes it error.
@@ -319,24 +320,49 @@ func TestScanProgress(t *testing.T) {
 	}
 }
 
-// orderMemory is an ingest.Memory that logs what it sees; it wants CreateUser records and
-// answers each with a finding of its own.
+// orderMemory is a ScanMemory that logs the inputs committed to it and the CreateUser records
+// they held, answering each with a finding of its own, and one more when flushed.
 type orderMemory struct{ log []string }
 
-func (m *orderMemory) Wants(env []byte) bool { return bytes.Contains(env, []byte(`"eventName":"CreateUser"`)) }
-
-func (m *orderMemory) Observe(input string, e cloudtrail.Event) ([]finding.Finding, error) {
-	var r struct {
-		Detail struct{ EventID string }
-	}
-	json.Unmarshal(e.Envelope, &r)
-	m.log = append(m.log, r.Detail.EventID)
-	return []finding.Finding{{Rule: "memory", EventID: "m-" + r.Detail.EventID}}, nil
+type orderInput struct {
+	m    *orderMemory
+	name string
+	ids  []string
 }
 
-func (m *orderMemory) Commit(input string) error {
-	m.log = append(m.log, "commit "+filepath.Base(input))
+func (m *orderMemory) Begin(input string) ingest.MemoryInput { return &orderInput{m: m, name: input} }
+
+func (m *orderMemory) Flush(context.Context) ([]finding.Finding, error) {
+	m.log = append(m.log, "flush")
+	return []finding.Finding{{Rule: "memory", EventID: "flushed"}}, nil
+}
+
+func (in *orderInput) Add(e cloudtrail.Event, m detect.Match) error {
+	if len(m.Findings) > 0 {
+		in.ids = append(in.ids, m.Findings[0].EventID)
+	}
 	return nil
+}
+
+func (in *orderInput) Commit(context.Context) ([]finding.Finding, error) {
+	in.m.log = append(in.m.log, in.ids...)
+	in.m.log = append(in.m.log, "commit "+filepath.Base(in.name))
+	var fs []finding.Finding
+	for _, id := range in.ids {
+		fs = append(fs, finding.Finding{Rule: "r", EventID: id})
+	}
+	for _, id := range in.ids {
+		fs = append(fs, finding.Finding{Rule: "memory", EventID: "m-" + id})
+	}
+	return fs, nil
+}
+
+// matchingDetector is fakeDetector with Match, as detect.Engine has.
+type matchingDetector struct{ fakeDetector }
+
+func (d matchingDetector) Match(env []byte) (detect.Match, error) {
+	fs, err := d.Detect(env)
+	return detect.Match{Findings: fs}, err
 }
 
 // Detection with memory sees the records in input order whatever the number of workers, each
@@ -367,15 +393,15 @@ func TestScanMemoryOrder(t *testing.T) {
 	for _, workers := range []int{1, 7} {
 		m := &orderMemory{}
 		var got []string
-		_, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: fakeDetector{map[string]bool{"CreateUser": true}},
+		_, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: matchingDetector{fakeDetector{map[string]bool{"CreateUser": true}}},
 			Memory: m, Sinks: []Sink{collect(&got)}, Workers: workers})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(m.log, " ") != strings.Join(wantLog, " ") {
+		if strings.Join(m.log, " ") != strings.Join(append(wantLog, "flush"), " ") {
 			t.Errorf("workers=%d: memory saw\n%v\nwant\n%v", workers, m.log, wantLog)
 		}
-		if strings.Join(got, " ") != strings.Join(wantOut, " ") {
+		if strings.Join(got, " ") != strings.Join(append(wantOut, "flushed"), " ") {
 			t.Errorf("workers=%d: output\n%v\nwant\n%v", workers, got, wantOut)
 		}
 	}

@@ -352,8 +352,8 @@ type decoder struct {
 	maxRecord int
 	s         stream
 	stats     Stats
-	slab  []byte
-	obuf  []byte // builds origins
+	slab      []byte
+	obuf      []byte // builds origins
 	// origins is the arena of origin strings (see originString)
 	origins []byte
 	// emitErr is set when emit fails; it ends decoding.

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
@@ -26,24 +27,36 @@ type Detector interface {
 	Detect(envelope []byte) ([]finding.Finding, error)
 }
 
-// Memory is detection that remembers across records (thresholds, sequences, first seen). It
-// sees records in input order, one input at a time, never concurrently:
-//   - Wants is asked for every record, from any goroutine and concurrently, whether Observe
-//     must see it; only those records are kept for it.
-//   - Observe is given the wanted records of one input in input order, after the input's last
-//     record was read, on one goroutine (under the Reader's lock). Its findings go where the
-//     input's findings go. An error fails the input: it is retried, never skipped.
-//   - Commit ends the input, after its last Observe and before the input's remaining
-//     findings go on and the input is acknowledged (checkpoint, queue message). An input
-//     whose Observe failed is not committed: the next Observe of any input starts from the
-//     last committed state.
+// Matcher is a Detector that also says, in the same pass over a record, what detection with
+// memory needs: the steps of stateful rules it matched (detect.Engine.Match). With Memory
+// set, the Reader's detector must be one: no record is matched twice.
+type Matcher interface {
+	Match(envelope []byte) (detect.Match, error)
+}
+
+// Memory is detection that remembers across records (thresholds, sequences, first seen,
+// the person behind a role session: internal/correlate). An input is read into a
+// MemoryInput begun for it: every record of the input is added with what it matched, in input
+// order, from one goroutine; then, after the input's last record and before its findings are
+// handed on and the input acknowledged, Commit evaluates it and returns all of the input's
+// findings, the event rules' (which Memory may enrich) and its own. An input that fails
+// before Commit is dropped and changes nothing.
 //
-// Inputs are at-least-once: a replayed input must give the same findings (rule and event
-// id), which the outbox and dedupe then drop. Only event time counts, never the wall clock.
+// Commits come one input at a time (scan commits in input order); inputs are at-least-once,
+// so a replayed input must give the same findings (rule and event id), which the outbox and
+// dedupe then drop. Only event time counts, never the wall clock.
 type Memory interface {
-	Wants(envelope []byte) bool
-	Observe(input string, e cloudtrail.Event) ([]finding.Finding, error)
-	Commit(input string) error
+	Begin(input string) MemoryInput
+}
+
+// MemoryInput is one input on its way into Memory.
+type MemoryInput interface {
+	// Add takes one record and what the detector matched on it. An error is a bad record,
+	// counted with the input's others, never a reason to retry the input.
+	Add(e cloudtrail.Event, m detect.Match) error
+	// Commit evaluates the input and returns its findings; an error fails the input, which
+	// is retried.
+	Commit(ctx context.Context) ([]finding.Finding, error)
 }
 
 // Options configure a Reader.
@@ -62,13 +75,16 @@ type Reader struct {
 	o   Options
 	log *slog.Logger
 	det atomic.Pointer[Detector] // swapped by a rule reload
-	mem sync.Mutex               // one input at a time through Memory
+	mem sync.Mutex               // one Commit at a time
 }
 
 // New builds a Reader.
 func New(o Options) (*Reader, error) {
 	if o.Detector == nil {
 		return nil, fmt.Errorf("ingest: no detector")
+	}
+	if _, ok := o.Detector.(Matcher); o.Memory != nil && !ok {
+		return nil, fmt.Errorf("ingest: detection with memory needs a detector that matches steps (%T does not)", o.Detector)
 	}
 	log := o.Logger
 	if log == nil {
@@ -83,8 +99,14 @@ func New(o Options) (*Reader, error) {
 func (r *Reader) Detector() Detector { return *r.det.Load() }
 
 // Swap makes d the detector of the inputs started from now on (a rule reload); inputs in
-// hand finish with the detector they started with.
-func (r *Reader) Swap(d Detector) { r.det.Store(&d) }
+// hand finish with the detector they started with. With Memory, d must be a Matcher.
+func (r *Reader) Swap(d Detector) error {
+	if _, ok := d.(Matcher); r.o.Memory != nil && !ok {
+		return fmt.Errorf("ingest: detection with memory needs a detector that matches steps (%T does not)", d)
+	}
+	r.det.Store(&d)
+	return nil
+}
 
 // Input is one thing to read.
 type Input struct {
@@ -142,18 +164,18 @@ const (
 	findingsChunk = 512
 )
 
-// Pending is an input read and detected on, waiting for Memory (Finish). Scan finishes
-// inputs in input order while reading several at once.
+// Pending is an input read and detected on, waiting for Memory's Commit (Finish). Scan
+// finishes inputs in input order while reading several at once.
 type Pending struct {
 	r      *Reader
 	det    Detector
+	mem    MemoryInput // nil without Memory
 	report Report
-	held   []cloudtrail.Event // the records Memory wants, in input order
-	// detectProblems are the first records the detector failed on
+	// detectProblems are the first records the detector (or Memory) failed on
 	detectProblems []cloudtrail.Problem
 }
 
-// Report is the input's report so far (before Memory).
+// Report is the input's report so far (before Commit).
 func (p *Pending) Report() Report { return p.report }
 
 // Read reads one input to its end: decoding, detection, then Memory. It returns an error
@@ -164,7 +186,7 @@ func (r *Reader) Read(ctx context.Context, in Input, found Found) (Report, error
 	if err != nil {
 		return p.report, err
 	}
-	return p.Finish(found)
+	return p.Finish(ctx, found)
 }
 
 // Start decodes the input and detects on its records, with decoding and detection on two
@@ -172,6 +194,9 @@ func (r *Reader) Read(ctx context.Context, in Input, found Found) (Report, error
 // Finish must follow, unless Start failed.
 func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, error) {
 	p := &Pending{r: r, det: *r.det.Load(), report: Report{Input: in.Name}}
+	if r.o.Memory != nil {
+		p.mem = r.o.Memory.Begin(in.Name)
+	}
 	cr := &countingReader{ctx: ctx, r: in.Body}
 
 	batches := make(chan []cloudtrail.Event, 4)
@@ -229,7 +254,8 @@ func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, er
 }
 
 // detect runs detection on a batch of records, appending findings to out and handing them
-// on in chunks.
+// on in chunks. With Memory, every record goes to it instead, and the findings come from
+// Commit.
 func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Found) ([]finding.Finding, error) {
 	o := &p.r.o
 	for _, e := range b {
@@ -237,16 +263,20 @@ func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Foun
 			p.report.Outside++
 			continue
 		}
-		fs, err := p.det.Detect(e.Envelope)
-		if err != nil {
-			p.report.DetectFailures++
-			if len(p.detectProblems) < cloudtrail.MaxProblems {
-				p.detectProblems = append(p.detectProblems, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
+		if p.mem != nil {
+			m, err := p.det.(Matcher).Match(e.Envelope)
+			if err == nil {
+				err = p.mem.Add(e, m)
+			}
+			if err != nil {
+				p.failed(e, err)
 			}
 			continue
 		}
-		if o.Memory != nil && o.Memory.Wants(e.Envelope) {
-			p.held = append(p.held, e)
+		fs, err := p.det.Detect(e.Envelope)
+		if err != nil {
+			p.failed(e, err)
+			continue
 		}
 		out = appendFindings(out, fs, e.Origin)
 		p.report.Findings += len(fs)
@@ -258,6 +288,14 @@ func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Foun
 		}
 	}
 	return out, nil
+}
+
+// failed counts a record detection failed on.
+func (p *Pending) failed(e cloudtrail.Event, err error) {
+	p.report.DetectFailures++
+	if len(p.detectProblems) < cloudtrail.MaxProblems {
+		p.detectProblems = append(p.detectProblems, cloudtrail.Problem{Origin: e.Origin, Err: fmt.Errorf("detect: %w", err)})
+	}
 }
 
 // appendFindings adds fs, found in the record at origin, to out. A record's bytes are
@@ -292,27 +330,20 @@ func validUTF8(b []byte) []byte {
 	return out
 }
 
-// Finish gives the records Memory wants to it, in input order, then commits the input.
-// Memory's findings go to found. Without Memory it only returns the report.
-func (p *Pending) Finish(found Found) (Report, error) {
-	m := p.r.o.Memory
-	if m == nil {
+// Finish commits the input to Memory, one input at a time, and hands on the findings Commit
+// returns. Without Memory it only returns the report.
+func (p *Pending) Finish(ctx context.Context, found Found) (Report, error) {
+	if p.mem == nil {
 		return p.report, nil
 	}
 	p.r.mem.Lock()
-	defer p.r.mem.Unlock()
-	var out []finding.Finding
-	for _, e := range p.held {
-		fs, err := m.Observe(p.report.Input, e)
-		if err != nil {
-			return p.report, fmt.Errorf("%s: memory: %w", e.Origin, err)
-		}
-		out = appendFindings(out, fs, e.Origin)
+	fs, err := p.mem.Commit(ctx)
+	p.r.mem.Unlock()
+	p.mem = nil
+	if err != nil {
+		return p.report, fmt.Errorf("%s: memory: %w", p.report.Input, err)
 	}
-	if err := m.Commit(p.report.Input); err != nil {
-		return p.report, fmt.Errorf("%s: memory: commit: %w", p.report.Input, err)
-	}
-	p.held = nil
+	out := appendFindings(nil, fs, p.report.Input)
 	p.report.Findings += len(out)
 	if len(out) > 0 {
 		if err := found(out); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
@@ -122,104 +123,117 @@ func TestReadStopsWithContext(t *testing.T) {
 	}
 }
 
-// memory is a Memory of function fields, checking that it is never entered concurrently.
+// memory is a Memory that logs what it is given and checks that commits never overlap. It
+// answers each committed AssumeRole with a finding of its own.
 type memory struct {
-	wants   func([]byte) bool
-	observe func(input string, e cloudtrail.Event) ([]finding.Finding, error)
-	commit  func(input string) error
-	in      atomic.Int32
+	mu         sync.Mutex
+	log        []string
+	committing atomic.Int32
+	fail       string // an input whose Commit fails
 }
 
-func (m *memory) Wants(env []byte) bool { return m.wants(env) }
+type memoryInput struct {
+	m     *memory
+	name  string
+	added []string
+	fs    []finding.Finding
+}
 
-func (m *memory) Observe(input string, e cloudtrail.Event) ([]finding.Finding, error) {
-	if m.in.Add(1) != 1 {
-		panic("Observe entered concurrently")
+func (m *memory) Begin(input string) MemoryInput { return &memoryInput{m: m, name: input} }
+
+func (in *memoryInput) Add(e cloudtrail.Event, m detect.Match) error {
+	var r struct {
+		Detail struct{ EventID, EventName string }
 	}
-	defer m.in.Add(-1)
-	return m.observe(input, e)
+	json.Unmarshal(e.Envelope, &r)
+	if r.Detail.EventName == "Garbled" {
+		return errors.New("cannot read its fields")
+	}
+	in.added = append(in.added, fmt.Sprintf("%s:%d", r.Detail.EventID, len(m.Findings)))
+	in.fs = append(in.fs, m.Findings...)
+	if r.Detail.EventName == "AssumeRole" {
+		in.fs = append(in.fs, finding.Finding{Rule: "memory", EventID: r.Detail.EventID})
+	}
+	return nil
 }
 
-func (m *memory) Commit(input string) error {
-	if m.in.Add(1) != 1 {
+func (in *memoryInput) Commit(context.Context) ([]finding.Finding, error) {
+	if in.m.committing.Add(1) != 1 {
 		panic("Commit entered concurrently")
 	}
-	defer m.in.Add(-1)
-	return m.commit(input)
+	defer in.m.committing.Add(-1)
+	if in.name == in.m.fail {
+		return nil, errors.New("state store down")
+	}
+	in.m.mu.Lock()
+	defer in.m.mu.Unlock()
+	in.m.log = append(in.m.log, in.name+" "+strings.Join(in.added, ","))
+	return in.fs, nil
 }
 
-// Memory sees the records it wants in input order, after the input's last record, then
-// Commit; its findings follow the input's own. An Observe error fails the input, uncommitted.
+// matcher is detector with Match.
+type matcher struct{ detector }
+
+func (d matcher) Match(env []byte) (detect.Match, error) {
+	fs, err := d.Detect(env)
+	return detect.Match{Findings: fs}, err
+}
+
+// With Memory, every record goes to it in input order with what it matched, and the input's
+// findings are what Commit returns; a failed Commit fails the input. Commits never overlap.
 func TestMemory(t *testing.T) {
-	var mu sync.Mutex
-	var log []string
-	m := &memory{
-		wants: func(env []byte) bool { return bytes.Contains(env, []byte(`"eventName":"Assume`)) },
-		observe: func(input string, e cloudtrail.Event) ([]finding.Finding, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			log = append(log, "observe "+input+" "+e.Origin)
-			if strings.Contains(string(e.Envelope), `"eventID":"boom"`) {
-				return nil, errors.New("state store down")
-			}
-			if strings.Contains(string(e.Envelope), `"eventID":"a3"`) {
-				return []finding.Finding{{Rule: "sequence", EventID: "a3"}}, nil
-			}
-			return nil, nil
-		},
-		commit: func(input string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			log = append(log, "commit "+input)
-			return nil
-		},
+	m := &memory{fail: "broken"}
+	if _, err := New(Options{Detector: detector{}, Memory: m}); err == nil {
+		t.Error("Memory with a detector that cannot match steps: want an error")
 	}
-	r, _ := New(Options{Detector: detector{[]string{"CreateUser"}}, Memory: m})
-	var got []string
-	rep, err := r.Read(t.Context(), Input{Name: "f", Body: bytes.NewReader(logFile(rec("a1", "AssumeRole"), rec("c", "CreateUser"), rec("a2", "Describe"), rec("a3", "AssumeRole")))}, collect(&got))
+	r, err := New(Options{Detector: matcher{detector{[]string{"CreateUser"}}}, Memory: m})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "observe f f record 1|observe f f record 4|commit f"; strings.Join(log, "|") != want {
-		t.Errorf("memory saw %q, want %q", strings.Join(log, "|"), want)
+	var got []string
+	file := logFile(rec("a1", "AssumeRole"), rec("c", "CreateUser"), rec("g", "Garbled"), rec("a2", "Describe"), rec("a3", "AssumeRole"))
+	rep, err := r.Read(t.Context(), Input{Name: "f", Body: bytes.NewReader(file)}, collect(&got))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if strings.Join(got, " ") != "r-CreateUser/c sequence/a3" || rep.Findings != 2 {
+	if want := "f a1:0,c:1,a2:0,a3:0"; strings.Join(m.log, "|") != want {
+		t.Errorf("memory saw %q, want %q", strings.Join(m.log, "|"), want)
+	}
+	if strings.Join(got, " ") != "memory/a1 r-CreateUser/c memory/a3" || rep.Findings != 3 {
 		t.Errorf("findings %v (report says %d)", got, rep.Findings)
 	}
-
-	log = nil
-	_, err = r.Read(t.Context(), Input{Name: "g", Body: strings.NewReader(rec("boom", "AssumeRole"))}, collect(&got))
-	if err == nil || !strings.Contains(err.Error(), "state store down") || strings.Join(log, "|") != "observe g g line 1" {
-		t.Errorf("err %v, memory saw %q: want the error and no commit", err, log)
+	if rep.Bad != 1 || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0].String(), "f record 3: detect: cannot read its fields") {
+		t.Errorf("report %+v: want the record Memory could not take as a bad record", rep)
 	}
 
-	// inputs read at once go through Memory one at a time, each whole
-	log = nil
+	m.log = nil
+	got = nil
+	_, err = r.Read(t.Context(), Input{Name: "broken", Body: strings.NewReader(rec("x", "CreateUser"))}, collect(&got))
+	if err == nil || !strings.Contains(err.Error(), "state store down") || len(got) != 0 || len(m.log) != 0 {
+		t.Errorf("err %v, findings %v, memory %q: want the error, nothing handed on", err, got, m.log)
+	}
+
+	// inputs read at once are committed one at a time
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			name := fmt.Sprintf("in%d", i)
-			recs := []string{rec("x", "AssumeRole"), rec("y", "AssumeRole"), rec("z", "AssumeRole")}
-			if _, err := r.Read(context.Background(), Input{Name: name, Body: bytes.NewReader(logFile(recs...))}, collect(new([]string))); err != nil {
+			recs := []string{rec("x", "AssumeRole"), rec("y", "CreateUser")}
+			if _, err := r.Read(context.Background(), Input{Name: fmt.Sprint("in", i), Body: bytes.NewReader(logFile(recs...))}, collect(new([]string))); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if len(log) != 8*4 {
-		t.Fatalf("memory saw %d calls, want 32", len(log))
-	}
-	for i := 0; i < len(log); i += 4 {
-		in := strings.Fields(log[i])[1]
-		if log[i+3] != "commit "+in || !strings.HasPrefix(log[i+1], "observe "+in) || !strings.HasPrefix(log[i+2], "observe "+in) {
-			t.Errorf("input %s interleaved with another: %q", in, log[i:i+4])
-		}
+	if len(m.log) != 8 {
+		t.Errorf("memory committed %d inputs, want 8", len(m.log))
 	}
 }
 
 func TestSwap(t *testing.T) {
 	r, _ := New(Options{Detector: detector{[]string{"A"}}})
-	r.Swap(detector{[]string{"B"}})
+	if err := r.Swap(detector{[]string{"B"}}); err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	r.Read(t.Context(), Input{Name: "f", Body: strings.NewReader(rec("1", "A") + "\n" + rec("2", "B"))}, collect(&got))
 	if strings.Join(got, " ") != "r-B/2" {

@@ -47,6 +47,7 @@ type Handler struct {
 	Margin time.Duration
 	Now    func() time.Time // for bad-input alerts; default time.Now
 }
+
 // BatchResponse is the SQS partial-batch response (ReportBatchItemFailures): only the listed
 // messages return to the queue.
 type BatchResponse struct {
