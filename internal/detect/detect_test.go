@@ -267,6 +267,8 @@ func TestGrants(t *testing.T) {
 			[]string{"unreadable policy: policy document is not a JSON object"}, false, false},
 		{"s3 bucket policy with policy query parameter", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketName":"b","policy":[""],"bucketPolicy":{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}}}`,
 			[]string{"Allow s3:GetObject on arn:aws:s3:::b/* to any principal (*)"}, false, false},
+		{"public despite a condition", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketName":"b","bucketPolicy":{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}}]}}}`,
+			[]string{"Allow s3:GetObject on arn:aws:s3:::b/* to any principal (*) (with conditions that do not limit who)"}, false, false},
 		{"ecr policy without resource", `{"eventName":"SetRepositoryPolicy","requestParameters":{"policyText":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"ecr:BatchGetImage\"}]}"}}`,
 			[]string{"Allow ecr:BatchGetImage on this resource to any principal (*)"}, false, false},
 		{"many actions", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"a:1\",\"a:2\",\"a:3\",\"a:4\",\"a:5\",\"a:6\",\"a:7\"],\"Resource\":\"*\"}]}"}}`,

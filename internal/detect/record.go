@@ -385,7 +385,9 @@ var targetPaths = []string{
 	"requestParameters.customKeyStoreId", "requestParameters.customKeyStoreName",
 	"requestParameters.logGroupName", "requestParameters.rule", "requestParameters.GraphArn",
 	"requestParameters.backupVaultName", "requestParameters.reportPlanName",
-	"requestParameters.frameworkName", "requestParameters.accountId",
+	"requestParameters.frameworkName", "requestParameters.snapshotId", "requestParameters.imageId",
+	"requestParameters.dBSnapshotIdentifier", "requestParameters.dBClusterSnapshotIdentifier",
+	"requestParameters.accountId",
 }
 
 func (r *record) target() string {
