@@ -14,38 +14,42 @@ func bucketPolicy(statements ...string) string {
 
 func TestResourcePolicyPredicates(t *testing.T) {
 	const get = `"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"`
+	// anyone is a policy letting `*` read the bucket under a Condition block
+	anyone := func(condition string) string {
+		return bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":` + condition + `}`)
+	}
 	for _, c := range []struct {
 		name, rec                 string
 		public, anyone, otherAcct bool
 	}{
 		{"star, no condition", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `}`), true, true, false},
 		{"AWS star list", bucketPolicy(`{"Effect":"Allow","Principal":{"AWS":["*"]},` + get + `}`), true, true, false},
-		{"org condition", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), false, true, false},
-		{"source ip 0.0.0.0/0", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}}`), true, true, false},
-		{"source ip ::/0 among others", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","::/0"]}}}`), true, true, false},
-		{"source ip 0.0.0.0/1 halves", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"IpAddress":{"aws:SourceIp":["0.0.0.0/1","128.0.0.0/1"]}}}`), true, true, false},
-		{"office range", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32"]}}}`), false, true, false},
-		{"single address", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.7"}}}`), false, true, false},
-		{"user agent only", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringLike":{"aws:UserAgent":"*Mozilla*"}}}`), true, true, false},
-		{"referer only, lower-case key", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringEquals":{"aws:referer":"https://example.com/"}}}`), true, true, false},
-		{"secure transport only", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"Bool":{"aws:SecureTransport":"true"}}}`), true, true, false},
-		{"org id StringLike star", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringLike":{"aws:PrincipalOrgID":"*"}}}`), true, true, false},
-		{"org id StringLike o-*", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringLike":{"aws:PrincipalOrgID":"o-*"}}}`), true, true, false},
-		{"principal arn of a named account with wildcard", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/*"}}}`), false, true, false},
-		{"principal arn any account", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/admin"}}}`), true, true, false},
-		{"negated org test", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), true, true, false},
-		{"IfExists org test", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}`), true, true, false},
-		{"ForAllValues org paths", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"ForAllValues:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}}`), true, true, false},
-		{"ForAnyValue org paths", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}}`), false, true, false},
-		{"user agent and vpce", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringLike":{"aws:UserAgent":"*"},"StringEquals":{"aws:SourceVpce":"vpce-0a1b2c3d4e5f60718"}}}`), false, true, false},
-		{"service principals only", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"}}}`), false, true, false},
+		{"org condition", anyone(`{"StringEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`), false, true, false},
+		{"source ip 0.0.0.0/0", anyone(`{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}`), true, true, false},
+		{"source ip ::/0 among others", anyone(`{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","::/0"]}}`), true, true, false},
+		{"source ip 0.0.0.0/1 halves", anyone(`{"IpAddress":{"aws:SourceIp":["0.0.0.0/1","128.0.0.0/1"]}}`), true, true, false},
+		{"office range", anyone(`{"IpAddress":{"aws:SourceIp":["203.0.113.0/24","2001:db8::/32"]}}`), false, true, false},
+		{"single address", anyone(`{"IpAddress":{"aws:SourceIp":"203.0.113.7"}}`), false, true, false},
+		{"user agent only", anyone(`{"StringLike":{"aws:UserAgent":"*Mozilla*"}}`), true, true, false},
+		{"referer only, lower-case key", anyone(`{"StringEquals":{"aws:referer":"https://example.com/"}}`), true, true, false},
+		{"secure transport only", anyone(`{"Bool":{"aws:SecureTransport":"true"}}`), true, true, false},
+		{"org id StringLike star", anyone(`{"StringLike":{"aws:PrincipalOrgID":"*"}}`), true, true, false},
+		{"org id StringLike o-*", anyone(`{"StringLike":{"aws:PrincipalOrgID":"o-*"}}`), true, true, false},
+		{"principal arn of a named account with wildcard", anyone(`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/*"}}`), false, true, false},
+		{"principal arn any account", anyone(`{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/admin"}}`), true, true, false},
+		{"negated org test", anyone(`{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`), true, true, false},
+		{"IfExists org test", anyone(`{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}`), true, true, false},
+		{"ForAllValues org paths", anyone(`{"ForAllValues:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}`), true, true, false},
+		{"ForAnyValue org paths", anyone(`{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":"o-a1b2c3d4e5/*"}}`), false, true, false},
+		{"user agent and vpce", anyone(`{"StringLike":{"aws:UserAgent":"*"},"StringEquals":{"aws:SourceVpce":"vpce-0a1b2c3d4e5f60718"}}`), false, true, false},
+		{"service principals only", anyone(`{"Bool":{"aws:PrincipalIsAWSService":"true"}}`), false, true, false},
 		{"not principal", bucketPolicy(`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},` + get + `}`), true, true, false},
 		{"deny star", bucketPolicy(`{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}`), false, false, false},
 		{"own account", bucketPolicy(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/app"},` + get + `}`), false, false, false},
 		{"other account root", bucketPolicy(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},` + get + `}`), false, false, true},
 		{"other account bare id in a list", bucketPolicy(`{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:role/app","444455556666"]},` + get + `}`), false, false, true},
-		{"star limited to another account", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringEquals":{"aws:PrincipalAccount":"999988887777"}}}`), false, true, true},
-		{"star limited to own account", bucketPolicy(`{"Effect":"Allow","Principal":"*",` + get + `,"Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"}}}`), false, true, false},
+		{"star limited to another account", anyone(`{"StringEquals":{"aws:PrincipalAccount":"999988887777"}}`), false, true, true},
+		{"star limited to own account", anyone(`{"StringEquals":{"aws:SourceAccount":"111122223333"}}`), false, true, false},
 		{"source arn in another account", bucketPolicy(`{"Effect":"Allow","Principal":{"Service":"logging.s3.amazonaws.com"},` + get + `,"Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:s3:::x"}}}`), false, false, false},
 		{"cloudfront identity", bucketPolicy(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E2QWRUHAPOMQZL"},` + get + `}`), false, false, false},
 		{"other account denied", bucketPolicy(`{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}`), false, false, false},
