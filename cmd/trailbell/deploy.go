@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/trailbell/trailbell/internal/deploy"
 	"github.com/trailbell/trailbell/internal/detect"
@@ -117,7 +118,12 @@ func runDeployPattern(_ context.Context, args []string, io stdio) int {
 	fmt.Fprintf(io.err, "%d pattern(s) for %d rule(s)\n", len(ps), len(rules))
 	for _, p := range ps {
 		for _, id := range p.Broad {
-			fmt.Fprintf(io.err, "note: rule %s constrains neither service nor event name: its events reach the function broadly (--disable it to narrow the pre-filter)\n", id)
+			// a stateful rule's steps are RULE#stepN in the pre-filter; --disable takes RULE
+			rule, step, _ := strings.Cut(id, "#")
+			if step != "" {
+				step = " (" + step + ")"
+			}
+			fmt.Fprintf(io.err, "note: rule %s%s constrains neither service nor event name: its events reach the function broadly (--disable %s to narrow the pre-filter)\n", rule, step, rule)
 		}
 	}
 	return exitOK

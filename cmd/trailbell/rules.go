@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 )
 
@@ -69,11 +71,12 @@ func rulesList(_ context.Context, args []string, io stdio) int {
 		for _, r := range rs {
 			enc.Encode(struct {
 				ID       string   `json:"id"`
+				Kind     string   `json:"kind,omitempty"`
 				Severity string   `json:"severity"`
 				Title    string   `json:"title"`
 				Tags     []string `json:"tags,omitempty"`
 				File     string   `json:"file"`
-			}{r.ID, r.Severity.String(), r.Title, r.Tags, r.File})
+			}{r.ID, string(r.Kind), r.Severity.String(), r.Title, r.Tags, r.File})
 		}
 		return exitOK
 	}
@@ -117,7 +120,30 @@ func rulesShow(_ context.Context, args []string, io stdio) int {
 		if r.Runbook != "" {
 			fmt.Fprintf(io.out, "runbook:\n  %s\n", strings.ReplaceAll(r.Runbook, "\n", "\n  "))
 		}
-		fmt.Fprintf(io.out, "pattern:\n%s\n", rulesIndentJSON(r.Pattern))
+		if r.Kind.Stateful() {
+			fmt.Fprintf(io.out, "kind:        %s\n", kindText(&r))
+		}
+		if r.Pattern != "" {
+			fmt.Fprintf(io.out, "pattern:\n%s\n", rulesIndentJSON(r.Pattern))
+		}
+		if r.Kind == detect.KindSequence {
+			for i, st := range r.Steps() {
+				fmt.Fprintf(io.out, "step %d:      %s", i+1, st.Name)
+				if st.Count > 1 {
+					fmt.Fprintf(io.out, " (%d times)", st.Count)
+				}
+				if len(st.By) > 0 {
+					fmt.Fprintf(io.out, ", by %s", strings.Join(st.By, ", "))
+				}
+				fmt.Fprintf(io.out, "\n%s\n", rulesIndentJSON(st.Pattern))
+				for _, p := range st.Predicates {
+					fmt.Fprintf(io.out, "  predicate: %s: %s\n", p, docs[p])
+				}
+			}
+		}
+		if r.Kind == detect.KindNewTerms && r.NewTerms.Report != "" {
+			fmt.Fprintf(io.out, "reported only when also:\n%s\n", rulesIndentJSON(r.NewTerms.Report))
+		}
 		for _, x := range r.Exceptions {
 			fmt.Fprintf(io.out, "except when:\n%s\n", rulesIndentJSON(x))
 		}
@@ -133,6 +159,42 @@ func rulesShow(_ context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.out, "samples:     %d that must match, %d that must not\n", len(r.Samples.Match), len(r.Samples.NoMatch))
 	}
 	return exitOK
+}
+
+// kindText says in one line what a stateful rule counts, joins or learns.
+func kindText(r *detect.Rule) string {
+	by := func(fs []string) string {
+		if len(fs) == 0 {
+			return ""
+		}
+		return " by " + strings.Join(fs, ", ")
+	}
+	switch r.Kind {
+	case detect.KindThreshold:
+		t := r.Threshold
+		what := "events"
+		if t.Distinct != "" {
+			what = "distinct " + t.Distinct
+		}
+		s := fmt.Sprintf("threshold: %d %s within %s%s", t.Count, what, detect.FormatDuration(t.Window), by(t.GroupBy))
+		if t.History > 0 {
+			s += ", first time in " + detect.FormatDuration(t.History)
+		}
+		return s
+	case detect.KindSequence:
+		return fmt.Sprintf("sequence: %d steps within %s%s", len(r.Sequence.Steps), detect.FormatDuration(r.Sequence.Window), by(r.Sequence.By))
+	case detect.KindNewTerms:
+		n := r.NewTerms
+		s := fmt.Sprintf("new_terms: %s not seen in %s, after learning %s", strings.Join(n.Fields, " + "), detect.FormatDuration(n.History), detect.FormatDuration(n.Learn))
+		if len(n.LearnBy) > 0 {
+			s += " per " + strings.Join(n.LearnBy, ", ")
+		}
+		if n.MaxKnown > 0 {
+			s += fmt.Sprintf(", when at most %d known", n.MaxKnown)
+		}
+		return s
+	}
+	return string(r.Kind)
 }
 
 func rulesIndentJSON(s string) string {
@@ -158,7 +220,7 @@ func rulesValidate(_ context.Context, args []string, io stdio) int {
 		rs, err = detect.Load(fs.Args()...)
 	}
 	if err == nil {
-		err = detect.CheckSamples(rs)
+		err = errors.Join(detect.CheckSamples(rs), correlate.CheckSamples(rs))
 	}
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {

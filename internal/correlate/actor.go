@@ -148,10 +148,17 @@ func (e *Engine) resolve(ctx context.Context, id identity, now int64) (*finding.
 	return nil, nil
 }
 
+// hiddenUser is what CloudTrail writes as the user name of a failed sign-in whose name is
+// not a user of the account (it may be a password typed into the name field).
+const hiddenUser = "HIDDEN_DUE_TO_SECURITY_REASONS"
+
 // direct is the actor a caller identity names by itself.
 func direct(id identity) *finding.Actor {
 	switch id.Type {
 	case "IAMUser":
+		if id.UserName == hiddenUser {
+			return nil // a sign-in failure for a name that is not a user of the account
+		}
 		arn := id.ARN
 		if arn == "" && id.Account != "" && id.UserName != "" {
 			arn = "arn:aws:iam::" + id.Account + ":user/" + id.UserName

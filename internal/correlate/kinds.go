@@ -203,14 +203,19 @@ type scope struct {
 func (e *Engine) newTerms(ctx context.Context, r *rule, js []job) ([]finding.Finding, error) {
 	spec := r.def.NewTerms
 	h := int64(spec.History)
-	// the steps one record matched: all teach, the report step (when there is one) reports
-	byRecord := map[*pending]bool{}
+	// the rule's pattern teaches; the report pattern (when there is one) also lets it report
+	matched, reports := map[*pending]bool{}, map[*pending]bool{}
 	var order []*pending
 	for _, j := range js {
-		if _, ok := byRecord[j.p]; !ok {
-			order = append(order, j.p)
+		switch j.step {
+		case 0:
+			if !matched[j.p] {
+				order = append(order, j.p)
+			}
+			matched[j.p] = true
+		case 1:
+			reports[j.p] = true
 		}
-		byRecord[j.p] = byRecord[j.p] || spec.Report == "" || j.step == 1
 	}
 	slices.SortFunc(order, func(a, b *pending) int { return cmp.Compare(a.ID, b.ID) })
 	var out []finding.Finding
@@ -246,7 +251,7 @@ func (e *Engine) newTerms(ctx context.Context, r *rule, js []job) ([]finding.Fin
 				known = append(known, x)
 			}
 		}
-		report := byRecord[p] && isNew && p.T-start >= int64(spec.Learn) &&
+		report := (spec.Report == "" || reports[p]) && isNew && p.T-start >= int64(spec.Learn) &&
 			(spec.MaxKnown == 0 || len(known) > 0 && len(known) <= spec.MaxKnown)
 		if report {
 			out = append(out, e.build(r, p, []ref{refOf(p, 0)}, map[string]string{

@@ -57,6 +57,9 @@ func statefulRule(r detect.Rule) ([]Rule, []Sample, error) {
 	var rules []Rule
 	m := pattern.New()
 	for i, st := range r.Steps() {
+		if r.Kind == detect.KindNewTerms && i > 0 {
+			break // the report pattern narrows the rule's own: nothing more to deliver
+		}
 		id := r.ID + "#step" + strconv.Itoa(i+1)
 		rules = append(rules, Rule{ID: id, Pattern: st.Pattern})
 		if err := m.Add(id, st.Pattern); err != nil {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -240,6 +241,8 @@ func matchers(list []any) ([]string, bool) {
 		switch val := v.(type) {
 		case string:
 			out = append(out, quote(val))
+		case bool:
+			out = append(out, strconv.FormatBool(val))
 		case map[string]any:
 			p, ok := val["prefix"].(string)
 			if len(val) != 1 || !ok {

@@ -88,8 +88,8 @@ type NewTerms struct {
 	// that always came from one address: 1), so scopes that roam stay quiet.
 	MaxKnown int
 	// Report, when set, is a pattern (JSON) that narrows which of the rule's events may
-	// report: all of them teach the rule what is known (every call of a key), only these
-	// are reported when new (its IAM calls). It is the rule's second step.
+	// report: all of them teach the rule what is known (every call of a key), only those
+	// that match this too are reported when new (its IAM calls). It is the rule's second step.
 	Report string
 
 	report *pattern.Pattern

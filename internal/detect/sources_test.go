@@ -89,6 +89,9 @@ func commentedSamples(n *yaml.Node) []commentedSample {
 				k, v := n.Content[i], n.Content[i+1]
 				if (k.Value == "match" || k.Value == "no_match") && v.Kind == yaml.SequenceNode {
 					for _, s := range v.Content {
+						if s.Kind != yaml.ScalarNode {
+							continue // a stateful rule's scenario (correlate runs those)
+						}
 						out = append(out, commentedSample{comment: s.HeadComment, json: s.Value, match: k.Value == "match", line: s.Line})
 					}
 					continue
