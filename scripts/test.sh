@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs trailbell's whole test suite on a clean machine: installs the AWS stand-ins into .bin/
-# (reusing what is there), starts them on loopback, exports their endpoints for the tests,
-# runs `go test -race ./...`, and stops what it started. Extra arguments go to `go test`.
+# (reusing what is there), starts them and moto_server (DynamoDB) on loopback, exports their
+# endpoints for the tests, runs `go test -race ./...`, and stops what it started. Extra
+# arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -36,8 +37,8 @@ import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()
 PY
 }
 
-wait_http() { # url expected-substring-or-empty
-	for _ in $(seq 1 100); do
+wait_http() { # url [tries, 0.1 s apart]
+	for _ in $(seq 1 "${2:-100}"); do
 		if curl -s -o /dev/null "$1"; then return 0; fi
 		sleep 0.1
 	done
@@ -62,6 +63,15 @@ pids+=($!)
 wait_http "http://127.0.0.1:$sqsport/health"
 export TRAILBELL_TEST_SQS_ENDPOINT=http://127.0.0.1:$sqsport
 export TRAILBELL_TEST_SNS_ENDPOINT=http://127.0.0.1:$sqsport
+
+# DynamoDB: moto_server (installed on these machines and in CI; pip cannot install here), for
+# the Lambda's state of detections with memory.
+command -v moto_server >/dev/null || { echo "moto_server is not on PATH (needed for the DynamoDB tests)" >&2; exit 1; }
+ddbport=$(free_port)
+moto_server -H 127.0.0.1 -p "$ddbport" >"$tmp/moto.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$ddbport/" 600 # a Python server: slow to start on a busy machine
+export TRAILBELL_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$ddbport
 
 # The Lambda Runtime Interface Emulator is started by the tests that need it, per test.
 export TRAILBELL_TEST_RIE=$bin/aws-lambda-rie

@@ -12,8 +12,8 @@ import (
 )
 
 // Store keeps the engine's state between commits: bbolt for `trailbell run` and
-// `scan --state-dir` (internal/correlate/bolt), DynamoDB for the Lambda
-// (internal/correlate/dynamo). Keys are "PART|REST" or plain; values are opaque.
+// `scan --state-dir` (BoltStore), DynamoDB for the Lambda (internal/correlate/dynamo). A key
+// is plain (no '|') or "PART|REST", listed together by List(PART); values are opaque.
 type Store interface {
 	// Version returns the version of the stored state: 0 when empty, +1 per commit.
 	Version(ctx context.Context) (uint64, error)
@@ -81,7 +81,7 @@ func (t *table[V]) slotOf(key string) uint32 {
 }
 
 func (t *table[V]) itemKey(i uint32) string {
-	return "s|" + t.name + "|" + strconv.FormatUint(uint64(i), 10)
+	return "s/" + t.name + "/" + strconv.FormatUint(uint64(i), 10)
 }
 
 // slot returns slot i, loading it when needed.

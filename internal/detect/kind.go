@@ -172,7 +172,7 @@ func FormatDuration(d time.Duration) string {
 
 // Limits of the stateful settings: they bound what one group keeps in memory.
 const (
-	maxCount  = 1000
+	maxCount  = 100
 	maxSteps  = 10
 	maxFields = 5
 	maxWindow = 400 * 24 * time.Hour

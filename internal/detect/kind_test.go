@@ -100,7 +100,7 @@ func TestParseKindErrors(t *testing.T) {
 		{"settings without kind", "    pattern: {}\n    threshold: {window: 1m, count: 2}\n", `settings for kind threshold, but the rule's kind is event`},
 		{"no window", "    kind: threshold\n    pattern: {}\n    threshold: {count: 2}\n", `threshold.window is required`},
 		{"bad window", "    kind: threshold\n    pattern: {}\n    threshold: {window: soon, count: 2}\n", `k.yaml:7: rule "a": threshold.window: invalid duration "soon"`},
-		{"count of one", "    kind: threshold\n    pattern: {}\n    threshold: {window: 1m, count: 1}\n", `threshold.count must be between 2 and 1000`},
+		{"count of one", "    kind: threshold\n    pattern: {}\n    threshold: {window: 1m, count: 1}\n", `threshold.count must be between 2 and 100`},
 		{"bad field", "    kind: threshold\n    pattern: {}\n    threshold: {window: 1m, count: 2, group_by: [nope]}\n", `threshold.group_by[0]: unknown field "nope"`},
 		{"bad distinct", "    kind: threshold\n    pattern: {}\n    threshold: {window: 1m, count: 2, distinct: nope}\n", `threshold.distinct: unknown field "nope"`},
 		{"no pattern", "    kind: new_terms\n    new_terms: {fields: [account], history: 1d}\n", `pattern is required`},
