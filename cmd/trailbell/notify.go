@@ -5,12 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/outbox"
+	"github.com/trailbell/trailbell/internal/notify/stdout"
 )
 
 const notifyUsage = `usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)
@@ -45,6 +48,26 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 	if cfg.StateDir == "" {
 		return fail("%s has no state_dir: without one the outbox is in memory and keeps nothing", *cfgPath)
 	}
+	if !*requeue {
+		// Listing reads the outbox alone: no receiver is built, so no secret is resolved
+		// (an SSM parameter or a secret that is gone must not hide the dead letters).
+		s, err := outbox.OpenReadOnly(cfg.StateDir)
+		if errors.Is(err, iofs.ErrNotExist) {
+			fmt.Fprintf(io.err, "trailbell notify dead: no outbox in %s yet: 0 dead letter(s)\n", cfg.StateDir)
+			return exitOK
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer s.Close()
+		dl, err := outbox.DeadLetters(s, 1000)
+		if err != nil {
+			return fail("%v", err)
+		}
+		printDead(io, dl)
+		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s)\n", len(dl))
+		return exitOK
+	}
 	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{Stdout: io.out})
 	if err != nil {
@@ -55,13 +78,7 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	for _, d := range dl {
-		fmt.Fprintf(io.out, "%s\t%s\t%s\t%s\t%s\n", d.Receiver, d.Finding.Rule, d.Finding.EventID, d.Finding.EventTime, d.Error)
-	}
-	if !*requeue {
-		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s)\n", len(dl))
-		return exitOK
-	}
+	printDead(io, dl)
 	n, err := p.Requeue()
 	if err != nil {
 		return fail("%v", err)
@@ -73,6 +90,14 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.err, "trailbell notify dead: requeued and delivered %d finding(s)\n", n)
 	return exitOK
+}
+
+func printDead(io stdio, dl []outbox.DeadLetter) {
+	for _, d := range dl {
+		// Event strings reach a terminal: no control character may pass.
+		fmt.Fprintf(io.out, "%s\t%s\t%s\t%s\t%s\n", d.Receiver, stdout.OneLine(d.Finding.Rule), stdout.OneLine(d.Finding.EventID),
+			stdout.OneLine(d.Finding.EventTime), stdout.OneLine(d.Error))
+	}
 }
 
 // runNotifyTest sends a sample alert through the real delivery path to one receiver.

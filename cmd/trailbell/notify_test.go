@@ -108,6 +108,14 @@ func TestNotifyDead(t *testing.T) {
 	if code != exitOK || len(lines) == 0 || !strings.HasPrefix(lines[0], "sec\t") {
 		t.Fatalf("notify dead: exit %d, out %q, stderr %s", code, out, stderr)
 	}
+	// Listing needs no receiver: a secret that cannot be resolved any more does not hide
+	// the dead letters (their receiver is the one that broke).
+	unresolvable := filepath.Join(dir, "unresolvable.yaml")
+	os.WriteFile(unresolvable, []byte("state_dir: state\nnotify:\n  receivers:\n    - {name: sec, slack: {webhook_url: \"env:TRAILBELL_TEST_NEVER_SET\"}}\n  route: {receiver: sec}\n"), 0o600)
+	code, out2, stderr := runCmd(t, "notify", "dead", "--config", unresolvable)
+	if code != exitOK || out2 != out {
+		t.Fatalf("notify dead with an unresolvable secret: exit %d, out %q (want %q), stderr %s", code, out2, out, stderr)
+	}
 	os.WriteFile(hook, []byte(srv.WebhookURL("new")), 0o600)
 	code, _, stderr = runCmd(t, "notify", "dead", "--config", cfg, "--requeue")
 	if code != exitOK {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -48,3 +50,42 @@ func BenchmarkSubmit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeliver measures the delivery chain alone: 1,000 findings in an in-memory
+// outbox flushed through a notifier that does nothing, as one message each (no grouping)
+// and as summaries of repeats. ns/op is per finding.
+func BenchmarkDeliver(b *testing.B) {
+	const n = 1000
+	for _, window := range []time.Duration{0, time.Minute} {
+		b.Run(fmt.Sprint("group_window=", window), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				p, err := notify.New(notify.Options{
+					Receivers: []notify.Receiver{{Name: "a", Notifier: nop{}, GroupWindow: window}},
+					Route:     notify.Route{Receiver: "a"},
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					if err := p.Submit(context.Background(), chaosFinding(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				if err := p.Flush(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				p.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/finding")
+		})
+	}
+}
+
+type nop struct{}
+
+func (nop) Notify(context.Context, ...*finding.Finding) (bool, error) { return false, nil }

@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics are the Pipeline's counters; create them with NewMetrics.
 type Metrics struct {
 	accepted   *prometheus.CounterVec
+	unrouted   prometheus.Counter
 	duplicates prometheus.Counter
 	suppressed prometheus.Counter
 	filtered   *prometheus.CounterVec
@@ -23,6 +24,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		accepted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_notify_accepted_total", Help: "Findings accepted into the outbox, per receiver.",
 		}, []string{"receiver"}),
+		unrouted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trailbell_notify_unrouted_total", Help: "Findings the root route did not take (its severity, rules, accounts, tags or match).",
+		}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "trailbell_notify_duplicates_total", Help: "Findings dropped because their (rule, eventID) was already accepted.",
 		}),
@@ -48,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "trailbell_notify_pending", Help: "Findings waiting in the outbox, per receiver.",
 		}, []string{"receiver"}),
 		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "trailbell_notify_receiver_failing", Help: "1 while a receiver's deliveries keep failing, else 0.",
+			Name: "trailbell_notify_receiver_failing", Help: "1 while a receiver's last delivery failed (retrying, or sent to its fallback or the dead letters), else 0.",
 		}, []string{"receiver"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "trailbell_notify_delivery_seconds", Help: "Time from acceptance to delivery.",
@@ -56,7 +60,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"receiver"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.duplicates, m.suppressed, m.filtered, m.delivered,
+		reg.MustRegister(m.accepted, m.unrouted, m.duplicates, m.suppressed, m.filtered, m.delivered,
 			m.messages, m.attempts, m.failed, m.pending, m.failing, m.latency)
 	}
 	return m
@@ -67,6 +71,8 @@ type receiverMetrics struct {
 	accepted, filtered, delivered, messages prometheus.Counter
 	pending, failing                        prometheus.Gauge
 	latency                                 prometheus.Observer
+	name                                    string
+	m                                       *Metrics
 }
 
 func (m *Metrics) receiver(name string) receiverMetrics {
@@ -78,5 +84,17 @@ func (m *Metrics) receiver(name string) receiverMetrics {
 		pending:   m.pending.WithLabelValues(name),
 		failing:   m.failing.WithLabelValues(name),
 		latency:   m.latency.WithLabelValues(name),
+		name:      name,
+		m:         m,
 	}
+}
+
+// attempt counts a failed delivery attempt.
+func (r receiverMetrics) attempt(reason string) prometheus.Counter {
+	return r.m.attempts.WithLabelValues(r.name, reason)
+}
+
+// failed counts findings that could not be delivered.
+func (r receiverMetrics) failed(reason string) prometheus.Counter {
+	return r.m.failed.WithLabelValues(r.name, reason)
 }

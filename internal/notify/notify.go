@@ -1,7 +1,18 @@
 // Package notify owns delivery of findings: the Notifier interface every destination
-// implements, and the Pipeline that routes, filters exceptions, deduplicates, groups,
-// rate-limits and retries findings through a durable outbox. Destinations live in
-// sub-packages (slack, sns, webhook, stdout); only internal/app knows them all.
+// implements, and the Pipeline that carries findings to them through a durable outbox.
+//
+// The Pipeline is two chains of small stages, each with one job and its own file:
+//
+//	Submit:   route → except → dedupe → outbox
+//	Delivery: group → limit → retry → fallback → record   (per receiver)
+//
+// route.go picks the receivers, except.go drops known automation, dedupe.go drops
+// repeats of accepted (rule, eventID)s, and the outbox stage (submit.go) writes what is
+// left to the outbox (package outbox). For each receiver a worker takes messages from its
+// queue: group.go merges repeats and digests backlogs, limit.go paces, retry.go sends
+// with backoff until the deadline, fallback.go reroutes what failed, record.go keeps
+// metrics and health. Destinations live in sub-packages (slack, sns, webhook, stdout);
+// chat holds the text rules Slack and Chatbot share; only internal/app knows them all.
 package notify
 
 import (

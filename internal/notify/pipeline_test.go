@@ -701,3 +701,149 @@ func TestRequeueLooksPastOrphans(t *testing.T) {
 		t.Fatalf("%d dead letters left (%v), want the %d of the removed receiver", len(dl), err, orphans)
 	}
 }
+
+// TestRootRouteConditions: the root route's own conditions apply like any node's; a
+// root that asks for critical findings does not page on info.
+func TestRootRouteConditions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		root notify.Route
+		want []string
+	}{
+		{"min_severity", notify.Route{Receiver: "pager", MinSeverity: finding.Critical}, []string{"e-crit"}},
+		{"rules", notify.Route{Receiver: "pager", Rules: []string{"root-login"}}, []string{"e-root"}},
+		{"accounts", notify.Route{Receiver: "pager", Accounts: []string{"999988887777"}}, []string{"e-other"}},
+		{"tags", notify.Route{Receiver: "pager", Tags: []string{"audit"}}, []string{"e-tagged"}},
+		{"match", notify.Route{Receiver: "pager", Match: `{"severity":["critical"]}`}, []string{"e-crit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pager := &fake{}
+			p := newPipeline(t, notify.Options{Receivers: []notify.Receiver{{Name: "pager", Notifier: pager}}, Route: tc.root})
+			info := mk("r", "p", "e-info", finding.Info)
+			crit := mk("r", "p", "e-crit", finding.Critical)
+			root := mk("root-login", "p", "e-root", finding.High)
+			other := mk("r", "p", "e-other", finding.High)
+			other.Account = "999988887777"
+			tagged := mk("r", "p", "e-tagged", finding.Low)
+			tagged.Tags = []string{"audit"}
+			submit(t, p, info, crit, root, other, tagged)
+			if err := p.Flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := pager.delivered(); !slices.Equal(got, tc.want) {
+				t.Errorf("paged %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestEverythingToFallbackIsFailing: a receiver whose every delivery goes to its
+// fallback delivers nothing: /metrics and Health show it failing until one works.
+func TestEverythingToFallbackIsFailing(t *testing.T) {
+	revoked := true
+	slackN := &fake{fn: func(int, []*finding.Finding) (bool, error) {
+		if revoked {
+			return false, &notify.Error{Reason: "no_service", Err: errors.New("HTTP 404: no_service")}
+		}
+		return false, nil
+	}}
+	reg := prometheus.NewRegistry()
+	p := newPipeline(t, notify.Options{
+		Receivers: []notify.Receiver{{Name: "slack", Notifier: slackN, Fallback: "pager"}, {Name: "pager", Notifier: &fake{}}},
+		Route:     notify.Route{Receiver: "slack"},
+		Metrics:   notify.NewMetrics(reg),
+	})
+	submit(t, p, mk("r", "p", "e1", finding.High), mk("r", "q", "e2", finding.High))
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v := gauge(t, reg, "trailbell_notify_receiver_failing", "slack"); v != 1 {
+		t.Errorf("failing gauge %v for a receiver whose every delivery went to its fallback", v)
+	}
+	h := p.Health()
+	if len(h) != 2 || h[0].Name != "slack" || !h[0].Failing || h[0].Reason != "no_service" || h[1].Failing {
+		t.Fatalf("health %+v", h)
+	}
+	revoked = false
+	submit(t, p, mk("r", "p", "e3", finding.High))
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v := gauge(t, reg, "trailbell_notify_receiver_failing", "slack"); v != 0 || p.Health()[0].Failing {
+		t.Errorf("still failing after a delivery worked: gauge %v", v)
+	}
+}
+
+// confirmer is a fake that can say whether a message arrived.
+type confirmer struct {
+	*fake
+	posted func(since time.Time, fs []*finding.Finding) bool
+}
+
+func (c confirmer) Delivered(_ context.Context, since time.Time, fs ...*finding.Finding) (bool, error) {
+	return c.posted(since, fs), nil
+}
+
+// hanging posts a message, then never answers (the process dies first).
+type hanging struct {
+	posted   *[]string
+	inFlight chan struct{}
+}
+
+func (h hanging) Notify(ctx context.Context, fs ...*finding.Finding) (bool, error) {
+	*h.posted = append(*h.posted, notify.DeliveryID(fs...))
+	close(h.inFlight)
+	<-ctx.Done()
+	return true, ctx.Err()
+}
+
+func (h hanging) Delivered(context.Context, time.Time, ...*finding.Finding) (bool, error) {
+	return false, nil
+}
+
+// TestDigestNotResentAfterCrash: a digest goes out, and the process dies before the
+// answer is recorded. On restart, a destination that can tell (the Slack Web API) is
+// asked, and the digest is not sent again; only what came after it is.
+func TestDigestNotResentAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	inFlight := make(chan struct{})
+	var posted []string // delivery ids the destination has, as the Web API's history would
+	hang := hanging{posted: &posted, inFlight: inFlight}
+	o := notify.Options{
+		Receivers: []notify.Receiver{{Name: "slack", Notifier: hang, DigestAfter: 2}},
+		Route:     notify.Route{Receiver: "slack"},
+		StateDir:  dir,
+	}
+	p, err := notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		submit(t, p, mk(fmt.Sprint("rule", i), "p", fmt.Sprint("e", i), finding.High))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-inFlight; cancel() }()
+	if err := p.Flush(ctx); err == nil {
+		t.Fatal("flush returned nil with the digest unanswered")
+	}
+	// What kill -9 leaves: the outbox file as last committed.
+	p.Close()
+
+	after := mk("late", "p", "e-late", finding.High)
+	again := &fake{}
+	o.Receivers[0].Notifier = confirmer{fake: again, posted: func(since time.Time, fs []*finding.Finding) bool {
+		return slices.Contains(posted, notify.DeliveryID(fs...))
+	}}
+	p, err = notify.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	submit(t, p, after)
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := again.delivered(); !slices.Equal(got, []string{"e-late"}) {
+		t.Fatalf("after the restart sent %v; want only e-late (the digest of e0-e4 had arrived)", got)
+	}
+}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -14,9 +15,10 @@ type Matcher interface {
 	Match(event []byte) ([]string, error)
 }
 
-// Route is a node of the routing tree. A finding enters at the root; among a node's
-// children, the first that matches takes the finding (and later siblings too when it says
-// Continue); when no child matches, the node's own receiver gets it.
+// Route is a node of the routing tree. A finding enters at the root, which takes it only
+// when its own conditions hold; among a node's children, the first that matches takes the
+// finding (and later siblings too when it says Continue); when no child matches, the
+// node's own receiver gets it.
 type Route struct {
 	Receiver    string // empty: inherit the parent's
 	MinSeverity finding.Severity
@@ -30,18 +32,9 @@ type Route struct {
 	Path string
 }
 
-// Exception suppresses findings: those of Rules (any rule when empty) whose JSON matches
-// the pattern Match (every finding of those rules when empty), e.g. the Terraform role.
-type Exception struct {
-	Name  string
-	Rules []string
-	Match string
-	Path  string
-}
-
 type route struct {
 	id       string // matcher id, "" without a pattern
-	receiver string
+	receiver *queue
 	minSev   finding.Severity
 	rules    []string
 	accounts []string
@@ -50,24 +43,20 @@ type route struct {
 	children []*route
 }
 
-type exception struct {
-	id, name string
-	rules    []string
-}
-
-func compileRoute(r Route, parent string, m Matcher, path string, receivers map[string]*receiver) (*route, error) {
+func compileRoute(r Route, parent string, m Matcher, path string, queues map[string]*queue) (*route, error) {
 	if r.Path != "" {
 		path = r.Path
 	}
-	c := &route{receiver: r.Receiver, minSev: r.MinSeverity, rules: r.Rules, accounts: r.Accounts, tags: r.Tags, cont: r.Continue}
-	if c.receiver == "" {
-		c.receiver = parent
+	c := &route{minSev: r.MinSeverity, rules: r.Rules, accounts: r.Accounts, tags: r.Tags, cont: r.Continue}
+	name := r.Receiver
+	if name == "" {
+		name = parent
 	}
-	if c.receiver == "" {
+	if name == "" {
 		return nil, fmt.Errorf("%s.receiver: required at the root of the route tree", path)
 	}
-	if _, ok := receivers[c.receiver]; !ok {
-		return nil, fmt.Errorf("%s.receiver: no receiver named %q", path, c.receiver)
+	if c.receiver = queues[name]; c.receiver == nil {
+		return nil, fmt.Errorf("%s.receiver: no receiver named %q", path, name)
 	}
 	if r.Match != "" {
 		if m == nil {
@@ -79,7 +68,7 @@ func compileRoute(r Route, parent string, m Matcher, path string, receivers map[
 		}
 	}
 	for i, child := range r.Routes {
-		cc, err := compileRoute(child, c.receiver, m, fmt.Sprintf("%s.routes[%d]", path, i), receivers)
+		cc, err := compileRoute(child, name, m, fmt.Sprintf("%s.routes[%d]", path, i), queues)
 		if err != nil {
 			return nil, err
 		}
@@ -88,30 +77,35 @@ func compileRoute(r Route, parent string, m Matcher, path string, receivers map[
 	return c, nil
 }
 
-func (r *route) matches(f *finding.Finding, hit map[string]bool) bool {
-	if f.Severity < r.minSev {
-		return false
+func (r *route) matches(a *admission) (bool, error) {
+	f := a.f
+	switch {
+	case f.Severity < r.minSev,
+		len(r.rules) > 0 && !slices.Contains(r.rules, f.Rule),
+		len(r.accounts) > 0 && !slices.Contains(r.accounts, f.Account),
+		len(r.tags) > 0 && !slices.ContainsFunc(r.tags, func(t string) bool { return slices.Contains(f.Tags, t) }):
+		return false, nil
 	}
-	if len(r.rules) > 0 && !slices.Contains(r.rules, f.Rule) {
-		return false
+	if r.id == "" {
+		return true, nil
 	}
-	if len(r.accounts) > 0 && !slices.Contains(r.accounts, f.Account) {
-		return false
-	}
-	if len(r.tags) > 0 && !slices.ContainsFunc(r.tags, func(t string) bool { return slices.Contains(f.Tags, t) }) {
-		return false
-	}
-	return r.id == "" || hit[r.id]
+	return a.hit(r.id)
 }
 
-// receivers appends the names of the receivers f is routed to.
-func (r *route) receivers(f *finding.Finding, hit map[string]bool, out []string) []string {
+// receivers appends the receivers a goes to below r (r itself matched).
+func (r *route) receivers(a *admission, out []*queue) ([]*queue, error) {
 	matched := false
 	for _, c := range r.children {
-		if !c.matches(f, hit) {
+		ok, err := c.matches(a)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			continue
 		}
-		out = c.receivers(f, hit, out)
+		if out, err = c.receivers(a, out); err != nil {
+			return nil, err
+		}
 		matched = true
 		if !c.cont {
 			break
@@ -120,13 +114,35 @@ func (r *route) receivers(f *finding.Finding, hit map[string]bool, out []string)
 	if !matched && !slices.Contains(out, r.receiver) {
 		out = append(out, r.receiver)
 	}
-	return out
+	return out, nil
 }
 
-// hasPatterns reports whether any node needs the matcher.
-func (r *route) hasPatterns() bool {
-	if r.id != "" {
-		return true
+// routeStage decides which receivers get a finding: the route tree, from its root (whose
+// own conditions apply like any node's), then each receiver's minimum severity.
+type routeStage struct {
+	root *route
+	m    *Metrics
+}
+
+func (s routeStage) admit(_ context.Context, a *admission) (bool, error) {
+	ok, err := s.root.matches(a)
+	if err != nil {
+		return false, err
 	}
-	return slices.ContainsFunc(r.children, (*route).hasPatterns)
+	if !ok {
+		s.m.unrouted.Inc()
+		return false, nil
+	}
+	to, err := s.root.receivers(a, nil)
+	if err != nil {
+		return false, err
+	}
+	a.to = slices.DeleteFunc(to, func(q *queue) bool {
+		if a.f.Severity < q.MinSeverity {
+			q.m.filtered.Inc()
+			return true
+		}
+		return false
+	})
+	return len(a.to) > 0, nil
 }

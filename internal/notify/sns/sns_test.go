@@ -20,8 +20,8 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
-	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/chat"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/sns"
 )
 

@@ -1,0 +1,76 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+)
+
+// Exception suppresses findings: those of Rules (any rule when empty) whose JSON matches
+// the pattern Match (every finding of those rules when empty), e.g. the Terraform role.
+type Exception struct {
+	Name  string
+	Rules []string
+	Match string
+	Path  string
+}
+
+type exception struct {
+	id, name string
+	rules    []string
+}
+
+// exceptStage drops the findings an exception matches (known automation, accepted noise).
+type exceptStage struct {
+	list []exception
+	m    *Metrics
+	log  *slog.Logger
+}
+
+func compileExceptions(es []Exception, m Matcher) ([]exception, error) {
+	var out []exception
+	for i, e := range es {
+		path := e.Path
+		if path == "" {
+			path = fmt.Sprintf("exceptions[%d]", i)
+		}
+		x := exception{name: e.Name, rules: e.Rules}
+		if x.name == "" {
+			x.name = path
+		}
+		if e.Match != "" {
+			if m == nil {
+				return nil, fmt.Errorf("%s.match: no pattern matcher configured", path)
+			}
+			x.id = "exception:" + path
+			if err := m.Add(x.id, e.Match); err != nil {
+				return nil, fmt.Errorf("%s.match: %w", path, err)
+			}
+		} else if len(e.Rules) == 0 {
+			return nil, fmt.Errorf("%s: an exception needs rules or match (it would silence everything)", path)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func (s exceptStage) admit(_ context.Context, a *admission) (bool, error) {
+	for _, x := range s.list {
+		if len(x.rules) > 0 && !slices.Contains(x.rules, a.f.Rule) {
+			continue
+		}
+		if x.id != "" {
+			if hit, err := a.hit(x.id); err != nil || !hit {
+				if err != nil {
+					return false, err
+				}
+				continue
+			}
+		}
+		s.m.suppressed.Inc()
+		s.log.Debug("finding suppressed by exception", "exception", x.name, "rule", a.f.Rule, "eventID", a.f.EventID)
+		return false, nil
+	}
+	return true, nil
+}
