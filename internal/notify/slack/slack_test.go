@@ -35,6 +35,11 @@ func builtinFindings(t *testing.T) map[string]*finding.Finding {
 	}
 	out := map[string]*finding.Finding{}
 	for _, r := range rules {
+		if r.Kind.Stateful() {
+			// Its samples are scenarios of several records, and its findings come from
+			// the correlate engine, not from one record through detect.
+			continue
+		}
 		if len(r.Samples.Match) == 0 {
 			t.Errorf("rule %s has no positive sample", r.ID)
 			continue
