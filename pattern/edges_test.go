@@ -212,6 +212,29 @@ var edges = []struct {
 			[]string{`{"u":[{"n":"bob","s":"ok"}]}`},
 			[]string{`{"u":[{"n":"bob","s":"banned"},{"n":"eve","s":"ok"}]}`}},
 	}},
+	// Event.traverseObject adds every occurrence of a repeated key to the field's values,
+	// all with the array membership of the object they are in: the values are alternatives
+	// of one field, like an array's elements but not separated from each other.
+	{"repeated event keys", []semCase{
+		{"any occurrence can match", `{"detail":{"eventName":["DeleteTrail"]}}`,
+			[]string{`{"detail":{"eventName":"DeleteTrail","eventName":"ListTrails"}}`, `{"detail":{"eventName":"ListTrails","eventName":"DeleteTrail"}}`},
+			[]string{`{"detail":{"eventName":"ListTrails","eventName":"GetTrail"}}`}},
+		{"a repeat long after the first counts", `{"a":["x"]}`,
+			[]string{`{"a":"y","b":{"c":[1,2,{"d":"e"}]},"c":"z","a":"x"}`},
+			nil},
+		{"exists:false fails when any occurrence is there", `{"a":[{"exists":false}],"b":["1"]}`,
+			[]string{`{"b":"1"}`},
+			[]string{`{"b":"1","a":null,"a":null}`}},
+		{"anything-but matches when one occurrence is not excluded", `{"a":[{"anything-but":"x"}]}`,
+			[]string{`{"a":"x","a":"y"}`},
+			[]string{`{"a":"x","a":"x"}`}},
+		{"repeated objects are not array elements: fields of both combine", `{"a":{"b":[1],"c":[4]}}`,
+			[]string{`{"a":{"b":1,"c":2},"a":{"b":3,"c":4}}`},
+			[]string{`{"a":[{"b":1,"c":2},{"b":3,"c":4}]}`}},
+		{"inside an array element, repeats stay in that element", `{"a":{"b":[1],"c":[4]}}`,
+			[]string{`{"a":[{"b":1,"b":3,"c":4}]}`},
+			[]string{`{"a":[{"b":1,"b":3},{"c":4}]}`}},
+	}},
 	// JsonRuleCompiler.processMatchExpression: anything-but with an object takes
 	// equals-ignore-case, prefix, suffix or wildcard, each with one string or a list
 	// (processAnythingButValuesSetMatchExpression); "exactly" is an exact string match that

@@ -393,9 +393,11 @@ func TestEventErrors(t *testing.T) {
 	}
 }
 
-// TestEarlyExit: once every named top-level key is seen, the rest is not read, and a
-// repeated key is read once (first wins).
-func TestEarlyExit(t *testing.T) {
+// TestRepeatedKeys: every occurrence of a repeated key is a value of its field, with no
+// array element of its own (event-ruler's Event.traverseObject); reading stops early only
+// when no named key can occur again, so a repeat after the last interesting key counts,
+// escaped or not.
+func TestRepeatedKeys(t *testing.T) {
 	m := New()
 	if err := m.Add("p", `{"a":["x"]}`); err != nil {
 		t.Fatal(err)
@@ -404,10 +406,13 @@ func TestEarlyExit(t *testing.T) {
 		ev   string
 		want bool
 	}{
-		{`{"a":"x", "rest": garbage`, true},
 		{`{"a":"x","a":"y"}`, true},
-		{`{"a":"y","a":"x"}`, false},
-		{`{"b":{"a":"x"},"a":"x"}`, true},
+		{`{"a":"y","a":"x"}`, true},
+		{`{"a":"y","b":{"c":[1,2,{"d":"x"}]},"a":"x"}`, true},
+		{`{"b":{"a":"x"},"a":"y"}`, false},
+		{`{"a":"y","b":"\"a\"","\u0061":"x"}`, true},
+		{`{"a":"y","b":"a\"","c":"x"}`, false},
+		{`{"a":"y","b":"a","c":{"a":"x"}}`, false},
 	}
 	for _, c := range cases {
 		ids, err := m.Match([]byte(c.ev))
@@ -417,8 +422,6 @@ func TestEarlyExit(t *testing.T) {
 	}
 }
 
-// TestDeepAndLarge: deep nesting on a named path is an error, elsewhere it is skipped;
-// huge arrays and strings work.
 func TestDeepAndLarge(t *testing.T) {
 	m := New()
 	if err := m.Add("p", `{"a":["x"]}`); err != nil {
@@ -614,81 +617,6 @@ func TestNumericBoundaries(t *testing.T) {
 	}
 }
 
-// TestSecondScan: a triggered pattern whose other fields come after the point where the
-// first scan would skip the rest of an object is decided by reading on in that object
-// when its trigger has already fired, and by a second, full scan when it fires later.
-func TestSecondScan(t *testing.T) {
-	// secondScan matches ev on a scratch of its own and reports whether it scanned twice.
-	secondScan := func(m *Matcher, ev string) ([]string, bool, error) {
-		s := m.current()
-		var sc scratch
-		sc.reset(s)
-		ids, err := sc.match(s, []byte(ev))
-		return ids, sc.full, err
-	}
-	m := New()
-	// Many patterns share z's value, so x is the trigger and z is checked later.
-	for i := range 20 {
-		if err := m.Add(fmt.Sprint("other", i), fmt.Sprintf(`{"x":["o%d"],"z":["2"]}`, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.Add("p", `{"x":["1"],"z":["2"],"d":{"w":[{"exists":false}]}}`); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		ev   string
-		want bool
-	}{
-		{`{"x":"1","y":{"q":[1,2]},"z":"2"}`, true},
-		{`{"z":"2","x":"1"}`, true},
-		{`{"x":"1","z":"3"}`, false},
-		{`{"x":"1","z":"2","d":{"w":null}}`, false},
-		{`{"x":"1","d":[{"v":1},{"w":1}],"z":"2"}`, false},
-		{`{"x":"1","d":{"v":1},"z":"2"}`, true},
-		{`{"x":"9","rest": garbage`, false}, // no trigger fired: the rest is never read
-	}
-	for _, c := range cases {
-		ids, err := m.Match([]byte(c.ev))
-		if err != nil || slices.Contains(ids, "p") != c.want {
-			t.Errorf("Match(%s) = %q, %v; want p: %v", c.ev, ids, err, c.want)
-		}
-		// x comes first or nothing is skipped: one scan reads what p needs.
-		if _, twice, _ := secondScan(m, c.ev); twice {
-			t.Errorf("Match(%s) scanned twice", c.ev)
-		}
-	}
-
-	// d.t triggers q, so the first scan skips the rest of d once it has seen t; r's trigger
-	// is x (d.z's prefix ranks lower) and it needs d.z.
-	m = New()
-	if err := m.Add("q", `{"d":{"t":["q"]}}`); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Add("r", `{"x":["r"],"d":{"z":[{"prefix":"2"}]}}`); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		ev    string
-		want  []string
-		twice bool
-	}{
-		{`{"d":{"t":"q","z":"2"},"x":"r"}`, []string{"q", "r"}, true},
-		{`{"d":{"t":"q","z":"3"},"x":"r"}`, []string{"q"}, true},
-		{`{"d":{"t":"q","z":"2"},"x":"s"}`, []string{"q"}, false},
-		{`{"x":"r","d":{"t":"q","z":"2"}}`, []string{"q", "r"}, false},
-		{`{"x":"r","d":{"t":"q","y":{"a":[1]},"z":"3"},"e":1}`, []string{"q"}, false},
-	} {
-		ids, twice, err := secondScan(m, c.ev)
-		if err != nil || !slices.Equal(ids, c.want) || twice != c.twice {
-			t.Errorf("Match(%s) = %q, %v, scanned twice %v; want %q, twice %v", c.ev, ids, err, twice, c.want, c.twice)
-		}
-	}
-}
-
-// TestKeyFilter: the filter in front of the exact and affix maps never rejects a key of
-// its set, at every set size and key length, and rejects most strings outside it (else it
-// would not spare map lookups).
 func TestKeyFilter(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	randKey := func() string {

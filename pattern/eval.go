@@ -46,7 +46,10 @@ type scratch struct {
 	epoch uint32
 	visit uint32
 
-	nodeSeen   []uint32 // per path node: the object visit that saw it
+	nodeSeen []uint32    // per path node: the object visit that saw it
+	stack    []*pathNode // the objects being read, outermost first
+	bsNext   int         // the first backslash at or after an offset noRepeat looked from
+
 	tStamp     []uint32 // per target: hit in this epoch
 	tHead      []int32  // per target: its last recorded hit, -1 for none
 	subStamp   []uint32
@@ -54,12 +57,7 @@ type scratch struct {
 	subTrailed []uint32 // per sub: some hit came from inside an array
 	fieldStamp []uint32 // per field: some leaf value seen
 	fieldHead  []int32  // per field: its last occurrence in presence
-	// fieldMissed: the first scan may have skipped values of the field.
-	fieldMissed []uint32
-	// fieldNeeded: a candidate sub checks the field after the scan.
-	fieldNeeded []uint32
-	full        bool // scanning every named key, not only the fast ones
-	idStamp     []uint32
+	idStamp    []uint32
 
 	cands    []int32
 	hits     []hit
@@ -87,6 +85,7 @@ type scratch struct {
 	undo       []int32
 
 	p scanner
+	q scanner // rereads recorded numbers
 }
 
 func (sc *scratch) reset(s *snapshot) {
@@ -101,8 +100,6 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.subTrailed = make([]uint32, len(s.subs))
 		sc.fieldStamp = make([]uint32, len(s.fields))
 		sc.fieldHead = make([]int32, len(s.fields))
-		sc.fieldMissed = make([]uint32, len(s.fields))
-		sc.fieldNeeded = make([]uint32, len(s.fields))
 		sc.idStamp = make([]uint32, len(s.ids))
 	}
 	sc.epoch++
@@ -111,8 +108,6 @@ func (sc *scratch) reset(s *snapshot) {
 		clear(sc.subStamp)
 		clear(sc.subTrailed)
 		clear(sc.fieldStamp)
-		clear(sc.fieldMissed)
-		clear(sc.fieldNeeded)
 		clear(sc.idStamp)
 		sc.epoch = 1
 	}
@@ -162,14 +157,8 @@ func (sc *scratch) hit(t target, trail int32) {
 			sc.subCount[si] = 0
 		}
 		sc.subCount[si]++
-		if sb := &sc.snap.subs[si]; sc.subCount[si] == sb.npos {
+		if sc.subCount[si] == sc.snap.subs[si].npos {
 			sc.cands = append(sc.cands, si)
-			for _, d := range sb.deferred {
-				sc.fieldNeeded[d.field] = sc.epoch
-			}
-			for _, fi := range sb.absent {
-				sc.fieldNeeded[fi] = sc.epoch
-			}
 		}
 	}
 	if trail != 0 {
@@ -409,16 +398,8 @@ func (ab *anythingBut) matchNumber(v float64, cmp bool) bool {
 
 // match scans the event and returns the matching ids.
 func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
-	sc.full = false
 	if err := sc.scanEvent(event); err != nil {
 		return nil, err
-	}
-	if sc.needFull() {
-		sc.reset(s)
-		sc.full = true
-		if err := sc.scanEvent(event); err != nil {
-			return nil, err
-		}
 	}
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
@@ -447,23 +428,14 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 	return out, nil
 }
 
-// needFull reports whether a triggered pattern needs a field the first scan may have
-// missed.
-func (sc *scratch) needFull() bool {
-	for _, si := range sc.cands {
-		sb := &sc.snap.subs[si]
-		for _, d := range sb.deferred {
-			if sc.fieldMissed[d.field] == sc.epoch {
-				return true
-			}
-		}
-		for _, fi := range sb.absent {
-			if sc.fieldMissed[fi] == sc.epoch {
-				return true
-			}
-		}
+// numberAt returns the float64 of a recorded number and whether it is comparable.
+func (sc *scratch) numberAt(raw []byte) (float64, bool) {
+	q := &sc.q
+	q.data, q.pos = raw, 0
+	if _, err := q.readNumber(); err != nil {
+		return 0, false
 	}
-	return false
+	return q.comparable(raw)
 }
 
 func (sc *scratch) emit(ix int32) {
@@ -487,7 +459,7 @@ func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 	numKnown, cmp := false, false
 	number := func() (float64, bool) {
 		if !numKnown {
-			num, cmp, sc.p.nbuf = numberBytes(sc.p.data[o.start:o.end], sc.p.nbuf)
+			num, cmp = sc.numberAt(sc.p.data[o.start:o.end])
 			numKnown = true
 		}
 		return num, cmp

@@ -226,6 +226,14 @@ func (p *scanner) comparable(raw []byte) (float64, bool) {
 	if m >= 1e17 {
 		return 0, false
 	}
+	if p.numOK && m >= 1e15 && math.Abs(p.num) >= 0x1p-1022 {
+		// When the approximation's shortest decimal is the number, the approximation is
+		// the float64 (a decimal rounds to one float64 only): no exact parse needed.
+		p.nbuf = strconv.AppendFloat(p.nbuf[:0], p.num, 'e', -1, 64)
+		if m2, e2 := shortestParts(p.nbuf); m == m2 && e == e2 {
+			return p.num, true
+		}
+	}
 	f, err := strconv.ParseFloat(unsafeString(raw), 64)
 	if err != nil || math.IsInf(f, 0) {
 		return f, false

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"iter"
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -30,7 +29,7 @@ type scanner struct {
 	data    []byte
 	pos     int
 	depth   int
-	stopped bool // reading ended early: every named key was seen
+	stopped bool // reading ended early: every named key was seen and none can repeat
 	kbuf    []byte
 	vbuf    []byte
 	// Span of the last string content read, for occurrences checked later.
@@ -65,6 +64,8 @@ func (p *scanner) ws() {
 func (sc *scratch) scanEvent(event []byte) error {
 	p := &sc.p
 	p.data, p.pos, p.depth, p.stopped = event, 0, 0, false
+	sc.bsNext = -1
+	sc.stack = sc.stack[:0]
 	p.ws()
 	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
 		if p.pos >= len(p.data) {
@@ -85,16 +86,20 @@ func (sc *scratch) scanEvent(event []byte) error {
 	return nil
 }
 
-// object reads an object whose keys are looked up under n. Once every child of n has
-// been seen (in the first scan, every fast child, unless a triggered pattern needs a lazy
-// one not seen yet) it skips the rest, or, when canStop says that every enclosing object
-// has seen all its named keys too (and no array encloses it), stops reading altogether.
+// object reads an object whose keys are looked up under n. event-ruler reads every
+// occurrence of a repeated key (Event.traverseObject adds each value under the key's field
+// name, all with the array membership of the object they are in), so a repeated key's
+// values all take part in matching. Once every child of n has been seen, the rest of the
+// object is skipped by counting brackets, or, when canStop says that every enclosing
+// object has seen all its named keys too (and no array encloses it), reading stops
+// altogether, but only when noRepeat shows that no named key can occur again.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
-	p.pos++ // '{'
-	fastOnly := !sc.full && n.fast
-	seen, seenFast := 0, 0 // children read in this visit, and the fast ones among them
+	p.pos++   // '{'
+	seen := 0 // children read in this visit
 	visit := sc.nextVisit()
+	sc.stack = append(sc.stack, n)
+	defer func() { sc.stack = sc.stack[:len(sc.stack)-1] }()
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -114,22 +119,15 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		}
 		p.pos++
 		p.ws()
-		child := n.child(key)
-		// A repeated key is read once: the first occurrence wins.
-		if child != nil && sc.nodeSeen[child.id] != visit {
-			sc.nodeSeen[child.id] = visit
-			seen++
-			if child.fast {
-				seenFast++
+		if child := n.child(key); child != nil {
+			if sc.nodeSeen[child.id] != visit {
+				sc.nodeSeen[child.id] = visit
+				seen++
 			}
-			done := seen == len(n.children) || fastOnly && seenFast == n.nfast
-			if err := sc.value(child, trail, canStop && done); err != nil {
+			if err := sc.value(child, trail, canStop && seen == len(n.children)); err != nil {
 				return err
 			}
 			if p.stopped {
-				if fastOnly {
-					sc.markMissed(n, visit)
-				}
 				return nil
 			}
 		} else if err := p.skipValue(); err != nil {
@@ -149,56 +147,43 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			return p.fail("expected ',' or '}' in an object")
 		}
 		p.ws()
-		if seen == len(n.children) || fastOnly && seenFast == n.nfast {
-			if fastOnly {
-				if len(sc.cands) > 0 && sc.lazyNeeded(n, visit) {
-					// Reading on now spares the second, full scan.
-					fastOnly = false
-					continue
-				}
-				sc.markMissed(n, visit)
-			}
-			if canStop {
+		if seen == len(n.children) {
+			if canStop && sc.noRepeat(sc.stack) {
 				p.stopped = true
 				return nil
 			}
-			return p.skipRest(1)
-		}
-	}
-}
-
-// unseenLazy yields the fields under the lazy children of n not seen in this visit.
-func (sc *scratch) unseenLazy(n *pathNode, visit uint32) iter.Seq[int32] {
-	return func(yield func(int32) bool) {
-		for _, c := range n.lazy {
-			if sc.nodeSeen[c.id] != visit {
-				for _, fi := range c.fields {
-					if !yield(fi) {
-						return
-					}
-				}
+			if sc.noRepeat(sc.stack[len(sc.stack)-1:]) {
+				return p.skipRest(1)
 			}
 		}
 	}
 }
 
-// lazyNeeded reports whether a triggered pattern checks a field under a lazy child of n
-// not seen in this visit.
-func (sc *scratch) lazyNeeded(n *pathNode, visit uint32) bool {
-	for fi := range sc.unseenLazy(n, visit) {
-		if sc.fieldNeeded[fi] == sc.epoch {
-			return true
+// noRepeat reports whether no child key of the given nodes can occur in the rest of the
+// event: the rest has no backslash, so every string in it is written literally, and no
+// key followed by its closing quote occurs in it. (A hit may be part of a value: the
+// scan then reads on, which is exact, only slower.)
+func (sc *scratch) noRepeat(nodes []*pathNode) bool {
+	p := &sc.p
+	if sc.bsNext < p.pos {
+		if i := bytes.IndexByte(p.data[p.pos:], '\\'); i >= 0 {
+			sc.bsNext = p.pos + i
+		} else {
+			sc.bsNext = len(p.data)
 		}
 	}
-	return false
-}
-
-// markMissed records that the lazy children of n not seen in this visit may have values
-// that the first scan did not read.
-func (sc *scratch) markMissed(n *pathNode, visit uint32) {
-	for fi := range sc.unseenLazy(n, visit) {
-		sc.fieldMissed[fi] = sc.epoch
+	if sc.bsNext < len(p.data) {
+		return false
 	}
+	rest := p.data[p.pos:]
+	for _, n := range nodes {
+		for _, k := range n.needles {
+			if bytes.Index(rest, k) >= 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
@@ -309,9 +294,6 @@ const (
 	swarHi    = 0x8080808080808080
 	swarQuote = 0x2222222222222222 // '"' in every byte
 	swarBack  = 0x5c5c5c5c5c5c5c5c // '\\' in every byte
-	// A byte c is one of '[', ']', '{', '}' (or 'Y', '_', 'y', DEL) iff c|0x26 == 0x7f.
-	swarBracket = 0x2626262626262626
-	swarDel     = 0x7f7f7f7f7f7f7f7f
 )
 
 // zeroIn sets the high bit of the bytes that are zero in a or in b. The lowest one set is
@@ -408,59 +390,114 @@ func (p *scanner) literal() error {
 	return nil
 }
 
-// structural marks the bytes skipRest must look at.
-var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+const (
+	swar7f    = 0x7f7f7f7f7f7f7f7f
+	swarSpace = 0x2020202020202020
+	swarOpen  = 0x7b7b7b7b7b7b7b7b // '{', and '[' | 0x20
+	swarClose = 0x7d7d7d7d7d7d7d7d // '}', and ']' | 0x20
+)
+
+// zeroBytes sets the high bit of exactly the bytes of x that are zero.
+func zeroBytes(x uint64) uint64 { return ^((x&swar7f + swar7f) | x | swar7f) }
 
 // skipRest skips containers by counting brackets, starting depth levels deep (0 when
 // p.pos is at the opening bracket). Skipped content is checked only for string and
-// bracket structure, not fully validated: that is what keeps skipping fast.
+// bracket structure, not fully validated: that is what keeps skipping fast. It goes
+// eight bytes at a time: a prefix XOR of the quotes marks the bytes inside strings, the
+// brackets outside them are counted, and only a word in which the depth may reach zero,
+// or that holds a backslash, is looked at byte by byte.
 func (p *scanner) skipRest(depth int) error {
 	d := p.data
 	i := p.pos
-	run := 0 // non-structural bytes in a row
-	for i < len(d) {
-		c := d[i]
-		if !structural[c] {
-			i++
-			if run++; run < 4 {
-				continue
-			}
-			// A long run (numbers, spaces): eight bytes at a time to the next byte that
-			// may be structural, a quote or a byte c with c|0x26 == 0x7f, which holds for
-			// the four brackets (and for 'Y', '_', 'y' and DEL, which then take the byte
-			// path). Short runs, such as `":"` between strings, stay on the byte path.
-			for i+8 <= len(d) {
-				v := binary.LittleEndian.Uint64(d[i:])
-				if m := zeroIn(v^swarQuote, (v|swarBracket)^swarDel); m != 0 {
-					i += bits.TrailingZeros64(m) >> 3
-					break
+	in := false // inside a string
+	for i+8 <= len(d) {
+		v := binary.LittleEndian.Uint64(d[i:])
+		if zeroBytes(v^swarBack) != 0 {
+			end := i + 8
+			for i < end {
+				c := d[i]
+				i++
+				if in {
+					switch c {
+					case '\\':
+						i++
+					case '"':
+						in = false
+					}
+					continue
 				}
-				i += 8
+				switch c {
+				case '"':
+					in = true
+				case '{', '[':
+					depth++
+				case '}', ']':
+					if depth--; depth <= 0 {
+						p.pos = i
+						return nil
+					}
+				}
 			}
-			run = 0
 			continue
 		}
-		run = 0
+		q := zeroBytes(v^swarQuote) >> 7 // 1 in each quote byte
+		par := q ^ q<<8
+		par ^= par << 16
+		par ^= par << 32
+		if in {
+			par ^= swarLo
+		}
+		outside := ^(par << 7) & swarHi
+		lower := v | swarSpace
+		open := zeroBytes(lower^swarOpen) & outside
+		closing := zeroBytes(lower^swarClose) & outside
+		in = par>>56 != 0
+		if nc := bits.OnesCount64(closing); nc < depth || closing == 0 {
+			depth += bits.OnesCount64(open) - nc
+			i += 8
+			continue
+		}
+		for k := range 8 {
+			bit := uint64(0x80) << (8 * k)
+			if open&bit != 0 {
+				depth++
+			} else if closing&bit != 0 {
+				if depth--; depth <= 0 {
+					p.pos = i + k + 1
+					return nil
+				}
+			}
+		}
+		i += 8
+	}
+	for i < len(d) {
+		c := d[i]
+		i++
+		if in {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				in = false
+			}
+			continue
+		}
 		switch c {
 		case '"':
-			end, _, err := p.stringEnd(i + 1)
-			if err != nil {
-				return err
-			}
-			i = end + 1
+			in = true
 		case '{', '[':
 			depth++
-			i++
-		default:
-			depth--
-			i++
-			if depth <= 0 {
+		case '}', ']':
+			if depth--; depth <= 0 {
 				p.pos = i
 				return nil
 			}
 		}
 	}
-	p.pos = i
+	p.pos = min(i, len(d))
+	if in {
+		return p.fail("unterminated string")
+	}
 	return p.fail("unexpected end inside a container")
 }
 
