@@ -64,13 +64,16 @@
 //
 // # Events
 //
-// An event must be a JSON object. Reading stops as soon as every key that is needed has
-// been seen (see above), and values that no pattern names are skipped by counting
-// brackets. So an error is returned only for JSON that is invalid in the part that
-// was read: garbage after the last interesting key, or inside a skipped value (other than
-// broken strings and unbalanced brackets), goes unreported. In an event object a repeated
-// key is read once: the first occurrence wins. Arrays nested more than 1000 deep on a
-// named path are an error.
+// An event must be a JSON object. Values that no pattern names are skipped by counting
+// brackets. Every occurrence of a repeated key is a value of its field, as in
+// event-ruler (the occurrences are alternatives like an array's elements, but not
+// separated from each other: {"a":{"b":1,"c":2},"a":{"b":3,"c":4}} matches
+// {"a":{"b":[1],"c":[4]}}). Reading stops early once every named key has been seen and
+// the rest of the event cannot hold another one (no backslash in it, no named key
+// followed by its quote); so an error is returned only for JSON that is invalid in the
+// part that was read: garbage after that point, or inside a skipped value (other than
+// broken strings and unbalanced brackets), goes unreported. Arrays nested more than 1000
+// deep on a named path are an error.
 //
 // # Ids
 //

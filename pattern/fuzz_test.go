@@ -42,6 +42,9 @@ func FuzzAdd(f *testing.F) {
 		}
 	}
 	f.Add(iamSeedPattern)
+	f.Add(`{"n":[37.807807921694092,{"numeric":[">",0,"<=",1e308]}],"s":[{"equals-ignore-case":"straße"}]}`)
+	f.Add(`{"a.b":["10.0.0.1"],"a":{"b.c":[{"cidr":"10.0.0.0/31"}]},"x":[{"anything-but":{"prefix":["a","b"]}},{"exactly":"y"}]}`)
+	f.Add("{\n  \"a\": [\"x\",]\n}")
 	f.Add(strings.Repeat(`{"a":`, 2000) + `["x"]` + strings.Repeat(`}`, 2000))
 	f.Add(`{"a":[` + strings.Repeat(`"x",`, 5000) + `"y"]}`)
 	f.Add(`{"$or":[` + strings.Repeat(`{"$or":[{"a":["1"]},`, 30) + `{"b":["2"]}` + strings.Repeat(`]},{"c":["3"]}`, 30) + `]}`)
@@ -158,7 +161,8 @@ func refMatch(obj map[string]any) (exact, prefix, absent, ok bool) {
 }
 
 // hasDuplicateKeys reports whether any object in a valid JSON text repeats a key:
-// encoding/json keeps the last value, a scanning matcher may keep the first.
+// encoding/json keeps the last value, the matcher takes every occurrence (as event-ruler
+// does), so the encoding/json reference cannot judge such an event.
 func hasDuplicateKeys(data []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
@@ -240,6 +244,9 @@ func FuzzMatch(f *testing.F) {
 	f.Add([]byte(`{"detail":{"state":"` + strings.Repeat("\\u00e9", 500) + `"}}`))
 	f.Add([]byte("{\"a\":\"x\xff\xfe\",\"\xc3\x28\":\"running\"}"))
 	f.Add([]byte(`{"a":"x","a":"y"}`))
+	f.Add([]byte(`{"a":"y","b":{"c":[1,2]},"\u0061":"x"}`))
+	f.Add([]byte(`{"n":37.807807921694092,"m":0.10000000000000001,"k":9007199254740993,"ip":"010.0.0.1","ip6":"::ffff:a00:1"}`))
+	f.Add([]byte(`{"s":"STRASSE","k":"\u212a","sigma":"ς","detail.eventName":"CreateUser"}`))
 	f.Add([]byte(`{"price":1e400,"x":-0,"n":0.1e-400}`))
 	f.Fuzz(func(t *testing.T, ev []byte) {
 		m, err := fuzzMatcher()

@@ -96,13 +96,24 @@ func decodeRecord(detail json.RawMessage) (*record, error) {
 	// whole: nothing but space follows the record (the fast path in envelopeRecord needs it)
 	rest := detail[d.InputOffset():]
 	whole := len(bytes.TrimLeft(rest, " \t\r\n")) == 0
+	if hasRepeatedKey(detail[:d.InputOffset()]) {
+		merged, err := decodeRepeated(detail[:d.InputOffset()])
+		if err != nil {
+			return nil, fmt.Errorf("decode record: %w", err)
+		}
+		m = merged
+	}
 	return &record{raw: detail, m: m, whole: whole}, nil
 }
 
 // lookup follows a dotted path; array elements are addressed by index ("resources.0.ARN").
 func (r *record) lookup(path string) any {
-	var cur any = r.m
-	for seg := range strings.SplitSeq(path, ".") {
+	return lookupPath(r.m, path)
+}
+
+func lookupPath(cur any, path string) any {
+	for {
+		seg, rest, more := strings.Cut(path, ".")
 		switch v := cur.(type) {
 		case map[string]any:
 			cur = v[seg]
@@ -112,14 +123,16 @@ func (r *record) lookup(path string) any {
 				return nil
 			}
 			cur = v[i]
+		case repeated:
+			return lookupRepeated(v, path)
 		default:
 			return nil
 		}
-		if cur == nil {
-			return nil
+		if cur == nil || !more {
+			return cur
 		}
+		path = rest
 	}
-	return cur
 }
 
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
@@ -135,6 +148,8 @@ func scalarText(v any) string {
 		return v.String()
 	case bool:
 		return strconv.FormatBool(v)
+	case repeated:
+		return repeatedText(v)
 	}
 	return ""
 }
