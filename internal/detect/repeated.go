@@ -172,4 +172,3 @@ func repeatedText(r repeated) string {
 	}
 	return strings.Join(parts, repeatedKeySep)
 }
-
