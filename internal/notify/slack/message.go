@@ -40,6 +40,9 @@ type Message struct {
 	Attachments []slack.Attachment `json:"attachments"`
 	UnfurlLinks bool               `json:"unfurl_links"`
 	UnfurlMedia bool               `json:"unfurl_media"`
+	// Metadata names the delivery (Web API only), so that after a crash or a lost answer
+	// the channel's history can tell whether the message was posted.
+	Metadata *Metadata `json:"metadata,omitempty"`
 }
 
 // Style says how messages look; zero values are fine.

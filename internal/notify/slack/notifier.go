@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
@@ -32,23 +31,15 @@ type Options struct {
 	ThreadTTL time.Duration
 }
 
-// Notifier posts findings to Slack.
-type Notifier struct {
-	o Options
-
-	mu      sync.Mutex
-	threads map[string]thread // group → thread of the first message (Web API)
-}
-
-type thread struct {
-	ts   string
-	when time.Time
-}
+// Notifier posts findings to an incoming webhook.
+type Notifier struct{ o Options }
 
 var _ notify.Notifier = (*Notifier)(nil)
 
-// New checks the options and returns a Notifier.
-func New(o Options) (*Notifier, error) {
+// New checks the options and returns the notifier they ask for: a *Notifier for a
+// webhook, an *API for the Web API (which threads repeats, and can tell after a lost
+// answer whether a message arrived).
+func New(o Options) (notify.Notifier, error) {
 	switch {
 	case o.WebhookURL != "" && o.Token != "":
 		return nil, errors.New("slack: set a webhook URL or a token, not both")
@@ -80,46 +71,18 @@ func New(o Options) (*Notifier, error) {
 	if o.ThreadTTL <= 0 {
 		o.ThreadTTL = 24 * time.Hour
 	}
-	return &Notifier{o: o, threads: map[string]thread{}}, nil
+	if o.Token != "" {
+		return &API{o: o, threads: map[string]thread{}}, nil
+	}
+	return &Notifier{o: o}, nil
 }
 
-// Notify posts one alert, or one summary of repeats: through the Web API a summary goes
-// into the thread of the group's first message when there is one.
+// Notify posts one alert, one summary of repeats, or one digest.
 func (n *Notifier) Notify(ctx context.Context, fs ...*finding.Finding) (bool, error) {
 	if len(fs) == 0 {
 		return false, nil
 	}
-	msg := Build(n.o.Style, fs...)
-	if n.o.WebhookURL != "" {
-		return n.postWebhook(ctx, msg)
-	}
-	key := fs[0].GroupKey()
-	if !finding.SameGroup(fs) {
-		key = "" // a digest belongs to no thread
-	}
-	n.mu.Lock()
-	th, ok := n.threads[key]
-	if ok && n.o.Now().Sub(th.when) < n.o.ThreadTTL {
-		msg.ThreadTS = th.ts
-	}
-	n.mu.Unlock()
-	msg.Channel = n.o.Channel
-	ts, retry, err := n.postAPI(ctx, msg)
-	if err != nil {
-		return retry, err
-	}
-	if msg.ThreadTS == "" && ts != "" && key != "" {
-		n.mu.Lock()
-		now := n.o.Now()
-		for k, t := range n.threads {
-			if now.Sub(t.when) >= n.o.ThreadTTL {
-				delete(n.threads, k)
-			}
-		}
-		n.threads[key] = thread{ts: ts, when: now}
-		n.mu.Unlock()
-	}
-	return false, nil
+	return n.postWebhook(ctx, Build(n.o.Style, fs...))
 }
 
 // webhookReasons are the plain-text answers of incoming webhooks; the permanent ones
@@ -156,49 +119,6 @@ func (n *Notifier) postWebhook(ctx context.Context, msg Message) (bool, error) {
 		ne.Reason = "unexpected_answer"
 	}
 	return retry, fmt.Errorf("slack webhook: %w", err)
-}
-
-// transientAPI are Web API errors worth retrying; every other ok:false is permanent.
-var transientAPI = map[string]bool{
-	"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
-	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true,
-}
-
-func (n *Notifier) postAPI(ctx context.Context, msg Message) (ts string, retry bool, _ error) {
-	body, err := Encode(msg)
-	if err != nil {
-		return "", false, err
-	}
-	h := http.Header{"Authorization": {"Bearer " + n.o.Token}}
-	resp, err := notify.Post(ctx, n.o.Client, n.o.APIURL+"chat.postMessage", h, body)
-	if err != nil {
-		retry, err := notify.NetworkError(err)
-		return "", retry, fmt.Errorf("slack chat.postMessage: %w", err)
-	}
-	if resp.Status != http.StatusOK {
-		retry, err := notify.StatusError(resp, "", n.o.Now())
-		return "", retry, fmt.Errorf("slack chat.postMessage: %w", err)
-	}
-	var r struct {
-		OK    bool   `json:"ok"`
-		Error string `json:"error"`
-		TS    string `json:"ts"`
-	}
-	if err := json.Unmarshal(resp.Body, &r); err != nil {
-		return "", true, fmt.Errorf("slack chat.postMessage: %w", &notify.Error{Reason: "bad_answer", Err: fmt.Errorf("unreadable answer: %s", notify.Snippet(resp.Body))})
-	}
-	if !r.OK {
-		reason := r.Error
-		if reason == "" {
-			reason = "unknown_error"
-		}
-		e := &notify.Error{Reason: reason, Err: errors.New("ok:false")}
-		if reason == "ratelimited" {
-			e.RetryAfter = notify.ParseRetryAfter(resp.Header.Get("Retry-After"), n.o.Now())
-		}
-		return "", transientAPI[reason], fmt.Errorf("slack chat.postMessage: %w", e)
-	}
-	return r.TS, false, nil
 }
 
 // Encode is the JSON Slack receives. Without HTML escaping: the mrkdwn entities we wrote

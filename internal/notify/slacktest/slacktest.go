@@ -6,12 +6,16 @@
 package slacktest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,11 +24,13 @@ import (
 
 // Received is one accepted message.
 type Received struct {
-	Path     string // webhook path, or "/api/chat.postMessage"
-	Channel  string // Web API only
-	ThreadTS string
-	TS       string // the ts the server gave it (Web API)
-	Body     []byte
+	Path      string // webhook path, or "/api/chat.postMessage"
+	Channel   string // Web API only: the channel's id
+	ThreadTS  string
+	TS        string // the ts the server gave it (Web API)
+	Body      []byte
+	Metadata  json.RawMessage // message metadata, as posted (Web API)
+	ChannelAs string          // the channel as the request named it (name or id)
 }
 
 // Fault is a scripted answer for the next matching request.
@@ -34,9 +40,15 @@ type Fault struct {
 	RetryAfter string // Retry-After header value, if any
 	// Hang makes the server wait this long (or until the client gives up) before answering.
 	Hang time.Duration
+	// Lose accepts the message as usual, then loses the answer: the server hangs until the
+	// client gives up (or Hang passes), as when a connection drops after Slack posted.
+	Lose bool
 }
 
-// Server is a Slack-like test server. Configure it before sending.
+// Server is a Slack-like test server. Configure it before sending. Channels have ids
+// ("C" and a number) and names ("#alerts"); chat.postMessage takes either,
+// conversations.history and conversations.replies take the id, conversations.list lists
+// both. The Web API keeps what it accepted as the channel's history, with metadata.
 type Server struct {
 	*httptest.Server
 
@@ -53,7 +65,7 @@ type Server struct {
 	faults   []Fault
 	revoked  map[string]bool
 	archived map[string]bool
-	channels map[string]bool
+	channels map[string]string // name → id
 	buckets  map[string]*bucket
 	seq      int
 	requests int
@@ -68,7 +80,7 @@ type bucket struct {
 func New() *Server {
 	s := &Server{
 		Token: "xoxb-test", RetryAfter: "1",
-		revoked: map[string]bool{}, archived: map[string]bool{}, channels: map[string]bool{"#alerts": true},
+		revoked: map[string]bool{}, archived: map[string]bool{}, channels: map[string]string{"#alerts": "C0000001"},
 		buckets: map[string]*bucket{},
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -92,7 +104,14 @@ func (s *Server) Revoke(name string) {
 func (s *Server) AddChannel(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.channels[name] = true
+	s.channels[name] = fmt.Sprintf("C%07d", len(s.channels)+1)
+}
+
+// ChannelID is the id of a known channel.
+func (s *Server) ChannelID(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.channels[name]
 }
 
 func (s *Server) Archive(name string) {
@@ -137,6 +156,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.faults = s.faults[1:]
 	}
 	s.mu.Unlock()
+	if fault != nil && fault.Lose {
+		ctx := r.Context()
+		if fault.Hang > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, fault.Hang)
+			defer cancel()
+		}
+		w = &lostAnswer{ResponseWriter: w, ctx: ctx}
+		fault = nil
+	}
 	if fault != nil {
 		if fault.Hang > 0 {
 			select {
@@ -161,6 +190,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid_request", http.StatusMethodNotAllowed)
 	case api && r.URL.Path == "/api/chat.postMessage":
 		s.postMessage(w, r, body)
+	case api && (r.URL.Path == "/api/conversations.history" || r.URL.Path == "/api/conversations.replies"):
+		s.history(w, r, body)
+	case api && r.URL.Path == "/api/conversations.list":
+		s.list(w, r, body)
 	case strings.HasPrefix(r.URL.Path, "/services/"):
 		s.webhook(w, r, body)
 	default:
@@ -207,24 +240,23 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte
 		return
 	}
 	var m struct {
-		Channel  string `json:"channel"`
-		ThreadTS string `json:"thread_ts"`
+		Channel  string          `json:"channel"`
+		ThreadTS string          `json:"thread_ts"`
+		Metadata json.RawMessage `json:"metadata"`
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
 		apiError(w, "invalid_json")
 		return
 	}
 	s.mu.Lock()
-	known, archived := s.channels[m.Channel], s.archived[m.Channel]
+	id := s.channelID(m.Channel)
+	archived := s.archived[m.Channel] || s.archived[s.channelName(id)]
 	s.mu.Unlock()
 	switch {
-	case m.Channel == "":
-		apiError(w, "channel_not_found")
-		return
 	case archived:
 		apiError(w, "is_archived")
 		return
-	case !known:
+	case id == "":
 		apiError(w, "channel_not_found")
 		return
 	}
@@ -232,7 +264,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte
 		apiError(w, reason)
 		return
 	}
-	if !s.allow(m.Channel) {
+	if !s.allow(id) {
 		w.Header().Set("Retry-After", s.RetryAfter)
 		w.WriteHeader(http.StatusTooManyRequests)
 		json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": "ratelimited"})
@@ -240,11 +272,146 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	s.mu.Lock()
 	s.seq++
-	ts := fmt.Sprintf("1700000000.%06d", s.seq)
-	s.received = append(s.received, Received{Path: r.URL.Path, Channel: m.Channel, ThreadTS: m.ThreadTS, TS: ts, Body: body})
+	ts := fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq%1000000)
+	s.received = append(s.received, Received{Path: r.URL.Path, Channel: id, ChannelAs: m.Channel, ThreadTS: m.ThreadTS, TS: ts,
+		Body: body, Metadata: m.Metadata})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": m.Channel, "ts": ts})
+	json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": id, "ts": ts})
+}
+
+// channelID is the id of a channel given by name or id, or "". Call with s.mu held.
+func (s *Server) channelID(ch string) string {
+	if id, ok := s.channels[ch]; ok {
+		return id
+	}
+	for _, id := range s.channels {
+		if id == ch {
+			return id
+		}
+	}
+	return ""
+}
+
+// channelName is the name of the channel with id. Call with s.mu held.
+func (s *Server) channelName(id string) string {
+	for name, cid := range s.channels {
+		if cid == id {
+			return name
+		}
+	}
+	return ""
+}
+
+// form reads a Web API call's arguments (form-encoded, as Slack takes them) after checking
+// its token; it answers the error itself and returns false.
+func (s *Server) form(w http.ResponseWriter, r *http.Request, body []byte) (url.Values, bool) {
+	if r.Header.Get("Authorization") != "Bearer "+s.Token {
+		apiError(w, "invalid_auth")
+		return nil, false
+	}
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		apiError(w, "invalid_form_data")
+		return nil, false
+	}
+	return v, true
+}
+
+// history answers conversations.history (top-level messages of a channel, newest first)
+// and conversations.replies (a thread: its parent, then the replies), since oldest, with
+// metadata only when include_all_metadata is set, in pages of limit.
+func (s *Server) history(w http.ResponseWriter, r *http.Request, body []byte) {
+	v, ok := s.form(w, r, body)
+	if !ok {
+		return
+	}
+	ch, replies := v.Get("channel"), strings.HasSuffix(r.URL.Path, ".replies")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.channelName(ch) == "" {
+		apiError(w, "channel_not_found") // an id is required: a name is not found
+		return
+	}
+	oldest, _ := strconv.ParseFloat(v.Get("oldest"), 64)
+	limit, _ := strconv.Atoi(v.Get("limit"))
+	if limit <= 0 {
+		limit = 100
+	}
+	from, _ := strconv.Atoi(v.Get("cursor"))
+	type message struct {
+		Type     string          `json:"type"`
+		TS       string          `json:"ts"`
+		ThreadTS string          `json:"thread_ts,omitempty"`
+		Metadata json.RawMessage `json:"metadata,omitempty"`
+	}
+	var all []message
+	for _, m := range s.received {
+		ts, _ := strconv.ParseFloat(m.TS, 64)
+		inThread := m.TS == v.Get("ts") || m.ThreadTS == v.Get("ts")
+		if m.Channel != ch || ts < oldest || (replies && !inThread) || (!replies && m.ThreadTS != "") {
+			continue
+		}
+		msg := message{Type: "message", TS: m.TS, ThreadTS: m.ThreadTS}
+		if v.Get("include_all_metadata") == "true" {
+			msg.Metadata = m.Metadata
+		}
+		all = append(all, msg)
+	}
+	if !replies {
+		slices.Reverse(all)
+	}
+	page := all[min(from, len(all)):min(from+limit, len(all))]
+	out := map[string]any{"ok": true, "messages": page, "has_more": from+limit < len(all)}
+	if from+limit < len(all) {
+		out["response_metadata"] = map[string]string{"next_cursor": strconv.Itoa(from + limit)}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// list answers conversations.list: every channel that is not archived, in pages.
+func (s *Server) list(w http.ResponseWriter, r *http.Request, body []byte) {
+	v, ok := s.form(w, r, body)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	var chans []map[string]string
+	for name, id := range s.channels {
+		if !s.archived[name] {
+			chans = append(chans, map[string]string{"id": id, "name": strings.TrimPrefix(name, "#")})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(chans, func(a, b map[string]string) int { return strings.Compare(a["id"], b["id"]) })
+	limit, _ := strconv.Atoi(v.Get("limit"))
+	if limit <= 0 {
+		limit = 100
+	}
+	from, _ := strconv.Atoi(v.Get("cursor"))
+	out := map[string]any{"ok": true, "channels": chans[min(from, len(chans)):min(from+limit, len(chans))]}
+	next := ""
+	if from+limit < len(chans) {
+		next = strconv.Itoa(from + limit)
+	}
+	out["response_metadata"] = map[string]string{"next_cursor": next}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+// lostAnswer lets the handler accept a message, then drops its answer: it holds the
+// request until ctx ends, and the client sees no answer.
+type lostAnswer struct {
+	http.ResponseWriter
+	ctx context.Context
+}
+
+func (l *lostAnswer) WriteHeader(int) { <-l.ctx.Done() }
+
+func (l *lostAnswer) Write(b []byte) (int, error) {
+	<-l.ctx.Done()
+	return len(b), nil
 }
 
 func (s *Server) allow(key string) bool {
