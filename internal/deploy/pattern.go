@@ -78,7 +78,7 @@ type clause struct {
 
 // Generate turns rules into EventBridge patterns whose union matches at least everything any
 // rule matches: each rule is reduced to its source, detail-type, eventSource and eventName
-// constraints (exact values and prefixes), alternatives ($or) are expanded, clauses with the
+// constraints (exact values and string operators), alternatives ($or) are expanded, clauses with the
 // same source, detail-type and eventSource are merged by uniting their eventNames, and the
 // result is packed into as few patterns of at most MaxSize characters as possible.
 func Generate(rules []Rule, opt Options) ([]Pattern, error) {
@@ -96,7 +96,7 @@ func Generate(rules []Rule, opt Options) ([]Pattern, error) {
 		}
 		all = append(all, cs...)
 	}
-	groups := merge(all)
+	groups := mergeSources(merge(all))
 	var parts []clause
 	for _, g := range groups {
 		split, err := splitToFit(g, opt.MaxSize)
@@ -230,8 +230,9 @@ func dropOr(obj map[string]any) map[string]any {
 }
 
 // matchers returns the canonical JSON of each value in a pattern leaf when every value is an
-// exact string or a prefix; anything else (numbers, anything-but, wildcard, exists, ...) makes
-// the field unconstrained in the pre-filter.
+// exact string or one of EventBridge's string operators (prefix, suffix and their
+// equals-ignore-case forms, equals-ignore-case, wildcard), kept as written; anything else
+// (numbers, anything-but, exists, ...) makes the field unconstrained in the pre-filter.
 func matchers(list []any) ([]string, bool) {
 	if len(list) == 0 {
 		return nil, false
@@ -244,17 +245,44 @@ func matchers(list []any) ([]string, bool) {
 		case bool:
 			out = append(out, strconv.FormatBool(val))
 		case map[string]any:
-			p, ok := val["prefix"].(string)
-			if len(val) != 1 || !ok {
+			m, ok := stringOperator(val)
+			if !ok {
 				return nil, false
 			}
-			b, _ := json.Marshal(map[string]string{"prefix": p})
-			out = append(out, string(b))
+			out = append(out, m)
 		default:
 			return nil, false
 		}
 	}
 	return union(nil, out), true
+}
+
+// stringOperator returns the canonical JSON of {"prefix"|"suffix": s or {"equals-ignore-case": s}},
+// {"equals-ignore-case": s} or {"wildcard": s}.
+func stringOperator(op map[string]any) (string, bool) {
+	if len(op) != 1 {
+		return "", false
+	}
+	for k, v := range op {
+		switch k {
+		case "equals-ignore-case", "wildcard":
+			if _, ok := v.(string); !ok {
+				return "", false
+			}
+		case "prefix", "suffix":
+			if f, isObj := v.(map[string]any); isObj {
+				if _, ok := f["equals-ignore-case"].(string); !ok || len(f) != 1 {
+					return "", false
+				}
+			} else if _, ok := v.(string); !ok {
+				return "", false
+			}
+		default:
+			return "", false
+		}
+	}
+	b, _ := json.Marshal(op) // decoded JSON always re-encodes; keys are sorted
+	return string(b), true
 }
 
 // reduce keeps the main fields when the clause constrains any, else everything it has, else
@@ -427,6 +455,36 @@ func simplify(ms []string) []string {
 	return out
 }
 
+// mergeSources unites clauses that differ only in their eventSource (the same event names of
+// macie and macie2, or of events and eventbridge): the union of the sources with the same names
+// matches exactly what the clauses matched together, in fewer characters.
+func mergeSources(cs []clause) []clause {
+	byKey := map[string]int{}
+	var out []clause
+	for _, c := range cs {
+		if c.values[eventSource] == nil {
+			out = append(out, c)
+			continue
+		}
+		var kb strings.Builder
+		for _, p := range c.paths() {
+			if p != eventSource {
+				kb.WriteString(p + "=" + strings.Join(c.values[p], ",") + "\x01")
+			}
+		}
+		k := kb.String()
+		if i, ok := byKey[k]; ok {
+			g := &out[i]
+			g.values[eventSource] = union(g.values[eventSource], c.values[eventSource])
+			g.rules = union(g.rules, c.rules)
+			continue
+		}
+		byKey[k] = len(out)
+		out = append(out, clause{values: maps.Clone(c.values), rules: slices.Clone(c.rules)})
+	}
+	return out
+}
+
 // splitToFit splits a clause whose pattern is too long into several by its eventNames.
 func splitToFit(c clause, max int) ([]clause, error) {
 	if len(render(c)) <= max {
@@ -454,29 +512,33 @@ func splitToFit(c clause, max int) ([]clause, error) {
 
 // pack combines clauses into patterns with a top-level $or, first fit in generation order.
 func pack(cs []clause, max int) []Pattern {
-	var out []Pattern
-	var cur []clause
-	flush := func() {
-		if len(cur) == 0 {
-			return
+	// first fit: each clause goes into the first pattern it fits in, so a small clause left at
+	// the end fills a gap instead of opening a pattern of its own (the templates have few slots)
+	var groups [][]clause
+	for _, c := range cs {
+		placed := false
+		for i, g := range groups {
+			if len(g) < maxBranches && len(renderAll(append(slices.Clone(g), c))) <= max {
+				groups[i] = append(g, c)
+				placed = true
+				break
+			}
 		}
-		p := Pattern{JSON: renderAll(cur)}
-		for _, c := range cur {
+		if !placed {
+			groups = append(groups, []clause{c})
+		}
+	}
+	out := make([]Pattern, 0, len(groups))
+	for _, g := range groups {
+		p := Pattern{JSON: renderAll(g)}
+		for _, c := range g {
 			p.Rules = union(p.Rules, c.rules)
 			if c.values["source"] == nil && c.values[eventSource] == nil && c.values[eventName] == nil {
 				p.Broad = union(p.Broad, c.rules)
 			}
 		}
 		out = append(out, p)
-		cur = nil
 	}
-	for _, c := range cs {
-		if len(cur) > 0 && (len(cur) >= maxBranches || len(renderAll(append(slices.Clone(cur), c))) > max) {
-			flush()
-		}
-		cur = append(cur, c)
-	}
-	flush()
 	return out
 }
 

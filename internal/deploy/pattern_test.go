@@ -51,6 +51,23 @@ func TestGenerate(t *testing.T) {
 			want: []string{`{"source":["aws.iam"]}`},
 		},
 		{
+			name: "services with the same event names share a clause",
+			rules: []Rule{
+				{"a", `{"detail":{"eventSource":["macie.amazonaws.com"],"eventName":["DisableMacie"]}}`},
+				{"b", `{"detail":{"eventSource":["macie2.amazonaws.com"],"eventName":["DisableMacie"]}}`},
+				{"c", `{"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DisableKey"]}}`},
+			},
+			want: []string{`{"$or":[{"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DisableKey"]}},{"detail":{"eventSource":["macie.amazonaws.com","macie2.amazonaws.com"],"eventName":["DisableMacie"]}}]}`},
+		},
+		{
+			name: "string operators are kept as written",
+			rules: []Rule{
+				{"a", `{"detail":{"userAgent":[{"wildcard":"*kali*"},{"prefix":"stratus-red-team"},{"prefix":{"equals-ignore-case":"s3 browser"}}]}}`},
+				{"b", `{"source":["aws.lambda"],"detail":{"eventName":[{"suffix":"20150331"},{"equals-ignore-case":"addpermission"}]}}`},
+			},
+			want: []string{`{"$or":[{"detail":{"userAgent":[{"prefix":"stratus-red-team"},{"prefix":{"equals-ignore-case":"s3 browser"}},{"wildcard":"*kali*"}]}},{"source":["aws.lambda"],"detail":{"eventName":[{"equals-ignore-case":"addpermission"},{"suffix":"20150331"}]}}]}`},
+		},
+		{
 			name: "anything-but on eventName is not kept",
 			rules: []Rule{
 				{"a", `{"source":["aws.s3"],"detail":{"eventName":[{"anything-but":"GetObject"}]}}`},

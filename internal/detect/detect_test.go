@@ -96,7 +96,7 @@ func TestFindingFields(t *testing.T) {
 		t.Fatalf("policy-version-admin did not fire; got %v", ruleIDs(fs))
 	}
 	f := fs[i]
-	want := "arn:aws:iam::111122223333:user/mallory made a new default version of arn:aws:iam::111122223333:policy/app granting Allow * on *"
+	want := "user/mallory made policy app's default version grant Allow * on *"
 	if f.Title != want {
 		t.Errorf("title\n got %q\nwant %q", f.Title, want)
 	}
@@ -590,6 +590,25 @@ func TestOtherPredicates(t *testing.T) {
 		{"resource-policy-public", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketPolicy":{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*"}]}}}`, false},
 		{"resource-policy-public", `{"eventName":"SetTopicAttributes","requestParameters":{"attributeName":"Policy","attributeValue":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"SNS:Publish\"}]}"}}`, true},
 		{"resource-policy-public", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/alice"},"userAgent":"aws-cli/2.15.0","sourceIPAddress":"203.0.113.10"}`, true},
+		{"not-infrastructure-as-code", `{}`, true},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/ci/gh"},"userAgent":"APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.70.0"}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/PulumiDeployer/s"},"userAgent":"aws-sdk-go-v2/1.30"}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/ops"},"userAgent":"APN/1.0 Ansible/2.16.3 amazon.aws/8.1.0 Boto3/1.34"}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/cfn-exec/AWSCloudFormation"},"sourceIPAddress":"cloudformation.amazonaws.com","userAgent":"cloudformation.amazonaws.com"}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/sc/x"},"sourceIPAddress":"servicecatalog.amazonaws.com"}`, false},
+		{"not-infrastructure-as-code", `{"userIdentity":{"type":"AWSService","invokedBy":"sso.amazonaws.com"}}`, false},
+		{"user-agent-is-not-iac", `{"userAgent":"aws-cli/2.15.0","userIdentity":{"arn":"arn:aws:sts::1:assumed-role/terraform/x"}}`, true},
+		{"user-agent-is-not-iac", `{"userAgent":"Pulumi/3.130 aws-sdk-go/1.55"}`, false},
+		{"user-agent-is-not-iac", `{"userAgent":"cloudformation.amazonaws.com","sourceIPAddress":"cloudformation.amazonaws.com"}`, true},
+		{"policy-allows-admin", `{"eventName":"PutInlinePolicyToPermissionSet","requestParameters":{"inlinePolicy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`, true},
+		{"policy-allows-admin", `{"eventName":"GetFederationToken","requestParameters":{"name":"x","policy":"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`, true},
+		{"policy-allows-admin", `{"eventName":"GetFederationToken","requestParameters":{"name":"x","policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}}`, false},
+		{"policy-allows-admin", `{"eventName":"GetFederationToken","requestParameters":{"name":"x","policyArns":[{"arn":"arn:aws:iam::aws:policy/ReadOnlyAccess"},{"arn":"arn:aws:iam::aws:policy/AdministratorAccess"}]}}`, true},
+		{"policy-allows-admin", `{"eventName":"GetFederationToken","requestParameters":{"name":"x","policyArns":[{"arn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}]}}`, false},
+		{"policy-allows-admin", `{"eventName":"GetFederationToken","requestParameters":{"name":"x","policyArns":"nonsense"}}`, false},
+		{"policy-allows-admin", `{"eventName":"AttachManagedPolicyToPermissionSet","requestParameters":{"managedPolicyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}`, true},
+		{"policy-allows-admin", `{"eventName":"AttachManagedPolicyToPermissionSet","requestParameters":{"managedPolicyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}}`, false},
 	} {
 		r, err := decodeRecord(json.RawMessage(c.rec))
 		if err != nil {

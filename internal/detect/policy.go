@@ -66,6 +66,7 @@ var docPaths = []struct {
 	{"requestParameters.accessPolicies", resourceDoc},
 	{"requestParameters.resourcePolicy", resourceDoc},
 	{"requestParameters.attributes.Policy", resourceDoc},
+	{"requestParameters.inlinePolicy", identityDoc}, // IAM Identity Center permission sets
 }
 
 // docs returns the policy documents of the record, parsing them once.

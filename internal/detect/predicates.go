@@ -36,8 +36,13 @@ var predicates = map[string]Predicate{
 	},
 	"policy-allows-admin": {
 		Doc: "a permission policy in the record has an Allow statement granting `*`, `*:*` or `iam:*` " +
-			"(or NotAction) on Resource `*`",
+			"(or NotAction) on Resource `*`, or the request names the AdministratorAccess managed policy " +
+			"as a session policy (requestParameters.policyArns of GetFederationToken and AssumeRole) or " +
+			"for an IAM Identity Center permission set (requestParameters.managedPolicyArn)",
 		holds: func(r *record) bool {
+			if namesAdminPolicy(r) {
+				return true
+			}
 			for _, d := range r.policyDocs() {
 				if d.kind == trustDoc {
 					continue
@@ -133,6 +138,28 @@ var predicates = map[string]Predicate{
 			return r.str("requestParameters.passwordResetRequired") != "true"
 		},
 	},
+	"not-infrastructure-as-code": {
+		Doc: "the call was not made by infrastructure as code or by AWS itself: the caller is not an AWS " +
+			"service, neither the user agent nor the caller's ARN mentions Terraform, Pulumi or Ansible " +
+			"(in any case), and sourceIPAddress is not cloudformation.amazonaws.com or " +
+			"servicecatalog.amazonaws.com. A user agent is the caller's to choose: rules use this only where " +
+			"Sigma's or Elastic's authors filter the same automation out",
+		holds: func(r *record) bool {
+			if r.str("userIdentity.type") == "AWSService" {
+				return false
+			}
+			switch strings.ToLower(r.str("sourceIPAddress")) {
+			case "cloudformation.amazonaws.com", "servicecatalog.amazonaws.com":
+				return false
+			}
+			return !mentionsIaC(r.str("userAgent")) && !mentionsIaC(r.str("userIdentity.arn"))
+		},
+	},
+	"user-agent-is-not-iac": {
+		Doc: "the user agent does not mention Terraform, Pulumi or Ansible (in any case); narrower than " +
+			"not-infrastructure-as-code, for rules whose sources filter on the user agent alone",
+		holds: func(r *record) bool { return !mentionsIaC(r.str("userAgent")) },
+	},
 	"source-ip-is-public": {
 		Doc: "sourceIPAddress is a global unicast IP address that is not private (RFC 1918, fc00::/7), " +
 			"loopback or link-local; AWS service names such as ec2.amazonaws.com are not IPs. AWS's own " +
@@ -145,6 +172,32 @@ var predicates = map[string]Predicate{
 			return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
 		},
 	},
+}
+
+// namesAdminPolicy reports whether the request names the AdministratorAccess managed policy as
+// a session policy (requestParameters.policyArns of GetFederationToken and AssumeRole*) or for
+// an IAM Identity Center permission set (requestParameters.managedPolicyArn).
+func namesAdminPolicy(r *record) bool {
+	if strings.HasSuffix(r.str("requestParameters.managedPolicyArn"), ":policy/AdministratorAccess") {
+		return true
+	}
+	arns, _ := r.lookup("requestParameters.policyArns").([]any)
+	for _, a := range arns {
+		m, _ := a.(map[string]any)
+		if s, _ := m["arn"].(string); strings.HasSuffix(s, ":policy/AdministratorAccess") {
+			return true
+		}
+	}
+	return false
+}
+
+// iacTools are the infrastructure-as-code tools whose names in a user agent or a role's name
+// mark a call as automation (lower case).
+var iacTools = []string{"terraform", "pulumi", "ansible"}
+
+func mentionsIaC(s string) bool {
+	s = strings.ToLower(s)
+	return slices.ContainsFunc(iacTools, func(t string) bool { return strings.Contains(s, t) })
 }
 
 // mayHaveStar reports whether the bytes could hold a `*` principal: the byte itself, or it

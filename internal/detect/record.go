@@ -375,7 +375,7 @@ var targetPaths = []string{
 	"requestParameters.userName", "requestParameters.roleName", "requestParameters.groupName",
 	"requestParameters.instanceProfileName", "requestParameters.policyArn",
 	"requestParameters.sAMLProviderArn", "requestParameters.openIDConnectProviderArn",
-	"requestParameters.serialNumber", "requestParameters.roleArn", "requestParameters.name",
+	"requestParameters.serialNumber", "requestParameters.virtualMFADeviceName", "requestParameters.roleArn", "requestParameters.name",
 	"requestParameters.trailName", "requestParameters.bucketName", "requestParameters.keyId",
 	"requestParameters.functionName", "requestParameters.detectorId",
 	"requestParameters.configurationRecorderName", "requestParameters.deliveryChannelName",
