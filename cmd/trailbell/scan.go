@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/source/s3"
 )
@@ -53,6 +55,8 @@ type scanFlags struct {
 	noProgress       bool
 	maxInflated      string
 	maxRecord        string
+	stateDir         string
+	tolerance        string
 	notify           notifyFlags // notify.go
 }
 
@@ -70,6 +74,8 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.noProgress, "no-progress", false, "no progress line, even on a terminal")
 	fs.StringVar(&f.maxInflated, "max-inflated", "1GiB", "cut off an input that inflates past this `size` (a gzip bomb): 512MiB, 4GiB, bytes")
 	fs.StringVar(&f.maxRecord, "max-record", "16MiB", "skip a record larger than this `size`; decoding resumes at the next record")
+	fs.StringVar(&f.stateDir, "state-dir", "", "keep the state of rules with memory (thresholds, sequences, first seen, actors) in this `dir`, to carry it from one scan to the next; default: in memory, for this scan only")
+	fs.StringVar(&f.tolerance, "tolerance", "20m", "how late a record may arrive behind newer ones and still be evaluated in order, by rules with memory")
 	f.notify.register(fs)
 }
 
@@ -124,6 +130,27 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return fail("%v", err)
 	}
 
+	tol, err := detect.ParseDuration(f.tolerance)
+	if err != nil || tol <= 0 {
+		return fail("--tolerance %q: want a duration such as 20m", f.tolerance)
+	}
+	var store correlate.Store
+	if f.stateDir != "" {
+		if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+			return fail("--state-dir: %v", err)
+		}
+		bs, err := correlate.OpenBolt(filepath.Join(f.stateDir, app.StateFile))
+		if err != nil {
+			return fail("--state-dir: %v", err)
+		}
+		defer bs.Close()
+		store = bs
+	}
+	memory, err := app.NewMemory(engine, config.State{Tolerance: config.Duration(tol)}, store, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+
 	outTerm := isTerminal(io.out)
 	format := f.format
 	if format == "" {
@@ -155,6 +182,7 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		Paths:    fs.Args(),
 		Stdin:    io.in,
 		Detector: engine,
+		Memory:   memory,
 		Sinks:    sinks,
 		Window:   w,
 		Limits:   lim,

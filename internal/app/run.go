@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/trailbell/trailbell/internal/checkpoint"
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
@@ -71,6 +73,7 @@ type daemon struct {
 	log      *slog.Logger
 	engine   atomic.Pointer[detect.Engine]
 	reader   *ingest.Reader // reads every input with the engine; swapped with it
+	memory   Memory         // detections with memory, state under state_dir
 	pipeline *notify.Pipeline
 	m        *runMetrics
 	silence  *silence
@@ -101,7 +104,18 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	d.engine.Store(eng)
 	d.m.rules.Set(float64(len(eng.Rules())))
-	if d.reader, err = ingest.New(ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: log}); err != nil {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	store, err := correlate.OpenBolt(filepath.Join(cfg.StateDir, StateFile))
+	if err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+	defer store.Close()
+	if d.memory, err = NewMemory(eng, cfg.State, store, reg); err != nil {
+		return err
+	}
+	if d.reader, err = ingest.New(ingest.Options{Detector: eng, Memory: d.memory, Limits: cfg.Run.Limits(), Logger: log}); err != nil {
 		return err
 	}
 
@@ -155,6 +169,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	g.Go(func() error { d.silence.run(gctx, d.raiseSilence); return nil })
 	g.Go(func() error { d.reloads(gctx, o); return nil })
+	g.Go(func() error { d.ticks(gctx); return nil })
 	g.Go(func() error {
 		// The outbox failing stops the daemon: nothing could be accepted any more.
 		select {
@@ -257,6 +272,11 @@ func (d *daemon) reloads(ctx context.Context, o RunOptions) {
 			d.log.Error("reload: keeping the running rules", "err", err)
 			continue
 		}
+		if err := d.memory.Swap(eng); err != nil {
+			d.m.reloads.WithLabelValues("error").Inc()
+			d.log.Error("reload: keeping the running rules", "err", err)
+			continue
+		}
 		if err := d.reader.Swap(eng); err != nil {
 			d.m.reloads.WithLabelValues("error").Inc()
 			d.log.Error("reload: keeping the running rules", "err", err)
@@ -266,6 +286,24 @@ func (d *daemon) reloads(ctx context.Context, o RunOptions) {
 		d.m.rules.Set(float64(len(eng.Rules())))
 		d.m.reloads.WithLabelValues("ok").Inc()
 		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", len(eng.Rules()))
+	}
+}
+
+// ticks evaluates, once a minute, the records of rules with memory that have waited the
+// tolerance by the wall clock: a quiet stream (few new files) still gets its findings.
+func (d *daemon) ticks(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		deliver := func(ctx context.Context, fs []finding.Finding) error { return d.submitter(ctx)(fs) }
+		if err := d.memory.Tick(ctx, deliver); err != nil && ctx.Err() == nil {
+			d.log.Error("detections with memory: evaluating held-back records failed; retried at the next tick", "err", err)
+		}
 	}
 }
 

@@ -26,10 +26,11 @@ import (
 type Detector = ingest.Detector
 
 // ScanMemory is detection with memory in a scan: ingest's Memory, flushed at the end of the
-// backtest, when no more records can come (internal/correlate).
+// backtest, when no more records can come (internal/correlate); Flush hands what it finds to
+// deliver before it stores its state.
 type ScanMemory interface {
 	ingest.Memory
-	Flush(ctx context.Context) ([]finding.Finding, error)
+	Flush(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error
 }
 
 // Sink receives every finding of a scan, in input order. An error stops the scan.
@@ -42,8 +43,9 @@ type ScanOptions struct {
 	Stdin    io.Reader
 	Detector Detector
 	// Memory, when set, is detection with memory: inputs are committed to it in input order
-	// (files in the order given and listed), and it is flushed at the end. Detector must
-	// then be an ingest.Matcher.
+	// (log files in the order of the time in their names, across accounts and regions, when
+	// every input has one; else as given and listed), and it is flushed at the end. Detector
+	// must then be an ingest.Matcher.
 	Memory ScanMemory
 	Sinks  []Sink
 	// Window keeps log files by the time in their key and records by eventTime.
@@ -247,9 +249,12 @@ func Scan(ctx context.Context, o ScanOptions) (*ScanSummary, error) {
 	err = g.Wait()
 	if err == nil && sinkErr == nil && listErr == nil && o.Memory != nil {
 		// the end of the backtest: what Memory still holds back for late records is evaluated
-		var fs []finding.Finding
-		if fs, err = o.Memory.Flush(ctx); err == nil {
+		err = o.Memory.Flush(ctx, func(ctx context.Context, fs []finding.Finding) error {
 			sinkErr = sum.addFindings(ctx, fs, o.Sinks)
+			return sinkErr
+		})
+		if sinkErr != nil {
+			err = nil
 		}
 	}
 	if prog != nil {
@@ -300,6 +305,45 @@ func checkPaths(ctx context.Context, o ScanOptions) (*s3.Source, error) {
 
 // listInputs finds the inputs of every path, in order.
 func listInputs(ctx context.Context, o ScanOptions, src *s3.Source, send func(input) error) (skipped, error) {
+	if o.Memory != nil {
+		// Memory sees records in the order inputs are committed: log files of all accounts
+		// and regions in the order of their times, as they arrive in S3, rather than one
+		// region's days after another's, which would make every other region's records late.
+		var all []input
+		sk, err := listInputsInOrder(ctx, o, src, func(in input) error {
+			all = append(all, in)
+			return nil
+		})
+		if err != nil {
+			return sk, err
+		}
+		sortByKeyTime(all)
+		for _, in := range all {
+			if err := send(in); err != nil {
+				return sk, err
+			}
+		}
+		return sk, nil
+	}
+	return listInputsInOrder(ctx, o, src, send)
+}
+
+// sortByKeyTime orders inputs by the time in their names (CloudTrail log files), when every
+// one has such a time; else it keeps them as given.
+func sortByKeyTime(ins []input) {
+	times := make(map[string]time.Time, len(ins))
+	for _, in := range ins {
+		t, ok := cloudtrail.KeyTime(in.name)
+		if !ok {
+			return
+		}
+		times[in.name] = t
+	}
+	slices.SortStableFunc(ins, func(a, b input) int { return times[a.name].Compare(times[b.name]) })
+}
+
+// listInputsInOrder lists the inputs of every path, in the order given and listed.
+func listInputsInOrder(ctx context.Context, o ScanOptions, src *s3.Source, send func(input) error) (skipped, error) {
 	var sk skipped
 	var local []string
 	flushLocal := func() error {

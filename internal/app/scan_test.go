@@ -332,9 +332,9 @@ type orderInput struct {
 
 func (m *orderMemory) Begin(input string) ingest.MemoryInput { return &orderInput{m: m, name: input} }
 
-func (m *orderMemory) Flush(context.Context) ([]finding.Finding, error) {
+func (m *orderMemory) Flush(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error {
 	m.log = append(m.log, "flush")
-	return []finding.Finding{{Rule: "memory", EventID: "flushed"}}, nil
+	return deliver(ctx, []finding.Finding{{Rule: "memory", EventID: "flushed"}})
 }
 
 func (in *orderInput) Add(e cloudtrail.Event, m detect.Match) error {

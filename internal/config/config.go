@@ -31,6 +31,7 @@ type Config struct {
 	Notify   Notify            `yaml:"notify"`
 	Sources  Sources           `yaml:"sources"` // trailbell run (run.go)
 	Run      Daemon            `yaml:"run"`     // trailbell run (run.go)
+	State    State             `yaml:"state"`   // detections with memory (state.go)
 
 	// dir is the config file's directory, for relative paths.
 	dir string
@@ -372,6 +373,7 @@ func (c *Config) Validate() error {
 	}
 	c.Sources.validate(bad)
 	c.Run.validate(bad)
+	c.State.validate(bad)
 	return errors.Join(errs...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,22 @@ func TestLate(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(h.e.o.Metrics.events.WithLabelValues("late")); n != 1 {
 		t.Errorf("late counted %v", n)
+	}
+}
+
+// TestSwap: a rule reload keeps the state of rules whose settings did not change.
+func TestSwap(t *testing.T) {
+	h := newHarness(t, thresholdRule, Options{})
+	alice := user("alice")
+	h.input("1", denied("a1", t0, alice, "s3.amazonaws.com"), denied("a2", t0, alice, "ec2.amazonaws.com"), denied("a3", t0, alice, "iam.amazonaws.com"))
+	h.input("2", rec("x", t0.Add(time.Hour), "eventName", "Noise")) // a1..a3 evaluated: three of four
+	other := newHarness(t, thresholdRule+strings.TrimPrefix(newTermsRule, "\nrules:\n"), Options{})
+	if err := h.e.Swap(other.det); err != nil {
+		t.Fatal(err)
+	}
+	h.det = other.det
+	fs := append(h.input("3", denied("a4", t0.Add(time.Minute), alice, "kms.amazonaws.com")), h.flush()...)
+	if !slices.Equal(keys(fs), []string{"denied-sweep/a4"}) {
+		t.Errorf("after a reload: %v", keys(fs))
 	}
 }

@@ -98,8 +98,33 @@ type rule struct {
 // New builds the stateful side of det's rules.
 func New(det *detect.Engine, o Options) (*Engine, error) {
 	o.defaults()
-	e := &Engine{det: det, o: o, byID: map[string]*rule{}}
+	e := &Engine{o: o}
 	e.st = newState(e)
+	if err := e.use(det); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Swap evaluates det's rules from now on (a rule reload). A rule whose settings did not
+// change keeps its state; a changed or new one starts afresh.
+func (e *Engine) Swap(det *detect.Engine) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.use(det)
+}
+
+// use builds the rules of det, reusing the tables of unchanged rules.
+func (e *Engine) use(det *detect.Engine) error {
+	old := map[string]stateTable{}
+	for _, r := range e.rules {
+		for _, t := range r.tables() {
+			old[t.tableName()] = t
+		}
+	}
+	var rules []*rule
+	byID := map[string]*rule{}
+	tables := []stateTable{e.st.facts, e.st.inputs}
 	for i := range det.Rules() {
 		d := &det.Rules()[i]
 		if !d.Kind.Stateful() {
@@ -107,25 +132,43 @@ func New(det *detect.Engine, o Options) (*Engine, error) {
 		}
 		r := &rule{idx: i, def: d, steps: d.Steps()}
 		name := d.ID + ":" + shape(d)
-		drop := func() { o.Metrics.dropped(d.ID) }
+		drop := func() { e.o.Metrics.dropped(d.ID) }
 		switch d.Kind {
 		case detect.KindThreshold:
-			r.thr = newTable[tgroup]("r:"+name, o.MaxGroups, e.st.load, drop)
-			e.st.tables = append(e.st.tables, r.thr)
+			r.thr = reuse(old, newTable[tgroup]("r:"+name, e.o.MaxGroups, e.st.load, drop))
 		case detect.KindSequence:
-			r.seq = newTable[sgroup]("r:"+name, o.MaxGroups, e.st.load, drop)
-			e.st.tables = append(e.st.tables, r.seq)
+			r.seq = reuse(old, newTable[sgroup]("r:"+name, e.o.MaxGroups, e.st.load, drop))
 		case detect.KindNewTerms:
-			r.terms = newTable[int64]("t:"+name, o.MaxGroups, e.st.load, drop)
-			r.scopes = newTable[scope]("c:"+name, o.MaxGroups, e.st.load, drop)
-			e.st.tables = append(e.st.tables, r.terms, r.scopes)
+			r.terms = reuse(old, newTable[int64]("t:"+name, e.o.MaxGroups, e.st.load, drop))
+			r.scopes = reuse(old, newTable[scope]("c:"+name, e.o.MaxGroups, e.st.load, drop))
 		default:
-			return nil, fmt.Errorf("rule %s: kind %s", d.ID, d.Kind)
+			return fmt.Errorf("rule %s: kind %s", d.ID, d.Kind)
 		}
-		e.rules = append(e.rules, r)
-		e.byID[d.ID] = r
+		tables = append(tables, r.tables()...)
+		rules = append(rules, r)
+		byID[d.ID] = r
 	}
-	return e, nil
+	e.det, e.rules, e.byID, e.st.tables = det, rules, byID, tables
+	return nil
+}
+
+// reuse returns the table of the same name from old, else t.
+func reuse[V any](old map[string]stateTable, t *table[V]) *table[V] {
+	if o, ok := old[t.name].(*table[V]); ok {
+		return o
+	}
+	return t
+}
+
+// tables are the rule's state tables.
+func (r *rule) tables() []stateTable {
+	switch {
+	case r.thr != nil:
+		return []stateTable{r.thr}
+	case r.seq != nil:
+		return []stateTable{r.seq}
+	}
+	return []stateTable{r.terms, r.scopes}
 }
 
 // shape names a rule's settings, so that state kept for a rule whose settings changed (a
@@ -198,10 +241,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 	}
 	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, creds: m.Credentials, findings: m.Findings, rec: rec}
 	for _, h := range m.Steps {
-		id := in.e.det.Rules()[h.Rule].ID
-		if _, ok := in.e.byID[id]; ok {
-			s.hits = append(s.hits, hit{R: id, S: h.Step})
-		}
+		s.hits = append(s.hits, hit{R: h.Rule, S: h.Step})
 	}
 	if len(s.hits) > 0 && (t == 0 || s.id == "") {
 		in.e.o.Metrics.event("untimed", len(s.hits))

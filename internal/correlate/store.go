@@ -194,11 +194,14 @@ func (t *table[V]) reset() {
 
 func (t *table[V]) cached() int { return len(t.cache) }
 
+func (t *table[V]) tableName() string { return t.name }
+
 // stateTable is what the engine does with every table, whatever its values.
 type stateTable interface {
 	flush(*Batch) error
 	reset()
 	cached() int
+	tableName() string
 }
 
 // key joins field values into a map key; the separator cannot occur in CloudTrail text.

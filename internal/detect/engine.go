@@ -149,8 +149,15 @@ func (e *Engine) Detect(env []byte) ([]finding.Finding, error) {
 	return m.Findings, err
 }
 
-// StepHit names a step of a stateful rule: indexes into Rules() and that rule's Steps().
-type StepHit struct{ Rule, Step int }
+// StepHit names a step of a stateful rule: the rule's id (ids outlive a rule reload, indexes
+// do not) and an index into its Steps().
+type StepHit struct {
+	Rule string
+	Step int
+}
+
+// stepRef is a step hit by index, while matching.
+type stepRef struct{ rule, step int }
 
 // Match is what one envelope matched.
 type Match struct {
@@ -181,7 +188,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 	}
 	// a record matches a handful of rules: on the stack, not allocated per record
 	var hitBuf, exceptedBuf [16]int
-	var stepBuf [8]StepHit
+	var stepBuf [8]stepRef
 	hit, excepted, steps := hitBuf[:0], exceptedBuf[:0], stepBuf[:0]
 	for _, id := range ids {
 		en, ok := e.entries[id]
@@ -192,7 +199,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		case en.exception:
 			excepted = append(excepted, en.rule)
 		case en.step > 0:
-			steps = append(steps, StepHit{Rule: en.rule, Step: en.step - 1})
+			steps = append(steps, stepRef{en.rule, en.step - 1})
 		default:
 			hit = append(hit, en.rule)
 		}
@@ -226,13 +233,13 @@ func (e *Engine) Match(env []byte) (Match, error) {
 	// that matters; ties keep load order.
 	slices.SortStableFunc(out.Findings, func(a, b finding.Finding) int { return cmp.Compare(b.Severity, a.Severity) })
 
-	slices.SortFunc(steps, func(a, b StepHit) int { return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Step, b.Step)) })
+	slices.SortFunc(steps, func(a, b stepRef) int { return cmp.Or(cmp.Compare(a.rule, b.rule), cmp.Compare(a.step, b.step)) })
 	for _, h := range slices.Compact(steps) {
-		if slices.Contains(excepted, h.Rule) {
+		if slices.Contains(excepted, h.rule) {
 			continue
 		}
-		r := &e.rules[h.Rule]
-		st := r.Steps()[h.Step]
+		r := &e.rules[h.rule]
+		st := r.Steps()[h.step]
 		if !predicatesMayHold(r.Predicates, env) || !predicatesMayHold(st.Predicates, env) {
 			continue
 		}
@@ -244,7 +251,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 				continue
 			}
 		}
-		out.Steps = append(out.Steps, h)
+		out.Steps = append(out.Steps, StepHit{Rule: r.ID, Step: h.step})
 	}
 	if rec != nil {
 		out.Record = &Record{rec}

@@ -163,19 +163,19 @@ func TestMatchSteps(t *testing.T) {
 		creds        bool
 	}{
 		{"event rule and a step", `{"eventName": "CreateUser", "eventSource": "iam.amazonaws.com", "readOnly": false}`,
-			[]string{"user-created"}, []StepHit{{1, 0}, {2, 0}}, false},
+			[]string{"user-created"}, []StepHit{{"escalation", 0}, {"region-first-use", 0}}, false},
 		{"threshold step", `{"eventName": "ListUsers", "eventSource": "iam.amazonaws.com", "errorCode": "AccessDenied"}`,
-			nil, []StepHit{{0, 0}}, false},
+			nil, []StepHit{{"denied-sweep", 0}}, false},
 		{"exception turns the step away", `{"eventName": "ListUsers", "eventSource": "iam.amazonaws.com", "errorCode": "AccessDenied", "userIdentity": {"type": "AWSService"}}`,
 			nil, nil, false},
 		{"step predicate holds", `{"eventName": "PutUserPolicy", "eventSource": "iam.amazonaws.com", "requestParameters": {"policyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}`,
-			nil, []StepHit{{1, 2}}, false},
+			nil, []StepHit{{"escalation", 2}}, false},
 		{"step predicate fails", `{"eventName": "PutUserPolicy", "eventSource": "iam.amazonaws.com", "requestParameters": {"policyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"*\"}]}"}}`,
 			nil, nil, false},
 		{"credentials", `{"eventName": "AssumeRole", "eventSource": "sts.amazonaws.com", "responseElements": {"credentials": {"accessKeyId": "ASIA1"}}}`,
 			nil, nil, true},
 		{"failed credentials", `{"eventName": "AssumeRole", "eventSource": "sts.amazonaws.com", "errorCode": "AccessDenied"}`,
-			nil, []StepHit{{0, 0}}, false},
+			nil, []StepHit{{"denied-sweep", 0}}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

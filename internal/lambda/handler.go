@@ -33,10 +33,19 @@ type Objects interface {
 	Open(ctx context.Context, bucket, key string) (io.ReadCloser, error)
 }
 
+// Ticker evaluates what detections with memory hold back once the tolerance has passed by
+// the wall clock (correlate.Engine), handing its findings to deliver before storing its state.
+type Ticker interface {
+	Tick(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error
+}
+
 // Handler is the Lambda function. Dedupe is optional: without it delivery is at-least-once
 // and a redelivered message may alert twice.
 type Handler struct {
-	Reader    *ingest.Reader // decoding and detection (ingest)
+	Reader *ingest.Reader // decoding and detection (ingest)
+	// Memory, when set, is told of scheduled invocations (an EventBridge schedule every few
+	// minutes): a quiet stream's held-back records are evaluated then.
+	Memory    Ticker
 	Deliverer Deliverer
 	Objects   Objects // needed only for log-file notifications
 	Dedupe    *Dedupe
@@ -82,6 +91,7 @@ var ErrUnknownPayload = errors.New("unrecognised payload: want an EventBridge ev
 // is decoded only by the branch that takes it.
 type payload struct {
 	DetailType *string `json:"detail-type"`
+	Source     string  `json:"source"`
 	Records    []struct {
 		EventSource    string `json:"eventSource"` // SQS and S3 records
 		SNSEventSource string `json:"EventSource"` // SNS records
@@ -116,6 +126,10 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return nil, fmt.Errorf("%w: %w", ErrUnknownPayload, err)
 	}
 	switch {
+	case p.DetailType != nil && *p.DetailType == "Scheduled Event" && p.Source == "aws.events":
+		var st Result
+		err := h.tick(ctx, &st)
+		return st, err
 	case p.DetailType != nil:
 		var st Result
 		err := h.message(ctx, raw, "event "+eventID(raw), &st)
@@ -221,6 +235,17 @@ func (h *Handler) message(ctx context.Context, body []byte, origin string, st *R
 		return derr
 	}
 	return errors.Join(err, verdict)
+}
+
+// tick is a scheduled invocation: detections with memory evaluate the records that waited
+// the tolerance, and their findings are delivered before the state moves on.
+func (h *Handler) tick(ctx context.Context, st *Result) error {
+	if h.Memory == nil {
+		return nil
+	}
+	return h.Memory.Tick(ctx, func(ctx context.Context, fs []finding.Finding) error {
+		return h.deliver(ctx, fs, "scheduled evaluation", st)
+	})
 }
 
 func firstProblem(f finding.Finding) string {

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/correlate/dynamo"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
@@ -32,6 +34,8 @@ type Env struct {
 	ConfigPath         string // TRAILBELL_CONFIG: YAML file in the package
 	ConfigSSM          string // TRAILBELL_CONFIG_SSM: SSM parameter holding the YAML
 	DedupeTable        string // TRAILBELL_DEDUPE_TABLE: optional DynamoDB table
+	// TRAILBELL_STATE_TABLE: DynamoDB table of detections with memory (or state.dynamodb_table).
+	StateTable string
 	// TRAILBELL_DISABLE_RULES: comma-separated ids of built-in rules to turn off.
 	DisableRules []string
 	// TRAILBELL_S3_PATH_STYLE=true: path-style S3 addressing (an S3 stand-in in tests).
@@ -46,6 +50,7 @@ func EnvFrom(getenv func(string) string) Env {
 		ConfigPath:         getenv("TRAILBELL_CONFIG"),
 		ConfigSSM:          getenv("TRAILBELL_CONFIG_SSM"),
 		DedupeTable:        getenv("TRAILBELL_DEDUPE_TABLE"),
+		StateTable:         getenv("TRAILBELL_STATE_TABLE"),
 		S3PathStyle:        getenv("TRAILBELL_S3_PATH_STYLE") == "true",
 	}
 	if v := getenv("TRAILBELL_DISABLE_RULES"); v != "" {
@@ -214,7 +219,18 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if h.Reader, err = ingest.New(ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: logger}); err != nil {
+	io := ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: logger}
+	if table := cmp.Or(env.StateTable, cfg.State.DynamoDBTable); table != "" {
+		store := &dynamo.Store{Client: dynamodb.NewFromConfig(awsCfg), Table: table}
+		mem, err := app.NewMemory(eng, cfg.State, store, nil)
+		if err != nil {
+			return nil, err
+		}
+		io.Memory, h.Memory = mem, mem
+	} else if n := stateful(eng); n > 0 && logger != nil {
+		logger.Warn("no state table (TRAILBELL_STATE_TABLE): rules with memory are off and actors are not followed", "rules", n)
+	}
+	if h.Reader, err = ingest.New(io); err != nil {
 		return nil, err
 	}
 	// Build once now so that a broken configuration or secret fails the start loudly.
@@ -230,6 +246,17 @@ func Setup(ctx context.Context, getenv func(string) string, logger *slog.Logger)
 	p.Close()
 	h.Deliverer = PipelineDeliverer{New: build}
 	return h, nil
+}
+
+// stateful counts the rules that need memory.
+func stateful(eng *detect.Engine) int {
+	n := 0
+	for _, r := range eng.Rules() {
+		if r.Kind.Stateful() {
+			n++
+		}
+	}
+	return n
 }
 
 // engine compiles the rules the configuration's run section selects (the built-in pack
