@@ -48,3 +48,19 @@ func TestReadmeCoverage(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinRunbooksAndTitles: every built-in rule tells on-call what to check and how to undo
+// it, and its title names people and things briefly: full ARNs ({principal}, {target},
+// {policy}) belong in the alert's fields, not in its header.
+func TestBuiltinRunbooksAndTitles(t *testing.T) {
+	for _, r := range builtin(t) {
+		if strings.TrimSpace(r.Runbook) == "" {
+			t.Errorf("%s: rule %s has no runbook", r.File, r.ID)
+		}
+		for _, arn := range []string{"{principal}", "{target}", "{policy}"} {
+			if strings.Contains(r.Title, arn) {
+				t.Errorf("%s: rule %s's title uses %s (a full ARN); use {who}, {targetName} or {policyName}", r.File, r.ID, arn)
+			}
+		}
+	}
+}
