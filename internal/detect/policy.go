@@ -463,17 +463,23 @@ var crossAccountKeys = map[string]bool{
 	"aws:principalarn": true, "aws:sourcearn": true,
 }
 
-// otherAccounts lists the AWS accounts other than own that an Allow statement lets in: by
-// principal (an account id or an ARN in it), or, for a `*` principal, by a condition that
-// names the caller's or source's account. CloudFront origin access identities and service
-// principals are not accounts.
+// otherAccounts lists the AWS accounts other than own (and the one its resources' ARNs name)
+// that an Allow statement lets in: by principal (an account id or an ARN in it), or, for a `*`
+// principal, by a condition that names the caller's or source's account. CloudFront origin
+// access identities and service principals are not accounts.
 func (s statement) otherAccounts(own string) []string {
 	if !s.allow || s.notPrincipal {
 		return nil
 	}
+	// the resource's own account shows in its ARN (an SNS topic's, say); it is not another
+	// account even when the record says little of where it comes from
+	owners := []string{own}
+	for _, res := range s.resources {
+		owners = append(owners, accountOf(res))
+	}
 	var out []string
 	add := func(a string) {
-		if cloudtrail.IsAccountID(a) && a != own && !slices.Contains(out, a) {
+		if cloudtrail.IsAccountID(a) && !slices.Contains(owners, a) && !slices.Contains(out, a) {
 			out = append(out, a)
 		}
 	}

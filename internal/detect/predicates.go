@@ -98,7 +98,8 @@ var predicates = map[string]Predicate{
 		maybe: mayBePublic,
 	},
 	"resource-policy-other-account": {
-		Doc: "a resource policy in the record lets in an AWS account other than the record's: a " +
+		Doc: "a resource policy in the record lets in an AWS account other than the record's (or the " +
+			"one its Resource ARNs name): a " +
 			"principal in it, or `*` with a condition naming it (aws:PrincipalAccount, " +
 			"aws:SourceAccount, aws:SourceArn, kms:CallerAccount ...); CloudFront identities and " +
 			"service principals are not accounts",
