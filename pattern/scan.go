@@ -412,46 +412,52 @@ func (p *scanner) skipRest(depth int) error {
 	in := false // inside a string
 	for i+8 <= len(d) {
 		v := binary.LittleEndian.Uint64(d[i:])
-		if zeroBytes(v^swarBack) != 0 {
-			end := i + 8
-			for i < end {
-				c := d[i]
-				i++
-				if in {
-					switch c {
-					case '\\':
-						i++
-					case '"':
-						in = false
-					}
-					continue
-				}
-				switch c {
-				case '"':
-					in = true
-				case '{', '[':
-					depth++
-				case '}', ']':
-					if depth--; depth <= 0 {
-						p.pos = i
-						return nil
-					}
-				}
-			}
-			continue
-		}
-		q := zeroBytes(v^swarQuote) >> 7 // 1 in each quote byte
-		par := q ^ q<<8
-		par ^= par << 16
-		par ^= par << 32
-		if in {
-			par ^= swarLo
-		}
-		outside := ^(par << 7) & swarHi
+		q := zeroBytes(v ^ swarQuote)
 		lower := v | swarSpace
-		open := zeroBytes(lower^swarOpen) & outside
-		closing := zeroBytes(lower^swarClose) & outside
-		in = par>>56 != 0
+		open := zeroBytes(lower ^ swarOpen)
+		closing := zeroBytes(lower ^ swarClose)
+		if q != 0 || in {
+			// backslashes matter inside strings only
+			if zeroBytes(v^swarBack) != 0 {
+				end := i + 8
+				for i < end {
+					c := d[i]
+					i++
+					if in {
+						switch c {
+						case '\\':
+							i++
+						case '"':
+							in = false
+						}
+						continue
+					}
+					switch c {
+					case '"':
+						in = true
+					case '{', '[':
+						depth++
+					case '}', ']':
+						if depth--; depth <= 0 {
+							p.pos = i
+							return nil
+						}
+					}
+				}
+				continue
+			}
+			par := q >> 7 // 1 in each quote byte, then the parity of the quotes up to each byte
+			par ^= par << 8
+			par ^= par << 16
+			par ^= par << 32
+			if in {
+				par ^= swarLo
+			}
+			outside := ^(par << 7) & swarHi
+			open &= outside
+			closing &= outside
+			in = par>>56 != 0
+		}
 		if nc := bits.OnesCount64(closing); nc < depth || closing == 0 {
 			depth += bits.OnesCount64(open) - nc
 			i += 8
