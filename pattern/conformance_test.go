@@ -865,8 +865,8 @@ func genDiffPattern(r *rand.Rand, events []any, arrays []arrayAt) (diffPattern, 
 			sub, v, ok = randomLeaf(r, el)
 			path = append(slices.Clone(inArray.path), sub...)
 		}
-		if !ok || slices.ContainsFunc(path, func(k string) bool { return strings.Contains(k, ".") }) {
-			continue // a key with a dot is a nested path in a pattern, unread in an event
+		if !ok || slices.ContainsFunc(path, func(k string) bool { return k == "" || strings.Contains(k, ".") }) {
+			continue // a key with a dot is a nested path in a pattern, unread in an event; an empty last step is not read
 		}
 		c, ok := genCond(r, path, v, events)
 		if !ok {

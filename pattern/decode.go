@@ -37,16 +37,7 @@ func (r *jreader) fail(format string, args ...any) error {
 	return syntaxError(r.data, r.pos, format, args...)
 }
 
-func (r *jreader) ws() {
-	for r.pos < len(r.data) {
-		switch r.data[r.pos] {
-		case ' ', '\t', '\n', '\r':
-			r.pos++
-		default:
-			return
-		}
-	}
-}
+func (r *jreader) ws() { r.pos = skipSpace(r.data, r.pos) }
 
 // readPattern reads one JSON value and checks that only white space follows it.
 func readPattern(p string) (*jvalue, error) {

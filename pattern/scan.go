@@ -49,15 +49,19 @@ func (p *scanner) fail(format string, args ...any) error {
 	return &EventError{Offset: p.pos, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (p *scanner) ws() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
+func (p *scanner) ws() { p.pos = skipSpace(p.data, p.pos) }
+
+// skipSpace returns the offset of the first byte at or after i that is not JSON space.
+func skipSpace(d []byte, i int) int {
+	for i < len(d) {
+		switch d[i] {
 		case ' ', '\t', '\n', '\r':
-			p.pos++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 // scanEvent reads the top-level object.
@@ -419,30 +423,10 @@ func (p *scanner) skipRest(depth int) error {
 		if q != 0 || in {
 			// backslashes matter inside strings only
 			if zeroBytes(v^swarBack) != 0 {
-				end := i + 8
-				for i < end {
-					c := d[i]
-					i++
-					if in {
-						switch c {
-						case '\\':
-							i++
-						case '"':
-							in = false
-						}
-						continue
-					}
-					switch c {
-					case '"':
-						in = true
-					case '{', '[':
-						depth++
-					case '}', ']':
-						if depth--; depth <= 0 {
-							p.pos = i
-							return nil
-						}
-					}
+				var closed bool
+				if i, closed = skipBytes(d, i, i+8, &in, &depth); closed {
+					p.pos = i
+					return nil
 				}
 				continue
 			}
@@ -476,35 +460,45 @@ func (p *scanner) skipRest(depth int) error {
 		}
 		i += 8
 	}
-	for i < len(d) {
-		c := d[i]
-		i++
-		if in {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				in = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			in = true
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth--; depth <= 0 {
-				p.pos = i
-				return nil
-			}
-		}
+	i, closed := skipBytes(d, i, len(d), &in, &depth)
+	if closed {
+		p.pos = i
+		return nil
 	}
 	p.pos = min(i, len(d))
 	if in {
 		return p.fail("unterminated string")
 	}
 	return p.fail("unexpected end inside a container")
+}
+
+// skipBytes goes through d[i:end] byte by byte (past end by an escape), following
+// strings and the depth; closed reports that the depth reached zero just before next.
+func skipBytes(d []byte, i, end int, in *bool, depth *int) (next int, closed bool) {
+	for i < end {
+		c := d[i]
+		i++
+		if *in {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				*in = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			*in = true
+		case '{', '[':
+			*depth++
+		case '}', ']':
+			if *depth--; *depth <= 0 {
+				return i, true
+			}
+		}
+	}
+	return i, false
 }
 
 // unescape appends the decoded form of a JSON string body with escapes.

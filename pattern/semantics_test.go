@@ -319,23 +319,28 @@ func TestSemantics(t *testing.T) {
 	for _, g := range semantics {
 		t.Run(g.group, func(t *testing.T) {
 			for _, c := range g.cases {
-				t.Run(c.name, func(t *testing.T) {
-					if err := pattern.Validate(c.pattern); err != nil {
-						t.Fatalf("Validate(%s): %v", c.pattern, err)
-					}
-					for _, ev := range c.match {
-						if !matchOne(t, c.pattern, ev) {
-							t.Errorf("pattern %s\n  should match   %s", c.pattern, ev)
-						}
-					}
-					for _, ev := range c.noMatch {
-						if matchOne(t, c.pattern, ev) {
-							t.Errorf("pattern %s\n  should not match %s", c.pattern, ev)
-						}
-					}
-				})
+				t.Run(c.name, func(t *testing.T) { checkCase(t, c) })
 			}
 		})
+	}
+}
+
+// checkCase checks that the pattern is valid, matches every event of c.match and none
+// of c.noMatch.
+func checkCase(t *testing.T, c semCase) {
+	t.Helper()
+	if err := pattern.Validate(c.pattern); err != nil {
+		t.Fatalf("Validate(%s): %v", c.pattern, err)
+	}
+	for _, ev := range c.match {
+		if !matchOne(t, c.pattern, ev) {
+			t.Errorf("pattern %s\n  should match   %s", c.pattern, ev)
+		}
+	}
+	for _, ev := range c.noMatch {
+		if matchOne(t, c.pattern, ev) {
+			t.Errorf("pattern %s\n  should not match %s", c.pattern, ev)
+		}
 	}
 }
 
