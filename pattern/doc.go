@@ -4,19 +4,16 @@
 //
 // A Matcher indexes the field paths that patterns name. Matching scans the event bytes,
 // looks only at those paths, skips everything else without decoding it, and stops as
-// soon as every key it needs has been seen. Each pattern is split into AND-only
-// alternatives (through $or); of each alternative only one condition, its trigger (the
-// one whose values the fewest other patterns share, preferring paths deep in the event to
-// envelope fields like "source"), is indexed per field: hash maps for exact and
-// equals-ignore-case values, per-length hash maps for prefixes, suffixes and the literal
-// ends of wildcards, per-length maps of CIDR prefixes, lists for numeric ranges and
+// soon as every named key has been seen and none can occur again. Each pattern is split
+// into AND-only alternatives (through $or); of each alternative only one condition, its
+// trigger (the one whose values the fewest other patterns share, preferring paths deep in
+// the event to envelope fields like "source"), is indexed per field: hash maps for exact
+// and case-folded values, per-length hash maps for prefixes, suffixes and the literal ends
+// of wildcards, per-length maps of CIDR prefixes, lists for numeric ranges and
 // anything-but. The other conditions are checked on the recorded values of their fields
 // only when the trigger fires, so patterns that cannot match cost almost nothing, however
-// many share a common value such as "source": ["aws.iam"]. The first scan of an event
-// stops once every trigger path has been seen, but reads on in an object when a trigger
-// that has fired needs one of its fields not seen yet; only when a trigger that fires
-// later needs a field the scan skipped is the event scanned again in full. Nothing is
-// unmarshalled and, in the common case, only the result slice is allocated.
+// many share a common value such as "source": ["aws.iam"]. Nothing is unmarshalled and,
+// in the common case, only the result slice is allocated.
 //
 // # Semantics
 //

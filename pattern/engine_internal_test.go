@@ -85,6 +85,10 @@ func refComparable(text string) (float64, bool) {
 	if err != nil || math.IsInf(f, 0) {
 		return f, false
 	}
+	if mant, exp, _ := strings.Cut(strings.ToLower(text), "e"); strings.Trim(mant, "-0.") == "" {
+		// zero: a BigDecimal when its exponent fits an int (see exponentFits)
+		return 0, len(strings.TrimLeft(strings.TrimLeft(exp, "+-"), "0")) <= 9
+	}
 	a, ok1 := new(big.Rat).SetString(text)
 	b, ok2 := new(big.Rat).SetString(strconv.FormatFloat(f, 'g', -1, 64))
 	return f + 0, ok1 && ok2 && a.Cmp(b) == 0

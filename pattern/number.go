@@ -131,7 +131,8 @@ func (p *scanner) readNumber() ([]byte, error) {
 	switch {
 	case mant == 0:
 		// Only zero digits: a truncated tail cannot follow no significant digit.
-		p.num, p.numExact, p.numOK = 0, true, true // -0 is 0, as in BigDecimal
+		// -0 is 0, as in BigDecimal; an exponent past int32 is no BigDecimal at all
+		p.num, p.numExact, p.numOK = 0, ok, ok
 	case ok && -22 <= exp && exp <= 22:
 		v := float64(mant)
 		if exp >= 0 {
@@ -239,7 +240,7 @@ func (p *scanner) comparable(raw []byte) (float64, bool) {
 		return f, false
 	}
 	if f == 0 {
-		return 0, m == 0
+		return 0, m == 0 && exponentFits(raw)
 	}
 	if m < 1e15 && math.Abs(f) >= 0x1p-1022 {
 		return f, true
@@ -309,10 +310,21 @@ func numberBytes(raw, buf []byte) (float64, bool, []byte) {
 		return f, false, buf
 	}
 	if f == 0 {
-		return 0, isZero(raw), buf
+		return 0, isZero(raw) && exponentFits(raw), buf
 	}
 	buf = strconv.AppendFloat(buf[:0], f, 'e', -1, 64)
 	return f, sameDecimal(raw, buf), buf
+}
+
+// exponentFits reports whether a number's exponent has at most nine digits: Java's
+// BigDecimal, which event-ruler parses numbers with, keeps its scale in an int.
+func exponentFits(raw []byte) bool {
+	i := bytes.IndexAny(raw, "eE")
+	if i < 0 {
+		return true
+	}
+	e := bytes.TrimLeft(bytes.TrimLeft(raw[i+1:], "+-"), "0")
+	return len(e) <= 9
 }
 
 // isZero reports whether a JSON number's digits are all zero.
