@@ -60,9 +60,9 @@ func record(at time.Time, region string, who map[string]any, source, name string
 		"eventSource": source, "eventName": name, "awsRegion": region,
 		"sourceIPAddress": "203.0.113.10", "userAgent": "aws-cli/2.15.0 Python/3.11",
 		"requestParameters": nil, "responseElements": nil,
-		"requestID":  fmt.Sprintf("req-%06d", n),
-		"eventID":    fmt.Sprintf("6d3b0000-0000-4000-8000-%012d", n),
-		"readOnly":   false, "eventType": "AwsApiCall", "managementEvent": true,
+		"requestID": fmt.Sprintf("req-%06d", n),
+		"eventID":   fmt.Sprintf("6d3b0000-0000-4000-8000-%012d", n),
+		"readOnly":  false, "eventType": "AwsApiCall", "managementEvent": true,
 		"recipientAccountId": account,
 	}
 	for k, v := range more {
@@ -71,13 +71,15 @@ func record(at time.Time, region string, who map[string]any, source, name string
 	return r
 }
 
-func at(m, s int) time.Time { return day.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+func at(m, s int) time.Time {
+	return day.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+}
 
 func story() []rec {
 	var out []rec
 	// 09:00 alice assumes the ops role through the eu-west-1 STS endpoint.
 	out = append(out, record(at(0, 10), "eu-west-1", alice, "sts.amazonaws.com", "AssumeRole", rec{
-		"readOnly": true,
+		"readOnly":          true,
 		"requestParameters": rec{"roleArn": "arn:aws:iam::" + account + ":role/ops", "roleSessionName": "alice"},
 		"responseElements": rec{"credentials": rec{"accessKeyId": opsKey, "sessionToken": "<token>", "expiration": "Nov 20, 2026, 10:00:10 AM"},
 			"assumedRoleUser": rec{"assumedRoleId": "AROAEXAMPLEops:alice", "arn": "arn:aws:sts::" + account + ":assumed-role/ops/alice"}},
