@@ -132,7 +132,7 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 func route(r config.Route) notify.Route {
 	nr := notify.Route{
 		Receiver: r.Receiver, MinSeverity: config.Severity(r.MinSeverity), Rules: r.Rules, Accounts: r.Accounts,
-		Tags: r.Tags, Match: string(r.Match), Continue: r.Continue,
+		Actors: r.Actors, Tags: r.Tags, Match: string(r.Match), Continue: r.Continue,
 	}
 	for _, c := range r.Routes {
 		nr.Routes = append(nr.Routes, route(c))

@@ -20,7 +20,8 @@ func JSONSink(w io.Writer) Sink {
 	}
 }
 
-// TextSink writes findings for people: severity and title, then who did what where and when.
+// TextSink writes findings for people: severity and title, then who did what where and when,
+// the actor behind it, and the events of a rule with memory (oldest first).
 func TextSink(w io.Writer) Sink {
 	return func(_ context.Context, f finding.Finding) error {
 		var b strings.Builder
@@ -35,6 +36,18 @@ func TextSink(w io.Writer) Sink {
 			fmt.Fprintf(&b, "  target %s", stdout.OneLine(f.Target))
 		}
 		fmt.Fprintf(&b, "\n         eventID %s  at %s\n", orDash(f.EventID), orDash(f.Origin))
+		if f.Actor != nil {
+			fmt.Fprintf(&b, "         actor %s\n", stdout.OneLine(f.Actor.String()))
+		}
+		for _, e := range f.Events {
+			what := e.EventName
+			if e.Step != "" {
+				what += " (" + e.Step + ")"
+			} else if e.Value != "" {
+				what += " " + e.Value
+			}
+			fmt.Fprintf(&b, "           %s  %s  %s\n", orDash(e.EventTime), orDash(what), orDash(e.EventID))
+		}
 		_, err := io.WriteString(w, b.String())
 		return err
 	}

@@ -124,10 +124,13 @@ type Route struct {
 	MinSeverity string   `yaml:"min_severity"`
 	Rules       []string `yaml:"rules"`
 	Accounts    []string `yaml:"accounts"`
-	Tags        []string `yaml:"tags"`
-	Match       Pattern  `yaml:"match"`
-	Continue    bool     `yaml:"continue"`
-	Routes      []Route  `yaml:"routes"`
+	// Actors: the finding's actor (id or name, e.g. an IAM user's ARN or an Identity Center
+	// user's e-mail) is one of these.
+	Actors   []string `yaml:"actors"`
+	Tags     []string `yaml:"tags"`
+	Match    Pattern  `yaml:"match"`
+	Continue bool     `yaml:"continue"`
+	Routes   []Route  `yaml:"routes"`
 }
 
 // Exception silences findings of some rules, or matching a pattern, or both.

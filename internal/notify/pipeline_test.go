@@ -715,6 +715,9 @@ func TestRootRouteConditions(t *testing.T) {
 		{"accounts", notify.Route{Receiver: "pager", Accounts: []string{"999988887777"}}, []string{"e-other"}},
 		{"tags", notify.Route{Receiver: "pager", Tags: []string{"audit"}}, []string{"e-tagged"}},
 		{"match", notify.Route{Receiver: "pager", Match: `{"severity":["critical"]}`}, []string{"e-crit"}},
+		{"actors by name", notify.Route{Receiver: "pager", Actors: []string{"jane@example.com"}}, []string{"e-jane"}},
+		{"actors by id", notify.Route{Receiver: "pager", Actors: []string{"identitycenter:jane@example.com"}}, []string{"e-jane"}},
+		{"match on the actor", notify.Route{Receiver: "pager", Match: `{"actor":{"type":["IdentityCenterUser"]}}`}, []string{"e-jane"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pager := &fake{}
@@ -726,7 +729,9 @@ func TestRootRouteConditions(t *testing.T) {
 			other.Account = "999988887777"
 			tagged := mk("r", "p", "e-tagged", finding.Low)
 			tagged.Tags = []string{"audit"}
-			submit(t, p, info, crit, root, other, tagged)
+			jane := mk("r", "p", "e-jane", finding.Low)
+			jane.Actor = &finding.Actor{ID: "identitycenter:jane@example.com", Type: "IdentityCenterUser", Name: "jane@example.com"}
+			submit(t, p, info, crit, root, other, tagged, jane)
 			if err := p.Flush(t.Context()); err != nil {
 				t.Fatal(err)
 			}

@@ -24,10 +24,13 @@ type Route struct {
 	MinSeverity finding.Severity
 	Rules       []string // rule ids; empty: any
 	Accounts    []string // account ids; empty: any
-	Tags        []string // any of these tags; empty: any
-	Match       string   // event pattern over the finding's JSON; empty: any
-	Continue    bool
-	Routes      []Route
+	// Actors are people or workloads behind the call (finding.Actor's id or name); empty:
+	// any. A finding whose actor is unknown matches no list.
+	Actors   []string
+	Tags     []string // any of these tags; empty: any
+	Match    string   // event pattern over the finding's JSON; empty: any
+	Continue bool
+	Routes   []Route
 	// Path names the node in errors, like "notify.route.routes[2]".
 	Path string
 }
@@ -38,6 +41,7 @@ type route struct {
 	minSev   finding.Severity
 	rules    []string
 	accounts []string
+	actors   []string
 	tags     []string
 	cont     bool
 	children []*route
@@ -47,7 +51,7 @@ func compileRoute(r Route, parent string, m Matcher, path string, queues map[str
 	if r.Path != "" {
 		path = r.Path
 	}
-	c := &route{minSev: r.MinSeverity, rules: r.Rules, accounts: r.Accounts, tags: r.Tags, cont: r.Continue}
+	c := &route{minSev: r.MinSeverity, rules: r.Rules, accounts: r.Accounts, actors: r.Actors, tags: r.Tags, cont: r.Continue}
 	name := r.Receiver
 	if name == "" {
 		name = parent
@@ -83,6 +87,7 @@ func (r *route) matches(a *admission) (bool, error) {
 	case f.Severity < r.minSev,
 		len(r.rules) > 0 && !slices.Contains(r.rules, f.Rule),
 		len(r.accounts) > 0 && !slices.Contains(r.accounts, f.Account),
+		len(r.actors) > 0 && (f.Actor == nil || !slices.Contains(r.actors, f.Actor.ID) && !slices.Contains(r.actors, f.Actor.Name)),
 		len(r.tags) > 0 && !slices.ContainsFunc(r.tags, func(t string) bool { return slices.Contains(f.Tags, t) }):
 		return false, nil
 	}

@@ -196,7 +196,12 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 		what += " on " + chat.Text(f.EventSource)
 	}
 	where := account(f, st) + " · " + chat.Text(orUnknown(f.Region))
-	fields := []struct{ name, value string }{
+	var fields []struct{ name, value string }
+	if f.Actor != nil {
+		// the person or workload behind the call comes first: who on-call has to talk to
+		fields = append(fields, struct{ name, value string }{"Actor", chat.Actor(f.Actor)})
+	}
+	fields = append(fields, []struct{ name, value string }{
 		{"Who", who(f)},
 		{"Did what", what},
 		{"To whom", codeOrDash(f.Target)},
@@ -205,7 +210,7 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 		{"Result", result(f)},
 		{"Source IP", codeOrDash(f.SourceIPAddress)},
 		{"User agent", codeOrDash(f.UserAgent)},
-	}
+	}...)
 	var fo []*slack.TextBlockObject
 	for _, fl := range fields[:min(len(fields), maxFields)] {
 		fo = append(fo, mrkdwn(chat.Trim("*"+fl.name+"*\n"+fl.value, maxFieldText)))
@@ -230,6 +235,11 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 			}
 		}
 		blocks = append(blocks, section(b.String()))
+	}
+
+	if len(f.Events) > 0 {
+		// a threshold's or sequence's events: the steps in order, this event last
+		blocks = append(blocks, section("*Events*, oldest first\n• "+strings.Join(chat.Events(f, maxSummaryLines), "\n• ")))
 	}
 
 	if a := actions(f); a != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
@@ -37,7 +38,25 @@ func builtinFindings(t *testing.T) map[string]*finding.Finding {
 	for _, r := range rules {
 		if r.Kind.Stateful() {
 			// Its samples are scenarios of several records, and its findings come from
-			// the correlate engine, not from one record through detect.
+			// the correlate engine (with actor and events), not from one record.
+			var recs []json.RawMessage
+			if err := json.Unmarshal(r.Samples.Match[0], &recs); err != nil {
+				t.Fatalf("rule %s: %v", r.ID, err)
+			}
+			all, err := correlate.Scenario(context.Background(), eng, recs)
+			if err != nil {
+				t.Fatalf("rule %s: %v", r.ID, err)
+			}
+			for i := range all {
+				if all[i].Rule == r.ID {
+					f := all[i]
+					f.Origin = "rules/" + r.ID + ".yaml scenario 1"
+					out[r.ID] = &f
+				}
+			}
+			if out[r.ID] == nil {
+				t.Errorf("rule %s: first scenario gave no finding of the rule", r.ID)
+			}
 			continue
 		}
 		if len(r.Samples.Match) == 0 {

@@ -109,6 +109,9 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 	if f.Description != "" {
 		d.WriteString(chat.Escape(f.Description) + "\n") // the rule's own words
 	}
+	if f.Actor != nil {
+		fmt.Fprintf(&d, "*Actor:* %s\n", strings.ReplaceAll(chat.Actor(f.Actor), "\n", " "))
+	}
 	fmt.Fprintf(&d, "*Who:* %s\n", chat.Code(f.Principal))
 	if len(fs) == 1 {
 		fmt.Fprintf(&d, "*Did what:* %s on %s\n", chat.Code(f.EventName), chat.Text(f.EventSource))
@@ -127,6 +130,12 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 		}
 		for _, g := range f.Grants {
 			fmt.Fprintf(&d, "• grants: %s\n", chat.Text(g))
+		}
+		if len(f.Events) > 0 {
+			d.WriteString("*Events*, oldest first:\n")
+			for _, e := range chat.Events(f, 20) {
+				d.WriteString("• " + e + "\n")
+			}
 		}
 		fmt.Fprintf(&d, "eventID %s", chat.Code(f.EventID))
 	} else {
