@@ -1,6 +1,6 @@
 # The function's role: logs, its one secret, the dead-letter queue for failed asynchronous
 # invocations, and, only when configured, the log queue, the trail prefix, the trail's KMS key,
-# the dedupe table and the configuration parameter. Nothing else.
+# the dedupe and state tables and the configuration parameter. Nothing else.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -58,6 +58,15 @@ data "aws_iam_policy_document" "function" {
       sid       = "DedupeTable"
       actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
       resources = [aws_dynamodb_table.dedupe[0].arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.create_state_table ? [1] : []
+    content {
+      sid = "StateTable"
+      actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"]
+      resources = [aws_dynamodb_table.state[0].arn]
     }
   }
   dynamic "statement" {

@@ -95,6 +95,27 @@ resource "aws_dynamodb_table" "dedupe" {
   }
 }
 
+# State of rules with memory: keys pk and sk, the value in v, TTL on expires.
+resource "aws_dynamodb_table" "state" {
+  count        = var.create_state_table ? 1 : 0
+  name         = "${var.name}-state"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+  range_key    = "sk"
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+  attribute {
+    name = "sk"
+    type = "S"
+  }
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+}
+
 resource "aws_lambda_function" "trailbell" {
   function_name    = var.name
   role             = aws_iam_role.function.arn
@@ -116,6 +137,7 @@ resource "aws_lambda_function" "trailbell" {
     variables = merge(
       var.config_parameter_name != "" ? { TRAILBELL_CONFIG_SSM = var.config_parameter_name } : { TRAILBELL_SLACK_WEBHOOK_SECRET = aws_secretsmanager_secret.slack.arn },
       var.create_dedupe_table ? { TRAILBELL_DEDUPE_TABLE = aws_dynamodb_table.dedupe[0].name } : {},
+      var.create_state_table ? { TRAILBELL_STATE_TABLE = aws_dynamodb_table.state[0].name } : {},
       length(var.disabled_rules) > 0 ? { TRAILBELL_DISABLE_RULES = join(",", var.disabled_rules) } : {},
     )
   }
@@ -200,6 +222,31 @@ resource "aws_lambda_permission" "events" {
   function_name = aws_lambda_function.trailbell.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.prefilter[count.index].arn
+}
+
+# Rules with memory hold records back for the out-of-order tolerance; on a quiet stream this
+# schedule lets them be evaluated without waiting for newer events.
+resource "aws_cloudwatch_event_rule" "state_tick" {
+  count               = var.create_state_table ? 1 : 0
+  name                = "${var.name}-state-tick"
+  description         = "trailbell evaluates what rules with memory held back"
+  schedule_expression = "rate(5 minutes)"
+}
+
+resource "aws_cloudwatch_event_target" "state_tick" {
+  count     = var.create_state_table ? 1 : 0
+  rule      = aws_cloudwatch_event_rule.state_tick[0].name
+  target_id = "trailbell"
+  arn       = aws_lambda_function.trailbell.arn
+}
+
+resource "aws_lambda_permission" "state_tick" {
+  count         = var.create_state_table ? 1 : 0
+  statement_id  = "state-tick"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.trailbell.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.state_tick[0].arn
 }
 
 resource "aws_cloudwatch_metric_alarm" "function_errors" {

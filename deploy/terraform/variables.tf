@@ -84,6 +84,12 @@ variable "create_dedupe_table" {
   default     = false
 }
 
+variable "create_state_table" {
+  description = "DynamoDB table keeping the state of rules with memory (thresholds, sequences, first seen) and the actors behind role sessions; without it those rules are off."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_topic_arn" {
   type    = string
   default = ""

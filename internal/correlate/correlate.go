@@ -265,13 +265,23 @@ func (in *Input) Commit(ctx context.Context) ([]finding.Finding, error) {
 	e := in.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	fs, err := e.commit(ctx, in)
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		fs, err := e.commit(ctx, in)
+		if err == nil {
+			return fs, nil
+		}
 		e.reset()
-		return nil, fmt.Errorf("state: %w", err)
+		// Another writer (a Lambda container) committed first: evaluate again on top of
+		// its state. Nothing of this attempt was kept.
+		if !errors.Is(err, ErrConflict) || attempt == maxConflicts {
+			return nil, fmt.Errorf("state: %w", err)
+		}
 	}
-	return fs, nil
 }
+
+// maxConflicts bounds how often a commit is evaluated again after losing to another writer
+// before the input fails (and is retried by its source).
+const maxConflicts = 5
 
 // Flush evaluates every buffered record, as at the end of a backtest when no more can come.
 // Like Tick, it hands the findings to deliver before the state is stored.
