@@ -179,6 +179,8 @@ func (r *record) field(name string) string {
 		return r.result()
 	case "region":
 		return r.str("awsRegion")
+	case "sourceNetwork":
+		return Network(r.str("sourceIPAddress"))
 	}
 	if fieldNames[name] {
 		return r.str(name)

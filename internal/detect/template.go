@@ -82,6 +82,9 @@ func checkField(name string) error {
 	if _, ok := statefulPlaceholders[name]; ok {
 		return nil // kind-checked by checkStatefulText
 	}
+	if name == "sourceNetwork" {
+		return nil
+	}
 	first, _, dotted := strings.Cut(name, ".")
 	if first == "detail" && dotted {
 		first, _, _ = strings.Cut(strings.TrimPrefix(name, "detail."), ".")
