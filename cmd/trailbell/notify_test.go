@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 )
 
@@ -126,5 +128,127 @@ func TestNotifyDead(t *testing.T) {
 	}
 	if _, out, _ = runCmd(t, "notify", "dead", "--config", cfg); strings.TrimSpace(out) != "" {
 		t.Fatalf("dead letters left: %s", out)
+	}
+}
+
+// TestScanRootRouteMinSeverity: a root route that asks for critical findings sends only
+// those, through the real command and configuration (it paged on everything before).
+func TestScanRootRouteMinSeverity(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trailbell.yaml")
+	writeFile(t, filepath.Join(dir, "hook"), []byte(srv.WebhookURL("pager")))
+	writeFile(t, cfg, []byte("notify:\n  receivers:\n    - {name: pager, slack: {webhook_url_file: hook}, rate_limit: {per_second: 100, burst: 10}}\n"+
+		"  route: {receiver: pager, min_severity: critical}\n"))
+	code, stdout, stderr := runCmd(t, "scan", "--config", cfg, "--format", "json", "--no-progress", "../../examples/privesc-story")
+	if code != exitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var critical, other []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var f finding.Finding
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Severity == finding.Critical {
+			critical = append(critical, f.EventID)
+		} else {
+			other = append(other, f.EventID)
+		}
+	}
+	if len(critical) == 0 || len(other) == 0 {
+		t.Fatalf("the story should have critical and other findings (%d, %d)", len(critical), len(other))
+	}
+	var body strings.Builder
+	for _, m := range srv.Received() {
+		body.Write(m.Body)
+	}
+	for _, id := range critical {
+		if !strings.Contains(body.String(), id) {
+			t.Errorf("critical finding %s not sent", id)
+		}
+	}
+	for _, id := range other {
+		if strings.Contains(body.String(), id) && !slices.Contains(critical, id) { // one event can match several rules
+			t.Errorf("finding %s below critical was sent", id)
+		}
+	}
+	if n := len(srv.Received()); n > len(critical) {
+		t.Errorf("%d messages for %d critical findings", n, len(critical))
+	}
+}
+
+// TestScanHostileRecordToSlack scans a CloudTrail log file whose attacker-chosen strings
+// try to escape into mrkdwn, and checks every text Slack receives.
+func TestScanHostileRecordToSlack(t *testing.T) {
+	srv := slacktest.New()
+	defer srv.Close()
+	a, _ := json.Marshal(notifytest.Attack)
+	attack := string(a[1 : len(a)-1]) // as a JSON string body
+	rec := `{"Records":[{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::123456789012:user/mallory` + attack + `","accountId":"123456789012","userName":"mallory"},` +
+		`"eventTime":"2026-11-28T01:00:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.66",` +
+		`"userAgent":"` + attack + `","requestParameters":{"userName":"victim` + attack + `","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"},"responseElements":null,` +
+		`"requestID":"11111111-2222-3333-4444-555555555555","eventID":"99999999-8888-7777-6666-555555555555","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012"}]}`
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "trail.json"), []byte(rec))
+	code, _, stderr := runCmd(t, "scan", "--slack-webhook-url", srv.WebhookURL("h"), "--no-progress", dir)
+	if code != exitFindings {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := srv.Received()
+	if len(got) == 0 {
+		t.Fatal("no message sent")
+	}
+	for _, m := range got {
+		var v any
+		if err := json.Unmarshal(m.Body, &v); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if v["type"] == "mrkdwn" {
+					if v["verbatim"] != true {
+						t.Errorf("mrkdwn without verbatim")
+					}
+					if err := notifytest.CheckMrkdwn(v["text"].(string)); err != nil {
+						t.Errorf("%v in %q", err, v["text"])
+					}
+				}
+				for _, x := range v {
+					walk(x)
+				}
+			case []any:
+				for _, x := range v {
+					walk(x)
+				}
+			}
+		}
+		walk(v)
+		if err := notifytest.CheckMrkdwn(v.(map[string]any)["text"].(string)); err != nil {
+			t.Errorf("message text: %v", err)
+		}
+	}
+}
+
+// TestEmptyOutboxIsAnError: an outbox file cut to 0 bytes stops the command with a clear
+// error instead of starting over and losing what it held.
+func TestEmptyOutboxIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trailbell.yaml")
+	writeFile(t, cfg, []byte("state_dir: state\nnotify:\n  receivers:\n    - {name: out, stdout: {}}\n  route: {receiver: out}\n"))
+	writeFile(t, filepath.Join(dir, "state", "outbox.db"), nil)
+	code, _, stderr := runCmd(t, "scan", "--config", cfg, "--no-progress", "../../examples/privesc-story")
+	if code != exitError || !strings.Contains(stderr, "0 bytes") {
+		t.Fatalf("scan on a 0-byte outbox: exit %d, stderr %s", code, stderr)
+	}
+	code, _, stderr = runCmd(t, "notify", "dead", "--config", cfg)
+	if code != exitError || !strings.Contains(stderr, "0 bytes") {
+		t.Fatalf("notify dead on a 0-byte outbox: exit %d, stderr %s", code, stderr)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "state", "outbox.db")); err != nil || st.Size() != 0 {
+		t.Fatal("the empty outbox was written over")
 	}
 }
