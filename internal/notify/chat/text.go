@@ -17,55 +17,71 @@ import (
 // that are not UTF-8 (they become U+FFFD). Line breaks are kept as '\n'. Plain-text fields
 // (headers, buttons) use it alone: Slack does not parse them.
 func Clean(s string) string {
-	if clean(s) {
+	if len(s) > maxValue {
+		i := maxValue
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		return clean(s[:i]) + "…"
+	}
+	return clean(s)
+}
+
+// maxValue bounds how much of one event string is looked at: no message shows more than a
+// few thousand characters of one, and hostile input can be megabytes. Clean marks the cut.
+const maxValue = 8 << 10
+
+func clean(s string) string {
+	var b strings.Builder
+	last := 0 // s[last:i] is still to copy
+	for i := 0; i < len(s); {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		var repl string
+		switch {
+		case r == '\n' || (r != utf8.RuneError && !hidden(r) && r != '\u2028' && r != '\u2029'):
+			i += n // kept as it is
+			continue
+		case r == '\r' && i+1 < len(s) && s[i+1] == '\n': // \r\n is one break: drop the \r
+		case r == '\r' || r == '\u2028' || r == '\u2029' || r == '\u0085':
+			repl = "\n"
+		case r == '\t':
+			repl = " "
+		case r == utf8.RuneError && n == 1:
+			repl = "\uFFFD" // a byte that is not UTF-8
+		case r == utf8.RuneError:
+			i += n // a literal U+FFFD
+			continue
+		}
+		if b.Cap() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(repl)
+		i += n
+		last = i
+	}
+	if last == 0 {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		i += n
-		switch {
-		case r == '\r':
-			if i < len(s) && s[i] == '\n' {
-				continue // \r\n is one break
-			}
-			b.WriteByte('\n')
-		case r == '\n' || r == '\u2028' || r == '\u2029' || r == '\u0085':
-			b.WriteByte('\n')
-		case r == '\t':
-			b.WriteByte(' ')
-		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r):
-			// Cc: C0 and C1 controls, DEL. Cf: bidi controls (U+202A-202E, U+2066-2069,
-			// U+200E/F, U+061C), zero-width space, joiners and word joiner, BOM, soft
-			// hyphen, tag characters.
-		default:
-			b.WriteRune(r) // utf8.RuneError for an invalid byte: U+FFFD
-		}
-	}
+	b.WriteString(s[last:])
 	return b.String()
 }
 
-// clean reports whether Clean would leave s as it is (the common case, checked fast).
-func clean(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f || c >= 0x80 {
-			return cleanSlow(s[i:])
-		}
+// hidden reports a control character (Cc: C0, DEL, C1) or an invisible format character
+// (Cf: bidi controls U+202A-202E, U+2066-2069, U+200E/F, U+061C; zero-width space, joiners
+// and word joiner; BOM; soft hyphen; tag characters).
+func hidden(r rune) bool {
+	switch {
+	case r < 0x20 || r == 0x7f:
+		return true
+	case r < 0xa0:
+		return r >= 0x80
 	}
-	return true
-}
-
-func cleanSlow(s string) bool {
-	for _, r := range s {
-		if r == utf8.RuneError || r < 0x20 || unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) ||
-			r == '\u2028' || r == '\u2029' {
-			return false
-		}
-	}
-	// An invalid byte decodes as RuneError above; a literal U+FFFD is fine either way.
-	return true
+	return unicode.Is(unicode.Cf, r)
 }
 
 // Plain is Clean on one line (breaks become spaces), for plain-text fields: headers,
@@ -88,11 +104,11 @@ var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 // backslash escape, so a marker is replaced by a character that looks the same and means
 // nothing to Slack.
 const (
-	starLike     = '∗' // U+2217 ASTERISK OPERATOR, for * (bold)
-	tildeLike    = '∼' // U+223C TILDE OPERATOR, for ~ (strike)
-	backtickLike = 'ˋ' // U+02CB MODIFIER LETTER GRAVE ACCENT, for ` (code)
-	lowLineLike  = 'ˍ' // U+02CD MODIFIER LETTER LOW MACRON, for _ (italic)
-	quoteLike    = '›' // U+203A, for a > that would start a quote
+	starLike     = "∗" // U+2217 ASTERISK OPERATOR, for * (bold)
+	tildeLike    = "∼" // U+223C TILDE OPERATOR, for ~ (strike)
+	backtickLike = "ˋ" // U+02CB MODIFIER LETTER GRAVE ACCENT, for ` (code)
+	lowLineLike  = "ˍ" // U+02CD MODIFIER LETTER LOW MACRON, for _ (italic)
+	quoteLike    = "›" // U+203A, for a > that would start a quote
 )
 
 // Text makes an event string safe as mrkdwn prose on one line: cleaned, line breaks
@@ -104,39 +120,45 @@ func Text(s string) string {
 	if !strings.ContainsAny(s, "*_~`>\n&<") {
 		return s
 	}
-	rs := []rune(strings.ReplaceAll(s, "\n", " "))
-	lead := true // only spaces so far: a > here would start a quote
+	lead := len(s) - len(strings.TrimLeft(s, " \n")) // a > here would start a quote
 	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for i, r := range rs {
-		switch r {
+	b.Grow(len(s) + 16)
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var repl string
+		switch s[i] {
 		case '*':
-			b.WriteRune(starLike)
+			repl = starLike
 		case '~':
-			b.WriteRune(tildeLike)
+			repl = tildeLike
 		case '`':
-			b.WriteRune(backtickLike)
-		case '_':
-			if i > 0 && i+1 < len(rs) && wordRune(rs[i-1]) && wordRune(rs[i+1]) {
-				b.WriteByte('_')
-			} else {
-				b.WriteRune(lowLineLike)
-			}
-		case '>':
-			if lead {
-				b.WriteRune(quoteLike)
-			} else {
-				b.WriteString("&gt;")
-			}
+			repl = backtickLike
+		case '\n':
+			repl = " "
 		case '<':
-			b.WriteString("&lt;")
+			repl = "&lt;"
 		case '&':
-			b.WriteString("&amp;")
+			repl = "&amp;"
+		case '>':
+			repl = "&gt;"
+			if i == lead {
+				repl = quoteLike
+			}
+		case '_':
+			prev, _ := utf8.DecodeLastRuneInString(s[:i])
+			next, _ := utf8.DecodeRuneInString(s[i+1:])
+			if i > 0 && i+1 < len(s) && wordRune(prev) && wordRune(next) {
+				continue // inside a word: Slack does not italicise there
+			}
+			repl = lowLineLike
 		default:
-			b.WriteRune(r)
+			continue
 		}
-		lead = lead && r == ' '
+		b.WriteString(s[last:i])
+		b.WriteString(repl)
+		last = i + 1
 	}
+	b.WriteString(s[last:])
 	return b.String()
 }
 
@@ -157,13 +179,7 @@ func Code(s string) string {
 			b.WriteByte('\n')
 		}
 		b.WriteByte('`')
-		for _, r := range line {
-			if r == '`' {
-				b.WriteRune(backtickLike)
-				continue
-			}
-			b.WriteRune(r)
-		}
+		b.WriteString(strings.ReplaceAll(line, "`", backtickLike))
 		b.WriteByte('`')
 	}
 	if b.Len() == 0 {

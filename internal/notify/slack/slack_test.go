@@ -444,16 +444,6 @@ func FuzzBuild(f *testing.F) {
 	})
 }
 
-func BenchmarkBuild(b *testing.B) {
-	f := hostile()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := slack.Encode(slack.Build(style, f)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 func TestNewRefusesBadURLs(t *testing.T) {
 	for _, o := range []slack.Options{
 		{WebhookURL: "hooks.slack.com/services/SECRET"},
