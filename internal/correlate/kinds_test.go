@@ -25,11 +25,7 @@ func denied(id string, at time.Time, who []any, service string) map[string]any {
 func TestThreshold(t *testing.T) {
 	services := []string{"s3.amazonaws.com", "ec2.amazonaws.com", "iam.amazonaws.com", "kms.amazonaws.com", "rds.amazonaws.com"}
 	alice, bob := user("alice"), user("bob")
-	cases := []struct {
-		name string
-		recs []map[string]any
-		want []string
-	}{
+	cases := []scenarioCase{
 		{"fourth service fires", []map[string]any{
 			denied("a1", t0, alice, services[0]), denied("a2", t0.Add(time.Minute), alice, services[1]),
 			denied("a3", t0.Add(2*time.Minute), alice, services[1]), // a repeat of a value counts once
@@ -51,14 +47,7 @@ func TestThreshold(t *testing.T) {
 			denied("d7", t0.Add(12*time.Minute), alice, services[2]), denied("d8", t0.Add(13*time.Minute), alice, services[3]),
 		}, []string{"denied-sweep/d4", "denied-sweep/d8"}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, thresholdRule, Options{})
-			if got := keys(h.stream(c.recs...)); !slices.Equal(got, c.want) {
-				t.Errorf("findings %v, want %v", got, c.want)
-			}
-		})
-	}
+	runCases(t, thresholdRule, cases)
 	h := newHarness(t, thresholdRule, Options{})
 	fs := h.stream(denied("a1", t0, alice, services[0]), denied("a2", t0.Add(time.Minute), alice, services[1]),
 		denied("a3", t0.Add(2*time.Minute), alice, services[2]), denied("a4", t0.Add(3*time.Minute), alice, services[3]))
@@ -158,11 +147,7 @@ func login(id string, at time.Time, ip, result string) map[string]any {
 func TestSequence(t *testing.T) {
 	mal, other := user("mallory"), user("ops")
 	m := time.Minute
-	cases := []struct {
-		name string
-		recs []map[string]any
-		want []string
-	}{
+	cases := []scenarioCase{
 		{"the chain", []map[string]any{
 			iam("s1", t0, mal, "CreateUser", "eve"), iam("s2", t0.Add(m), mal, "CreateAccessKey", "eve"), admin("s3", t0.Add(2*m), mal, "eve"),
 		}, []string{"escalation/s3"}},
@@ -199,14 +184,7 @@ func TestSequence(t *testing.T) {
 			login("g3", t0.Add(2*m), "198.51.100.7", "Failure"), login("g4", t0.Add(20*m), "198.51.100.7", "Success"),
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, sequenceRule, Options{})
-			if got := keys(h.stream(c.recs...)); !slices.Equal(got, c.want) {
-				t.Errorf("findings %v, want %v", got, c.want)
-			}
-		})
-	}
+	runCases(t, sequenceRule, cases)
 	h := newHarness(t, sequenceRule, Options{})
 	fs := h.stream(iam("s1", t0, mal, "CreateUser", "eve"), iam("s2", t0.Add(m), mal, "CreateAccessKey", "eve"), admin("s3", t0.Add(2*m), mal, "eve"))
 	f := fs[0]
@@ -246,11 +224,7 @@ func TestNewTerms(t *testing.T) {
 	call := func(id string, at time.Time, key, ip, source string) map[string]any {
 		return rec(id, at, with(user("k"+key), "userIdentity.accessKeyId", key, "sourceIPAddress", ip, "eventSource", source, "eventName", "Call")...)
 	}
-	cases := []struct {
-		name string
-		recs []map[string]any
-		want []string
-	}{
+	cases := []scenarioCase{
 		{"new region after learning", []map[string]any{
 			write("n1", t0, "111", "us-east-1"), write("n2", t0.Add(day), "111", "eu-west-1"), // learning
 			write("n3", t0.Add(4*day), "111", "us-east-1"), write("n4", t0.Add(5*day), "111", "ap-south-1"),
@@ -279,14 +253,7 @@ func TestNewTerms(t *testing.T) {
 			call("m3", t0.Add(5*day), "AKIA1", "198.51.100.9", "iam.amazonaws.com"),
 		}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h := newHarness(t, newTermsRule, Options{})
-			if got := keys(h.stream(c.recs...)); !slices.Equal(got, c.want) {
-				t.Errorf("findings %v, want %v", got, c.want)
-			}
-		})
-	}
+	runCases(t, newTermsRule, cases)
 	h := newHarness(t, newTermsRule, Options{})
 	fs := h.stream(call("k1", t0, "AKIA1", "203.0.113.5", "s3.amazonaws.com"), call("k3", t0.Add(5*day), "AKIA1", "198.51.100.9", "iam.amazonaws.com"))
 	if len(fs) != 1 || fs[0].Title != "kAKIA1's key used from AKIA1, 198.51.100.0/24" || len(fs[0].Related) != 0 {
@@ -294,5 +261,25 @@ func TestNewTerms(t *testing.T) {
 	}
 	if !strings.Contains(string(fs[0].Record), `"k3"`) {
 		t.Errorf("record %s", fs[0].Record)
+	}
+}
+
+// scenarioCase is a stream of records and the findings (rule/eventID) it must give.
+type scenarioCase struct {
+	name string
+	recs []map[string]any
+	want []string
+}
+
+// runCases streams each case through a fresh engine of rules.
+func runCases(t *testing.T, rules string, cases []scenarioCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, rules, Options{})
+			if got := keys(h.stream(c.recs...)); !slices.Equal(got, c.want) {
+				t.Errorf("findings %v, want %v", got, c.want)
+			}
+		})
 	}
 }
