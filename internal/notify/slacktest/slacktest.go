@@ -90,6 +90,22 @@ func New() *Server {
 // WebhookURL is the URL of an incoming webhook named name.
 func (s *Server) WebhookURL(name string) string { return s.URL + "/services/T0000/B0000/" + name }
 
+// Transport serves requests in memory, with no socket, for tests under testing/synctest:
+// a goroutine waiting on a real socket is never durably blocked, so the bubble's clock
+// would stand still. Give it to the notifier's http.Client with the usual URLs.
+func (s *Server) Transport() http.RoundTripper { return inMemory(s.serve) }
+
+type inMemory func(http.ResponseWriter, *http.Request)
+
+func (h inMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	h(rec, r)
+	return rec.Result(), nil
+}
+
 // APIURL is the Web API base URL (ends with a slash).
 func (s *Server) APIURL() string { return s.URL + "/api/" }
 
