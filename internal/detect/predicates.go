@@ -161,6 +161,34 @@ var predicates = map[string]Predicate{
 			"not-infrastructure-as-code, for rules whose sources filter on the user agent alone",
 		holds: func(r *record) bool { return !mentionsIaC(r.str("userAgent")) },
 	},
+	"user-agent-is-cloudshell": {
+		Doc: "the user agent is AWS CloudShell's (it contains `CloudShell`, in any case): a console " +
+			"session's shell",
+		holds: func(r *record) bool { return strings.Contains(strings.ToLower(r.str("userAgent")), "cloudshell") },
+		maybe: func(env []byte) bool {
+			return bytes.Contains(env, []byte("CloudShell")) || bytes.Contains(env, []byte(`\u`)) || containsFold(env, "cloudshell")
+		},
+	},
+	"caller-is-workload": {
+		Doc: "the caller is a workload's role, not a person: a session of an EC2 instance role (an " +
+			"assumed role whose session name is the instance id, i-..., the EC2 identity role " +
+			"aws:ec2-instance included) or a Lambda function's execution role (a user agent with " +
+			"exec-env/AWS_Lambda)",
+		holds: func(r *record) bool {
+			if strings.Contains(r.str("userAgent"), "exec-env/AWS_Lambda") {
+				return true
+			}
+			if r.str("userIdentity.type") != "AssumedRole" {
+				return false
+			}
+			arn := r.str("userIdentity.arn")
+			return strings.Contains(arn, ":assumed-role/") && strings.HasPrefix(arn[strings.LastIndexByte(arn, '/')+1:], "i-")
+		},
+		maybe: func(env []byte) bool {
+			return bytes.Contains(env, []byte(`\u`)) || bytes.Contains(env, []byte("/i-")) ||
+				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("exec-env/AWS_Lambda"))
+		},
+	},
 	"source-ip-is-public": {
 		Doc: "sourceIPAddress is a global unicast IP address that is not private (RFC 1918, fc00::/7), " +
 			"loopback or link-local; AWS service names such as ec2.amazonaws.com are not IPs. AWS's own " +
@@ -199,6 +227,16 @@ var iacTools = []string{"terraform", "pulumi", "ansible"}
 func mentionsIaC(s string) bool {
 	s = strings.ToLower(s)
 	return slices.ContainsFunc(iacTools, func(t string) bool { return strings.Contains(s, t) })
+}
+
+// containsFold reports whether b contains s, ASCII letters compared in any case (s lower case).
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if b[i]|0x20 == s[0] && bytes.EqualFold(b[i:i+len(s)], []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // mayHaveStar reports whether the bytes could hold a `*` principal: the byte itself, or it

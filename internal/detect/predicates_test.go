@@ -20,6 +20,8 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		`{"eventName":"SetQueueAttributes","requestParameters":{"attributes":{"Policy":"%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%22%2A%22%7D%5D%7D"}}}`,
 		`{"eventName":"UpdateFunctionCode20150331v2","userIdentity":{"type":"IAM\u0055ser","arn":"arn:aws:iam::111122223333:user/a"}}`,
 		`{"eventName":"UpdateFunctionCode20150331v2","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role\/AWSReservedSSO_Admin_1\/jane"}}`,
+		`{"eventName":"CreateUser","userAgent":"aws-cli/2.17 exec-env/CLOUDSHELL"}`,
+		`{"eventName":"CreateUser","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role\/web\/i-0abc"}}`,
 	)
 	checked := map[string]int{}
 	for _, raw := range recs {
