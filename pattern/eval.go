@@ -37,6 +37,7 @@ type occurrence struct {
 	num        float64
 	kind       byte
 	escaped    bool
+	numState   byte // a number's: 0 not worked out yet, 1 comparable (num is its float64), 2 not
 }
 
 // scratch is the per-Match working state, reused through a sync.Pool. Per-target and
@@ -278,8 +279,10 @@ func (sc *scratch) wildcards(ix *lenIndex[wcTarget], s []byte, suffix bool, trai
 // (see number.go) is worked out only when an answer depends on it.
 func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 	p := &sc.p
+	occ := -1
 	if f.presence {
 		sc.presentNumber(fi, trail, p.pos-len(raw), p.pos)
+		occ = len(sc.presence) - 1
 	}
 	sc.hitAll(f.exists, trail)
 	if f.exactText.m != nil {
@@ -315,6 +318,10 @@ func (sc *scratch) evalNumber(f *field, fi int32, raw []byte, trail int32) {
 		if g.ab.kind != abNumbers || !near || !comparable() || !slices.Contains(g.ab.nums, v) {
 			sc.hitAll(g.targets, trail)
 		}
+	}
+	if occ >= 0 && cmp != 0 { // spare the deferred checks the work
+		o := &sc.presence[occ]
+		o.num, o.numState = v, byte(cmp)
 	}
 }
 
@@ -455,14 +462,16 @@ func (sc *scratch) nonepresent(fields []int32) bool {
 // occMatches reports whether a recorded occurrence satisfies one of ms.
 func (sc *scratch) occMatches(o *occurrence, ms []valueMatcher) bool {
 	var v, folded []byte
-	var num float64
-	numKnown, cmp := false, false
 	number := func() (float64, bool) {
-		if !numKnown {
-			num, cmp = sc.numberAt(sc.p.data[o.start:o.end])
-			numKnown = true
+		if o.numState == 0 {
+			var cmp bool
+			o.num, cmp = sc.numberAt(sc.p.data[o.start:o.end])
+			o.numState = 2
+			if cmp {
+				o.numState = 1
+			}
 		}
-		return num, cmp
+		return o.num, o.numState == 1
 	}
 	if o.kind == 's' {
 		v = sc.p.data[o.start:o.end]

@@ -374,8 +374,24 @@ func (p *scanner) skipValue() error {
 	case 't', 'f', 'n':
 		return p.literal()
 	}
-	_, err := p.readNumber()
-	return err
+	return p.skipNumber()
+}
+
+// numberByte marks the bytes a JSON number is written with.
+var numberByte = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true, '5': true,
+	'6': true, '7': true, '8': true, '9': true, '-': true, '+': true, '.': true, 'e': true, 'E': true}
+
+// skipNumber skips a number no pattern names; like other skipped content it is not
+// validated beyond its bytes.
+func (p *scanner) skipNumber() error {
+	start := p.pos
+	for p.pos < len(p.data) && numberByte[p.data[p.pos]] {
+		p.pos++
+	}
+	if p.pos == start {
+		return p.fail("invalid value")
+	}
+	return nil
 }
 
 // literal reads true, false or null, as the byte at p.pos announces.
