@@ -25,9 +25,8 @@ type pathNode struct {
 	// has bit min(len, 63) set for the length of each.
 	small []smallChild
 	lens  uint64
-	// needles are the children's keys, each with its closing quote, as they appear in
-	// an event that does not escape them (see scratch.noRepeat).
-	needles [][]byte
+	// needles are the children's keys as noRepeat looks for them in an event.
+	needles []needle
 }
 
 // maxSmallChildren is the most children a node looks up by comparison (smallChild)
@@ -549,7 +548,7 @@ func (n *pathNode) finish() {
 	n.small, n.lens, n.needles = nil, 0, nil
 	for k := range n.children {
 		if !strings.ContainsFunc(k, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 }) {
-			n.needles = append(n.needles, []byte(k+`"`))
+			n.needles = append(n.needles, newNeedle(k))
 		}
 	}
 	if len(n.children) <= maxSmallChildren {

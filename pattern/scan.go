@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -99,8 +100,9 @@ func (sc *scratch) scanEvent(event []byte) error {
 // altogether, but only when noRepeat shows that no named key can occur again.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
-	p.pos++   // '{'
-	seen := 0 // children read in this visit
+	p.pos++    // '{'
+	seen := 0  // children read in this visit
+	retry := 0 // noRepeat found a named key or a backslash before this offset
 	visit := sc.nextVisit()
 	sc.stack = append(sc.stack, n)
 	defer func() { sc.stack = sc.stack[:len(sc.stack)-1] }()
@@ -151,23 +153,33 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			return p.fail("expected ',' or '}' in an object")
 		}
 		p.ws()
-		if seen == len(n.children) {
-			if canStop && sc.noRepeat(sc.stack) {
+		if seen == len(n.children) && p.pos >= retry {
+			nodes := sc.stack[len(sc.stack)-1:]
+			if canStop {
+				nodes = sc.stack
+			}
+			local, all, hazard := sc.noRepeat(nodes)
+			switch {
+			case !local:
+				retry = hazard + 1
+			case canStop && all:
 				p.stopped = true
 				return nil
-			}
-			if sc.noRepeat(sc.stack[len(sc.stack)-1:]) {
+			default:
 				return p.skipRest(1)
 			}
 		}
 	}
 }
 
-// noRepeat reports whether no child key of the given nodes can occur in the rest of the
-// event: the rest has no backslash, so every string in it is written literally, and no
-// key followed by its closing quote occurs in it. (A hit may be part of a value: the
-// scan then reads on, which is exact, only slower.)
-func (sc *scratch) noRepeat(nodes []*pathNode) bool {
+// noRepeat reports whether no child key of the last of the given nodes (local), and of
+// none of them (all), can occur in the rest of the event: the rest has no backslash, so
+// every string in it is written literally, and no string in it is one of those keys. (A
+// hit may be a value, not a key: the scan then reads on, which is exact, only slower.)
+// When local is false, hazard is the offset of the first backslash or local key found,
+// before which asking again is useless. Each key is searched for by its rarest byte
+// (needle.rare), so that the search runs at memchr speed.
+func (sc *scratch) noRepeat(nodes []*pathNode) (local, all bool, hazard int) {
 	p := &sc.p
 	if sc.bsNext < p.pos {
 		if i := bytes.IndexByte(p.data[p.pos:], '\\'); i >= 0 {
@@ -177,18 +189,81 @@ func (sc *scratch) noRepeat(nodes []*pathNode) bool {
 		}
 	}
 	if sc.bsNext < len(p.data) {
-		return false
+		return false, false, sc.bsNext
 	}
-	rest := p.data[p.pos:]
+	all = true
+	here := nodes[len(nodes)-1]
 	for _, n := range nodes {
+		if len(n.needles) > maxNeedles {
+			return false, false, len(p.data)
+		}
 		for _, k := range n.needles {
-			if bytes.Index(rest, k) >= 0 {
-				return false
+			if at := findKey(p.data, p.pos, k); at >= 0 {
+				if n == here {
+					return false, false, at
+				}
+				all = false
 			}
 		}
 	}
-	return true
+	return true, all, 0
 }
+
+// findKey returns the offset in d, at or after from, of the first string that is the key
+// k.text, or -1. It looks for k.text's rarest byte with bytes.IndexByte and checks each
+// place found.
+func findKey(d []byte, from int, k needle) int {
+	for i := from + k.rare; i < len(d); {
+		j := bytes.IndexByte(d[i:], k.text[k.rare])
+		if j < 0 {
+			return -1
+		}
+		i += j
+		s := i - k.rare // where the key would start
+		if s > from && s+len(k.text) < len(d) && d[s-1] == '"' && d[s+len(k.text)] == '"' && string(d[s:s+len(k.text)]) == k.text {
+			return s
+		}
+		i++
+	}
+	return -1
+}
+
+// needle is a child key as noRepeat looks for it: rare is the offset of the byte of text
+// least frequent in JSON events (byteRank).
+type needle struct {
+	text string
+	rare int
+}
+
+// byteRank orders bytes from frequent (low) to rare in JSON events such as CloudTrail
+// records and GeoJSON: structure, digits and lower-case letters first.
+func byteRank(c byte) int {
+	switch {
+	case c == '"' || c == ',' || c == ':' || c == ' ' || c == '.' || c == '-' || '0' <= c && c <= '9':
+		return 0
+	case strings.IndexByte("etaoinsrlcd", c) >= 0:
+		return 1
+	case 'a' <= c && c <= 'z':
+		return 2
+	case 'A' <= c && c <= 'Z':
+		return 3
+	}
+	return 4
+}
+
+func newNeedle(k string) needle {
+	n := needle{text: k}
+	for i := range len(k) {
+		if byteRank(k[i]) > byteRank(k[n.rare]) {
+			n.rare = i
+		}
+	}
+	return n
+}
+
+// maxNeedles is the most child keys noRepeat searches for: an object with more is read to
+// its end.
+const maxNeedles = 16
 
 func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
