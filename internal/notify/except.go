@@ -40,12 +40,9 @@ func compileExceptions(es []Exception, m Matcher) ([]exception, error) {
 			x.name = path
 		}
 		if e.Match != "" {
-			if m == nil {
-				return nil, fmt.Errorf("%s.match: no pattern matcher configured", path)
-			}
 			x.id = "exception:" + path
-			if err := m.Add(x.id, e.Match); err != nil {
-				return nil, fmt.Errorf("%s.match: %w", path, err)
+			if err := addPattern(m, x.id, e.Match, path); err != nil {
+				return nil, err
 			}
 		} else if len(e.Rules) == 0 {
 			return nil, fmt.Errorf("%s: an exception needs rules or match (it would silence everything)", path)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/outbox/outboxtest"
 	"github.com/trailbell/trailbell/pattern"
 )
 
@@ -560,20 +559,7 @@ func TestCorruptOutboxItemIsSetAside(t *testing.T) {
 	}
 	submit(t, p, mk("r", "p", "e1", finding.High), mk("r", "p", "e2", finding.High), mk("r", "p", "e3", finding.High))
 	p.Close()
-	db, err := bolt.Open(filepath.Join(dir, "outbox.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("queue/a"))
-		k, _ := b.Cursor().First()
-		k, _ = b.Cursor().Seek(append(k[:7:7], k[7]+1)) // the second item
-		return b.Put(k, []byte("{not json"))
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	outboxtest.Corrupt(t, dir, "a", 2)
 	p, err = notify.New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -63,12 +63,9 @@ func compileRoute(r Route, parent string, m Matcher, path string, queues map[str
 		return nil, fmt.Errorf("%s.receiver: no receiver named %q", path, name)
 	}
 	if r.Match != "" {
-		if m == nil {
-			return nil, fmt.Errorf("%s.match: no pattern matcher configured", path)
-		}
 		c.id = "route:" + path
-		if err := m.Add(c.id, r.Match); err != nil {
-			return nil, fmt.Errorf("%s.match: %w", path, err)
+		if err := addPattern(m, c.id, r.Match, path); err != nil {
+			return nil, err
 		}
 	}
 	for i, child := range r.Routes {
@@ -79,6 +76,17 @@ func compileRoute(r Route, parent string, m Matcher, path string, queues map[str
 		c.children = append(c.children, cc)
 	}
 	return c, nil
+}
+
+// addPattern adds the match pattern of the node at path to m under id.
+func addPattern(m Matcher, id, pattern, path string) error {
+	if m == nil {
+		return fmt.Errorf("%s.match: no pattern matcher configured", path)
+	}
+	if err := m.Add(id, pattern); err != nil {
+		return fmt.Errorf("%s.match: %w", path, err)
+	}
+	return nil
 }
 
 func (r *route) matches(a *admission) (bool, error) {

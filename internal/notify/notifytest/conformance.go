@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +143,26 @@ func sample(id string) *finding.Finding {
 		Account: "123456789012", Region: "us-east-1", Principal: "arn:aws:iam::123456789012:user/alice",
 		SourceIPAddress: "203.0.113.7", Target: "bob", Record: json.RawMessage(`{}`),
 	}
+}
+
+// Server starts an HTTP destination for a conformance case and returns its URL: it
+// answers with answer, but for Down nothing listens at the URL, and for Hang the answer
+// comes only after the client has given up.
+func Server(t *testing.T, f Fault, answer http.HandlerFunc) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f == Hang {
+			io.Copy(io.Discard, r.Body) // then the server notices the client leave
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		answer(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	if f == Down {
+		srv.Close()
+	}
+	return srv.URL
 }

@@ -5,6 +5,8 @@ package notifytest
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -95,4 +97,53 @@ func CheckMrkdwn(s string) error {
 		}
 	}
 	return nil
+}
+
+// CheckSlackMessage walks every text of an encoded Slack message: mrkdwn must be sent
+// verbatim (no links or names made from bare text) and keep Attack as text (CheckMrkdwn),
+// the notification text too; plain text must have emoji codes off and no hidden
+// character.
+func CheckSlackMessage(body []byte) error {
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		return err
+	}
+	var errs []error
+	if text, _ := m["text"].(string); text != "" {
+		if err := CheckMrkdwn(text); err != nil {
+			errs = append(errs, fmt.Errorf("message text: %w", err))
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			text, _ := v["text"].(string)
+			switch v["type"] {
+			case "mrkdwn":
+				if v["verbatim"] != true {
+					errs = append(errs, fmt.Errorf("mrkdwn without verbatim: %.80q", text))
+				}
+				if err := CheckMrkdwn(text); err != nil {
+					errs = append(errs, fmt.Errorf("%w in %q", err, text))
+				}
+			case "plain_text":
+				if v["emoji"] != false {
+					errs = append(errs, fmt.Errorf("plain text with emoji codes on: %.80q", text))
+				}
+				if strings.ContainsFunc(text, func(r rune) bool { return unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) }) {
+					errs = append(errs, fmt.Errorf("hidden character in plain text %q", text))
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(m)
+	return errors.Join(errs...)
 }

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/outbox"
+	"github.com/trailbell/trailbell/internal/notify/outbox/outboxtest"
 )
 
 func item(id string) *outbox.Item {
@@ -177,20 +176,7 @@ func TestCorruptItemIsSetAside(t *testing.T) {
 		s.Accept("", item(id), []string{"a"}, time.Now(), time.Hour)
 	}
 	s.Close()
-	db, err := bolt.Open(filepath.Join(dir, outbox.FileName), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("queue/a"))
-		k, _ := b.Cursor().First()
-		k, _ = b.Cursor().Seek(append(k[:7:7], k[7]+1)) // the second item
-		return b.Put(k, []byte("{not json"))
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	outboxtest.Corrupt(t, dir, "a", 2)
 	s, err = outbox.Open(dir)
 	if err != nil {
 		t.Fatal(err)

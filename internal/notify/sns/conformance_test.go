@@ -2,11 +2,8 @@ package sns_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -29,7 +26,7 @@ func TestConformance(t *testing.T) {
 	notifytest.Conformance(t, notifytest.Destination{
 		Secrets: []string{key},
 		New: func(t *testing.T, f notifytest.Fault) (notify.Notifier, string) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			url := notifytest.Server(t, f, func(w http.ResponseWriter, r *http.Request) {
 				switch f {
 				case notifytest.Accept:
 					w.Header().Set("Content-Type", "text/xml")
@@ -40,21 +37,11 @@ func TestConformance(t *testing.T) {
 					snsError(w, http.StatusBadRequest, "Throttling")
 				case notifytest.Permanent:
 					snsError(w, http.StatusForbidden, "AuthorizationError")
-				case notifytest.Hang:
-					io.Copy(io.Discard, r.Body) // then the server notices the client leave
-					select {
-					case <-r.Context().Done():
-					case <-time.After(10 * time.Second):
-					}
 				}
-			}))
-			t.Cleanup(srv.Close)
-			if f == notifytest.Down {
-				srv.Close()
-			}
+			})
 			cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", key, ""),
 				RetryMaxAttempts: 1} // the pipeline retries; one SDK attempt keeps the test short
-			client := awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+			client := awssns.NewFromConfig(cfg, func(o *awssns.Options) { o.BaseEndpoint = aws.String(url) })
 			n, err := sns.New(client, sns.Options{TopicARN: "arn:aws:sns:us-east-1:123456789012:alerts"})
 			if err != nil {
 				t.Fatal(err)

@@ -1,11 +1,8 @@
 package webhook_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/notify/notifytest"
@@ -17,7 +14,7 @@ func TestConformance(t *testing.T) {
 		Secrets:           []string{"SECRET-PATH", "SECRET-HMAC"},
 		HonoursRetryAfter: true,
 		New: func(t *testing.T, f notifytest.Fault) (notify.Notifier, string) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			url := notifytest.Server(t, f, func(w http.ResponseWriter, r *http.Request) {
 				switch f {
 				case notifytest.Accept:
 					w.WriteHeader(http.StatusNoContent)
@@ -28,19 +25,9 @@ func TestConformance(t *testing.T) {
 					w.WriteHeader(http.StatusTooManyRequests)
 				case notifytest.Permanent:
 					w.WriteHeader(http.StatusForbidden)
-				case notifytest.Hang:
-					io.Copy(io.Discard, r.Body) // then the server notices the client leave
-					select {
-					case <-r.Context().Done():
-					case <-time.After(10 * time.Second):
-					}
 				}
-			}))
-			t.Cleanup(srv.Close)
-			if f == notifytest.Down {
-				srv.Close()
-			}
-			n, err := webhook.New(webhook.Options{URL: srv.URL + "/hooks/SECRET-PATH", HMACKey: "SECRET-HMAC"})
+			})
+			n, err := webhook.New(webhook.Options{URL: url + "/hooks/SECRET-PATH", HMACKey: "SECRET-HMAC"})
 			if err != nil {
 				t.Fatal(err)
 			}
