@@ -605,6 +605,7 @@ func TestOtherPredicates(t *testing.T) {
 		{"caller-is-workload", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-0abc1234def567890"}}`, true},
 		{"caller-is-workload", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/orders-lambda/orders-api"},"userAgent":"Boto3/1.34 exec-env/AWS_Lambda_python3.12"}`, true},
 		{"caller-is-workload", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/deploy/ci-42"},"userAgent":"aws-cli/2.15"}`, false},
+		{"caller-is-workload", `{"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/fn-role/fn","invokedBy":"lambda.amazonaws.com"}}`, true},
 		{"caller-is-workload", `{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/i-am-bob"}}`, false},
 		{"user-agent-is-not-iac", `{"userAgent":"Pulumi/3.130 aws-sdk-go/1.55"}`, false},
 		{"user-agent-is-not-iac", `{"userAgent":"cloudformation.amazonaws.com","sourceIPAddress":"cloudformation.amazonaws.com"}`, true},

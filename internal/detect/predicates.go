@@ -173,9 +173,9 @@ var predicates = map[string]Predicate{
 		Doc: "the caller is a workload's role, not a person: a session of an EC2 instance role (an " +
 			"assumed role whose session name is the instance id, i-..., the EC2 identity role " +
 			"aws:ec2-instance included) or a Lambda function's execution role (a user agent with " +
-			"exec-env/AWS_Lambda)",
+			"exec-env/AWS_Lambda, or invokedBy lambda.amazonaws.com)",
 		holds: func(r *record) bool {
-			if strings.Contains(r.str("userAgent"), "exec-env/AWS_Lambda") {
+			if strings.Contains(r.str("userAgent"), "exec-env/AWS_Lambda") || r.str("userIdentity.invokedBy") == "lambda.amazonaws.com" {
 				return true
 			}
 			if r.str("userIdentity.type") != "AssumedRole" {
@@ -186,7 +186,8 @@ var predicates = map[string]Predicate{
 		},
 		maybe: func(env []byte) bool {
 			return bytes.Contains(env, []byte(`\u`)) || bytes.Contains(env, []byte("/i-")) ||
-				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("exec-env/AWS_Lambda"))
+				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("exec-env/AWS_Lambda")) ||
+				bytes.Contains(env, []byte("lambda.amazonaws.com"))
 		},
 	},
 	"source-ip-is-public": {

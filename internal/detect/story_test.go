@@ -61,6 +61,7 @@ func TestPrivescStory(t *testing.T) {
 		"iam-privilege-change-denied: DENIED: user/build-bot tried AttachUserPolicy on build-bot (AccessDenied)",
 		"offensive-tool-user-agent: user/build-bot called AttachUserPolicy with an attack or secret-scanning tool",
 		"policy-version-admin: user/build-bot made policy build-bot-deploy's default version grant Allow * on *",
+		"managed-policy-version-created: user/build-bot published a new version of policy build-bot-deploy (default: true)",
 		"offensive-tool-user-agent: user/build-bot called CreatePolicyVersion with an attack or secret-scanning tool",
 		"iam-policy-changed: user/build-bot changed IAM policies: CreatePolicyVersion build-bot-deploy on build-bot-deploy",
 		"iam-write: user/build-bot made an IAM change: CreatePolicyVersion build-bot-deploy",
