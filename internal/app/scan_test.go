@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
@@ -259,7 +260,12 @@ func BenchmarkScanArchive(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		sum, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: eng, Sinks: []Sink{JSONSink(io.Discard)}})
+		// as trailbell scan runs: rules with memory, their state in memory
+		mem, err := NewMemory(eng, config.State{}, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := Scan(context.Background(), ScanOptions{Paths: []string{dir}, Detector: eng, Memory: mem, Sinks: []Sink{JSONSink(io.Discard)}})
 		if err != nil {
 			b.Fatal(err)
 		}

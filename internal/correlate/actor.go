@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -26,19 +27,44 @@ type identity struct {
 }
 
 func identityOf(r *detect.Record) identity {
+	// a struct decode of the one member: far cheaper than a dozen path lookups into a
+	// generic decode, and run on every record the rules with memory take in
+	var u struct {
+		Type           string `json:"type"`
+		ARN            string `json:"arn"`
+		AccountID      string `json:"accountId"`
+		AccessKeyID    string `json:"accessKeyId"`
+		UserName       string `json:"userName"`
+		InvokedBy      string `json:"invokedBy"`
+		Provider       string `json:"identityProvider"`
+		SessionContext struct {
+			SourceIdentity string `json:"sourceIdentity"`
+			SessionIssuer  struct {
+				ARN  string `json:"arn"`
+				Type string `json:"type"`
+			} `json:"sessionIssuer"`
+		} `json:"sessionContext"`
+		OnBehalfOf struct {
+			UserID        string `json:"userId"`
+			IdentityStore string `json:"identityStoreArn"`
+		} `json:"onBehalfOf"`
+	}
+	if b := r.Member("userIdentity"); b != nil && json.Unmarshal(b, &u) != nil {
+		// a field of an unexpected type: read what can be read, one path at a time
+		return identity{
+			Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), Account: r.Str("userIdentity.accountId"),
+			AccessKeyID: r.Str("userIdentity.accessKeyId"), UserName: r.Str("userIdentity.userName"),
+			InvokedBy: r.Str("userIdentity.invokedBy"), SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
+			IssuerARN: r.Str("userIdentity.sessionContext.sessionIssuer.arn"), IssuerType: r.Str("userIdentity.sessionContext.sessionIssuer.type"),
+			IdentityStore: r.Str("userIdentity.onBehalfOf.identityStoreArn"), OnBehalfOf: r.Str("userIdentity.onBehalfOf.userId"),
+			Provider: r.Str("userIdentity.identityProvider"),
+		}
+	}
 	return identity{
-		Type:           r.Str("userIdentity.type"),
-		ARN:            r.Str("userIdentity.arn"),
-		Account:        r.Str("userIdentity.accountId"),
-		AccessKeyID:    r.Str("userIdentity.accessKeyId"),
-		UserName:       r.Str("userIdentity.userName"),
-		InvokedBy:      r.Str("userIdentity.invokedBy"),
-		SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
-		IssuerARN:      r.Str("userIdentity.sessionContext.sessionIssuer.arn"),
-		IssuerType:     r.Str("userIdentity.sessionContext.sessionIssuer.type"),
-		IdentityStore:  r.Str("userIdentity.onBehalfOf.identityStoreArn"),
-		OnBehalfOf:     r.Str("userIdentity.onBehalfOf.userId"),
-		Provider:       r.Str("userIdentity.identityProvider"),
+		Type: u.Type, ARN: u.ARN, Account: u.AccountID, AccessKeyID: u.AccessKeyID, UserName: u.UserName,
+		InvokedBy: u.InvokedBy, SourceIdentity: u.SessionContext.SourceIdentity,
+		IssuerARN: u.SessionContext.SessionIssuer.ARN, IssuerType: u.SessionContext.SessionIssuer.Type,
+		IdentityStore: u.OnBehalfOf.IdentityStore, OnBehalfOf: u.OnBehalfOf.UserID, Provider: u.Provider,
 	}
 }
 
@@ -56,33 +82,49 @@ type fact struct {
 // GetSessionToken and GetFederationToken sessions last at most 36 hours.
 const sessionLimit = 36 * time.Hour
 
-// credentialFact reads an STS call that issued credentials: the key it issued, what it says
-// and until when the key is valid (event time, Unix ns).
-func credentialFact(r *detect.Record, at time.Time) (key string, f fact, exp int64) {
-	key = r.Str("responseElements.credentials.accessKeyId")
+// credentialFact reads an STS call by caller that issued credentials: the key it issued, what
+// it says and until when the key is valid (event time, Unix ns).
+func credentialFact(r *detect.Record, caller identity, at time.Time) (key string, f fact, exp int64) {
+	var resp struct {
+		Credentials struct {
+			AccessKeyID string `json:"accessKeyId"`
+			Expiration  string `json:"expiration"`
+		} `json:"credentials"`
+		AssumedRoleUser struct {
+			ARN string `json:"arn"`
+		} `json:"assumedRoleUser"`
+		FederatedUser struct {
+			ARN string `json:"arn"`
+		} `json:"federatedUser"`
+		Subject                     string `json:"subject"`
+		Issuer                      string `json:"issuer"`
+		SubjectFromWebIdentityToken string `json:"subjectFromWebIdentityToken"`
+		Provider                    string `json:"provider"`
+	}
+	if b := r.Member("responseElements"); b == nil || json.Unmarshal(b, &resp) != nil {
+		return "", f, 0 // no credentials, or not in the shape STS writes
+	}
+	key = resp.Credentials.AccessKeyID
 	if key == "" {
 		return "", f, 0
 	}
-	f.Caller = identityOf(r)
-	f.Session = r.Str("responseElements.assumedRoleUser.arn")
-	if f.Session == "" {
-		f.Session = r.Str("responseElements.federatedUser.arn")
-	}
+	f.Caller = caller
+	f.Session = cmpOr(resp.AssumedRoleUser.ARN, resp.FederatedUser.ARN)
 	switch r.Str("eventName") {
 	case "AssumeRoleWithSAML":
 		// the caller is the IdP's user: the subject and issuer the response names
-		if s := r.Str("responseElements.subject"); s != "" {
-			f.Caller.Type, f.Caller.UserName = "SAMLUser", s
+		if resp.Subject != "" {
+			f.Caller.Type, f.Caller.UserName = "SAMLUser", resp.Subject
 		}
-		f.Caller.Provider = cmpOr(r.Str("responseElements.issuer"), f.Caller.Provider, r.Str("requestParameters.principalArn"))
+		f.Caller.Provider = cmpOr(resp.Issuer, f.Caller.Provider, r.Str("requestParameters.principalArn"))
 	case "AssumeRoleWithWebIdentity":
-		if s := r.Str("responseElements.subjectFromWebIdentityToken"); s != "" {
-			f.Caller.Type, f.Caller.UserName = "WebIdentityUser", s
+		if resp.SubjectFromWebIdentityToken != "" {
+			f.Caller.Type, f.Caller.UserName = "WebIdentityUser", resp.SubjectFromWebIdentityToken
 		}
-		f.Caller.Provider = cmpOr(r.Str("responseElements.provider"), f.Caller.Provider)
+		f.Caller.Provider = cmpOr(resp.Provider, f.Caller.Provider)
 	}
 	exp = at.Add(sessionLimit).UnixNano()
-	if t, ok := parseExpiration(r.Str("responseElements.credentials.expiration")); ok && t.After(at) && t.Before(at.Add(sessionLimit)) {
+	if t, ok := parseExpiration(resp.Credentials.Expiration); ok && t.After(at) && t.Before(at.Add(sessionLimit)) {
 		exp = t.UnixNano()
 	}
 	return key, f, exp

@@ -205,9 +205,13 @@ type staged struct {
 	id       string
 	origin   string
 	hits     []hit
-	creds    bool
 	findings []finding.Finding
 	rec      *detect.Record
+	ident    identity // the caller, read where Add runs (in parallel with other inputs)
+	// the credentials the record issued, if any
+	factKey string
+	fact    fact
+	factExp int64
 }
 
 // Begin starts an input. name identifies it across replays: an S3 object's URL, a file's
@@ -239,7 +243,10 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 			return err
 		}
 	}
-	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, creds: m.Credentials, findings: m.Findings, rec: rec}
+	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, findings: m.Findings, rec: rec, ident: identityOf(rec)}
+	if m.Credentials && t != 0 {
+		s.factKey, s.fact, s.factExp = credentialFact(rec, s.ident, ev.Time)
+	}
 	for _, h := range m.Steps {
 		s.hits = append(s.hits, hit{R: h.Rule, S: h.Step})
 	}
@@ -335,7 +342,7 @@ func (e *Engine) evaluateBuffered(ctx context.Context, cutoff int64, deliver fun
 
 // relevant reports whether the input changes state by itself.
 func (in *Input) relevant() bool {
-	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.creds || len(s.hits) > 0 })
+	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.factKey != "" || len(s.hits) > 0 })
 }
 
 // inputKey is the key of an input's marker: a hash, so long names cost nothing.
@@ -385,7 +392,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 			e.o.Metrics.event("duplicate", 1)
 			continue
 		}
-		p := &pending{T: s.t, A: now, ID: s.id, H: s.hits, O: s.origin, Rec: cloneRaw(s.rec.Raw()), rec: s.rec}
+		p := &pending{T: s.t, A: now, ID: s.id, H: s.hits, O: s.origin, Rec: cloneRaw(s.rec.Raw()), rec: s.rec, ident: &s.ident}
 		if s.t < st.meta.Done {
 			late = append(late, p)
 			e.o.Metrics.event("late", 1)
@@ -438,19 +445,16 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.Finding, error) {
 	var out []finding.Finding
 	for _, s := range in.recs {
-		at := time.Unix(0, s.t)
-		if learn && s.creds && s.t != 0 {
-			if key, f, exp := credentialFact(s.rec, at); key != "" {
-				if err := e.st.facts.put(ctx, key, f, exp, s.t); err != nil {
-					return nil, err
-				}
-				e.o.Metrics.event("credentials", 1)
+		if learn && s.factKey != "" {
+			if err := e.st.facts.put(ctx, s.factKey, s.fact, s.factExp, s.t); err != nil {
+				return nil, err
 			}
+			e.o.Metrics.event("credentials", 1)
 		}
 		if len(s.findings) == 0 {
 			continue
 		}
-		a, err := e.resolve(ctx, identityOf(s.rec), s.t)
+		a, err := e.resolve(ctx, s.ident, s.t)
 		if err != nil {
 			return nil, err
 		}
@@ -508,7 +512,11 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 			}
 			p.rec = rec
 		}
-		a, err := e.resolve(ctx, identityOf(p.rec), p.T)
+		if p.ident == nil {
+			id := identityOf(p.rec)
+			p.ident = &id
+		}
+		a, err := e.resolve(ctx, *p.ident, p.T)
 		if err != nil {
 			return nil, err
 		}
@@ -722,6 +730,7 @@ type pending struct {
 	Rec json.RawMessage `json:"r"`
 
 	rec   *detect.Record
+	ident *identity
 	actor *finding.Actor
 }
 

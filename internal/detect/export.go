@@ -10,9 +10,13 @@ import (
 // Record is a decoded CloudTrail record, for the stateful evaluation in internal/correlate.
 type Record struct{ r *record }
 
-// DecodeEnvelope decodes the record inside an EventBridge envelope.
+// DecodeEnvelope decodes the record inside an EventBridge envelope, each top-level member when
+// it is first read. A Record is for one goroutine at a time.
 func DecodeEnvelope(env []byte) (*Record, error) {
-	r, err := envelopeRecord(env)
+	if detail, ok := liftedDetail(env); ok {
+		return DecodeRecord(detail)
+	}
+	r, err := envelopeRecordGeneral(env)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +67,31 @@ func (e *Engine) Finding(i int, rec *Record, extra func(name string) (string, bo
 	return e.finding(i, rec.r, extra)
 }
 
-// DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it).
+// DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it), each
+// top-level member when it is first read.
 func DecodeRecord(detail []byte) (*Record, error) {
-	r, err := decodeRecord(detail)
+	r, err := decodeLazy(detail)
 	if err != nil {
 		return nil, err
 	}
 	return &Record{r}, nil
+}
+
+// Member returns the JSON of a top-level member of the record (userIdentity, say), or nil,
+// for a caller that decodes it into a struct of its own.
+func (r *Record) Member(name string) json.RawMessage {
+	if r.r.lazy != nil {
+		if b, ok := r.r.lazy[name]; ok {
+			return b
+		}
+	}
+	v, ok := r.r.m[name]
+	if !ok {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -21,6 +21,8 @@ type record struct {
 	docs   []policyDoc // policy documents in the record, parsed on first use
 	parsed bool
 	whole  bool // the decoded value was all of raw
+	// lazy holds the top-level members not decoded yet (see decodeLazy); nil when m is whole.
+	lazy map[string]json.RawMessage
 }
 
 // envelopeRecord decodes the record inside an EventBridge envelope. (Decoding the envelope
@@ -108,7 +110,41 @@ func decodeRecord(detail json.RawMessage) (*record, error) {
 
 // lookup follows a dotted path; array elements are addressed by index ("resources.0.ARN").
 func (r *record) lookup(path string) any {
+	if r.lazy != nil {
+		top, _, _ := strings.Cut(path, ".")
+		if b, ok := r.lazy[top]; ok {
+			delete(r.lazy, top)
+			if v, err := decodeMember(b); err == nil {
+				r.m[top] = v
+			}
+		}
+	}
 	return lookupPath(r.m, path)
+}
+
+// decodeLazy splits a record into its top-level members and decodes each only when a path
+// first reaches into it: detection with memory reads a few fields of many records (the
+// caller, a key, a name), and a whole decode of every one would cost it most of its time.
+// A record with a top-level key set twice takes decodeRecord's way, which merges them.
+func decodeLazy(detail json.RawMessage) (*record, error) {
+	top, ok := splitTop(detail)
+	if !ok || !json.Valid(detail) {
+		return decodeRecord(detail) // which reads repeated keys, and words errors
+	}
+	return &record{raw: detail, m: make(map[string]any, 8), lazy: top, whole: true}, nil
+}
+
+// decodeMember decodes one member's value, numbers as json.Number, repeated keys inside it
+// merged as decodeRecord merges them.
+func decodeMember(b []byte) (any, error) {
+	if len(b) > 0 && b[0] == '{' && hasRepeatedKey(b) {
+		return decodeRepeated(b)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
 }
 
 func lookupPath(cur any, path string) any {

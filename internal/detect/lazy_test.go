@@ -1,0 +1,76 @@
+package detect
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// lazyPaths are read from both decodings and must agree.
+var lazyPaths = []string{
+	"eventID", "eventName", "eventTime", "userIdentity.type", "userIdentity.arn", "userIdentity.accessKeyId",
+	"userIdentity.sessionContext.sessionIssuer.arn", "userIdentity.sessionContext.sourceIdentity",
+	"requestParameters.userName", "requestParameters.policyArn", "responseElements.credentials.accessKeyId",
+	"responseElements.ConsoleLogin", "resources.0.ARN", "errorCode", "readOnly", "recipientAccountId", "a.b", "x",
+}
+
+func checkLazy(t *testing.T, rec []byte) {
+	t.Helper()
+	eager, err := decodeRecord(rec)
+	if err != nil {
+		if _, err := decodeLazy(rec); err == nil {
+			t.Errorf("lazy decoding took what the eager one refused: %s", rec)
+		}
+		return
+	}
+	lazy, err := decodeLazy(rec)
+	if err != nil {
+		t.Fatalf("lazy decoding refused %s: %v", rec, err)
+	}
+	for _, p := range lazyPaths {
+		if a, b := eager.lookup(p), lazy.lookup(p); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: eager %#v, lazy %#v in %s", p, a, b, rec)
+		}
+	}
+	for _, name := range []string{"principal", "who", "target", "account", "result", "sourceNetwork"} {
+		if a, b := eager.field(name), lazy.field(name); a != b {
+			t.Errorf("{%s}: eager %q, lazy %q in %s", name, a, b, rec)
+		}
+	}
+}
+
+// TestLazyRecord: a record decoded member by member reads like one decoded whole: every
+// sample of the pack, and the odd shapes.
+func TestLazyRecord(t *testing.T) {
+	for _, r := range builtin(t) {
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			var recs []json.RawMessage
+			if json.Unmarshal(s, &recs) != nil {
+				recs = []json.RawMessage{s}
+			}
+			for _, rec := range recs {
+				env, err := Envelope(rec)
+				if err != nil {
+					continue
+				}
+				if d, ok := liftedDetail(env); ok {
+					checkLazy(t, d)
+				}
+			}
+		}
+	}
+	for _, rec := range []string{
+		`{}`, ` { "a" : { "b" : [1, "}", {"c": "\""}] } , "x" : null } `, `{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`,
+		`{"eventName":"x\"y","x":true}`, `{"\u0061":{"b":"c"}}`, `[1]`, `{"a":`, `{"a":1}x`, `{"a" 1}`,
+	} {
+		checkLazy(t, []byte(rec))
+	}
+}
+
+func FuzzLazyRecord(f *testing.F) {
+	f.Add([]byte(`{"eventName":"CreateUser","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"},"a":{"b":[1,2]}}`))
+	f.Add([]byte(`{"a":{"b":1,"b":{"c":2}},"x":"\\\""}`))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		checkLazy(t, rec)
+	})
+}
