@@ -479,3 +479,25 @@ func value(c prometheus.Metric) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func TestOutboxStage(t *testing.T) {
+	store := outbox.NewMemory()
+	a, b := testQueue("a", Receiver{}), testQueue("b", Receiver{})
+	s := outboxStage{store: store, window: time.Hour, m: NewMetrics(nil)}
+	f := fnd("r", "p", "e1", finding.High)
+	if ok, err := s.admit(t.Context(), &admission{f: &f, now: t0, to: []*queue{a, b}, key: "r/e1"}); !ok || err != nil {
+		t.Fatalf("accept: %v %v", ok, err)
+	}
+	for _, q := range []*queue{a, b} {
+		if n, _ := store.Count(q.Name); n != 1 || q.pending.Load() != 1 {
+			t.Errorf("queue %s holds %d (pending %d), want the finding once", q.Name, n, q.pending.Load())
+		}
+	}
+	// A duplicate that got past dedupe (submitted concurrently) is caught by the write.
+	if ok, _ := s.admit(t.Context(), &admission{f: &f, now: t0, to: []*queue{a}, key: "r/e1"}); ok || value(s.m.duplicates) != 1 {
+		t.Errorf("concurrent duplicate written: ok %v, duplicates %v", ok, value(s.m.duplicates))
+	}
+	if its, _ := store.Head("a", 0, 10); len(its) != 1 || !its[0].Accepted.Equal(t0) || its[0].Finding.EventID != "e1" {
+		t.Fatalf("queue a = %+v", its)
+	}
+}
