@@ -695,6 +695,10 @@ func TestRIEConfigFile(t *testing.T) {
 	if resp.StatusCode == http.StatusOK && !bytes.Contains(body, []byte("errorMessage")) {
 		t.Errorf("bad configuration: HTTP %d %s, want an init failure", resp.StatusCode, body)
 	}
+	// the emulator may answer before the runtime's last log lines reach the buffer: wait for them
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r2.out.String(), "setup failed") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if !strings.Contains(r2.out.String(), "setup failed") {
 		t.Errorf("bad configuration: no setup error in the log:\n%s", r2.out.String())
 	}
