@@ -505,15 +505,46 @@ func (p *scanner) skipRest(depth int) error {
 	d := p.data
 	i := p.pos
 	in := false // inside a string
+	bs := -1    // the next backslash at or after i, once looked for
 	for i+8 <= len(d) {
+		if i+16 <= len(d) && bs >= i+16 {
+			// Two words at once while no backslash is near: their masks are independent,
+			// only the string state carries from the first to the second.
+			v1 := binary.LittleEndian.Uint64(d[i:])
+			v2 := binary.LittleEndian.Uint64(d[i+8:])
+			l1, l2 := v1|swarSpace, v2|swarSpace
+			o1, o2 := zeroBytes(l1^swarOpen), zeroBytes(l2^swarOpen)
+			c1, c2 := zeroBytes(l1^swarClose), zeroBytes(l2^swarClose)
+			p1, p2 := quoteParity(zeroBytes(v1^swarQuote)), quoteParity(zeroBytes(v2^swarQuote))
+			if in {
+				p1 ^= swarLo
+			}
+			if p1>>56 != 0 {
+				p2 ^= swarLo
+			}
+			out1, out2 := ^(p1<<7)&swarHi, ^(p2<<7)&swarHi
+			o1, c1, o2, c2 = o1&out1, c1&out1, o2&out2, c2&out2
+			if nc := bits.OnesCount64(c1) + bits.OnesCount64(c2); nc < depth || c1|c2 == 0 {
+				depth += bits.OnesCount64(o1) + bits.OnesCount64(o2) - nc
+				in = p2>>56 != 0
+				i += 16
+				continue
+			}
+		}
 		v := binary.LittleEndian.Uint64(d[i:])
 		q := zeroBytes(v ^ swarQuote)
 		lower := v | swarSpace
 		open := zeroBytes(lower ^ swarOpen)
 		closing := zeroBytes(lower ^ swarClose)
+		if bs < i {
+			bs = len(d)
+			if k := bytes.IndexByte(d[i:], '\\'); k >= 0 {
+				bs = i + k
+			}
+		}
 		if q != 0 || in {
 			// backslashes matter inside strings only
-			if zeroBytes(v^swarBack) != 0 {
+			if bs < i+8 {
 				var closed bool
 				if i, closed = skipBytes(d, i, i+8, &in, &depth); closed {
 					p.pos = i
@@ -521,10 +552,7 @@ func (p *scanner) skipRest(depth int) error {
 				}
 				continue
 			}
-			par := q >> 7 // 1 in each quote byte, then the parity of the quotes up to each byte
-			par ^= par << 8
-			par ^= par << 16
-			par ^= par << 32
+			par := quoteParity(q)
 			if in {
 				par ^= swarLo
 			}
@@ -561,6 +589,15 @@ func (p *scanner) skipRest(depth int) error {
 		return p.fail("unterminated string")
 	}
 	return p.fail("unexpected end inside a container")
+}
+
+// quoteParity turns a zeroBytes mask of the quotes of a word into 1 in each byte that
+// follows an odd number of quotes in the word, itself included.
+func quoteParity(q uint64) uint64 {
+	par := q >> 7
+	par ^= par << 8
+	par ^= par << 16
+	return par ^ par<<32
 }
 
 // skipBytes goes through d[i:end] byte by byte (past end by an escape), following
