@@ -18,6 +18,7 @@ import (
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/source/s3"
 )
 
@@ -160,9 +161,11 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	var sinks []app.Sink
+	flushText := func() error { return nil }
 	switch format {
 	case "text":
-		sinks = append(sinks, app.TextSink(io.out))
+		tw := app.NewTextWriter(io.out)
+		sinks, flushText = append(sinks, tw.Write), tw.Flush
 	case "json":
 		sinks = append(sinks, app.JSONSink(io.out))
 	default:
@@ -175,7 +178,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	}
 	if pipe != nil {
 		defer pipe.Close()
-		sinks = append(sinks, pipe.Submit)
+		// Submitted one by one: delivery starts after the scan (flush), when all of an
+		// event's findings are in the outbox to be merged into its alert.
+		sinks = append(sinks, func(ctx context.Context, f finding.Finding) error { return pipe.Submit(ctx, f) })
 	}
 
 	opts := app.ScanOptions{
@@ -198,6 +203,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		debug.SetGCPercent(400)
 	}
 	sum, err := app.Scan(ctx, opts)
+	if ferr := flushText(); ferr != nil && err == nil {
+		err = ferr
+	}
 	if ferr := f.notify.flush(ctx, pipe, io); ferr != nil && err == nil {
 		err = ferr
 	}

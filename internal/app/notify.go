@@ -82,6 +82,8 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 			MinSeverity: config.Severity(rc.MinSeverity),
 			Fallback:    rc.Fallback,
 			GroupWindow: time.Duration(rc.GroupWindow),
+			// JSON lines are for machines: one finding per rule and event, as scan writes them.
+			PerRule: rc.Stdout != nil && rc.Stdout.Format != "text",
 		}
 		switch {
 		case rc.DigestAfter != nil:

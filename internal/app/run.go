@@ -581,10 +581,12 @@ func firstProblem(f finding.Finding) string {
 // submitter hands findings to the outbox as an input's records are detected on.
 func (d *daemon) submitter(ctx context.Context) ingest.Found {
 	return func(fs []finding.Finding) error {
+		// Together: the delivery worker sees a record's findings at once and sends one
+		// alert for its event.
+		if err := d.pipeline.Submit(ctx, fs...); err != nil {
+			return fmt.Errorf("submit: %w", err)
+		}
 		for _, f := range fs {
-			if err := d.pipeline.Submit(ctx, f); err != nil {
-				return fmt.Errorf("submit %s: %w", f.Key(), err)
-			}
 			d.m.findings.WithLabelValues(f.Rule).Inc()
 			if at, ok := cloudtrail.ParseTime(f.EventTime); ok {
 				d.m.lag.Observe(d.now().Sub(at).Seconds())

@@ -237,7 +237,9 @@ func TestSinks(t *testing.T) {
 		t.Errorf("JSON line: %s", j.String())
 	}
 	var txt bytes.Buffer
-	TextSink(&txt)(context.Background(), f)
+	tw := NewTextWriter(&txt)
+	tw.Write(context.Background(), f)
+	tw.Flush()
 	if s := txt.String(); !strings.HasPrefix(s, "CRITICAL t [31m x  [r]\n") || strings.Contains(s, "\x1b") || !strings.Contains(s, "(failed: AccessDenied)") {
 		t.Errorf("text:\n%s", s)
 	}

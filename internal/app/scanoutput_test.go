@@ -18,7 +18,11 @@ func TestTextSinkNeutralisesControlCharacters(t *testing.T) {
 		Principal: "arn\x07", Account: "1\n2", Region: "us\teast", SourceIPAddress: "1.2.3.4\n",
 		Target: "bob\x1b", Origin: "file\nline 3",
 	}
-	if err := TextSink(&out)(t.Context(), f); err != nil {
+	tw := NewTextWriter(&out)
+	if err := tw.Write(t.Context(), f); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
@@ -34,5 +38,42 @@ func TestTextSinkNeutralisesControlCharacters(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestTextWriterOneEntryPerEvent: the findings of one event are one entry led by the most
+// severe; another event, or a finding without an eventID, starts a new one.
+func TestTextWriterOneEntryPerEvent(t *testing.T) {
+	var out bytes.Buffer
+	tw := NewTextWriter(&out)
+	mk := func(rule, id string, sev finding.Severity) finding.Finding {
+		return finding.Finding{Rule: rule, Severity: sev, Title: rule + " title", EventID: id, Account: "111122223333"}
+	}
+	for _, f := range []finding.Finding{
+		mk("iam-write", "e1", finding.Info), mk("admin-attached", "e1", finding.High), mk("iam-policy-changed", "e1", finding.Low),
+		mk("iam-write", "e2", finding.Info),
+		mk("bad-input", "", finding.Medium), mk("bad-input-2", "", finding.Medium),
+	} {
+		if err := tw.Write(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var heads, also []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "         also "):
+			also = append(also, strings.Fields(line)[1]+" "+strings.Fields(line)[len(strings.Fields(line))-1])
+		case line != "" && !strings.HasPrefix(line, " "):
+			heads = append(heads, line[strings.LastIndexByte(line, '[')+1:len(line)-1])
+		}
+	}
+	if got := strings.Join(heads, " "); got != "admin-attached iam-write bad-input bad-input-2" {
+		t.Errorf("entries %s; want one per event, the most severe leading", got)
+	}
+	if got := strings.Join(also, ", "); got != "LOW [iam-policy-changed], INFO [iam-write]" {
+		t.Errorf("listed under the lead: %s", got)
 	}
 }

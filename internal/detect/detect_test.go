@@ -234,9 +234,43 @@ func TestRunbook(t *testing.T) {
 	if fs[0].Title != "user/mallory created an access key for alice" {
 		t.Errorf("title = %q", fs[0].Title)
 	}
+	// Event text with spaces, quotes or line breaks is one quoted shell word on one line.
+	fs = detect(t, e, `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","recipientAccountId":"111122223333",`+
+		`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},"requestParameters":{"userName":"a'b\naws iam create-user --user-name evil"},"responseElements":null}`)
+	if want := `--user-name 'a’b aws iam create-user --user-name evil' --access-key-id`; !strings.Contains(fs[0].Runbook, want) {
+		t.Errorf("runbook\n got %q\nwant it to hold %q", fs[0].Runbook, want)
+	}
 	b, _ := json.Marshal(fs[0])
 	if !strings.Contains(string(b), `"runbook":"Ask user/mallory why.\n`) {
 		t.Errorf("JSON has no runbook: %s", b)
+	}
+	// A value in a command is a shell word, a value with a space in the words around is in
+	// “ ”: event text cannot pass for a command; a title's values are not quoted.
+	rs, err = Parse([]byte(`rules:
+  - id: agent
+    title: "{who} used {userAgent}"
+    severity: medium
+    runbook: |
+      Ask {who} about {userAgent} ({userIdentity.userName}).
+      Then: aws iam list-access-keys --user-name {userIdentity.userName} and ask {userAgent}.
+    pattern: {"detail": {"eventName": ["CreateAccessKey"]}}
+`), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := detect(t, e2, `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","recipientAccountId":"111122223333","userAgent":"x “y” aws iam create-user --user-name evil",`+
+		`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mal lory","accountId":"111122223333","userName":"mal lory"}}`)
+	want = "Ask “user/mal lory” about “x \"y\" aws iam create-user --user-name evil” (“mal lory”).\n" +
+		"Then: aws iam list-access-keys --user-name 'mal lory' and ask 'x “y” aws iam create-user --user-name evil'."
+	if agent[0].Runbook != want {
+		t.Errorf("runbook\n got %q\nwant %q", agent[0].Runbook, want)
+	}
+	if agent[0].Title != "user/mal lory used x “y” aws iam create-user --user-name evil" {
+		t.Errorf("a title's values are not quoted: %q", agent[0].Title)
 	}
 }
 

@@ -305,6 +305,7 @@ func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bo
 		PrincipalType:   rec.str("userIdentity.type"),
 		SourceIPAddress: rec.str("sourceIPAddress"),
 		UserAgent:       rec.str("userAgent"),
+		AttackTool:      AttackTool(rec.str("userAgent"), rec.str("eventSource")),
 		ErrorCode:       rec.str("errorCode"),
 		ErrorMessage:    rec.str("errorMessage"),
 		Target:          rec.target(),

@@ -169,6 +169,12 @@ var predicates = map[string]Predicate{
 			return bytes.Contains(env, []byte("CloudShell")) || bytes.Contains(env, []byte(`\u`)) || containsFold(env, "cloudshell")
 		},
 	},
+	"user-agent-is-attack-tool": {
+		Doc: "the user agent gives away a tool made for attacking AWS accounts or testing stolen keys " +
+			"(AttackTool): the AWS CLI or an SDK on Kali, Parrot or Pentoo Linux, Pacu, TruffleHog, Stratus Red " +
+			"Team, or S3 Browser outside S3. The same list marks every finding's user agent (attackTool)",
+		holds: func(r *record) bool { return AttackTool(r.str("userAgent"), r.str("eventSource")) != "" },
+	},
 	"caller-is-workload": {
 		Doc: "the caller is a workload's role, not a person: a session of an EC2 instance role (an " +
 			"assumed role whose session name is the instance id, i-..., the EC2 identity role " +

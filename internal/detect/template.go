@@ -3,6 +3,8 @@ package detect
 import (
 	"fmt"
 	"strings"
+
+	"github.com/trailbell/trailbell/internal/finding"
 )
 
 // A title template is text with {placeholders}: a name from fieldNames or a dotted path into
@@ -98,20 +100,40 @@ func checkField(name string) error {
 // render fills a title; missing values show as "?" so a messy record still gives a title.
 // extra, when set, fills the placeholders of stateful rules first.
 func (t template) render(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(string) string { return "?" })
+	return t.fill(r, extra, func(string) string { return "?" }, func(v string, _ bool) string { return v })
 }
 
 // renderRunbook fills a runbook; a missing value shows as <name> (the last part of its path),
-// so a command reads as one to complete, e.g. `--user-name <userName>`.
+// so a command reads as one to complete, e.g. `--user-name <userName>`. Event values are
+// delimited, on one line: in an AWS CLI command (after finding.RunbookCommand on the line of
+// the template) a value with anything but letters, digits and _@%+=:,./- is a single-quoted
+// shell word that pastes as one argument; in the words around commands a value with a space
+// is in “ ”. So event text (a user agent, an error message) can neither start a line nor
+// pass for a command (see chat.Runbook).
 func (t template) renderRunbook(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" })
+	return t.fill(r, extra, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" },
+		func(v string, command bool) string {
+			if command {
+				return shellWord(v)
+			}
+			return proseWord(v)
+		})
 }
 
-func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string) string {
+// fill renders t. value turns a record's value into text; command says whether the
+// template's own text on the line so far starts an AWS CLI command.
+func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string,
+	value func(v string, command bool) string) string {
 	var b strings.Builder
+	line := "" // the template's text on the current line, values left out
 	for _, p := range t {
 		if p.field == "" {
 			b.WriteString(p.text)
+			if i := strings.LastIndexByte(p.text, '\n'); i >= 0 {
+				line = p.text[i+1:]
+			} else {
+				line += p.text
+			}
 			continue
 		}
 		v, ok := "", false
@@ -123,8 +145,45 @@ func (t template) fill(r *record, extra func(string) (string, bool), missing fun
 		}
 		if v == "" {
 			v = missing(p.field)
+		} else {
+			v = value(v, finding.RunbookCommand.MatchString(line))
 		}
 		b.WriteString(v)
 	}
 	return b.String()
+}
+
+// oneLine turns control characters (line breaks) into spaces.
+func oneLine(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' || r == '\u0085' {
+			return ' '
+		}
+		return r
+	}, v)
+}
+
+// shellWord quotes v for a POSIX shell unless it is made of characters that need none, on
+// one line, with a single quote in it turned into ’ (no name AWS accepts holds one: it comes
+// from free text, which a command does not need verbatim).
+func shellWord(v string) string {
+	safe := true
+	for i := 0; i < len(v) && safe; i++ {
+		c := v[i]
+		safe = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_@%+=:,./-", c) >= 0
+	}
+	if safe {
+		return v
+	}
+	return "'" + strings.ReplaceAll(oneLine(v), "'", "’") + "'"
+}
+
+// proseWord puts v in “ ” when it holds a space (or a line break), with any “ or ” in it
+// turned into ": a value in the words of a runbook reads as one.
+func proseWord(v string) string {
+	v = oneLine(v)
+	if !strings.Contains(v, " ") {
+		return v
+	}
+	return "“" + strings.NewReplacer("“", `"`, "”", `"`).Replace(v) + "”"
 }

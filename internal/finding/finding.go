@@ -5,6 +5,7 @@ package finding
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -66,7 +67,9 @@ type Finding struct {
 	Tags        []string `json:"tags,omitempty"`
 	References  []string `json:"references,omitempty"`
 	// Runbook is the rule's runbook filled with this event's values: what to check and how
-	// to undo it (AWS CLI commands), as plain multi-line text.
+	// to undo it (AWS CLI commands), as plain multi-line text. An event value with a space or
+	// a shell character is one quoted word: 'like this' in a command (a shell word),
+	// “like this” in the words around it.
 	Runbook string `json:"runbook,omitempty"`
 
 	EventID         string `json:"eventID"`
@@ -79,8 +82,11 @@ type Finding struct {
 	PrincipalType   string `json:"principalType,omitempty"`
 	SourceIPAddress string `json:"sourceIPAddress"`
 	UserAgent       string `json:"userAgent,omitempty"`
-	ErrorCode       string `json:"errorCode,omitempty"`
-	ErrorMessage    string `json:"errorMessage,omitempty"`
+	// AttackTool names the attack or secret-scanning tool the user agent gives away (Kali
+	// Linux, Pacu, TruffleHog ...; see detect.AttackTool), whatever rule matched.
+	AttackTool   string `json:"attackTool,omitempty"`
+	ErrorCode    string `json:"errorCode,omitempty"`
+	ErrorMessage string `json:"errorMessage,omitempty"`
 
 	// Target is who or what was acted on (user, role, group, policy, trail), when known.
 	Target string `json:"target,omitempty"`
@@ -96,6 +102,11 @@ type Finding struct {
 	Related []string `json:"related,omitempty"`
 	// Events describe all of those events, oldest first, this finding's own event last.
 	Events []Event `json:"events,omitempty"`
+
+	// Also lists the other rules the same event matched, most severe first, when this
+	// finding leads one alert for the event (see Merge). Delivery sets it for people's
+	// destinations; detection and `scan --format json` never do: one finding per rule.
+	Also []Match `json:"also,omitempty"`
 
 	// Origin says where the record came from: file and position, S3 key, message id.
 	Origin string `json:"origin,omitempty"`
@@ -157,6 +168,20 @@ type Event struct {
 	EventTime string `json:"eventTime"`
 	// Value is the value it counted, for a threshold on distinct values.
 	Value string `json:"value,omitempty"`
+}
+
+// RunbookCommand matches where an AWS CLI command starts in a line of a runbook: "aws
+// SERVICE VERB" at the start, after a space or after "(". Detection quotes the event values
+// it puts in a runbook by it, and chat destinations find the commands to show as code.
+var RunbookCommand = regexp.MustCompile(`(?:^|[ (])(aws [a-z0-9-]+ [a-z0-9-]+)`)
+
+// Match is one more rule an event matched, listed under the finding that leads its alert.
+type Match struct {
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	Tags     []string `json:"tags,omitempty"`
+	Runbook  string   `json:"runbook,omitempty"`
 }
 
 // Key identifies a finding for deduplication across retries and duplicate inputs.

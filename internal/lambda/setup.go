@@ -162,10 +162,8 @@ func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) er
 		return err
 	}
 	defer p.Close()
-	for _, f := range fs {
-		if err := p.Submit(ctx, f); err != nil {
-			return fmt.Errorf("submit %s: %w", f.Key(), err)
-		}
+	if err := p.Submit(ctx, fs...); err != nil {
+		return fmt.Errorf("submit: %w", err)
 	}
 	return p.Flush(ctx)
 }

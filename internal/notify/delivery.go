@@ -64,8 +64,9 @@ type batch struct {
 	now   time.Time
 	drain bool // Flush: deliver everything now, ignoring group windows
 
-	items []*outbox.Item
-	fs    []*finding.Finding
+	items  []*outbox.Item
+	fs     []*finding.Finding
+	alerts []*alert // as the group stage picked them: an event's items, fs[i] made of alerts[i]
 
 	idle bool          // the queue is empty
 	held bool          // a stage holds the batch back: the worker waits, then starts over

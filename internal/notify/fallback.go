@@ -59,7 +59,7 @@ func (s *fallbackStage) alertStreak(b *batch) error {
 	}
 	s.alerted = true
 	name, msg := b.q.Name, b.err.Error()
-	a := failureAlert(name, b.items, b.reason, msg, b.now)
+	a := failureAlert(name, b.fs, b.reason, msg, b.now)
 	a.Title = fmt.Sprintf("trailbell cannot deliver to receiver %s (failing for %s, still retrying)", name, b.now.Sub(s.since).Round(time.Second))
 	a.Description = fmt.Sprintf("Deliveries to %s have failed since %s (%s): %s. trailbell keeps the alerts in its outbox and retries until %s after each was accepted.",
 		name, s.since.UTC().Format(time.RFC3339), b.reason, msg, s.deadline)
@@ -99,7 +99,7 @@ func (s *fallbackStage) reroute(b *batch) error {
 	for _, it := range b.items {
 		moved = append(moved, &outbox.Item{Finding: it.Finding, Accepted: b.now, From: name, LastError: msg})
 	}
-	moved = append(moved, &outbox.Item{Finding: failureAlert(name, b.items, b.reason, msg, b.now), Accepted: b.now, From: name})
+	moved = append(moved, &outbox.Item{Finding: failureAlert(name, b.fs, b.reason, msg, b.now), Accepted: b.now, From: name})
 	if err := s.store.Move(name, b.ids(), map[string][]*outbox.Item{s.fb.Name: moved}); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -107,18 +107,25 @@ func (s *fallbackStage) reroute(b *batch) error {
 	return nil
 }
 
-// failureAlert is the Pipeline's own alert about a receiver that failed.
-func failureAlert(name string, items []*outbox.Item, reason, msg string, now time.Time) finding.Finding {
-	rules := make([]string, 0, len(items))
-	for _, it := range items {
-		if !slices.Contains(rules, it.Finding.Rule) {
-			rules = append(rules, it.Finding.Rule)
+// failureAlert is the Pipeline's own alert about a receiver that failed to deliver the
+// alerts fs (an event's merged findings are one).
+func failureAlert(name string, fs []*finding.Finding, reason, msg string, now time.Time) finding.Finding {
+	var rules []string
+	add := func(r string) {
+		if !slices.Contains(rules, r) {
+			rules = append(rules, r)
+		}
+	}
+	for _, f := range fs {
+		add(f.Rule)
+		for _, a := range f.Also {
+			add(a.Rule)
 		}
 	}
 	return finding.Finding{
 		Rule:        DeliveryFailureRule,
 		Severity:    finding.High,
-		Title:       fmt.Sprintf("trailbell could not deliver %d alert(s) to receiver %s", len(items), name),
+		Title:       fmt.Sprintf("trailbell could not deliver %d alert(s) to receiver %s", len(fs), name),
 		Description: fmt.Sprintf("Delivery to %s failed permanently (%s): %s. The alerts follow on this receiver.", name, reason, msg),
 		EventID:     "delivery-failure-" + name + "-" + strconv.FormatInt(now.UnixNano(), 10),
 		EventName:   "DeliveryFailed",

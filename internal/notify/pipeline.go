@@ -34,6 +34,10 @@ type Receiver struct {
 	// outage), they go out as digests of up to MaxBatch different findings instead of one
 	// paced message each. Zero never digests.
 	DigestAfter int
+	// PerRule delivers each rule's finding on its own (JSON lines for machines). Otherwise
+	// the findings of one event are one alert: the most severe leads, the other rules are
+	// listed in its Also (finding.Merge).
+	PerRule bool
 }
 
 // Options configure a Pipeline. Receivers and Route are required.
@@ -240,27 +244,43 @@ func (p *Pipeline) Health() []ReceiverHealth {
 	return out
 }
 
-// Submit runs f through the submit stages and so durably accepts it for every receiver
-// it goes to. A finding no route takes, one an exception matches, and a duplicate of an
-// accepted one are dropped (and counted) with a nil error.
-func (p *Pipeline) Submit(ctx context.Context, f finding.Finding) error {
+// Submit runs each finding through the submit stages and durably accepts what is left for
+// every receiver it goes to, all in one outbox transaction: submit the findings of one
+// record together, so that a delivery worker sees them together and sends one alert for
+// the event. A finding no route takes, one an exception matches, and a duplicate of an
+// accepted one are dropped (and counted); the error is nil once the rest is accepted.
+func (p *Pipeline) Submit(ctx context.Context, fs ...finding.Finding) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	a := admission{f: &f, now: p.opts.Now(), m: p.matcher}
-	// Called one by one rather than through a slice of stages, so that the admission
-	// stays on the stack.
-	ok, err := p.route.admit(ctx, &a)
-	if ok && err == nil {
-		ok, err = p.except.admit(ctx, &a)
+	now := p.opts.Now()
+	var one [1]admission // one finding, the common case, stays on the stack
+	as := one[:0]
+	if len(fs) > 1 {
+		as = make([]admission, 0, len(fs))
 	}
-	if ok && err == nil {
-		ok, err = p.dedupe.admit(ctx, &a)
+	for i := range fs {
+		a := admission{f: &fs[i], now: now, m: p.matcher}
+		// Called one by one rather than through a slice of stages, so that the
+		// admission stays on the stack.
+		ok, err := p.route.admit(ctx, &a)
+		if ok && err == nil {
+			ok, err = p.except.admit(ctx, &a)
+		}
+		if ok && err == nil {
+			ok, err = p.dedupe.admit(ctx, &a)
+		}
+		if err != nil {
+			return err
+		}
+		if ok {
+			as = append(as, a)
+		}
 	}
-	if ok && err == nil {
-		_, err = p.accept.admit(ctx, &a)
+	if len(as) == 0 {
+		return nil
 	}
-	return err
+	return p.accept.accept(as)
 }
 
 func (p *Pipeline) moved() {

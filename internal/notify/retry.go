@@ -59,12 +59,16 @@ type Confirmer interface {
 	Delivered(ctx context.Context, since time.Time, fs ...*finding.Finding) (bool, error)
 }
 
-// DeliveryID names the message made of fs, whatever their order: the same findings give
-// the same id in every process, so a message sent before a crash is recognised after it.
+// DeliveryID names the message made of fs, whatever their order: the same findings (and
+// the rules merged under them) give the same id in every process, so a message sent
+// before a crash is recognised after it.
 func DeliveryID(fs ...*finding.Finding) string {
 	keys := make([]string, len(fs))
 	for i, f := range fs {
 		keys[i] = f.Rule + "\x00" + f.EventID + "\x00" + f.Principal + "\x00" + f.EventTime
+		for _, a := range f.Also {
+			keys[i] += "\x00" + a.Rule
+		}
 	}
 	slices.Sort(keys)
 	h := sha256.New()

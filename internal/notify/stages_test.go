@@ -39,7 +39,7 @@ func testQueue(name string, r Receiver) *queue {
 func fill(t *testing.T, s outbox.Store, q *queue, fs ...finding.Finding) {
 	t.Helper()
 	for _, f := range fs {
-		if _, err := s.Accept("", &outbox.Item{Finding: f, Accepted: t0}, []string{q.Name}, t0, time.Hour); err != nil {
+		if _, err := s.Accept(t0, time.Hour, outbox.Entry{Item: &outbox.Item{Finding: f, Accepted: t0}, Queues: []string{q.Name}}); err != nil {
 			t.Fatal(err)
 		}
 		q.added(1)
@@ -141,7 +141,7 @@ func TestDedupeStage(t *testing.T) {
 	if ok, _ := s.admit(t.Context(), a); !ok || a.key != "r/e1" {
 		t.Fatalf("a new finding: kept %v with key %q", ok, a.key)
 	}
-	store.Accept(a.key, &outbox.Item{}, nil, t0, time.Hour)
+	store.Accept(t0, time.Hour, outbox.Entry{Key: a.key, Item: &outbox.Item{}})
 	if ok, _ := s.admit(t.Context(), &admission{f: &f, now: t0.Add(59 * time.Minute)}); ok {
 		t.Error("a finding accepted 59 minutes ago was kept")
 	}
@@ -485,8 +485,8 @@ func TestOutboxStage(t *testing.T) {
 	a, b := testQueue("a", Receiver{}), testQueue("b", Receiver{})
 	s := outboxStage{store: store, window: time.Hour, m: NewMetrics(nil)}
 	f := fnd("r", "p", "e1", finding.High)
-	if ok, err := s.admit(t.Context(), &admission{f: &f, now: t0, to: []*queue{a, b}, key: "r/e1"}); !ok || err != nil {
-		t.Fatalf("accept: %v %v", ok, err)
+	if err := s.accept([]admission{{f: &f, now: t0, to: []*queue{a, b}, key: "r/e1"}}); err != nil {
+		t.Fatalf("accept: %v", err)
 	}
 	for _, q := range []*queue{a, b} {
 		if n, _ := store.Count(q.Name); n != 1 || q.pending.Load() != 1 {
@@ -494,10 +494,99 @@ func TestOutboxStage(t *testing.T) {
 		}
 	}
 	// A duplicate that got past dedupe (submitted concurrently) is caught by the write.
-	if ok, _ := s.admit(t.Context(), &admission{f: &f, now: t0, to: []*queue{a}, key: "r/e1"}); ok || value(s.m.duplicates) != 1 {
-		t.Errorf("concurrent duplicate written: ok %v, duplicates %v", ok, value(s.m.duplicates))
+	if err := s.accept([]admission{{f: &f, now: t0, to: []*queue{a}, key: "r/e1"}}); err != nil || value(s.m.duplicates) != 1 || a.pending.Load() != 1 {
+		t.Errorf("concurrent duplicate written: err %v, duplicates %v", err, value(s.m.duplicates))
 	}
 	if its, _ := store.Head("a", 0, 10); len(its) != 1 || !its[0].Accepted.Equal(t0) || its[0].Finding.EventID != "e1" {
 		t.Fatalf("queue a = %+v", its)
+	}
+}
+
+// TestGroupStageMergesEvents: the findings of one event are one alert, led by the most
+// severe; a full page does not cut an event in two; PerRule keeps them apart.
+func TestGroupStageMergesEvents(t *testing.T) {
+	alone := func(id string) finding.Finding { return fnd("r", "p", id, finding.Medium) }
+	write, admin := fnd("iam-write", "alice", "ev", finding.Low), fnd("admin-attached", "alice", "ev", finding.High)
+	for _, tc := range []struct {
+		name    string
+		perRule bool
+		want    []string // per message: the leading rule and event, then the rules under it
+	}{
+		{"one alert per event", false, []string{"r/s1", "r/s2", "r/s3", "admin-attached/ev+iam-write"}},
+		{"per rule", true, []string{"r/s1", "r/s2", "r/s3", "iam-write/ev", "admin-attached/ev"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := outbox.NewMemory()
+			q := testQueue("a", Receiver{PerRule: tc.perRule})
+			g := newGroupStage(store, q.Receiver, 1, discard(), func(error) {}) // pages of 4 items
+			fill(t, store, q, alone("s1"), alone("s2"), alone("s3"), write, admin)
+			var got []string
+			for range 6 {
+				b := &batch{q: q, now: t0}
+				if err := g.exec(t.Context(), b); err != nil {
+					t.Fatal(err)
+				}
+				if b.idle {
+					break
+				}
+				if len(b.fs) != 1 {
+					t.Fatalf("a message of %d alerts; want one at a time", len(b.fs))
+				}
+				f := b.fs[0]
+				s := f.Rule + "/" + f.EventID
+				for _, a := range f.Also {
+					s += "+" + a.Rule
+				}
+				got = append(got, s)
+				if n := 1 + len(f.Also); n != len(b.items) {
+					t.Errorf("%s: %d items for %d rules", s, len(b.items), n)
+				}
+				b.outcome = delivered
+				store.Move(q.Name, b.ids(), nil)
+				q.removed(len(b.items))
+				g.settled(b)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("messages %v, want %v", got, tc.want)
+			}
+			if write.Also != nil || admin.Also != nil {
+				t.Error("merging changed a stored finding")
+			}
+		})
+	}
+}
+
+// countingStore counts Accept calls.
+type countingStore struct {
+	outbox.Store
+	calls, entries int
+}
+
+func (s *countingStore) Accept(now time.Time, window time.Duration, es ...outbox.Entry) ([]bool, error) {
+	s.calls++
+	s.entries += len(es)
+	return s.Store.Accept(now, window, es...)
+}
+
+// TestSubmitAcceptsTogether: the findings of one Submit reach the outbox in one Accept, so a
+// delivery worker never sees part of an event.
+func TestSubmitAcceptsTogether(t *testing.T) {
+	p, err := New(Options{Receivers: []Receiver{{Name: "a", Notifier: &fakeNotifier{}}}, Route: Route{Receiver: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cs := &countingStore{Store: p.store}
+	p.accept.store, p.dedupe.store = cs, cs
+	ev := []finding.Finding{fnd("iam-write", "alice", "ev", finding.Low), fnd("admin-attached", "alice", "ev", finding.High),
+		fnd("iam-write", "alice", "ev", finding.Low)} // a repeat inside one call is a duplicate
+	if err := p.Submit(t.Context(), ev...); err != nil {
+		t.Fatal(err)
+	}
+	if cs.calls != 1 || cs.entries != 3 {
+		t.Errorf("%d Accept calls with %d entries; want 1 with 3", cs.calls, cs.entries)
+	}
+	if n := p.Pending(); n != 2 {
+		t.Errorf("%d pending, want 2 (the repeat dropped)", n)
 	}
 }

@@ -44,36 +44,51 @@ func (a *admission) hit(id string) (bool, error) {
 }
 
 // A submitStage does one job to a finding being submitted. It returns false to drop the
-// finding (a stage counts what it drops); the stages after it do not see it.
+// finding (a stage counts what it drops); the stages after it do not see it. The outbox
+// stage comes last and takes the findings of one Submit together.
 type submitStage interface {
 	admit(ctx context.Context, a *admission) (bool, error)
 }
 
-var _ = []submitStage{routeStage{}, exceptStage{}, dedupeStage{}, outboxStage{}}
+var _ = []submitStage{routeStage{}, exceptStage{}, dedupeStage{}}
 
-// outboxStage writes the finding for its receivers, atomically with its dedupe key, so
-// that a crash never loses it and a concurrent duplicate is still caught.
+// outboxStage writes the findings of one Submit for their receivers in one transaction,
+// with their dedupe keys, so that a crash never loses one, a concurrent duplicate is still
+// caught, and a delivery worker never sees part of an event's findings (they make one
+// alert; see groupStage).
 type outboxStage struct {
 	store  outbox.Store
 	window time.Duration
 	m      *Metrics
 }
 
-func (s outboxStage) admit(_ context.Context, a *admission) (bool, error) {
-	names := make([]string, len(a.to))
-	for i, q := range a.to {
-		names[i] = q.Name
+func (s outboxStage) accept(as []admission) error {
+	es := make([]outbox.Entry, len(as))
+	items := make([]outbox.Item, len(as))
+	for i := range as {
+		a := &as[i]
+		names := make([]string, len(a.to))
+		for j, q := range a.to {
+			names[j] = q.Name
+		}
+		items[i] = outbox.Item{Finding: *a.f, Accepted: a.now}
+		es[i] = outbox.Entry{Key: a.key, Item: &items[i], Queues: names}
 	}
-	dup, err := s.store.Accept(a.key, &outbox.Item{Finding: *a.f, Accepted: a.now}, names, a.now, s.window)
+	dup, err := s.store.Accept(as[0].now, s.window, es...)
 	if err != nil {
-		return false, fmt.Errorf("outbox: accept %s: %w", a.f.Key(), err)
+		if len(as) == 1 {
+			return fmt.Errorf("outbox: accept %s: %w", as[0].f.Key(), err)
+		}
+		return fmt.Errorf("outbox: accept %s and %d more: %w", as[0].f.Key(), len(as)-1, err)
 	}
-	if dup {
-		s.m.duplicates.Inc()
-		return false, nil
+	for i, d := range dup {
+		if d {
+			s.m.duplicates.Inc()
+			continue
+		}
+		for _, q := range as[i].to {
+			q.added(1)
+		}
 	}
-	for _, q := range a.to {
-		q.added(1)
-	}
-	return true, nil
+	return nil
 }

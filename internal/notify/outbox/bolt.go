@@ -112,30 +112,33 @@ func seenAt(v []byte) (time.Time, bool) {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v))), true
 }
 
-func (s *Bolt) Accept(key string, it *Item, queues []string, now time.Time, window time.Duration) (bool, error) {
-	var dup bool
+func (s *Bolt) Accept(now time.Time, window time.Duration, es ...Entry) ([]bool, error) {
+	dup := make([]bool, len(es))
 	run := s.db.Batch
 	if s.inflight.Add(1) == 1 {
 		run = s.db.Update
 	}
 	defer s.inflight.Add(-1)
+	at := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 	err := run(func(tx *bolt.Tx) error {
-		dup = false // Batch may run this function again
+		clear(dup) // Batch may run this function again
 		seen := tx.Bucket(seenBucket)
-		if key != "" {
-			if t, ok := seenAt(seen.Get([]byte(key))); ok && now.Sub(t) < window {
-				dup = true
-				return nil
+		for i, e := range es {
+			if e.Key != "" {
+				if t, ok := seenAt(seen.Get([]byte(e.Key))); ok && now.Sub(t) < window {
+					dup[i] = true
+					continue
+				}
+				if err := seen.Put([]byte(e.Key), at); err != nil {
+					return err
+				}
 			}
-			if err := seen.Put([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))); err != nil {
-				return err
-			}
-		}
-		for _, q := range queues {
-			c := *it
-			c.ID = 0
-			if err := putItem(tx, q, &c); err != nil {
-				return err
+			for _, q := range e.Queues {
+				c := *e.Item
+				c.ID = 0
+				if err := putItem(tx, q, &c); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

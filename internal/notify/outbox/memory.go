@@ -23,19 +23,23 @@ func NewMemory() *Memory {
 	return &Memory{queues: map[string][]*Item{}, seen: map[string]time.Time{}}
 }
 
-func (s *Memory) Accept(key string, it *Item, queues []string, now time.Time, window time.Duration) (bool, error) {
+func (s *Memory) Accept(now time.Time, window time.Duration, es ...Entry) ([]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if key != "" {
-		if t, ok := s.seen[key]; ok && now.Sub(t) < window {
-			return true, nil
+	dup := make([]bool, len(es))
+	for i, e := range es {
+		if e.Key != "" {
+			if t, ok := s.seen[e.Key]; ok && now.Sub(t) < window {
+				dup[i] = true
+				continue
+			}
+			s.seen[e.Key] = now
 		}
-		s.seen[key] = now
+		for _, q := range e.Queues {
+			s.push(q, e.Item)
+		}
 	}
-	for _, q := range queues {
-		s.push(q, it)
-	}
-	return false, nil
+	return dup, nil
 }
 
 func (s *Memory) Seen(key string, now time.Time, window time.Duration) (bool, error) {

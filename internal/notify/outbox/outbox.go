@@ -36,14 +36,23 @@ type Item struct {
 	Delivery string    `json:"delivery,omitempty"`
 }
 
+// Entry is a finding to accept: its item, the queues it goes to, and its dedupe key.
+type Entry struct {
+	Key    string
+	Item   *Item
+	Queues []string
+}
+
 // Store is the outbox. Only the delivery worker of a queue removes or updates its items;
 // Accept and Move append with increasing ids, so a worker may cache the head of its queue.
 // Every method is safe for concurrent use.
 type Store interface {
-	// Accept enqueues a copy of it in each of queues and records key as seen, atomically.
-	// It reports dup (and enqueues nothing) when key was seen since now-window. An empty
-	// key is never a duplicate.
-	Accept(key string, it *Item, queues []string, now time.Time, window time.Duration) (dup bool, err error)
+	// Accept enqueues a copy of each entry's item in each of its queues and records its
+	// key as seen, all in one transaction: a worker reading the queue, or a crash, never
+	// finds some of them without the others (the findings of one event are one alert).
+	// dup[i] reports that entry i's key was seen since now-window, or earlier in the same
+	// call, and that it was not enqueued. An empty key is never a duplicate.
+	Accept(now time.Time, window time.Duration, es ...Entry) (dup []bool, err error)
 	// Seen reports whether key was accepted since now-window.
 	Seen(key string, now time.Time, window time.Duration) (bool, error)
 	// Head returns up to limit items of queue with ids above after, oldest first. Items

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,12 @@ import (
 
 func item(id string) *outbox.Item {
 	return &outbox.Item{Finding: finding.Finding{Rule: "r", EventID: id}, Accepted: time.Unix(1e9, 0)}
+}
+
+// accept enqueues one item with a one-hour dedupe window.
+func accept(s outbox.Store, key string, it *outbox.Item, queues []string, now time.Time) (bool, error) {
+	dup, err := s.Accept(now, time.Hour, outbox.Entry{Key: key, Item: it, Queues: queues})
+	return len(dup) == 1 && dup[0], err
 }
 
 func ids(t *testing.T, s outbox.Store, q string) []string {
@@ -48,13 +55,13 @@ func TestAcceptDedupesWithinWindow(t *testing.T) {
 	stores(t, func(t *testing.T, s outbox.Store) {
 		now := time.Unix(2e9, 0)
 		to := []string{"a", "b"}
-		if dup, err := s.Accept("r/e1", item("e1"), to, now, time.Hour); dup || err != nil {
+		if dup, err := accept(s, "r/e1", item("e1"), to, now); dup || err != nil {
 			t.Fatalf("first accept: dup=%v err=%v", dup, err)
 		}
 		if seen, _ := s.Seen("r/e1", now.Add(time.Minute), time.Hour); !seen {
 			t.Error("Seen forgot an accepted key")
 		}
-		if dup, _ := s.Accept("r/e1", item("e1"), to, now.Add(time.Minute), time.Hour); !dup {
+		if dup, _ := accept(s, "r/e1", item("e1"), to, now.Add(time.Minute)); !dup {
 			t.Error("second accept inside the window was not a duplicate")
 		}
 		if n, _ := s.Count("a"); n != 1 {
@@ -66,7 +73,7 @@ func TestAcceptDedupesWithinWindow(t *testing.T) {
 		if seen, _ := s.Seen("r/e1", now.Add(2*time.Hour), time.Hour); seen {
 			t.Error("Prune kept a key older than the window")
 		}
-		if dup, _ := s.Accept("", item("e1"), to, now, time.Hour); dup {
+		if dup, _ := accept(s, "", item("e1"), to, now); dup {
 			t.Error("an empty key is never a duplicate")
 		}
 		if got := ids(t, s, "b"); strings.Join(got, ",") != "e1,e1" {
@@ -75,10 +82,42 @@ func TestAcceptDedupesWithinWindow(t *testing.T) {
 	})
 }
 
+// TestAcceptAll: the findings of one call go in together, in order, each deduplicated,
+// also against an earlier entry of the same call.
+func TestAcceptAll(t *testing.T) {
+	stores(t, func(t *testing.T, s outbox.Store) {
+		now := time.Unix(2e9, 0)
+		if _, err := accept(s, "r/e0", item("e0"), []string{"a"}, now); err != nil {
+			t.Fatal(err)
+		}
+		dup, err := s.Accept(now, time.Hour,
+			outbox.Entry{Key: "r/e1", Item: item("e1"), Queues: []string{"a", "b"}},
+			outbox.Entry{Key: "r/e0", Item: item("e0"), Queues: []string{"a"}},
+			outbox.Entry{Key: "r/e1", Item: item("e1"), Queues: []string{"a"}},
+			outbox.Entry{Key: "", Item: item("e2"), Queues: []string{"a"}},
+			outbox.Entry{Key: "r/e3", Item: item("e3"), Queues: nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []bool{false, true, true, false, false}; !slices.Equal(dup, want) {
+			t.Errorf("dup = %v, want %v", dup, want)
+		}
+		if got := strings.Join(ids(t, s, "a"), ","); got != "e0,e1,e2" {
+			t.Errorf("queue a = %s, want e0,e1,e2", got)
+		}
+		if got := strings.Join(ids(t, s, "b"), ","); got != "e1" {
+			t.Errorf("queue b = %s, want e1", got)
+		}
+		if seen, _ := s.Seen("r/e3", now, time.Hour); !seen {
+			t.Error("a key accepted for no queue was not recorded")
+		}
+	})
+}
+
 func TestHeadUpdateMove(t *testing.T) {
 	stores(t, func(t *testing.T, s outbox.Store) {
 		for i := range 5 {
-			if _, err := s.Accept("", item(fmt.Sprint("e", i)), []string{"a"}, time.Now(), time.Hour); err != nil {
+			if _, err := accept(s, "", item(fmt.Sprint("e", i)), []string{"a"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -173,7 +212,7 @@ func TestCorruptItemIsSetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"e1", "e2", "e3"} {
-		s.Accept("", item(id), []string{"a"}, time.Now(), time.Hour)
+		accept(s, "", item(id), []string{"a"}, time.Now())
 	}
 	s.Close()
 	outboxtest.Corrupt(t, dir, "a", 2)

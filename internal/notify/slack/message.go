@@ -6,7 +6,6 @@
 package slack
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -59,68 +58,6 @@ func plain(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
 }
 
-// identity is the part of the record's userIdentity worth showing.
-type identity struct {
-	Type           string `json:"type"`
-	ARN            string `json:"arn"`
-	PrincipalID    string `json:"principalId"`
-	InvokedBy      string `json:"invokedBy"`
-	SessionContext struct {
-		SessionIssuer struct {
-			Type     string `json:"type"`
-			ARN      string `json:"arn"`
-			UserName string `json:"userName"`
-		} `json:"sessionIssuer"`
-		SourceIdentity string `json:"sourceIdentity"`
-	} `json:"sessionContext"`
-}
-
-func recordIdentity(rec json.RawMessage) identity {
-	var r struct {
-		UserIdentity identity `json:"userIdentity"`
-	}
-	_ = json.Unmarshal(rec, &r) // a record we cannot read just shows less
-	return r.UserIdentity
-}
-
-// who describes the caller: ARN and type, the role behind a session, and the human
-// (session name, often an SSO user's e-mail) when visible.
-func who(f *finding.Finding) string {
-	id := recordIdentity(f.Record)
-	p := f.Principal
-	if p == "" {
-		p = id.ARN
-	}
-	if p == "" {
-		p = "unknown"
-	}
-	s := chat.Code(p)
-	if t := f.PrincipalType; t != "" {
-		s += " (" + chat.Text(t) + ")"
-	} else if id.Type != "" {
-		s += " (" + chat.Text(id.Type) + ")"
-	}
-	if is := id.SessionContext.SessionIssuer; is.ARN != "" && is.ARN != p {
-		s += "\nvia role " + chat.Code(is.ARN)
-	}
-	if strings.Contains(p, ":assumed-role/") {
-		if i := strings.LastIndexByte(p, '/'); i >= 0 && i+1 < len(p) {
-			kind := "session"
-			if strings.Contains(p, "AWSReservedSSO_") {
-				kind = "SSO user"
-			}
-			s += "\n" + kind + " " + chat.Code(p[i+1:])
-		}
-	}
-	if sid := id.SessionContext.SourceIdentity; sid != "" {
-		s += "\nsource identity " + chat.Code(sid)
-	}
-	if id.InvokedBy != "" {
-		s += "\ninvoked by " + chat.Code(id.InvokedBy)
-	}
-	return s
-}
-
 func account(f *finding.Finding, st Style) string {
 	if f.Account == "" {
 		return "unknown"
@@ -132,22 +69,9 @@ func account(f *finding.Finding, st Style) string {
 	return s
 }
 
-func result(f *finding.Finding) string {
-	if !f.Failed() {
-		return ":white_check_mark: succeeded"
-	}
-	s := ":no_entry: failed"
-	if f.ErrorCode != "" {
-		s += ": " + chat.Code(f.ErrorCode)
-	}
-	if f.ErrorMessage != "" {
-		s += "\n" + chat.Code(f.ErrorMessage)
-	}
-	return s
-}
-
+// header says why in words: the title, its names shortened rather than its reason cut.
 func header(f *finding.Finding, prefix string) slack.Block {
-	return slack.NewHeaderBlock(plain(chat.TrimPlain(chat.Symbol(f.Severity)+" "+prefix+chat.Plain(chat.Title(f)), maxHeaderText)))
+	return slack.NewHeaderBlock(plain(chat.Header(chat.Symbol(f.Severity)+" "+prefix, f, maxHeaderText)))
 }
 
 // Fallback is the notification text of a message.
@@ -190,6 +114,10 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 		intro += "\n" + chat.Escape(f.Description) // the rule's own words
 	}
 	blocks = append(blocks, section(intro))
+	if also := chat.Also(f); len(also) > 0 {
+		// the other rules this event matched, under the one that leads
+		blocks = append(blocks, section(fmt.Sprintf("*This event also matched %d other rule(s)*\n• %s", len(also), strings.Join(also, "\n• "))))
+	}
 
 	what := chat.Code(f.EventName)
 	if f.EventSource != "" {
@@ -202,14 +130,15 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 		fields = append(fields, struct{ name, value string }{"Actor", chat.Actor(f.Actor)})
 	}
 	fields = append(fields, []struct{ name, value string }{
-		{"Who", who(f)},
+		{"Who", chat.Who(f)},
 		{"Did what", what},
 		{"To whom", codeOrDash(f.Target)},
 		{"Where", where},
 		{"When", chat.Text(orUnknown(f.EventTime))},
-		{"Result", result(f)},
+		{"Result", chat.Result(f)},
 		{"Source IP", codeOrDash(f.SourceIPAddress)},
-		{"User agent", codeOrDash(f.UserAgent)},
+		{"Credentials", chat.Credentials(f)},
+		{"User agent", chat.UserAgent(f)},
 	}...)
 	var fo []*slack.TextBlockObject
 	for _, fl := range fields[:min(len(fields), maxFields)] {
@@ -241,12 +170,23 @@ func alertBlocks(f *finding.Finding, st Style) []slack.Block {
 		// a threshold's or sequence's events: the steps in order, this event last
 		blocks = append(blocks, section("*Events*, oldest first\n• "+strings.Join(chat.Events(f, maxSummaryLines), "\n• ")))
 	}
-
+	if rb := runbook(f); rb != nil {
+		blocks = append(blocks, rb)
+	}
 	if a := actions(f); a != nil {
 		blocks = append(blocks, a)
 	}
 	blocks = append(blocks, contextBlock(f))
 	return blocks
+}
+
+// runbook is the rule's runbook with this event's values: what to check, how to undo it.
+func runbook(f *finding.Finding) slack.Block {
+	lines := chat.Runbook(f)
+	if len(lines) == 0 {
+		return nil
+	}
+	return section("*What to do*\n• " + strings.Join(lines, "\n• "))
 }
 
 func summaryBlocks(fs []*finding.Finding, st Style) []slack.Block {
@@ -274,11 +214,14 @@ func summaryBlocks(fs []*finding.Finding, st Style) []slack.Block {
 		if x.Failed() {
 			line += " (failed: " + chat.Code(x.ErrorCode) + ")"
 		}
-		line += " · eventID " + chat.Code(x.EventID)
+		line += " · eventID " + chat.Code(x.EventID) + chat.AlsoNote(x)
 		// Each line alone keeps its spans paired, however long its values.
 		b.WriteString(chat.Trim(line, maxSectionText/maxSummaryLines-1))
 	}
 	blocks = append(blocks, section(b.String()))
+	if lines := chat.Runbook(f); len(lines) > 0 {
+		blocks = append(blocks, section("*What to do*, with the first event's values\n• "+strings.Join(lines, "\n• ")))
+	}
 	if a := actions(f); a != nil {
 		blocks = append(blocks, a)
 	}
@@ -294,8 +237,9 @@ func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
 	blocks = append(blocks, section(intro))
 	var b strings.Builder
 	for i, f := range fs {
-		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s", chat.Emoji(f.Severity), chat.Text(chat.Title(f)),
-			chat.Code(orUnknown(f.Principal)), account(f, st), chat.Text(orUnknown(f.EventTime)), chat.Code(orUnknown(f.EventID)))
+		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s%s", chat.Emoji(f.Severity), chat.Text(chat.Title(f)),
+			chat.Code(orUnknown(f.Principal)), account(f, st), chat.Text(orUnknown(f.EventTime)), chat.Code(orUnknown(f.EventID)),
+			chat.AlsoNote(f))
 		// Our own link goes after the trim, so a cut never breaks its markup.
 		link := ""
 		if u := chat.CloudTrailURL(f); u != "" {
@@ -319,8 +263,13 @@ func actions(f *finding.Finding) slack.Block {
 	if u := chat.CloudTrailURL(f); u != "" && len(u) <= maxButtonURL {
 		els = append(els, button("cloudtrail", "CloudTrail event", u))
 	}
-	if label, u := chat.IAMURL(f); u != "" && len(u) <= maxButtonURL {
-		els = append(els, button("iam", chat.TrimPlain(chat.Plain("IAM: "+label), maxButtonText), u))
+	label, target := chat.IAMURL(f)
+	if target != "" && len(target) <= maxButtonURL {
+		els = append(els, button("iam", chat.TrimPlain(chat.Plain("IAM: "+label), maxButtonText), target))
+	}
+	// who made the call, unless that is the page the target button opens already
+	if label, u := chat.CallerIAMURL(f); u != "" && u != target && len(u) <= maxButtonURL {
+		els = append(els, button("caller", chat.TrimPlain(chat.Plain("Caller in IAM: "+label), maxButtonText), u))
 	}
 	if len(els) == 0 {
 		return nil

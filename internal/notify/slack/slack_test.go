@@ -17,6 +17,7 @@ import (
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/chat"
 	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/slack"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
@@ -122,13 +123,130 @@ func TestGoldenBuiltinRules(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
-		if fs[name] == nil && name != "summary" && name != "digest" {
+		if fs[name] == nil && name != "summary" && name != "digest" && !strings.HasPrefix(name, "merged-") {
 			if *notifytest.Update {
 				os.Remove(path)
 				continue
 			}
 			t.Errorf("%s belongs to no built-in rule (go test -update removes it)", path)
 		}
+	}
+}
+
+// TestGoldenMergedEvents: an event several built-in rules match is one alert, the most
+// severe leading and the others listed under it.
+func TestGoldenMergedEvents(t *testing.T) {
+	for _, tc := range []struct {
+		name, rule string
+		sample     int
+	}{
+		// a Stratus Red Team run: its user agent also matches offensive-tool-user-agent
+		{"merged-access-key-stratus", "access-key-created-for-other-user", 0},
+		// an EC2 instance role creating a key for another user: five rules
+		{"merged-workload-access-key", "iam-write-by-workload", 2},
+		{"merged-cloudtrail-bucket-lifecycle", "cloudtrail-bucket-short-lifecycle", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := notifytest.SampleEvent(t, tc.rule, tc.sample)
+			if len(fs) < 2 {
+				t.Fatalf("sample gives %d findings; the test wants an event several rules match", len(fs))
+			}
+			m := finding.Merge(fs)
+			m.Origin = fmt.Sprintf("rules/%s.yaml sample %d", tc.rule, tc.sample+1)
+			golden(t, tc.name+".json", render(t, slack.Build(style, m)))
+		})
+	}
+}
+
+// TestEverySampleFitsSlack renders the alert of every positive sample of every built-in
+// rule (each finding alone, and the event's findings merged; a rule with memory by its
+// scenarios) and checks it against Slack's Block Kit limits and the text rules, and that
+// its header keeps every word of the title's reason: only names (long words) are shortened.
+func TestEverySampleFitsSlack(t *testing.T) {
+	rules, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := detect.New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	messages := 0
+	for _, r := range rules {
+		for i, sample := range r.Samples.Match {
+			var fs []finding.Finding
+			if r.Kind.Stateful() {
+				var recs []json.RawMessage
+				if err := json.Unmarshal(sample, &recs); err != nil {
+					t.Fatalf("rule %s: %v", r.ID, err)
+				}
+				if fs, err = correlate.Scenario(context.Background(), eng, recs); err != nil {
+					t.Fatalf("rule %s: %v", r.ID, err)
+				}
+			} else {
+				env, err := detect.Envelope(sample)
+				if err != nil {
+					t.Fatalf("rule %s: %v", r.ID, err)
+				}
+				if fs, err = eng.Detect(env); err != nil {
+					t.Fatalf("rule %s: %v", r.ID, err)
+				}
+			}
+			alerts := make([]*finding.Finding, 0, len(fs)+1)
+			for j := range fs {
+				alerts = append(alerts, &fs[j])
+			}
+			if len(fs) > 1 && !r.Kind.Stateful() {
+				alerts = append(alerts, finding.Merge(alerts))
+			}
+			for _, f := range alerts {
+				raw, err := slack.Encode(slack.Build(style, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				where := fmt.Sprintf("rule %s sample %d, alert of %s", r.ID, i+1, f.Rule)
+				if reason := slacktest.CheckMessage(raw); reason != "" {
+					t.Errorf("%s: Slack would answer %s", where, reason)
+				}
+				if err := notifytest.CheckSlackMessage(raw); err != nil {
+					t.Errorf("%s: %v", where, err)
+				}
+				checkHeaderKeepsReason(t, where, raw, f)
+				messages++
+			}
+		}
+	}
+	t.Logf("%d messages checked", messages)
+}
+
+// checkHeaderKeepsReason fails when a word of the title's reason (chat.Reason) shorter than
+// a name is missing from the header (in order): the header was cut
+// before its reason.
+func checkHeaderKeepsReason(t *testing.T, where string, raw []byte, f *finding.Finding) {
+	t.Helper()
+	var m struct {
+		Attachments []struct {
+			Blocks []struct {
+				Type string
+				Text struct{ Text string }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	header := m.Attachments[0].Blocks[0].Text.Text
+	rest := header
+	for _, w := range strings.Fields(chat.Reason(chat.Plain(f.Title))) {
+		if chat.Len(w) >= 16 {
+			continue // a name, which may lose its middle
+		}
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Errorf("%s: header %q lost %q of the title %q", where, header, w, f.Title)
+			return
+		}
+		rest = rest[i+len(w):]
 	}
 }
 

@@ -84,6 +84,7 @@ const (
 	maxField       = 256 // thread id, summary, related resources, context values
 	maxRelated     = 5
 	maxLink        = 3000
+	maxStep        = 1000 // one next step (a runbook line)
 	maxText        = 3000 // the plain text for e-mail and the default protocol
 	// MaxMessageBytes is SNS's limit on a message with its subject.
 	MaxMessageBytes = 256 << 10
@@ -100,31 +101,32 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 		return digestOf(st, descLimit, fs)
 	}
 	f := fs[0]
-	title := chat.Plain(chat.Title(f))
+	prefix := ""
 	if len(fs) > 1 {
-		title = fmt.Sprintf("%d× %s", len(fs), title)
+		prefix = fmt.Sprintf("%d× ", len(fs))
 	}
 	var d strings.Builder
 	fmt.Fprintf(&d, "*%s* · rule %s\n", strings.ToUpper(f.Severity.String()), chat.Code(f.Rule))
 	if f.Description != "" {
 		d.WriteString(chat.Escape(f.Description) + "\n") // the rule's own words
 	}
-	if f.Actor != nil {
-		fmt.Fprintf(&d, "*Actor:* %s\n", strings.ReplaceAll(chat.Actor(f.Actor), "\n", " "))
+	if also := chat.Also(f); len(also) > 0 {
+		fmt.Fprintf(&d, "*This event also matched %d other rule(s):*\n• %s\n", len(also), strings.Join(also, "\n• "))
 	}
-	fmt.Fprintf(&d, "*Who:* %s\n", chat.Code(f.Principal))
+	if f.Actor != nil {
+		fmt.Fprintf(&d, "*Actor:* %s\n", oneLine(chat.Actor(f.Actor)))
+	}
 	if len(fs) == 1 {
+		fmt.Fprintf(&d, "*Who:* %s\n", oneLine(chat.Who(f)))
 		fmt.Fprintf(&d, "*Did what:* %s on %s\n", chat.Code(f.EventName), chat.Text(f.EventSource))
 		if f.Target != "" {
 			fmt.Fprintf(&d, "*To whom:* %s\n", chat.Code(f.Target))
 		}
 		fmt.Fprintf(&d, "*Where:* %s · %s · from %s\n", account(st, f), chat.Text(f.Region), chat.Code(f.SourceIPAddress))
 		fmt.Fprintf(&d, "*When:* %s\n", chat.Text(f.EventTime))
-		if f.Failed() {
-			fmt.Fprintf(&d, "*Result:* failed: %s %s\n", chat.Code(f.ErrorCode), chat.Code(f.ErrorMessage))
-		} else {
-			d.WriteString("*Result:* succeeded\n")
-		}
+		fmt.Fprintf(&d, "*Result:* %s\n", oneLine(chat.Result(f)))
+		fmt.Fprintf(&d, "*Credentials:* %s\n", oneLine(chat.Credentials(f)))
+		fmt.Fprintf(&d, "*User agent:* %s\n", oneLine(chat.UserAgent(f)))
 		for _, p := range f.Params {
 			fmt.Fprintf(&d, "• %s: %s\n", chat.Text(p.Name), chat.Code(p.Value))
 		}
@@ -139,21 +141,29 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 		}
 		fmt.Fprintf(&d, "eventID %s", chat.Code(f.EventID))
 	} else {
+		fmt.Fprintf(&d, "*Who:* %s\n", chat.Code(f.Principal))
 		fmt.Fprintf(&d, "*Where:* %s\n", account(st, f))
 		for i, x := range fs {
 			if i == 20 {
 				fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
 				break
 			}
-			fmt.Fprintf(&d, "• %s %s eventID %s\n", chat.Text(x.EventTime), chat.Code(x.EventName), chat.Code(x.EventID))
+			fmt.Fprintf(&d, "• %s %s eventID %s%s\n", chat.Text(x.EventTime), chat.Code(x.EventName), chat.Code(x.EventID), chat.AlsoNote(x))
 		}
 	}
+	// What to do first: the runbook with this event's values, then the console links.
 	var next []string
+	for _, l := range chat.Runbook(f) {
+		next = append(next, chat.Trim(l, maxStep))
+	}
 	if u := chat.CloudTrailURL(f); u != "" && len(u) <= maxLink {
 		next = append(next, "Open the event in CloudTrail: "+u)
 	}
 	if label, u := chat.IAMURL(f); u != "" && len(u) <= maxLink {
 		next = append(next, "Review "+chat.Text(chat.TrimPlain(label, maxField))+" in IAM: "+u)
+	}
+	if label, u := chat.CallerIAMURL(f); u != "" && len(u) <= maxLink {
+		next = append(next, "The caller in IAM, "+chat.Text(chat.TrimPlain(label, maxField))+": "+u)
 	}
 	var kw []string
 	for _, k := range append([]string{f.Severity.String(), f.Rule}, f.Tags...) {
@@ -163,6 +173,9 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 	}
 	field := func(s string) string { return chat.TrimPlain(chat.Plain(s), maxField) }
 	ctx := map[string]string{"eventID": field(f.EventID), "account": field(f.Account), "region": field(f.Region), "rule": field(f.Rule)}
+	if f.AttackTool != "" {
+		ctx["attackTool"] = field(f.AttackTool)
+	}
 	var related []string
 	if f.Target != "" {
 		related = append(related, field(f.Target))
@@ -172,20 +185,23 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 		Source:  "custom",
 		Content: Content{
 			TextType:    "client-markdown",
-			Title:       chat.TrimPlain(chat.Emoji(f.Severity)+" "+title, maxTitle),
+			Title:       chat.Header(chat.Emoji(f.Severity)+" "+prefix, f, maxTitle),
 			Description: chat.Trim(d.String(), descLimit),
 			NextSteps:   next,
 			Keywords:    kw,
 		},
 		Metadata: Metadata{
 			ThreadID:          field(f.Rule + ":" + f.Principal),
-			Summary:           chat.TrimPlain(title, maxTitle),
+			Summary:           chat.Header(prefix, f, maxTitle),
 			EventType:         field(f.Rule),
 			RelatedResources:  related,
 			AdditionalContext: ctx,
 		},
 	}
 }
+
+// oneLine joins the lines of a multi-line field for one line of the description.
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " · ") }
 
 func account(st chat.Style, f *finding.Finding) string {
 	s := chat.Code(f.Account)
@@ -276,8 +292,8 @@ func digestOf(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 			break
 		}
 		// Each line alone keeps its spans paired, however long its values.
-		line := fmt.Sprintf("• *%s* %s by %s in %s · eventID %s", strings.ToUpper(f.Severity.String()),
-			chat.Text(chat.Title(f)), chat.Code(f.Principal), account(st, f), chat.Code(f.EventID))
+		line := fmt.Sprintf("• *%s* %s by %s in %s · eventID %s%s", strings.ToUpper(f.Severity.String()),
+			chat.Text(chat.Title(f)), chat.Code(f.Principal), account(st, f), chat.Code(f.EventID), chat.AlsoNote(f))
 		d.WriteString(chat.Trim(line, maxDescription/50) + "\n")
 	}
 	title := fmt.Sprintf("%d alerts (digest)", len(fs))

@@ -51,6 +51,13 @@ func TestGolden(t *testing.T) {
 		}
 		notifytest.Golden(t, filepath.Join("testdata", name), append(got, '\n'))
 	}
+	// A real event several built-in rules match: one alert, the others listed under it.
+	merged := finding.Merge(notifytest.SampleEvent(t, "access-key-created-for-other-user", 0))
+	got, err := json.MarshalIndent(sns.Build(chat.Style{}, merged), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifytest.Golden(t, filepath.Join("testdata", "merged.json"), append(got, '\n'))
 }
 
 func TestShape(t *testing.T) {

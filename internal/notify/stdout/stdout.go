@@ -13,7 +13,9 @@ import (
 	"github.com/trailbell/trailbell/internal/notify"
 )
 
-// Notifier writes each finding as one line.
+// Notifier writes each finding as one line: as text, an alert that merged an event's
+// findings names the other rules at its end; as JSON, the receiver is normally PerRule (one
+// line per rule and event, as scan writes them).
 type Notifier struct {
 	mu   sync.Mutex
 	w    io.Writer
@@ -38,9 +40,17 @@ func (n *Notifier) Notify(_ context.Context, fs ...*finding.Finding) (bool, erro
 	var b strings.Builder
 	for _, f := range fs {
 		if n.text {
-			fmt.Fprintf(&b, "%-8s %s  %s by %s in %s/%s at %s  eventID %s\n", strings.ToUpper(f.Severity.String()),
+			fmt.Fprintf(&b, "%-8s %s  %s by %s in %s/%s at %s  eventID %s", strings.ToUpper(f.Severity.String()),
 				OneLine(f.Title), OneLine(f.EventName), OneLine(f.Principal), OneLine(f.Account), OneLine(f.Region),
 				OneLine(f.EventTime), OneLine(f.EventID))
+			for i, a := range f.Also { // the other rules of the event, when it was merged
+				sep := ", "
+				if i == 0 {
+					sep = "  also "
+				}
+				fmt.Fprintf(&b, "%s%s (%s)", sep, OneLine(a.Rule), a.Severity)
+			}
+			b.WriteByte('\n')
 			continue
 		}
 		j, err := json.Marshal(f)

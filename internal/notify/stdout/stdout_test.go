@@ -41,6 +41,16 @@ func TestFormats(t *testing.T) {
 	if strings.Count(b.String(), "\n") != 1 || !strings.HasPrefix(b.String(), "HIGH") {
 		t.Fatalf("text output %q: want one line; event strings must not add lines", b.String())
 	}
+	// An alert that merged an event's findings names the other rules on its line.
+	b.Reset()
+	m := *f
+	m.Also = []finding.Match{{Rule: "iam-write\nFAKE", Severity: finding.Info}, {Rule: "iam-policy-changed", Severity: finding.Low}}
+	if _, err := n.Notify(t.Context(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); strings.Count(got, "\n") != 1 || !strings.HasSuffix(got, "  also iam-write FAKE (info), iam-policy-changed (low)\n") {
+		t.Fatalf("text output %q: want the other rules at the end of its one line", got)
+	}
 	if _, err := stdout.New(&b, "xml"); err == nil {
 		t.Fatal("unknown format accepted")
 	}

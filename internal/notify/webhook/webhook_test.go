@@ -98,3 +98,45 @@ func TestNewRefusesBadURL(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedAlert: an event several rules matched arrives as one finding, the most severe,
+// with the other rules under "also".
+func TestMergedAlert(t *testing.T) {
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+	}))
+	defer srv.Close()
+	n, err := webhook.New(webhook.Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := finding.Merge(notifytest.SampleEvent(t, "access-key-created-for-other-user", 0))
+	if _, err := n.Notify(t.Context(), merged); err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Count    int
+		Rule     string
+		Findings []struct {
+			Rule       string
+			AttackTool string
+			Runbook    string
+			Also       []struct{ Rule, Severity, Title string }
+		}
+	}
+	if err := json.Unmarshal(got, &p); err != nil {
+		t.Fatal(err)
+	}
+	f := p.Findings[0]
+	if p.Count != 1 || p.Rule != "access-key-created-for-other-user" || f.AttackTool != "Stratus Red Team" || f.Runbook == "" {
+		t.Fatalf("payload: %s", got)
+	}
+	var also []string
+	for _, a := range f.Also {
+		also = append(also, a.Rule+":"+a.Severity)
+	}
+	if strings.Join(also, " ") != "offensive-tool-user-agent:medium iam-credentials-created:info iam-write:info" || f.Also[0].Title == "" {
+		t.Fatalf("also = %v", also)
+	}
+}
