@@ -32,6 +32,7 @@ func (m Memory) Begin(name string) ingest.MemoryInput { return m.Engine.Begin(na
 func NewMemory(det *detect.Engine, st config.State, store correlate.Store, reg prometheus.Registerer) (Memory, error) {
 	o := correlate.Options{
 		Store: store, Tolerance: time.Duration(st.Tolerance), MaxGroups: st.MaxGroups, MaxKeys: st.MaxKeys,
+		MaxBuffered: st.MaxBuffered,
 	}
 	if reg != nil {
 		o.Metrics = correlate.NewMetrics(reg)

@@ -13,8 +13,11 @@ type State struct {
 	// MaxGroups bounds, per rule, the groups or values kept; the oldest go first past it
 	// (trailbell_state_dropped_total). Default 100000.
 	MaxGroups int `yaml:"max_groups"`
-	// MaxKeys bounds the session access keys followed to their actor. Default 1000000.
+	// MaxKeys bounds the session access keys followed to their actor. Default 200000.
 	MaxKeys int `yaml:"max_keys"`
+	// MaxBuffered bounds the records held back for the tolerance; past it the oldest are
+	// evaluated early. Default 100000.
+	MaxBuffered int `yaml:"max_buffered"`
 	// DynamoDBTable holds the Lambda's state (or TRAILBELL_STATE_TABLE); without one the
 	// Lambda runs no rules with memory and says so when it starts.
 	DynamoDBTable string `yaml:"dynamodb_table"`
@@ -29,5 +32,8 @@ func (s State) validate(bad func(path, format string, args ...any)) {
 	}
 	if s.MaxKeys < 0 {
 		bad("state.max_keys", "must not be negative")
+	}
+	if s.MaxBuffered < 0 {
+		bad("state.max_buffered", "must not be negative")
 	}
 }

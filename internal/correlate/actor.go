@@ -14,6 +14,7 @@ import (
 type identity struct {
 	Type           string `json:"t,omitempty"`
 	ARN            string `json:"a,omitempty"`
+	PrincipalID    string `json:"pi,omitempty"`
 	Account        string `json:"c,omitempty"`
 	AccessKeyID    string `json:"k,omitempty"`
 	UserName       string `json:"u,omitempty"`
@@ -32,6 +33,7 @@ func identityOf(r *detect.Record) identity {
 	var u struct {
 		Type           string `json:"type"`
 		ARN            string `json:"arn"`
+		PrincipalID    string `json:"principalId"`
 		AccountID      string `json:"accountId"`
 		AccessKeyID    string `json:"accessKeyId"`
 		UserName       string `json:"userName"`
@@ -52,7 +54,8 @@ func identityOf(r *detect.Record) identity {
 	if b := r.Member("userIdentity"); b != nil && json.Unmarshal(b, &u) != nil {
 		// a field of an unexpected type: read what can be read, one path at a time
 		return identity{
-			Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), Account: r.Str("userIdentity.accountId"),
+			Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), PrincipalID: r.Str("userIdentity.principalId"),
+			Account:     r.Str("userIdentity.accountId"),
 			AccessKeyID: r.Str("userIdentity.accessKeyId"), UserName: r.Str("userIdentity.userName"),
 			InvokedBy: r.Str("userIdentity.invokedBy"), SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
 			IssuerARN: r.Str("userIdentity.sessionContext.sessionIssuer.arn"), IssuerType: r.Str("userIdentity.sessionContext.sessionIssuer.type"),
@@ -61,7 +64,7 @@ func identityOf(r *detect.Record) identity {
 		}
 	}
 	return identity{
-		Type: u.Type, ARN: u.ARN, Account: u.AccountID, AccessKeyID: u.AccessKeyID, UserName: u.UserName,
+		Type: u.Type, ARN: u.ARN, PrincipalID: u.PrincipalID, Account: u.AccountID, AccessKeyID: u.AccessKeyID, UserName: u.UserName,
 		InvokedBy: u.InvokedBy, SourceIdentity: u.SessionContext.SourceIdentity,
 		IssuerARN: u.SessionContext.SessionIssuer.ARN, IssuerType: u.SessionContext.SessionIssuer.Type,
 		IdentityStore: u.OnBehalfOf.IdentityStore, OnBehalfOf: u.OnBehalfOf.UserID, Provider: u.Provider,
@@ -109,6 +112,7 @@ func credentialFact(r *detect.Record, caller identity, at time.Time) (key string
 		return "", f, 0
 	}
 	f.Caller = caller
+	f.Caller.PrincipalID = "" // resolution does not need it: facts stay small
 	f.Session = cmpOr(resp.AssumedRoleUser.ARN, resp.FederatedUser.ARN)
 	switch r.Str("eventName") {
 	case "AssumeRoleWithSAML":

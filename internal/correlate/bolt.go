@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -121,4 +122,30 @@ func (s *BoltStore) Commit(_ context.Context, batch Batch) error {
 		binary.BigEndian.PutUint64(v[:], batch.Version+1)
 		return b.Put(boltVersion, v[:])
 	})
+}
+
+// Prune deletes the slot items ("s/TABLE/N") of the tables keep refuses, and says how many.
+func (s *BoltStore) Prune(_ context.Context, keep func(table string) bool) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(boltBucket)
+		var drop [][]byte
+		c := b.Cursor()
+		prefix := []byte("s/")
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			name := string(k[len(prefix):])
+			if i := strings.LastIndexByte(name, '/'); i >= 0 && !keep(name[:i]) {
+				drop = append(drop, bytes.Clone(k))
+			}
+		}
+		// deleting while iterating makes a cursor skip keys: collect first
+		for _, k := range drop {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(drop)
+		return nil
+	})
+	return n, err
 }

@@ -25,7 +25,7 @@ func TestBounded(t *testing.T) {
 	}
 	h.stream(recs...)
 	entries := 0
-	r := h.e.rules[0]
+	r := h.e.set.Load().rules[0]
 	for _, s := range r.thr.cache {
 		entries += len(s)
 	}
@@ -111,5 +111,23 @@ func TestSwap(t *testing.T) {
 	fs := append(h.input("3", denied("a4", t0.Add(time.Minute), alice, "kms.amazonaws.com")), h.flush()...)
 	if !slices.Equal(keys(fs), []string{"denied-sweep/a4"}) {
 		t.Errorf("after a reload: %v", keys(fs))
+	}
+}
+
+// TestBufferBound: past MaxBuffered held-back records the oldest are evaluated early, and
+// counted, so a burst of traffic cannot grow memory without bound.
+func TestBufferBound(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := newHarness(t, thresholdRule, Options{MaxBuffered: 10, Metrics: NewMetrics(reg)})
+	var recs []map[string]any
+	for i := range 30 {
+		recs = append(recs, denied(fmt.Sprintf("e%02d", i), t0.Add(time.Duration(i)*time.Second), user(fmt.Sprintf("u%d", i)), "s3.amazonaws.com"))
+	}
+	h.input("burst", recs...)
+	if n := len(h.e.st.buf); n > 10 {
+		t.Errorf("%d records held back, bound 10", n)
+	}
+	if n := testutil.ToFloat64(h.e.o.Metrics.events.WithLabelValues("early")); n != 20 {
+		t.Errorf("early counted %v, want 20", n)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
@@ -49,8 +50,11 @@ type Options struct {
 	// MaxGroups bounds, per rule, the groups of a threshold or sequence rule and the values
 	// (and learning scopes) of a new_terms rule; default 100,000.
 	MaxGroups int
-	// MaxKeys bounds the access keys followed back to their actor; default 1,000,000.
+	// MaxKeys bounds the access keys followed back to their actor; default 200,000.
 	MaxKeys int
+	// MaxBuffered bounds the records held back for the tolerance; past it the oldest are
+	// evaluated early (trailbell_state_records_total{outcome="early"}). Default 100,000.
+	MaxBuffered int
 	// MaxInputs bounds the inputs remembered for replays; default 200,000.
 	MaxInputs int
 	// KeepInputs is how long (event time) an input is remembered for replays; default 7d.
@@ -63,8 +67,9 @@ type Options struct {
 func (o *Options) defaults() {
 	o.Tolerance = cmp.Or(o.Tolerance, DefaultTolerance)
 	o.MaxGroups = cmp.Or(o.MaxGroups, 100_000)
-	o.MaxKeys = cmp.Or(o.MaxKeys, 1_000_000)
+	o.MaxKeys = cmp.Or(o.MaxKeys, 200_000)
 	o.MaxInputs = cmp.Or(o.MaxInputs, 200_000)
+	o.MaxBuffered = cmp.Or(o.MaxBuffered, 100_000)
 	o.KeepInputs = cmp.Or(o.KeepInputs, 7*24*time.Hour)
 	if o.Now == nil {
 		o.Now = time.Now
@@ -74,14 +79,20 @@ func (o *Options) defaults() {
 // Engine evaluates the stateful rules of a detect.Engine and resolves actors. Inputs are
 // committed one at a time (it holds a lock while committing); Add may run on any goroutine.
 type Engine struct {
-	det   *detect.Engine
-	o     Options
-	rules []*rule
-	byID  map[string]*rule
+	o   Options
+	set atomic.Pointer[ruleSet] // read by Add on any goroutine; replaced by Swap
 
 	mu     sync.Mutex
 	st     *state
 	synced bool
+	pruned bool // the store has lost the tables of rules no longer in use
+}
+
+// ruleSet is the rules of one detect engine; immutable once built.
+type ruleSet struct {
+	det   *detect.Engine
+	rules []*rule
+	byID  map[string]*rule
 }
 
 // rule is one stateful rule and its tables.
@@ -111,13 +122,23 @@ func New(det *detect.Engine, o Options) (*Engine, error) {
 func (e *Engine) Swap(det *detect.Engine) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.use(det)
+	if err := e.use(det); err != nil {
+		return err
+	}
+	if e.o.Store != nil {
+		e.synced = false // the next commit prunes the tables of rules gone
+	}
+	return nil
 }
 
 // use builds the rules of det, reusing the tables of unchanged rules.
 func (e *Engine) use(det *detect.Engine) error {
 	old := map[string]stateTable{}
-	for _, r := range e.rules {
+	var cur []*rule
+	if set := e.set.Load(); set != nil {
+		cur = set.rules
+	}
+	for _, r := range cur {
 		for _, t := range r.tables() {
 			old[t.tableName()] = t
 		}
@@ -148,7 +169,9 @@ func (e *Engine) use(det *detect.Engine) error {
 		rules = append(rules, r)
 		byID[d.ID] = r
 	}
-	e.det, e.rules, e.byID, e.st.tables = det, rules, byID, tables
+	e.set.Store(&ruleSet{det: det, rules: rules, byID: byID})
+	e.st.tables = tables
+	e.pruned = false
 	return nil
 }
 
@@ -158,6 +181,23 @@ func reuse[V any](old map[string]stateTable, t *table[V]) *table[V] {
 		return o
 	}
 	return t
+}
+
+// keyFields are the fields whose values a step of the rule needs, in order: a threshold's
+// group_by then distinct, a sequence's by then the step's by, new_terms' fields then learn_by.
+func (r *rule) keyFields(step int) []string {
+	switch d := r.def; d.Kind {
+	case detect.KindThreshold:
+		if d.Threshold.Distinct != "" {
+			return append(slices.Clip(d.Threshold.GroupBy), d.Threshold.Distinct)
+		}
+		return d.Threshold.GroupBy
+	case detect.KindSequence:
+		return append(slices.Clip(d.Sequence.By), d.Sequence.Steps[step].By...)
+	case detect.KindNewTerms:
+		return append(slices.Clip(d.NewTerms.Fields), d.NewTerms.LearnBy...)
+	}
+	return nil
 }
 
 // tables are the rule's state tables.
@@ -186,7 +226,7 @@ func shape(d *detect.Rule) string {
 }
 
 // Rules reports how many stateful rules the engine evaluates.
-func (e *Engine) Rules() int { return len(e.rules) }
+func (e *Engine) Rules() int { return len(e.set.Load().rules) }
 
 // Tolerance is how late a record may be and still be evaluated in order.
 func (e *Engine) Tolerance() time.Duration { return e.o.Tolerance }
@@ -247,8 +287,30 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 	if m.Credentials && t != 0 {
 		s.factKey, s.fact, s.factExp = credentialFact(rec, s.ident, ev.Time)
 	}
+	set := in.e.set.Load()
 	for _, h := range m.Steps {
-		s.hits = append(s.hits, hit{R: h.Rule, S: h.Step})
+		r := set.byID[h.Rule]
+		if r == nil || h.Step >= len(r.steps) {
+			continue
+		}
+		// the values the rule needs, read now (in parallel with other inputs) so that the
+		// buffer holds strings, not decoded records; the actor is known only in order
+		fields := r.keyFields(h.Step)
+		vals := make([]string, len(fields))
+		complete := true
+		for i, f := range fields {
+			if f == "actor" {
+				vals[i] = actorField
+				continue
+			}
+			if vals[i] = rec.Key(f); vals[i] == "" {
+				complete = false // an event missing a field is left out of the rule
+				break
+			}
+		}
+		if complete {
+			s.hits = append(s.hits, hit{R: h.Rule, S: h.Step, V: vals})
+		}
 	}
 	if len(s.hits) > 0 && (t == 0 || s.id == "") {
 		in.e.o.Metrics.event("untimed", len(s.hits))
@@ -392,7 +454,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 			e.o.Metrics.event("duplicate", 1)
 			continue
 		}
-		p := &pending{T: s.t, A: now, ID: s.id, H: s.hits, O: s.origin, Rec: cloneRaw(s.rec.Raw()), rec: s.rec, ident: &s.ident}
+		p := &pending{T: s.t, A: now, ID: s.id, N: s.rec.Str("eventName"), H: s.hits, O: s.origin, C: s.ident, Rec: cloneRaw(s.rec.Raw())}
 		if s.t < st.meta.Done {
 			late = append(late, p)
 			e.o.Metrics.event("late", 1)
@@ -472,8 +534,11 @@ func cloneRaw(b json.RawMessage) json.RawMessage { return append(json.RawMessage
 func (e *Engine) flush(ctx context.Context, cutoff int64) ([]finding.Finding, error) {
 	st := e.st
 	var out []finding.Finding
-	for len(st.buf) > 0 && st.buf[0].T <= cutoff {
+	for len(st.buf) > 0 && (st.buf[0].T <= cutoff || len(st.buf) > e.o.MaxBuffered) {
 		t := st.buf[0].T
+		if t > cutoff {
+			e.o.Metrics.event("early", 1) // the buffer is full: evaluated before the tolerance passed
+		}
 		var batch []*pending
 		for len(st.buf) > 0 && st.buf[0].T == t {
 			batch = append(batch, st.pop())
@@ -491,10 +556,11 @@ func (e *Engine) flush(ctx context.Context, cutoff int64) ([]finding.Finding, er
 	return out, nil
 }
 
-// job is one step of one rule matched by one record.
+// job is one step of one rule matched by one record, with the values of the step's fields.
 type job struct {
 	p    *pending
 	step int
+	v    []string
 }
 
 // evaluate runs the rules on records of one event time. Records of the same second are
@@ -502,35 +568,27 @@ type job struct {
 // second resolution cannot order them.
 func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Finding, error) {
 	slices.SortFunc(batch, func(a, b *pending) int { return cmp.Compare(a.ID, b.ID) })
+	set := e.set.Load()
 	jobs := map[*rule][]job{}
 	for _, p := range batch {
-		if p.rec == nil {
-			rec, err := detect.DecodeRecord(p.Rec)
-			if err != nil {
-				e.o.Metrics.event("undecodable", 1)
-				continue
-			}
-			p.rec = rec
-		}
-		if p.ident == nil {
-			id := identityOf(p.rec)
-			p.ident = &id
-		}
-		a, err := e.resolve(ctx, *p.ident, p.T)
+		a, err := e.resolve(ctx, p.C, p.T)
 		if err != nil {
 			return nil, err
 		}
 		p.actor = a
 		for _, h := range p.H {
-			r := e.byID[h.R]
-			if r == nil || h.S >= len(r.steps) {
+			r := set.byID[h.R]
+			if r == nil || h.S >= len(r.steps) || len(h.V) != len(r.keyFields(h.S)) {
 				continue // a rule changed since the record was buffered
 			}
-			jobs[r] = append(jobs[r], job{p, h.S})
+			v, ok := withActor(h.V, p)
+			if ok {
+				jobs[r] = append(jobs[r], job{p, h.S, v})
+			}
 		}
 	}
 	var out []finding.Finding
-	for _, r := range e.rules {
+	for _, r := range set.rules {
 		js := jobs[r]
 		if len(js) == 0 {
 			continue
@@ -557,27 +615,30 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 	return out, nil
 }
 
-// value is the value of a field a rule groups, joins or counts by. The actor of a caller the
-// stream does not explain is the caller itself: its ARN (or principal id).
-func value(p *pending, name string) string {
-	if name != "actor" {
-		return p.rec.Key(name)
-	}
-	if p.actor != nil {
-		return p.actor.ID
-	}
-	if c := cmpOr(p.rec.Str("userIdentity.arn"), p.rec.Str("userIdentity.principalId")); c != "" {
-		return "caller:" + c
-	}
-	return ""
-}
+// actorField stands for the actor among a step's values until evaluation resolves it.
+const actorField = "\x00actor"
 
-// values returns the values of fields, or false when one is missing.
-func values(p *pending, fields []string) ([]string, bool) {
-	out := make([]string, len(fields))
-	for i, f := range fields {
-		if out[i] = value(p, f); out[i] == "" {
-			return nil, false
+// withActor fills in the actor where a step's values name it: its id, or for a caller the
+// stream does not explain, the caller itself (its ARN or principal id). False when unknown.
+func withActor(vals []string, p *pending) ([]string, bool) {
+	if !slices.Contains(vals, actorField) {
+		return vals, true
+	}
+	key := ""
+	switch {
+	case p.actor != nil:
+		key = p.actor.ID
+	case p.C.ARN != "":
+		key = "caller:" + p.C.ARN
+	case p.C.PrincipalID != "":
+		key = "caller:" + p.C.PrincipalID
+	default:
+		return nil, false
+	}
+	out := slices.Clone(vals)
+	for i, v := range out {
+		if v == actorField {
+			out[i] = key
 		}
 	}
 	return out, true
@@ -593,21 +654,27 @@ type ref struct {
 }
 
 func refOf(p *pending, step int) ref {
-	return ref{T: p.T, ID: p.ID, Name: p.rec.Str("eventName"), Step: step}
+	return ref{T: p.T, ID: p.ID, Name: p.N, Step: step}
 }
 
 // build makes rule r's finding on trigger, the event that completed it, from the events
 // behind it (oldest first, trigger last).
 func (e *Engine) build(r *rule, trigger *pending, events []ref, extra map[string]string) finding.Finding {
+	rec, err := detect.DecodeRecord(trigger.Rec)
+	if err != nil {
+		// it decoded when it came in: only a corrupted state could get here
+		e.o.Metrics.event("undecodable", 1)
+		rec, _ = detect.DecodeRecord([]byte(`{}`))
+	}
 	if _, ok := extra["actor"]; !ok {
 		if trigger.actor != nil {
 			extra["actor"] = cmpOr(trigger.actor.Name, trigger.actor.ID)
 		} else {
-			extra["actor"] = trigger.rec.Key("who")
+			extra["actor"] = rec.Key("who")
 		}
 	}
 	extra["window"] = e.window(r)
-	f := e.det.Finding(r.idx, trigger.rec, func(name string) (string, bool) {
+	f := e.set.Load().det.Finding(r.idx, rec, func(name string) (string, bool) {
 		v, ok := extra[name]
 		return v, ok
 	})
@@ -658,6 +725,16 @@ func (e *Engine) sync(ctx context.Context) error {
 		return err
 	}
 	e.synced = true
+	if p, ok := e.o.Store.(Pruner); ok && !e.pruned {
+		live := map[string]bool{}
+		for _, t := range e.st.tables {
+			live[t.tableName()] = true
+		}
+		if _, err := p.Prune(ctx, func(table string) bool { return live[table] }); err != nil {
+			return err
+		}
+		e.pruned = true
+	}
 	return nil
 }
 
@@ -725,18 +802,19 @@ type pending struct {
 	T   int64           `json:"t"`           // event time, Unix ns
 	A   int64           `json:"a"`           // arrival, wall clock, Unix s
 	ID  string          `json:"id"`          // eventID
+	N   string          `json:"n,omitempty"` // eventName
 	H   []hit           `json:"h"`           // the steps it matched
 	O   string          `json:"o,omitempty"` // origin
-	Rec json.RawMessage `json:"r"`
+	C   identity        `json:"c"`           // the caller
+	Rec json.RawMessage `json:"r"`           // for the finding, should it complete one
 
-	rec   *detect.Record
-	ident *identity
 	actor *finding.Actor
 }
 
 type hit struct {
-	R string `json:"r"` // rule id
-	S int    `json:"s"` // step
+	R string   `json:"r"`           // rule id
+	S int      `json:"s"`           // step
+	V []string `json:"v,omitempty"` // the values of the step's fields (rule.keyFields)
 }
 
 func (p *pending) key() string { return fmt.Sprintf("b|%020d|%s", p.T, p.ID) }

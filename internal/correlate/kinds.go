@@ -28,10 +28,7 @@ func (e *Engine) threshold(ctx context.Context, r *rule, js []job) ([]finding.Fi
 	var out []finding.Finding
 	for _, j := range js {
 		p := j.p
-		vals, ok := values(p, spec.GroupBy)
-		if !ok {
-			continue
-		}
+		vals := j.v[:len(spec.GroupBy)]
 		k := key(vals)
 		g, _, err := r.thr.get(ctx, k, p.T)
 		if err != nil {
@@ -42,9 +39,7 @@ func (e *Engine) threshold(ctx context.Context, r *rule, js []job) ([]finding.Fi
 		}
 		ev := refOf(p, 0)
 		if spec.Distinct != "" {
-			if ev.V = value(p, spec.Distinct); ev.V == "" {
-				continue
-			}
+			ev.V = j.v[len(spec.GroupBy)]
 		}
 		// the window ending at this event; a late event keeps newer ones too
 		kept := make([]ref, 0, len(g.Events)+1)
@@ -113,10 +108,7 @@ func (e *Engine) sequence(ctx context.Context, r *rule, js []job) ([]finding.Fin
 	for _, j := range js {
 		p, i := j.p, j.step
 		st := spec.Steps[i]
-		vals, ok := values(p, append(slices.Clip(spec.By), st.By...))
-		if !ok {
-			continue
-		}
+		vals := j.v
 		k := key(vals)
 		g, _, err := r.seq.get(ctx, k, p.T)
 		if err != nil {
@@ -204,30 +196,21 @@ func (e *Engine) newTerms(ctx context.Context, r *rule, js []job) ([]finding.Fin
 	spec := r.def.NewTerms
 	h := int64(spec.History)
 	// the rule's pattern teaches; the report pattern (when there is one) also lets it report
-	matched, reports := map[*pending]bool{}, map[*pending]bool{}
-	var order []*pending
+	reports := map[*pending]bool{}
+	var order []job
 	for _, j := range js {
 		switch j.step {
 		case 0:
-			if !matched[j.p] {
-				order = append(order, j.p)
-			}
-			matched[j.p] = true
+			order = append(order, j)
 		case 1:
 			reports[j.p] = true
 		}
 	}
-	slices.SortFunc(order, func(a, b *pending) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(order, func(a, b job) int { return cmp.Compare(a.p.ID, b.p.ID) })
 	var out []finding.Finding
-	for _, p := range order {
-		vals, ok := values(p, spec.Fields)
-		if !ok {
-			continue
-		}
-		scopeVals, ok := values(p, spec.LearnBy)
-		if !ok {
-			continue
-		}
+	for _, j := range order {
+		p := j.p
+		vals, scopeVals := j.v[:len(spec.Fields)], j.v[len(spec.Fields):]
 		tk, sk := key(vals), key(scopeVals)
 		lastSeen, seen, err := r.terms.get(ctx, tk, p.T)
 		if err != nil {

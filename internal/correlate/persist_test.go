@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +18,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.etcd.io/bbolt"
+
+	"github.com/trailbell/trailbell/internal/finding"
 )
 
 func boltHarness(t *testing.T, path, rules string) (*harness, *BoltStore) {
@@ -100,7 +105,19 @@ func TestConflict(t *testing.T) {
 }
 
 // crashFiles is the story's log files in one delivery order, for the crash test.
-func crashFiles() []file { return files(story(3), rand.New(rand.NewPCG(3, 4)), 15*time.Minute) }
+func crashFiles() []file {
+	// three stories, one after another, so that the child runs long enough to be killed
+	var recs []map[string]any
+	for i := range 3 {
+		for _, r := range story(uint64(3 + i)) {
+			at, _ := time.Parse(time.RFC3339, r["eventTime"].(string))
+			r["eventTime"] = at.Add(time.Duration(i) * 6 * time.Hour).Format(time.RFC3339)
+			r["eventID"] = fmt.Sprintf("s%d-%s", i, r["eventID"])
+			recs = append(recs, r)
+		}
+	}
+	return files(recs, rand.New(rand.NewPCG(3, 4)), 15*time.Minute)
+}
 
 // TestCrashChild is the process TestKill9 kills: it reads every file from the first (as a
 // restarted daemon whose checkpoints had not moved would), appends each commit's findings to
@@ -120,9 +137,20 @@ func TestCrashChild(t *testing.T) {
 		}
 		out.Sync()
 	}
+	// TRAILBELL_CRASH_AFTER=K: die by SIGKILL right after the K-th commit that gave findings
+	// of rules with memory, before they are written: the worst moment, committed but not
+	// handed on (an input read again must give them again)
+	after, _ := strconv.Atoi(os.Getenv("TRAILBELL_CRASH_AFTER"))
 	h, _ := boltHarness(t, filepath.Join(dir, "state.db"), orderRules)
+	n := 0
 	for _, f := range crashFiles() {
-		emit(keys(h.input(f.name, f.recs...)))
+		fs := h.input(f.name, f.recs...)
+		if slices.ContainsFunc(fs, func(f finding.Finding) bool { return len(f.Events) > 0 }) {
+			if n++; n == after {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+		emit(keys(fs))
 	}
 	emit(keys(h.flush()))
 	out.WriteString("done\n")
@@ -144,32 +172,59 @@ func TestKill9(t *testing.T) {
 	want = append(want, keys(h.flush())...)
 	slices.Sort(want)
 
+	child := func(dir string, after int) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TRAILBELL_CRASH_DIR="+dir, fmt.Sprintf("TRAILBELL_CRASH_AFTER=%d", after))
+		return cmd
+	}
+	// how long an uninterrupted child takes here: kills land inside that
+	start := time.Now()
+	if out, err := child(t.TempDir(), 0).CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	whole := time.Since(start)
+
 	dir := t.TempDir()
 	rnd := rand.New(rand.NewPCG(9, 9))
 	kills := 0
+	// Six runs kill themselves right after a commit, at random inputs; six more are killed
+	// from outside at random moments (inside a commit, perhaps); then one runs to the end.
 	for run := 0; ; run++ {
-		if run == 60 {
+		if run == 30 {
 			t.Fatal("the child never finished")
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "TRAILBELL_CRASH_DIR="+dir)
+		after := 0
+		if run < 6 {
+			after = 1 + rnd.IntN(8)
+		}
+		cmd := child(dir, after)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		wait := whole * 4 // let it finish
+		if run >= 6 && run < 12 {
+			wait = time.Duration(rnd.Int64N(int64(whole)))
+		}
+		var err error
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("child: %v", err)
-			}
-		case <-time.After(time.Duration(20+rnd.IntN(400+100*run)) * time.Millisecond):
+		case err = <-done:
+		case <-time.After(wait):
 			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+			err = <-done
+		}
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.Sys().(syscall.WaitStatus).Signaled() {
 			kills++
 			continue
 		}
-		break
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+		if run >= 12 {
+			break
+		}
 	}
 	f, err := os.Open(filepath.Join(dir, "findings"))
 	if err != nil {
@@ -193,8 +248,45 @@ func TestKill9(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("after %d kills, findings\n got %v\nwant %v", kills, got, want)
 	}
-	if kills == 0 {
-		t.Log("the child was never killed: it ran faster than the shortest wait")
+	if kills < 3 {
+		t.Errorf("the child was killed %d times in a run of %s: the test did not test restarts", kills, whole)
 	}
 	t.Logf("%d kills, %d findings: %s", kills, len(want), strings.Join(want[:min(5, len(want))], " "))
+}
+
+// TestPrune: the slots of a rule whose settings changed are deleted from the state file once
+// the new rules run, so a file does not keep what nothing will read again.
+func TestPrune(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	h, s := boltHarness(t, path, thresholdRule)
+	h.input("a", denied("a1", t0, user("alice"), "s3.amazonaws.com"))
+	h.input("b", rec("x", t0.Add(time.Hour), "eventName", "Noise")) // evaluates a1: a group is stored
+	slots := func() map[string]int {
+		out := map[string]int{}
+		s.db.View(func(tx *bbolt.Tx) error {
+			return tx.Bucket(boltBucket).ForEach(func(k, _ []byte) error {
+				if key := string(k); strings.HasPrefix(key, "s/r:") {
+					out[key[:strings.LastIndexByte(key, '/')]]++
+				}
+				return nil
+			})
+		})
+		return out
+	}
+	before := slots()
+	if len(before) != 1 {
+		t.Fatalf("rule tables stored: %v", before)
+	}
+	changed := newHarness(t, strings.Replace(thresholdRule, "window: 10m", "window: 20m", 1), Options{})
+	if err := h.e.Swap(changed.det); err != nil {
+		t.Fatal(err)
+	}
+	h.det = changed.det
+	h.input("c", denied("c1", t0.Add(2*time.Hour), user("bob"), "s3.amazonaws.com"))
+	after := slots()
+	for name := range before {
+		if after[name] > 0 {
+			t.Errorf("the changed rule's old table %s is still stored: %v", name, after)
+		}
+	}
 }

@@ -40,6 +40,13 @@ type Item struct {
 	Expires time.Time
 }
 
+// Pruner is a Store that can delete the slots of tables no longer in use (a rule removed or
+// changed, a bound changed), which nothing would read again. BoltStore is one; DynamoDB's
+// TTL removes such items by itself.
+type Pruner interface {
+	Prune(ctx context.Context, keep func(table string) bool) (int, error)
+}
+
 // ErrConflict is a commit that lost to another writer; the input is retried.
 var ErrConflict = errors.New("state changed by another writer")
 
@@ -69,7 +76,9 @@ func newTable[V any](name string, capacity int, load func(context.Context, strin
 	// slots for capacity at 80% average occupancy, so that unlucky slots rarely overflow
 	n := max(1, (capacity*5/4+entriesPerSlot-1)/entriesPerSlot)
 	return &table[V]{
-		name: name, slots: uint32(n), load: load, drop: drop,
+		// the slot count is part of the name: a table resized by new bounds starts afresh
+		// instead of reading entries from slots their keys no longer hash to
+		name: name + "." + strconv.Itoa(n), slots: uint32(n), load: load, drop: drop,
 		cache: map[uint32]map[string]*cell[V]{}, dirty: map[uint32]bool{},
 	}
 }
