@@ -17,7 +17,7 @@ func inLambda() bool { return os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" }
 // serveLambda serves Lambda invocations until the runtime stops the process. A setup error
 // exits non-zero, which Lambda reports as an init failure and the error alarm catches.
 func serveLambda(ctx context.Context, io stdio) int {
-	logger := slog.New(slog.NewJSONHandler(io.err, nil))
+	logger := newLogger(io.err, slog.LevelInfo)
 	h, err := lambda.Setup(ctx, os.Getenv, logger)
 	if err != nil {
 		logger.Error("trailbell lambda setup failed", "err", err)

@@ -47,7 +47,7 @@ func runRun(ctx context.Context, args []string, io stdio) int {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fail("--log-level: %v", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(io.err, &slog.HandlerOptions{Level: level}))
+	logger := newLogger(io.err, level)
 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,15 +186,39 @@ func (s *slackLike) count(ids []string) map[string]int {
 	return n
 }
 
+// buildBinary builds trailbell once for the tests of this package that run it as a process.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "trailbell")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("build: %v", err)
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "trailbell-bin-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binary = filepath.Join(dir, "trailbell")
+		cmd := exec.Command("go", "build", "-o", binary, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
 	}
-	return bin
+	return binary
+}
+
+var (
+	binaryOnce sync.Once
+	binary     string
+	binaryErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
 }
 
 // The daemon is killed with SIGKILL while it is half way through a log file and a Slack
@@ -338,5 +364,34 @@ func TestRunFlagErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want %d and %q", code, errs, exitError, tc.want)
 			}
 		})
+	}
+}
+
+// The daemon's log writes durations as text ("1s"), not as nanoseconds.
+func TestRunLogsDurationsAsText(t *testing.T) {
+	testenv.AWSEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close() // nothing answers there: every receive fails and is retried later
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs testenv.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--sqs", closed + "/111122223333/trailbell", "--sqs-endpoint-url", closed, "--state-dir", t.TempDir()},
+			stdio{in: strings.NewReader(""), out: io.Discard, err: &logs})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), `"retry_in"`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retry logged:\n%s", logs.String())
+		}
+	}
+	cancel()
+	<-done
+	if !regexp.MustCompile(`"retry_in":"[0-9.]+(ms|s)"`).MatchString(logs.String()) {
+		t.Errorf("retry_in is not a duration in text:\n%s", logs.String())
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -77,7 +79,9 @@ type daemon struct {
 	pipeline *notify.Pipeline
 	m        *runMetrics
 	silence  *silence
-	now      func() time.Time
+	// stuck list, per S3 poller, the log files failing past their stuck_after
+	stuck []func() map[string]time.Time
+	now   func() time.Time
 }
 
 // Run watches the configured sources, detects and hands findings to the notification
@@ -311,22 +315,55 @@ func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		h := d.health()
 		w.Header().Set("Content-Type", "application/json")
-		sources := d.silence.health()
-		status := "ok"
-		for _, h := range sources {
-			if h.Error != nil {
-				status = "degraded" // a source fails and no data came since
-			}
+		if h.Status != "ok" {
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		json.NewEncoder(w).Encode(struct {
-			Status  string                  `json:"status"`
-			Rules   int                     `json:"rules"`
-			Pending int                     `json:"outboxPending"`
-			Sources map[string]sourceHealth `json:"sources"`
-		}{status, len(d.engine.Load().Rules()), d.pipeline.Pending(), sources})
+		json.NewEncoder(w).Encode(h)
 	})
 	return mux
+}
+
+// health is what /healthz answers: 200 when ok, 503 when degraded, with the reasons.
+type health struct {
+	Status string `json:"status"` // ok or degraded
+	// Problems say why it is degraded: a source failing since its last data, a log file
+	// stuck for its stuck_after, a receiver whose deliveries keep failing.
+	Problems         []string                `json:"problems,omitempty"`
+	Rules            int                     `json:"rules"`
+	Pending          int                     `json:"outboxPending"`
+	Sources          map[string]sourceHealth `json:"sources"`
+	StuckFiles       map[string]time.Time    `json:"stuckFiles,omitempty"`
+	FailingReceivers map[string]string       `json:"failingReceivers,omitempty"`
+}
+
+func (d *daemon) health() health {
+	h := health{Status: "ok", Rules: len(d.engine.Load().Rules()), Pending: d.pipeline.Pending(),
+		Sources: d.silence.health(), StuckFiles: map[string]time.Time{}, FailingReceivers: map[string]string{}}
+	for _, r := range d.pipeline.Health() {
+		if r.Failing {
+			h.FailingReceivers[r.Name] = fmt.Sprintf("%s since %s: %s", r.Reason, r.Since.UTC().Format(time.RFC3339), r.Error)
+		}
+	}
+	for _, src := range slices.Sorted(maps.Keys(h.Sources)) {
+		if e := h.Sources[src].Error; e != nil {
+			h.Problems = append(h.Problems, fmt.Sprintf("source %s failing since its last data: %s", src, e.Err))
+		}
+	}
+	for _, stuck := range d.stuck {
+		maps.Copy(h.StuckFiles, stuck())
+	}
+	for _, f := range slices.Sorted(maps.Keys(h.StuckFiles)) {
+		h.Problems = append(h.Problems, fmt.Sprintf("log file %s failing since %s; the files behind it wait", f, h.StuckFiles[f].UTC().Format(time.RFC3339)))
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.FailingReceivers)) {
+		h.Problems = append(h.Problems, fmt.Sprintf("receiver %s failing: %s", name, h.FailingReceivers[name]))
+	}
+	if len(h.Problems) > 0 {
+		h.Status = "degraded"
+	}
+	return h
 }
 
 // sources builds one run function per configured source.
@@ -363,6 +400,7 @@ func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func
 			continue
 		}
 		d.silence.watch(name, time.Duration(sc.SilenceAfter))
+		d.stuck = append(d.stuck, p.Stuck)
 		runs = append(runs, func(ctx context.Context) error {
 			return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
 				return d.fed(name, d.handleLog(ctx, name, obj.URL(), body))

@@ -159,12 +159,16 @@ run:
 		t.Error("a rule disabled by the reload still alerted")
 	}
 
+	// Deliveries leave the outbox after Slack answered, a moment after the messages show up
+	// there: wait for the state the next assertions read, rather than read it once.
+	waitFor("the outbox to empty", func() bool { return strings.Contains(metrics(), "trailbell_outbox_depth 0\n") })
 	m := metrics()
 	for _, want := range []string{
 		`trailbell_findings_total{rule="cloudtrail-stopped"} 1`,
 		`trailbell_records_total{source="s3://trail/AWSLogs/"} 3`,
 		`trailbell_files_total{source="s3://trail/AWSLogs/"} 3`,
 		`trailbell_bad_records_total{source="s3://trail/AWSLogs/"} 1`,
+		`trailbell_inputs_not_whole_total{source="s3://trail/AWSLogs/"} 1`,
 		`trailbell_outbox_depth 0`,
 		`trailbell_event_lag_seconds_count 1`,
 		`trailbell_notify_delivered_total{receiver="slack"}`,

@@ -49,6 +49,10 @@ func (d *Dir) file(key string) string {
 	return filepath.Join(d.path, slug+"."+hex.EncodeToString(sum[:6])+".json")
 }
 
+// ErrCorrupt is wrapped by Load's error when a checkpoint file cannot be read as one (a disk
+// or a hand that damaged it): the caller may start afresh, after Quarantine.
+var ErrCorrupt = errors.New("corrupt checkpoint")
+
 // Load decodes the checkpoint stored under key into v and reports whether there was one.
 func (d *Dir) Load(key string, v any) (bool, error) {
 	name := d.file(key)
@@ -61,15 +65,25 @@ func (d *Dir) Load(key string, v any) (bool, error) {
 	}
 	var doc document
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return false, fmt.Errorf("checkpoint %s: %w", name, err)
+		return false, fmt.Errorf("checkpoint %s: %w: %w", name, ErrCorrupt, err)
 	}
 	if doc.Key != key {
-		return false, fmt.Errorf("checkpoint %s: holds key %q, want %q", name, doc.Key, key)
+		return false, fmt.Errorf("checkpoint %s: %w: holds key %q, want %q", name, ErrCorrupt, doc.Key, key)
 	}
 	if err := json.Unmarshal(doc.State, v); err != nil {
-		return false, fmt.Errorf("checkpoint %s: state: %w", name, err)
+		return false, fmt.Errorf("checkpoint %s: %w: state: %w", name, ErrCorrupt, err)
 	}
 	return true, nil
+}
+
+// Quarantine moves the checkpoint stored under key aside, to NAME.corrupt, kept for a look;
+// the next Save writes a fresh one.
+func (d *Dir) Quarantine(key string) error {
+	name := d.file(key)
+	if err := os.Rename(name, name+".corrupt"); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
 }
 
 // document keeps the key beside the state so a file can be traced back to its source.

@@ -62,3 +62,33 @@ func FuzzParseNotification(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeLimits decodes with tiny limits, so that skipping values over the size limit,
+// resuming after bad elements and cutting off at the budget are all exercised: nothing
+// panics, envelopes are valid, the budget holds, and a fault is always a counted problem.
+func FuzzDecodeLimits(f *testing.F) {
+	addFiles(f, "testdata/corpus/*")
+	f.Add([]byte(`{"Records":[{"eventName":"A"},{"eventName":"B","x":nul},{"eventName":"C"}]}`))
+	f.Add([]byte(`{"Records":[{"eventName":"A"},{"x":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]},` + "   \n  " + `{"eventName":"C"}]}`))
+	f.Add([]byte(`[{"eventName":"A"},{"eventName":"B","x":"]},{\"q"},{"eventName":"C"}]`))
+	lim := Limits{MaxInflated: 2048, MaxRecord: 160}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		st, err := lim.Decode(bytes.NewReader(data), "fuzz", func(e Event) error {
+			n++
+			if !json.Valid(e.Envelope) {
+				t.Fatalf("%s: invalid envelope %q", e.Origin, e.Envelope)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Decode returned %v for in-memory input", err)
+		}
+		if st.Records != n || st.Faults > st.Bad || len(st.Problems) > st.Bad || st.Inflated > lim.MaxInflated {
+			t.Fatalf("stats %+v for %d events", st, n)
+		}
+		if int64(len(data)) > lim.MaxInflated && (data[0] != 0x1f) && st.Whole() {
+			t.Fatalf("an input of %d bytes, over the %d budget, was read whole", len(data), lim.MaxInflated)
+		}
+	})
+}

@@ -50,7 +50,6 @@ var stringSafe = func() (t [256]bool) {
 // skipString returns the offset after the string starting at b[i] (which is '"') and whether
 // the string contains escapes.
 func skipString(b []byte, i int) (int, bool, error) {
-	start := i
 	i++
 	escaped := false
 	for {
@@ -81,7 +80,7 @@ func skipString(b []byte, i int) (int, bool, error) {
 				}
 				for _, h := range b[i+2 : i+6] {
 					if !isHex(h) {
-						return i, escaped, errAt(i, "invalid \\u escape in string starting at offset %d", start)
+						return i, escaped, errAt(i, "invalid \\u escape in string")
 					}
 				}
 				i += 6
@@ -113,7 +112,6 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // skipNumber validates a JSON number. A number that touches the end of b is reported short,
 // since more digits may follow; callers at end of input treat that as the number's end.
 func skipNumber(b []byte, i int) (int, error) {
-	start := i
 	if b[i] == '-' {
 		i++
 	}
@@ -128,11 +126,11 @@ func skipNumber(b []byte, i int) (int, error) {
 			i++
 		}
 	default:
-		return i, errAt(i, "invalid number starting at offset %d", start)
+		return i, errAt(i, "invalid number")
 	}
 	var err error
 	if i < len(b) && b[i] == '.' {
-		if i, err = skipDigits(b, i+1, start); err != nil {
+		if i, err = skipDigits(b, i+1); err != nil {
 			return i, err
 		}
 	}
@@ -141,7 +139,7 @@ func skipNumber(b []byte, i int) (int, error) {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i, err = skipDigits(b, i, start); err != nil {
+		if i, err = skipDigits(b, i); err != nil {
 			return i, err
 		}
 	}
@@ -152,7 +150,7 @@ func skipNumber(b []byte, i int) (int, error) {
 }
 
 // skipDigits consumes the one or more digits a fraction or an exponent must have.
-func skipDigits(b []byte, i, start int) (int, error) {
+func skipDigits(b []byte, i int) (int, error) {
 	d := i
 	for i < len(b) && isDigit(b[i]) {
 		i++
@@ -161,7 +159,7 @@ func skipDigits(b []byte, i, start int) (int, error) {
 		if i >= len(b) {
 			return i, errShort
 		}
-		return i, errAt(i, "invalid number starting at offset %d", start)
+		return i, errAt(i, "invalid number")
 	}
 	return i, nil
 }

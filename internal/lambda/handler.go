@@ -51,8 +51,9 @@ type Handler struct {
 	Dedupe    *Dedupe
 	Logger    *slog.Logger
 	// Margin is the time kept, before the invocation's deadline, to deliver what a message
-	// gave: a message's reading must end by deadline - 2*Margin, and one that would start
-	// later fails at once (to be retried) rather than let the batch time out. Default 5s.
+	// gave: reading must end by deadline - 2*Margin, each message of a batch having a fair
+	// share of the time left, and a message that would start later fails at once (to be
+	// retried) rather than let the batch time out. Default 5s.
 	Margin time.Duration
 	Now    func() time.Time // for bad-input alerts; default time.Now
 }
@@ -159,9 +160,9 @@ func (h *Handler) sqsBatch(ctx context.Context, raw json.RawMessage) (BatchRespo
 		return BatchResponse{}, fmt.Errorf("sqs batch: %w", err)
 	}
 	resp := BatchResponse{BatchItemFailures: []BatchItemFailure{}}
-	for _, m := range ev.Records {
+	for i, m := range ev.Records {
 		var st Result
-		err := h.message(ctx, []byte(m.Body), "sqs message "+m.MessageID, &st)
+		err := h.messageBy(ctx, []byte(m.Body), "sqs message "+m.MessageID, &st, len(ev.Records)-i)
 		if err != nil {
 			h.log().Error("message failed; it returns to the queue", "message", m.MessageID, "err", err)
 			resp.BatchItemFailures = append(resp.BatchItemFailures, BatchItemFailure{ItemIdentifier: m.MessageID})
@@ -188,8 +189,8 @@ func (h *Handler) snsBatch(ctx context.Context, raw json.RawMessage) (Result, er
 		return st, fmt.Errorf("sns notification: %w", err)
 	}
 	var errs []error
-	for _, r := range ev.Records {
-		if err := h.message(ctx, []byte(r.Sns.Message), "sns message "+r.Sns.MessageID, &st); err != nil {
+	for i, r := range ev.Records {
+		if err := h.messageBy(ctx, []byte(r.Sns.Message), "sns message "+r.Sns.MessageID, &st, len(ev.Records)-i); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -201,14 +202,21 @@ func (h *Handler) snsBatch(ctx context.Context, raw json.RawMessage) (Result, er
 // alerts are delivered together; then it fails if a file could not be read, or an input not
 // read whole (ingest's policy), so that it is retried and kept in the dead-letter queue.
 func (h *Handler) message(ctx context.Context, body []byte, origin string, st *Result) error {
+	return h.messageBy(ctx, body, origin, st, 1)
+}
+
+// messageBy is message as one of left messages still to handle in the invocation: its
+// reading gets a fair share of the time left (what it does not use goes to the next ones), so
+// that one slow or stalled message fails alone instead of starving the others.
+func (h *Handler) messageBy(ctx context.Context, body []byte, origin string, st *Result, left int) error {
 	rctx := ctx
 	if dl, ok := ctx.Deadline(); ok {
-		end := dl.Add(-2 * h.margin())
-		if !h.now().Before(end) {
+		now, end := h.now(), dl.Add(-2*h.margin())
+		if !now.Before(end) {
 			return fmt.Errorf("%s: %w", origin, errNoTime)
 		}
 		var cancel context.CancelFunc
-		rctx, cancel = context.WithDeadline(ctx, end)
+		rctx, cancel = context.WithDeadline(ctx, now.Add(end.Sub(now)/time.Duration(max(left, 1))))
 		defer cancel()
 	}
 	var fs []finding.Finding

@@ -703,3 +703,164 @@ func TestRIEConfigFile(t *testing.T) {
 		t.Errorf("bad configuration: no setup error in the log:\n%s", r2.out.String())
 	}
 }
+
+// gzipMember is s as one gzip member; members concatenate into one valid gzip stream.
+func gzipMember(s string) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.Bytes()
+}
+
+// membersOf is n members of chunk: n*len(chunk) bytes inflated, compressed once.
+func membersOf(chunk []byte, n int) []byte {
+	var m bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&m, gzip.BestCompression)
+	zw.Write(chunk)
+	zw.Close()
+	return bytes.Repeat(m.Bytes(), n)
+}
+
+// One SQS batch with a gzip bomb (10 GiB of white space in 10 MB), a record of 31 million
+// elements, a log file with a syntax error and a good one: the three bad messages fail alone
+// (batchItemFailures), each alerted with its position, the records around the faults and the
+// good file alert, in bounded memory and well within the function's timeout.
+func TestRIEBadInputBatch(t *testing.T) {
+	ep := endpoints(t)
+	ctx := t.Context()
+	bucket := fmt.Sprintf("trailbell-rie-bad-%d", time.Now().UnixNano())
+	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	group := func(id string) string { return string(exampleRecord(t, "AddUserToGroup", id)) }
+	const (
+		bombA, bombB       = "81111111-2222-4333-8444-00000000b0a1", "81111111-2222-4333-8444-00000000b0b2"
+		wideA, wideC       = "81111111-2222-4333-8444-00000000c0a1", "81111111-2222-4333-8444-00000000c0c3"
+		synA, synC, goodID = "81111111-2222-4333-8444-00000000d0a1", "81111111-2222-4333-8444-00000000d0c3", "81111111-2222-4333-8444-00000000e0a1"
+	)
+	var bomb, wide bytes.Buffer
+	bomb.Write(gzipMember(`{"Records":[` + group(bombA) + `,`))
+	bomb.Write(membersOf(bytes.Repeat([]byte(" "), 1<<20), 10<<10))
+	bomb.Write(gzipMember(group(bombB) + `]}`))
+	wide.Write(gzipMember(`{"Records":[` + group(wideA) + `,{"eventName":"AddUserToGroup","x":[`))
+	wide.Write(membersOf(bytes.Repeat([]byte("0,"), 1<<19), 60))
+	wide.Write(gzipMember(`0]},` + group(wideC) + `]}`))
+	prefix := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_"
+	objects := []struct{ key, body string }{
+		{prefix + "bomb.json.gz", bomb.String()},
+		{prefix + "good.json.gz", string(logFile(t, []byte(group(goodID))))},
+		{prefix + "wide.json.gz", wide.String()},
+		{prefix + "syntax.json.gz", string(logFile(t, []byte(group(synA)), []byte(`{"eventName":"AddUserToGroup","x":01}`), []byte(group(synC))))},
+	}
+	var msgs []sqsMessage
+	for i, o := range objects {
+		if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(o.key), Body: strings.NewReader(o.body)}); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, sqsMessage{id: fmt.Sprintf("msg-%d", i), handle: "h", body: s3Notification(bucket, o.key)})
+	}
+
+	slack := slacktest.New()
+	defer slack.Close()
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"),
+		"AWS_ENDPOINT_URL_S3="+ep.s3URL, "TRAILBELL_S3_PATH_STYLE=true")
+	out, took := r.invoke(t, sqsInvocation(msgs))
+	if out["errorMessage"] != nil {
+		t.Fatalf("answer %v", out)
+	}
+	var failed []string
+	for _, f := range out["batchItemFailures"].([]any) {
+		failed = append(failed, f.(map[string]any)["itemIdentifier"].(string))
+	}
+	if strings.Join(failed, " ") != "msg-0 msg-2 msg-3" {
+		t.Errorf("failed messages %v, want the bomb, the wide record and the syntax error (msg-0 msg-2 msg-3)", failed)
+	}
+	var all []string
+	for _, rc := range slack.Received() {
+		all = append(all, string(rc.Body))
+	}
+	text := strings.Join(all, "\n")
+	for _, id := range []string{bombA, wideA, wideC, synA, synC, goodID} {
+		if !strings.Contains(text, id) {
+			t.Errorf("no alert for record %s", id)
+		}
+	}
+	for _, want := range []string{
+		"bomb.json.gz record 2: larger than 1 GiB after decompression: cut off at line 1, byte 1073741824",
+		"wide.json.gz record 2: value larger than 16 MiB at line 1, byte ",
+		`syntax.json.gz record 2: invalid character '1' after object value, want ',' or '}' at line 1, byte `,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no bad-input alert saying %q", want)
+		}
+	}
+	hwm, err := r.bootstrapHWM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("batch of 4 (bomb, good, 31M elements, syntax error): %v, bootstrap peak RSS %d MiB", took.Round(time.Millisecond), hwm>>20)
+	if hwm > 256<<20 {
+		t.Errorf("bootstrap peak RSS %d MiB, want the budgets to bound it (under 256 MiB)", hwm>>20)
+	}
+}
+
+// stallingS3 forwards to S3 but, for GetObject of keys containing stall, sends the headers
+// and then nothing until the client gives up: a read that would hang the whole batch.
+func stallingS3(t *testing.T, backend, stall string) string {
+	u := mustURL(backend)
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(u); r.Out.Host = r.In.Host }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodGet && strings.Contains(req.URL.Path, stall) {
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			<-req.Context().Done()
+			return
+		}
+		rp.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// A message whose log file stalls fails alone: the next message of the batch still gets its
+// share of the time, and the batch answers before the function's timeout. The S3 objects
+// here are stored without a checksum, as CloudTrail stores them: the function's log carries
+// none of the SDK's notes about that.
+func TestRIEStalledMessageFailsAlone(t *testing.T) {
+	s3URL := testenv.S3Server(t)
+	testenv.Bucket(t, testenv.S3Client(s3URL), "stall-bucket")
+	prefix := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_"
+	for _, k := range []string{"stall.json.gz", "good.json.gz"} {
+		body := logFile(t, exampleRecord(t, "AddUserToGroup", "91111111-2222-4333-8444-0000000000"+k[:2]))
+		req, _ := http.NewRequest(http.MethodPut, s3URL+"/stall-bucket/"+prefix+k, bytes.NewReader(body)) // no checksum headers
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("put %s: %v %v", k, resp, err)
+		}
+		resp.Body.Close()
+	}
+	slack := slacktest.New()
+	defer slack.Close()
+	r := startRIE(t, "TRAILBELL_SLACK_WEBHOOK_URL="+slack.WebhookURL("alerts"), "AWS_LAMBDA_FUNCTION_TIMEOUT=16",
+		"AWS_ENDPOINT_URL_S3="+stallingS3(t, s3URL, "stall.json.gz"), "TRAILBELL_S3_PATH_STYLE=true")
+	// a timeout would come back as the text "Task timed out", which invoke fails on
+	out, took := r.invoke(t, sqsInvocation([]sqsMessage{
+		{id: "stalled", handle: "h1", body: s3Notification("stall-bucket", prefix+"stall.json.gz")},
+		{id: "good", handle: "h2", body: s3Notification("stall-bucket", prefix+"good.json.gz")},
+	}))
+	if out["errorMessage"] != nil {
+		t.Fatalf("answer %v after %v, want a batch response before the 16s timeout", out, took)
+	}
+	fs, _ := out["batchItemFailures"].([]any)
+	if len(fs) != 1 || fs[0].(map[string]any)["itemIdentifier"] != "stalled" {
+		t.Errorf("failures %v, want the stalled message alone", fs)
+	}
+	if got := slack.Received(); len(got) != 1 || !bytes.Contains(got[0].Body, []byte("91111111-2222-4333-8444-0000000000go")) {
+		t.Errorf("Slack got %d messages, want the good file's alert", len(got))
+	}
+	if strings.Contains(strings.ToLower(r.out.String()), "checksum") {
+		t.Errorf("the function's log carries the SDK's checksum notes:\n%s", r.out.String())
+	}
+}

@@ -110,6 +110,15 @@ func (s *Source) Run(ctx context.Context, h Handler) error {
 func (s *Source) Poll(ctx context.Context, h Handler) error {
 	var c cursor
 	ok, err := s.o.State.Load(s.o.Name, &c)
+	if errors.Is(err, checkpoint.ErrCorrupt) {
+		// kept aside and counted; polling starts again from Since rather than stop for good
+		s.o.Metrics.corruptCheckpoint(s.o.Name)
+		s.o.Logger.Error("corrupt checkpoint; polling again from since", "since", s.o.Since, "err", err)
+		if qerr := s.o.State.Quarantine(s.o.Name); qerr != nil {
+			return errors.Join(err, qerr)
+		}
+		c, ok, err = cursor{}, false, nil
+	}
 	if err != nil {
 		return err
 	}

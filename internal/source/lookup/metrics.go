@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics of LookupEvents polling, labelled by account/region name. A nil *Metrics records nothing.
 type Metrics struct {
-	requests, events, duplicates, pollErrs *prometheus.CounterVec
+	requests, events, duplicates, pollErrs, corrupt *prometheus.CounterVec
 }
 
 // NewMetrics registers the source's metrics with reg.
@@ -17,8 +17,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		events:     c("trailbell_lookup_events_total", "Events read from LookupEvents and accepted."),
 		duplicates: c("trailbell_lookup_duplicates_total", "Events skipped because an overlapping window already returned them."),
 		pollErrs:   c("trailbell_lookup_poll_errors_total", "Polls that failed and are retried at the next interval."),
+		corrupt:    c("trailbell_lookup_checkpoints_corrupt_total", "Checkpoints that could not be read; polling started again from since."),
 	}
-	reg.MustRegister(m.requests, m.events, m.duplicates, m.pollErrs)
+	reg.MustRegister(m.requests, m.events, m.duplicates, m.pollErrs, m.corrupt)
 	return m
 }
 
@@ -43,5 +44,11 @@ func (m *Metrics) duplicate(name string) {
 func (m *Metrics) pollError(name string) {
 	if m != nil {
 		m.pollErrs.WithLabelValues(name).Inc()
+	}
+}
+
+func (m *Metrics) corruptCheckpoint(name string) {
+	if m != nil {
+		m.corrupt.WithLabelValues(name).Inc()
 	}
 }

@@ -8,6 +8,7 @@ type Metrics struct {
 	bytes    *prometheus.CounterVec
 	fileErrs *prometheus.CounterVec
 	listErrs *prometheus.CounterVec
+	corrupt  *prometheus.CounterVec
 	prefixes *prometheus.GaugeVec
 }
 
@@ -26,11 +27,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		listErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_s3_list_errors_total", Help: "Failed S3 listings.",
 		}, []string{"source"}),
+		corrupt: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trailbell_s3_checkpoints_corrupt_total", Help: "Checkpoints that could not be read; their prefix was listed again from since.",
+		}, []string{"source"}),
 		prefixes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "trailbell_s3_prefixes", Help: "ACCOUNT/CloudTrail/REGION prefixes being polled.",
 		}, []string{"source"}),
 	}
-	reg.MustRegister(m.files, m.bytes, m.fileErrs, m.listErrs, m.prefixes)
+	reg.MustRegister(m.files, m.bytes, m.fileErrs, m.listErrs, m.corrupt, m.prefixes)
 	return m
 }
 
@@ -50,6 +54,12 @@ func (m *Metrics) fileErrors(src string) {
 func (m *Metrics) listErrors(src string) {
 	if m != nil {
 		m.listErrs.WithLabelValues(src).Inc()
+	}
+}
+
+func (m *Metrics) corruptCheckpoint(src string) {
+	if m != nil {
+		m.corrupt.WithLabelValues(src).Inc()
 	}
 }
 

@@ -315,6 +315,17 @@ func (p *Poller) cursor(leaf string) (*cursor, error) {
 	}
 	c := &cursor{}
 	ok, err := p.o.State.Load(p.stateKey(leaf), c)
+	if errors.Is(err, checkpoint.ErrCorrupt) {
+		// A damaged checkpoint must not stop the prefix for good: it is kept aside, counted,
+		// and the prefix is listed again from Since (the outbox drops what was sent already).
+		p.o.Metrics.corruptCheckpoint(p.source)
+		p.o.Logger.Error("corrupt checkpoint; listing the prefix again from since", "prefix", leaf, "since", p.o.Since, "err", err)
+		p.o.OnError(err)
+		if qerr := p.o.State.Quarantine(p.stateKey(leaf)); qerr != nil {
+			return nil, errors.Join(err, qerr)
+		}
+		c, ok, err = &cursor{}, false, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +420,20 @@ func (p *Poller) stuck(ctx context.Context, obj Object, err error) {
 		p.failing[obj.Key] = f
 		p.mu.Unlock()
 	}
+}
+
+// Stuck lists the files that have kept failing for StuckAfter or longer (by s3:// URL, with
+// the time they started failing): the files behind them in their prefix wait.
+func (p *Poller) Stuck() map[string]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]time.Time{}
+	for key, f := range p.failing {
+		if p.o.Now().Sub(f.since) >= p.o.StuckAfter {
+			out[cloudtrail.URL(p.o.Bucket, key)] = f.since
+		}
+	}
+	return out
 }
 
 // handle reads one file and gives it to h. Once started, a file is finished even when ctx is
