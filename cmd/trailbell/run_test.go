@@ -186,38 +186,14 @@ func (s *slackLike) count(ids []string) map[string]int {
 	return n
 }
 
-// buildBinary builds trailbell once for the tests of this package that run it as a process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	binaryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trailbell-bin-")
-		if err != nil {
-			binaryErr = err
-			return
-		}
-		binary = filepath.Join(dir, "trailbell")
-		cmd := exec.Command("go", "build", "-o", binary, ".")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binaryErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
-	})
-	if binaryErr != nil {
-		t.Fatal(binaryErr)
-	}
-	return binary
-}
+// trailbell is the command, built once for the tests that run it as a process.
+var trailbell = &testenv.Binary{Pkg: ".", Name: "trailbell"}
 
-var (
-	binaryOnce sync.Once
-	binary     string
-	binaryErr  error
-)
+func buildBinary(t *testing.T) string { return trailbell.Path(t) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary != "" {
-		os.RemoveAll(filepath.Dir(binary))
-	}
+	trailbell.Remove()
 	os.Exit(code)
 }
 

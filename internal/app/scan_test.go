@@ -63,6 +63,28 @@ func writeLog(t *testing.T, dir string, at time.Time, recs ...string) string {
 	return p
 }
 
+// writeArchive writes files log files of perFile records, five minutes apart, every
+// every-th record a CreateUser; it returns the CreateUser event ids in order and the files.
+func writeArchive(t *testing.T, dir string, files, perFile, every int) (ids, paths []string) {
+	t.Helper()
+	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i := range files {
+		at := start.Add(time.Duration(i) * 5 * time.Minute)
+		var recs []string
+		for j := range perFile {
+			id := fmt.Sprintf("f%02d-r%02d", i, j)
+			name := "Describe"
+			if j%every == 0 {
+				name = "CreateUser"
+				ids = append(ids, id)
+			}
+			recs = append(recs, rec(id, name, at.Add(-time.Minute).Format(time.RFC3339)))
+		}
+		paths = append(paths, writeLog(t, dir, at, recs...))
+	}
+	return ids, paths
+}
+
 func collect(out *[]string) Sink {
 	return func(_ context.Context, f finding.Finding) error {
 		*out = append(*out, f.EventID)
@@ -74,22 +96,7 @@ func collect(out *[]string) Sink {
 // workers, and that the summary counts records, findings, skips and problems.
 func TestScanOrderAndSummary(t *testing.T) {
 	dir := t.TempDir()
-	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	var want []string
-	for i := range 40 {
-		at := start.Add(time.Duration(i) * 5 * time.Minute)
-		var recs []string
-		for j := range 30 {
-			id := fmt.Sprintf("f%02d-r%02d", i, j)
-			name := "Describe"
-			if j%7 == 0 {
-				name = "CreateUser"
-				want = append(want, id)
-			}
-			recs = append(recs, rec(id, name, at.Add(-time.Minute).Format(time.RFC3339)))
-		}
-		writeLog(t, dir, at, recs...)
-	}
+	want, _ := writeArchive(t, dir, 40, 30, 7)
 	os.MkdirAll(filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest"), 0o755)
 	os.WriteFile(filepath.Join(dir, "AWSLogs/111122223333/CloudTrail-Digest/d.json.gz"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte(rec("b1", "CreateUser", "2026-11-01T09:00:00Z")+"\nnot json\n"+rec("b2", "FAIL", "2026-11-01T09:00:00Z")+"\n"), 0o644)
@@ -377,24 +384,13 @@ func (d matchingDetector) Match(env []byte) (detect.Match, error) {
 // input committed after its last record; its findings follow the input's own.
 func TestScanMemoryOrder(t *testing.T) {
 	dir := t.TempDir()
-	start := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	ids, files := writeArchive(t, dir, 12, 20, 5)
 	var wantLog, wantOut []string
-	for i := range 12 {
-		at := start.Add(time.Duration(i) * 5 * time.Minute)
-		var recs []string
-		for j := range 20 {
-			id := fmt.Sprintf("f%02d-r%02d", i, j)
-			name := "Describe"
-			if j%5 == 0 {
-				name = "CreateUser"
-				wantLog = append(wantLog, id)
-				wantOut = append(wantOut, id)
-			}
-			recs = append(recs, rec(id, name, at.Format(time.RFC3339)))
-		}
-		p := writeLog(t, dir, at, recs...)
-		wantLog = append(wantLog, "commit "+filepath.Base(p))
-		for _, id := range wantOut[len(wantOut)-4:] {
+	for i, f := range files {
+		mine := ids[4*i : 4*i+4] // records 0, 5, 10 and 15 of each file
+		wantLog = append(append(wantLog, mine...), "commit "+filepath.Base(f))
+		wantOut = append(wantOut, mine...)
+		for _, id := range mine {
 			wantOut = append(wantOut, "m-"+id)
 		}
 	}

@@ -37,38 +37,12 @@ import (
 // from the S3 server (TRAILBELL_TEST_S3_ENDPOINT) with notifications taken from the SQS
 // server (TRAILBELL_TEST_SQS_ENDPOINT). scripts/test.sh sets all three.
 
-var (
-	buildOnce sync.Once
-	bootstrap string
-	buildErr  error
-)
-
-func buildBootstrap(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trailbell-bootstrap-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		bootstrap = filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bootstrap, "../../cmd/trailbell")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return bootstrap
-}
+// bootstrap is the function, built as Lambda runs it.
+var bootstrap = &testenv.Binary{Pkg: "../../cmd/trailbell", Name: "bootstrap", Tags: "lambda.norpc", Env: []string{"CGO_ENABLED=0"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bootstrap != "" {
-		os.RemoveAll(filepath.Dir(bootstrap))
-	}
+	bootstrap.Remove()
 	os.Exit(code)
 }
 
@@ -97,7 +71,7 @@ func startRIE(t *testing.T, env ...string) *rie {
 	if bin == "" {
 		t.Skip("TRAILBELL_TEST_RIE is not set (path of aws-lambda-rie; scripts/test.sh sets it)")
 	}
-	boot := buildBootstrap(t)
+	boot := bootstrap.Path(t)
 	port, apiPort := freePort(t), freePort(t)
 	cmd := exec.Command(bin,
 		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
@@ -334,6 +308,16 @@ func sqsInvocation(msgs []sqsMessage) []byte {
 
 type sqsMessage struct{ id, handle, body string }
 
+// failures lists the message ids of a partial-batch answer.
+func failures(out map[string]any) []string {
+	var ids []string
+	fs, _ := out["batchItemFailures"].([]any)
+	for _, f := range fs {
+		ids = append(ids, f.(map[string]any)["itemIdentifier"].(string))
+	}
+	return ids
+}
+
 func TestRIELogFilesFromSQS(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
@@ -385,8 +369,8 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 		t.Fatalf("answer %v", out)
 	}
 	failed := map[string]bool{}
-	for _, f := range out["batchItemFailures"].([]any) {
-		failed[f.(map[string]any)["itemIdentifier"].(string)] = true
+	for _, id := range failures(out) {
+		failed[id] = true
 	}
 	for _, m := range msgs {
 		wantFail := !strings.Contains(m.body, "_abc.json.gz")
@@ -630,12 +614,8 @@ func TestRIECorpusPayloads(t *testing.T) {
 			t.Errorf("%s: %v", tc.file, out["errorMessage"])
 			continue
 		}
-		if fs, ok := out["batchItemFailures"].([]any); ok {
-			var got []string
-			for _, f := range fs {
-				got = append(got, f.(map[string]any)["itemIdentifier"].(string))
-			}
-			if strings.Join(got, ",") != strings.Join(tc.wantFailures, ",") {
+		if _, ok := out["batchItemFailures"]; ok {
+			if got := failures(out); strings.Join(got, ",") != strings.Join(tc.wantFailures, ",") {
 				t.Errorf("%s: failures %v, want %v", tc.file, got, tc.wantFailures)
 			}
 		}
@@ -769,11 +749,7 @@ func TestRIEBadInputBatch(t *testing.T) {
 	if out["errorMessage"] != nil {
 		t.Fatalf("answer %v", out)
 	}
-	var failed []string
-	for _, f := range out["batchItemFailures"].([]any) {
-		failed = append(failed, f.(map[string]any)["itemIdentifier"].(string))
-	}
-	if strings.Join(failed, " ") != "msg-0 msg-2 msg-3" {
+	if failed := failures(out); strings.Join(failed, " ") != "msg-0 msg-2 msg-3" {
 		t.Errorf("failed messages %v, want the bomb, the wide record and the syntax error (msg-0 msg-2 msg-3)", failed)
 	}
 	var all []string
@@ -853,8 +829,7 @@ func TestRIEStalledMessageFailsAlone(t *testing.T) {
 	if out["errorMessage"] != nil {
 		t.Fatalf("answer %v after %v, want a batch response before the 16s timeout", out, took)
 	}
-	fs, _ := out["batchItemFailures"].([]any)
-	if len(fs) != 1 || fs[0].(map[string]any)["itemIdentifier"] != "stalled" {
+	if fs := failures(out); strings.Join(fs, " ") != "stalled" {
 		t.Errorf("failures %v, want the stalled message alone", fs)
 	}
 	if got := slack.Received(); len(got) != 1 || !bytes.Contains(got[0].Body, []byte("91111111-2222-4333-8444-0000000000go")) {
