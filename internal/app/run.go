@@ -328,8 +328,9 @@ func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
 // health is what /healthz answers: 200 when ok, 503 when degraded, with the reasons.
 type health struct {
 	Status string `json:"status"` // ok or degraded
-	// Problems say why it is degraded: a source failing since its last data, a log file
-	// stuck for its stuck_after, a receiver whose deliveries keep failing.
+	// Problems say why it is degraded: a source failing since its last data or silent past
+	// its silence_after, a log file stuck for its stuck_after, a receiver whose deliveries
+	// keep failing.
 	Problems         []string                `json:"problems,omitempty"`
 	Rules            int                     `json:"rules"`
 	Pending          int                     `json:"outboxPending"`
@@ -347,8 +348,12 @@ func (d *daemon) health() health {
 		}
 	}
 	for _, src := range slices.Sorted(maps.Keys(h.Sources)) {
-		if e := h.Sources[src].Error; e != nil {
-			h.Problems = append(h.Problems, fmt.Sprintf("source %s failing since its last data: %s", src, e.Err))
+		sh := h.Sources[src]
+		if sh.Error != nil {
+			h.Problems = append(h.Problems, fmt.Sprintf("source %s failing since its last data: %s", src, sh.Error.Err))
+		}
+		if sh.SilentFor != "" {
+			h.Problems = append(h.Problems, fmt.Sprintf("source %s silent for %s", src, sh.SilentFor))
 		}
 	}
 	for _, stuck := range d.stuck {

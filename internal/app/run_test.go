@@ -153,6 +153,19 @@ run:
 	waitFor("the third file", func() bool {
 		return strings.Contains(metrics(), `trailbell_s3_files_total{source="s3://trail/AWSLogs/"} 3`)
 	})
+	healthz := func() (int, string) {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	// data just came, nothing fails: healthy
+	if code, body := healthz(); code != 200 || !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
 
 	waitFor("the silence alert", func() bool { return mentions(slack, "No new CloudTrail data") == 1 })
 	if mentions(slack, "stop-2") != 0 {
@@ -177,14 +190,10 @@ run:
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	resp, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
-		t.Errorf("/healthz = %d %s", resp.StatusCode, body)
+	// silent past silence_after: degraded, and it says why
+	if code, body := healthz(); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"degraded"`) ||
+		!strings.Contains(body, "source s3://trail/AWSLogs/ silent for ") {
+		t.Errorf("/healthz of a silent source = %d %s", code, body)
 	}
 
 	cancel()

@@ -55,10 +55,14 @@ func (s *silence) health() map[string]sourceHealth {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[string]sourceHealth, len(s.last))
+	now := s.now()
 	for src, last := range s.last {
 		h := sourceHealth{LastData: last}
 		if e, ok := s.errorSinceData(src); ok {
 			h.Error = &e
+		}
+		if after := s.after[src]; after > 0 && now.Sub(last) >= after {
+			h.SilentFor = now.Sub(last).Round(time.Second).String()
 		}
 		out[src] = h
 	}
@@ -68,6 +72,8 @@ func (s *silence) health() map[string]sourceHealth {
 type sourceHealth struct {
 	LastData time.Time    `json:"lastData"`
 	Error    *sourceError `json:"error,omitempty"`
+	// SilentFor is set while the source has brought no data for its silence_after.
+	SilentFor string `json:"silentFor,omitempty"`
 }
 
 // watch starts watching source; after 0 only records when data came (for /healthz). The
