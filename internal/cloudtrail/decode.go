@@ -152,7 +152,7 @@ func (l Limits) Decode(r io.Reader, name string, emit func(Event) error) (Stats,
 		in = gz
 	}
 	buf := streamPool.Get().(*[]byte)
-	d.s = stream{r: &budget{r: in, left: l.MaxInflated}, line: 1, buf: (*buf)[:0]}
+	d.s = stream{r: &budget{r: in, left: l.MaxInflated}, line: 1, buf: (*buf)[:0], max: l.MaxRecord + 2*readChunk}
 	defer func() {
 		if cap(d.s.buf) <= 2*readChunk { // a window grown for a huge value is let go
 			*buf = d.s.buf[:0]
@@ -254,6 +254,21 @@ type stream struct {
 	lpos int
 	// lastWasNewline tells whether the byte before buf[0] was a newline.
 	lastWasNewline bool
+	// max bounds the window's growth (0: none): a value over the record limit is found out
+	// before the window holds much more than it.
+	max int
+}
+
+// release lets go of a window grown for a huge value once nothing of it is unconsumed: what
+// follows streams through a small one.
+func (s *stream) release() {
+	if s.pos == len(s.buf) && cap(s.buf) > 4*readChunk {
+		s.lineAt(s.pos)
+		s.lastWasNewline = s.pos > 0 && s.buf[s.pos-1] == '\n'
+		s.base += int64(s.pos)
+		s.lpos -= s.pos
+		s.buf, s.pos = make([]byte, 0, readChunk), 0
+	}
 }
 
 // more reads more input, moving unconsumed bytes to the front. It reports whether anything
@@ -272,7 +287,11 @@ func (s *stream) more() bool {
 		s.pos = 0
 	}
 	if cap(s.buf)-len(s.buf) < readChunk/2 {
-		nb := make([]byte, len(s.buf), max(2*cap(s.buf), len(s.buf)+readChunk))
+		size := max(2*cap(s.buf), len(s.buf)+readChunk)
+		if s.max > 0 {
+			size = min(size, max(s.max, len(s.buf)+readChunk))
+		}
+		nb := make([]byte, len(s.buf), size)
 		copy(nb, s.buf)
 		s.buf = nb
 	}
@@ -531,6 +550,7 @@ func (d *decoder) skipLine() {
 			}
 		}
 		d.s.pos = len(d.s.buf)
+		d.s.release()
 		if !d.s.more() {
 			return
 		}
@@ -733,6 +753,7 @@ func (d *decoder) skipLoose() bool {
 			}
 		}
 		d.s.pos = len(b)
+		d.s.release()
 		if !d.s.more() {
 			return false
 		}
