@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
@@ -18,6 +20,11 @@ func inLambda() bool { return os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" }
 // exits non-zero, which Lambda reports as an init failure and the error alarm catches.
 func serveLambda(ctx context.Context, io stdio) int {
 	logger := newLogger(io.err, slog.LevelInfo)
+	// Go does not know the function's memory size: told nine tenths of it as a soft limit,
+	// its GC keeps the heap inside it rather than let the function run out of memory.
+	if mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mb > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(mb) << 20 / 10 * 9)
+	}
 	h, err := lambda.Setup(ctx, os.Getenv, logger)
 	if err != nil {
 		logger.Error("trailbell lambda setup failed", "err", err)
