@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
@@ -74,7 +75,8 @@ func waitMentions(t *testing.T, slack *slacktest.Server, text string, n int) {
 }
 
 // An SQS queue (goaws) announcing log files in S3 (gofakes3): the file's findings are
-// delivered, a garbage message is reported, and every message is deleted.
+// delivered and its message deleted; a garbage message is alerted and returned to the queue
+// (ingest's policy: a redrive policy would keep it in a dead-letter queue).
 func TestRunSQSSource(t *testing.T) {
 	endpoint := os.Getenv("TRAILBELL_TEST_SQS_ENDPOINT")
 	if endpoint == "" {
@@ -112,7 +114,15 @@ func TestRunSQSSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out.Messages) != 0 {
-		t.Fatalf("the queue still holds %d messages", len(out.Messages))
+		t.Fatalf("the queue still shows %d messages", len(out.Messages))
+	}
+	attrs, err := q.GetQueueAttributes(t.Context(), &awssqs.GetQueueAttributesInput{QueueUrl: aws.String(url),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible)]; n != "1" {
+		t.Errorf("%s messages held for a retry, want the garbage one", n)
 	}
 }
 
