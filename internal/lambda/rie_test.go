@@ -284,6 +284,16 @@ func endpoints(t *testing.T) awsEndpoints {
 	}
 }
 
+// newBucket creates a bucket named prefix-NANOS on the S3 server.
+func (ep awsEndpoints) newBucket(t *testing.T, prefix string) string {
+	t.Helper()
+	bucket := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	if _, err := ep.s3.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return bucket
+}
+
 // s3Notification is the body S3 sends to SQS for a new object.
 func s3Notification(bucket, key string) string {
 	b, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
@@ -321,10 +331,7 @@ func failures(out map[string]any) []string {
 func TestRIELogFilesFromSQS(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
-	bucket := fmt.Sprintf("trailbell-rie-%d", time.Now().UnixNano())
-	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	bucket := ep.newBucket(t, "trailbell-rie")
 	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_abc.json.gz"
 	file := logFile(t,
 		exampleRecord(t, "StartInstances", "21111111-2222-4333-8444-000000000001"),
@@ -446,10 +453,7 @@ func TestRIEMeasure(t *testing.T) {
 	}))
 	defer timed.Close()
 
-	bucket := fmt.Sprintf("trailbell-bench-%d", time.Now().UnixNano())
-	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	bucket := ep.newBucket(t, "trailbell-bench")
 	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_big.json.gz"
 	big, raw := bigLogFile(t, 50<<20)
 	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(big)}); err != nil {
@@ -709,10 +713,7 @@ func membersOf(chunk []byte, n int) []byte {
 func TestRIEBadInputBatch(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
-	bucket := fmt.Sprintf("trailbell-rie-bad-%d", time.Now().UnixNano())
-	if _, err := ep.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	bucket := ep.newBucket(t, "trailbell-rie-bad")
 	group := func(id string) string { return string(exampleRecord(t, "AddUserToGroup", id)) }
 	const (
 		bombA, bombB       = "81111111-2222-4333-8444-00000000b0a1", "81111111-2222-4333-8444-00000000b0b2"
