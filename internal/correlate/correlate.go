@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,7 +304,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 				vals[i] = actorField
 				continue
 			}
-			if vals[i] = rec.Key(f); vals[i] == "" {
+			if vals[i] = fieldValue(rec, &s.ident, f); vals[i] == "" {
 				complete = false // an event missing a field is left out of the rule
 				break
 			}
@@ -613,6 +614,30 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 		out = append(out, fs...)
 	}
 	return out, nil
+}
+
+// fieldValue reads a field a rule needs: the caller's fields from the identity read already
+// (no second decode of userIdentity), the rest from the record.
+func fieldValue(rec *detect.Record, id *identity, f string) string {
+	if name, ok := strings.CutPrefix(f, "userIdentity."); ok {
+		switch name {
+		case "type":
+			return id.Type
+		case "arn":
+			return id.ARN
+		case "principalId":
+			return id.PrincipalID
+		case "accountId":
+			return id.Account
+		case "accessKeyId":
+			return id.AccessKeyID
+		case "userName":
+			return id.UserName
+		case "invokedBy":
+			return id.InvokedBy
+		}
+	}
+	return rec.Key(f)
 }
 
 // actorField stands for the actor among a step's values until evaluation resolves it.

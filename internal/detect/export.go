@@ -80,10 +80,8 @@ func DecodeRecord(detail []byte) (*Record, error) {
 // Member returns the JSON of a top-level member of the record (userIdentity, say), or nil,
 // for a caller that decodes it into a struct of its own.
 func (r *Record) Member(name string) json.RawMessage {
-	if r.r.lazy != nil {
-		if b, ok := r.r.lazy[name]; ok {
-			return b
-		}
+	if m := find(r.r.lazy, name); m != nil && !m.done {
+		return json.RawMessage(m.val)
 	}
 	v, ok := r.r.m[name]
 	if !ok {

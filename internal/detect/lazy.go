@@ -1,15 +1,27 @@
 package detect
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
 
-// splitTop splits a JSON object into its members' raw values, without decoding them (the
-// values share b). It reports false for anything but one object, or a key given twice.
-func splitTop(b []byte) (map[string]json.RawMessage, bool) {
+// member is one top-level member of a record: its key and raw value, slices of the record.
+type member struct {
+	key, val []byte
+	done     bool // decoded into record.m already
+}
+
+// splitTop splits a JSON object into its members' raw values, without decoding or copying
+// them. It reports false for anything but one object, a key given twice, or a key with
+// escapes (those take the whole decode, which reads them exactly).
+func splitTop(b []byte) ([]member, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
 	}
-	out := make(map[string]json.RawMessage, 24)
+	out := make([]member, 0, 24)
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return out, skipSpace(b, i+1) == len(b)
@@ -19,13 +31,10 @@ func splitTop(b []byte) (map[string]json.RawMessage, bool) {
 			return nil, false
 		}
 		end, escaped := stringEnd(b, i)
-		if end < 0 {
+		if end < 0 || escaped {
 			return nil, false
 		}
-		key := string(b[i+1 : end-1])
-		if escaped && json.Unmarshal(b[i:end], &key) != nil {
-			return nil, false
-		}
+		key := b[i+1 : end-1]
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
@@ -35,10 +44,12 @@ func splitTop(b []byte) (map[string]json.RawMessage, bool) {
 		if vend < 0 {
 			return nil, false
 		}
-		if _, dup := out[key]; dup {
-			return nil, false
+		for _, m := range out {
+			if bytes.Equal(m.key, key) {
+				return nil, false
+			}
 		}
-		out[key] = json.RawMessage(b[i:vend])
+		out = append(out, member{key: key, val: b[i:vend]})
 		i = skipSpace(b, vend)
 		switch {
 		case i < len(b) && b[i] == ',':
@@ -49,6 +60,44 @@ func splitTop(b []byte) (map[string]json.RawMessage, bool) {
 			return nil, false
 		}
 	}
+}
+
+// find returns the member named key, or nil.
+func find(ms []member, key string) *member {
+	for i := range ms {
+		if string(ms[i].key) == key {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+// scalar decodes the common scalars without a decoder: a string without escapes, a number,
+// true, false, null. ok is false for anything else.
+func scalar(b []byte) (any, bool) {
+	switch {
+	case len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
+		for _, c := range b[1 : len(b)-1] {
+			if c < 0x20 || c == '"' {
+				return nil, false // a control character or a stray quote: invalid JSON
+			}
+		}
+		if !utf8.Valid(b[1 : len(b)-1]) {
+			return nil, false // encoding/json replaces what is not UTF-8: let it
+		}
+		return string(b[1 : len(b)-1]), true
+	case string(b) == "true":
+		return true, true
+	case string(b) == "false":
+		return false, true
+	case string(b) == "null":
+		return nil, true
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		if _, err := strconv.ParseFloat(string(b), 64); err == nil && json.Valid(b) {
+			return json.Number(b), true
+		}
+	}
+	return nil, false
 }
 
 func skipSpace(b []byte, i int) int {

@@ -21,8 +21,9 @@ type record struct {
 	docs   []policyDoc // policy documents in the record, parsed on first use
 	parsed bool
 	whole  bool // the decoded value was all of raw
-	// lazy holds the top-level members not decoded yet (see decodeLazy); nil when m is whole.
-	lazy map[string]json.RawMessage
+	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
+	// nil when m is whole.
+	lazy []member
 }
 
 // envelopeRecord decodes the record inside an EventBridge envelope. (Decoding the envelope
@@ -112,9 +113,9 @@ func decodeRecord(detail json.RawMessage) (*record, error) {
 func (r *record) lookup(path string) any {
 	if r.lazy != nil {
 		top, _, _ := strings.Cut(path, ".")
-		if b, ok := r.lazy[top]; ok {
-			delete(r.lazy, top)
-			if v, err := decodeMember(b); err == nil {
+		if m := find(r.lazy, top); m != nil && !m.done {
+			m.done = true
+			if v, err := decodeMember(m.val); err == nil {
 				r.m[top] = v
 			}
 		}
@@ -127,8 +128,11 @@ func (r *record) lookup(path string) any {
 // caller, a key, a name), and a whole decode of every one would cost it most of its time.
 // A record with a top-level key set twice takes decodeRecord's way, which merges them.
 func decodeLazy(detail json.RawMessage) (*record, error) {
+	// The values are not checked here (that is what made a whole decode cost so much): a
+	// member that is not valid JSON reads as absent. Records reach here from the decoder,
+	// which checked them.
 	top, ok := splitTop(detail)
-	if !ok || !json.Valid(detail) {
+	if !ok {
 		return decodeRecord(detail) // which reads repeated keys, and words errors
 	}
 	return &record{raw: detail, m: make(map[string]any, 8), lazy: top, whole: true}, nil
@@ -137,6 +141,9 @@ func decodeLazy(detail json.RawMessage) (*record, error) {
 // decodeMember decodes one member's value, numbers as json.Number, repeated keys inside it
 // merged as decodeRecord merges them.
 func decodeMember(b []byte) (any, error) {
+	if v, ok := scalar(b); ok {
+		return v, nil
+	}
 	if len(b) > 0 && b[0] == '{' && hasRepeatedKey(b) {
 		return decodeRepeated(b)
 	}
