@@ -418,6 +418,28 @@ func TestRepeatedKeys(t *testing.T) {
 		{`{"a":"y","b":"a\"","c":"x"}`, false},
 		{`{"a":"y","b":"a","c":{"a":"x"}}`, false},
 	}
+	// A field checked only after a trigger fires (lazy) may be skipped by the first scan;
+	// a repeat of it after the stop must still count (the second, full scan reads it).
+	lazy := New()
+	if err := lazy.Add("p", `{"a":["1"],"z":{"k":["x"]}}`); err != nil {
+		t.Fatal(err)
+	}
+	if sb := lazy.current().subs[0]; len(sb.deferred) != 1 {
+		t.Fatalf("want a deferred a, got %+v", sb)
+	}
+	for ev, want := range map[string]bool{
+		`{"a":"0","z":{"k":"x"},"a":"1"}`:       true,
+		`{"z":{"k":"x"},"a":"0","b":2,"a":"1"}`: true,
+		`{"a":"1","z":{"k":"y"},"z":{"k":"x"}}`: true,
+		`{"a":"0","z":{"k":"x"},"b":{"a":"1"}}`: false,
+		`{"a":"0","z":{"k":"x"},"\u0061":"1"}`: true,
+		`{"z":{"k":"x","k":"y"},"a":"1"}`:       true,
+	} {
+		ids, err := lazy.Match([]byte(ev))
+		if err != nil || (len(ids) == 1) != want {
+			t.Errorf("lazy field: Match(%s) = %q, %v; want match %v", ev, ids, err, want)
+		}
+	}
 	for _, c := range cases {
 		ids, err := m.Match([]byte(c.ev))
 		if err != nil || (len(ids) == 1) != c.want {

@@ -47,9 +47,14 @@ type scratch struct {
 	epoch uint32
 	visit uint32
 
-	nodeSeen []uint32    // per path node: the object visit that saw it
-	stack    []*pathNode // the objects being read, outermost first
-	bsNext   int         // the first backslash at or after an offset noRepeat looked from
+	nodeSeen []uint32 // per path node: the object visit that saw it
+	// fieldMissed: the first scan may have skipped values of the field.
+	fieldMissed []uint32
+	// fieldNeeded: a candidate sub checks the field after the scan.
+	fieldNeeded []uint32
+	full        bool        // scanning every named key, not only the fast ones
+	stack       []*pathNode // the objects being read, outermost first
+	bsNext      int         // the first backslash at or after an offset noRepeat looked from
 
 	tStamp     []uint32 // per target: hit in this epoch
 	tHead      []int32  // per target: its last recorded hit, -1 for none
@@ -94,6 +99,8 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.snap = s
 		sc.epoch, sc.visit = 0, 0
 		sc.nodeSeen = make([]uint32, s.nodes)
+		sc.fieldMissed = make([]uint32, len(s.fields))
+		sc.fieldNeeded = make([]uint32, len(s.fields))
 		sc.tStamp = make([]uint32, len(s.tsub))
 		sc.tHead = make([]int32, len(s.tsub))
 		sc.subStamp = make([]uint32, len(s.subs))
@@ -109,6 +116,8 @@ func (sc *scratch) reset(s *snapshot) {
 		clear(sc.subStamp)
 		clear(sc.subTrailed)
 		clear(sc.fieldStamp)
+		clear(sc.fieldMissed)
+		clear(sc.fieldNeeded)
 		clear(sc.idStamp)
 		sc.epoch = 1
 	}
@@ -158,8 +167,14 @@ func (sc *scratch) hit(t target, trail int32) {
 			sc.subCount[si] = 0
 		}
 		sc.subCount[si]++
-		if sc.subCount[si] == sc.snap.subs[si].npos {
+		if sb := &sc.snap.subs[si]; sc.subCount[si] == sb.npos {
 			sc.cands = append(sc.cands, si)
+			for _, d := range sb.deferred {
+				sc.fieldNeeded[d.field] = sc.epoch
+			}
+			for _, fi := range sb.absent {
+				sc.fieldNeeded[fi] = sc.epoch
+			}
 		}
 	}
 	if trail != 0 {
@@ -405,8 +420,16 @@ func (ab *anythingBut) matchNumber(v float64, cmp bool) bool {
 
 // match scans the event and returns the matching ids.
 func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
+	sc.full = false
 	if err := sc.scanEvent(event); err != nil {
 		return nil, err
+	}
+	if sc.needFull() {
+		sc.reset(s)
+		sc.full = true
+		if err := sc.scanEvent(event); err != nil {
+			return nil, err
+		}
 	}
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
@@ -443,6 +466,25 @@ func (sc *scratch) numberAt(raw []byte) (float64, bool) {
 		return 0, false
 	}
 	return q.comparable(raw)
+}
+
+// needFull reports whether a triggered pattern needs a field the first scan may have
+// missed.
+func (sc *scratch) needFull() bool {
+	for _, si := range sc.cands {
+		sb := &sc.snap.subs[si]
+		for _, d := range sb.deferred {
+			if sc.fieldMissed[d.field] == sc.epoch {
+				return true
+			}
+		}
+		for _, fi := range sb.absent {
+			if sc.fieldMissed[fi] == sc.epoch {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (sc *scratch) emit(ix int32) {

@@ -25,8 +25,19 @@ type pathNode struct {
 	// has bit min(len, 63) set for the length of each.
 	small []smallChild
 	lens  uint64
-	// needles are the children's keys as noRepeat looks for them in an event.
-	needles []needle
+	// needles are the children's keys as noRepeat looks for them in an event;
+	// fastNeedles those of the fast children.
+	needles, fastNeedles []needle
+	// fast: some field at or below this node must always be read (a trigger, or an
+	// exists:false of a pattern without trigger). The first scan of an event reads until
+	// the fast children (nfast of them) are seen, and on when a trigger that has fired
+	// needs a lazy child; lazy children, needed only to confirm a triggered pattern, may
+	// be missed then and are read by a second, full scan when a trigger needs them.
+	fast  bool
+	nfast int
+	lazy  []*pathNode
+	// fields lists every field at or below this node, to mark them missed.
+	fields []int32
 }
 
 // maxSmallChildren is the most children a node looks up by comparison (smallChild)
@@ -295,6 +306,8 @@ type field struct {
 	// presence: some sub-pattern needs this field absent or checks it lazily, so every
 	// leaf value is recorded as an occurrence.
 	presence bool
+	// fast: the field is a trigger or an exists:false of a pattern without trigger.
+	fast bool
 	// needFold: whether string values must be folded at all.
 	needFold bool
 	// numKeys: every finite number the field's patterns compare event numbers with, in
@@ -380,7 +393,7 @@ func build(entries []entry) *snapshot {
 			s.direct[t] = sb.id
 		}
 	}
-	s.root.finish()
+	s.root.finish(s.fields)
 	for _, f := range s.fields {
 		f.finishNumbers()
 		f.finishIndexes()
@@ -455,6 +468,9 @@ func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 			f.presence = true
 			sb.absent = append(sb.absent, fi)
 			sb.absentRank = append(sb.absentRank, int32(i))
+			if trigger < 0 {
+				f.fast = true
+			}
 		case i != trigger:
 			f.presence = true
 			sb.deferred = append(sb.deferred, deferredCond{field: fi, ms: c.ms, rank: int32(i)})
@@ -466,6 +482,7 @@ func (s *snapshot) addSub(id int32, alt []condition, freq map[string]int) {
 			s.tsub = append(s.tsub, si)
 			sb.npos++
 			sb.rank = int32(i)
+			f.fast = true
 			for _, m := range c.ms {
 				f.add(m, t)
 			}
@@ -543,13 +560,14 @@ func matcherKey(path []string, m *valueMatcher) string {
 	return b.String()
 }
 
-// finish lays out each node's children for lookup, bottom-up.
-func (n *pathNode) finish() {
-	n.small, n.lens, n.needles = nil, 0, nil
-	for k := range n.children {
-		if !strings.ContainsFunc(k, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 }) {
-			n.needles = append(n.needles, newNeedle(k))
-		}
+// finish lays out each node's children for lookup and computes fast, nfast, lazy and
+// fields, bottom-up.
+func (n *pathNode) finish(fields []*field) {
+	n.small, n.lens, n.needles, n.fastNeedles = nil, 0, nil, nil
+	n.fast = n.field >= 0 && fields[n.field].fast
+	n.nfast, n.lazy, n.fields = 0, nil, nil
+	if n.field >= 0 {
+		n.fields = append(n.fields, n.field)
 	}
 	if len(n.children) <= maxSmallChildren {
 		for k, c := range n.children {
@@ -557,8 +575,22 @@ func (n *pathNode) finish() {
 			n.lens |= 1 << min(len(k), 63)
 		}
 	}
-	for _, c := range n.children {
-		c.finish()
+	for k, c := range n.children {
+		c.finish(fields)
+		n.fields = append(n.fields, c.fields...)
+		literal := !strings.ContainsFunc(k, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 })
+		if literal {
+			n.needles = append(n.needles, newNeedle(k))
+		}
+		if c.fast {
+			n.fast = true
+			n.nfast++
+			if literal {
+				n.fastNeedles = append(n.fastNeedles, newNeedle(k))
+			}
+		} else {
+			n.lazy = append(n.lazy, c)
+		}
 	}
 }
 

@@ -100,9 +100,10 @@ func (sc *scratch) scanEvent(event []byte) error {
 // altogether, but only when noRepeat shows that no named key can occur again.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
-	p.pos++    // '{'
-	seen := 0  // children read in this visit
-	retry := 0 // noRepeat found a named key or a backslash before this offset
+	p.pos++ // '{'
+	fastOnly := !sc.full && n.fast
+	seen, seenFast := 0, 0 // children read in this visit, and the fast ones among them
+	retry := 0             // noRepeat found a named key or a backslash before this offset
 	visit := sc.nextVisit()
 	sc.stack = append(sc.stack, n)
 	defer func() { sc.stack = sc.stack[:len(sc.stack)-1] }()
@@ -129,11 +130,18 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			if sc.nodeSeen[child.id] != visit {
 				sc.nodeSeen[child.id] = visit
 				seen++
+				if child.fast {
+					seenFast++
+				}
 			}
-			if err := sc.value(child, trail, canStop && seen == len(n.children)); err != nil {
+			done := seen == len(n.children) || fastOnly && seenFast == n.nfast
+			if err := sc.value(child, trail, canStop && done); err != nil {
 				return err
 			}
 			if p.stopped {
+				if fastOnly {
+					sc.markMissed(n)
+				}
 				return nil
 			}
 		} else if err := p.skipValue(); err != nil {
@@ -153,33 +161,67 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			return p.fail("expected ',' or '}' in an object")
 		}
 		p.ws()
-		if seen == len(n.children) && p.pos >= retry {
+		if (seen == len(n.children) || fastOnly && seenFast == n.nfast) && p.pos >= retry {
+			if fastOnly && len(sc.cands) > 0 && sc.lazyNeeded(n) {
+				// Reading on now spares the second, full scan.
+				fastOnly = false
+				if seen < len(n.children) {
+					continue
+				}
+			}
 			nodes := sc.stack[len(sc.stack)-1:]
 			if canStop {
 				nodes = sc.stack
 			}
-			local, all, hazard := sc.noRepeat(nodes)
+			local, all, hazard := sc.noRepeat(nodes, fastOnly)
 			switch {
 			case !local:
 				retry = hazard + 1
-			case canStop && all:
+				continue
+			case fastOnly:
+				// the lazy children, seen or not, may have values not read
+				sc.markMissed(n)
+			}
+			if canStop && all {
 				p.stopped = true
 				return nil
-			default:
-				return p.skipRest(1)
 			}
+			return p.skipRest(1)
 		}
 	}
 }
 
-// noRepeat reports whether no child key of the last of the given nodes (local), and of
-// none of them (all), can occur in the rest of the event: the rest has no backslash, so
+// lazyNeeded reports whether a triggered pattern checks a field under a lazy child of n.
+func (sc *scratch) lazyNeeded(n *pathNode) bool {
+	for _, c := range n.lazy {
+		for _, fi := range c.fields {
+			if sc.fieldNeeded[fi] == sc.epoch {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// markMissed records that the lazy children of n may have values that the first scan did
+// not read (a later occurrence of one it did read, too).
+func (sc *scratch) markMissed(n *pathNode) {
+	for _, c := range n.lazy {
+		for _, fi := range c.fields {
+			sc.fieldMissed[fi] = sc.epoch
+		}
+	}
+}
+
+// noRepeat reports whether no child key of the last of the given nodes (local; only its
+// fast children when fastOnly), and of none of them (all), can occur in the rest of the
+// event: the rest has no backslash, so
 // every string in it is written literally, and no string in it is one of those keys. (A
 // hit may be a value, not a key: the scan then reads on, which is exact, only slower.)
 // When local is false, hazard is the offset of the first backslash or local key found,
 // before which asking again is useless. Each key is searched for by its rarest byte
 // (needle.rare), so that the search runs at memchr speed.
-func (sc *scratch) noRepeat(nodes []*pathNode) (local, all bool, hazard int) {
+func (sc *scratch) noRepeat(nodes []*pathNode, fastOnly bool) (local, all bool, hazard int) {
 	p := &sc.p
 	if sc.bsNext < p.pos {
 		if i := bytes.IndexByte(p.data[p.pos:], '\\'); i >= 0 {
@@ -194,10 +236,14 @@ func (sc *scratch) noRepeat(nodes []*pathNode) (local, all bool, hazard int) {
 	all = true
 	here := nodes[len(nodes)-1]
 	for _, n := range nodes {
-		if len(n.needles) > maxNeedles {
+		needles := n.needles
+		if n == here && fastOnly {
+			needles = n.fastNeedles // the lazy ones are marked missed instead
+		}
+		if len(needles) > maxNeedles {
 			return false, false, len(p.data)
 		}
-		for _, k := range n.needles {
+		for _, k := range needles {
 			if at := findKey(p.data, p.pos, k); at >= 0 {
 				if n == here {
 					return false, false, at
