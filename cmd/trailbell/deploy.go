@@ -10,6 +10,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/deploy"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
 )
 
 // cfnPatternSlots is how many EventPatternN parameters deploy/cloudformation/template.yaml has.
@@ -31,6 +32,7 @@ func runDeploy(ctx context.Context, args []string, io stdio) int {
 // ruleFlags are the flags that choose the enabled rules, shared by both subcommands.
 type ruleFlags struct {
 	rules, only, disable commaList
+	minSeverity          string
 	maxSize              int
 }
 
@@ -38,17 +40,28 @@ func (r *ruleFlags) register(fs *flag.FlagSet) {
 	fs.Var(&r.rules, "rules", "comma-separated rule files or directories (default: the built-in pack)")
 	fs.Var(&r.only, "only", "comma-separated rule ids to enable (default: all)")
 	fs.Var(&r.disable, "disable", "comma-separated rule ids to disable")
+	fs.StringVar(&r.minSeverity, "min-severity", "", "only rules of this `severity` or above, as the function's min_severity (info, low, medium, high, critical)")
 	fs.IntVar(&r.maxSize, "max-size", deploy.DefaultMaxSize, "characters per pattern: EventBridge's quota is 2048 by default, 4096 at most after an increase")
 }
 
 // load returns the enabled rules: the files named by --rules instead of the built-in pack
-// when given, narrowed by --only and --disable.
+// when given, narrowed by --only, --disable and --min-severity.
 func (r *ruleFlags) load() ([]detect.Rule, error) {
 	rs, err := loadRules(r.rules, len(r.rules) > 0)
 	if err != nil {
 		return nil, err
 	}
-	return detect.Select(rs, r.only, r.disable)
+	if rs, err = detect.Select(rs, r.only, r.disable); err != nil {
+		return nil, err
+	}
+	if r.minSeverity != "" {
+		min, err := finding.ParseSeverity(r.minSeverity)
+		if err != nil {
+			return nil, fmt.Errorf("--min-severity: %w", err)
+		}
+		rs = detect.AtLeast(rs, min)
+	}
+	return rs, nil
 }
 
 func runDeployPattern(_ context.Context, args []string, io stdio) int {

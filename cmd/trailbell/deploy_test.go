@@ -30,7 +30,15 @@ func TestDeployPattern(t *testing.T) {
 		t.Errorf("tfvars for one rule: exit %d, output %q", code, out)
 	}
 
+	// --min-severity leaves lower rules out of the pre-filter, as min_severity leaves them out
+	// of the function: iam-user-created is low, iam-write info.
+	code, out, errOut = runCmd(t, "deploy", "pattern", "--format", "lines", "--only", "iam-user-created,iam-write,admin-policy-attached", "--min-severity", "high")
+	if code != exitOK || !strings.Contains(errOut, "for 1 rule(s)") || !strings.Contains(out, "AttachUserPolicy") {
+		t.Errorf("min severity high: exit %d, output %q %q", code, out, errOut)
+	}
+
 	for _, args := range [][]string{
+		{"pattern", "--min-severity", "severe"},
 		{"pattern", "--format", "yaml"},
 		{"pattern", "--only", "no-such-rule"},
 		{"pattern", "--max-size", "50"},

@@ -58,11 +58,12 @@ type scanFlags struct {
 	maxRecord        string
 	stateDir         string
 	tolerance        string
+	minSeverity      string
 	notify           notifyFlags // notify.go
 }
 
 func (f *scanFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.format, "format", "", "output: text or json, one finding per line (default text on a terminal, json otherwise)")
+	fs.StringVar(&f.format, "format", "", "output: text (one entry per event, the other rules it matched under the most severe) or json (one line per rule and event); default text on a terminal, json otherwise")
 	fs.Var(&f.rules, "rules", "add the rules in this YAML file or directory (repeatable)")
 	fs.BoolVar(&f.noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
 	fs.Var(&f.only, "only", "enable only these rule ids (repeatable, or a comma list)")
@@ -76,6 +77,7 @@ func (f *scanFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.maxInflated, "max-inflated", "1GiB", "cut off an input that inflates past this `size` (a gzip bomb): 512MiB, 4GiB, bytes")
 	fs.StringVar(&f.maxRecord, "max-record", "16MiB", "skip a record larger than this `size`; decoding resumes at the next record")
 	fs.StringVar(&f.stateDir, "state-dir", "", "keep the state of rules with memory (thresholds, sequences, first seen, actors) in this `dir`, to carry it from one scan to the next; default: in memory, for this scan only")
+	fs.StringVar(&f.minSeverity, "min-severity", "", "report only findings of this `severity` or above: info, low, medium, high, critical; rules below it are not evaluated (default: min_severity of --config, else info)")
 	fs.StringVar(&f.tolerance, "tolerance", "20m", "how late a record may arrive behind newer ones and still be evaluated in order, by rules with memory")
 	f.notify.register(fs)
 }
@@ -125,6 +127,13 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	}
 	if len(rs) == 0 {
 		return fail("no rules enabled")
+	}
+	minSev, from, err := f.minimum()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if rs = detect.AtLeast(rs, minSev); len(rs) == 0 {
+		return fail("no rule enabled is of severity %s or above (%s)", minSev, from)
 	}
 	engine, err := detect.New(rs)
 	if err != nil {
@@ -210,7 +219,11 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		err = ferr
 	}
 	if sum != nil {
-		fmt.Fprintf(io.err, "\n%d rules enabled\n", len(rs))
+		if minSev > finding.Info {
+			fmt.Fprintf(io.err, "\n%d rules enabled (severity %s and above)\n", len(rs), minSev)
+		} else {
+			fmt.Fprintf(io.err, "\n%d rules enabled\n", len(rs))
+		}
 		sum.WriteText(io.err)
 	}
 	switch {
@@ -222,6 +235,23 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// minimum is the lowest severity to report: --min-severity, else min_severity of --config,
+// else info; from names where it came from.
+func (f *scanFlags) minimum() (finding.Severity, string, error) {
+	if f.minSeverity != "" {
+		s, err := finding.ParseSeverity(f.minSeverity)
+		if err != nil {
+			return 0, "", fmt.Errorf("--min-severity: %w", err)
+		}
+		return s, "--min-severity", nil
+	}
+	cfg, err := f.notify.loaded()
+	if err != nil || cfg == nil {
+		return finding.Info, "", err
+	}
+	return config.Severity(cfg.MinSeverity), "min_severity of " + f.notify.config, nil
 }
 
 // parseScanTime reads RFC 3339, a date (UTC midnight) or a duration before now ("36h", "7d").

@@ -22,6 +22,7 @@ import (
 // Records written for these tests, in CloudTrail's shape.
 const (
 	scanStopLogging = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},"eventTime":"2026-11-01T10:01:50Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","userAgent":"aws-cli/2.15.0","requestParameters":{"name":"main"},"responseElements":null,"requestID":"r1","eventID":"00000000-0000-4000-8000-000000000001","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
+	scanAttachAdmin = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEALICE0001","userName":"alice"},"eventTime":"2026-11-01T10:03:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10","userAgent":"aws-cli/2.15.0","requestParameters":{"userName":"bob","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"},"responseElements":null,"requestID":"r3","eventID":"00000000-0000-4000-8000-000000000004","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
 	scanDescribe    = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"},"eventTime":"2026-11-01T10:02:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.11","userAgent":"aws-cli/2.15.0","requestParameters":null,"responseElements":null,"requestID":"r2","eventID":"00000000-0000-4000-8000-000000000002","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`
 )
 
@@ -143,6 +144,67 @@ func TestScanCommand(t *testing.T) {
 		fs := scanFindings(t, out)
 		if code != exitFindings || len(fs) != 1 || fs[0]["rule"] != "describe-instances" {
 			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
+		}
+	})
+
+	t.Run("text: one entry per event, the other rules under it", func(t *testing.T) {
+		code, out, _ := runCmdIn(t, scanAttachAdmin+"\n", "scan", "--format", "text", "-")
+		heads := 0
+		for _, l := range strings.Split(out, "\n") {
+			if l != "" && !strings.HasPrefix(l, " ") {
+				heads++
+			}
+		}
+		if code != exitFindings || heads != 1 || !strings.HasPrefix(out, "HIGH ") ||
+			!strings.Contains(out, "also LOW      ") || !strings.Contains(out, "[iam-policy-changed]") || !strings.Contains(out, "[iam-write]") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+
+	t.Run("min severity, from the flag or the configuration", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "trailbell.yaml")
+		writeFile(t, cfg, []byte("min_severity: high\nnotify:\n  receivers: [{name: out, stdout: {format: json}}]\n  route: {receiver: out}\n"))
+		low := filepath.Join(t.TempDir(), "low.yaml")
+		writeFile(t, low, []byte("min_severity: low\n"))
+		in := scanDescribe + "\n" + scanAttachAdmin + "\n"
+		for _, tc := range []struct {
+			name    string
+			args    []string
+			rules   string // the rules of the findings on stdout, in order
+			enabled string // in the summary
+		}{
+			{"all of them", nil, "admin-policy-attached iam-policy-changed iam-write", "rules enabled\n"},
+			{"low and above", []string{"--min-severity", "low"}, "admin-policy-attached iam-policy-changed", "(severity low and above)"},
+			{"high, in any case", []string{"--min-severity", "HIGH"}, "admin-policy-attached", "(severity high and above)"},
+			{"with only", []string{"--min-severity", "high", "--only", "iam-write,admin-policy-attached"}, "admin-policy-attached", "1 rules enabled"},
+			{"the configuration's", []string{"--config", low}, "admin-policy-attached iam-policy-changed", "(severity low and above)"},
+			{"the flag over the configuration's", []string{"--config", low, "--min-severity", "info"}, "admin-policy-attached iam-policy-changed iam-write", "rules enabled\n"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, out, errOut := runCmdIn(t, in, append(append([]string{"scan", "--format", "json"}, tc.args...), "-")...)
+				var rules []string
+				for _, f := range scanFindings(t, out) {
+					rules = append(rules, f["rule"].(string))
+				}
+				if code != exitFindings || strings.Join(rules, " ") != tc.rules || !strings.Contains(errOut, tc.enabled) {
+					t.Errorf("exit %d, findings %v, stderr:\n%s", code, rules, errOut)
+				}
+			})
+		}
+		// A configuration's min_severity holds for its receivers too: the stdout receiver gets
+		// the high finding, after the scan's own JSON line of it, and nothing else.
+		code, out, errOut := runCmdIn(t, in, "scan", "--format", "json", "--config", cfg, "-")
+		if code != exitFindings || strings.Count(out, `"rule":"admin-policy-attached"`) != 2 || strings.Count(out, "\n") != 2 {
+			t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+		}
+		for _, args := range [][]string{
+			{"scan", "--min-severity", "urgent", benign},
+			{"scan", "--min-severity", "critical", "--only", "iam-write", benign},
+		} {
+			code, _, errOut := runCmd(t, args...)
+			if code != exitError || !strings.Contains(errOut, "severity") {
+				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+			}
 		}
 	})
 

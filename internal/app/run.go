@@ -216,8 +216,9 @@ func buildEngine(cfg *config.Config) (*detect.Engine, error) {
 	return detect.New(rules)
 }
 
-// Rules returns the rules the configuration's run section selects: the built-in pack unless
-// run.no_builtin, then run.rules (relative to the file), narrowed by run.only and run.disable.
+// Rules returns the rules the configuration selects: the built-in pack unless
+// run.no_builtin, then run.rules (relative to the file), narrowed by run.only and
+// run.disable, and to min_severity and above.
 func Rules(cfg *config.Config) ([]detect.Rule, error) {
 	var rules []detect.Rule
 	if !cfg.Run.NoBuiltin {
@@ -247,6 +248,9 @@ func Rules(cfg *config.Config) ([]detect.Rule, error) {
 	}
 	if len(rules) == 0 {
 		return nil, errors.New("no rules selected")
+	}
+	if rules = detect.AtLeast(rules, config.Severity(cfg.MinSeverity)); len(rules) == 0 {
+		return nil, fmt.Errorf("no rule selected is of severity %s or above (min_severity)", cfg.MinSeverity)
 	}
 	return rules, nil
 }

@@ -23,6 +23,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 )
 
@@ -189,4 +190,29 @@ func TestSilenceAlertCarriesTheSourceError(t *testing.T) {
 	slack := startDaemon(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3URL), "")
 	waitMentions(t, slack, "NoSuchBucket", 1)
 	waitMentions(t, slack, "No new CloudTrail data from s3://no-such-bucket/AWSLogs/", 1)
+}
+
+// TestRulesMinSeverity: the configuration's min_severity leaves the rules below it out, for
+// run and the Lambda alike.
+func TestRulesMinSeverity(t *testing.T) {
+	all, err := Rules(&config.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	high, err := Rules(&config.Config{MinSeverity: "high"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(high) == 0 || len(high) >= len(all) {
+		t.Fatalf("%d rules at high and above of %d", len(high), len(all))
+	}
+	for _, r := range high {
+		if r.Severity < finding.High {
+			t.Errorf("rule %s (%s) kept", r.ID, r.Severity)
+		}
+	}
+	if _, err := Rules(&config.Config{MinSeverity: "critical", Run: config.Daemon{Only: []string{"iam-write"}}}); err == nil ||
+		!strings.Contains(err.Error(), "min_severity") {
+		t.Errorf("no rule left: %v", err)
+	}
 }

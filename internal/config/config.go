@@ -28,6 +28,12 @@ type Config struct {
 	StateDir string `yaml:"state_dir"`
 	// Accounts maps account ids to the aliases people know them by.
 	Accounts map[string]string `yaml:"accounts"`
+	// MinSeverity is the lowest severity trailbell reports at all (info, low, medium, high,
+	// critical): rules below it are not evaluated by scan (its --min-severity flag overrides
+	// this), run and the Lambda. trailbell's own alerts (unreadable input, a silent source, a
+	// failing receiver) are not rule findings and still go out; a route's or receiver's
+	// min_severity chooses what each destination gets.
+	MinSeverity string `yaml:"min_severity"`
 	Notify   Notify            `yaml:"notify"`
 	Sources  Sources           `yaml:"sources"` // trailbell run (run.go)
 	Run      Daemon            `yaml:"run"`     // trailbell run (run.go)
@@ -286,6 +292,7 @@ func (c *Config) Validate() error {
 			bad("accounts."+id, "account ids are 12 digits")
 		}
 	}
+	checkSeverity("min_severity", c.MinSeverity, bad)
 	n := c.Notify
 	for _, d := range []struct {
 		path string

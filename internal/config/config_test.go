@@ -55,6 +55,7 @@ func TestStrictAndValidate(t *testing.T) {
 		{"bad secret reference names its line", "notify:\n  receivers:\n    - {name: a, slack: {webhook_url: \"env:\"}}\n", []string{"3:38: notify.receivers[0].slack.webhook_url: ", `secret reference "env:" names nothing`}},
 		{"every problem with its path", `
 accounts: {"12345": x}
+min_severity: severe
 notify:
   receivers:
     - name: a
@@ -74,6 +75,7 @@ notify:
     - name: everything
 `, []string{
 			"accounts.12345: account ids are 12 digits",
+			`min_severity: unknown severity "severe" (want one of info, low, medium, high, critical)`,
 			"notify.receivers[0].min_severity: unknown severity",
 			"notify.receivers[0].slack.webhook_url: set either webhook_url or webhook_url_file",
 			`notify.receivers[1].name: "a" is defined twice`,

@@ -354,6 +354,21 @@ func Select(rs []Rule, only, disable []string) ([]Rule, error) {
 	return out, nil
 }
 
+// AtLeast keeps the rules of severity min or above (scan --min-severity, the configuration's
+// min_severity): rules below it are not even evaluated.
+func AtLeast(rs []Rule, min finding.Severity) []Rule {
+	if min <= finding.Info {
+		return rs
+	}
+	var out []Rule
+	for _, r := range rs {
+		if r.Severity >= min {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // jsonNode is a YAML value that the rule format allows to be written either as YAML or as a
 // string of JSON (a pattern pasted from the EventBridge console). It keeps the JSON text and
 // the line it started on.
