@@ -72,6 +72,20 @@ func detect(t *testing.T, e *Engine, rec string) []finding.Finding {
 	return fs
 }
 
+// engineOf compiles the rules of a YAML document.
+func engineOf(t *testing.T, yaml string) *Engine {
+	t.Helper()
+	rs, err := Parse([]byte(yaml), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func ruleIDs(fs []finding.Finding) []string {
 	var ids []string
 	for _, f := range fs {
@@ -206,7 +220,7 @@ func TestShortNames(t *testing.T) {
 // TestRunbook checks a rule's runbook reaches the finding filled with the event's values,
 // and that a missing value reads as a blank to fill in.
 func TestRunbook(t *testing.T) {
-	rs, err := Parse([]byte(`rules:
+	e := engineOf(t, `rules:
   - id: key-for-other
     title: "{who} created an access key for {targetName}"
     severity: high
@@ -214,14 +228,7 @@ func TestRunbook(t *testing.T) {
       Ask {who} why.
       aws iam update-access-key --user-name {requestParameters.userName} --access-key-id {responseElements.accessKey.accessKeyId} --status Inactive
     pattern: {"detail": {"eventName": ["CreateAccessKey"]}}
-`), "x.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	fs := detect(t, e, `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","recipientAccountId":"111122223333",`+
 		`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},"requestParameters":{"userName":"alice"},"responseElements":null}`)
 	if len(fs) != 1 {
@@ -246,7 +253,7 @@ func TestRunbook(t *testing.T) {
 	}
 	// A value in a command is a shell word, a value with a space in the words around is in
 	// “ ”: event text cannot pass for a command; a title's values are not quoted.
-	rs, err = Parse([]byte(`rules:
+	e2 := engineOf(t, `rules:
   - id: agent
     title: "{who} used {userAgent}"
     severity: medium
@@ -254,14 +261,7 @@ func TestRunbook(t *testing.T) {
       Ask {who} about {userAgent} ({userIdentity.userName}).
       Then: aws iam list-access-keys --user-name {userIdentity.userName} and ask {userAgent}.
     pattern: {"detail": {"eventName": ["CreateAccessKey"]}}
-`), "x.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2, err := New(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	agent := detect(t, e2, `{"eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","eventType":"AwsApiCall","recipientAccountId":"111122223333","userAgent":"x “y” aws iam create-user --user-name evil",`+
 		`"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/mal lory","accountId":"111122223333","userName":"mal lory"}}`)
 	want = "Ask “user/mal lory” about “x \"y\" aws iam create-user --user-name evil” (“mal lory”).\n" +

@@ -45,15 +45,8 @@ func TestAttackToolPreFilter(t *testing.T) {
 		}
 		// CreateAccessKey for another user: access-key-created-for-other-user matches too.
 		rec := fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEA0000001","userName":"a"},"eventTime":"2026-11-02T09:00:01Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.1","userAgent":%q,"requestParameters":{"userName":"b"},"responseElements":{"accessKey":{"userName":"b","accessKeyId":"AKIAEXAMPLEB0000001","status":"Active"}},"eventID":"e-%s","eventType":"AwsApiCall","recipientAccountId":"111122223333"}`, ua, tool.mark)
-		env, err := Envelope([]byte(rec))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fs, err := e.Detect(env)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var rulesHit []string
+		fs := detect(t, e, rec)
 		for _, f := range fs {
 			rulesHit = append(rulesHit, f.Rule)
 			if f.AttackTool != tool.name {

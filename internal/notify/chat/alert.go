@@ -392,45 +392,57 @@ func commandEnd(line string, i int) int {
 	}
 }
 
-// wordEnd is the end of the word that starts at j: the next space outside '...' and <...>.
+// wordEnd is the end of the word that starts at j: the next space outside quotes and
+// <placeholders>.
 func wordEnd(line string, j int) int {
-	var in byte // the closing character awaited, if inside quotes or a placeholder
-	for k := j; k < len(line); k++ {
-		c := line[k]
-		switch {
-		case in != 0:
-			if c == in {
-				in = 0
-			}
-		case c == '\'':
-			in = '\''
-		case c == '<':
-			in = '>'
-		case c == ' ':
+	for k := j; k < len(line); {
+		if e := quoteEnd(line, k); e > k {
+			k = e
+			continue
+		}
+		if line[k] == ' ' {
 			return k
 		}
+		k++
 	}
 	return len(line)
 }
 
-// quoted reports whether byte i of s is inside quotes: a single-quoted shell word, which
-// opens with a quote at the start of a word (after a space, =, (, :, comma or [) and ends at
-// the next quote (an apostrophe inside a word, as in user's, opens nothing), or “ ”.
+// quoted reports whether byte i of s is inside quotes (see quoteEnd).
 func quoted(s string, i int) bool {
-	var in rune // the closing quote awaited
-	for j, r := range s[:i] {
-		switch {
-		case in != 0:
-			if r == in {
-				in = 0
+	for j := 0; j < i; {
+		if e := quoteEnd(s, j); e > j {
+			if e > i {
+				return true
 			}
-		case r == '“':
-			in = '”'
-		case r == '\'' && (j == 0 || strings.IndexByte(" =(:,[", s[j-1]) >= 0):
-			in = '\''
+			j = e
+			continue
 		}
+		j++
 	}
-	return in != 0
+	return false
+}
+
+// quoteEnd is where the quotes that open at byte j of s end (after the closing one, or at
+// the end of s), or j when none opens there: a single-quoted shell word, which opens at
+// the start of a word (after a space, =, (, :, comma or [; an apostrophe inside a word, as
+// in user's, opens nothing), “ ”, or a <placeholder>.
+func quoteEnd(s string, j int) int {
+	var open, closing string
+	switch {
+	case strings.HasPrefix(s[j:], "“"):
+		open, closing = "“", "”"
+	case s[j] == '<':
+		open, closing = "<", ">"
+	case s[j] == '\'' && (j == 0 || strings.IndexByte(" =(:,[", s[j-1]) >= 0):
+		open, closing = "'", "'"
+	default:
+		return j
+	}
+	if k := strings.Index(s[j+len(open):], closing); k >= 0 {
+		return j + len(open) + k + len(closing)
+	}
+	return len(s)
 }
 
 // Header is the alert's headline as plain text of at most n UTF-16 units: prefix, then the

@@ -7,10 +7,8 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// SampleEvent returns the findings every built-in rule gives for sample i (from 0) of
-// rule's positive samples, in detection's order (most severe first): the findings one
-// alert merges (finding.Merge).
-func SampleEvent(t testing.TB, rule string, i int) []*finding.Finding {
+// Builtin returns the built-in rules and an engine of them all.
+func Builtin(t testing.TB) ([]detect.Rule, *detect.Engine) {
 	t.Helper()
 	rules, err := detect.Builtin()
 	if err != nil {
@@ -20,6 +18,15 @@ func SampleEvent(t testing.TB, rule string, i int) []*finding.Finding {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rules, eng
+}
+
+// SampleEvent returns the findings every built-in rule gives for sample i (from 0) of
+// rule's positive samples, in detection's order (most severe first): the findings one
+// alert merges (finding.Merge).
+func SampleEvent(t testing.TB, rule string, i int) []*finding.Finding {
+	t.Helper()
+	rules, eng := Builtin(t)
 	for _, r := range rules {
 		if r.ID != rule {
 			continue

@@ -26,14 +26,7 @@ import (
 // builtinFindings returns, per built-in rule, the finding its first positive sample gives.
 func builtinFindings(t *testing.T) map[string]*finding.Finding {
 	t.Helper()
-	rules, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules, eng := notifytest.Builtin(t)
 	out := map[string]*finding.Finding{}
 	for _, r := range rules {
 		if r.Kind.Stateful() {
@@ -163,18 +156,12 @@ func TestGoldenMergedEvents(t *testing.T) {
 // scenarios) and checks it against Slack's Block Kit limits and the text rules, and that
 // its header keeps every word of the title's reason: only names (long words) are shortened.
 func TestEverySampleFitsSlack(t *testing.T) {
-	rules, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := detect.New(rules)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules, eng := notifytest.Builtin(t)
 	messages := 0
 	for _, r := range rules {
 		for i, sample := range r.Samples.Match {
 			var fs []finding.Finding
+			var err error
 			if r.Kind.Stateful() {
 				var recs []json.RawMessage
 				if err := json.Unmarshal(sample, &recs); err != nil {
@@ -184,8 +171,8 @@ func TestEverySampleFitsSlack(t *testing.T) {
 					t.Fatalf("rule %s: %v", r.ID, err)
 				}
 			} else {
-				env, err := detect.Envelope(sample)
-				if err != nil {
+				var env []byte
+				if env, err = detect.Envelope(sample); err != nil {
 					t.Fatalf("rule %s: %v", r.ID, err)
 				}
 				if fs, err = eng.Detect(env); err != nil {
