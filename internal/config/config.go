@@ -33,11 +33,11 @@ type Config struct {
 	// this), run and the Lambda. trailbell's own alerts (unreadable input, a silent source, a
 	// failing receiver) are not rule findings and still go out; a route's or receiver's
 	// min_severity chooses what each destination gets.
-	MinSeverity string `yaml:"min_severity"`
-	Notify   Notify            `yaml:"notify"`
-	Sources  Sources           `yaml:"sources"` // trailbell run (run.go)
-	Run      Daemon            `yaml:"run"`     // trailbell run (run.go)
-	State    State             `yaml:"state"`   // detections with memory (state.go)
+	MinSeverity string  `yaml:"min_severity"`
+	Notify      Notify  `yaml:"notify"`
+	Sources     Sources `yaml:"sources"` // trailbell run (run.go)
+	Run         Daemon  `yaml:"run"`     // trailbell run (run.go)
+	State       State   `yaml:"state"`   // detections with memory (state.go)
 
 	// dir is the config file's directory, for relative paths.
 	dir string
