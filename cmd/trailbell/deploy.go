@@ -13,9 +13,6 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// cfnPatternSlots is how many EventPatternN parameters deploy/cloudformation/template.yaml has.
-const cfnPatternSlots = 4
-
 // runDeploy dispatches `trailbell deploy pattern` and `trailbell deploy check`.
 func runDeploy(ctx context.Context, args []string, io stdio) int {
 	usage := func() {
@@ -112,10 +109,10 @@ func runDeployPattern(_ context.Context, args []string, io stdio) int {
 			fmt.Fprintln(io.out, p)
 		}
 	case "cfn-params":
-		if len(jsons) > cfnPatternSlots {
-			return fail("%d patterns but the CloudFormation template has %d slots: raise --max-size (after a quota increase) or disable rules", len(jsons), cfnPatternSlots)
+		if len(jsons) > deploy.TemplateSlots {
+			return fail("%d patterns but the CloudFormation template has %d slots: raise --max-size (after a quota increase) or disable rules", len(jsons), deploy.TemplateSlots)
 		}
-		for i := range cfnPatternSlots {
+		for i := range deploy.TemplateSlots {
 			v := ""
 			if i < len(jsons) {
 				v = jsons[i]

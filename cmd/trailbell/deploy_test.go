@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/trailbell/trailbell/internal/deploy"
 )
 
 func TestDeployPattern(t *testing.T) {
@@ -18,7 +20,7 @@ func TestDeployPattern(t *testing.T) {
 	}
 
 	code, out, _ = runCmd(t, "deploy", "pattern", "--format", "cfn-params")
-	if code != exitOK || !strings.HasPrefix(out, "EventPattern1={") || strings.Count(out, "\n") != 4 {
+	if code != exitOK || !strings.HasPrefix(out, "EventPattern1={") || strings.Count(out, "\n") != deploy.TemplateSlots {
 		t.Errorf("cfn-params: exit %d, output %q", code, out)
 	}
 

@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/trailbell/trailbell/internal/detect"
@@ -31,7 +32,7 @@ func FromDetect(rs []detect.Rule) ([]Rule, []Sample, error) {
 			rules, samples = append(rules, rs...), append(samples, ss...)
 			continue
 		}
-		rules = append(rules, Rule{ID: r.ID, Pattern: r.Pattern})
+		rules = append(rules, Rule{ID: r.ID, Pattern: r.Pattern, Narrow: prefilters(r.Predicates)})
 		for i, s := range r.Samples.Match {
 			env, err := detect.Envelope(s)
 			if err != nil {
@@ -45,6 +46,17 @@ func FromDetect(rs []detect.Rule) ([]Rule, []Sample, error) {
 		rules = append(rules, Rule{ID: CredentialsRule, Pattern: detect.CredentialsPattern})
 	}
 	return rules, samples, nil
+}
+
+// prefilters returns the EventBridge patterns the named predicates give the pre-filter.
+func prefilters(predicates []string) []string {
+	var out []string
+	for _, p := range predicates {
+		if pf := detect.PredicatePrefilter(p); pf != "" {
+			out = append(out, pf)
+		}
+	}
+	return out
 }
 
 // CredentialsRule names detect.CredentialsPattern among the pre-filter's rules.
@@ -61,7 +73,7 @@ func statefulRule(r detect.Rule) ([]Rule, []Sample, error) {
 			break // the report pattern narrows the rule's own: nothing more to deliver
 		}
 		id := r.ID + "#step" + strconv.Itoa(i+1)
-		rules = append(rules, Rule{ID: id, Pattern: st.Pattern})
+		rules = append(rules, Rule{ID: id, Pattern: st.Pattern, Narrow: prefilters(append(slices.Clone(r.Predicates), st.Predicates...))})
 		if err := m.Add(id, st.Pattern); err != nil {
 			return nil, nil, fmt.Errorf("%s: rule %s: step %d: %w", r.File, r.ID, i+1, err)
 		}

@@ -40,6 +40,10 @@ var cloudTrailDetailTypes = []string{
 type Rule struct {
 	ID      string
 	Pattern string // EventBridge pattern JSON
+	// Narrow are patterns that every event the rule reports also matches (its predicates'
+	// pre-filters, see detect.PredicatePrefilter): the pre-filter keeps their conjunction
+	// with Pattern.
+	Narrow []string
 }
 
 // Options tune Generate.
@@ -109,22 +113,40 @@ func Generate(rules []Rule, opt Options) ([]Pattern, error) {
 }
 
 func ruleClauses(r Rule) ([]clause, error) {
-	dec := json.NewDecoder(strings.NewReader(r.Pattern))
-	dec.UseNumber()
-	var top map[string]any
-	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("rule %s: pattern: %w", r.ID, err)
+	cs, err := patternClauses(r.ID, "pattern", r.Pattern)
+	if err != nil {
+		return nil, err
 	}
-	if top == nil {
-		return nil, fmt.Errorf("rule %s: pattern is not a JSON object", r.ID)
-	}
-	cs, ok := expand(top, "")
-	if !ok || len(cs) > maxClauses {
-		cs, _ = expand(dropOr(top), "") // cannot overflow: no $or left
+	for _, n := range r.Narrow {
+		ns, err := patternClauses(r.ID, "predicate pre-filter", n)
+		if err != nil {
+			return nil, err
+		}
+		if len(cs)*len(ns) <= maxClauses {
+			cs = product(cs, ns) // the conjunction; past the bound, the rule's own pattern alone is wider and so still sound
+		}
 	}
 	for i := range cs {
 		cs[i].rules = []string{r.ID}
 		cs[i].reduce()
+	}
+	return cs, nil
+}
+
+// patternClauses returns one pattern as a disjunction of clauses.
+func patternClauses(id, what, p string) ([]clause, error) {
+	dec := json.NewDecoder(strings.NewReader(p))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("rule %s: %s: %w", id, what, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("rule %s: %s is not a JSON object", id, what)
+	}
+	cs, ok := expand(top, "")
+	if !ok || len(cs) > maxClauses {
+		cs, _ = expand(dropOr(top), "") // cannot overflow: no $or left
 	}
 	return cs, nil
 }

@@ -16,72 +16,72 @@ func TestGenerate(t *testing.T) {
 		{
 			name: "same service merges event names and drops other fields",
 			rules: []Rule{
-				{"a", `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateUser"],"userIdentity":{"type":["Root"]}}}`},
-				{"b", `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy",{"prefix":"Put"}],"errorCode":[{"exists":false}]}}`},
+				{ID: "a", Pattern: `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["CreateUser"],"userIdentity":{"type":["Root"]}}}`},
+				{ID: "b", Pattern: `{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy",{"prefix":"Put"}],"errorCode":[{"exists":false}]}}`},
 			},
 			want: []string{`{"source":["aws.iam"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventSource":["iam.amazonaws.com"],"eventName":["AttachUserPolicy","CreateUser",{"prefix":"Put"}]}}`},
 		},
 		{
 			name: "a rule without eventName widens its group",
 			rules: []Rule{
-				{"a", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
-				{"b", `{"source":["aws.iam"],"detail":{"userIdentity":{"type":["Root"]}}}`},
+				{ID: "a", Pattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+				{ID: "b", Pattern: `{"source":["aws.iam"],"detail":{"userIdentity":{"type":["Root"]}}}`},
 			},
 			want: []string{`{"source":["aws.iam"]}`},
 		},
 		{
 			name: "top-level $or becomes separate branches",
 			rules: []Rule{
-				{"a", `{"$or":[{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}},{"source":["aws.signin"],"detail":{"eventName":["ConsoleLogin"]}}]}`},
+				{ID: "a", Pattern: `{"$or":[{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}},{"source":["aws.signin"],"detail":{"eventName":["ConsoleLogin"]}}]}`},
 			},
 			want: []string{`{"$or":[{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}},{"source":["aws.signin"],"detail":{"eventName":["ConsoleLogin"]}}]}`},
 		},
 		{
 			name: "nested $or on eventName",
 			rules: []Rule{
-				{"a", `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"eventName":["DeleteUser"]}]}}`},
+				{ID: "a", Pattern: `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"eventName":["DeleteUser"]}]}}`},
 			},
 			want: []string{`{"source":["aws.iam"],"detail":{"eventName":["CreateUser","DeleteUser"]}}`},
 		},
 		{
 			name: "$or that does not constrain a kept field leaves it open",
 			rules: []Rule{
-				{"a", `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"errorCode":["AccessDenied"]}]}}`},
+				{ID: "a", Pattern: `{"source":["aws.iam"],"detail":{"$or":[{"eventName":["CreateUser"]},{"errorCode":["AccessDenied"]}]}}`},
 			},
 			want: []string{`{"source":["aws.iam"]}`},
 		},
 		{
 			name: "services with the same event names share a clause",
 			rules: []Rule{
-				{"a", `{"detail":{"eventSource":["macie.amazonaws.com"],"eventName":["DisableMacie"]}}`},
-				{"b", `{"detail":{"eventSource":["macie2.amazonaws.com"],"eventName":["DisableMacie"]}}`},
-				{"c", `{"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DisableKey"]}}`},
+				{ID: "a", Pattern: `{"detail":{"eventSource":["macie.amazonaws.com"],"eventName":["DisableMacie"]}}`},
+				{ID: "b", Pattern: `{"detail":{"eventSource":["macie2.amazonaws.com"],"eventName":["DisableMacie"]}}`},
+				{ID: "c", Pattern: `{"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DisableKey"]}}`},
 			},
 			want: []string{`{"$or":[{"detail":{"eventSource":["kms.amazonaws.com"],"eventName":["DisableKey"]}},{"detail":{"eventSource":["macie.amazonaws.com","macie2.amazonaws.com"],"eventName":["DisableMacie"]}}]}`},
 		},
 		{
 			name: "string operators are kept as written",
 			rules: []Rule{
-				{"a", `{"detail":{"userAgent":[{"wildcard":"*kali*"},{"prefix":"stratus-red-team"},{"prefix":{"equals-ignore-case":"s3 browser"}}]}}`},
-				{"b", `{"source":["aws.lambda"],"detail":{"eventName":[{"suffix":"20150331"},{"equals-ignore-case":"addpermission"}]}}`},
+				{ID: "a", Pattern: `{"detail":{"userAgent":[{"wildcard":"*kali*"},{"prefix":"stratus-red-team"},{"prefix":{"equals-ignore-case":"s3 browser"}}]}}`},
+				{ID: "b", Pattern: `{"source":["aws.lambda"],"detail":{"eventName":[{"suffix":"20150331"},{"equals-ignore-case":"addpermission"}]}}`},
 			},
 			want: []string{`{"$or":[{"detail":{"userAgent":[{"prefix":"stratus-red-team"},{"prefix":{"equals-ignore-case":"s3 browser"}},{"wildcard":"*kali*"}]}},{"source":["aws.lambda"],"detail":{"eventName":[{"equals-ignore-case":"addpermission"},{"suffix":"20150331"}]}}]}`},
 		},
 		{
 			name: "anything-but on eventName is not kept",
 			rules: []Rule{
-				{"a", `{"source":["aws.s3"],"detail":{"eventName":[{"anything-but":"GetObject"}]}}`},
+				{ID: "a", Pattern: `{"source":["aws.s3"],"detail":{"eventName":[{"anything-but":"GetObject"}]}}`},
 			},
 			want: []string{`{"source":["aws.s3"]}`},
 		},
 		{
 			name:  "a rule constraining no main field keeps its other fields",
-			rules: []Rule{{"a", `{"detail":{"userIdentity":{"type":["Root"],"invokedBy":[{"exists":false}]},"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
+			rules: []Rule{{ID: "a", Pattern: `{"detail":{"userIdentity":{"type":["Root"],"invokedBy":[{"exists":false}]},"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
 			want:  []string{`{"detail":{"userIdentity":{"type":["Root"]}}}`},
 		},
 		{
 			name:  "a rule constraining nothing representable gets every CloudTrail detail-type",
-			rules: []Rule{{"a", `{"detail":{"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
+			rules: []Rule{{ID: "a", Pattern: `{"detail":{"eventType":[{"anything-but":["AwsServiceEvent"]}]}}`}},
 			want:  []string{`{"detail-type":["AWS API Call via CloudTrail","AWS Console Action via CloudTrail","AWS Console Sign In via CloudTrail","AWS Insight via CloudTrail","AWS Service Event via CloudTrail"]}`},
 		},
 	}
@@ -105,10 +105,10 @@ func TestGenerate(t *testing.T) {
 func TestGenerateSplitsAtMaxSize(t *testing.T) {
 	var rules []Rule
 	for i := range 200 {
-		rules = append(rules, Rule{fmt.Sprintf("r%03d", i),
+		rules = append(rules, Rule{ID: fmt.Sprintf("r%03d", i), Pattern:
 			fmt.Sprintf(`{"source":["aws.iam"],"detail":{"eventName":["SomeLongishEventName%03d"]}}`, i)})
 	}
-	rules = append(rules, Rule{"kms", `{"source":["aws.kms"],"detail":{"eventName":["DisableKey"]}}`})
+	rules = append(rules, Rule{ID: "kms", Pattern: `{"source":["aws.kms"],"detail":{"eventName":["DisableKey"]}}`})
 	got, err := Generate(rules, Options{MaxSize: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -139,22 +139,22 @@ func TestGenerateErrors(t *testing.T) {
 	if _, err := Generate(nil, Options{}); err == nil {
 		t.Error("no rules: want an error")
 	}
-	_, err := Generate([]Rule{{"bad", `{"source":`}}, Options{})
+	_, err := Generate([]Rule{{ID: "bad", Pattern: `{"source":`}}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "rule bad") {
 		t.Errorf("bad pattern: err = %v, want one naming the rule", err)
 	}
 	long := `{"source":["aws.iam"],"detail":{"eventName":["` + strings.Repeat("x", 3000) + `"]}}`
-	if _, err := Generate([]Rule{{"long", long}}, Options{}); err == nil {
+	if _, err := Generate([]Rule{{ID: "long", Pattern: long}}, Options{}); err == nil {
 		t.Error("single value over the limit: want an error")
 	}
 }
 
 func TestCheckRegion(t *testing.T) {
 	rules := []Rule{
-		{"iam", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
-		{"by-event-source", `{"detail":{"eventSource":["organizations.amazonaws.com"]}}`},
-		{"signin", `{"source":["aws.signin"]}`},
-		{"kms", `{"source":["aws.kms"]}`},
+		{ID: "iam", Pattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+		{ID: "by-event-source", Pattern: `{"detail":{"eventSource":["organizations.amazonaws.com"]}}`},
+		{ID: "signin", Pattern: `{"source":["aws.signin"]}`},
+		{ID: "kms", Pattern: `{"source":["aws.kms"]}`},
 	}
 	w, err := CheckRegion("us-east-1", rules)
 	if err != nil || len(w) != 0 {
@@ -174,7 +174,7 @@ func TestCheckRegion(t *testing.T) {
 }
 
 func TestCheckStale(t *testing.T) {
-	gen, err := Generate([]Rule{{"a", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`}}, Options{})
+	gen, err := Generate([]Rule{{ID: "a", Pattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestGenerateOrExplosion(t *testing.T) {
 		p += fmt.Sprintf(`,"f%d":{"$or":[{"a":["x"]},{"b":["y"]}]}`, i)
 	}
 	p += "}"
-	got, err := Generate([]Rule{{"boom", p}}, Options{})
+	got, err := Generate([]Rule{{ID: "boom", Pattern: p}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +215,8 @@ func TestGenerateOrExplosion(t *testing.T) {
 
 func TestGenerateReportsBroadRules(t *testing.T) {
 	got, err := Generate([]Rule{
-		{"narrow", `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
-		{"broad", `{"detail":{"userIdentity":{"type":["AssumedRole"]}}}`},
+		{ID: "narrow", Pattern: `{"source":["aws.iam"],"detail":{"eventName":["CreateUser"]}}`},
+		{ID: "broad", Pattern: `{"detail":{"userIdentity":{"type":["AssumedRole"]}}}`},
 	}, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -53,8 +53,8 @@ func TestCloudFormationTemplatesParse(t *testing.T) {
 					slots++ // the state schedule has none
 				}
 			}
-			if slots != 4 {
-				t.Errorf("%d EventBridge rules with a pattern, want 4 pattern slots", slots)
+			if slots != TemplateSlots {
+				t.Errorf("%d EventBridge rules with a pattern, want %d pattern slots", slots, TemplateSlots)
 			}
 			if len(tpl.GetAllIAMRoleResources()) != 1 {
 				t.Errorf("%d IAM roles, want 1", len(tpl.GetAllIAMRoleResources()))

@@ -17,6 +17,11 @@ type Predicate struct {
 	// true (escapes included); most records a pattern selects but a predicate rejects are
 	// turned away here for the cost of a byte search.
 	maybe func(env []byte) bool
+	// prefilter, when set, is an EventBridge pattern that every envelope for which holds is
+	// true matches: the deployed pre-filter adds it to the rules that use the predicate, so
+	// that a condition cheaper for trailbell to test than to pattern-match (a case-insensitive
+	// search, say) still narrows what EventBridge delivers.
+	prefilter string
 }
 
 // predicates is fixed at compile time: rules are data and must not carry code.
@@ -171,9 +176,20 @@ var predicates = map[string]Predicate{
 	},
 	"user-agent-is-attack-tool": {
 		Doc: "the user agent gives away a tool made for attacking AWS accounts or testing stolen keys " +
-			"(AttackTool): the AWS CLI or an SDK on Kali, Parrot or Pentoo Linux, Pacu, TruffleHog, Stratus Red " +
-			"Team, or S3 Browser outside S3. The same list marks every finding's user agent (attackTool)",
-		holds: func(r *record) bool { return AttackTool(r.str("userAgent"), r.str("eventSource")) != "" },
+			"(AttackTool), in any case: the AWS CLI or an SDK on Kali, Parrot or Pentoo Linux (`kali`, `parrot`, " +
+			"`pentoo`), Pacu, TruffleHog, Stratus Red Team (at the start), or S3 Browser outside S3. The same " +
+			"list marks every finding's user agent (attackTool)",
+		holds:     func(r *record) bool { return AttackTool(r.str("userAgent"), r.str("eventSource")) != "" },
+		maybe:     func(env []byte) bool { return userAgentMayContain(env, attackToolMarks.in) },
+		prefilter: attackToolPrefilter(func(string) bool { return true }),
+	},
+	"user-agent-is-s3-browser": {
+		Doc:   "the user agent is S3 Browser's (it contains `S3 Browser`, in any case), a Windows S3 client with an IAM tab",
+		holds: func(r *record) bool { return strings.Contains(strings.ToLower(r.str("userAgent")), s3Browser) },
+		maybe: func(env []byte) bool {
+			return userAgentMayContain(env, func(ua []byte) bool { return containsFold(ua, s3Browser) })
+		},
+		prefilter: attackToolPrefilter(func(mark string) bool { return mark == s3Browser }),
 	},
 	"caller-is-workload": {
 		Doc: "the caller is a workload's role, not a person: a session of an EC2 instance role (an " +
@@ -235,6 +251,93 @@ func mentionsIaC(s string) bool {
 	s = strings.ToLower(s)
 	return slices.ContainsFunc(iacTools, func(t string) bool { return strings.Contains(s, t) })
 }
+
+// foldSet looks for several lower-case words in text, ASCII letters in any case, in one pass:
+// only positions whose byte can start a word are compared.
+type foldSet struct {
+	first [256]bool
+	words []string
+}
+
+func newFoldSet(words []string) *foldSet {
+	f := &foldSet{words: words}
+	for _, w := range words {
+		f.first[w[0]] = true
+		f.first[w[0]&^0x20] = true
+	}
+	return f
+}
+
+// in reports whether b contains one of the words.
+func (f *foldSet) in(b []byte) bool {
+	for i, c := range b {
+		if !f.first[c] {
+			continue
+		}
+		for _, w := range f.words {
+			if len(b)-i >= len(w) && c|0x20 == w[0] && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// userAgentMayContain is a byte-level necessary condition for a user agent that says something:
+// it finds every "userAgent" key in the envelope and asks says about its string value. A value
+// with an escape, a key that might be escaped, or a value that is not a plain string count as
+// maybe.
+func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
+	if bytes.Contains(env, []byte(`\u`)) {
+		return true // the key itself could be spelled with escapes
+	}
+	const key = `"userAgent"`
+	for rest := env; ; {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			return false
+		}
+		rest = bytes.TrimLeft(rest[i+len(key):], " \t\r\n")
+		if len(rest) == 0 || rest[0] != ':' {
+			continue
+		}
+		rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+		if len(rest) == 0 || rest[0] != '"' {
+			continue // null, or not a string: holds reads no text there
+		}
+		rest = rest[1:]
+		end := bytes.IndexByte(rest, '"')
+		if end < 0 {
+			return true
+		}
+		if bytes.IndexByte(rest[:end], '\\') >= 0 || says(rest[:end]) {
+			return true
+		}
+		rest = rest[end+1:]
+	}
+}
+
+// caseVariants returns every spelling of s with its ASCII letters in either case.
+func caseVariants(s string) []string {
+	out := []string{""}
+	for i := 0; i < len(s); i++ {
+		lo, up := s[i]|0x20, s[i]&^0x20
+		next := make([]string, 0, 2*len(out))
+		for _, p := range out {
+			if lo >= 'a' && lo <= 'z' {
+				next = append(next, p+string(lo), p+string(up))
+			} else {
+				next = append(next, p+string(s[i]))
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// PredicatePrefilter returns the EventBridge pattern every envelope for which the named
+// predicate holds matches, or "" when the predicate gives none.
+func PredicatePrefilter(name string) string { return predicates[name].prefilter }
 
 // containsFold reports whether b contains s, ASCII letters compared in any case (s lower case).
 func containsFold(b []byte, s string) bool {

@@ -1,8 +1,12 @@
 package detect
 
 import (
+	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/trailbell/trailbell/pattern"
 )
 
 // TestPredicateMaybeIsNecessary: a byte-level pre-check must never turn away a record whose
@@ -22,6 +26,9 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		`{"eventName":"UpdateFunctionCode20150331v2","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role\/AWSReservedSSO_Admin_1\/jane"}}`,
 		`{"eventName":"CreateUser","userAgent":"aws-cli/2.17 exec-env/CLOUDSHELL"}`,
 		`{"eventName":"CreateUser","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role\/web\/i-0abc"}}`,
+		`{"eventName":"GetCallerIdentity","userAgent":"TRUFFLE\u0048OG"}`,
+		`{"eventName":"CreateUser","userAgent":"S3 Browser\/11.4.5 https:\/\/s3browser.com"}`,
+		`{"eventName":"CreateUser","\u0075serAgent":"pacu"}`,
 	)
 	checked := map[string]int{}
 	for _, raw := range recs {
@@ -57,5 +64,65 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		if predicates[name].maybe(env) {
 			t.Errorf("%s: pre-check let through %s", name, strings.TrimSpace(string(env)))
 		}
+	}
+}
+
+// TestPredicatePrefilterIsNecessary: a predicate's pre-filter pattern (what the deployed
+// EventBridge rules add for it) must match every record the predicate holds for, here user
+// agents naming a tool in random case at random places, and its byte-level pre-check must let
+// them through.
+func TestPredicatePrefilterIsNecessary(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 11))
+	spell := func(s string) string {
+		b := []byte(s)
+		for i := range b {
+			if rnd.IntN(2) == 0 && b[i] >= 'a' && b[i] <= 'z' {
+				b[i] -= 'a' - 'A'
+			}
+		}
+		return string(b)
+	}
+	around := []string{"", "aws-cli/2.15.30 md/distrib#", "Boto3/1.34.1 Linux/6.6.9-amd64-", "python-requests/2.31 ", "x"}
+	var words []string
+	for _, t := range attackTools {
+		words = append(words, t.mark)
+	}
+	checked := map[string]int{}
+	for name, p := range predicates {
+		if p.prefilter == "" {
+			continue
+		}
+		m := pattern.New()
+		if err := m.Add(name, p.prefilter); err != nil {
+			t.Fatalf("%s: pre-filter: %v", name, err)
+		}
+		for i := 0; i < 400; i++ {
+			ua := around[rnd.IntN(len(around))] + spell(words[rnd.IntN(len(words))]) + around[rnd.IntN(len(around))]
+			rec, _ := json.Marshal(map[string]any{"eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "userAgent": ua})
+			env, err := Envelope(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := envelopeRecord(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.holds(r) {
+				continue
+			}
+			checked[name]++
+			if ids, err := m.Match(env); err != nil || len(ids) == 0 {
+				t.Errorf("%s holds for user agent %q, which its pre-filter does not match (%v)", name, ua, err)
+			}
+			if p.maybe != nil && !p.maybe(env) {
+				t.Errorf("%s holds for user agent %q, which its pre-check turns away", name, ua)
+			}
+		}
+		if checked[name] == 0 {
+			t.Errorf("%s: no generated user agent exercised its pre-filter", name)
+		}
+	}
+	if len(checked) < 2 {
+		t.Errorf("pre-filters of %d predicates checked, want the two user-agent predicates", len(checked))
 	}
 }

@@ -117,3 +117,55 @@ func sevName(s finding.Severity) string {
 	}
 	return s.String()
 }
+
+// TestStratusFailedTrailTampering turns the StopLogging and DeleteTrail records of real Stratus
+// Red Team runs into failed attempts, as CloudTrail records them when the caller lacks the
+// permission, names a trail that does not exist or spells it wrong: each must still be
+// reported at medium or above (issue 11), with the tool's user agent and without it, whatever
+// the error code, and when only an errorMessage tells of the failure.
+func TestStratusFailedTrailTampering(t *testing.T) {
+	e, err := New(builtin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := []struct{ code, message string }{
+		{"TrailNotFoundException", "Unknown trail: arn:aws:cloudtrail:us-east-1:143434273843:trail/stratus-red-team-ct-stop-trail for the user: 143434273843"},
+		{"InvalidTrailNameException", "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens (-), and underscores (_)."},
+		{"AccessDenied", "User: arn:aws:iam::143434273843:user/christophe is not authorized to perform: cloudtrail:StopLogging on resource: arn:aws:cloudtrail:us-east-1:143434273843:trail/x because no identity-based policy allows the cloudtrail:StopLogging action"},
+		{"AccessDeniedException", "User is not authorized to perform this action."},
+		{"UnauthorizedOperation", "You are not authorized to perform this operation."},
+		{"Client.UnauthorizedOperation", "You are not authorized to perform this operation."},
+		{"CloudTrailARNInvalidException", "The ARN is not valid."},
+		{"", "An unknown error occurred"}, // errorMessage only
+	}
+	for _, technique := range []string{"aws.defense-evasion.cloudtrail-stop", "aws.defense-evasion.cloudtrail-delete"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "stratus", technique+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []map[string]any
+		if err := json.Unmarshal(data, &recs); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			t.Fatalf("%s: no records", technique)
+		}
+		for _, fail := range failures {
+			failed := make([]map[string]any, len(recs))
+			for i, r := range recs {
+				r = maps.Clone(r)
+				if fail.code != "" {
+					r["errorCode"] = fail.code
+				}
+				r["errorMessage"] = fail.message
+				failed[i] = r
+			}
+			for _, ua := range []string{"", "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1016-aws exe/x86_64.ubuntu.22 prompt/off command/cloudtrail.stop-logging"} {
+				if top, rule := stratusTop(t, e, failed, ua); top < finding.Medium {
+					t.Errorf("%s failed with %q (user agent %q): most severe finding %s (%s), want medium or above",
+						technique, fail.code, ua, sevName(top), rule)
+				}
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -25,9 +26,9 @@ func TestAttackTool(t *testing.T) {
 	}
 }
 
-// TestAttackToolPreFilter: offensive-tool-user-agent's pattern, its EventBridge pre-filter,
-// lets through every user agent the classifier names (else the rule would miss it), and the
-// classifier marks the findings of every rule, not only that one's.
+// TestAttackToolPreFilter: offensive-tool-user-agent reports every user agent the classifier
+// names, in upper case too, and the classifier marks the findings of every rule, not only that
+// one's. (TestPredicatePrefilterIsNecessary checks the predicate's EventBridge pre-filter.)
 func TestAttackToolPreFilter(t *testing.T) {
 	rules := builtin(t)
 	i := slices.IndexFunc(rules, func(r Rule) bool { return r.ID == "offensive-tool-user-agent" })
@@ -39,22 +40,29 @@ func TestAttackToolPreFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tool := range attackTools {
-		ua := "x " + tool.mark + " y"
-		if tool.prefix {
-			ua = tool.mark + "/1.0"
+		for _, mark := range []string{tool.mark, strings.ToUpper(tool.mark)} {
+			attackToolCase(t, e, tool.name, mark, tool.prefix)
 		}
-		// CreateAccessKey for another user: access-key-created-for-other-user matches too.
-		rec := fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEA0000001","userName":"a"},"eventTime":"2026-11-02T09:00:01Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.1","userAgent":%q,"requestParameters":{"userName":"b"},"responseElements":{"accessKey":{"userName":"b","accessKeyId":"AKIAEXAMPLEB0000001","status":"Active"}},"eventID":"e-%s","eventType":"AwsApiCall","recipientAccountId":"111122223333"}`, ua, tool.mark)
-		var rulesHit []string
-		fs := detect(t, e, rec)
-		for _, f := range fs {
-			rulesHit = append(rulesHit, f.Rule)
-			if f.AttackTool != tool.name {
-				t.Errorf("%s: finding of %s has attackTool %q, want %q", ua, f.Rule, f.AttackTool, tool.name)
-			}
+	}
+}
+
+func attackToolCase(t *testing.T, e *Engine, name, mark string, prefix bool) {
+	t.Helper()
+	ua := "x " + mark + " y"
+	if prefix {
+		ua = mark + "/1.0"
+	}
+	// CreateAccessKey for another user: access-key-created-for-other-user matches too.
+	rec := fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","accountId":"111122223333","accessKeyId":"AKIAEXAMPLEA0000001","userName":"a"},"eventTime":"2026-11-02T09:00:01Z","eventSource":"iam.amazonaws.com","eventName":"CreateAccessKey","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.1","userAgent":%q,"requestParameters":{"userName":"b"},"responseElements":{"accessKey":{"userName":"b","accessKeyId":"AKIAEXAMPLEB0000001","status":"Active"}},"eventID":"e-%s","eventType":"AwsApiCall","recipientAccountId":"111122223333"}`, ua, mark)
+	var rulesHit []string
+	fs := detect(t, e, rec)
+	for _, f := range fs {
+		rulesHit = append(rulesHit, f.Rule)
+		if f.AttackTool != name {
+			t.Errorf("%s: finding of %s has attackTool %q, want %q", ua, f.Rule, f.AttackTool, name)
 		}
-		if !slices.Contains(rulesHit, "offensive-tool-user-agent") || len(rulesHit) < 2 {
-			t.Errorf("user agent %q: rules %v, want offensive-tool-user-agent and the access-key rule", ua, rulesHit)
-		}
+	}
+	if !slices.Contains(rulesHit, "offensive-tool-user-agent") || len(rulesHit) < 2 {
+		t.Errorf("user agent %q: rules %v, want offensive-tool-user-agent and the access-key rule", ua, rulesHit)
 	}
 }
