@@ -31,33 +31,14 @@ var predicates = map[string]Predicate{
 			"is not the caller: not the calling IAM user's name, nor the session name of a calling role " +
 			"(the last part of its ARN, as people's SSO sessions are named after them); root and " +
 			"services acting on a named user count as another identity",
-		holds: func(r *record) bool {
-			target := r.targetUser()
-			if target == "" {
-				return false // no target named: the caller acts on itself
-			}
-			return r.callerName() != target
-		},
+		holds: callerIsNotTarget,
 	},
 	"policy-allows-admin": {
 		Doc: "a permission policy in the record has an Allow statement granting `*`, `*:*` or `iam:*` " +
 			"(or NotAction) on Resource `*`, or the request names the AdministratorAccess managed policy " +
 			"as a session policy (requestParameters.policyArns of GetFederationToken and AssumeRole) or " +
 			"for an IAM Identity Center permission set (requestParameters.managedPolicyArn)",
-		holds: func(r *record) bool {
-			if namesAdminPolicy(r) {
-				return true
-			}
-			for _, d := range r.policyDocs() {
-				if d.kind == trustDoc {
-					continue
-				}
-				if slices.ContainsFunc(d.statements, statement.grantsAdmin) {
-					return true
-				}
-			}
-			return false
-		},
+		holds: policyAllowsAdmin,
 	},
 	"trust-is-open": {
 		Doc: "a role trust policy in the record lets anyone (`*`) or an AWS account other than the " +
@@ -117,6 +98,28 @@ var predicates = map[string]Predicate{
 			"within " + shortExpiryText,
 		holds: lifecycleExpiresSoon,
 		maybe: func(env []byte) bool { return bytes.Contains(env, []byte("Days")) || bytes.Contains(env, []byte(`\u`)) },
+	},
+	"management-events-dropped": {
+		Doc: "a PutEventSelectors call leaves the trail recording less than every management event: a basic " +
+			"selector with includeManagementEvents false, readWriteType ReadOnly or excludeManagementEventSources, " +
+			"or advanced selectors of which none records every management event (no eventCategory Management " +
+			"selector, or only ones narrowed to reads or away from some event sources)",
+		holds: managementEventsDropped,
+	},
+	"request-is-privileged": {
+		Doc: "an IAM write whose request would grant administrator-class access or someone else's credentials: " +
+			"for Put{User,Group,Role}Policy, CreatePolicy and CreatePolicyVersion, a document granting `*` on " +
+			"`*` (policy-allows-admin); for CreateAccessKey, CreateLoginProfile and UpdateLoginProfile, another " +
+			"user (caller-is-not-target); every other call holds",
+		holds: func(r *record) bool {
+			switch r.str("eventName") {
+			case "PutUserPolicy", "PutGroupPolicy", "PutRolePolicy", "CreatePolicy", "CreatePolicyVersion":
+				return policyAllowsAdmin(r)
+			case "CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile":
+				return callerIsNotTarget(r)
+			}
+			return true
+		},
 	},
 	"caller-is-person": {
 		Doc: "the caller is an IAM user, a federated user, root, or an IAM Identity Center " +
@@ -224,6 +227,31 @@ var predicates = map[string]Predicate{
 			return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
 		},
 	},
+}
+
+// callerIsNotTarget: see caller-is-not-target.
+func callerIsNotTarget(r *record) bool {
+	target := r.targetUser()
+	if target == "" {
+		return false // no target named: the caller acts on itself
+	}
+	return r.callerName() != target
+}
+
+// policyAllowsAdmin: see policy-allows-admin.
+func policyAllowsAdmin(r *record) bool {
+	if namesAdminPolicy(r) {
+		return true
+	}
+	for _, d := range r.policyDocs() {
+		if d.kind == trustDoc {
+			continue
+		}
+		if slices.ContainsFunc(d.statements, statement.grantsAdmin) {
+			return true
+		}
+	}
+	return false
 }
 
 // namesAdminPolicy reports whether the request names the AdministratorAccess managed policy as

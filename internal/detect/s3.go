@@ -33,16 +33,5 @@ func lifecycleExpiresSoon(r *record) bool {
 // lifecycleRules are the rules of the record's lifecycle configuration; S3 records a single
 // rule as an object and several as an array.
 func lifecycleRules(r *record) []map[string]any {
-	var out []map[string]any
-	switch v := r.lookup("requestParameters.LifecycleConfiguration.Rule").(type) {
-	case map[string]any:
-		out = append(out, v)
-	case []any:
-		for _, e := range v {
-			if m, ok := e.(map[string]any); ok {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
+	return objects(r.lookup("requestParameters.LifecycleConfiguration.Rule"))
 }
