@@ -505,13 +505,14 @@ var numberByte = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true
 // skipNumber skips a number no pattern names; like other skipped content it is not
 // validated beyond its bytes.
 func (p *scanner) skipNumber() error {
-	start := p.pos
-	for p.pos < len(p.data) && numberByte[p.data[p.pos]] {
-		p.pos++
+	d, i := p.data, p.pos
+	for i < len(d) && numberByte[d[i]] {
+		i++
 	}
-	if p.pos == start {
+	if i == p.pos {
 		return p.fail("invalid value")
 	}
+	p.pos = i
 	return nil
 }
 
