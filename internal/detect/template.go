@@ -16,6 +16,9 @@ type template []tmplPart
 type tmplPart struct {
 	text  string
 	field string // set for a placeholder
+	// command: the template's text on the placeholder's line starts an AWS CLI command
+	// before it (finding.RunbookCommand), so in a runbook its value is a shell word.
+	command bool
 }
 
 // fieldNames are the derived values a title may use; each is documented in rules/README.md.
@@ -74,6 +77,16 @@ func parseTemplate(s string) (template, error) {
 	if text.Len() > 0 {
 		t = append(t, tmplPart{text: text.String()})
 	}
+	line := "" // the template's text on the current line, placeholders left out
+	for i, p := range t {
+		if p.field != "" {
+			t[i].command = finding.RunbookCommand.MatchString(line)
+		} else if j := strings.LastIndexByte(p.text, '\n'); j >= 0 {
+			line = p.text[j+1:]
+		} else {
+			line += p.text
+		}
+	}
 	return t, nil
 }
 
@@ -125,15 +138,9 @@ func (t template) renderRunbook(r *record, extra func(string) (string, bool)) st
 func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string,
 	value func(v string, command bool) string) string {
 	var b strings.Builder
-	line := "" // the template's text on the current line, values left out
 	for _, p := range t {
 		if p.field == "" {
 			b.WriteString(p.text)
-			if i := strings.LastIndexByte(p.text, '\n'); i >= 0 {
-				line = p.text[i+1:]
-			} else {
-				line += p.text
-			}
 			continue
 		}
 		v, ok := "", false
@@ -146,7 +153,7 @@ func (t template) fill(r *record, extra func(string) (string, bool), missing fun
 		if v == "" {
 			v = missing(p.field)
 		} else {
-			v = value(v, finding.RunbookCommand.MatchString(line))
+			v = value(v, p.command)
 		}
 		b.WriteString(v)
 	}
