@@ -287,6 +287,7 @@ func predicatesHold(ps []string, rec *record) bool {
 // finding builds rule i's finding for rec; extra fills the placeholders of stateful rules.
 func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bool)) finding.Finding {
 	r := &e.rules[i]
+	ua, source := rec.str("userAgent"), rec.str("eventSource")
 	return finding.Finding{
 		Rule:            r.ID,
 		Severity:        r.Severity,
@@ -297,15 +298,15 @@ func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bo
 		Runbook:         e.books[i].renderRunbook(rec, extra),
 		EventID:         rec.str("eventID"),
 		EventName:       rec.str("eventName"),
-		EventSource:     rec.str("eventSource"),
+		EventSource:     source,
 		EventTime:       rec.str("eventTime"),
 		Account:         rec.account(),
 		Region:          rec.str("awsRegion"),
 		Principal:       rec.principal(),
 		PrincipalType:   rec.str("userIdentity.type"),
 		SourceIPAddress: rec.str("sourceIPAddress"),
-		UserAgent:       rec.str("userAgent"),
-		AttackTool:      AttackTool(rec.str("userAgent"), rec.str("eventSource")),
+		UserAgent:       ua,
+		AttackTool:      AttackTool(ua, source),
 		ErrorCode:       rec.str("errorCode"),
 		ErrorMessage:    rec.str("errorMessage"),
 		Target:          rec.target(),

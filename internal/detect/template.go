@@ -192,5 +192,7 @@ func proseWord(v string) string {
 	if !strings.Contains(v, " ") {
 		return v
 	}
-	return "“" + strings.NewReplacer("“", `"`, "”", `"`).Replace(v) + "”"
+	return "“" + curlyQuotes.Replace(v) + "”"
 }
+
+var curlyQuotes = strings.NewReplacer("“", `"`, "”", `"`)
