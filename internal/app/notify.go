@@ -85,6 +85,9 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 			// JSON lines are for machines: one finding per rule and event, as scan writes them.
 			PerRule: rc.Stdout != nil && rc.Stdout.Format != "text",
 		}
+		if rc.PerRule != nil {
+			r.PerRule = *rc.PerRule
+		}
 		switch {
 		case rc.DigestAfter != nil:
 			r.DigestAfter = *rc.DigestAfter

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,8 +18,10 @@ import (
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
+	"github.com/trailbell/trailbell/internal/notify/webhook"
 )
 
 type failWriter struct{}
@@ -200,5 +204,67 @@ notify:
 	}
 	if got := srv.Received(); len(got) != 2 {
 		t.Fatalf("%d messages, want one through each receiver (targets %v)", len(got), targets)
+	}
+}
+
+// TestPerRuleReceivers: receivers get one alert per event unless they ask per_rule, and a
+// stdout receiver writing JSON lines asks it by default.
+func TestPerRuleReceivers(t *testing.T) {
+	var mu sync.Mutex
+	bodies := map[string][]string{} // receiver → the rules of each finding it got
+	hook := func(name string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var p webhook.Payload
+			if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			for _, f := range p.Findings {
+				bodies[name] = append(bodies[name], fmt.Sprintf("%s+%d", f.Rule, len(f.Also)))
+			}
+			mu.Unlock()
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+notify:
+  receivers:
+    - {name: alerts, min_severity: info, webhook: {url: %q}}
+    - {name: siem, min_severity: info, per_rule: true, webhook: {url: %q}}
+    - {name: lines, min_severity: info, stdout: {format: json}}
+  route:
+    receiver: alerts
+    routes: [{receiver: alerts, continue: true}, {receiver: siem, continue: true}, {receiver: lines}]
+`, hook("alerts"), hook("siem")), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{Stdout: &out, MemoryOutbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ev := []finding.Finding{
+		{Rule: "admin-policy-attached", Severity: finding.High, EventID: "e1", Account: "111122223333", Record: json.RawMessage(`{}`)},
+		{Rule: "iam-write", Severity: finding.Info, EventID: "e1", Account: "111122223333", Record: json.RawMessage(`{}`)},
+	}
+	if err := p.Submit(t.Context(), ev...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(bodies["alerts"], " "); got != "admin-policy-attached+1" {
+		t.Errorf("alerts got %s, want one alert with the other rule under it", got)
+	}
+	if got := strings.Join(bodies["siem"], " "); got != "admin-policy-attached+0 iam-write+0" {
+		t.Errorf("siem (per_rule) got %s, want each finding whole", got)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 2 || strings.Contains(out.String(), `"also"`) {
+		t.Errorf("stdout JSON lines: %d lines\n%s", n, out.String())
 	}
 }

@@ -71,6 +71,10 @@ type Receiver struct {
 	// DigestAfter: past this many waiting deliveries, send digests instead of paced
 	// single messages. Default 20 for Slack and SNS receivers; 0 never.
 	DigestAfter *int `yaml:"digest_after"`
+	// PerRule delivers each rule's finding on its own (a SIEM that wants every finding
+	// whole) instead of one alert per event with the other rules listed under the most
+	// severe. Default true for stdout receivers writing JSON, false otherwise.
+	PerRule *bool `yaml:"per_rule"`
 
 	Slack    *Slack    `yaml:"slack"`
 	SlackAPI *SlackAPI `yaml:"slack_api"`

@@ -182,7 +182,7 @@ func TestThreeModes(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir: %s
 notify:
-  receivers: [{name: hook, min_severity: info, webhook: {url: %q}}]
+  receivers: [{name: hook, min_severity: info, per_rule: true, webhook: {url: %q}}]
   route: {receiver: hook}
 sources:
   s3:
@@ -233,7 +233,7 @@ run: {listen: "127.0.0.1:0"}
 	lambdaHook := newHook(t)
 	cfgPath := filepath.Join(t.TempDir(), "trailbell.yaml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`notify:
-  receivers: [{name: hook, min_severity: info, webhook: {url: %q}}]
+  receivers: [{name: hook, min_severity: info, per_rule: true, webhook: {url: %q}}]
   route: {receiver: hook}
 state: {dynamodb_table: %s}
 `, lambdaHook.URL, table)), 0o600); err != nil {
