@@ -434,6 +434,7 @@ var targetPaths = []string{
 	"responseElements.accessKey.userName", "responseElements.user.userName",
 	"responseElements.policy.arn", "requestParameters.url",
 	"requestParameters.DeleteFlowLogsRequest.FlowLogId.content",
+	"requestParameters.ModifyInstanceMetadataOptionsRequest.InstanceId", "requestParameters.InstanceId",
 	"responseElements.internetGateway.internetGatewayId", "responseElements.vpc.vpcId",
 	"responseElements.routeTable.routeTableId", "responseElements.networkAcl.networkAclId",
 	"responseElements.groupId",
@@ -462,6 +463,10 @@ func (r *record) target() string {
 		return trimText(string(b), 120)
 	}
 	switch {
+	case r.str("eventName") == "ModifyInstanceMetadataDefaults":
+		return "new instances in " + r.str("awsRegion") // the account's default in the region
+	case strings.HasSuffix(r.str("eventName"), "AccountPublicAccessBlock"):
+		return "account " + r.account() // S3 Block Public Access of the whole account
 	case r.str("eventName") == "CreateAccessKey" && r.str("userIdentity.type") == "Root":
 		return "root (own key)"
 	case r.str("eventName") == "ConsoleLogin" || r.str("eventName") == "CreateAccessKey" ||
