@@ -87,7 +87,7 @@ func Who(f *finding.Finding) string {
 		s += " (" + Text(id.Type) + ")"
 	}
 	if is := id.SessionContext.SessionIssuer; is.ARN != "" && is.ARN != p {
-		s += "\nvia " + strings.ToLower(Text(orWord(is.Type, "role"))) + " " + Code(is.ARN)
+		s += "\nvia " + issuerKinds(is.Type) + " " + Code(is.ARN)
 	}
 	if strings.Contains(p, ":assumed-role/") {
 		if i := strings.LastIndexByte(p, '/'); i >= 0 && i+1 < len(p) {
@@ -105,6 +105,19 @@ func Who(f *finding.Finding) string {
 		s += "\ninvoked by " + Code(id.InvokedBy)
 	}
 	return s
+}
+
+// issuerKinds names a session issuer's type in words.
+func issuerKinds(t string) string {
+	switch t {
+	case "", "Role":
+		return "role"
+	case "IAMUser":
+		return "IAM user"
+	case "Root":
+		return "root"
+	}
+	return Text(t)
 }
 
 func orWord(s, w string) string {
@@ -150,8 +163,12 @@ func mfa(c *caller) string {
 		case "yes":
 			return "yes"
 		case "no":
-			if c.federated() || id.Type == "AssumedRole" || id.Type == "FederatedUser" {
+			switch {
+			case c.federated() || id.Type == "AssumedRole":
 				return "at the identity provider (not in this record)"
+			case id.Type == "FederatedUser":
+				// the GetFederationToken caller's own MFA is not in a federated sign-in
+				return "not in this record (see the federation token's caller)"
 			}
 			return "*no*"
 		}
@@ -284,17 +301,22 @@ func Also(f *finding.Finding) []string {
 	return out
 }
 
-// AlsoNote names, at the end of a summary's or digest's line, the other rules the alert's
-// event matched: " · also `a, b`", or "" when there are none.
-func AlsoNote(f *finding.Finding) string {
+// WithAlso ends line, a summary's or digest's line of mrkdwn about f, with the other rules
+// f's event matched (" · also `a, b`") when they fit within n UTF-16 units: they are the
+// first to give way, before anything of line (which Trim cuts to n).
+func WithAlso(line string, f *finding.Finding, n int) string {
+	line = Trim(line, n)
 	if len(f.Also) == 0 {
-		return ""
+		return line
 	}
 	ids := make([]string, len(f.Also))
 	for i, a := range f.Also {
 		ids[i] = a.Rule
 	}
-	return " · also " + Code(strings.Join(ids, ", "))
+	if note := " · also " + Code(strings.Join(ids, ", ")); Len(line)+Len(note) <= n {
+		return line + note
+	}
+	return line
 }
 
 // Runbook renders the finding's runbook (finding.Finding.Runbook), one mrkdwn line per

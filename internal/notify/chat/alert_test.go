@@ -35,6 +35,8 @@ func TestCredentials(t *testing.T) {
 		{"a console password without MFA", consoleNoMFA, "console password\nMFA: *no*"},
 		{"root's console sign-in with MFA", rootConsole, "console password\nMFA: yes"},
 		{"an AWS service", service, "an AWS service's own\nMFA: not applicable"},
+		{"a federated user's console sign-in", `{"eventType":"AwsConsoleSignIn","userIdentity":{"type":"FederatedUser","accessKeyId":"ASIAEXAMPLEFEDER0001"},"additionalEventData":{"MFAUsed":"No"}}`,
+			"`ASIAEXAMPLEFEDER0001` temporary (session) credentials\nMFA: not in this record (see the federation token's caller)"},
 		{"an unreadable record", `"null"`, "no access key in the record\nMFA: not in this record"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,10 +196,17 @@ func TestAlso(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	if n := chat.AlsoNote(f); n != " · also `iam-write, x`" {
-		t.Errorf("note %q", n)
+	if n := chat.WithAlso("line", f, 100); n != "line · also `iam-write, x`" {
+		t.Errorf("with also %q", n)
 	}
-	if chat.AlsoNote(&finding.Finding{}) != "" || len(chat.Also(&finding.Finding{})) != 0 {
+	// The other rules give way first: the line keeps all it can.
+	if n := chat.WithAlso("line", f, 10); n != "line" {
+		t.Errorf("no room: %q", n)
+	}
+	if n := chat.WithAlso(strings.Repeat("x", 50), f, 20); chat.Len(n) > 20 || strings.Contains(n, "also") {
+		t.Errorf("a long line: %q", n)
+	}
+	if chat.WithAlso("line", &finding.Finding{}, 100) != "line" || len(chat.Also(&finding.Finding{})) != 0 {
 		t.Error("a finding that merged nothing lists nothing")
 	}
 }

@@ -214,9 +214,9 @@ func summaryBlocks(fs []*finding.Finding, st Style) []slack.Block {
 		if x.Failed() {
 			line += " (failed: " + chat.Code(x.ErrorCode) + ")"
 		}
-		line += " · eventID " + chat.Code(x.EventID) + chat.AlsoNote(x)
+		line += " · eventID " + chat.Code(x.EventID)
 		// Each line alone keeps its spans paired, however long its values.
-		b.WriteString(chat.Trim(line, maxSectionText/maxSummaryLines-1))
+		b.WriteString(chat.WithAlso(line, x, maxSectionText/maxSummaryLines-1))
 	}
 	blocks = append(blocks, section(b.String()))
 	if lines := chat.Runbook(f); len(lines) > 0 {
@@ -237,9 +237,8 @@ func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
 	blocks = append(blocks, section(intro))
 	var b strings.Builder
 	for i, f := range fs {
-		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s%s", chat.Emoji(f.Severity), chat.Text(chat.Title(f)),
-			chat.Code(orUnknown(f.Principal)), account(f, st), chat.Text(orUnknown(f.EventTime)), chat.Code(orUnknown(f.EventID)),
-			chat.AlsoNote(f))
+		line := fmt.Sprintf("%s *%s* by %s in %s · %s · eventID %s", chat.Emoji(f.Severity), chat.Text(chat.Title(f)),
+			chat.Code(orUnknown(f.Principal)), account(f, st), chat.Text(orUnknown(f.EventTime)), chat.Code(orUnknown(f.EventID)))
 		// Our own link goes after the trim, so a cut never breaks its markup.
 		link := ""
 		if u := chat.CloudTrailURL(f); u != "" {
@@ -249,7 +248,7 @@ func digestBlocks(fs []*finding.Finding, st Style) []slack.Block {
 			b.WriteString("\n")
 		}
 		const perSection = 5
-		b.WriteString(chat.Trim(line, max(40, maxSectionText/perSection-1-chat.Len(link))) + link)
+		b.WriteString(chat.WithAlso(line, f, max(40, maxSectionText/perSection-1-chat.Len(link))) + link)
 		if (i+1)%perSection == 0 || i == len(fs)-1 {
 			blocks = append(blocks, section(b.String()))
 			b.Reset()

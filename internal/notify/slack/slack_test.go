@@ -281,7 +281,12 @@ func hostile() *finding.Finding {
 		Params: []finding.Param{{Name: "policyArn", Value: "arn:aws:iam::aws:policy/AdministratorAccess"}, {Name: "huge" + a, Value: a + long}},
 		Grants: []string{"*:* on * <!everyone>" + a},
 		Origin: "file.json:1" + a,
-		Record: json.RawMessage(`{"userIdentity":{"type":"AssumedRole","invokedBy":"*x*\u202E\n> q","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/x","sessionContext":{"sourceIdentity":"*s*\n> q","sessionIssuer":{"arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"}}}}`),
+		// what detection and the merge add: a runbook with event values (quoted as
+		// detection quotes them), the other rules of the event, an attack tool's name
+		Runbook:    "Ask “" + strings.ReplaceAll(a, "\n", " ") + "” why: aws iam get-user --user-name '" + strings.ReplaceAll(a, "\n", " ") + "'\n" + a + long,
+		Also:       []finding.Match{{Rule: "iam-write" + a, Severity: finding.Info, Title: "also " + a + long}},
+		AttackTool: "Pacu" + a,
+		Record:     json.RawMessage(`{"userIdentity":{"type":"AssumedRole","invokedBy":"*x*\u202E\n> q","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/x","sessionContext":{"sourceIdentity":"*s*\n> q","sessionIssuer":{"arn":"arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"}}}}`),
 	}
 }
 

@@ -148,7 +148,8 @@ func build(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 				fmt.Fprintf(&d, "…and %d more\n", len(fs)-i)
 				break
 			}
-			fmt.Fprintf(&d, "• %s %s eventID %s%s\n", chat.Text(x.EventTime), chat.Code(x.EventName), chat.Code(x.EventID), chat.AlsoNote(x))
+			line := fmt.Sprintf("• %s %s eventID %s", chat.Text(x.EventTime), chat.Code(x.EventName), chat.Code(x.EventID))
+			d.WriteString(chat.WithAlso(line, x, maxDescription/20) + "\n")
 		}
 	}
 	// What to do first: the runbook with this event's values, then the console links.
@@ -292,9 +293,9 @@ func digestOf(st chat.Style, descLimit int, fs []*finding.Finding) Chatbot {
 			break
 		}
 		// Each line alone keeps its spans paired, however long its values.
-		line := fmt.Sprintf("• *%s* %s by %s in %s · eventID %s%s", strings.ToUpper(f.Severity.String()),
-			chat.Text(chat.Title(f)), chat.Code(f.Principal), account(st, f), chat.Code(f.EventID), chat.AlsoNote(f))
-		d.WriteString(chat.Trim(line, maxDescription/50) + "\n")
+		line := fmt.Sprintf("• *%s* %s by %s in %s · eventID %s", strings.ToUpper(f.Severity.String()),
+			chat.Text(chat.Title(f)), chat.Code(f.Principal), account(st, f), chat.Code(f.EventID))
+		d.WriteString(chat.WithAlso(line, f, maxDescription/50) + "\n")
 	}
 	title := fmt.Sprintf("%d alerts (digest)", len(fs))
 	return Chatbot{
