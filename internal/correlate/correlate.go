@@ -239,6 +239,7 @@ type Input struct {
 	name     string
 	recs     []staged
 	min, max int64
+	n        int // records added
 }
 
 type staged struct {
@@ -264,6 +265,7 @@ func (e *Engine) Begin(name string) *Input { return &Input{e: e, name: name} }
 // for every record, matched or not: the newest event time moves evaluation along. An error
 // is a bad record (counted like the decoder's), never a reason to retry the input.
 func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
+	in.n++
 	var t int64
 	if !ev.Time.IsZero() {
 		t = ev.Time.UnixNano()
@@ -408,9 +410,11 @@ func (in *Input) relevant() bool {
 	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.factKey != "" || len(s.hits) > 0 })
 }
 
-// inputKey is the key of an input's marker: a hash, so long names cost nothing.
-func inputKey(name string) string {
-	h := sha256.Sum256([]byte(name))
+// key is the key of the input's marker: a hash of its name and of what it held (how many
+// records, their first and last event times), so that a name that does not say what it
+// holds ("stdin") is not taken for a replay of something else.
+func (in *Input) key() string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%d", in.name, in.n, in.min, in.max))
 	return hex.EncodeToString(h[:12])
 }
 
@@ -426,7 +430,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 	st := e.st
 	remember := e.o.Store != nil
 	if remember {
-		mk, replay, err := st.inputs.get(ctx, inputKey(in.name), math.MinInt64)
+		mk, replay, err := st.inputs.get(ctx, in.key(), math.MinInt64)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +496,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 	}
 	if remember && (len(out) > 0 || in.relevant()) {
 		exp := max(in.max, st.meta.Watermark) + int64(e.o.KeepInputs)
-		if err := st.inputs.put(ctx, inputKey(in.name), marker{Findings: out}, exp, st.meta.Watermark); err != nil {
+		if err := st.inputs.put(ctx, in.key(), marker{Findings: out}, exp, st.meta.Watermark); err != nil {
 			return nil, err
 		}
 	}

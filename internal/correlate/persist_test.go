@@ -290,3 +290,15 @@ func TestPrune(t *testing.T) {
 		}
 	}
 }
+
+// TestSameNameOtherContent: an input under a name that does not say what it holds (stdin,
+// a pipe) is a replay only when it holds the same records.
+func TestSameNameOtherContent(t *testing.T) {
+	h, _ := boltHarness(t, filepath.Join(t.TempDir(), "state.db"), thresholdRule)
+	alice := user("alice")
+	h.input("stdin", denied("a1", t0, alice, "s3.amazonaws.com"), denied("a2", t0, alice, "ec2.amazonaws.com"))
+	h.input("stdin", denied("a3", t0.Add(time.Minute), alice, "iam.amazonaws.com"), denied("a4", t0.Add(time.Minute), alice, "kms.amazonaws.com"))
+	if fs := h.flush(); !slices.Equal(keys(fs), []string{"denied-sweep/a4"}) {
+		t.Errorf("a second stdin with other records was taken for a replay: %v", keys(fs))
+	}
+}
