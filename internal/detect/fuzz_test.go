@@ -80,3 +80,40 @@ func FuzzEnvelopeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPredicatePreChecks: a predicate's byte-level pre-check never turns away an envelope for
+// which the predicate holds, whatever the spacing, escapes and repeated keys of the JSON.
+func FuzzPredicatePreChecks(f *testing.F) {
+	for _, r := range builtin(f) {
+		for _, s := range r.Samples.Match {
+			f.Add([]byte(s))
+		}
+	}
+	for _, s := range []string{
+		`{"detail":{"eventSource":"iam.amazonaws.com","userAgent" :	"TRUFFLEHOG"}}`,
+		`{"detail":{"eventSource":"sts.amazonaws.com","\u0075serAgent":"pacu"}}`,
+		`{"detail":{"userAgent":"x","userAgent":"S3 Browser\/11"}}`,
+		`{"detail":{"userAgent":null,"requestParameters":{"userAgent":"kali"}}}`,
+		`{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","userAgent":"Stratus-Red-Team_1"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		env, err := Envelope(raw)
+		if err != nil {
+			return
+		}
+		rec, err := envelopeRecord(env)
+		if err != nil {
+			return
+		}
+		for name, p := range predicates {
+			if p.maybe != nil && p.holds(rec) && !p.maybe(env) {
+				t.Fatalf("%s holds but its pre-check turns away %s", name, env)
+			}
+		}
+	})
+}
