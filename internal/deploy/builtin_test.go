@@ -4,7 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-		"strings"
+	"strings"
 	"testing"
 
 	"github.com/trailbell/trailbell/internal/detect"

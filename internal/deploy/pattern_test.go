@@ -105,8 +105,7 @@ func TestGenerate(t *testing.T) {
 func TestGenerateSplitsAtMaxSize(t *testing.T) {
 	var rules []Rule
 	for i := range 200 {
-		rules = append(rules, Rule{ID: fmt.Sprintf("r%03d", i), Pattern:
-			fmt.Sprintf(`{"source":["aws.iam"],"detail":{"eventName":["SomeLongishEventName%03d"]}}`, i)})
+		rules = append(rules, Rule{ID: fmt.Sprintf("r%03d", i), Pattern: fmt.Sprintf(`{"source":["aws.iam"],"detail":{"eventName":["SomeLongishEventName%03d"]}}`, i)})
 	}
 	rules = append(rules, Rule{ID: "kms", Pattern: `{"source":["aws.kms"],"detail":{"eventName":["DisableKey"]}}`})
 	got, err := Generate(rules, Options{MaxSize: 1000})
