@@ -2,7 +2,6 @@ package correlate
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -28,47 +27,82 @@ type identity struct {
 }
 
 func identityOf(r *detect.Record) identity {
-	// a struct decode of the one member: far cheaper than a dozen path lookups into a
-	// generic decode, and run on every record the rules with memory take in
-	var u struct {
-		Type           string `json:"type"`
-		ARN            string `json:"arn"`
-		PrincipalID    string `json:"principalId"`
-		AccountID      string `json:"accountId"`
-		AccessKeyID    string `json:"accessKeyId"`
-		UserName       string `json:"userName"`
-		InvokedBy      string `json:"invokedBy"`
-		Provider       string `json:"identityProvider"`
-		SessionContext struct {
-			SourceIdentity string `json:"sourceIdentity"`
-			SessionIssuer  struct {
-				ARN  string `json:"arn"`
-				Type string `json:"type"`
-			} `json:"sessionIssuer"`
-		} `json:"sessionContext"`
-		OnBehalfOf struct {
-			UserID        string `json:"userId"`
-			IdentityStore string `json:"identityStoreArn"`
-		} `json:"onBehalfOf"`
-	}
-	if b := r.Member("userIdentity"); b != nil && json.Unmarshal(b, &u) != nil {
-		// a field of an unexpected type: read what can be read, one path at a time
-		return identity{
-			Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), PrincipalID: r.Str("userIdentity.principalId"),
-			Account:     r.Str("userIdentity.accountId"),
-			AccessKeyID: r.Str("userIdentity.accessKeyId"), UserName: r.Str("userIdentity.userName"),
-			InvokedBy: r.Str("userIdentity.invokedBy"), SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
-			IssuerARN: r.Str("userIdentity.sessionContext.sessionIssuer.arn"), IssuerType: r.Str("userIdentity.sessionContext.sessionIssuer.type"),
-			IdentityStore: r.Str("userIdentity.onBehalfOf.identityStoreArn"), OnBehalfOf: r.Str("userIdentity.onBehalfOf.userId"),
-			Provider: r.Str("userIdentity.identityProvider"),
+	if b := r.Member("userIdentity"); b != nil {
+		if id, ok := identityFrom(b); ok {
+			return id
 		}
 	}
 	return identity{
-		Type: u.Type, ARN: u.ARN, PrincipalID: u.PrincipalID, Account: u.AccountID, AccessKeyID: u.AccessKeyID, UserName: u.UserName,
-		InvokedBy: u.InvokedBy, SourceIdentity: u.SessionContext.SourceIdentity,
-		IssuerARN: u.SessionContext.SessionIssuer.ARN, IssuerType: u.SessionContext.SessionIssuer.Type,
-		IdentityStore: u.OnBehalfOf.IdentityStore, OnBehalfOf: u.OnBehalfOf.UserID, Provider: u.Provider,
+		Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), PrincipalID: r.Str("userIdentity.principalId"),
+		Account: r.Str("userIdentity.accountId"), AccessKeyID: r.Str("userIdentity.accessKeyId"),
+		UserName: r.Str("userIdentity.userName"), InvokedBy: r.Str("userIdentity.invokedBy"),
+		SourceIdentity: r.Str("userIdentity.sessionContext.sourceIdentity"),
+		IssuerARN:      r.Str("userIdentity.sessionContext.sessionIssuer.arn"),
+		IssuerType:     r.Str("userIdentity.sessionContext.sessionIssuer.type"),
+		IdentityStore:  r.Str("userIdentity.onBehalfOf.identityStoreArn"), OnBehalfOf: r.Str("userIdentity.onBehalfOf.userId"),
+		Provider: r.Str("userIdentity.identityProvider"),
 	}
+}
+
+// identityFrom reads userIdentity's JSON member by member, without a decoder: it runs on
+// every record the rules with memory take in. False for a shape it does not know (then the
+// record's paths are read).
+func identityFrom(b []byte) (identity, bool) {
+	var id identity
+	ok := true
+	str := func(v []byte, dst *string) {
+		if s, good := detect.String(v); good {
+			*dst = s
+		} else if string(v) != "null" {
+			ok = false
+		}
+	}
+	whole := detect.Members(b, func(key string, v []byte) {
+		switch key {
+		case "type":
+			str(v, &id.Type)
+		case "arn":
+			str(v, &id.ARN)
+		case "principalId":
+			str(v, &id.PrincipalID)
+		case "accountId":
+			str(v, &id.Account)
+		case "accessKeyId":
+			str(v, &id.AccessKeyID)
+		case "userName":
+			str(v, &id.UserName)
+		case "invokedBy":
+			str(v, &id.InvokedBy)
+		case "identityProvider":
+			str(v, &id.Provider)
+		case "sessionContext":
+			ok = ok && detect.Members(v, func(key string, v []byte) {
+				switch key {
+				case "sourceIdentity":
+					str(v, &id.SourceIdentity)
+				case "sessionIssuer":
+					ok = ok && detect.Members(v, func(key string, v []byte) {
+						switch key {
+						case "arn":
+							str(v, &id.IssuerARN)
+						case "type":
+							str(v, &id.IssuerType)
+						}
+					})
+				}
+			})
+		case "onBehalfOf":
+			ok = ok && detect.Members(v, func(key string, v []byte) {
+				switch key {
+				case "userId":
+					str(v, &id.OnBehalfOf)
+				case "identityStoreArn":
+					str(v, &id.IdentityStore)
+				}
+			})
+		}
+	})
+	return id, whole && ok
 }
 
 // fact is what an STS call that issued credentials says about the session they open: who
@@ -88,32 +122,23 @@ const sessionLimit = 36 * time.Hour
 // credentialFact reads an STS call by caller that issued credentials: the key it issued, what
 // it says and until when the key is valid (event time, Unix ns).
 func credentialFact(r *detect.Record, caller identity, at time.Time) (key string, f fact, exp int64) {
-	var resp struct {
-		Credentials struct {
-			AccessKeyID string `json:"accessKeyId"`
-			Expiration  string `json:"expiration"`
-		} `json:"credentials"`
-		AssumedRoleUser struct {
-			ARN string `json:"arn"`
-		} `json:"assumedRoleUser"`
-		FederatedUser struct {
-			ARN string `json:"arn"`
-		} `json:"federatedUser"`
-		Subject                     string `json:"subject"`
-		Issuer                      string `json:"issuer"`
-		SubjectFromWebIdentityToken string `json:"subjectFromWebIdentityToken"`
-		Provider                    string `json:"provider"`
+	var resp stsResponse
+	if b := r.Member("responseElements"); b == nil || !resp.read(b) {
+		// decoded whole already, or in an odd shape: read its paths
+		resp = stsResponse{
+			AccessKeyID: r.Str("responseElements.credentials.accessKeyId"), Expiration: r.Str("responseElements.credentials.expiration"),
+			AssumedRoleARN: r.Str("responseElements.assumedRoleUser.arn"), FederatedARN: r.Str("responseElements.federatedUser.arn"),
+			Subject: r.Str("responseElements.subject"), Issuer: r.Str("responseElements.issuer"),
+			WebSubject: r.Str("responseElements.subjectFromWebIdentityToken"), Provider: r.Str("responseElements.provider"),
+		}
 	}
-	if b := r.Member("responseElements"); b == nil || json.Unmarshal(b, &resp) != nil {
-		return "", f, 0 // no credentials, or not in the shape STS writes
-	}
-	key = resp.Credentials.AccessKeyID
+	key = resp.AccessKeyID
 	if key == "" {
 		return "", f, 0
 	}
 	f.Caller = caller
 	f.Caller.PrincipalID = "" // resolution does not need it: facts stay small
-	f.Session = cmpOr(resp.AssumedRoleUser.ARN, resp.FederatedUser.ARN)
+	f.Session = cmpOr(resp.AssumedRoleARN, resp.FederatedARN)
 	switch r.Str("eventName") {
 	case "AssumeRoleWithSAML":
 		// the caller is the IdP's user: the subject and issuer the response names
@@ -122,16 +147,67 @@ func credentialFact(r *detect.Record, caller identity, at time.Time) (key string
 		}
 		f.Caller.Provider = cmpOr(resp.Issuer, f.Caller.Provider, r.Str("requestParameters.principalArn"))
 	case "AssumeRoleWithWebIdentity":
-		if resp.SubjectFromWebIdentityToken != "" {
-			f.Caller.Type, f.Caller.UserName = "WebIdentityUser", resp.SubjectFromWebIdentityToken
+		if resp.WebSubject != "" {
+			f.Caller.Type, f.Caller.UserName = "WebIdentityUser", resp.WebSubject
 		}
 		f.Caller.Provider = cmpOr(resp.Provider, f.Caller.Provider)
 	}
 	exp = at.Add(sessionLimit).UnixNano()
-	if t, ok := parseExpiration(resp.Credentials.Expiration); ok && t.After(at) && t.Before(at.Add(sessionLimit)) {
+	if t, ok := parseExpiration(resp.Expiration); ok && t.After(at) && t.Before(at.Add(sessionLimit)) {
 		exp = t.UnixNano()
 	}
 	return key, f, exp
+}
+
+// stsResponse is what an STS response says about the credentials it issued.
+type stsResponse struct {
+	AccessKeyID, Expiration, AssumedRoleARN, FederatedARN string
+	Subject, Issuer, WebSubject, Provider                 string
+}
+
+// read reads responseElements member by member; false for a shape it does not know.
+func (s *stsResponse) read(b []byte) bool {
+	ok := true
+	str := func(v []byte, dst *string) {
+		if t, good := detect.String(v); good {
+			*dst = t
+		} else if string(v) != "null" {
+			ok = false
+		}
+	}
+	arnOf := func(v []byte, dst *string) {
+		ok = ok && detect.Members(v, func(key string, v []byte) {
+			if key == "arn" {
+				str(v, dst)
+			}
+		})
+	}
+	whole := detect.Members(b, func(key string, v []byte) {
+		switch key {
+		case "credentials":
+			ok = ok && detect.Members(v, func(key string, v []byte) {
+				switch key {
+				case "accessKeyId":
+					str(v, &s.AccessKeyID)
+				case "expiration":
+					str(v, &s.Expiration)
+				}
+			})
+		case "assumedRoleUser":
+			arnOf(v, &s.AssumedRoleARN)
+		case "federatedUser":
+			arnOf(v, &s.FederatedARN)
+		case "subject":
+			str(v, &s.Subject)
+		case "issuer":
+			str(v, &s.Issuer)
+		case "subjectFromWebIdentityToken":
+			str(v, &s.WebSubject)
+		case "provider":
+			str(v, &s.Provider)
+		}
+	})
+	return whole && ok
 }
 
 // parseExpiration reads credentials' expiration: RFC 3339, or the "Jan 2, 2006, 3:04:05 PM"

@@ -1,10 +1,12 @@
 package correlate
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
@@ -132,5 +134,46 @@ func TestGroupByActor(t *testing.T) {
 	}
 	if a := fs[0].Actor; a == nil || a.Name != "alice" || len(a.Via) != 1 {
 		t.Errorf("actor %+v", a)
+	}
+}
+
+// TestIdentityFrom: reading userIdentity member by member gives what reading its paths does,
+// on every record of the pack's samples.
+func TestIdentityFrom(t *testing.T) {
+	rs, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rs {
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			var recs []json.RawMessage
+			if json.Unmarshal(s, &recs) != nil {
+				recs = []json.RawMessage{s}
+			}
+			for _, raw := range recs {
+				env, err := detect.Envelope(raw)
+				if err != nil {
+					continue
+				}
+				lazy, err := detect.DecodeEnvelope(env)
+				if err != nil || lazy.Member("userIdentity") == nil {
+					continue
+				}
+				got, ok := identityFrom(lazy.Member("userIdentity"))
+				if !ok {
+					continue
+				}
+				whole, _ := detect.DecodeEnvelope(env)
+				whole.Str("userIdentity.type") // decodes the member: identityOf reads paths now
+				if want := identityOf(whole); got != want {
+					t.Errorf("%s: member by member %+v, by paths %+v", r.ID, got, want)
+				}
+				n++
+			}
+		}
+	}
+	if n < 100 {
+		t.Errorf("only %d identities compared", n)
 	}
 }

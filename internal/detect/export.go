@@ -77,19 +77,36 @@ func DecodeRecord(detail []byte) (*Record, error) {
 	return &Record{r}, nil
 }
 
-// Member returns the JSON of a top-level member of the record (userIdentity, say), or nil,
-// for a caller that decodes it into a struct of its own.
+// Member returns the JSON of a top-level member of the record (userIdentity, say) for a
+// caller that reads it its own way, or nil when the record was decoded whole (read its paths
+// then) or has no such member.
 func (r *Record) Member(name string) json.RawMessage {
 	if m := find(r.r.lazy, name); m != nil && !m.done {
 		return json.RawMessage(m.val)
 	}
-	v, ok := r.r.m[name]
+	return nil
+}
+
+// Members calls fn for each member of a JSON object with its key and raw value, without
+// decoding them; false when b is not one object with plain keys, each given once.
+func Members(b []byte, fn func(key string, val []byte)) bool {
+	ms, ok := splitTop(b)
 	if !ok {
-		return nil
+		return false
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
+	for _, m := range ms {
+		fn(string(m.key), m.val)
 	}
-	return b
+	return true
+}
+
+// String reads a JSON string, a number or a boolean as text, as Str does; false for
+// anything else.
+func String(b []byte) (string, bool) {
+	v, ok := scalar(b)
+	if !ok {
+		return "", false
+	}
+	s := scalarText(v)
+	return s, s != "" || string(b) == `""`
 }

@@ -116,6 +116,9 @@ func (r *record) lookup(path string) any {
 		if m := find(r.lazy, top); m != nil && !m.done {
 			m.done = true
 			if v, err := decodeMember(m.val); err == nil {
+				if r.m == nil {
+					r.m = make(map[string]any, 8)
+				}
 				r.m[top] = v
 			}
 		}
@@ -135,7 +138,7 @@ func decodeLazy(detail json.RawMessage) (*record, error) {
 	if !ok {
 		return decodeRecord(detail) // which reads repeated keys, and words errors
 	}
-	return &record{raw: detail, m: make(map[string]any, 8), lazy: top, whole: true}, nil
+	return &record{raw: detail, lazy: top, whole: true}, nil
 }
 
 // decodeMember decodes one member's value, numbers as json.Number, repeated keys inside it
