@@ -19,11 +19,7 @@ import (
 func TestBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, thresholdRule, Options{MaxGroups: 100, Metrics: NewMetrics(reg)})
-	var recs []map[string]any
-	for i := range 2000 {
-		recs = append(recs, denied(fmt.Sprintf("e%d", i), t0.Add(time.Duration(i)*time.Second), user(fmt.Sprintf("u%d", i)), "s3.amazonaws.com"))
-	}
-	h.stream(recs...)
+	h.stream(deniedMany(2000)...)
 	entries := 0
 	r := h.e.set.Load().rules[0]
 	for _, s := range r.thr.cache {
@@ -119,15 +115,20 @@ func TestSwap(t *testing.T) {
 func TestBufferBound(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := newHarness(t, thresholdRule, Options{MaxBuffered: 10, Metrics: NewMetrics(reg)})
-	var recs []map[string]any
-	for i := range 30 {
-		recs = append(recs, denied(fmt.Sprintf("e%02d", i), t0.Add(time.Duration(i)*time.Second), user(fmt.Sprintf("u%d", i)), "s3.amazonaws.com"))
-	}
-	h.input("burst", recs...)
+	h.input("burst", deniedMany(30)...)
 	if n := len(h.e.st.buf); n > 10 {
 		t.Errorf("%d records held back, bound 10", n)
 	}
 	if n := testutil.ToFloat64(h.e.o.Metrics.events.WithLabelValues("early")); n != 20 {
 		t.Errorf("early counted %v, want 20", n)
 	}
+}
+
+// deniedMany is n refusals by n different users, a second apart.
+func deniedMany(n int) []map[string]any {
+	recs := make([]map[string]any, n)
+	for i := range recs {
+		recs[i] = denied(fmt.Sprintf("e%04d", i), t0.Add(time.Duration(i)*time.Second), user(fmt.Sprintf("u%d", i)), "s3.amazonaws.com")
+	}
+	return recs
 }
