@@ -363,26 +363,22 @@ func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
 // envelope where a key could be spelled with escapes: a key with escapes or given twice, or an
 // envelope it cannot split, count as maybe (the record is then decoded and tested whole).
 func userAgentMemberSays(env []byte, says func(ua []byte) bool) bool {
-	top, ok := splitTop(env)
-	if !ok {
-		return true
+	val := env
+	for _, key := range []string{"detail", "userAgent"} {
+		ms, ok := splitTop(val)
+		if !ok {
+			return true
+		}
+		m := find(ms, key)
+		if m == nil {
+			return key != "userAgent" // no user agent: holds reads none
+		}
+		val = m.val
 	}
-	d := find(top, "detail")
-	if d == nil {
-		return true
-	}
-	ms, ok := splitTop(d.val)
-	if !ok {
-		return true
-	}
-	m := find(ms, "userAgent")
-	if m == nil {
-		return false
-	}
-	v, ok := scalar(m.val)
+	v, ok := scalar(val)
 	if !ok {
 		var s any // a string with escapes, or not a scalar
-		if json.Unmarshal(m.val, &s) != nil {
+		if json.Unmarshal(val, &s) != nil {
 			return true
 		}
 		v = s
