@@ -41,7 +41,8 @@ cat $(cat "$out/files.txt") >/dev/null # warm the page cache
 seed=$(jq -R . "$out/seed-names.txt" | jq -sc .)
 # The rules with memory (thresholds, sequences, first seen) are part of the pack; one timed
 # variant leaves them out, to show what they cost.
-memrules=$("$out/trailbell" rules list --json | jq -r 'select(.kind) | .id' | paste -sd, -)
+memrules=$("$out/trailbell" rules list --json | jq -r 'select(.kind) | .id')
+nomemory=$(sed 's/^/--disable /' <<<"$memrules" | paste -sd' ' -) # list flags are repeated, one id each
 
 # One timed run of a command: updates the best wall and best CPU (user+sys) seen for name.
 declare -A wall cpu rss
@@ -71,7 +72,7 @@ for _ in $(seq "$runs"); do
 	timed zcat "xargs zcat < $out/files.txt"
 	timed scan "$out/trailbell scan --format json $archive"
 	timed scan_10k_rules "$out/trailbell scan --format json --rules $out/rules-10000.yaml $archive"
-	timed scan_no_memory "$out/trailbell scan --format json --disable $memrules $archive"
+	timed scan_no_memory "$out/trailbell scan --format json $nomemory $archive"
 done
 # jq is ~30x slower: one run is enough to compare, and spares a shared machine
 timed jq "xargs zcat < $out/files.txt | jq -c --argjson names '$seed' '.Records[] | select(.eventName as \$n | \$names | index(\$n))'"
@@ -80,7 +81,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 for name in zcat scan scan_no_memory jq scan_10k_rules; do
 	printf "%-16s %7s s wall %7s s cpu (user+sys) %6s MB max RSS\n" "$name" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}"
 done
-echo "$(grep -c . <<<"${memrules//,/$'\n'}") rules with memory; findings: $(grep '^findings' "$out/stderr-scan.txt")"
+echo "$(grep -c . <<<"$memrules") rules with memory; findings: $(grep '^findings' "$out/stderr-scan.txt")"
 awk -v zw="${wall[zcat]}" -v sw="${wall[scan]}" -v jw="${wall[jq]}" -v rw="${wall[scan_10k_rules]}" -v mw="${wall[scan_no_memory]}" \
 	-v zc="${cpu[zcat]}" -v sc="${cpu[scan]}" -v jc="${cpu[jq]}" -v rc="${cpu[scan_10k_rules]}" -v mc="${cpu[scan_no_memory]}" 'BEGIN {
 	printf "scan / zcat:             wall %.2f  cpu %.2f  (target: wall <= 1; <= 1.5 with HOT=0.25)\n", sw / zw, sc / zc

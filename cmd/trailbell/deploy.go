@@ -3,81 +3,64 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/deploy"
 	"github.com/trailbell/trailbell/internal/detect"
-	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// runDeploy dispatches `trailbell deploy pattern` and `trailbell deploy check`.
-func runDeploy(ctx context.Context, args []string, io stdio) int {
-	usage := func() {
-		fmt.Fprintln(io.err, "usage: trailbell deploy pattern [flags]   print the EventBridge pre-filter pattern(s) for the enabled rules\n"+
-			"       trailbell deploy check [flags]     warn about a deployment that would miss events\n\n"+
-			"Run 'trailbell deploy pattern --help' or 'trailbell deploy check --help' for flags.")
-	}
-	return dispatch(ctx, "trailbell deploy", args, io, []command{
-		{"pattern", "", runDeployPattern},
-		{"check", "", runDeployCheck},
-	}, usage)
+// deployCommand helps deploy the Lambda function.
+var deployCommand = command{
+	name: "deploy", summary: "print the EventBridge pre-filter pattern; check a deployment (pattern|check)",
+	about: "Helps deploy the Lambda function: the EventBridge pre-filter for the enabled rules, and checks of a deployment.",
+	subs: []command{
+		{name: "pattern", summary: "print the EventBridge pre-filter pattern(s) for the enabled rules", run: runDeployPattern},
+		{name: "check", summary: "warn about a deployment that would miss events (region, stale patterns)", run: runDeployCheck},
+	},
 }
 
-// ruleFlags are the flags that choose the enabled rules, shared by both subcommands.
-type ruleFlags struct {
-	rules, only, disable commaList
-	minSeverity          string
-	maxSize              int
+// deployFlags are the flags both deploy subcommands take: the rule choice, as the function's
+// configuration makes it, and EventBridge's pattern size.
+type deployFlags struct {
+	ruleFlags
+	maxSize int
 }
 
-func (r *ruleFlags) register(fs *flag.FlagSet) {
-	fs.Var(&r.rules, "rules", "comma-separated rule files or directories (default: the built-in pack)")
-	fs.Var(&r.only, "only", "comma-separated rule ids to enable (default: all)")
-	fs.Var(&r.disable, "disable", "comma-separated rule ids to disable")
-	fs.StringVar(&r.minSeverity, "min-severity", "", "only rules of this `severity` or above, as the function's min_severity (info, low, medium, high, critical)")
-	fs.IntVar(&r.maxSize, "max-size", deploy.DefaultMaxSize, "characters per pattern: EventBridge's quota is 2048 by default, 4096 at most after an increase")
+func (d *deployFlags) register(c *leaf) {
+	d.ruleFlags.register(c, true)
+	c.IntVar(&d.maxSize, "max-size", deploy.DefaultMaxSize, "`characters` per pattern: EventBridge's quota is 2048 by default, 4096 at most after an increase")
 }
 
-// load returns the enabled rules: the files named by --rules instead of the built-in pack
-// when given, narrowed by --only, --disable and --min-severity.
-func (r *ruleFlags) load() ([]detect.Rule, error) {
-	rs, err := loadRules(r.rules, len(r.rules) > 0)
+// rules returns the enabled rules.
+func (d *deployFlags) rules() ([]detect.Rule, error) {
+	cfg, err := d.load()
 	if err != nil {
 		return nil, err
 	}
-	if rs, err = detect.Select(rs, r.only, r.disable); err != nil {
-		return nil, err
-	}
-	if r.minSeverity != "" {
-		min, err := finding.ParseSeverity(r.minSeverity)
-		if err != nil {
-			return nil, fmt.Errorf("--min-severity: %w", err)
-		}
-		rs = detect.AtLeast(rs, min)
-	}
-	return rs, nil
+	return app.Rules(cfg)
 }
 
 func runDeployPattern(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("deploy pattern", io)
-	var rf ruleFlags
-	rf.register(fs)
-	format := fs.String("format", "json", "output: json (array of patterns, the Terraform module's event-patterns.json), "+
+	c := newLeaf(io, "deploy pattern", "trailbell deploy pattern [flags]",
+		"Prints the EventBridge pattern(s) that pre-filter CloudTrail events for the enabled rules\n"+
+			"(chosen as the function's configuration chooses them: give it with --config, or the same\n"+
+			"--disable flags as its TRAILBELL_DISABLE_RULES). They match a superset of what the rules\n"+
+			"match, split to fit EventBridge's pattern size.")
+	var rf deployFlags
+	rf.register(c)
+	format := c.String("format", "json", "output `format`: json (array of patterns, the Terraform module's event-patterns.json), "+
 		"lines (one pattern per line), cfn-params (EventPatternN=... for --parameter-overrides), tfvars (JSON for -var-file)")
-	setUsage(fs, io, "usage: trailbell deploy pattern [flags]\n\n"+
-		"Prints the EventBridge pattern(s) that pre-filter CloudTrail events for the enabled rules.\n"+
-		"They match a superset of what the rules match, split to fit EventBridge's pattern size.\n")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "deploy pattern")
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := c.fail
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
-	rs, err := rf.load()
+	rs, err := rf.rules()
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -140,21 +123,20 @@ func runDeployPattern(_ context.Context, args []string, io stdio) int {
 }
 
 func runDeployCheck(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("deploy check", io)
-	var rf ruleFlags
-	rf.register(fs)
-	region := fs.String("region", "", "region the EventBridge rules go to (default: AWS_REGION, then AWS_DEFAULT_REGION)")
-	template := fs.String("template", "", "CloudFormation/SAM template or JSON pattern list (Terraform's event-patterns.json) to check for stale patterns")
-	setUsage(fs, io, "usage: trailbell deploy check [--region REGION] [--template FILE] [flags]\n\n"+
+	c := newLeaf(io, "deploy check", "trailbell deploy check [--region REGION] [--template FILE] [flags]",
 		"Warns when rules for IAM, Organizations or sign-in events would be deployed outside us-east-1\n"+
-		"(they would never fire), and when a template's patterns miss events the enabled rules report.\n"+
-		"Exit 0 when clean, 1 with warnings, 2 on errors.\n")
-	if code, ok := parseFlags(fs, args); !ok {
+			"(they would never fire), and when a template's patterns miss events the enabled rules report.\n"+
+			"Exit 0 when clean, 1 with warnings, 2 on errors.")
+	var rf deployFlags
+	rf.register(c)
+	region := c.String("region", "", "`region` the EventBridge rules go to (default: AWS_REGION, then AWS_DEFAULT_REGION)")
+	template := c.String("template", "", "CloudFormation/SAM template or JSON pattern list (Terraform's event-patterns.json) `file` to check for stale patterns")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "deploy check")
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := c.fail
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
 	if *region == "" {
 		*region = os.Getenv("AWS_REGION")
@@ -163,9 +145,9 @@ func runDeployCheck(_ context.Context, args []string, io stdio) int {
 		*region = os.Getenv("AWS_DEFAULT_REGION")
 	}
 	if *region == "" && *template == "" {
-		return fail("give --region (or set AWS_REGION) and/or --template")
+		return c.usageError("give --region (or set AWS_REGION) and/or --template")
 	}
-	rs, err := rf.load()
+	rs, err := rf.rules()
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -34,7 +34,7 @@ func TestDeployPattern(t *testing.T) {
 
 	// --min-severity leaves lower rules out of the pre-filter, as min_severity leaves them out
 	// of the function: iam-user-created is low, iam-write info.
-	code, out, errOut = runCmd(t, "deploy", "pattern", "--format", "lines", "--only", "iam-user-created,iam-write,admin-policy-attached", "--min-severity", "high")
+	code, out, errOut = runCmd(t, "deploy", "pattern", "--format", "lines", "--only", "iam-user-created", "--only", "iam-write", "--only", "admin-policy-attached", "--min-severity", "high")
 	if code != exitOK || !strings.Contains(errOut, "for 1 rule(s)") || !strings.Contains(out, "AttachUserPolicy") {
 		t.Errorf("min severity high: exit %d, output %q %q", code, out, errOut)
 	}

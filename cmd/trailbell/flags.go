@@ -1,93 +1,231 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/config"
 )
 
-// newFlags returns the flag set of subcommand name, writing its messages to stderr.
-func newFlags(name string, io stdio) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.err)
-	return fs
+// leaf is one subcommand's flags and help. Every subcommand's --help has the same shape, on
+// standard output: the usage line(s), a blank line, what it does, a blank line, and its flags
+// (each as --name, list flags marked repeatable). A bad flag is named on standard error with
+// a pointer to --help.
+type leaf struct {
+	*flag.FlagSet
+	path  string // "scan", "rules list"
+	usage string // "trailbell scan [flags] PATH..." (several lines for several forms)
+	about string
+	io    stdio
 }
 
-// setUsage makes -h print text, then the flags.
-func setUsage(fs *flag.FlagSet, io stdio, text string) {
-	fs.Usage = func() {
-		fmt.Fprint(io.err, text)
-		fs.PrintDefaults()
-	}
+// newLeaf returns the flag set of subcommand path ("rules list"); usage lists its forms
+// after "usage: ", about says what it does.
+func newLeaf(std stdio, path, usage, about string) *leaf {
+	fs := flag.NewFlagSet("trailbell "+path, flag.ContinueOnError)
+	// The flag package's own messages go nowhere: parse reports errors, help prints usage.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &leaf{FlagSet: fs, path: path, usage: usage, about: about, io: std}
 }
 
-// parseFlags parses args into fs. When it returns false the subcommand ends with code: 0
-// after -h, 2 for a bad flag (the flag package has already said which).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
+// parse parses args. When it returns false the subcommand ends with code: 0 after --help
+// (printed on standard output), 2 for a bad flag.
+func (c *leaf) parse(args []string) (code int, ok bool) {
+	err := c.Parse(args)
 	switch {
 	case err == nil:
 		return exitOK, true
 	case errors.Is(err, flag.ErrHelp):
+		c.help(c.io.out)
 		return exitOK, false
-	default:
-		return exitError, false
 	}
+	return c.usageError("%v", err), false
 }
 
-// failer returns the error exit of subcommand name: it prints "trailbell NAME: message" on
-// stderr and returns exitError.
-func failer(io stdio, name string) func(format string, a ...any) int {
-	return func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "trailbell "+name+": "+format+"\n", a...)
-		return exitError
-	}
-}
-
-// dispatch runs the subcommand of group (for example "trailbell rules") that args[0] names.
-// No subcommand prints usage and fails; help prints it and succeeds; an unknown one is named,
-// then usage follows.
-func dispatch(ctx context.Context, group string, args []string, io stdio, subs []command, usage func()) int {
-	if len(args) == 0 {
-		usage()
-		return exitError
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usage()
-		return exitOK
-	}
-	for _, c := range subs {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], io)
-		}
-	}
-	fmt.Fprintf(io.err, "%s: unknown subcommand %q\n\n", group, args[0])
-	usage()
+// usageError says what is wrong with the command line and where help is: exit 2.
+func (c *leaf) usageError(format string, a ...any) int {
+	fmt.Fprintf(c.io.err, "trailbell %s: %s\nRun 'trailbell %s --help' for usage.\n", c.path, fmt.Sprintf(format, a...), c.path)
 	return exitError
 }
 
-// repeated is a flag that may be given several times, each value kept whole (paths may hold
-// commas).
+// fail prints "trailbell PATH: message" on standard error and returns exitError.
+func (c *leaf) fail(format string, a ...any) int {
+	fmt.Fprintf(c.io.err, "trailbell %s: %s\n", c.path, fmt.Sprintf(format, a...))
+	return exitError
+}
+
+// help writes the subcommand's help.
+func (c *leaf) help(w io.Writer) {
+	var b bytes.Buffer
+	for i, line := range strings.Split(strings.TrimSpace(c.usage), "\n") {
+		if i == 0 {
+			fmt.Fprintf(&b, "usage: %s\n", strings.TrimSpace(line))
+		} else {
+			fmt.Fprintf(&b, "       %s\n", strings.TrimSpace(line))
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n\n", strings.TrimSpace(c.about))
+	n := 0
+	c.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		b.WriteString("flags: none\n")
+	} else {
+		b.WriteString("flags:\n")
+		c.VisitAll(func(f *flag.Flag) { writeFlag(&b, f) })
+	}
+	w.Write(b.Bytes())
+}
+
+// writeFlag writes one flag as --name TYPE, its usage indented under it, then its default
+// or that it may be repeated.
+func writeFlag(b *bytes.Buffer, f *flag.Flag) {
+	name, usage := flag.UnquoteUsage(f)
+	if _, ok := f.Value.(*duration); ok && name == "value" {
+		name = "duration"
+	}
+	fmt.Fprintf(b, "  --%s", f.Name)
+	if name != "" {
+		fmt.Fprintf(b, " %s", name)
+	}
+	if _, ok := f.Value.(repeatable); ok {
+		usage += " (repeatable)"
+	} else if !zeroDefaults[f.DefValue] {
+		usage += fmt.Sprintf(" (default %s)", f.DefValue)
+	}
+	b.WriteString("\n")
+	for _, line := range wrap(usage, 88) {
+		fmt.Fprintf(b, "        %s\n", line)
+	}
+}
+
+// wrap breaks text into lines of at most width characters, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	for _, para := range strings.Split(text, "\n") {
+		line := ""
+		for _, w := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(w) > width {
+				lines = append(lines, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += w
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// zeroDefaults are the defaults not worth printing.
+var zeroDefaults = map[string]bool{"": true, "0": true, "false": true, "0s": true}
+
+// set lists the flags given on the command line.
+func (c *leaf) set() map[string]bool {
+	s := map[string]bool{}
+	c.Visit(func(f *flag.Flag) { s[f.Name] = true })
+	return s
+}
+
+// dispatch runs the subcommand of c (a group: trailbell itself, rules, notify, deploy) that
+// args[0] names; path is c's place ("" for trailbell, "rules"). No subcommand prints the
+// group's help and fails; help prints it and succeeds; an unknown one is named.
+func (c command) dispatch(ctx context.Context, path string, args []string, io stdio) int {
+	name := strings.TrimSpace("trailbell " + path)
+	if len(args) == 0 {
+		c.help(io.err, name)
+		return exitError
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		c.help(io.out, name)
+		return exitOK
+	}
+	for _, sub := range c.subs {
+		if sub.name != args[0] {
+			continue
+		}
+		if sub.run == nil {
+			return sub.dispatch(ctx, strings.TrimSpace(path+" "+sub.name), args[1:], io)
+		}
+		return sub.run(ctx, args[1:], io)
+	}
+	fmt.Fprintf(io.err, "%s: unknown command %q\nRun '%s --help' for the commands.\n", name, args[0], name)
+	return exitError
+}
+
+// help lists a group's subcommands.
+func (c command) help(w io.Writer, name string) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags]\n\n%s\n\ncommands:\n", name, strings.TrimSpace(c.about))
+	for _, sub := range c.subs {
+		fmt.Fprintf(w, "  %-14s %s\n", sub.name, sub.summary)
+	}
+	fmt.Fprintf(w, "\nRun '%s COMMAND --help' for a command's flags.\n", name)
+}
+
+// repeated is a list flag: given once per value, each value kept whole (paths may hold
+// commas). Every list flag of every subcommand is one.
 type repeated []string
 
 func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+func (r *repeated) repeatable()        {}
 
-// commaList is a flag that may be given several times, each value a comma-separated list.
-type commaList []string
+// repeatable marks the flags that may be given several times.
+type repeatable interface{ repeatable() }
 
-func (l *commaList) String() string { return strings.Join(*l, ",") }
-func (l *commaList) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
+// ruleIDs is a repeated flag of rule ids. Ids never hold commas, so a value with one is a
+// list given the wrong way, and says so rather than name an unknown rule "a,b".
+type ruleIDs struct{ repeated }
+
+func (r *ruleIDs) Set(v string) error {
+	if strings.Contains(v, ",") {
+		return errors.New("give one rule id per flag, repeating the flag for more")
 	}
+	return r.repeated.Set(v)
+}
+
+// duration is a duration flag that takes what the configuration takes: 90s, 5m, 24h, 30d.
+type duration time.Duration
+
+// String writes the duration as short as the configuration would: 1h, 5m, 90s.
+func (d *duration) String() string {
+	s := time.Duration(*d).String()
+	s, _ = strings.CutSuffix(s, "m0s")
+	if t, ok := strings.CutSuffix(s, "h0"); ok {
+		return t + "h"
+	}
+	if !strings.HasSuffix(s, "s") && !strings.HasSuffix(s, "h") {
+		s += "m"
+	}
+	return s
+}
+func (d *duration) Set(v string) error {
+	var c config.Duration
+	if err := c.UnmarshalText([]byte(v)); err != nil {
+		return err
+	}
+	if c < 0 {
+		return fmt.Errorf("%q: must not be negative", v)
+	}
+	*d = duration(c)
 	return nil
+}
+
+// durationFlag defines a duration flag with a default.
+func (c *leaf) durationFlag(name string, def time.Duration, usage string) *time.Duration {
+	d := duration(def)
+	c.Var(&d, name, usage)
+	return (*time.Duration)(&d)
 }
 
 // slackWebhookURL is the --slack-webhook-url value, or when it is empty the URL in

@@ -9,7 +9,7 @@ import (
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/trailbell/trailbell/internal/lambda"
+	"github.com/trailbell/trailbell/internal/app"
 )
 
 // inLambda reports whether the process was started by the Lambda runtime (the binary is the
@@ -25,7 +25,7 @@ func serveLambda(ctx context.Context, io stdio) int {
 	if mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")); err == nil && mb > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(mb) << 20 / 10 * 9)
 	}
-	h, err := lambda.Setup(ctx, os.Getenv, logger)
+	h, err := app.Lambda(ctx, os.Getenv, logger)
 	if err != nil {
 		logger.Error("trailbell lambda setup failed", "err", err)
 		return exitError

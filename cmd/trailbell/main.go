@@ -1,6 +1,6 @@
 // Command trailbell watches AWS CloudTrail for risky IAM and account-security activity and
 // tells people in Slack. main only turns arguments and signals into a call of one subcommand
-// and its result into an exit code; the work lives in the packages under internal/.
+// and its result into an exit code; internal/app builds the programs the subcommands run.
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 // Exit codes shared by every subcommand.
 const (
 	exitOK       = 0
-	exitFindings = 1 // scan: at least one finding
+	exitFindings = 1 // scan: at least one finding; deploy check: warnings
 	exitError    = 2
 )
 
@@ -25,21 +25,31 @@ type stdio struct {
 	out, err io.Writer
 }
 
+// command is a subcommand: a name, a one-line summary for the list it is in, and either the
+// function that runs it (a leaf, whose flags and help newLeaf makes) or, for a group, a
+// description and subcommands of its own.
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, io stdio) int
+	about   string
+	subs    []command
 }
 
-// commands lists every subcommand; each lives in a file named after it.
-var commands = []command{
-	// keep sorted by name
-	{"deploy", "print the EventBridge pre-filter pattern; check a deployment (pattern|check)", runDeploy},
-	{"notify", "send a test alert; list or requeue undeliverable alerts (test|dead)", runNotify},
-	{"rules", "list, show and validate detection rules (list|show|validate)", runRules},
-	{"run", "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", runRun},
-	{"scan", "scan log files, directories, stdin or s3:// prefixes for findings (a backtest)", runScan},
-	{"test-pattern", "test an EventBridge event pattern against an event", runTestPattern},
+// commands is the command tree; each subcommand lives in a file named after it.
+var commands = command{
+	about: "trailbell watches AWS CloudTrail for risky IAM and account-security activity and alerts in Slack.\n" +
+		"Exit status: 0 success (scan: no findings), 1 findings (scan) or warnings (deploy check), 2 error.",
+	subs: []command{
+		// keep sorted by name
+		deployCommand,
+		notifyCommand,
+		rulesCommand,
+		{name: "run", summary: "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", run: runRun},
+		{name: "scan", summary: "scan log files, directories, stdin or s3:// prefixes for findings (a backtest)", run: runScan},
+		{name: "test-pattern", summary: "test an EventBridge event pattern against an event", run: runTestPattern},
+		{name: "version", summary: "print the version and commit trailbell was built from (also --version)", run: runVersion},
+	},
 }
 
 func main() {
@@ -54,13 +64,22 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, io stdio) int {
-	return dispatch(ctx, "trailbell", args, io, commands, func() { usage(io.err) })
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		return runVersion(ctx, args[1:], io)
+	}
+	return commands.dispatch(ctx, "", args, io)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: trailbell COMMAND [flags]\n\ncommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
+// runVersion prints what version.go finds out about this binary.
+func runVersion(_ context.Context, args []string, io stdio) int {
+	c := newLeaf(io, "version", "trailbell version\ntrailbell --version",
+		"Prints the version and the commit trailbell was built from, and the Go version.")
+	if code, ok := c.parse(args); !ok {
+		return code
 	}
-	fmt.Fprintln(w, "\nRun 'trailbell COMMAND --help' for a command's flags.")
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
+	}
+	fmt.Fprintln(io.out, versionText())
+	return exitOK
 }

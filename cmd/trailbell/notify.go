@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
@@ -11,42 +10,46 @@ import (
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
-	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/notify/outbox"
 	"github.com/trailbell/trailbell/internal/notify/stdout"
 )
 
-const notifyUsage = `usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)
-       trailbell notify dead --config FILE [--requeue]`
-
-// runNotify dispatches `trailbell notify SUBCOMMAND`.
-func runNotify(ctx context.Context, args []string, io stdio) int {
-	return dispatch(ctx, "trailbell notify", args, io, []command{
-		{"test", "", runNotifyTest},
-		{"dead", "", runNotifyDead},
-	}, func() { fmt.Fprintln(io.err, notifyUsage) })
+// notifyCommand checks delivery: a test alert, the dead letters.
+var notifyCommand = command{
+	name: "notify", summary: "send a test alert; list or requeue undeliverable alerts (test|dead)",
+	about: "Checks the delivery of alerts: a test alert through a receiver, and the alerts that could not be delivered.",
+	subs: []command{
+		{name: "test", summary: "send a sample alert through a receiver and say what it answered", run: runNotifyTest},
+		{name: "dead", summary: "list the alerts that failed for good (dead letters); --requeue sends them again", run: runNotifyDead},
+	},
 }
 
 // runNotifyDead lists the outbox's dead letters (findings that failed permanently with no
 // fallback) and, with --requeue, delivers them again.
 func runNotifyDead(ctx context.Context, args []string, io stdio) int {
-	fs := newFlags("notify dead", io)
-	cfgPath := fs.String("config", "", "configuration `file` (its state_dir holds the outbox)")
-	requeue := fs.Bool("requeue", false, "deliver the dead letters again, to the receivers they failed on")
-	timeout := fs.Duration("timeout", 5*time.Minute, "with --requeue, give up delivering after this long")
-	if code, ok := parseFlags(fs, args); !ok {
+	c := newLeaf(io, "notify dead", "trailbell notify dead --config FILE [--requeue]",
+		"Lists the findings that failed for good with no fallback to take them (dead letters), one a line:\n"+
+			"receiver, rule, eventID, eventTime, error. Listing reads the outbox in the configuration's\n"+
+			"state_dir alone, resolving no secret. --requeue delivers them again, to the receivers they\n"+
+			"failed on, once the cause is fixed.")
+	cfgPath := c.String("config", "", "configuration `file` (its state_dir holds the outbox)")
+	requeue := c.Bool("requeue", false, "deliver the dead letters again, to the receivers they failed on")
+	timeout := c.durationFlag("timeout", 5*time.Minute, "with --requeue, give up delivering after this long")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "notify dead")
-	if *cfgPath == "" || fs.NArg() > 0 {
-		return fail("usage: trailbell notify dead --config FILE [--requeue]")
+	if *cfgPath == "" {
+		return c.usageError("--config FILE is required")
+	}
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
 	}
 	if cfg.StateDir == "" {
-		return fail("%s has no state_dir: without one the outbox is in memory and keeps nothing", *cfgPath)
+		return c.fail("%s has no state_dir: without one the outbox is in memory and keeps nothing", *cfgPath)
 	}
 	if !*requeue {
 		// Listing reads the outbox alone: no receiver is built, so no secret is resolved
@@ -57,36 +60,36 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 			return exitOK
 		}
 		if err != nil {
-			return fail("%v", err)
+			return c.fail("%v", err)
 		}
 		defer s.Close()
 		dl, err := outbox.DeadLetters(s, 1000)
 		if err != nil {
-			return fail("%v", err)
+			return c.fail("%v", err)
 		}
 		printDead(io, dl)
 		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s)\n", len(dl))
 		return exitOK
 	}
 	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{Stdout: io.out})
+	p, err := app.Pipeline(ctx, cfg, app.Process{Stdout: io.out, Logger: logger})
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
 	}
 	defer p.Close()
 	dl, err := p.DeadLetters(1000)
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
 	}
 	printDead(io, dl)
 	n, err := p.Requeue()
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	if err := p.Flush(ctx); err != nil {
-		return fail("requeued %d, delivery failed: %v", n, err)
+		return c.fail("requeued %d, delivery failed: %v", n, err)
 	}
 	fmt.Fprintf(io.err, "trailbell notify dead: requeued and delivered %d finding(s)\n", n)
 	return exitOK
@@ -102,20 +105,18 @@ func printDead(io stdio, dl []outbox.DeadLetter) {
 
 // runNotifyTest sends a sample alert through the real delivery path to one receiver.
 func runNotifyTest(ctx context.Context, args []string, io stdio) int {
-	fs := newFlags("notify test", io)
-	cfgPath := fs.String("config", "", "configuration `file`")
-	receiver := fs.String("receiver", "", "name of the receiver to test (with --config)")
-	webhook := fs.String("slack-webhook-url", "", "Slack incoming webhook `URL` (default $TRAILBELL_SLACK_WEBHOOK_URL)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	setUsage(fs, io, "usage: trailbell notify test (--config FILE --receiver NAME | --slack-webhook-url URL)\n\n"+
+	c := newLeaf(io, "notify test", "trailbell notify test --config FILE --receiver NAME\ntrailbell notify test --slack-webhook-url URL",
 		"Sends a sample alert through the real delivery path (formatting, rate limit, retries) and\n"+
-		"reports whether the destination accepted it. Exit 0 on success, 2 on failure.\n")
-	if code, ok := parseFlags(fs, args); !ok {
+			"reports whether the destination accepted it. Exit 0 on success, 2 on failure.")
+	cfgPath := c.String("config", "", "configuration `file`")
+	receiver := c.String("receiver", "", "`name` of the receiver to test (with --config)")
+	webhook := c.String("slack-webhook-url", "", "Slack incoming webhook `URL` (default $TRAILBELL_SLACK_WEBHOOK_URL)")
+	timeout := c.durationFlag("timeout", 30*time.Second, "give up after this long")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "notify test")
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
 	if *cfgPath == "" {
 		*webhook = slackWebhookURL(*webhook)
@@ -124,27 +125,27 @@ func runNotifyTest(ctx context.Context, args []string, io stdio) int {
 	name := *receiver
 	switch {
 	case *cfgPath != "" && *webhook != "":
-		return fail("use --config or --slack-webhook-url, not both")
+		return c.usageError("use --config or --slack-webhook-url, not both")
 	case *cfgPath != "":
 		if name == "" {
-			return fail("--receiver is required with --config")
+			return c.usageError("--receiver is required with --config")
 		}
-		c, err := config.Load(*cfgPath)
+		l, err := config.Load(*cfgPath)
 		if err != nil {
-			return fail("%v", err)
+			return c.fail("%v", err)
 		}
-		cfg = c
+		cfg = l
 	case *webhook != "":
 		cfg = config.SlackWebhook(config.NewSecret(*webhook))
 		name = "slack"
 	default:
-		return fail("--config FILE --receiver NAME or --slack-webhook-url URL is required")
+		return c.usageError("--config FILE --receiver NAME or --slack-webhook-url URL is required")
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := app.SendTestAlert(ctx, cfg, name, logger, app.NotifyOptions{Stdout: io.out}); err != nil {
-		return fail("receiver %s: %v", name, err)
+	if err := app.SendTestAlert(ctx, cfg, name, app.Process{Stdout: io.out, Logger: logger}); err != nil {
+		return c.fail("receiver %s: %v", name, err)
 	}
 	fmt.Fprintf(io.err, "trailbell notify test: receiver %s accepted the test alert\n", name)
 	return exitOK
@@ -154,69 +155,30 @@ func runNotifyTest(ctx context.Context, args []string, io stdio) int {
 type notifyFlags struct {
 	slackWebhook string
 	config       string
-	flushTimeout time.Duration
-	cfg          *config.Config // --config, once read
+	flushTimeout *time.Duration
 }
 
-// loaded reads --config (once); nil without one.
-func (f *notifyFlags) loaded() (*config.Config, error) {
-	if f.cfg != nil || f.config == "" {
-		return f.cfg, nil
-	}
-	c, err := config.Load(f.config)
-	if err != nil {
-		return nil, err
-	}
-	f.cfg = c
-	return c, nil
+func (f *notifyFlags) register(c *leaf) {
+	// No default from the environment here: --help would print the secret.
+	c.StringVar(&f.slackWebhook, "slack-webhook-url", "", "send findings of severity medium or above to this Slack incoming webhook `URL` (default $TRAILBELL_SLACK_WEBHOOK_URL)")
+	c.StringVar(&f.config, "config", "", "configuration `file`: receivers and routes for the findings, min_severity, the run section's rules and limits, state settings")
+	f.flushTimeout = c.durationFlag("notify-timeout", 5*time.Minute, "how long to keep trying to deliver findings after the scan")
 }
 
-func (f *notifyFlags) register(fs *flag.FlagSet) {
-	// No default from the environment here: -help would print the secret.
-	fs.StringVar(&f.slackWebhook, "slack-webhook-url", "", "send findings of severity medium or above to this Slack incoming webhook (default $TRAILBELL_SLACK_WEBHOOK_URL)")
-	fs.StringVar(&f.config, "config", "", "configuration `file` with receivers and routes for the findings (and min_severity)")
-	fs.DurationVar(&f.flushTimeout, "notify-timeout", 5*time.Minute, "how long to keep trying to deliver findings after the scan")
-}
-
-// pipeline builds the notification Pipeline the flags ask for, or nil for none.
-func (f *notifyFlags) pipeline(ctx context.Context, io stdio) (*notify.Pipeline, error) {
+// load returns the configuration of --config, or of one Slack webhook
+// (--slack-webhook-url, $TRAILBELL_SLACK_WEBHOOK_URL), or an empty one: no receivers.
+func (f *notifyFlags) load() (*config.Config, error) {
 	hook := f.slackWebhook
 	if f.config == "" {
 		hook = slackWebhookURL(hook)
 	}
-	var cfg *config.Config
 	switch {
 	case hook != "" && f.config != "":
 		return nil, errors.New("use --slack-webhook-url or --config, not both")
 	case f.config != "":
-		c, err := f.loaded()
-		if err != nil {
-			return nil, err
-		}
-		if len(c.Notify.Receivers) == 0 {
-			// A file for min_severity and account aliases alone: nothing to send to.
-			fmt.Fprintf(io.err, "trailbell scan: %s has no notify.receivers: findings are not sent anywhere\n", f.config)
-			return nil, nil
-		}
-		cfg = c
+		return config.Load(f.config)
 	case hook != "":
-		cfg = config.SlackWebhook(config.NewSecret(hook))
-	default:
-		return nil, nil
+		return config.SlackWebhook(config.NewSecret(hook)), nil
 	}
-	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return app.BuildPipeline(ctx, cfg, logger, app.NotifyOptions{Stdout: io.out})
-}
-
-// flush delivers what the scan found, reporting what could not be delivered.
-func (f *notifyFlags) flush(ctx context.Context, p *notify.Pipeline, io stdio) error {
-	if p == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.flushTimeout)
-	defer cancel()
-	if err := p.Flush(ctx); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
-	return nil
+	return &config.Config{}, nil
 }

@@ -6,65 +6,111 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/trailbell/trailbell/internal/app"
+	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
 )
 
-// runRules lists, shows and validates detection rules: the built-in pack and rule files.
-func runRules(ctx context.Context, args []string, io stdio) int {
-	usage := func() {
-		fmt.Fprintln(io.err, "usage: trailbell rules list [--rules PATH]... [--no-builtin] [--json]\n"+
-			"       trailbell rules show [--rules PATH]... ID...\n"+
-			"       trailbell rules validate [PATH...]\n\n"+
-			"validate checks YAML, patterns, title and runbook templates and predicates, and runs every rule's samples;\n"+
-			"with no PATH it checks the built-in pack. Exit 2 with file:line errors when anything is invalid.")
-	}
-	return dispatch(ctx, "trailbell rules", args, io, []command{
-		{"list", "", rulesList},
-		{"show", "", rulesShow},
-		{"validate", "", rulesValidate},
-	}, usage)
+// rulesCommand lists, shows and validates detection rules: the built-in pack and rule files.
+var rulesCommand = command{
+	name: "rules", summary: "list, show and validate detection rules (list|show|validate)",
+	about: "Lists, shows and validates detection rules: the built-in pack and your rule files.",
+	subs: []command{
+		{name: "list", summary: "list the enabled rules: id, severity, title (--json for more)", run: rulesList},
+		{name: "show", summary: "show rules whole: pattern, predicates, runbook, samples", run: rulesShow},
+		{name: "validate", summary: "check rule files (or the built-in pack) and run their samples", run: rulesValidate},
+	},
 }
 
-// loadRules returns the built-in pack (unless noBuiltin) followed by the rules in paths.
-func loadRules(paths []string, noBuiltin bool) ([]detect.Rule, error) {
-	var rs []detect.Rule
-	if !noBuiltin {
-		b, err := detect.Builtin()
-		if err != nil {
-			return nil, fmt.Errorf("built-in rules: %w", err)
-		}
-		rs = b
+// ruleFlags choose the enabled rules, the same way in every subcommand that takes them:
+// --rules adds rule files to the built-in pack, --no-builtin leaves the pack out, --only and
+// --disable narrow them by id, --min-severity drops the rules below it. With --config they
+// add to or override the file's run section and min_severity; app.Rules does the choosing.
+type ruleFlags struct {
+	config      string
+	rules       repeated
+	noBuiltin   bool
+	only        ruleIDs
+	disable     ruleIDs
+	minSeverity string
+}
+
+func (r *ruleFlags) register(c *leaf, withConfig bool) {
+	if withConfig {
+		c.StringVar(&r.config, "config", "", "configuration `file` whose rule choice (run: rules, no_builtin, only, disable) and min_severity apply")
 	}
-	if len(paths) > 0 {
-		more, err := detect.Load(paths...)
+	c.Var(&r.rules, "rules", "add the rules in this YAML `file` or directory")
+	c.BoolVar(&r.noBuiltin, "no-builtin", false, "leave out the built-in rule pack")
+	c.Var(&r.only, "only", "enable only this rule `id`")
+	c.Var(&r.disable, "disable", "disable this rule `id`")
+	c.StringVar(&r.minSeverity, "min-severity", "", "only rules of this `severity` or above: info, low, medium, high, critical")
+}
+
+// load reads --config, when given, and puts the flags into it.
+func (r *ruleFlags) load() (*config.Config, error) {
+	cfg := &config.Config{}
+	if r.config != "" {
+		l, err := config.Load(r.config)
 		if err != nil {
 			return nil, err
 		}
-		rs = append(rs, more...)
+		cfg = l
 	}
-	return rs, nil
+	return cfg, r.apply(cfg)
+}
+
+// apply puts the flags into cfg: --rules (absolute, as the command line meant them) and
+// --disable add, --no-builtin, --only and --min-severity override.
+func (r *ruleFlags) apply(cfg *config.Config) error {
+	for _, p := range r.rules {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return fmt.Errorf("--rules %s: %w", p, err)
+		}
+		cfg.Run.Rules = append(cfg.Run.Rules, abs)
+	}
+	if r.noBuiltin {
+		cfg.Run.NoBuiltin = true
+	}
+	if len(r.only.repeated) > 0 {
+		cfg.Run.Only = r.only.repeated
+	}
+	cfg.Run.Disable = append(cfg.Run.Disable, r.disable.repeated...)
+	if r.minSeverity != "" {
+		if _, err := finding.ParseSeverity(r.minSeverity); err != nil {
+			return fmt.Errorf("--min-severity: %w", err)
+		}
+		cfg.MinSeverity = r.minSeverity
+	}
+	return nil
 }
 
 func rulesList(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("rules list", io)
-	var paths repeated
-	fs.Var(&paths, "rules", "also list the rules in this YAML file or directory (repeatable)")
-	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in pack")
-	asJSON := fs.Bool("json", false, "print JSON lines (id, severity, title, tags, file)")
-	if code, ok := parseFlags(fs, args); !ok {
+	c := newLeaf(io, "rules list", "trailbell rules list [flags]",
+		"Lists the enabled rules: the built-in pack and the files of --rules, narrowed as the flags (or\n"+
+			"the configuration of --config) say, one a line (id, severity, title), or as JSON lines.")
+	var rf ruleFlags
+	rf.register(c, true)
+	asJSON := c.Bool("json", false, "print JSON lines (id, kind, severity, title, tags, file)")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "rules list")
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
-	rs, err := loadRules(paths, *noBuiltin)
+	cfg, err := rf.load()
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
+	}
+	rs, err := app.Rules(cfg)
+	if err != nil {
+		return c.fail("%v", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(io.out)
@@ -90,23 +136,26 @@ func rulesList(_ context.Context, args []string, io stdio) int {
 }
 
 func rulesShow(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("rules show", io)
+	c := newLeaf(io, "rules show", "trailbell rules show [--rules FILE]... ID...",
+		"Shows the named rules whole: severity, title, description, runbook, pattern, steps,\n"+
+			"exceptions, predicates, tags, references and how many samples they carry.")
 	var paths repeated
-	fs.Var(&paths, "rules", "also look in this YAML file or directory (repeatable)")
-	if code, ok := parseFlags(fs, args); !ok {
+	c.Var(&paths, "rules", "also look in this YAML `file` or directory")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "rules show")
-	if fs.NArg() == 0 {
-		return fail("name at least one rule id (see `trailbell rules list`)")
+	if c.NArg() == 0 {
+		return c.usageError("name at least one rule id (see `trailbell rules list`)")
 	}
-	rs, err := loadRules(paths, false)
-	if err != nil {
-		return fail("%v", err)
+	rf := ruleFlags{rules: paths}
+	rf.only.repeated = c.Args()
+	cfg := &config.Config{}
+	if err := rf.apply(cfg); err != nil {
+		return c.fail("%v", err)
 	}
-	picked, err := detect.Select(rs, fs.Args(), nil)
+	picked, err := app.Rules(cfg)
 	if err != nil {
-		return fail("%v", err)
+		return c.fail("%v", err)
 	}
 	docs := detect.Predicates()
 	for i, r := range picked {
@@ -206,18 +255,21 @@ func rulesIndentJSON(s string) string {
 }
 
 func rulesValidate(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("rules validate", io)
-	if code, ok := parseFlags(fs, args); !ok {
+	c := newLeaf(io, "rules validate", "trailbell rules validate [PATH...]",
+		"Checks rule files (YAML, patterns, title and runbook templates, predicates) and runs every\n"+
+			"rule's samples; with no PATH it checks the built-in pack. Exit 2 with file:line errors\n"+
+			"when anything is invalid.")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
 	var rs []detect.Rule
 	var err error
 	what := "built-in pack"
-	if fs.NArg() == 0 {
+	if c.NArg() == 0 {
 		rs, err = detect.Builtin()
 	} else {
-		what = strings.Join(fs.Args(), ", ")
-		rs, err = detect.Load(fs.Args()...)
+		what = strings.Join(c.Args(), ", ")
+		rs, err = detect.Load(c.Args()...)
 	}
 	if err == nil {
 		err = errors.Join(detect.CheckSamples(rs), correlate.CheckSamples(rs))

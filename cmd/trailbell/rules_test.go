@@ -71,7 +71,7 @@ func TestRulesCommand(t *testing.T) {
 		{"list json with file", []string{"list", "--json", "--no-builtin", "--rules", good}, exitOK, `"id":"my-rule","severity":"medium"`, ""},
 		{"show", []string{"show", "inline-policy-admin"}, exitOK, "predicate:   policy-allows-admin:", ""},
 		{"show unknown", []string{"show", "no-such-rule"}, exitError, "", `unknown rule id "no-such-rule"`},
-		{"unknown subcommand", []string{"frobnicate"}, exitError, "", "unknown subcommand"},
+		{"unknown command", []string{"frobnicate"}, exitError, "", "unknown command"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errs := runCmd(t, append([]string{"rules"}, c.args...)...)

@@ -345,6 +345,7 @@ func TestRunFlagErrors(t *testing.T) {
 
 // The daemon's log writes durations as text ("1s"), not as nanoseconds.
 func TestRunLogsDurationsAsText(t *testing.T) {
+	testenv.NoLeaks(t)
 	testenv.AWSEnv(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -140,7 +140,7 @@ func TestScanCommand(t *testing.T) {
       no_match:
       - '`+scanStopLogging+`'
 `))
-		code, out, errOut := runCmd(t, "scan", "--format", "json", "--rules", rules, "--only", "describe-instances,cloudtrail-stopped", "--disable", "cloudtrail-stopped", benign)
+		code, out, errOut := runCmd(t, "scan", "--format", "json", "--rules", rules, "--only", "describe-instances", "--only", "cloudtrail-stopped", "--disable", "cloudtrail-stopped", benign)
 		fs := scanFindings(t, out)
 		if code != exitFindings || len(fs) != 1 || fs[0]["rule"] != "describe-instances" {
 			t.Errorf("exit %d, findings %v\n%s", code, fs, errOut)
@@ -176,7 +176,7 @@ func TestScanCommand(t *testing.T) {
 			{"all of them", nil, "admin-policy-attached iam-policy-changed iam-write", "rules enabled\n"},
 			{"low and above", []string{"--min-severity", "low"}, "admin-policy-attached iam-policy-changed", "(severity low and above)"},
 			{"high, in any case", []string{"--min-severity", "HIGH"}, "admin-policy-attached", "(severity high and above)"},
-			{"with only", []string{"--min-severity", "high", "--only", "iam-write,admin-policy-attached"}, "admin-policy-attached", "1 rules enabled"},
+			{"with only", []string{"--min-severity", "high", "--only", "iam-write", "--only", "admin-policy-attached"}, "admin-policy-attached", "1 rules enabled"},
 			{"the configuration's", []string{"--config", low}, "admin-policy-attached iam-policy-changed", "(severity low and above)"},
 			{"the flag over the configuration's", []string{"--config", low, "--min-severity", "info"}, "admin-policy-attached iam-policy-changed iam-write", "rules enabled\n"},
 		} {
@@ -222,9 +222,13 @@ func TestScanCommand(t *testing.T) {
 				t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 			}
 		}
-		code, _, errOut := runCmd(t, "scan", "--help")
-		if code != exitOK || !strings.Contains(errOut, "Exit status: 0 no findings, 1 findings, 2 error") {
-			t.Errorf("--help: exit %d\n%s", code, errOut)
+		code, out, _ := runCmd(t, "scan", "--help")
+		if code != exitOK || !strings.Contains(out, "Exit status: 0 no findings, 1 findings, 2 error") {
+			t.Errorf("--help: exit %d\n%s", code, out)
+		}
+		// a list given with commas, the way other tools take it, says how to give it here
+		if code, _, errOut := runCmd(t, "scan", "--only", "a,b", benign); code != exitError || !strings.Contains(errOut, "one rule id per flag") {
+			t.Errorf("--only a,b: exit %d, stderr %q", code, errOut)
 		}
 	})
 }

@@ -16,22 +16,21 @@ import (
 // runTestPattern is trailbell's `aws events test-event-pattern`: same flags, same
 // file:// convention, same {"Result": ...} answer, computed locally.
 func runTestPattern(_ context.Context, args []string, io stdio) int {
-	fs := newFlags("test-pattern", io)
-	patternArg := fs.String("event-pattern", "", "the EventBridge event pattern: JSON text or file://PATH")
-	eventArg := fs.String("event", "", "the event: JSON text or file://PATH (an EventBridge envelope, or any JSON object)")
-	lift := fs.Bool("lift", false, "EVENT is a CloudTrail record: wrap it in the EventBridge envelope first, as trailbell does")
-	setUsage(fs, io, "usage: trailbell test-pattern --event-pattern PATTERN --event EVENT\n\n"+
+	c := newLeaf(io, "test-pattern", "trailbell test-pattern --event-pattern PATTERN --event EVENT [--lift]",
 		"Prints {\"Result\": true} when EVENT matches PATTERN and {\"Result\": false} when not,\n"+
-		"like `aws events test-event-pattern`. Exit 0 either way; 2 for a bad pattern or event.\n")
-	if code, ok := parseFlags(fs, args); !ok {
+			"like `aws events test-event-pattern`. Exit 0 either way; 2 for a bad pattern or event.")
+	patternArg := c.String("event-pattern", "", "the EventBridge event `pattern`: JSON text or file://PATH")
+	eventArg := c.String("event", "", "the `event`: JSON text or file://PATH (an EventBridge envelope, or any JSON object)")
+	lift := c.Bool("lift", false, "EVENT is a CloudTrail record: wrap it in the EventBridge envelope first, as trailbell does")
+	if code, ok := c.parse(args); !ok {
 		return code
 	}
-	fail := failer(io, "test-pattern")
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := c.fail
+	if c.NArg() > 0 {
+		return c.usageError("unexpected argument %q", c.Arg(0))
 	}
 	if *patternArg == "" || *eventArg == "" {
-		return fail("both --event-pattern and --event are required")
+		return c.usageError("both --event-pattern and --event are required")
 	}
 
 	p, pName, err := cliValue(*patternArg)

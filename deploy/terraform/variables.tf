@@ -101,7 +101,7 @@ variable "log_retention_days" {
 }
 
 variable "disabled_rules" {
-  description = "Rule ids the function ignores; generate event_patterns with the same `trailbell deploy pattern --disable`."
+  description = "Rule ids the function ignores; generate event_patterns with `trailbell deploy pattern --disable ID` for each of them."
   type        = list(string)
   default     = []
 }

@@ -1,20 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trailbell/trailbell/internal/config"
@@ -27,39 +21,30 @@ import (
 	"github.com/trailbell/trailbell/pattern"
 )
 
-// NotifyOptions are what a Pipeline needs besides the configuration file.
-type NotifyOptions struct {
-	// Registerer receives the delivery metrics; nil leaves them unregistered.
-	Registerer prometheus.Registerer
-	// Stdout is where stdout receivers write; default os.Stdout.
-	Stdout io.Writer
-	// HTTPClient posts to Slack and webhooks; default a client with a 10s timeout.
-	HTTPClient *http.Client
-	// AWS is the SDK configuration for SNS, SSM and Secrets Manager; when nil it is
-	// loaded from the environment, only if a receiver or secret needs it.
-	AWS *aws.Config
-	// StateDir overrides the configuration's state_dir; MemoryOutbox ignores both.
-	StateDir     string
-	MemoryOutbox bool
-	// Tune adjusts the Pipeline options last (tests shorten backoffs with it).
-	Tune func(*notify.Options)
+// Pipeline builds the configuration's notification pipeline (receivers, routes, exceptions,
+// the outbox under state_dir, in memory without one), resolving its secrets.
+func Pipeline(ctx context.Context, cfg *config.Config, p Process) (*notify.Pipeline, error) {
+	return newWiring(cfg, p).pipeline(ctx, pipelineSpec{dir: cfg.StateDir})
 }
 
-// BuildPipeline resolves the configuration's secrets and builds the notification
-// Pipeline: one notifier per receiver, the route tree, exceptions and the outbox.
-// Every receiver's problem is reported, not just the first.
-func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger, o NotifyOptions) (*notify.Pipeline, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	awsCfg := lazyAWS(o.AWS)
-	if err := cfg.ResolveSecrets(ctx, func(ctx context.Context, kind, name string) (string, error) {
-		ac, err := awsCfg(ctx)
-		if err != nil {
-			return "", err
-		}
-		return fetchSecret(ctx, ac, kind, name)
-	}); err != nil {
+// pipelineSpec says where a pipeline keeps what it has accepted (its outbox), how long it
+// retries, and where its metrics go: what differs between the programs.
+type pipelineSpec struct {
+	// dir holds the outbox file; empty keeps it in memory (the Lambda, whose durable outbox
+	// is SQS and asynchronous retries; a test alert).
+	dir string
+	// deadline overrides notify.retry_deadline when set.
+	deadline time.Duration
+	// reg receives the delivery metrics (the daemon's /metrics); nil leaves them unregistered.
+	reg prometheus.Registerer
+}
+
+// pipeline resolves the configuration's secrets and builds the notification Pipeline: one
+// notifier per receiver, the route tree, exceptions and the outbox. Every receiver's problem
+// is reported, not just the first.
+func (w *wiring) pipeline(ctx context.Context, spec pipelineSpec) (*notify.Pipeline, error) {
+	cfg := w.cfg
+	if err := cfg.ResolveSecrets(ctx, w.fetch); err != nil {
 		return nil, err
 	}
 	n := cfg.Notify
@@ -71,37 +56,12 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 	var errs []error
 	for i, rc := range n.Receivers {
 		path := fmt.Sprintf("notify.receivers[%d]", i)
-		nt, err := buildNotifier(ctx, rc, style, o, awsCfg)
+		nt, err := w.notifier(ctx, rc, style)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", path, rc.Name, err))
 			continue
 		}
-		r := notify.Receiver{
-			Name:        rc.Name,
-			Notifier:    nt,
-			MinSeverity: config.Severity(rc.MinSeverity),
-			Fallback:    rc.Fallback,
-			GroupWindow: time.Duration(rc.GroupWindow),
-			// JSON lines are for machines: one finding per rule and event, as scan writes them.
-			PerRule: rc.Stdout != nil && rc.Stdout.Format != "text",
-		}
-		if rc.PerRule != nil {
-			r.PerRule = *rc.PerRule
-		}
-		switch {
-		case rc.DigestAfter != nil:
-			r.DigestAfter = *rc.DigestAfter
-		case rc.Slack != nil || rc.SlackAPI != nil || rc.SNS != nil:
-			r.DigestAfter = 20
-		}
-		switch {
-		case rc.RateLimit != nil && rc.RateLimit.PerSecond > 0:
-			r.RateLimit = notify.RateLimit{Every: time.Duration(float64(time.Second) / rc.RateLimit.PerSecond), Burst: rc.RateLimit.Burst}
-		case rc.RateLimit == nil && (rc.Slack != nil || rc.SlackAPI != nil):
-			// Slack allows about one message a second per webhook or channel.
-			r.RateLimit = notify.RateLimit{Every: time.Second, Burst: 3}
-		}
-		receivers = append(receivers, r)
+		receivers = append(receivers, receiver(rc, nt))
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -112,26 +72,48 @@ func BuildPipeline(ctx context.Context, cfg *config.Config, logger *slog.Logger,
 		Receivers:    receivers,
 		Route:        root,
 		NewMatcher:   func() notify.Matcher { return pattern.New() },
-		StateDir:     cfg.StateDir,
+		StateDir:     spec.dir,
 		DedupeWindow: time.Duration(n.DedupeWindow),
-		Deadline:     time.Duration(n.RetryDeadline),
+		Deadline:     cmp.Or(spec.deadline, time.Duration(n.RetryDeadline)),
 		Backoff:      notify.Backoff{Initial: time.Duration(n.Backoff.Initial), Max: time.Duration(n.Backoff.Max)},
-		Logger:       logger.With("component", "notify"),
-		Metrics:      notify.NewMetrics(o.Registerer),
+		Logger:       w.log.With("component", "notify"),
+		Metrics:      notify.NewMetrics(spec.reg),
 	}
 	for i, e := range n.Exceptions {
 		opts.Exceptions = append(opts.Exceptions, notify.Exception{Name: e.Name, Rules: e.Rules, Match: string(e.Match), Path: fmt.Sprintf("notify.exceptions[%d]", i)})
 	}
-	if o.StateDir != "" {
-		opts.StateDir = o.StateDir
-	}
-	if o.MemoryOutbox {
-		opts.StateDir = ""
-	}
-	if o.Tune != nil {
-		o.Tune(&opts)
-	}
 	return notify.New(opts)
+}
+
+// receiver is a configured receiver's delivery policy around its notifier.
+func receiver(rc config.Receiver, nt notify.Notifier) notify.Receiver {
+	r := notify.Receiver{
+		Name:        rc.Name,
+		Notifier:    nt,
+		MinSeverity: config.Severity(rc.MinSeverity),
+		Fallback:    rc.Fallback,
+		GroupWindow: time.Duration(rc.GroupWindow),
+		// JSON lines are for machines: one finding per rule and event, as scan writes them.
+		PerRule: rc.Stdout != nil && rc.Stdout.Format != "text",
+	}
+	if rc.PerRule != nil {
+		r.PerRule = *rc.PerRule
+	}
+	chat := rc.Slack != nil || rc.SlackAPI != nil
+	switch {
+	case rc.DigestAfter != nil:
+		r.DigestAfter = *rc.DigestAfter
+	case chat || rc.SNS != nil:
+		r.DigestAfter = 20
+	}
+	switch {
+	case rc.RateLimit != nil && rc.RateLimit.PerSecond > 0:
+		r.RateLimit = notify.RateLimit{Every: time.Duration(float64(time.Second) / rc.RateLimit.PerSecond), Burst: rc.RateLimit.Burst}
+	case rc.RateLimit == nil && chat:
+		// Slack allows about one message a second per webhook or channel.
+		r.RateLimit = notify.RateLimit{Every: time.Second, Burst: 3}
+	}
+	return r
 }
 
 func route(r config.Route) notify.Route {
@@ -145,22 +127,19 @@ func route(r config.Route) notify.Route {
 	return nr
 }
 
-func buildNotifier(ctx context.Context, rc config.Receiver, style slack.Style, o NotifyOptions, awsCfg func(context.Context) (aws.Config, error)) (notify.Notifier, error) {
+// notifier builds the destination of one receiver.
+func (w *wiring) notifier(ctx context.Context, rc config.Receiver, style slack.Style) (notify.Notifier, error) {
 	switch {
 	case rc.Slack != nil:
-		return slack.New(slack.Options{WebhookURL: rc.Slack.WebhookURL.Reveal(), Style: style, Client: o.HTTPClient})
+		return slack.New(slack.Options{WebhookURL: rc.Slack.WebhookURL.Reveal(), Style: style})
 	case rc.SlackAPI != nil:
-		return slack.New(slack.Options{Token: rc.SlackAPI.Token.Reveal(), Channel: rc.SlackAPI.Channel, APIURL: rc.SlackAPI.APIURL, Style: style, Client: o.HTTPClient})
+		return slack.New(slack.Options{Token: rc.SlackAPI.Token.Reveal(), Channel: rc.SlackAPI.Channel, APIURL: rc.SlackAPI.APIURL, Style: style})
 	case rc.Webhook != nil:
-		return webhook.New(webhook.Options{URL: rc.Webhook.URL.Reveal(), HMACKey: rc.Webhook.HMACSecret.Reveal(), SignatureHeader: rc.Webhook.SignatureHeader, Client: o.HTTPClient})
+		return webhook.New(webhook.Options{URL: rc.Webhook.URL.Reveal(), HMACKey: rc.Webhook.HMACSecret.Reveal(), SignatureHeader: rc.Webhook.SignatureHeader})
 	case rc.Stdout != nil:
-		w := o.Stdout
-		if w == nil {
-			w = os.Stdout
-		}
-		return stdout.New(w, rc.Stdout.Format)
+		return stdout.New(w.out, rc.Stdout.Format)
 	case rc.SNS != nil:
-		ac, err := awsCfg(ctx)
+		ac, err := w.awsConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -175,49 +154,6 @@ func buildNotifier(ctx context.Context, rc config.Receiver, style slack.Style, o
 		return sns.New(client, sns.Options{TopicARN: rc.SNS.TopicARN, MessageStructureJSON: rc.SNS.MessageStructureJSON, Style: style})
 	}
 	return nil, errors.New("no destination configured")
-}
-
-// lazyAWS loads the SDK configuration once, on first use.
-func lazyAWS(given *aws.Config) func(context.Context) (aws.Config, error) {
-	var cached *aws.Config
-	return func(ctx context.Context) (aws.Config, error) {
-		if given != nil {
-			return *given, nil
-		}
-		if cached != nil {
-			return *cached, nil
-		}
-		c, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-		}
-		cached = &c
-		return c, nil
-	}
-}
-
-func fetchSecret(ctx context.Context, ac aws.Config, kind, name string) (string, error) {
-	switch kind {
-	case "ssm":
-		out, err := ssm.NewFromConfig(ac).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-		if err != nil {
-			return "", fmt.Errorf("read SSM parameter: %w", err)
-		}
-		if out.Parameter == nil || out.Parameter.Value == nil {
-			return "", errors.New("SSM parameter has no value")
-		}
-		return *out.Parameter.Value, nil
-	case "secretsmanager":
-		out, err := secretsmanager.NewFromConfig(ac).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-		if err != nil {
-			return "", fmt.Errorf("read secret: %w", err)
-		}
-		if out.SecretString == nil {
-			return "", errors.New("secret has no string value")
-		}
-		return *out.SecretString, nil
-	}
-	return "", fmt.Errorf("unknown secret source %q", kind)
 }
 
 // SampleFinding is the alert `trailbell notify test` sends: realistic, clearly a test.
@@ -248,10 +184,10 @@ func SampleFinding(now time.Time) finding.Finding {
 	}
 }
 
-// SendTestAlert sends SampleFinding through a Pipeline made of the one named receiver
-// (its notifier, rate limit and retries; an in-memory outbox, no routing) and waits
-// until it is delivered or fails.
-func SendTestAlert(ctx context.Context, cfg *config.Config, receiver string, logger *slog.Logger, o NotifyOptions) error {
+// SendTestAlert sends SampleFinding through a Pipeline made of the one named receiver (its
+// notifier, rate limit and retries, for 20 seconds at most; an in-memory outbox, no routing)
+// and waits until it is delivered or fails.
+func SendTestAlert(ctx context.Context, cfg *config.Config, receiver string, p Process) error {
 	rc, ok := cfg.Receiver(receiver)
 	if !ok {
 		names := make([]string, 0, len(cfg.Notify.Receivers))
@@ -266,22 +202,14 @@ func SendTestAlert(ctx context.Context, cfg *config.Config, receiver string, log
 	one.Notify.Receivers = []config.Receiver{r}
 	one.Notify.Route = config.Route{Receiver: r.Name}
 	one.Notify.Exceptions = nil
-	o.MemoryOutbox = true
-	tune := o.Tune
-	o.Tune = func(po *notify.Options) {
-		// A test should report the reason soon, not retry for a day.
-		po.Deadline = 20 * time.Second
-		if tune != nil {
-			tune(po)
-		}
-	}
-	p, err := BuildPipeline(ctx, &one, logger, o)
+	// A test should report the reason soon, not retry for a day.
+	pl, err := newWiring(&one, p).pipeline(ctx, pipelineSpec{deadline: 20 * time.Second})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	if err := p.Submit(ctx, SampleFinding(time.Now())); err != nil {
+	defer pl.Close()
+	if err := pl.Submit(ctx, SampleFinding(time.Now())); err != nil {
 		return err
 	}
-	return p.Flush(ctx)
+	return pl.Flush(ctx)
 }

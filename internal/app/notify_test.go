@@ -13,24 +13,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/finding"
-	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 	"github.com/trailbell/trailbell/internal/notify/webhook"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
-
-func staticAWS() *aws.Config {
-	return &aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")}
-}
 
 // TestNoSecretLeaks makes every kind of notifier fail and checks that no secret reaches
 // the error Flush returns or any log line.
@@ -55,6 +48,8 @@ func TestNoSecretLeaks(t *testing.T) {
 	secrets := []string{"SECRET-HOOK-1", "SECRET-HOOK-2", "xoxb-SECRET-TOKEN", "SECRET-PATH-3", "SECRET-HMAC-4", "testsecret"}
 	yaml := fmt.Sprintf(`
 notify:
+  retry_deadline: 300ms
+  backoff: {initial: 10ms, max: 50ms}
   receivers:
     - {name: revoked, slack: {webhook_url: %q}}
     - {name: unreachable, slack: {webhook_url: %q}}
@@ -78,16 +73,8 @@ notify:
 	}
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p, err := app.BuildPipeline(t.Context(), cfg, logger, app.NotifyOptions{
-		Stdout: failWriter{}, AWS: staticAWS(),
-		Tune: func(o *notify.Options) {
-			o.Deadline = 300 * time.Millisecond
-			o.Backoff = notify.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
-			for i := range o.Receivers {
-				o.Receivers[i].RateLimit = notify.RateLimit{}
-			}
-		},
-	})
+	testenv.AWSEnv(t)
+	p, err := app.Pipeline(t.Context(), cfg, app.Process{Stdout: failWriter{}, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +120,7 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{})
+	p, err := app.Pipeline(t.Context(), cfg, app.Process{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +176,9 @@ notify:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac := staticAWS()
-	ac.BaseEndpoint = &fakeAWS.URL
-	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{AWS: ac})
+	testenv.AWSEnv(t)
+	t.Setenv("AWS_ENDPOINT_URL", fakeAWS.URL)
+	p, err := app.Pipeline(t.Context(), cfg, app.Process{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +228,7 @@ notify:
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	p, err := app.BuildPipeline(t.Context(), cfg, nil, app.NotifyOptions{Stdout: &out, MemoryOutbox: true})
+	p, err := app.Pipeline(t.Context(), cfg, app.Process{Stdout: &out})
 	if err != nil {
 		t.Fatal(err)
 	}

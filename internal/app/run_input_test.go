@@ -2,11 +2,9 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -22,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/daemon"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 	"github.com/trailbell/trailbell/internal/testenv"
 )
@@ -80,39 +79,9 @@ func runDaemon(t *testing.T, dir, doc, run string, slack *slacktest.Server) *tes
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
 	d := &testDaemon{slack: slack, logs: &testenv.Buffer{}}
-	go func() {
-		done <- Run(ctx, RunOptions{Config: cfg, Listening: func(a string) { addr <- a },
-			Logger: slog.New(slog.NewJSONHandler(d.logs, nil)),
-			AWS:    &aws.Config{Region: "us-east-1", Credentials: testenv.Credentials}})
-	}()
-	select {
-	case a := <-addr:
-		d.base = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run = %v", err)
-	}
-	stopped := false
-	d.stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return <-done
-	}
-	t.Cleanup(func() {
-		if err := d.stop(); err != nil {
-			t.Errorf("Run = %v", err)
-		}
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", d.logs.String())
-		}
-	})
+	dm, stop := startDaemon(t, cfg, DaemonOptions{}, d.logs)
+	d.base, d.stop = "http://"+dm.Addr(), stop
 	return d
 }
 
@@ -162,10 +131,10 @@ func gzipParts(t *testing.T, parts ...string) []byte {
 // (and, where the structure allows, after) the fault still alert, and the prefix goes on.
 func TestRunBadInputPolicy(t *testing.T) {
 	s := newTrailS3(t)
-	stop := func(id string) string { return trailRecord(id, "StopLogging") }
+	stop := func(id string) string { return testenv.TrailRecord(id, "StopLogging") }
 	var middle []string
 	for i := range 60 {
-		middle = append(middle, trailRecord(fmt.Sprintf("benign-%d-%d", i, time.Now().UnixNano()), "DescribeTrails"))
+		middle = append(middle, testenv.TrailRecord(fmt.Sprintf("benign-%d-%d", i, time.Now().UnixNano()), "DescribeTrails"))
 	}
 	cut := gzipParts(t, `{"Records":[`+stop("cut-a")+`,`+strings.Join(middle, ",")+`,`+stop("cut-b")+`]}`)
 	cut = cut[:len(cut)*2/3] // the gzip stream ends among the benign records
@@ -270,8 +239,8 @@ func denyingProxy(t *testing.T, backend, deny string) string {
 // receiver failing; and says why.
 func TestRunHealthzDegraded(t *testing.T) {
 	s := newTrailS3(t)
-	s.put(t, gzipParts(t, `{"Records":[`+trailRecord("h-1", "StopLogging")+`]}`))
-	denied := s.put(t, gzipParts(t, `{"Records":[`+trailRecord("h-2", "StopLogging")+`]}`))
+	s.put(t, gzipParts(t, `{"Records":[`+testenv.TrailRecord("h-1", "StopLogging")+`]}`))
+	denied := s.put(t, gzipParts(t, `{"Records":[`+testenv.TrailRecord("h-2", "StopLogging")+`]}`))
 	proxy := denyingProxy(t, s.endpoint, denied[strings.LastIndex(denied, "/")+1:])
 
 	slack := slacktest.New()
@@ -290,10 +259,10 @@ func TestRunHealthzDegraded(t *testing.T) {
 	d := runDaemon(t, t.TempDir(), doc, "", slack)
 	d.waitFor(t, "the first file's alert", func() bool { return mentions(slack, "h-1") == 1 })
 
-	var h health
+	var h daemon.Health
 	d.waitFor(t, "/healthz to report the stuck file", func() bool {
 		code, body := d.get(t, "/healthz")
-		h = health{}
+		h = daemon.Health{}
 		json.Unmarshal([]byte(body), &h)
 		return code == http.StatusServiceUnavailable && len(h.StuckFiles) == 1
 	})
@@ -314,8 +283,9 @@ func TestRunHealthzDegraded(t *testing.T) {
 		slack2.Fail(slacktest.Fault{Status: 500, Body: "rollup_error"})
 	}
 	s2 := newTrailS3(t)
-	s2.put(t, gzipParts(t, `{"Records":[`+trailRecord("h-4", "StopLogging")+`]}`))
-	d2 := runDaemon(t, t.TempDir(), notifyYAML(slack2)+s3Source(s2, ""), "", slack2)
+	s2.put(t, gzipParts(t, `{"Records":[`+testenv.TrailRecord("h-4", "StopLogging")+`]}`))
+	// its outbox cannot drain at shutdown: a short grace spares the test the default 30s
+	d2 := runDaemon(t, t.TempDir(), notifyYAML(slack2)+s3Source(s2, ""), "  shutdown_grace: 1s\n", slack2)
 	d2.waitFor(t, "/healthz to report the failing receiver", func() bool {
 		code, body := d2.get(t, "/healthz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, `"failingReceivers":{"slack":`) && strings.Contains(body, "receiver slack failing")
@@ -326,7 +296,7 @@ func TestRunHealthzDegraded(t *testing.T) {
 // prefix is listed again from since; the outbox drops what was sent already.
 func TestRunCorruptCheckpoint(t *testing.T) {
 	s := newTrailS3(t)
-	s.put(t, gzipParts(t, `{"Records":[`+trailRecord("cp-1", "StopLogging")+`]}`))
+	s.put(t, gzipParts(t, `{"Records":[`+testenv.TrailRecord("cp-1", "StopLogging")+`]}`))
 	slack := slacktest.New()
 	defer slack.Close()
 	dir := t.TempDir()
@@ -344,7 +314,7 @@ func TestRunCorruptCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s.put(t, gzipParts(t, `{"Records":[`+trailRecord("cp-2", "StopLogging")+`]}`))
+	s.put(t, gzipParts(t, `{"Records":[`+testenv.TrailRecord("cp-2", "StopLogging")+`]}`))
 	d = runDaemon(t, dir, notifyYAML(slack)+s3Source(s, ""), "", slack)
 	d.waitFor(t, "the file after the damage", func() bool { return mentions(slack, "cp-2") == 1 })
 	d.waitFor(t, "the corrupt checkpoint in /metrics", func() bool {

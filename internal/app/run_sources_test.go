@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,9 +26,9 @@ import (
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 )
 
-// startDaemon runs the daemon on a configuration whose sources section is given, delivering
+// daemonWithSources runs the daemon on a configuration whose sources section is given, delivering
 // to a Slack-like server, until the test ends.
-func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Server {
+func daemonWithSources(t *testing.T, sources string, awsEndpoint string) *slacktest.Server {
 	t.Helper()
 	slack := slacktest.New()
 	t.Cleanup(slack.Close)
@@ -43,21 +42,11 @@ func startDaemon(t *testing.T, sources string, awsEndpoint string) *slacktest.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var logs testenv.Buffer
-	go func() {
-		done <- Run(ctx, RunOptions{
-			Config: cfg, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-			AWS: &aws.Config{Region: "us-east-1", Credentials: testenv.Credentials, BaseEndpoint: nilIfEmpty(awsEndpoint)},
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v; log:\n%s", err, logs.String())
-		}
-	})
+	testenv.AWSEnv(t)
+	if awsEndpoint != "" {
+		t.Setenv("AWS_ENDPOINT_URL", awsEndpoint)
+	}
+	startDaemon(t, cfg, DaemonOptions{}, &testenv.Buffer{})
 	return slack
 }
 
@@ -85,7 +74,7 @@ func TestRunSQSSource(t *testing.T) {
 	}
 	s3URL, s3c := fakeS3(t)
 	key := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28/111122223333_CloudTrail_us-east-1_20261128T0100Z_q.json.gz"
-	body := gzipped(`{"Records":[` + trailRecord("sqs-stop-1", "StopLogging") + `]}`)
+	body := testenv.Gzip(`{"Records":[` + testenv.TrailRecord("sqs-stop-1", "StopLogging") + `]}`)
 	if _, err := s3c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("trail"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +96,7 @@ func TestRunSQSSource(t *testing.T) {
 		}
 	}
 
-	slack := startDaemon(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3URL), "")
+	slack := daemonWithSources(t, fmt.Sprintf("  sqs:\n    - queue_url: %s\n      endpoint: %s\n      s3_endpoint: %s\n      visibility: 10s\n", url, endpoint, s3URL), "")
 	waitMentions(t, slack, "sqs-stop-1", 1)
 	waitMentions(t, slack, "unreadable CloudTrail records", 1)
 	out, err := q.ReceiveMessage(t.Context(), &awssqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 1})
@@ -161,11 +150,11 @@ func TestRunLookupSource(t *testing.T) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		json.NewEncoder(w).Encode(map[string]any{"Events": []any{map[string]any{
 			"EventId": "lookup-stop-1", "EventName": "StopLogging", "EventTime": float64(time.Now().Add(-time.Minute).Unix()),
-			"CloudTrailEvent": trailRecord("lookup-stop-1", "StopLogging"),
+			"CloudTrailEvent": testenv.TrailRecord("lookup-stop-1", "StopLogging"),
 		}}})
 	}))
 	t.Cleanup(ct.Close)
-	slack := startDaemon(t, fmt.Sprintf("  lookup:\n    - account: \"111122223333\"\n      region: us-east-1\n      endpoint: %s\n      poll_interval: 100ms\n"+
+	slack := daemonWithSources(t, fmt.Sprintf("  lookup:\n    - account: \"111122223333\"\n      region: us-east-1\n      endpoint: %s\n      poll_interval: 100ms\n"+
 		"      role_arn: arn:aws:iam::111122223333:role/trailbell-reader\n", ct.URL), ct.URL)
 	for range 3 { // several overlapping windows
 		select {
@@ -177,17 +166,10 @@ func TestRunLookupSource(t *testing.T) {
 	waitMentions(t, slack, "lookup-stop-1", 1)
 }
 
-func nilIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // A source that cannot read (the bucket is gone) goes silent; the alert says why.
 func TestSilenceAlertCarriesTheSourceError(t *testing.T) {
 	s3URL, _ := fakeS3(t)
-	slack := startDaemon(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3URL), "")
+	slack := daemonWithSources(t, fmt.Sprintf("  s3:\n    - url: s3://no-such-bucket/AWSLogs/\n      endpoint: %s\n      poll_interval: 100ms\n      silence_after: 1s\n", s3URL), "")
 	waitMentions(t, slack, "NoSuchBucket", 1)
 	waitMentions(t, slack, "No new CloudTrail data from s3://no-such-bucket/AWSLogs/", 1)
 }

@@ -1,10 +1,11 @@
-// Package lambda owns trailbell's AWS Lambda entry point: one handler that recognises the
-// payload (an EventBridge event, an SQS batch, an SNS notification, an S3 event notification),
-// reads it through internal/ingest into findings and delivers them, failing exactly the
-// messages whose log file could not be read (or not read whole: ingest's policy), or whose
-// findings could not be delivered, so that AWS retries only those. Every message gets its
-// share of the invocation's time: one that runs late fails alone instead of timing out the
-// whole batch.
+// Package lambda is the AWS Lambda function's payload adapter: one handler that recognises the
+// payload (an EventBridge event, an SQS batch, an SNS notification, an S3 event notification,
+// a scheduled tick), reads it through internal/ingest into findings and delivers them, failing
+// exactly the messages whose log file could not be read (or not read whole: ingest's policy),
+// or whose findings could not be delivered, so that AWS retries only those. Every message gets
+// its share of the invocation's time: one that runs late fails alone instead of timing out the
+// whole batch. It builds nothing: internal/app makes a Handler from the function's
+// environment (its reader, S3 objects, dedupe table, deliverer).
 package lambda
 
 import (

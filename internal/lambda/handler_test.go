@@ -19,6 +19,7 @@ import (
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 // fakeObjects serves S3 objects from memory, keyed "bucket/key".
@@ -177,6 +178,7 @@ func TestInvokePayloadShapes(t *testing.T) {
 
 // The SQS batch with a garbage body and a missing file: exactly those two messages return.
 func TestSQSPartialBatchFailure(t *testing.T) {
+	testenv.NoLeaks(t)
 	recs := exampleRecords(t)
 	h, d := newTestHandler(t, fakeObjects{
 		"lambda-artifacts-deafc19498e3f2df/b21b84d653bb07b05b1e6b33684dc11b": logFile(t, recs["CreateUser"]),
@@ -244,6 +246,7 @@ func TestInvokeRejectsUnknownPayloads(t *testing.T) {
 // never a panic or silent success: a truncated file is alerted (ingest's policy) and fails
 // the invocation, so that Lambda retries it and then keeps it in the dead-letter queue.
 func TestBadLogFiles(t *testing.T) {
+	testenv.NoLeaks(t)
 	h, d := newTestHandler(t, fakeObjects{
 		"lambda-artifacts-deafc19498e3f2df/b21b84d653bb07b05b1e6b33684dc11b": []byte(`{"Records":[{"eventName":`),
 	})

@@ -1,4 +1,4 @@
-package lambda
+package lambda_test
 
 import (
 	"bufio"
@@ -28,7 +28,6 @@ import (
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate/dynamo"
-	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/webhook"
 	"github.com/trailbell/trailbell/internal/testenv"
@@ -142,25 +141,17 @@ func TestThreeModes(t *testing.T) {
 	files := storyFiles(t)
 
 	// 1. the backtest
-	rs, err := detect.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	det, err := detect.New(rs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem, err := app.NewMemory(det, config.State{}, nil, nil)
-	if err != nil {
+	var out bytes.Buffer
+	if _, err := app.Scan(t.Context(), &config.Config{}, app.ScanJob{Paths: []string{storyDir}, Format: "json"}, app.Process{Stdout: &out}); err != nil {
 		t.Fatal(err)
 	}
 	var backtest []finding.Finding
-	_, err = app.Scan(t.Context(), app.ScanOptions{
-		Paths: []string{storyDir}, Detector: det, Memory: mem,
-		Sinks: []app.Sink{func(_ context.Context, f finding.Finding) error { backtest = append(backtest, f); return nil }},
-	})
-	if err != nil {
-		t.Fatal(err)
+	for line := range bytes.Lines(out.Bytes()) {
+		var f finding.Finding
+		if err := json.Unmarshal(line, &f); err != nil {
+			t.Fatalf("scan output %q: %v", line, err)
+		}
+		backtest = append(backtest, f)
 	}
 	want := modeSummary(backtest)
 	stateful := 0
@@ -202,10 +193,13 @@ run: {listen: "127.0.0.1:0"}
 	}
 	putSlot() // the first files are there when the daemon starts and finds the region prefixes
 	ctx, cancel := context.WithCancel(t.Context())
-	addr := make(chan string, 1)
+	d, err := app.NewDaemon(ctx, cfg, app.DaemonOptions{}, app.Process{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, app.RunOptions{Config: cfg, Listening: func(a string) { addr <- a }}) }()
-	metrics := "http://" + <-addr + "/metrics"
+	go func() { done <- d.Run(ctx) }()
+	metrics := "http://" + d.Addr() + "/metrics"
 	waitFiles(t, metrics, i)
 	for i < len(files) {
 		putSlot()

@@ -1,4 +1,4 @@
-package lambda
+package lambda_test
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/lambda"
 	"github.com/trailbell/trailbell/internal/testenv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -178,7 +179,7 @@ func (r *rie) bootstrapHWM() (int64, error) {
 // exampleRecord is the documentation's example record of eventName name, given eventID.
 func exampleRecord(t *testing.T, name, eventID string) []byte {
 	t.Helper()
-	rec, ok := exampleRecords(t)[name]
+	rec, ok := lambda.ExampleRecords(t)[name]
 	if !ok {
 		t.Fatalf("no %s example", name)
 	}
@@ -333,7 +334,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	ctx := t.Context()
 	bucket := ep.newBucket(t, "trailbell-rie")
 	key := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_abc.json.gz"
-	file := logFile(t,
+	file := lambda.LogFile(t,
 		exampleRecord(t, "StartInstances", "21111111-2222-4333-8444-000000000001"),
 		exampleRecord(t, "CreateUser", "21111111-2222-4333-8444-000000000002"),
 		exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000003"))
@@ -414,7 +415,7 @@ func TestRIELogFilesFromSQS(t *testing.T) {
 	// SNS fan-out of another log file.
 	key2 := strings.Replace(key, "_abc.json.gz", "_def.json.gz", 1)
 	if _, err := ep.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key2),
-		Body: bytes.NewReader(logFile(t, exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000004")))}); err != nil {
+		Body: bytes.NewReader(lambda.LogFile(t, exampleRecord(t, "AddUserToGroup", "21111111-2222-4333-8444-000000000004")))}); err != nil {
 		t.Fatal(err)
 	}
 	sns, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
@@ -581,7 +582,7 @@ func last(s []string) string {
 func TestRIECorpusPayloads(t *testing.T) {
 	ep := endpoints(t)
 	ctx := t.Context()
-	file := logFile(t, exampleRecord(t, "AddUserToGroup", "61111111-2222-4333-8444-000000000001"))
+	file := lambda.LogFile(t, exampleRecord(t, "AddUserToGroup", "61111111-2222-4333-8444-000000000001"))
 	for _, o := range [][2]string{
 		{"lambda-artifacts-deafc19498e3f2df", "b21b84d653bb07b05b1e6b33684dc11b"},
 		{"amzn-s3-demo-bucket1", "example-key"},
@@ -730,9 +731,9 @@ func TestRIEBadInputBatch(t *testing.T) {
 	prefix := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_"
 	objects := []struct{ key, body string }{
 		{prefix + "bomb.json.gz", bomb.String()},
-		{prefix + "good.json.gz", string(logFile(t, []byte(group(goodID))))},
+		{prefix + "good.json.gz", string(lambda.LogFile(t, []byte(group(goodID))))},
 		{prefix + "wide.json.gz", wide.String()},
-		{prefix + "syntax.json.gz", string(logFile(t, []byte(group(synA)), []byte(`{"eventName":"AddUserToGroup","x":01}`), []byte(group(synC))))},
+		{prefix + "syntax.json.gz", string(lambda.LogFile(t, []byte(group(synA)), []byte(`{"eventName":"AddUserToGroup","x":01}`), []byte(group(synC))))},
 	}
 	var msgs []sqsMessage
 	for i, o := range objects {
@@ -811,7 +812,7 @@ func TestRIEStalledMessageFailsAlone(t *testing.T) {
 	testenv.Bucket(t, testenv.S3Client(s3URL), "stall-bucket")
 	prefix := "AWSLogs/123456789012/CloudTrail/us-east-1/2026/11/28/123456789012_CloudTrail_us-east-1_20261128T0100Z_"
 	for _, k := range []string{"stall.json.gz", "good.json.gz"} {
-		body := logFile(t, exampleRecord(t, "AddUserToGroup", "91111111-2222-4333-8444-0000000000"+k[:2]))
+		body := lambda.LogFile(t, exampleRecord(t, "AddUserToGroup", "91111111-2222-4333-8444-0000000000"+k[:2]))
 		req, _ := http.NewRequest(http.MethodPut, s3URL+"/stall-bucket/"+prefix+k, bytes.NewReader(body)) // no checksum headers
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil || resp.StatusCode != http.StatusOK {

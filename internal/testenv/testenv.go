@@ -6,10 +6,14 @@ package testenv
 
 import (
 	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -92,4 +96,22 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TrailRecord is a CloudTrail record of eventName with eventID id, by an IAM user of account
+// 111122223333 in us-east-1, at the current time (so a daemon's default since reads it).
+func TrailRecord(id, eventName string) string {
+	return fmt.Sprintf(`{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::111122223333:user/mallory","accountId":"111122223333","userName":"mallory"},`+
+		`"eventTime":%q,"eventSource":"cloudtrail.amazonaws.com","eventName":%q,"awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0",`+
+		`"requestParameters":{"name":"main-trail"},"responseElements":null,"eventID":%q,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`,
+		time.Now().UTC().Format(time.RFC3339), eventName, id)
+}
+
+// Gzip compresses s, as a log file in S3 is.
+func Gzip(s string) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	io.WriteString(w, s)
+	w.Close()
+	return b.Bytes()
 }

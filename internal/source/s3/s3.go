@@ -11,50 +11,27 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 )
 
-// Options configure the S3 client.
-type Options struct {
-	Region string
-	// Endpoint is the URL of an S3-compatible server; it is addressed path-style.
-	Endpoint string
-	// PageSize is the number of keys per list request; 0 is S3's default (1000).
-	PageSize int32
+// API is the part of the S3 client a Source uses.
+type API interface {
+	s3.ListObjectsV2APIClient
+	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
 // Source lists and reads objects. It is safe for concurrent use.
 type Source struct {
-	client   *s3.Client
+	client   API
 	pageSize int32
 }
 
-// New builds a Source with the AWS SDK's default credential chain.
-func New(ctx context.Context, o Options) (*Source, error) {
-	var opts []func(*awsconfig.LoadOptions) error
-	if o.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(o.Region))
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1" // listing works from any region; the SDK follows redirects poorly without one
-	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		// Log files are read whole and checked as gzip and JSON; the SDK's warning about
-		// objects stored without a checksum would only fill standard error.
-		so.DisableLogOutputChecksumValidationSkipped = true
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-			so.UsePathStyle = true
-		}
-	})
-	return &Source{client: client, pageSize: o.PageSize}, nil
+// New lists and reads with client (internal/app builds it); pageSize is the number of keys
+// per list request, 0 for S3's default (1000).
+func New(client API, pageSize int32) *Source {
+	return &Source{client: client, pageSize: pageSize}
 }
 
 // Object is one log file to read.

@@ -25,14 +25,9 @@ import (
 func servers(t *testing.T, run func(t *testing.T, endpoint, bucket string, c *s3.Client)) {
 	testenv.AWSEnv(t)
 	withBucket := func(t *testing.T, endpoint, bucket string) {
-		src, err := New(context.Background(), Options{Endpoint: endpoint})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := src.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatal(err)
-		}
-		run(t, endpoint, bucket, src.client)
+		c := testenv.S3Client(endpoint)
+		testenv.Bucket(t, c, bucket)
+		run(t, endpoint, bucket, c)
 	}
 	t.Run("gofakes3", func(t *testing.T) {
 		withBucket(t, testenv.S3Server(t), "trail-archive")
@@ -68,10 +63,7 @@ func TestWalk(t *testing.T) {
 		for _, k := range keys {
 			put(t, c, bucket, k, []byte(`{"Records":[]}`))
 		}
-		src, err := New(ctx, Options{Endpoint: endpoint, PageSize: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
+		src := New(c, 5)
 
 		list := func(url string, w cloudtrail.Window) ([]string, Skipped) {
 			var got []string
@@ -146,10 +138,7 @@ func TestOpen(t *testing.T) {
 		ctx := context.Background()
 		body := bytes.Repeat([]byte("x"), 100_000)
 		put(t, c, bucket, "a/b.json", body)
-		src, err := New(ctx, Options{Endpoint: endpoint})
-		if err != nil {
-			t.Fatal(err)
-		}
+		src := New(c, 0)
 		rc, err := src.Open(ctx, Object{Bucket: bucket, Key: "a/b.json"})
 		if err != nil {
 			t.Fatal(err)

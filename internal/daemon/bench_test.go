@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"bytes"
@@ -7,11 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 // BenchmarkHandleLog measures the daemon's work on one gzipped log file of 5,000 records
@@ -25,26 +22,11 @@ func BenchmarkHandleLog(b *testing.B) {
 		if i%500 == 0 {
 			name = "StopLogging" // 10 findings a file
 		}
-		recs = append(recs, trailRecord(fmt.Sprintf("bench-%d", i), name))
+		recs = append(recs, testenv.TrailRecord(fmt.Sprintf("bench-%d", i), name))
 	}
-	file := gzipped(`{"Records":[` + strings.Join(recs, ",") + `]}`)
+	file := testenv.Gzip(`{"Records":[` + strings.Join(recs, ",") + `]}`)
 
-	cfg := &config.Config{Notify: config.Notify{
-		Receivers: []config.Receiver{{Name: "out", Stdout: &config.Stdout{Format: "json"}}},
-		Route:     config.Route{Receiver: "out"},
-	}}
-	reg := prometheus.NewRegistry()
-	d := &daemon{cfg: cfg, m: newRunMetrics(reg), now: time.Now}
-	eng, err := buildEngine(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	d.engine.Store(eng)
-	d.pipeline, err = BuildPipeline(context.Background(), cfg, nil, NotifyOptions{MemoryOutbox: true, Stdout: io.Discard})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.pipeline.Close()
+	d := newTestDaemon(b, io.Discard)
 	b.SetBytes(int64(len(file)))
 	b.ReportAllocs()
 	for b.Loop() {

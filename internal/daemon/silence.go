@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"context"
@@ -16,48 +16,48 @@ type silence struct {
 	after   map[string]time.Duration
 	last    map[string]time.Time
 	alerted map[string]time.Time // source → the last-data time its alert was raised for
-	errs    map[string]sourceError
+	errs    map[string]SourceError
 }
 
-// sourceError is the latest error a source logged and retried.
-type sourceError struct {
+// SourceError is the latest error a source logged and retried.
+type SourceError struct {
 	At  time.Time `json:"at"`
 	Err string    `json:"error"`
 }
 
 func newSilence(now func() time.Time) *silence {
 	return &silence{now: now, after: map[string]time.Duration{}, last: map[string]time.Time{},
-		alerted: map[string]time.Time{}, errs: map[string]sourceError{}}
+		alerted: map[string]time.Time{}, errs: map[string]SourceError{}}
 }
 
 // failed records a source's latest error, to say why data stopped.
 func (s *silence) failed(source string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.errs[source] = sourceError{At: s.now(), Err: err.Error()}
+	s.errs[source] = SourceError{At: s.now(), Err: err.Error()}
 }
 
 // lastError is the source's latest error since data last came, if any.
-func (s *silence) lastError(source string) (sourceError, bool) {
+func (s *silence) lastError(source string) (SourceError, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.errorSinceData(source)
 }
 
 // errorSinceData is the source's latest error when it came after the latest data; s.mu held.
-func (s *silence) errorSinceData(source string) (sourceError, bool) {
+func (s *silence) errorSinceData(source string) (SourceError, bool) {
 	e, ok := s.errs[source]
 	return e, ok && !e.At.Before(s.last[source])
 }
 
 // health lists, per source, when data last came and the error since then, if any.
-func (s *silence) health() map[string]sourceHealth {
+func (s *silence) health() map[string]SourceHealth {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]sourceHealth, len(s.last))
+	out := make(map[string]SourceHealth, len(s.last))
 	now := s.now()
 	for src, last := range s.last {
-		h := sourceHealth{LastData: last}
+		h := SourceHealth{LastData: last}
 		if e, ok := s.errorSinceData(src); ok {
 			h.Error = &e
 		}
@@ -69,9 +69,11 @@ func (s *silence) health() map[string]sourceHealth {
 	return out
 }
 
-type sourceHealth struct {
+// SourceHealth is how a source is doing, in /healthz: when data last came, and the error
+// since then, if any.
+type SourceHealth struct {
 	LastData time.Time    `json:"lastData"`
-	Error    *sourceError `json:"error,omitempty"`
+	Error    *SourceError `json:"error,omitempty"`
 	// SilentFor is set while the source has brought no data for its silence_after.
 	SilentFor string `json:"silentFor,omitempty"`
 }

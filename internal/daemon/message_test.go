@@ -1,4 +1,4 @@
-package app
+package daemon
 
 import (
 	"bytes"
@@ -6,21 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
-	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/source/s3poll"
 	"github.com/trailbell/trailbell/internal/source/sqs"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 // objectReader serves GetObject from memory and records what was asked for.
@@ -44,25 +41,8 @@ func (r *objectReader) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...
 // log files are fetched, EventBridge events (also inside SNS) are detected on, and a file that
 // cannot be read does not hold back the others of its message.
 func TestHandleNotification(t *testing.T) {
-	cfg, err := config.Parse([]byte("notify:\n  receivers:\n    - {name: out, stdout: {}}\n  route: {receiver: out}\n"), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	d := &daemon{cfg: cfg, log: slog.New(slog.DiscardHandler), m: newRunMetrics(prometheus.NewRegistry()), now: time.Now}
-	eng, err := buildEngine(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.engine.Store(eng)
-	if d.reader, err = ingest.New(ingest.Options{Detector: eng}); err != nil {
-		t.Fatal(err)
-	}
-	d.pipeline, err = BuildPipeline(t.Context(), cfg, d.log, NotifyOptions{Stdout: &out, MemoryOutbox: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.pipeline.Close()
+	d := newTestDaemon(t, &out)
 	// delivered returns the event ids of the findings delivered since the last call.
 	delivered := func() []string {
 		t.Helper()
@@ -83,7 +63,7 @@ func TestHandleNotification(t *testing.T) {
 		return ids
 	}
 	logFile := func(id string) []byte {
-		return gzipped(`{"Records":[` + trailRecord(id, "StopLogging") + `]}`)
+		return testenv.Gzip(`{"Records":[` + testenv.TrailRecord(id, "StopLogging") + `]}`)
 	}
 	const layout = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/28/111122223333_CloudTrail_us-east-1_20261128T0100Z_"
 	reader := &objectReader{objects: map[string][]byte{
@@ -106,7 +86,7 @@ func TestHandleNotification(t *testing.T) {
 
 	// A shared bucket: the load balancer's log and the digest are not fetched; a key outside
 	// CloudTrail's layout was announced on purpose and is read whatever its name.
-	err = handle(note(
+	err := handle(note(
 		"trail/"+layout+"a.json.gz",
 		"trail/AWSLogs/111122223333/elasticloadbalancing/us-east-1/2026/11/28/lb.log.gz",
 		"trail/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/28/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20261128T010000Z.json.gz",
@@ -124,7 +104,7 @@ func TestHandleNotification(t *testing.T) {
 
 	// EventBridge → SNS → SQS: the event is detected on, not reported as a bad notification.
 	event := func(id string) []byte {
-		env, err := cloudtrail.Lift([]byte(trailRecord(id, "StopLogging")))
+		env, err := cloudtrail.Lift([]byte(testenv.TrailRecord(id, "StopLogging")))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,14 @@
-package app
+// Package daemon owns `trailbell run` while it runs: it hands every input its sources bring
+// (a polled log file, a queue message, a LookupEvents record) through internal/ingest to the
+// notification pipeline, acknowledging an input only once its findings are in the outbox;
+// raises alerts about its own inputs (a source silent too long, a log file stuck, unreadable
+// records); swaps in new rules on a reload; evaluates held-back records of rules with memory
+// by the wall clock; and serves /metrics and /healthz. internal/app builds it, and its
+// sources, from the configuration.
+package daemon
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,27 +18,18 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	awscloudtrail "github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/trailbell/trailbell/internal/checkpoint"
 	"github.com/trailbell/trailbell/internal/cloudtrail"
-	"github.com/trailbell/trailbell/internal/config"
-	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
@@ -52,127 +49,183 @@ const (
 	StuckRule = "trailbell-file-stuck"
 )
 
-// RunOptions are what `trailbell run` needs besides the configuration.
-type RunOptions struct {
-	Config *config.Config
-	// ConfigPath is read again on Reload for the rule settings; empty reloads the rule
-	// files named in Config.
-	ConfigPath string
-	// Reload asks for the rules to be read again and swapped in (SIGHUP).
-	Reload <-chan struct{}
-	Logger *slog.Logger
-	// AWS is the SDK configuration for the sources; nil loads it from the environment.
-	AWS *aws.Config
-	// Notify passes through to BuildPipeline (tests set an HTTP client or Stdout).
-	Notify NotifyOptions
-	// Listening, when set, is told the /metrics and /healthz address once it is open.
-	Listening func(addr string)
+// Memory is detection with memory as the daemon drives it (correlate.Engine): ingest's
+// Memory, a new engine swapped in on reload, and the wall-clock tick that evaluates what
+// waited the tolerance.
+type Memory interface {
+	ingest.Memory
+	Swap(*detect.Engine) error
+	Tick(ctx context.Context, deliver func(context.Context, []finding.Finding) error) error
 }
 
-// daemon is one running `trailbell run`.
-type daemon struct {
-	cfg      *config.Config
+// Options are what a Daemon runs with; internal/app builds them from the configuration.
+type Options struct {
+	Engine *detect.Engine
+	// Reader reads every input with Engine and Memory; a reload swaps the engine in both.
+	Reader   *ingest.Reader
+	Memory   Memory
+	Pipeline *notify.Pipeline
+	// Rebuild compiles the rules again for a reload (SIGHUP), which Reload requests.
+	Rebuild func() (*detect.Engine, error)
+	Reload  <-chan struct{}
+	// Registry holds every metric of the process; /metrics serves it.
+	Registry *prometheus.Registry
+	// Listener, when set, serves /metrics and /healthz.
+	Listener net.Listener
+	// Grace bounds how long the outbox may take to drain at shutdown.
+	Grace time.Duration
+	// Closers are closed once the daemon has stopped, after the pipeline (the state of
+	// detections with memory).
+	Closers []io.Closer
+	Logger  *slog.Logger
+	Now     func() time.Time // default time.Now
+}
+
+// Daemon is one `trailbell run`: New, then add its sources, then Run.
+type Daemon struct {
+	o        Options
 	log      *slog.Logger
 	engine   atomic.Pointer[detect.Engine]
-	reader   *ingest.Reader // reads every input with the engine; swapped with it
-	memory   Memory         // detections with memory, state under state_dir
+	reader   *ingest.Reader
+	memory   Memory
 	pipeline *notify.Pipeline
-	m        *runMetrics
+	m        *metrics
 	silence  *silence
+	runs     []func(context.Context) error
 	// stuck list, per S3 poller, the log files failing past their stuck_after
-	stuck []func() map[string]time.Time
-	now   func() time.Time
+	stuck     []func() map[string]time.Time
+	now       func() time.Time
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// Run watches the configured sources, detects and hands findings to the notification
-// pipeline until ctx is done. Shutdown finishes the files and messages in hand, then gives
-// the outbox up to run.shutdown_grace to drain; what is left stays in the outbox.
-func Run(ctx context.Context, o RunOptions) error {
-	cfg := o.Config
-	log := cmp.Or(o.Logger, slog.New(slog.DiscardHandler))
-	if cfg.StateDir == "" {
-		return errors.New("state_dir is required: it holds the checkpoints and the outbox")
+// New builds a daemon that owns what o hands it: Run (or Close, when Run is never called)
+// closes the pipeline, the listener and o.Closers.
+func New(o Options) *Daemon {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	src := cfg.Sources
-	if len(src.S3)+len(src.SQS)+len(src.Lookup) == 0 {
-		return errors.New("sources: nothing to watch (set s3, sqs or lookup)")
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	grace := cmp.Or(time.Duration(cfg.Run.ShutdownGrace), 30*time.Second)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d := &daemon{cfg: cfg, log: log, m: newRunMetrics(reg), now: time.Now}
-	eng, err := buildEngine(cfg)
-	if err != nil {
-		return err
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
 	}
-	d.engine.Store(eng)
-	d.m.rules.Set(float64(len(eng.Rules())))
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state_dir: %w", err)
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
 	}
-	store, err := correlate.OpenBolt(filepath.Join(cfg.StateDir, StateFile))
-	if err != nil {
-		return fmt.Errorf("state_dir: %w", err)
-	}
-	defer store.Close()
-	if d.memory, err = NewMemory(eng, cfg.State, store, reg); err != nil {
-		return err
-	}
-	if d.reader, err = ingest.New(ingest.Options{Detector: eng, Memory: d.memory, Limits: cfg.Run.Limits(), Logger: log}); err != nil {
-		return err
-	}
-
-	no := o.Notify
-	no.Registerer = reg
-	d.pipeline, err = BuildPipeline(ctx, cfg, log, no)
-	if err != nil {
-		return err
-	}
-	defer d.pipeline.Close()
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	d := &Daemon{o: o, log: o.Logger, reader: o.Reader, memory: o.Memory, pipeline: o.Pipeline,
+		m: newMetrics(o.Registry), silence: newSilence(o.Now), now: o.Now}
+	d.engine.Store(o.Engine)
+	d.m.rules.Set(float64(len(o.Engine.Rules())))
+	o.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "trailbell_outbox_depth", Help: "Deliveries waiting in the outbox (one per finding and receiver).",
 	}, func() float64 { return float64(d.pipeline.Pending()) }))
+	return d
+}
 
-	state, err := checkpoint.Open(filepath.Join(cfg.StateDir, "checkpoints"))
-	if err != nil {
-		return err
+// Addr is the address /metrics and /healthz are served on, or "" when there is none.
+func (d *Daemon) Addr() string {
+	if d.o.Listener == nil {
+		return ""
 	}
-	awsCfg := lazyAWS(o.AWS)
-	d.silence = newSilence(d.now)
-	runs, err := d.sources(ctx, state, awsCfg, reg, grace)
-	if err != nil {
-		return err
-	}
+	return d.o.Listener.Addr().String()
+}
 
+// Failed returns the OnError hook of source: its latest error, shown by /healthz and in its
+// silence alert.
+func (d *Daemon) Failed(source string) func(error) {
+	return func(err error) { d.silence.failed(source, err) }
+}
+
+// AddS3 adds a polled trail prefix named source (built with Failed(source) and RaiseStuck
+// as its hooks). silenceAfter 0 never raises a silence alert.
+func (d *Daemon) AddS3(source string, p *s3poll.Poller, silenceAfter time.Duration) {
+	d.silence.watch(source, silenceAfter)
+	d.stuck = append(d.stuck, p.Stuck)
+	d.runs = append(d.runs, func(ctx context.Context) error {
+		return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
+			return d.fed(source, d.handleLog(ctx, source, obj.URL(), body))
+		})
+	})
+}
+
+// AddSQS adds a queue of notifications named source; objects reads the log files they
+// announce.
+func (d *Daemon) AddSQS(source string, s *sqs.Source, objects s3poll.API, silenceAfter time.Duration) {
+	d.silence.watch(source, silenceAfter)
+	d.runs = append(d.runs, func(ctx context.Context) error {
+		return s.Run(ctx, func(ctx context.Context, m sqs.Message) error {
+			return d.fed(source, d.handleNotification(ctx, source, objects, m))
+		})
+	})
+}
+
+// AddLookup adds a LookupEvents poller named source.
+func (d *Daemon) AddLookup(source string, p *lookup.Source, silenceAfter time.Duration) {
+	d.silence.watch(source, silenceAfter)
+	d.runs = append(d.runs, func(ctx context.Context) error {
+		return p.Run(ctx, func(ctx context.Context, e lookup.Event) error {
+			return d.fed(source, d.handleRecord(ctx, source, e))
+		})
+	})
+}
+
+// Close releases what the daemon owns, once; Run calls it when it ends.
+func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() {
+		var errs []error
+		if d.o.Listener != nil {
+			if err := d.o.Listener.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, d.pipeline.Close())
+		for _, c := range d.o.Closers {
+			errs = append(errs, c.Close())
+		}
+		d.closeErr = errors.Join(errs...)
+	})
+	return d.closeErr
+}
+
+// Run watches the sources, detects and hands findings to the pipeline until ctx is done.
+// Shutdown finishes the files and messages in hand, then gives the outbox up to the grace to
+// drain; what is left stays in the outbox. Every goroutine it starts has ended when it
+// returns, and what the daemon owns is closed.
+func (d *Daemon) Run(ctx context.Context) (err error) {
+	defer func() {
+		if cerr := d.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if len(d.runs) == 0 {
+		return errors.New("sources: nothing to watch (set s3, sqs or lookup)")
+	}
 	// Delivery outlives the sources so that the last files' findings can still go out.
 	pctx, stopPipeline := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopPipeline()
+	var bg errgroup.Group // what outlives the sources: delivery and the HTTP server
 	pipeErr := make(chan error, 1)
-	go func() { pipeErr <- d.pipeline.Run(pctx) }()
-
+	bg.Go(func() error { pipeErr <- d.pipeline.Run(pctx); return nil })
 	var srv *http.Server
-	if cfg.Run.Listen != "" {
-		ln, err := net.Listen("tcp", cfg.Run.Listen)
-		if err != nil {
-			stopPipeline()
-			<-pipeErr
-			return fmt.Errorf("run.listen: %w", err)
-		}
-		srv = &http.Server{Handler: d.mux(reg), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
-		if o.Listening != nil {
-			o.Listening(ln.Addr().String())
-		}
+	if d.o.Listener != nil {
+		srv = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+		bg.Go(func() error {
+			if err := srv.Serve(d.o.Listener); !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("/metrics and /healthz stopped", "err", err)
+			}
+			return nil
+		})
+		d.log.Info("serving /metrics and /healthz", "addr", d.Addr())
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	for _, run := range runs {
+	for _, run := range d.runs {
 		g.Go(func() error { return run(gctx) })
 	}
 	g.Go(func() error { d.silence.run(gctx, d.raiseSilence); return nil })
-	g.Go(func() error { d.reloads(gctx, o); return nil })
+	g.Go(func() error { d.reloads(gctx); return nil })
 	g.Go(func() error { d.ticks(gctx); return nil })
 	g.Go(func() error {
 		// The outbox failing stops the daemon: nothing could be accepted any more.
@@ -186,12 +239,12 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return nil
 	})
-	log.Info("trailbell run started", "sources", len(runs), "rules", len(eng.Rules()))
+	d.log.Info("trailbell run started", "sources", len(d.runs), "rules", len(d.engine.Load().Rules()))
 	err = g.Wait()
 
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.Grace)
 	if ferr := d.pipeline.Flush(fctx); ferr != nil {
-		log.Warn("shutdown: outbox not drained; it is delivered on the next start", "err", ferr, "pending", d.pipeline.Pending())
+		d.log.Warn("shutdown: outbox not drained; it is delivered on the next start", "err", ferr, "pending", d.pipeline.Pending())
 	}
 	cancel()
 	stopPipeline()
@@ -203,103 +256,57 @@ func Run(ctx context.Context, o RunOptions) error {
 		srv.Shutdown(sctx)
 		cancel()
 	}
-	log.Info("trailbell run stopped", "err", err)
+	bg.Wait()
+	d.log.Info("trailbell run stopped", "err", err)
 	return err
-}
-
-// buildEngine compiles the rules the configuration selects.
-func buildEngine(cfg *config.Config) (*detect.Engine, error) {
-	rules, err := Rules(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return detect.New(rules)
-}
-
-// Rules returns the rules the configuration selects: the built-in pack unless
-// run.no_builtin, then run.rules (relative to the file), narrowed by run.only and
-// run.disable, and to min_severity and above.
-func Rules(cfg *config.Config) ([]detect.Rule, error) {
-	var rules []detect.Rule
-	if !cfg.Run.NoBuiltin {
-		b, err := detect.Builtin()
-		if err != nil {
-			return nil, fmt.Errorf("built-in rules: %w", err)
-		}
-		rules = b
-	}
-	if len(cfg.Run.Rules) > 0 {
-		paths := make([]string, len(cfg.Run.Rules))
-		for i, p := range cfg.Run.Rules {
-			if !filepath.IsAbs(p) && cfg.Dir() != "" {
-				p = filepath.Join(cfg.Dir(), p)
-			}
-			paths[i] = p
-		}
-		extra, err := detect.Load(paths...)
-		if err != nil {
-			return nil, fmt.Errorf("run.rules: %w", err)
-		}
-		rules = append(rules, extra...)
-	}
-	rules, err := detect.Select(rules, cfg.Run.Only, cfg.Run.Disable)
-	if err != nil {
-		return nil, fmt.Errorf("run.only/run.disable: %w", err)
-	}
-	if len(rules) == 0 {
-		return nil, errors.New("no rules selected")
-	}
-	if rules = detect.AtLeast(rules, config.Severity(cfg.MinSeverity)); len(rules) == 0 {
-		return nil, fmt.Errorf("no rule selected is of severity %s or above (min_severity)", cfg.MinSeverity)
-	}
-	return rules, nil
 }
 
 // reloads swaps in a newly built engine on each request. A bad configuration or rule file
 // keeps the running engine and is reported.
-func (d *daemon) reloads(ctx context.Context, o RunOptions) {
+func (d *Daemon) reloads(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-o.Reload:
+		case <-d.o.Reload:
 		}
-		cfg := d.cfg
-		if o.ConfigPath != "" {
-			c, err := config.Load(o.ConfigPath)
-			if err != nil {
-				d.m.reloads.WithLabelValues("error").Inc()
-				d.log.Error("reload: keeping the running rules", "err", err)
-				continue
-			}
-			cfg = c
-		}
-		eng, err := buildEngine(cfg)
+		n, err := d.reload()
 		if err != nil {
 			d.m.reloads.WithLabelValues("error").Inc()
 			d.log.Error("reload: keeping the running rules", "err", err)
 			continue
 		}
-		if err := d.memory.Swap(eng); err != nil {
-			d.m.reloads.WithLabelValues("error").Inc()
-			d.log.Error("reload: keeping the running rules", "err", err)
-			continue
-		}
-		if err := d.reader.Swap(eng); err != nil {
-			d.m.reloads.WithLabelValues("error").Inc()
-			d.log.Error("reload: keeping the running rules", "err", err)
-			continue
-		}
-		d.engine.Store(eng)
-		d.m.rules.Set(float64(len(eng.Rules())))
+		d.m.rules.Set(float64(n))
 		d.m.reloads.WithLabelValues("ok").Inc()
-		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", len(eng.Rules()))
+		d.log.Info("reloaded rules; notify and sources changes take effect on restart", "rules", n)
 	}
+}
+
+// reload builds the engine again and swaps it into memory and the reader; it returns how
+// many rules the new engine has.
+func (d *Daemon) reload() (int, error) {
+	if d.o.Rebuild == nil {
+		return 0, errors.New("no way to rebuild the rules")
+	}
+	eng, err := d.o.Rebuild()
+	if err != nil {
+		return 0, err
+	}
+	if d.memory != nil {
+		if err := d.memory.Swap(eng); err != nil {
+			return 0, err
+		}
+	}
+	if err := d.reader.Swap(eng); err != nil {
+		return 0, err
+	}
+	d.engine.Store(eng)
+	return len(eng.Rules()), nil
 }
 
 // ticks evaluates, once a minute, the records of rules with memory that have waited the
 // tolerance by the wall clock: a quiet stream (few new files) still gets its findings.
-func (d *daemon) ticks(ctx context.Context) {
+func (d *Daemon) ticks(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -308,6 +315,9 @@ func (d *daemon) ticks(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if d.memory == nil {
+			continue
+		}
 		deliver := func(ctx context.Context, fs []finding.Finding) error { return d.submitter(ctx)(fs) }
 		if err := d.memory.Tick(ctx, deliver); err != nil && ctx.Err() == nil {
 			d.log.Error("detections with memory: evaluating held-back records failed; retried at the next tick", "err", err)
@@ -315,7 +325,8 @@ func (d *daemon) ticks(ctx context.Context) {
 	}
 }
 
-func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
+func (d *Daemon) mux() *http.ServeMux {
+	reg := d.o.Registry
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -329,8 +340,8 @@ func (d *daemon) mux(reg *prometheus.Registry) *http.ServeMux {
 	return mux
 }
 
-// health is what /healthz answers: 200 when ok, 503 when degraded, with the reasons.
-type health struct {
+// Health is what /healthz answers (JSON): 200 when ok, 503 when degraded, with the reasons.
+type Health struct {
 	Status string `json:"status"` // ok or degraded
 	// Problems say why it is degraded: a source failing since its last data or silent past
 	// its silence_after, a log file stuck for its stuck_after, a receiver whose deliveries
@@ -338,13 +349,13 @@ type health struct {
 	Problems         []string                `json:"problems,omitempty"`
 	Rules            int                     `json:"rules"`
 	Pending          int                     `json:"outboxPending"`
-	Sources          map[string]sourceHealth `json:"sources"`
+	Sources          map[string]SourceHealth `json:"sources"`
 	StuckFiles       map[string]time.Time    `json:"stuckFiles,omitempty"`
 	FailingReceivers map[string]string       `json:"failingReceivers,omitempty"`
 }
 
-func (d *daemon) health() health {
-	h := health{Status: "ok", Rules: len(d.engine.Load().Rules()), Pending: d.pipeline.Pending(),
+func (d *Daemon) health() Health {
+	h := Health{Status: "ok", Rules: len(d.engine.Load().Rules()), Pending: d.pipeline.Pending(),
 		Sources: d.silence.health(), StuckFiles: map[string]time.Time{}, FailingReceivers: map[string]string{}}
 	for _, r := range d.pipeline.Health() {
 		if r.Failing {
@@ -375,164 +386,18 @@ func (d *daemon) health() health {
 	return h
 }
 
-// sources builds one run function per configured source.
-func (d *daemon) sources(ctx context.Context, state *checkpoint.Dir, awsCfg func(context.Context) (aws.Config, error), reg prometheus.Registerer, grace time.Duration) ([]func(context.Context) error, error) {
-	var runs []func(context.Context) error
-	var errs []error
-	cfg := d.cfg.Sources
-	var s3m *s3poll.Metrics
-	if len(cfg.S3) > 0 {
-		s3m = s3poll.NewMetrics(reg)
-	}
-	for i, sc := range cfg.S3 {
-		path := fmt.Sprintf("sources.s3[%d]", i)
-		bucket, prefix, err := cloudtrail.ParseURL(sc.URL)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.url: %w", path, err))
-			continue
-		}
-		ac, err := assume(ctx, awsCfg, sc.RoleARN)
-		if err != nil {
-			return nil, err
-		}
-		name := cloudtrail.URL(bucket, prefix)
-		p, err := s3poll.New(s3poll.Options{
-			Client: s3Client(ac, sc.Region, sc.Endpoint), Bucket: bucket, Prefix: prefix, State: state,
-			OnError: func(err error) { d.silence.failed(name, err) },
-			Stuck:   d.raiseStuck, StuckAfter: time.Duration(sc.StuckAfter),
-			Interval: time.Duration(sc.PollInterval), Since: cmp.Or(time.Duration(sc.Since), time.Hour),
-			LateWindow: time.Duration(sc.LateWindow), Grace: grace,
-			Logger: d.log.With("component", "s3poll"), Metrics: s3m,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			continue
-		}
-		d.silence.watch(name, time.Duration(sc.SilenceAfter))
-		d.stuck = append(d.stuck, p.Stuck)
-		runs = append(runs, func(ctx context.Context) error {
-			return p.Run(ctx, func(ctx context.Context, obj s3poll.Object, body io.Reader) error {
-				return d.fed(name, d.handleLog(ctx, name, obj.URL(), body))
-			})
-		})
-	}
-	var sqsm *sqs.Metrics
-	if len(cfg.SQS) > 0 {
-		sqsm = sqs.NewMetrics(reg)
-	}
-	for i, sc := range cfg.SQS {
-		path := fmt.Sprintf("sources.sqs[%d]", i)
-		ac, err := assume(ctx, awsCfg, sc.RoleARN)
-		if err != nil {
-			return nil, err
-		}
-		client := awssqs.NewFromConfig(ac, func(o *awssqs.Options) {
-			if sc.Region != "" {
-				o.Region = sc.Region
-			}
-			if sc.Endpoint != "" {
-				o.BaseEndpoint = aws.String(sc.Endpoint)
-			}
-		})
-		name := sc.QueueURL
-		s, err := sqs.New(sqs.Options{
-			Client: client, QueueURL: sc.QueueURL, Visibility: time.Duration(sc.Visibility), Grace: grace,
-			OnError: func(err error) { d.silence.failed(name, err) },
-			Logger:  d.log.With("component", "sqs"), Metrics: sqsm,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			continue
-		}
-		reader := s3Client(ac, sc.Region, sc.S3Endpoint)
-		d.silence.watch(name, time.Duration(sc.SilenceAfter))
-		runs = append(runs, func(ctx context.Context) error {
-			return s.Run(ctx, func(ctx context.Context, m sqs.Message) error {
-				return d.fed(name, d.handleNotification(ctx, name, reader, m))
-			})
-		})
-	}
-	var lm *lookup.Metrics
-	if len(cfg.Lookup) > 0 {
-		lm = lookup.NewMetrics(reg)
-	}
-	for i, lc := range cfg.Lookup {
-		path := fmt.Sprintf("sources.lookup[%d]", i)
-		ac, err := assume(ctx, awsCfg, lc.RoleARN)
-		if err != nil {
-			return nil, err
-		}
-		client := awscloudtrail.NewFromConfig(ac, func(o *awscloudtrail.Options) {
-			o.Region = lc.Region
-			if lc.Endpoint != "" {
-				o.BaseEndpoint = aws.String(lc.Endpoint)
-			}
-		})
-		key := cmp.Or(lc.Account, "default") + "/" + lc.Region
-		name := "lookup:" + key
-		s, err := lookup.New(lookup.Options{
-			Client: client, Name: key, State: state,
-			OnError:  func(err error) { d.silence.failed(name, err) },
-			Interval: time.Duration(lc.PollInterval), Overlap: time.Duration(lc.Overlap),
-			Logger: d.log.With("component", "lookup"), Metrics: lm,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			continue
-		}
-		d.silence.watch(name, time.Duration(lc.SilenceAfter))
-		runs = append(runs, func(ctx context.Context) error {
-			return s.Run(ctx, func(ctx context.Context, e lookup.Event) error {
-				return d.fed(name, d.handleRecord(ctx, name, e))
-			})
-		})
-	}
-	return runs, errors.Join(errs...)
-}
-
 // fed passes on the result of handling an input of source; a handled input is data, which
 // the silence watch counts.
-func (d *daemon) fed(source string, err error) error {
+func (d *Daemon) fed(source string, err error) error {
 	if err == nil {
 		d.silence.seen(source)
 	}
 	return err
 }
 
-// assume returns the SDK configuration, with credentials of role when one is given (a log
-// archive or member account); they are fetched on first use and renewed before expiry.
-func assume(ctx context.Context, awsCfg func(context.Context) (aws.Config, error), role string) (aws.Config, error) {
-	ac, err := awsCfg(ctx)
-	if err != nil || role == "" {
-		return ac, err
-	}
-	ac = ac.Copy()
-	ac.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(ac), role,
-		func(o *stscreds.AssumeRoleOptions) { o.RoleSessionName = "trailbell" }))
-	return ac, nil
-}
-
-func s3Client(ac aws.Config, region, endpoint string) *s3.Client {
-	return s3.NewFromConfig(ac, func(o *s3.Options) {
-		// Log files are read whole and gzip-checked; the SDK's note about objects without a
-		// checksum would only fill the log.
-		o.DisableLogOutputChecksumValidationSkipped = true
-		if region != "" {
-			o.Region = region
-		}
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			o.UsePathStyle = true // S3-compatible servers rarely resolve bucket.host names
-			if o.Region == "" {
-				o.Region = "us-east-1"
-			}
-		}
-	})
-}
-
 // handleLog reads one log file of a polled prefix (see handleInput). A file that could not be
 // read whole is alerted and then acknowledged: the prefix does not stop behind it forever.
-func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
+func (d *Daemon) handleLog(ctx context.Context, source, name string, body io.Reader) error {
 	err := d.handleInput(ctx, source, ingest.Input{Name: name, Body: body})
 	if errors.Is(err, ingest.ErrNotWhole) {
 		d.log.Warn("log file not read whole; alerted, and the prefix goes on past it", "source", source, "file", name)
@@ -545,7 +410,7 @@ func (d *daemon) handleLog(ctx context.Context, source, name string, body io.Rea
 // found, then its bad records, if any, are alerted (ingest's policy). It returns nil only
 // when every finding and alert is in the outbox; an error wrapping ingest.ErrNotWhole when
 // the input could not be read whole (after alerting it).
-func (d *daemon) handleInput(ctx context.Context, source string, in ingest.Input) error {
+func (d *Daemon) handleInput(ctx context.Context, source string, in ingest.Input) error {
 	rep, err := d.reader.Read(ctx, in, d.submitter(ctx))
 	d.count(source, rep)
 	if err != nil {
@@ -557,7 +422,7 @@ func (d *daemon) handleInput(ctx context.Context, source string, in ingest.Input
 
 // handleRecord detects on one LookupEvents record. LookupEvents has no place to keep a bad
 // record for later: one that could not be read is alerted and then acknowledged.
-func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event) error {
+func (d *Daemon) handleRecord(ctx context.Context, source string, e lookup.Event) error {
 	in := ingest.Input{Name: source + " event " + e.ID, Body: bytes.NewReader(e.Record)}
 	rep, err := d.reader.Read(ctx, in, d.submitter(ctx))
 	d.count(source, rep)
@@ -574,7 +439,7 @@ func (d *daemon) handleRecord(ctx context.Context, source string, e lookup.Event
 // is detected on, the log files a notification announces are read. A message whose input
 // could not be read whole, or that is no known notification, is alerted and then returned to
 // the queue, whose redrive policy keeps it in a dead-letter queue.
-func (d *daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
+func (d *Daemon) handleNotification(ctx context.Context, source string, reader s3poll.API, m sqs.Message) error {
 	origin := source + " message " + m.ID
 	reports, err := d.reader.ReadMessage(ctx, origin, m.Body, func(ctx context.Context, o cloudtrail.Object) (io.ReadCloser, error) {
 		out, err := reader.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(o.Bucket), Key: aws.String(o.Key)})
@@ -596,7 +461,7 @@ func (d *daemon) handleNotification(ctx context.Context, source string, reader s
 }
 
 // count adds an input's report to the metrics.
-func (d *daemon) count(source string, rep ingest.Report) {
+func (d *Daemon) count(source string, rep ingest.Report) {
 	d.m.records.WithLabelValues(source).Add(float64(rep.Records))
 	if rep.Bad > 0 {
 		d.m.bad.WithLabelValues(source).Add(float64(rep.Bad))
@@ -607,7 +472,7 @@ func (d *daemon) count(source string, rep ingest.Report) {
 }
 
 // judge raises the bad-input alerts of the reports (ingest.Judge) and returns Judge's verdict.
-func (d *daemon) judge(ctx context.Context, source string, reports ...ingest.Report) error {
+func (d *Daemon) judge(ctx context.Context, source string, reports ...ingest.Report) error {
 	alerts, verdict := ingest.Judge(source, d.now(), reports...)
 	for _, a := range alerts {
 		d.log.Warn("unreadable records", "source", source, "input", a.Origin, "title", a.Title, "first", firstProblem(a))
@@ -626,7 +491,7 @@ func firstProblem(f finding.Finding) string {
 }
 
 // submitter hands findings to the outbox as an input's records are detected on.
-func (d *daemon) submitter(ctx context.Context) ingest.Found {
+func (d *Daemon) submitter(ctx context.Context) ingest.Found {
 	return func(fs []finding.Finding) error {
 		// Together: the delivery worker sees a record's findings at once and sends one
 		// alert for its event.
@@ -643,8 +508,8 @@ func (d *daemon) submitter(ctx context.Context) ingest.Found {
 	}
 }
 
-// raiseStuck alerts about a log file that keeps failing: the files behind it wait.
-func (d *daemon) raiseStuck(ctx context.Context, obj s3poll.Object, since time.Time, err error) error {
+// RaiseStuck alerts about a log file that keeps failing: the files behind it wait.
+func (d *Daemon) RaiseStuck(ctx context.Context, obj s3poll.Object, since time.Time, err error) error {
 	rec, _ := json.Marshal(map[string]any{"file": obj.URL(), "failingSince": since.UTC(), "error": err.Error()})
 	f := finding.Finding{
 		Rule: StuckRule, Severity: finding.High,
@@ -659,7 +524,7 @@ func (d *daemon) raiseStuck(ctx context.Context, obj s3poll.Object, since time.T
 }
 
 // raiseSilence is the silence watch's alert.
-func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time, after time.Duration) error {
+func (d *Daemon) raiseSilence(ctx context.Context, source string, last time.Time, after time.Duration) error {
 	silent := d.now().Sub(last).Round(time.Second)
 	detail := map[string]any{"source": source, "lastData": last.UTC(), "silentFor": silent.String(), "silenceAfter": after.String()}
 	desc := "The trail may be stopped or its delivery broken (bucket policy, KMS key, " +
@@ -681,15 +546,15 @@ func (d *daemon) raiseSilence(ctx context.Context, source string, last time.Time
 	return d.pipeline.Submit(ctx, f)
 }
 
-// runMetrics are the daemon's own counters; the sources and the pipeline register theirs.
-type runMetrics struct {
+// metrics are the daemon's own counters; the sources and the pipeline register theirs.
+type metrics struct {
 	files, records, bad, notWhole, findings, reloads *prometheus.CounterVec
 	lag                                              prometheus.Histogram
 	rules                                            prometheus.Gauge
 }
 
-func newRunMetrics(reg prometheus.Registerer) *runMetrics {
-	m := &runMetrics{
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trailbell_files_total", Help: "Log files read to the end, per source (S3 polling or SQS notifications).",
 		}, []string{"source"}),

@@ -1,4 +1,4 @@
-package lambda
+package app
 
 import (
 	"context"
@@ -15,12 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
 	"github.com/trailbell/trailbell/internal/testenv"
 )
 
-func TestEnvValidate(t *testing.T) {
+func TestLambdaEnv(t *testing.T) {
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for i := 0; i < len(kv); i += 2 {
@@ -28,21 +29,21 @@ func TestEnvValidate(t *testing.T) {
 		}
 		return func(k string) string { return m[k] }
 	}
-	if err := EnvFrom(env()).Validate(); err == nil || !strings.Contains(err.Error(), "no destination") {
+	if err := lambdaEnvFrom(env()).validate(); err == nil || !strings.Contains(err.Error(), "no destination") {
 		t.Errorf("nothing set: %v", err)
 	}
-	if err := EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_CONFIG", "c.yaml")).Validate(); err == nil {
+	if err := lambdaEnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_CONFIG", "c.yaml")).validate(); err == nil {
 		t.Error("two destinations: want an error")
 	}
-	e := EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_SECRET", "arn:secret", "TRAILBELL_DEDUPE_TABLE", "tb"))
-	if err := e.Validate(); err != nil || e.DedupeTable != "tb" || e.SlackWebhookSecret != "arn:secret" {
+	e := lambdaEnvFrom(env("TRAILBELL_SLACK_WEBHOOK_SECRET", "arn:secret", "TRAILBELL_DEDUPE_TABLE", "tb"))
+	if err := e.validate(); err != nil || e.dedupeTable != "tb" || e.slackWebhookSecret != "arn:secret" {
 		t.Errorf("secret + table: %+v %v", e, err)
 	}
-	if e.DisableRules != nil || e.S3PathStyle {
+	if e.disableRules != nil || e.s3PathStyle {
 		t.Errorf("unset TRAILBELL_DISABLE_RULES and TRAILBELL_S3_PATH_STYLE: %+v", e)
 	}
-	e = EnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_DISABLE_RULES", "root-activity,iam-write", "TRAILBELL_S3_PATH_STYLE", "true"))
-	if !slices.Equal(e.DisableRules, []string{"root-activity", "iam-write"}) || !e.S3PathStyle {
+	e = lambdaEnvFrom(env("TRAILBELL_SLACK_WEBHOOK_URL", "https://x", "TRAILBELL_DISABLE_RULES", "root-activity,iam-write", "TRAILBELL_S3_PATH_STYLE", "true"))
+	if !slices.Equal(e.disableRules, []string{"root-activity", "iam-write"}) || !e.s3PathStyle {
 		t.Errorf("disabled rules and path style: %+v", e)
 	}
 }
@@ -61,22 +62,22 @@ func TestWebhookFromSecret(t *testing.T) {
 		}
 	}
 	for _, v := range []string{url, " " + url + "\n", `{"webhook_url":"` + url + `"}`} {
-		got, err := WebhookFromSecret(t.Context(), value(v), "s")
+		got, err := secretReader{sm: value(v)}.webhook(t.Context(), "s")
 		if err != nil || got != url {
 			t.Errorf("secret %q: got %q, %v", v, got, err)
 		}
 	}
 	for _, v := range []string{"", `{"url":"` + url + `"}`, `{"webhook_url":`} {
-		_, err := WebhookFromSecret(t.Context(), value(v), "s")
+		_, err := secretReader{sm: value(v)}.webhook(t.Context(), "s")
 		if err == nil {
 			t.Errorf("secret %q: want an error", v)
 		} else if strings.Contains(err.Error(), "very-secret") {
 			t.Errorf("secret %q: error leaks the value: %v", v, err)
 		}
 	}
-	_, err := WebhookFromSecret(t.Context(), fakeSM(func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
+	_, err := secretReader{sm: fakeSM(func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
 		return nil, errors.New("AccessDenied")
-	}), "arn:aws:secretsmanager:us-east-1:1:secret:slack")
+	})}.webhook(t.Context(), "arn:aws:secretsmanager:us-east-1:1:secret:slack")
 	if err == nil || !strings.Contains(err.Error(), "secret:slack") {
 		t.Errorf("access denied: %v, want an error naming the secret", err)
 	}
@@ -88,7 +89,7 @@ func (f fakeSSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ..
 	return f(in)
 }
 
-func TestConfigFromSSM(t *testing.T) {
+func TestConfigDocumentFromSSM(t *testing.T) {
 	var asked []string
 	c := fakeSSM(func(in *ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
 		asked = append(asked, aws.ToString(in.Name))
@@ -98,7 +99,7 @@ func TestConfigFromSSM(t *testing.T) {
 		return &ssm.GetParameterOutput{Parameter: &ssmtypes.Parameter{Value: aws.String("notify: {}")}}, nil
 	})
 	for _, name := range []string{"trailbell/config", "/trailbell/config", "trailbell-config"} {
-		b, err := ConfigFromSSM(t.Context(), c, name)
+		b, err := secretReader{ssm: c}.configDocument(t.Context(), name)
 		if err != nil || string(b) != "notify: {}" {
 			t.Errorf("%s: %q %v", name, b, err)
 		}
@@ -107,9 +108,9 @@ func TestConfigFromSSM(t *testing.T) {
 	if strings.Join(asked, ",") != want {
 		t.Errorf("asked for %v, want %s (the template passes hierarchical names without the leading slash)", asked, want)
 	}
-	_, err := ConfigFromSSM(t.Context(), fakeSSM(func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
+	_, err := secretReader{ssm: fakeSSM(func(*ssm.GetParameterInput) (*ssm.GetParameterOutput, error) {
 		return &ssm.GetParameterOutput{}, nil
-	}), "x")
+	})}.configDocument(t.Context(), "x")
 	if err == nil {
 		t.Error("parameter without value: want an error")
 	}
@@ -130,7 +131,7 @@ func TestSetupRulesFromConfig(t *testing.T) {
 	getenv := func(k string) string {
 		return map[string]string{"TRAILBELL_CONFIG": cfg, "TRAILBELL_DISABLE_RULES": "root-account-used"}[k]
 	}
-	h, err := Setup(t.Context(), getenv, slog.New(slog.DiscardHandler))
+	h, err := Lambda(t.Context(), getenv, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestSetupRulesFromConfig(t *testing.T) {
 	getenv = func(k string) string {
 		return map[string]string{"TRAILBELL_CONFIG": cfg, "TRAILBELL_DISABLE_RULES": "no-such-rule"}[k]
 	}
-	if _, err := Setup(t.Context(), getenv, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "TRAILBELL_DISABLE_RULES") {
+	if _, err := Lambda(t.Context(), getenv, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "TRAILBELL_DISABLE_RULES") {
 		t.Errorf("unknown rule to disable: %v, want an error naming TRAILBELL_DISABLE_RULES", err)
 	}
 }
