@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs trailbell's whole test suite on a clean machine: installs the AWS stand-ins into .bin/
-# (reusing what is there), starts them and moto_server (DynamoDB) on loopback, exports their
+# (reusing what is there), starts them and moto_server (DynamoDB) on loopback only, exports their
 # endpoints for the tests, runs `go test -race ./...`, and stops what it started. Extra
 # arguments go to `go test`.
 set -euo pipefail
@@ -20,8 +20,16 @@ install() { # name module@version [rename-from]
 	return 0
 }
 install versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
-install goaws github.com/Admiral-Piett/goaws/app/cmd@v0.5.4 cmd
 install aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+# SQS and SNS: goaws v0.5.4 served on loopback by scripts/goaws-loopback (goaws's own command
+# listens on every interface). Its binary is named by a hash of its sources, so a change is
+# rebuilt and worktrees sharing .bin/ never overwrite each other's.
+goaws_src=scripts/goaws-loopback
+goaws=$bin/goaws-loopback-$(cat "$goaws_src/main.go" "$goaws_src/go.mod" "$goaws_src/go.sum" | sha256sum | cut -c1-12)
+if [ ! -x "$goaws" ]; then
+	echo "building $(basename "$goaws") (goaws v0.5.4 on loopback)" >&2
+	(cd "$goaws_src" && go build -o "$goaws.tmp.$$" .) && mv "$goaws.tmp.$$" "$goaws"
+fi
 
 tmp=$(mktemp -d)
 pids=()
@@ -55,10 +63,10 @@ pids+=($!)
 wait_http "http://127.0.0.1:$s3port/"
 export TRAILBELL_TEST_S3_ENDPOINT=http://127.0.0.1:$s3port
 
-# SQS and SNS: goaws (it binds every interface; its port comes from the config).
+# SQS and SNS: goaws on 127.0.0.1, at the port its configuration names.
 sqsport=$(free_port)
 sed "s/__PORT__/$sqsport/g" testdata/goaws.yaml >"$tmp/goaws.yaml"
-(cd "$tmp" && exec "$bin/goaws" -config "$tmp/goaws.yaml") >"$tmp/goaws.log" 2>&1 &
+"$goaws" -config "$tmp/goaws.yaml" >"$tmp/goaws.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$sqsport/health"
 export TRAILBELL_TEST_SQS_ENDPOINT=http://127.0.0.1:$sqsport
@@ -77,4 +85,5 @@ export TRAILBELL_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:$ddbport
 export TRAILBELL_TEST_RIE=$bin/aws-lambda-rie
 
 go vet ./...
+(cd scripts/goaws-loopback && go vet ./...)
 go test -race -timeout 20m "$@" ./...
