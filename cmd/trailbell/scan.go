@@ -135,6 +135,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 			fmt.Fprintf(io.err, "\n%d rules enabled\n", res.Rules)
 		}
 		res.WriteText(io.err)
+		if len(res.Memory) > 0 {
+			fmt.Fprintf(io.err, "rules with memory: %s\n", strings.Join(res.Memory, "; "))
+		}
 	}
 	switch {
 	case err != nil:

@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate"
@@ -43,6 +45,10 @@ type ScanJob struct {
 type ScanResult struct {
 	*scan.Summary
 	Rules int
+	// Memory says what the rules with memory could not take in order or keep (records later
+	// than the tolerance, evaluated early, groups dropped at a bound): a backtest with any
+	// of these may differ from a live run.
+	Memory []string
 }
 
 // Scan runs a backtest (internal/scan) as the configuration says: the rules it enables
@@ -69,7 +75,8 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		defer bs.Close()
 		store = bs
 	}
-	mem, err := newMemory(eng, cfg.State, store, nil)
+	memReg := prometheus.NewRegistry()
+	mem, err := newMemory(eng, cfg.State, store, memReg)
 	if err != nil {
 		return nil, err
 	}
@@ -126,5 +133,34 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		}
 		cancel()
 	}
-	return &ScanResult{Summary: sum, Rules: len(rules)}, err
+	return &ScanResult{Summary: sum, Rules: len(rules), Memory: memoryNotes(memReg)}, err
+}
+
+// memoryNotes reads what the rules with memory counted as taken late or early, or dropped.
+func memoryNotes(reg *prometheus.Registry) []string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil
+	}
+	var notes []string
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			v := m.GetCounter().GetValue()
+			if v == 0 || len(m.GetLabel()) == 0 {
+				continue
+			}
+			label := m.GetLabel()[0].GetValue()
+			switch {
+			case mf.GetName() == "trailbell_state_dropped_total":
+				notes = append(notes, fmt.Sprintf("%.0f %s groups dropped at the bound (state.max_groups, max_keys)", v, label))
+			case mf.GetName() == "trailbell_state_records_total" && label == "late":
+				notes = append(notes, fmt.Sprintf("%.0f records later than the tolerance (evaluated out of order)", v))
+			case mf.GetName() == "trailbell_state_records_total" && label == "early":
+				notes = append(notes, fmt.Sprintf("%.0f records evaluated before the tolerance passed (too many waiting)", v))
+			case mf.GetName() == "trailbell_state_records_total" && label == "untimed":
+				notes = append(notes, fmt.Sprintf("%.0f records without eventTime or eventID (left out of rules with memory)", v))
+			}
+		}
+	}
+	return notes
 }

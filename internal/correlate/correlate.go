@@ -391,9 +391,27 @@ func (e *Engine) evaluateBuffered(ctx context.Context, cutoff int64, deliver fun
 			return nil
 		}
 	}
+	// The end of a backtest is remembered like an input, by the event time reached: a scan
+	// of the same records with the same state directory ends with the same findings.
+	end := cutoff == math.MaxInt64 && e.o.Store != nil
+	endKey := fmt.Sprintf("end/%d", e.st.meta.Watermark)
+	if end && len(e.st.buf) == 0 {
+		mk, ok, err := e.st.inputs.get(ctx, endKey, math.MinInt64)
+		if err == nil && ok && len(mk.Findings) > 0 {
+			err = deliver(ctx, mk.Findings)
+		}
+		if err != nil {
+			e.reset()
+			return fmt.Errorf("state: %w", err)
+		}
+		return nil
+	}
 	fs, err := e.flush(ctx, cutoff)
 	if err == nil && len(fs) > 0 {
 		err = deliver(ctx, fs)
+	}
+	if err == nil && end {
+		err = e.st.inputs.put(ctx, endKey, marker{Findings: fs}, e.st.meta.Watermark+int64(e.o.KeepInputs), e.st.meta.Watermark)
 	}
 	if err == nil {
 		err = e.persist(ctx)

@@ -302,3 +302,26 @@ func TestSameNameOtherContent(t *testing.T) {
 		t.Errorf("a second stdin with other records was taken for a replay: %v", keys(fs))
 	}
 }
+
+// TestFlushRemembered: a backtest run again with the same state ends with the same findings,
+// those its end evaluated included.
+func TestFlushRemembered(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	alice := user("alice")
+	recs := []map[string]any{denied("a1", t0, alice, "s3.amazonaws.com"), denied("a2", t0, alice, "ec2.amazonaws.com"),
+		denied("a3", t0, alice, "iam.amazonaws.com"), denied("a4", t0, alice, "kms.amazonaws.com")}
+	var got [2][]string
+	for run := range 2 {
+		s, err := OpenBolt(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, thresholdRule, Options{Store: s})
+		fs := h.input("file", recs...)
+		got[run] = keys(append(fs, h.flush()...))
+		s.Close()
+	}
+	if !slices.Equal(got[0], []string{"denied-sweep/a4"}) || !slices.Equal(got[1], got[0]) {
+		t.Errorf("first scan %v, the same scan again %v", got[0], got[1])
+	}
+}
