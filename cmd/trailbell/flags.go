@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -47,8 +48,12 @@ func (c *leaf) parse(args []string) (code int, ok bool) {
 		c.help(c.io.out)
 		return exitOK, false
 	}
-	return c.usageError("%v", err), false
+	// the flag package names flags -x; the help and every message here write --x
+	return c.usageError("%s", dashes.ReplaceAllString(err.Error(), "$1--$2")), false
 }
+
+// dashes finds the flag names in the flag package's messages.
+var dashes = regexp.MustCompile(`(defined: |for flag |for |argument: )-([a-zA-Z0-9])`)
 
 // usageError says what is wrong with the command line and where help is: exit 2.
 func (c *leaf) usageError(format string, a ...any) int {

@@ -114,8 +114,17 @@ func TestHelpShape(t *testing.T) {
 // A bad flag is named on standard error, with a pointer to --help rather than the whole help.
 func TestBadFlag(t *testing.T) {
 	code, out, errOut := runCmd(t, "rules", "list", "--bogus")
-	if code != exitError || out != "" || errOut != "trailbell rules list: flag provided but not defined: -bogus\nRun 'trailbell rules list --help' for usage.\n" {
+	if code != exitError || out != "" || errOut != "trailbell rules list: flag provided but not defined: --bogus\nRun 'trailbell rules list --help' for usage.\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"scan", "--workers", "many", "x"}},
+		{[]string{"run", "--since"}},
+		{[]string{"scan", "--no-progress=maybe", "x"}},
+	} {
+		if _, _, errOut := runCmd(t, c.args...); !strings.Contains(errOut, " --") || strings.Contains(errOut, " -"+c.args[1][2:3]) {
+			t.Errorf("%v: %q names the flag with one dash", c.args, errOut)
+		}
 	}
 }
 
