@@ -65,12 +65,13 @@
 // brackets. Every occurrence of a repeated key is a value of its field, as in
 // event-ruler (the occurrences are alternatives like an array's elements, but not
 // separated from each other: {"a":{"b":1,"c":2},"a":{"b":3,"c":4}} matches
-// {"a":{"b":[1],"c":[4]}}). Reading stops early once every named key has been seen and
-// the rest of the event cannot hold another one (no backslash in it, no named key
-// followed by its quote); so an error is returned only for JSON that is invalid in the
-// part that was read: garbage after that point, or inside a skipped value (other than
-// broken strings and unbalanced brackets), goes unreported. Arrays nested more than 1000
-// deep on a named path are an error.
+// {"a":{"b":[1],"c":[4]}}). Reading stops early once the fields that can still change
+// the answer (those of triggers, and those checked by patterns whose trigger fired) have
+// been seen and the rest of the event cannot hold another value of them: no key on their
+// paths occurs there as a quoted string, and no escape that could spell one; so an error
+// is returned only for JSON that is invalid in the part that was read: garbage after that
+// point, or inside a skipped value (other than broken strings and unbalanced brackets),
+// goes unreported. Arrays nested more than 1000 deep on a named path are an error.
 //
 // # Ids
 //

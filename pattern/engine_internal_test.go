@@ -419,7 +419,8 @@ func TestRepeatedKeys(t *testing.T) {
 		{`{"a":"y","b":"a","c":{"a":"x"}}`, false},
 	}
 	// A field checked only after a trigger fires (lazy) may be skipped by the first scan;
-	// a repeat of it after the stop must still count (the second, full scan reads it).
+	// a repeat of it after the stop must still count (noRepeat looks for it once the
+	// trigger has fired).
 	lazy := New()
 	if err := lazy.Add("p", `{"a":["1"],"z":{"k":["x"]}}`); err != nil {
 		t.Fatal(err)
@@ -432,7 +433,7 @@ func TestRepeatedKeys(t *testing.T) {
 		`{"z":{"k":"x"},"a":"0","b":2,"a":"1"}`: true,
 		`{"a":"1","z":{"k":"y"},"z":{"k":"x"}}`: true,
 		`{"a":"0","z":{"k":"x"},"b":{"a":"1"}}`: false,
-		`{"a":"0","z":{"k":"x"},"\u0061":"1"}`: true,
+		`{"a":"0","z":{"k":"x"},"\u0061":"1"}`:  true,
 		`{"z":{"k":"x","k":"y"},"a":"1"}`:       true,
 	} {
 		ids, err := lazy.Match([]byte(ev))

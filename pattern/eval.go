@@ -48,13 +48,17 @@ type scratch struct {
 	visit uint32
 
 	nodeSeen []uint32 // per path node: the object visit that saw it
-	// fieldMissed: the first scan may have skipped values of the field.
-	fieldMissed []uint32
-	// fieldNeeded: a candidate sub checks the field after the scan.
+	// fieldNeeded: a candidate sub checks the field after the scan; nodeNeeded: the node
+	// is on the way to such a field, and neededNodes lists those nodes.
 	fieldNeeded []uint32
-	full        bool        // scanning every named key, not only the fast ones
-	stack       []*pathNode // the objects being read, outermost first
-	bsNext      int         // the first backslash at or after an offset noRepeat looked from
+	nodeNeeded  []uint32
+	neededNodes []*pathNode
+	keys        []levelNeedle // noRepeat's
+	stack       []*pathNode   // the objects being read, outermost first
+	// escapeFrom's last answer: from escFrom on, the first escape in escMask is at escAt.
+	escMask        uint16
+	escFrom, escAt int
+	searched       int // bytes noRepeat has searched in this event
 
 	tStamp     []uint32 // per target: hit in this epoch
 	tHead      []int32  // per target: its last recorded hit, -1 for none
@@ -99,8 +103,8 @@ func (sc *scratch) reset(s *snapshot) {
 		sc.snap = s
 		sc.epoch, sc.visit = 0, 0
 		sc.nodeSeen = make([]uint32, s.nodes)
-		sc.fieldMissed = make([]uint32, len(s.fields))
 		sc.fieldNeeded = make([]uint32, len(s.fields))
+		sc.nodeNeeded = make([]uint32, s.nodes)
 		sc.tStamp = make([]uint32, len(s.tsub))
 		sc.tHead = make([]int32, len(s.tsub))
 		sc.subStamp = make([]uint32, len(s.subs))
@@ -116,12 +120,13 @@ func (sc *scratch) reset(s *snapshot) {
 		clear(sc.subStamp)
 		clear(sc.subTrailed)
 		clear(sc.fieldStamp)
-		clear(sc.fieldMissed)
 		clear(sc.fieldNeeded)
+		clear(sc.nodeNeeded)
 		clear(sc.idStamp)
 		sc.epoch = 1
 	}
 	sc.cands = sc.cands[:0]
+	sc.neededNodes = sc.neededNodes[:0]
 	sc.hits = sc.hits[:0]
 	sc.presence = sc.presence[:0]
 	sc.trails = append(sc.trails[:0], trailNode{parent: -1})
@@ -170,10 +175,10 @@ func (sc *scratch) hit(t target, trail int32) {
 		if sb := &sc.snap.subs[si]; sc.subCount[si] == sb.npos {
 			sc.cands = append(sc.cands, si)
 			for _, d := range sb.deferred {
-				sc.fieldNeeded[d.field] = sc.epoch
+				sc.need(d.field)
 			}
 			for _, fi := range sb.absent {
-				sc.fieldNeeded[fi] = sc.epoch
+				sc.need(fi)
 			}
 		}
 	}
@@ -183,6 +188,19 @@ func (sc *scratch) hit(t target, trail int32) {
 			sc.hits = append(sc.hits, hit{trail: trail, next: h})
 			sc.tHead[t] = int32(len(sc.hits) - 1)
 		}
+	}
+}
+
+// need records that a triggered pattern checks the field fi after the scan, which must
+// then read every value of it.
+func (sc *scratch) need(fi int32) {
+	if sc.fieldNeeded[fi] == sc.epoch {
+		return
+	}
+	sc.fieldNeeded[fi] = sc.epoch
+	for x := sc.snap.fields[fi].node; x.parent != nil && sc.nodeNeeded[x.id] != sc.epoch; x = x.parent {
+		sc.nodeNeeded[x.id] = sc.epoch
+		sc.neededNodes = append(sc.neededNodes, x)
 	}
 }
 
@@ -420,16 +438,8 @@ func (ab *anythingBut) matchNumber(v float64, cmp bool) bool {
 
 // match scans the event and returns the matching ids.
 func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
-	sc.full = false
 	if err := sc.scanEvent(event); err != nil {
 		return nil, err
-	}
-	if sc.needFull() {
-		sc.reset(s)
-		sc.full = true
-		if err := sc.scanEvent(event); err != nil {
-			return nil, err
-		}
 	}
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
@@ -466,25 +476,6 @@ func (sc *scratch) numberAt(raw []byte) (float64, bool) {
 		return 0, false
 	}
 	return q.comparable(raw)
-}
-
-// needFull reports whether a triggered pattern needs a field the first scan may have
-// missed.
-func (sc *scratch) needFull() bool {
-	for _, si := range sc.cands {
-		sb := &sc.snap.subs[si]
-		for _, d := range sb.deferred {
-			if sc.fieldMissed[d.field] == sc.epoch {
-				return true
-			}
-		}
-		for _, fi := range sb.absent {
-			if sc.fieldMissed[fi] == sc.epoch {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (sc *scratch) emit(ix int32) {

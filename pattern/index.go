@@ -21,23 +21,46 @@ type pathNode struct {
 	// bloom rejects most keys that are not children without hashing them.
 	bloom bloom
 	// small holds the children when there are at most maxSmallChildren of them, so that
-	// a key is found by comparing a length and a word rather than by hashing it; lens
-	// has bit min(len, 63) set for the length of each.
+	// a key is found by comparing a length and a word rather than by hashing it.
 	small []smallChild
-	lens  uint64
-	// needles are the children's keys as noRepeat looks for them in an event;
-	// fastNeedles those of the fast children.
-	needles, fastNeedles []needle
+	// lens has bit min(len, 63) set for the length of each child key.
+	lens uint64
 	// fast: some field at or below this node must always be read (a trigger, or an
-	// exists:false of a pattern without trigger). The first scan of an event reads until
-	// the fast children (nfast of them) are seen, and on when a trigger that has fired
-	// needs a lazy child; lazy children, needed only to confirm a triggered pattern, may
-	// be missed then and are read by a second, full scan when a trigger needs them.
+	// exists:false of a pattern without trigger). Reading an object may stop once its
+	// fast children (nfast of them) are seen, and reads on when a trigger that has fired
+	// needs a lazy child.
 	fast  bool
 	nfast int
 	lazy  []*pathNode
-	// fields lists every field at or below this node, to mark them missed.
-	fields []int32
+	// parent, depth (the root's is 0) and self, this node's key as noRepeat looks for it
+	// in an event.
+	parent *pathNode
+	depth  int
+	self   needle
+	// cover: keys on the paths from this node (its own key included) down to its fast
+	// fields, at least one on each path, so that when none of them occurs in the rest of
+	// an event no value of those fields does either; the cheapest such set (by
+	// needle.cost), found bottom-up. coverOK is false when there is none (a key noRepeat
+	// cannot look for, or too many).
+	cover     []needle
+	coverCost int
+	coverOK   bool
+	// covers: the cover of each fast child, by child.
+	covers   []childNeedle
+	coversOK bool
+	// stopKeys: the keys noRepeat looks for when reading stops in this object and no
+	// triggered pattern needs a field: for this object and each enclosing one (level, its
+	// depth), the covers of its fast children other than the one being read (whose
+	// fields the deeper objects cover), and the key of that one when it is a fast field
+	// itself (a repeat of it may hold a value). stopOK is false when some key cannot be
+	// looked for, or there are too many.
+	stopKeys []levelNeedle
+	stopOK   bool
+}
+
+type childNeedle struct {
+	needle
+	child *pathNode
 }
 
 // maxSmallChildren is the most children a node looks up by comparison (smallChild)
@@ -303,6 +326,7 @@ type field struct {
 	anyBut    []abGroup
 	anyButAll []target // every anything-but target, for values no anything-but can exclude
 	abKeys    map[string]int
+	node      *pathNode // where the field is in the tree of paths
 	// presence: some sub-pattern needs this field absent or checks it lazily, so every
 	// leaf value is recorded as an occurrence.
 	presence bool
@@ -351,6 +375,8 @@ type snapshot struct {
 	direct  []int32
 	negOnly []int32 // subs without eager conditions, checked on every event
 	ids     []string
+	// readAll: never stop reading early (for tests comparing the two).
+	readAll bool
 }
 
 func newPathNode(id int32) *pathNode {
@@ -394,6 +420,7 @@ func build(entries []entry) *snapshot {
 		}
 	}
 	s.root.finish(s.fields)
+	s.root.finishStops(s.fields, nil, true)
 	for _, f := range s.fields {
 		f.finishNumbers()
 		f.finishIndexes()
@@ -561,36 +588,75 @@ func matcherKey(path []string, m *valueMatcher) string {
 }
 
 // finish lays out each node's children for lookup and computes fast, nfast, lazy and
-// fields, bottom-up.
+// the covers, bottom-up.
 func (n *pathNode) finish(fields []*field) {
-	n.small, n.lens, n.needles, n.fastNeedles = nil, 0, nil, nil
+	n.small, n.lens = nil, 0
 	n.fast = n.field >= 0 && fields[n.field].fast
-	n.nfast, n.lazy, n.fields = 0, nil, nil
-	if n.field >= 0 {
-		n.fields = append(n.fields, n.field)
-	}
-	if len(n.children) <= maxSmallChildren {
-		for k, c := range n.children {
+	n.nfast, n.lazy, n.covers = 0, nil, nil
+	for k, c := range n.children {
+		if len(n.children) <= maxSmallChildren {
 			n.small = append(n.small, smallChild{word: firstWord([]byte(k)), key: k, node: c})
 			n.lens |= 1 << min(len(k), 63)
 		}
-	}
-	for k, c := range n.children {
+		c.parent, c.depth, c.self = n, n.depth+1, newNeedle(k)
 		c.finish(fields)
-		n.fields = append(n.fields, c.fields...)
-		literal := !strings.ContainsFunc(k, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 })
-		if literal {
-			n.needles = append(n.needles, newNeedle(k))
-		}
 		if c.fast {
 			n.fast = true
 			n.nfast++
-			if literal {
-				n.fastNeedles = append(n.fastNeedles, newNeedle(k))
-			}
 		} else {
 			n.lazy = append(n.lazy, c)
 		}
+	}
+	n.coversOK, n.coverCost = true, 0
+	var union []needle
+	for _, c := range n.children {
+		if !c.fast {
+			continue
+		}
+		n.coversOK = n.coversOK && c.coverOK
+		n.coverCost += c.coverCost
+		for _, k := range c.cover {
+			n.covers = append(n.covers, childNeedle{k, c})
+			union = append(union, k)
+		}
+	}
+	n.coversOK = n.coversOK && len(n.covers) <= maxNeedles
+	// This node's own key covers every field at or below it: it is the cover when the
+	// node is a fast field itself, or when it costs less than its children's covers.
+	n.cover, n.coverOK = union, n.coversOK
+	if n.parent != nil && n.self.ok() && (n.field >= 0 && fields[n.field].fast || !n.coversOK || n.self.cost <= n.coverCost) {
+		n.cover, n.coverCost, n.coverOK = []needle{n.self}, n.self.cost, true
+	} else if n.field >= 0 && fields[n.field].fast {
+		n.cover, n.coverOK = nil, false
+	}
+}
+
+// finishStops computes stopKeys for n and the nodes below it; keys and ok are those of
+// n's parent.
+func (n *pathNode) finishStops(fields []*field, keys []levelNeedle, ok bool) {
+	n.stopKeys, n.stopOK = nil, ok && n.coversOK
+	if n.stopOK {
+		n.stopKeys = slices.Clone(keys)
+		for _, c := range n.covers {
+			if n.stopKeys, n.stopOK = addNeedle(n.stopKeys, c.needle, n.depth); !n.stopOK {
+				break
+			}
+		}
+	}
+	for _, c := range n.children {
+		if len(c.children) == 0 {
+			continue
+		}
+		ck, cok := slices.Clone(keys), ok && n.coversOK
+		for _, cv := range n.covers {
+			if cv.child != c && cok {
+				ck, cok = addNeedle(ck, cv.needle, n.depth)
+			}
+		}
+		if cok && c.field >= 0 && fields[c.field].fast {
+			ck, cok = addNeedle(ck, c.self, n.depth)
+		}
+		c.finishStops(fields, ck, cok)
 	}
 }
 
@@ -613,7 +679,7 @@ func (s *snapshot) fieldAt(path []string) (*field, int32) {
 	}
 	if n.field < 0 {
 		n.field = int32(len(s.fields))
-		s.fields = append(s.fields, &field{})
+		s.fields = append(s.fields, &field{node: n})
 	}
 	return s.fields[n.field], n.field
 }

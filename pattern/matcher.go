@@ -15,6 +15,7 @@ type Matcher struct {
 	dirty   atomic.Bool
 	snap    atomic.Pointer[snapshot]
 	pool    sync.Pool // *scratch
+	readAll bool      // never stop reading an event early (tests compare the two)
 }
 
 type entry struct {
@@ -78,6 +79,7 @@ func (m *Matcher) current() *snapshot {
 		return s
 	}
 	s := build(m.entries)
+	s.readAll = m.readAll
 	m.snap.Store(s)
 	m.dirty.Store(false)
 	return s

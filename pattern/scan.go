@@ -69,7 +69,7 @@ func skipSpace(d []byte, i int) int {
 func (sc *scratch) scanEvent(event []byte) error {
 	p := &sc.p
 	p.data, p.pos, p.depth, p.stopped = event, 0, 0, false
-	sc.bsNext = -1
+	sc.searched = 0
 	sc.stack = sc.stack[:0]
 	p.ws()
 	if p.pos >= len(p.data) || p.data[p.pos] != '{' {
@@ -94,14 +94,16 @@ func (sc *scratch) scanEvent(event []byte) error {
 // object reads an object whose keys are looked up under n. event-ruler reads every
 // occurrence of a repeated key (Event.traverseObject adds each value under the key's field
 // name, all with the array membership of the object they are in), so a repeated key's
-// values all take part in matching. Once every child of n has been seen, the rest of the
-// object is skipped by counting brackets, or, when canStop says that every enclosing
-// object has seen all its named keys too (and no array encloses it), reading stops
-// altogether, but only when noRepeat shows that no named key can occur again.
+// values all take part in matching. Once the fast children of n have been seen (all of
+// them, when a fired trigger needs a lazy one), reading may stop: when canStop says that
+// every enclosing object is that far too (and no array encloses it), and noRepeat shows
+// that the rest of the event holds nothing that changes the answer, reading stops
+// altogether, or skips the rest of n when only the enclosing objects' rests may.
+// Otherwise the rest of n is read key by key.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	p.pos++ // '{'
-	fastOnly := !sc.full && n.fast
+	fastOnly := n.fast
 	seen, seenFast := 0, 0 // children read in this visit, and the fast ones among them
 	retry := 0             // noRepeat found a named key or a backslash before this offset
 	visit := sc.nextVisit()
@@ -139,9 +141,6 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 				return err
 			}
 			if p.stopped {
-				if fastOnly {
-					sc.markMissed(n)
-				}
 				return nil
 			}
 		} else if err := p.skipValue(); err != nil {
@@ -163,26 +162,25 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 		p.ws()
 		if (seen == len(n.children) || fastOnly && seenFast == n.nfast) && p.pos >= retry {
 			if fastOnly && len(sc.cands) > 0 && sc.lazyNeeded(n) {
-				// Reading on now spares the second, full scan.
+				// A triggered pattern needs a lazy child, which may well come next.
 				fastOnly = false
 				if seen < len(n.children) {
 					continue
 				}
 			}
-			nodes := sc.stack[len(sc.stack)-1:]
-			if canStop {
-				nodes = sc.stack
+			if !canStop || sc.snap.readAll {
+				// Only the rest of this object can repeat a key of n, and reading it key
+				// by key costs little more than skipping it: searching for the keys would
+				// go through the rest of the event.
+				retry = len(p.data)
+				continue
 			}
-			local, all, hazard := sc.noRepeat(nodes, fastOnly)
-			switch {
-			case !local:
+			local, all, hazard := sc.noRepeat()
+			if !local {
 				retry = hazard + 1
 				continue
-			case fastOnly:
-				// the lazy children, seen or not, may have values not read
-				sc.markMissed(n)
 			}
-			if canStop && all {
+			if all {
 				p.stopped = true
 				return nil
 			}
@@ -194,66 +192,119 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 // lazyNeeded reports whether a triggered pattern checks a field under a lazy child of n.
 func (sc *scratch) lazyNeeded(n *pathNode) bool {
 	for _, c := range n.lazy {
-		for _, fi := range c.fields {
-			if sc.fieldNeeded[fi] == sc.epoch {
-				return true
-			}
+		if sc.nodeNeeded[c.id] == sc.epoch {
+			return true
 		}
 	}
 	return false
 }
 
-// markMissed records that the lazy children of n may have values that the first scan did
-// not read (a later occurrence of one it did read, too).
-func (sc *scratch) markMissed(n *pathNode) {
-	for _, c := range n.lazy {
-		for _, fi := range c.fields {
-			sc.fieldMissed[fi] = sc.epoch
-		}
-	}
-}
-
-// noRepeat reports whether no child key of the last of the given nodes (local; only its
-// fast children when fastOnly), and of none of them (all), can occur in the rest of the
-// event: the rest has no backslash, so
-// every string in it is written literally, and no string in it is one of those keys. (A
-// hit may be a value, not a key: the scan then reads on, which is exact, only slower.)
-// When local is false, hazard is the offset of the first backslash or local key found,
-// before which asking again is useless. Each key is searched for by its rarest byte
-// (needle.rare), so that the search runs at memchr speed.
-func (sc *scratch) noRepeat(nodes []*pathNode, fastOnly bool) (local, all bool, hazard int) {
+// noRepeat reports whether the rest of the event, from p.pos, can hold no value that
+// changes the answer (local, for the rest of the innermost object being read; all, for
+// the rest of every object being read), so that reading may stop. Such a value belongs
+// to a fast field (it could fire a trigger) or to a field a triggered pattern checks
+// (needed), and its path needs keys that are written in the rest: for each such field,
+// the cheapest of those keys is looked for (pathNode.cover). A key written without
+// escapes appears in the rest as its text between quotes, found by its rarest byte with
+// bytes.IndexByte (findKey); a key written with escapes cannot be found so, and any
+// escape in the rest that could spell a byte of one (\u, or \" when a key has a quote,
+// ...) counts as a hit. A hit in a value, or on another path, only makes the scan read
+// on, which is exact, only slower. When local is false, hazard is the offset of the
+// first hit, before which asking again is useless.
+func (sc *scratch) noRepeat() (local, all bool, hazard int) {
 	p := &sc.p
-	if sc.bsNext < p.pos {
-		if i := bytes.IndexByte(p.data[p.pos:], '\\'); i >= 0 {
-			sc.bsNext = p.pos + i
-		} else {
-			sc.bsNext = len(p.data)
-		}
+	d := p.data
+	keys, ok := sc.keysToFind()
+	if !ok {
+		return false, false, len(d)
 	}
-	if sc.bsNext < len(p.data) {
-		return false, false, sc.bsNext
+	// Keys and escapes are inside strings: a rest of numbers and brackets holds none.
+	from := bytes.IndexByte(d[p.pos:], '"')
+	if from < 0 {
+		return true, true, 0
 	}
-	all = true
-	here := nodes[len(nodes)-1]
-	for _, n := range nodes {
-		needles := n.needles
-		if n == here && fastOnly {
-			needles = n.fastNeedles // the lazy ones are marked missed instead
-		}
-		if len(needles) > maxNeedles {
-			return false, false, len(p.data)
-		}
-		for _, k := range needles {
-			if at := findKey(p.data, p.pos, k); at >= 0 {
-				if n == here {
-					return false, false, at
-				}
-				all = false
+	from += p.pos
+	escapes := escapeU
+	for _, k := range keys {
+		escapes |= k.escapes
+	}
+	if at := escapeFrom(d, from, escapes); at < len(d) {
+		return false, false, at
+	}
+	// Asking again after each hit could search the rest once per key: past a budget of
+	// a few times the event, the object is read to its end instead.
+	if sc.searched += len(keys) * (len(d) - p.pos); sc.searched > 4*len(d)+1024 {
+		return false, false, len(d)
+	}
+	last := len(sc.stack) - 1
+	for _, k := range keys {
+		if k.level == last {
+			if at := findKey(d, from, k.needle); at >= 0 {
+				return false, false, at - 1
 			}
 		}
 	}
-	return true, all, 0
+	for _, k := range keys {
+		if k.level < last && findKey(d, from, k.needle) >= 0 {
+			return true, false, 0 // the innermost object has nothing to read
+		}
+	}
+	return true, true, 0
 }
+
+// levelNeedle is a key noRepeat looks for, and the object being read (an index into
+// scratch.stack) in the rest of which it matters.
+type levelNeedle struct {
+	needle
+	level int
+}
+
+// keysToFind lists the keys noRepeat looks for: the stopKeys of the innermost object
+// being read, and the key of every child on the way to a field a triggered pattern
+// checks. ok is false when some key cannot be looked for, or there are too many.
+func (sc *scratch) keysToFind() (keys []levelNeedle, ok bool) {
+	here := sc.stack[len(sc.stack)-1]
+	if !here.stopOK {
+		return nil, false
+	}
+	if len(sc.neededNodes) == 0 {
+		return here.stopKeys, true
+	}
+	keys = append(sc.keys[:0], here.stopKeys...)
+	last := len(sc.stack) - 1
+	for _, x := range sc.neededNodes {
+		// the first node on the way to a needed field that is not being read
+		if x.depth-1 > last || sc.stack[x.depth-1] != x.parent || x.depth <= last && sc.stack[x.depth] == x {
+			continue
+		}
+		if keys, ok = addNeedle(keys, x.self, x.depth-1); !ok {
+			return nil, false
+		}
+	}
+	for _, n := range sc.stack[1:] {
+		if n.field >= 0 && sc.fieldNeeded[n.field] == sc.epoch {
+			if keys, ok = addNeedle(keys, n.self, n.depth-1); !ok {
+				return nil, false
+			}
+		}
+	}
+	sc.keys = keys
+	return keys, true
+}
+
+// addNeedle adds k to keys, once, with the deeper level when it is there already; ok
+// is false when k cannot be looked for or keys grows past maxNeedles.
+func addNeedle(keys []levelNeedle, k needle, level int) (_ []levelNeedle, ok bool) {
+	for i := range keys {
+		if keys[i].text == k.text {
+			keys[i].level = max(keys[i].level, level)
+			return keys, true
+		}
+	}
+	return append(keys, levelNeedle{k, level}), k.ok() && len(keys) < maxNeedles
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // findKey returns the offset in d, at or after from, of the first string that is the key
 // k.text, or -1. It looks for k.text's rarest byte with bytes.IndexByte and checks each
@@ -274,42 +325,112 @@ func findKey(d []byte, from int, k needle) int {
 	return -1
 }
 
-// needle is a child key as noRepeat looks for it: rare is the offset of the byte of text
-// least frequent in JSON events (byteRank).
+// needle is a key as noRepeat looks for it: rare is the offset of its byte least
+// frequent in JSON text (byteFreq), escapes the escapes that can spell one of its bytes
+// (escapeBit), cost an estimate of the time a search takes.
 type needle struct {
-	text string
-	rare int
-}
-
-// byteRank orders bytes from frequent (low) to rare in JSON events such as CloudTrail
-// records and GeoJSON: structure, digits and lower-case letters first.
-func byteRank(c byte) int {
-	switch {
-	case c == '"' || c == ',' || c == ':' || c == ' ' || c == '.' || c == '-' || '0' <= c && c <= '9':
-		return 0
-	case strings.IndexByte("etaoinsrlcd", c) >= 0:
-		return 1
-	case 'a' <= c && c <= 'z':
-		return 2
-	case 'A' <= c && c <= 'Z':
-		return 3
-	}
-	return 4
+	text    string
+	rare    int
+	escapes uint16
+	cost    int
 }
 
 func newNeedle(k string) needle {
 	n := needle{text: k}
 	for i := range len(k) {
-		if byteRank(k[i]) > byteRank(k[n.rare]) {
+		n.escapes |= escapeBit(k[i])
+		if byteFreq(k[i]) < byteFreq(k[n.rare]) {
 			n.rare = i
 		}
+	}
+	if k != "" {
+		// a pass of bytes.IndexByte, and a call of it for each occurrence of the byte
+		n.cost = 20 + byteFreq(k[n.rare])
 	}
 	return n
 }
 
-// maxNeedles is the most child keys noRepeat searches for: an object with more is read to
-// its end.
+// ok reports whether the key can be looked for: an empty one has no byte to look for.
+func (n needle) ok() bool { return n.text != "" }
+
+// byteFreq estimates how often a byte occurs in JSON events (per mille, roughly):
+// structure and digits are everywhere, lower-case letters as often as in English text,
+// capitals a quarter of that, other punctuation seldom.
+func byteFreq(c byte) int {
+	const english = "etaoinshrdlcumwfgypbvkjxqz" // most frequent first
+	switch {
+	case strings.IndexByte("\",:{}[] .-0123456789", c) >= 0:
+		return 1000
+	case 'a' <= c && c <= 'z':
+		return 130 - 5*strings.IndexByte(english, c)
+	case 'A' <= c && c <= 'Z':
+		return (130 - 5*strings.IndexByte(english, c+'a'-'A')) / 4
+	}
+	return 2
+}
+
+// maxNeedles is the most keys noRepeat looks for: with more, an object is read to its end.
 const maxNeedles = 16
+
+// Escape bits: which JSON escapes (\" \\ \/ \b \f \n \r \t) can spell a byte of a key;
+// \u can spell any.
+const escapeU uint16 = 1 << 8
+
+// escapeBit returns the bit of the escape that spells the byte c, or 0.
+func escapeBit(c byte) uint16 {
+	if i := strings.IndexByte("\"\\/\b\f\n\r\t", c); i >= 0 {
+		return 1 << i
+	}
+	return 0
+}
+
+// escapeLetter returns the bit of the escape written \c, or 0 for no valid escape.
+func escapeLetter(c byte) uint16 {
+	if i := strings.IndexByte("\"\\/bfnrtu", c); i >= 0 {
+		return 1 << i
+	}
+	return 0
+}
+
+// escapeFrom returns the offset of the first backslash at or after from (outside a
+// string) whose escape is one of escapes, or len(d).
+func escapeFrom(d []byte, from int, escapes uint16) int {
+	at := from
+	for n := 0; ; n++ {
+		if n == 8 && escapes == escapeU {
+			// Escaped quotes in policy documents come by the hundred.
+			return escapeUFrom(d, at)
+		}
+		i := bytes.IndexByte(d[at:], '\\')
+		if i < 0 {
+			return len(d)
+		}
+		at += i
+		if at+1 >= len(d) || escapeLetter(d[at+1])&escapes != 0 {
+			return at
+		}
+		at += 2 // the pair: a backslash after it starts an escape of its own
+	}
+}
+
+// escapeUFrom returns the offset of the first backslash followed by a u at or after at,
+// or len(d), looking eight bytes at a time. It does not tell an escaped backslash from
+// one that starts an escape: an escaped one before a u is taken for \u, which is safe.
+func escapeUFrom(d []byte, at int) int {
+	for ; at+9 <= len(d); at += 8 {
+		b := zeroBytes(binary.LittleEndian.Uint64(d[at:]) ^ swarBack)
+		u := zeroBytes(binary.LittleEndian.Uint64(d[at+1:]) ^ swarU)
+		if m := b & u; m != 0 {
+			return at + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; at < len(d); at++ {
+		if d[at] == '\\' && (at+1 == len(d) || d[at+1] == 'u') {
+			return at
+		}
+	}
+	return len(d)
+}
 
 func (sc *scratch) value(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
@@ -419,6 +540,7 @@ const (
 	swarHi    = 0x8080808080808080
 	swarQuote = 0x2222222222222222 // '"' in every byte
 	swarBack  = 0x5c5c5c5c5c5c5c5c // '\\' in every byte
+	swarU     = 0x7575757575757575 // 'u' in every byte
 )
 
 // zeroIn sets the high bit of the bytes that are zero in a or in b. The lowest one set is
@@ -584,8 +706,11 @@ func (p *scanner) skipRest(depth int) error {
 		open := zeroBytes(lower ^ swarOpen)
 		closing := zeroBytes(lower ^ swarClose)
 		if bs < i {
-			bs = len(d)
-			if k := bytes.IndexByte(d[i:], '\\'); k >= 0 {
+			// The next backslash, or a bound short of the end of a long event, so that
+			// skipping a small value does not search the whole rest.
+			lim := min(len(d), i+256)
+			bs = lim
+			if k := bytes.IndexByte(d[i:lim], '\\'); k >= 0 {
 				bs = i + k
 			}
 		}
