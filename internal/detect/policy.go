@@ -120,9 +120,14 @@ func parsePolicy(v any, kind docKind) policyDoc {
 				text = u
 			}
 		}
-		d := json.NewDecoder(bytes.NewReader([]byte(text)))
-		d.UseNumber()
-		if err := d.Decode(&m); err != nil || m == nil {
+		if v, _, ok := parseJSON([]byte(text), false); ok {
+			m, _ = v.(map[string]any)
+		} else {
+			d := json.NewDecoder(strings.NewReader(text))
+			d.UseNumber()
+			_ = d.Decode(&m)
+		}
+		if m == nil {
 			doc.err = fmt.Errorf("policy document is not a JSON object")
 			return doc
 		}

@@ -83,6 +83,17 @@ func liftedDetail(env []byte) ([]byte, bool) {
 }
 
 func decodeRecord(detail json.RawMessage) (*record, error) {
+	if v, end, ok := parseJSON(detail, true); ok {
+		if m, isObj := v.(map[string]any); isObj {
+			return &record{raw: detail, m: m, whole: skipSpace(detail, end) == len(detail)}, nil
+		}
+	}
+	return decodeRecordSlow(detail)
+}
+
+// decodeRecordSlow is decodeRecord through encoding/json, for what parseJSON does not read
+// (and to word the error).
+func decodeRecordSlow(detail json.RawMessage) (*record, error) {
 	d := json.NewDecoder(bytes.NewReader(detail))
 	d.UseNumber()
 	var m map[string]any
@@ -145,6 +156,9 @@ func decodeLazy(detail json.RawMessage) (*record, error) {
 // merged as decodeRecord merges them.
 func decodeMember(b []byte) (any, error) {
 	if v, ok := scalar(b); ok {
+		return v, nil
+	}
+	if v, _, ok := parseJSON(b, true); ok {
 		return v, nil
 	}
 	if len(b) > 0 && b[0] == '{' && hasRepeatedKey(b) {

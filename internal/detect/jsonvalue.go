@@ -1,0 +1,474 @@
+package detect
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// parseJSON decodes the JSON value that starts b (white space allowed around it) into what
+// encoding/json gives for an `any` with UseNumber: map[string]any, []any, string,
+// json.Number, bool or nil, strings decoded exactly as it decodes them (invalid UTF-8 and
+// lone surrogates become U+FFFD). With keepRepeats, a key given twice in one object holds all
+// its values, in order, as a repeated list (decodeRepeated's reading); else the last wins, as
+// in encoding/json. It returns the offset after the value.
+//
+// It is encoding/json's decoding in one pass without reflection, for the records rules
+// match: a scan whose alerting records are many spends much of its time here. It reports ok
+// false for anything it does not read exactly (invalid JSON, nesting deeper than
+// encoding/json allows); callers then take encoding/json's way, which words the error.
+func parseJSON(b []byte, keepRepeats bool) (v any, end int, ok bool) {
+	p := valueParser{b: b, keepRepeats: keepRepeats}
+	v, i, ok := p.value(skipSpace(b, 0), 0)
+	if !ok {
+		return nil, 0, false
+	}
+	return v, i, true
+}
+
+// maxParseDepth is encoding/json's nesting limit: deeper input is its to refuse.
+const maxParseDepth = 10000
+
+type valueParser struct {
+	b           []byte
+	keepRepeats bool
+	// members and elems are stacks shared by the objects and arrays being read, so that
+	// each map and slice is made once, at its final size
+	members []kv
+	elems   []any
+}
+
+type kv struct {
+	k string
+	v any
+}
+
+func (p *valueParser) value(i, depth int) (any, int, bool) {
+	b := p.b
+	if i >= len(b) {
+		return nil, i, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return p.str(i)
+	case c == '{':
+		if depth >= maxParseDepth {
+			return nil, i, false
+		}
+		return p.object(i, depth+1)
+	case c == '[':
+		if depth >= maxParseDepth {
+			return nil, i, false
+		}
+		return p.array(i, depth+1)
+	case c == 't':
+		if len(b)-i >= 4 && string(b[i:i+4]) == "true" {
+			return true, i + 4, true
+		}
+	case c == 'f':
+		if len(b)-i >= 5 && string(b[i:i+5]) == "false" {
+			return false, i + 5, true
+		}
+	case c == 'n':
+		if len(b)-i >= 4 && string(b[i:i+4]) == "null" {
+			return nil, i + 4, true
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		end, ok := numberEnd(b, i)
+		if !ok {
+			return nil, i, false
+		}
+		return json.Number(b[i:end]), end, true
+	}
+	return nil, i, false
+}
+
+func (p *valueParser) object(i, depth int) (any, int, bool) {
+	b := p.b
+	base := len(p.members)
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return map[string]any{}, i + 1, true
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return nil, i, false
+		}
+		k, next, ok := p.key(i)
+		if !ok {
+			return nil, i, false
+		}
+		i = skipSpace(b, next)
+		if i >= len(b) || b[i] != ':' {
+			return nil, i, false
+		}
+		v, end, ok := p.value(skipSpace(b, i+1), depth)
+		if !ok {
+			return nil, end, false
+		}
+		p.members = append(p.members, kv{k, v})
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return nil, i, false
+		}
+		if b[i] == '}' {
+			i++
+			break
+		}
+		if b[i] != ',' {
+			return nil, i, false
+		}
+		i = skipSpace(b, i+1)
+	}
+	ms := p.members[base:]
+	m := make(map[string]any, len(ms))
+	for _, e := range ms {
+		old, seen := m[e.k]
+		if !seen || !p.keepRepeats {
+			m[e.k] = e.v
+			continue
+		}
+		r, isRepeated := old.(repeated)
+		if !isRepeated {
+			r = repeated{old}
+		}
+		m[e.k] = append(r, e.v)
+	}
+	p.members = p.members[:base]
+	return m, i, true
+}
+
+func (p *valueParser) array(i, depth int) (any, int, bool) {
+	b := p.b
+	base := len(p.elems)
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return []any{}, i + 1, true
+	}
+	for {
+		v, end, ok := p.value(i, depth)
+		if !ok {
+			return nil, end, false
+		}
+		p.elems = append(p.elems, v)
+		i = skipSpace(b, end)
+		if i >= len(b) {
+			return nil, i, false
+		}
+		if b[i] == ']' {
+			i++
+			break
+		}
+		if b[i] != ',' {
+			return nil, i, false
+		}
+		i = skipSpace(b, i+1)
+	}
+	a := append([]any(nil), p.elems[base:]...)
+	p.elems = p.elems[:base]
+	return a, i, true
+}
+
+// key reads an object key: the names CloudTrail records use come from a table rather than
+// a new string each.
+func (p *valueParser) key(i int) (string, int, bool) {
+	raw, end, plain, ok := stringSpan(p.b, i)
+	if !ok {
+		return "", i, false
+	}
+	if !plain {
+		return unquoteJSON(raw), end, true
+	}
+	if k, known := recordKey(raw); known {
+		return k, end, true
+	}
+	return string(raw), end, true
+}
+
+func (p *valueParser) str(i int) (any, int, bool) {
+	raw, end, plain, ok := stringSpan(p.b, i)
+	if !ok {
+		return nil, i, false
+	}
+	if plain {
+		return string(raw), end, true
+	}
+	return unquoteJSON(raw), end, true
+}
+
+// stringSpan finds the end of the JSON string at b[i] (a quote) and checks it: raw is its
+// content between the quotes, plain says it decodes to itself (no escapes, valid UTF-8).
+// ok is false for a string that is not valid JSON (a control character, a bad escape, no end).
+func stringSpan(b []byte, i int) (raw []byte, end int, plain, ok bool) {
+	start := i + 1
+	j := start
+	plain = true
+	for {
+		// eight bytes at a time while none is a quote, a backslash, a control character or
+		// outside ASCII
+		for j+8 <= len(b) && !attention8(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		if j >= len(b) {
+			return nil, j, false, false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			return b[start:j], j + 1, plain, true
+		case c == '\\':
+			plain = false
+			if j+1 >= len(b) {
+				return nil, j, false, false
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(b) || hex4(b[j+2:j+6]) < 0 {
+					return nil, j, false, false
+				}
+				j += 6
+			default:
+				return nil, j, false, false
+			}
+		case c < 0x20:
+			return nil, j, false, false
+		case c < utf8.RuneSelf:
+			j++
+		default:
+			r, n := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && n == 1 {
+				plain = false // replaced when decoded
+			}
+			j += n
+		}
+	}
+}
+
+// attention8 reports whether any byte of x is '"', '\\', below 0x20 or above 0x7f (see
+// cloudtrail's special8 for the arithmetic; a false positive only costs the byte loop).
+func attention8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s|x)&hi != 0
+}
+
+// hex4 reads four hex digits; -1 when they are not.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// unquoteJSON decodes the content of a valid JSON string (as stringSpan checked it) the way
+// encoding/json does: escapes decoded, a surrogate pair joined, a lone surrogate and each
+// byte that is not UTF-8 turned into U+FFFD.
+func unquoteJSON(raw []byte) string {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '\\':
+			switch e := raw[i+1]; e {
+			case 'u':
+				r := hex4(raw[i+2:])
+				i += 6
+				if 0xD800 <= r && r < 0xE000 {
+					// a high surrogate followed by a low one is one character; anything else
+					// is replaced, and what follows is read on its own
+					if 0xD800 <= r && r < 0xDC00 && i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
+						if r2 := hex4(raw[i+2:]); 0xDC00 <= r2 && r2 < 0xE000 {
+							out = utf8.AppendRune(out, (r-0xD800)<<10|(r2-0xDC00)+0x10000)
+							i += 6
+							continue
+						}
+					}
+					r = utf8.RuneError
+				}
+				out = utf8.AppendRune(out, r)
+				continue
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			default: // " \ /
+				out = append(out, e)
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(raw[i:])
+			out = utf8.AppendRune(out, r) // RuneError for a byte that is not UTF-8
+			i += n
+		}
+	}
+	return string(out)
+}
+
+// numberEnd returns the end of the JSON number at b[i]; ok is false when it is not one.
+func numberEnd(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		}
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+// recordKey returns the string of a key CloudTrail records use often, without allocating.
+func recordKey(b []byte) (string, bool) {
+	switch string(b) { // compiled without a copy
+	case "eventVersion":
+		return "eventVersion", true
+	case "userIdentity":
+		return "userIdentity", true
+	case "type":
+		return "type", true
+	case "principalId":
+		return "principalId", true
+	case "arn":
+		return "arn", true
+	case "accountId":
+		return "accountId", true
+	case "accessKeyId":
+		return "accessKeyId", true
+	case "userName":
+		return "userName", true
+	case "sessionContext":
+		return "sessionContext", true
+	case "sessionIssuer":
+		return "sessionIssuer", true
+	case "attributes":
+		return "attributes", true
+	case "creationDate":
+		return "creationDate", true
+	case "mfaAuthenticated":
+		return "mfaAuthenticated", true
+	case "webIdFederationData":
+		return "webIdFederationData", true
+	case "invokedBy":
+		return "invokedBy", true
+	case "eventTime":
+		return "eventTime", true
+	case "eventSource":
+		return "eventSource", true
+	case "eventName":
+		return "eventName", true
+	case "awsRegion":
+		return "awsRegion", true
+	case "sourceIPAddress":
+		return "sourceIPAddress", true
+	case "userAgent":
+		return "userAgent", true
+	case "requestParameters":
+		return "requestParameters", true
+	case "responseElements":
+		return "responseElements", true
+	case "additionalEventData":
+		return "additionalEventData", true
+	case "requestID":
+		return "requestID", true
+	case "eventID":
+		return "eventID", true
+	case "readOnly":
+		return "readOnly", true
+	case "resources":
+		return "resources", true
+	case "ARN":
+		return "ARN", true
+	case "eventType":
+		return "eventType", true
+	case "managementEvent":
+		return "managementEvent", true
+	case "recipientAccountId":
+		return "recipientAccountId", true
+	case "eventCategory":
+		return "eventCategory", true
+	case "tlsDetails":
+		return "tlsDetails", true
+	case "tlsVersion":
+		return "tlsVersion", true
+	case "cipherSuite":
+		return "cipherSuite", true
+	case "clientProvidedHostHeader":
+		return "clientProvidedHostHeader", true
+	case "sessionCredentialFromConsole":
+		return "sessionCredentialFromConsole", true
+	case "errorCode":
+		return "errorCode", true
+	case "errorMessage":
+		return "errorMessage", true
+	case "Version":
+		return "Version", true
+	case "Statement":
+		return "Statement", true
+	case "Effect":
+		return "Effect", true
+	case "Action":
+		return "Action", true
+	case "Resource":
+		return "Resource", true
+	case "Principal":
+		return "Principal", true
+	case "Condition":
+		return "Condition", true
+	case "Sid":
+		return "Sid", true
+	case "AWS":
+		return "AWS", true
+	case "Service":
+		return "Service", true
+	}
+	return "", false
+}
