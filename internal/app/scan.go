@@ -88,7 +88,8 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		tw := scan.NewTextWriter(w.out)
 		sinks, flush = append(sinks, tw.Write), tw.Flush
 	case "json", "":
-		sinks = append(sinks, scan.JSONSink(w.out))
+		jw := scan.NewJSONWriter(w.out)
+		sinks, flush = append(sinks, jw.Write), jw.Flush
 	default:
 		return nil, fmt.Errorf("format %q: want text or json", job.Format)
 	}

@@ -1,23 +1,66 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/stdout"
 )
 
-// JSONSink writes one finding per line as JSON (finding.Finding's field names).
-func JSONSink(w io.Writer) Sink {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return func(_ context.Context, f finding.Finding) error {
-		return enc.Encode(f)
+// JSONWriter writes one finding per line as JSON (finding.Finding's field names, as
+// encoding/json writes them without HTML escaping). Lines are written in blocks: when a block
+// is full, when a second has passed since the last one while findings come, and at Flush.
+type JSONWriter struct {
+	w    io.Writer
+	buf  []byte
+	last time.Time
+	now  func() time.Time
+}
+
+// jsonBlock is the size at which a block of lines is written.
+const jsonBlock = 64 << 10
+
+// NewJSONWriter writes to w.
+func NewJSONWriter(w io.Writer) *JSONWriter { return &JSONWriter{w: w, now: time.Now} }
+
+// Write is the writer's Sink.
+func (j *JSONWriter) Write(_ context.Context, f finding.Finding) error {
+	b, ok := f.AppendJSON(j.buf)
+	if !ok {
+		// a record that is not valid JSON: encoding/json says what is wrong with it
+		w := bytes.NewBuffer(j.buf)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(f); err != nil {
+			return err
+		}
+		b = bytes.TrimSuffix(w.Bytes(), []byte("\n"))
 	}
+	j.buf = append(b, '\n')
+	if len(j.buf) >= jsonBlock {
+		return j.Flush()
+	}
+	if now := j.now(); now.Sub(j.last) >= time.Second {
+		j.last = now
+		return j.Flush()
+	}
+	return nil
+}
+
+// Flush writes the lines held.
+func (j *JSONWriter) Flush() error {
+	if len(j.buf) == 0 {
+		return nil
+	}
+	_, err := j.w.Write(j.buf)
+	j.buf = j.buf[:0]
+	return err
 }
 
 // TextWriter writes findings for people: severity and title, then who did what where and

@@ -2,8 +2,10 @@ package scan
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
 )
@@ -75,5 +77,50 @@ func TestTextWriterOneEntryPerEvent(t *testing.T) {
 	}
 	if got := strings.Join(also, ", "); got != "LOW [iam-policy-changed], INFO [iam-write]" {
 		t.Errorf("listed under the lead: %s", got)
+	}
+}
+
+// TestJSONWriter: lines are what encoding/json writes, held until a block fills, a second
+// passes or Flush; a record that is not JSON fails the write with encoding/json's reason.
+func TestJSONWriter(t *testing.T) {
+	fs := []finding.Finding{
+		{Rule: "a", Title: "<b> & \u2028 \xff", Record: json.RawMessage(`{ "eventName" : "X" }`)},
+		{Rule: "b", Severity: finding.Critical, Tags: []string{"t"}, Actor: &finding.Actor{ID: "i"}, Record: json.RawMessage(`{}`)},
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	var out bytes.Buffer
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	jw := NewJSONWriter(&out)
+	jw.now = func() time.Time { return clock }
+	jw.last = clock
+	for _, f := range fs {
+		if err := enc.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		if err := jw.Write(t.Context(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("written before a block filled, a second passed or Flush: %s", out.String())
+	}
+	clock = clock.Add(time.Second)
+	if err := jw.Write(t.Context(), fs[0]); err != nil {
+		t.Fatal(err)
+	}
+	enc.Encode(fs[0])
+	if out.String() != want.String() {
+		t.Errorf("after a second:\n got %s\nwant %s", out.String(), want.String())
+	}
+	jw.Write(t.Context(), fs[1])
+	enc.Encode(fs[1])
+	if err := jw.Flush(); err != nil || out.String() != want.String() {
+		t.Errorf("after Flush (%v):\n got %s\nwant %s", err, out.String(), want.String())
+	}
+	bad := finding.Finding{Rule: "c", Record: json.RawMessage(`{"a":1} trailing`)}
+	if err := jw.Write(t.Context(), bad); err == nil || !strings.Contains(err.Error(), "after top-level value") {
+		t.Errorf("a record that is not JSON: %v", err)
 	}
 }

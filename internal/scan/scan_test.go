@@ -229,7 +229,11 @@ func TestSinks(t *testing.T) {
 		EventTime: "2026-11-01T00:00:00Z", Account: "1", Region: "us-east-1", Principal: "arn:p", SourceIPAddress: "1.2.3.4",
 		ErrorCode: "AccessDenied", Origin: "f record 1", Record: json.RawMessage(`{"eventName":"StopLogging"}`)}
 	var j bytes.Buffer
-	if err := JSONSink(&j)(context.Background(), f); err != nil {
+	jw := NewJSONWriter(&j)
+	if err := jw.Write(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if err := jw.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	var back map[string]any

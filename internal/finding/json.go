@@ -1,0 +1,412 @@
+package finding
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+// AppendJSON appends f as encoding/json encodes it with SetEscapeHTML(false), byte for byte
+// (`scan --format json` writes one such line per finding), without reflection: a scan where
+// many records alert spends a large share of its time encoding findings. ok is false when f
+// cannot be encoded (a Record that is not valid JSON); b is then returned as it was, for the
+// caller to encode with encoding/json, which says why. TestAppendJSONAsEncodingJSON keeps the
+// two in step, every field included.
+func (f *Finding) AppendJSON(b []byte) ([]byte, bool) {
+	orig := len(b)
+	b = append(b, `{"rule":`...)
+	b = appendString(b, f.Rule)
+	b = append(b, `,"severity":`...)
+	b = appendString(b, f.Severity.String())
+	b = append(b, `,"title":`...)
+	b = appendString(b, f.Title)
+	b = appendOmitEmpty(b, `,"description":`, f.Description)
+	b = appendStrings(b, `,"tags":`, f.Tags)
+	b = appendStrings(b, `,"references":`, f.References)
+	b = appendOmitEmpty(b, `,"runbook":`, f.Runbook)
+	b = append(b, `,"eventID":`...)
+	b = appendString(b, f.EventID)
+	b = append(b, `,"eventName":`...)
+	b = appendString(b, f.EventName)
+	b = appendOmitEmpty(b, `,"eventSource":`, f.EventSource)
+	b = append(b, `,"eventTime":`...)
+	b = appendString(b, f.EventTime)
+	b = append(b, `,"account":`...)
+	b = appendString(b, f.Account)
+	b = append(b, `,"region":`...)
+	b = appendString(b, f.Region)
+	b = append(b, `,"principal":`...)
+	b = appendString(b, f.Principal)
+	b = appendOmitEmpty(b, `,"principalType":`, f.PrincipalType)
+	b = append(b, `,"sourceIPAddress":`...)
+	b = appendString(b, f.SourceIPAddress)
+	b = appendOmitEmpty(b, `,"userAgent":`, f.UserAgent)
+	b = appendOmitEmpty(b, `,"attackTool":`, f.AttackTool)
+	b = appendOmitEmpty(b, `,"errorCode":`, f.ErrorCode)
+	b = appendOmitEmpty(b, `,"errorMessage":`, f.ErrorMessage)
+	b = appendOmitEmpty(b, `,"target":`, f.Target)
+	if len(f.Params) > 0 {
+		b = append(b, `,"params":[`...)
+		for i, p := range f.Params {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendString(b, p.Name)
+			b = append(b, `,"value":`...)
+			b = appendString(b, p.Value)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendStrings(b, `,"grants":`, f.Grants)
+	if a := f.Actor; a != nil {
+		b = append(b, `,"actor":{"id":`...)
+		b = appendString(b, a.ID)
+		b = append(b, `,"type":`...)
+		b = appendString(b, a.Type)
+		b = append(b, `,"name":`...)
+		b = appendString(b, a.Name)
+		b = appendStrings(b, `,"via":`, a.Via)
+		b = append(b, '}')
+	}
+	b = appendStrings(b, `,"related":`, f.Related)
+	if len(f.Events) > 0 {
+		b = append(b, `,"events":[`...)
+		for i, e := range f.Events {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			if e.Step != "" {
+				b = append(b, `"step":`...)
+				b = appendString(b, e.Step)
+				b = append(b, ',')
+			}
+			b = append(b, `"eventID":`...)
+			b = appendString(b, e.EventID)
+			b = append(b, `,"eventName":`...)
+			b = appendString(b, e.EventName)
+			b = append(b, `,"eventTime":`...)
+			b = appendString(b, e.EventTime)
+			b = appendOmitEmpty(b, `,"value":`, e.Value)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if len(f.Also) > 0 {
+		b = append(b, `,"also":[`...)
+		for i, m := range f.Also {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"rule":`...)
+			b = appendString(b, m.Rule)
+			b = append(b, `,"severity":`...)
+			b = appendString(b, m.Severity.String())
+			b = append(b, `,"title":`...)
+			b = appendString(b, m.Title)
+			b = appendStrings(b, `,"tags":`, m.Tags)
+			b = appendOmitEmpty(b, `,"runbook":`, m.Runbook)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	b = appendOmitEmpty(b, `,"origin":`, f.Origin)
+	b = append(b, `,"record":`...)
+	if f.Record == nil {
+		b = append(b, "null"...)
+	} else {
+		var ok bool
+		if b, ok = appendCompact(b, f.Record); !ok {
+			return b[:orig], false
+		}
+	}
+	return append(b, '}'), true
+}
+
+func appendOmitEmpty(b []byte, key, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendString(append(b, key...), s)
+}
+
+// appendStrings appends key and a list of strings, or nothing for an empty list (omitempty).
+func appendStrings(b []byte, key string, ss []string) []byte {
+	if len(ss) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string the way encoding/json writes it without HTML
+// escaping: quotes, backslashes and control characters escaped (\n, \t ... short where JSON
+// has a short form), each byte that is not UTF-8 written as \ufffd, and U+2028 and U+2029
+// escaped, since some JavaScript readers take them for line ends.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		// eight bytes at a time while none needs a look
+		for i+8 <= len(s) && !attention8(load8(s, i)) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += n
+			continue
+		}
+		i += n
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// load8 reads s[i:i+8] as a little-endian word.
+func load8(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// attention8 reports whether any byte of x is '"', '\\', below 0x20 or above 0x7f. SWAR: for
+// bytes below n <= 128, (x-n)&^x has the byte's high bit set (and a borrow may set it above
+// one that is); a false positive only costs the byte loop.
+func attention8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s|x)&hi != 0
+}
+
+// appendCompact appends the JSON value src without the white space between its tokens, as
+// encoding/json writes a json.RawMessage; ok is false when src is not exactly one valid JSON
+// value (white space around it allowed), which encoding/json refuses to write.
+func appendCompact(b, src []byte) ([]byte, bool) {
+	c := compactor{src: src, dst: b}
+	i, ok := c.value(c.space(0), 0)
+	if !ok {
+		return b, false
+	}
+	for _, ch := range src[i:] {
+		if ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t' {
+			return b, false
+		}
+	}
+	return append(c.dst, src[c.start:i]...), true
+}
+
+// compactor validates a JSON value and copies it without white space: runs of src without
+// white space are copied whole, from start up to the next space skipped.
+type compactor struct {
+	src, dst []byte
+	start    int
+}
+
+// maxCompactDepth is encoding/json's nesting limit.
+const maxCompactDepth = 10000
+
+// space skips white space at src[i:], leaving it out of the copy.
+func (c *compactor) space(i int) int {
+	j := i
+	for j < len(c.src) && (c.src[j] == ' ' || c.src[j] == '\n' || c.src[j] == '\r' || c.src[j] == '\t') {
+		j++
+	}
+	if j > i {
+		c.dst = append(c.dst, c.src[c.start:i]...)
+		c.start = j
+	}
+	return j
+}
+
+func (c *compactor) value(i, depth int) (int, bool) {
+	s := c.src
+	if i >= len(s) {
+		return i, false
+	}
+	switch ch := s[i]; {
+	case ch == '"':
+		return c.str(i)
+	case ch == '{' || ch == '[':
+		if depth >= maxCompactDepth {
+			return i, false
+		}
+		closer := byte('}')
+		if ch == '[' {
+			closer = ']'
+		}
+		i = c.space(i + 1)
+		if i < len(s) && s[i] == closer {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if ch == '{' {
+				if i >= len(s) || s[i] != '"' {
+					return i, false
+				}
+				if i, ok = c.str(i); !ok {
+					return i, false
+				}
+				if i = c.space(i); i >= len(s) || s[i] != ':' {
+					return i, false
+				}
+				i = c.space(i + 1)
+			}
+			if i, ok = c.value(i, depth+1); !ok {
+				return i, false
+			}
+			if i = c.space(i); i >= len(s) {
+				return i, false
+			}
+			switch s[i] {
+			case ',':
+				i = c.space(i + 1)
+			case closer:
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case ch == 't':
+		return i + 4, len(s)-i >= 4 && string(s[i:i+4]) == "true"
+	case ch == 'f':
+		return i + 5, len(s)-i >= 5 && string(s[i:i+5]) == "false"
+	case ch == 'n':
+		return i + 4, len(s)-i >= 4 && string(s[i:i+4]) == "null"
+	case ch == '-' || '0' <= ch && ch <= '9':
+		return numberEnd(s, i)
+	}
+	return i, false
+}
+
+// str checks the JSON string at src[i] (a quote) and returns its end.
+func (c *compactor) str(i int) (int, bool) {
+	s := c.src
+	for j := i + 1; ; {
+		for j+8 <= len(s) && !attention8(binary.LittleEndian.Uint64(s[j:])) {
+			j += 8
+		}
+		if j >= len(s) {
+			return j, false
+		}
+		switch ch := s[j]; {
+		case ch == '"':
+			return j + 1, true
+		case ch == '\\':
+			if j+1 >= len(s) {
+				return j, false
+			}
+			switch s[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(s) || !isHex4(s[j+2:j+6]) {
+					return j, false
+				}
+				j += 6
+			default:
+				return j, false
+			}
+		case ch < 0x20:
+			return j, false
+		default:
+			j++ // any other byte, UTF-8 or not, is copied as it is
+		}
+	}
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// numberEnd returns the end of the JSON number at b[i], and whether it is one.
+func numberEnd(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		}
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		d := i + 1
+		for i = d; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return i, false
+		}
+	}
+	return i, true
+}

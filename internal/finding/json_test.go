@@ -1,0 +1,153 @@
+package finding
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+// encodingJSON is what `scan --format json` wrote before AppendJSON, without the newline.
+func encodingJSON(t testing.TB, f *Finding) ([]byte, error) {
+	t.Helper()
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(f)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+}
+
+// hostileStrings are what event fields may hold: escapes, control characters, HTML, line
+// and paragraph separators, bytes that are not UTF-8, long runs for the eight-byte loop.
+var hostileStrings = []string{
+	"", "plain", `quote " and \ backslash`, "line\nbreak\ttab\r\b\f\x00\x1f\x7f", "<b>&amp;</b>",
+	"sep\u2028par\u2029", "bad \xff utf-8 \xc3", "é € 😀 ≠", "\xed\xa0\x80 surrogate bytes",
+	"0123456789abcdef0123456789abcdef\"0123456789abcdef", "\u2028\u2028\xff", "ok\u2027\u202a",
+}
+
+// fill sets every exported field of v (a struct, reached through pointers and slices) to
+// random values from hostileStrings, so that a field added to Finding is compared too.
+func fill(r *rand.Rand, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(hostileStrings[r.IntN(len(hostileStrings))])
+	case reflect.Int:
+		v.SetInt(int64(r.IntN(7) - 1)) // a Severity, out of range too
+	case reflect.Bool:
+		v.SetBool(r.IntN(2) == 0)
+	case reflect.Pointer:
+		if r.IntN(3) == 0 {
+			return // nil
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(r, v.Elem())
+	case reflect.Slice:
+		if v.Type() == reflect.TypeFor[json.RawMessage]() {
+			recs := []string{`{"a": [1, 2.5e3, "x y"], "b" : {"c":null,"d":true}}`, "\n {\"e\":\"\\u2028 \\\" <>\"}\t", `null`}
+			if n := r.IntN(len(recs) + 1); n < len(recs) {
+				v.SetBytes([]byte(recs[n]))
+			}
+			return
+		}
+		n := r.IntN(4) - 1 // nil, empty, one or two elements
+		if n < 0 {
+			return
+		}
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := range n {
+			fill(r, v.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(r, v.Field(i))
+			}
+		}
+	default:
+		panic("fill: add a case for " + v.Kind().String())
+	}
+}
+
+// TestAppendJSONAsEncodingJSON: AppendJSON writes exactly what encoding/json writes, for
+// every field of Finding filled with hostile values, and appends to what b held.
+func TestAppendJSONAsEncodingJSON(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 5000 {
+		var f Finding
+		fill(r, reflect.ValueOf(&f).Elem())
+		want, err := encodingJSON(t, &f)
+		if err != nil {
+			t.Fatalf("case %d: encoding/json: %v", i, err)
+		}
+		got, ok := f.AppendJSON([]byte("prefix"))
+		if !ok || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("case %d: ok %v\n got %s\nwant prefix%s", i, ok, got, want)
+		}
+	}
+}
+
+// TestAppendJSONRecords: a record is written compact when it is one valid JSON value and
+// refused (for encoding/json to say why) when encoding/json refuses it.
+func TestAppendJSONRecords(t *testing.T) {
+	for _, rec := range []string{
+		`{"a":1}`, ` { "a" : [ 1 , { } , [ ] ] , "b":"x  y" } `, `"s"`, `-0.5E+3`, `[true,false,null]`,
+		"{\"k\":\"\xff\"}", `{"a":"\u00e9\/"}`,
+		// refused
+		``, ` `, `{"a":1} x`, `{"a":1,}`, `{"a":01}`, `{"a":"\x01"}`, `{"a":"\q"}`, `{"a":tru}`, `[1,]`,
+		`{"a"}`, `{1:2}`, `{"a":1.}`, `{"a":-}`, `{"a":"\u12g4"}`, `{"a":"unterminated}`,
+	} {
+		f := Finding{Rule: "r", Record: json.RawMessage(rec)}
+		want, err := encodingJSON(t, &f)
+		got, ok := f.AppendJSON(nil)
+		switch {
+		case err != nil && ok:
+			t.Errorf("%q: written as %s; encoding/json refuses it: %v", rec, got, err)
+		case err == nil && (!ok || !bytes.Equal(got, want)):
+			t.Errorf("%q: ok %v\n got %s\nwant %s", rec, ok, got, want)
+		}
+	}
+}
+
+// FuzzAppendJSON compares AppendJSON with encoding/json on any strings and record.
+func FuzzAppendJSON(f *testing.F) {
+	f.Add("title \u2028 \xff", "<runbook>", []byte(`{"a": [1, "x"]}`))
+	f.Add("", "", []byte(`nul`))
+	f.Fuzz(func(t *testing.T, title, runbook string, rec []byte) {
+		fd := Finding{Rule: "r", Title: title, Runbook: runbook, Tags: []string{title}, Record: rec,
+			Actor: &Actor{Name: runbook}, Events: []Event{{Value: title}}}
+		want, err := encodingJSON(t, &fd)
+		got, ok := fd.AppendJSON(nil)
+		switch {
+		case err != nil && ok:
+			t.Fatalf("%q: written; encoding/json refuses it: %v", rec, err)
+		case err == nil && (!ok || !bytes.Equal(got, want)):
+			t.Fatalf("ok %v\n got %s\nwant %s", ok, got, want)
+		}
+	})
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	f := Finding{Rule: "iam-user-created", Title: "IAM user bob created by role/Admin (alice)", Tags: []string{"persistence"},
+		Runbook: "Check who created the user:\n  aws iam get-user --user-name bob\n", EventID: "0b5c1b9e-2f7c-4b0e-9a3e-3f0f0c0d0e0f",
+		EventName: "CreateUser", EventTime: "2026-10-01T00:00:00Z", Account: "111122223333", Region: "us-east-1",
+		Principal: "arn:aws:sts::111122223333:assumed-role/Admin/alice", SourceIPAddress: "203.0.113.7",
+		UserAgent: "aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0 exe/x86_64.ubuntu.22", Target: "bob",
+		Params: []Param{{Name: "userName", Value: "bob"}}, Origin: "AWSLogs/111122223333/x.json.gz record 17",
+		Record: json.RawMessage(`{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice"},"eventTime":"2026-10-01T00:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2.15.0","requestParameters":{"userName":"bob"},"responseElements":{"user":{"userName":"bob","arn":"arn:aws:iam::111122223333:user/bob"}}}`)}
+	b.Run("AppendJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = f.AppendJSON(buf[:0])
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		enc := json.NewEncoder(&bytes.Buffer{})
+		enc.SetEscapeHTML(false)
+		for b.Loop() {
+			enc.Encode(&f)
+		}
+	})
+}
