@@ -465,7 +465,7 @@ var targetPaths = []string{
 	"requestParameters.backupVaultName", "requestParameters.reportPlanName",
 	"requestParameters.frameworkName", "requestParameters.snapshotId", "requestParameters.imageId",
 	"requestParameters.dBSnapshotIdentifier", "requestParameters.dBClusterSnapshotIdentifier",
-	"requestParameters.accountId",
+	"requestParameters.accountId", "requestParameters.targetPrincipal",
 }
 
 func (r *record) target() string {
@@ -505,7 +505,7 @@ func (r *record) result() string {
 }
 
 func (r *record) policy() string {
-	for _, p := range []string{"requestParameters.policyArn", "requestParameters.policyName", "responseElements.policy.arn"} {
+	for _, p := range []string{"requestParameters.policyArn", "requestParameters.policyName", "responseElements.policy.arn", "requestParameters.taskPolicyArn.arn"} {
 		if v := r.str(p); v != "" {
 			return v
 		}
@@ -549,6 +549,8 @@ var paramPaths = []struct{ name, path string }{
 	{"createdUser", "responseElements.user.arn"},
 	{"createdPolicy", "responseElements.policy.arn"},
 	{"newVersion", "responseElements.policyVersion.versionId"},
+	{"targetPrincipal", "requestParameters.targetPrincipal"},
+	{"taskPolicyArn", "requestParameters.taskPolicyArn.arn"},
 }
 
 func (r *record) params() []finding.Param {

@@ -78,6 +78,7 @@ func TestPrivescStory(t *testing.T) {
 		"iam-policy-changed: user/build-bot changed IAM policies: AttachUserPolicy AdministratorAccess on support-temp",
 		"iam-write: user/build-bot made an IAM change: AttachUserPolicy support-temp",
 		"login-profile-for-other-user: user/build-bot set a console password for another user, support-temp, without forcing a reset (CreateLoginProfile)",
+		"login-profile-set: user/build-bot set a console password for IAM user support-temp (CreateLoginProfile)",
 		"offensive-tool-user-agent: user/build-bot called CreateLoginProfile with an attack or secret-scanning tool",
 		"iam-credentials-created: user/build-bot created or changed credentials: CreateLoginProfile for support-temp",
 		"iam-write: user/build-bot made an IAM change: CreateLoginProfile support-temp",
