@@ -57,8 +57,8 @@ func identityFrom(b []byte) (identity, bool) {
 			ok = false
 		}
 	}
-	whole := detect.Members(b, func(key string, v []byte) {
-		switch key {
+	whole := detect.Members(b, func(key, v []byte) {
+		switch string(key) {
 		case "type":
 			str(v, &id.Type)
 		case "arn":
@@ -76,13 +76,13 @@ func identityFrom(b []byte) (identity, bool) {
 		case "identityProvider":
 			str(v, &id.Provider)
 		case "sessionContext":
-			ok = ok && detect.Members(v, func(key string, v []byte) {
-				switch key {
+			ok = ok && detect.Members(v, func(key, v []byte) {
+				switch string(key) {
 				case "sourceIdentity":
 					str(v, &id.SourceIdentity)
 				case "sessionIssuer":
-					ok = ok && detect.Members(v, func(key string, v []byte) {
-						switch key {
+					ok = ok && detect.Members(v, func(key, v []byte) {
+						switch string(key) {
 						case "arn":
 							str(v, &id.IssuerARN)
 						case "type":
@@ -92,8 +92,8 @@ func identityFrom(b []byte) (identity, bool) {
 				}
 			})
 		case "onBehalfOf":
-			ok = ok && detect.Members(v, func(key string, v []byte) {
-				switch key {
+			ok = ok && detect.Members(v, func(key, v []byte) {
+				switch string(key) {
 				case "userId":
 					str(v, &id.OnBehalfOf)
 				case "identityStoreArn":
@@ -176,17 +176,17 @@ func (s *stsResponse) read(b []byte) bool {
 		}
 	}
 	arnOf := func(v []byte, dst *string) {
-		ok = ok && detect.Members(v, func(key string, v []byte) {
-			if key == "arn" {
+		ok = ok && detect.Members(v, func(key, v []byte) {
+			if string(key) == "arn" {
 				str(v, dst)
 			}
 		})
 	}
-	whole := detect.Members(b, func(key string, v []byte) {
-		switch key {
+	whole := detect.Members(b, func(key, v []byte) {
+		switch string(key) {
 		case "credentials":
-			ok = ok && detect.Members(v, func(key string, v []byte) {
-				switch key {
+			ok = ok && detect.Members(v, func(key, v []byte) {
+				switch string(key) {
 				case "accessKeyId":
 					str(v, &s.AccessKeyID)
 				case "expiration":

@@ -287,33 +287,44 @@ func predicatesHold(ps []string, rec *record) bool {
 // finding builds rule i's finding for rec; extra fills the placeholders of stateful rules.
 func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bool)) finding.Finding {
 	r := &e.rules[i]
+	f := *rec.eventPart()
+	f.Rule = r.ID
+	f.Severity = r.Severity
+	f.Title = e.titles[i].render(rec, extra)
+	f.Description = r.Description
+	f.Tags = slices.Clip(r.Tags) // shared with the rule: clipped so an append cannot write into it
+	f.References = slices.Clip(r.References)
+	f.Runbook = e.books[i].renderRunbook(rec, extra)
+	return f
+}
+
+// eventPart is what every finding of rec says about the event, worked out once per record.
+// Its slices and record are shared by those findings, clipped like the rules' tags.
+func (rec *record) eventPart() *finding.Finding {
+	if rec.event != nil {
+		return rec.event
+	}
 	ua, source := rec.str("userAgent"), rec.str("eventSource")
-	return finding.Finding{
-		Rule:            r.ID,
-		Severity:        r.Severity,
-		Title:           e.titles[i].render(rec, extra),
-		Description:     r.Description,
-		Tags:            slices.Clip(r.Tags), // shared with the rule: clipped so an append cannot write into it
-		References:      slices.Clip(r.References),
-		Runbook:         e.books[i].renderRunbook(rec, extra),
+	rec.event = &finding.Finding{
 		EventID:         rec.str("eventID"),
 		EventName:       rec.str("eventName"),
 		EventSource:     source,
 		EventTime:       rec.str("eventTime"),
-		Account:         rec.account(),
+		Account:         rec.field("account"),
 		Region:          rec.str("awsRegion"),
-		Principal:       rec.principal(),
+		Principal:       rec.field("principal"),
 		PrincipalType:   rec.str("userIdentity.type"),
 		SourceIPAddress: rec.str("sourceIPAddress"),
 		UserAgent:       ua,
 		AttackTool:      AttackTool(ua, source),
 		ErrorCode:       rec.str("errorCode"),
 		ErrorMessage:    rec.str("errorMessage"),
-		Target:          rec.target(),
-		Params:          rec.params(),
-		Grants:          rec.grants(),
+		Target:          rec.field("target"),
+		Params:          slices.Clip(rec.params()),
+		Grants:          slices.Clip(rec.grants()),
 		// a copy: the record may sit in a large buffer of envelopes that a kept finding
 		// must not keep alive
 		Record: bytes.Clone(rec.raw),
 	}
+	return rec.event
 }

@@ -87,18 +87,10 @@ func (r *Record) Member(name string) json.RawMessage {
 	return nil
 }
 
-// Members calls fn for each member of a JSON object with its key and raw value, without
-// decoding them; false when b is not one object with plain keys, each given once.
-func Members(b []byte, fn func(key string, val []byte)) bool {
-	ms, ok := splitTop(b)
-	if !ok {
-		return false
-	}
-	for _, m := range ms {
-		fn(string(m.key), m.val)
-	}
-	return true
-}
+// Members calls fn for each member of a JSON object with its key (as written) and raw value,
+// without decoding or copying them; false when b is not one object with plain keys, each given
+// once, and then fn may have seen some of its members: read what it found only on true.
+func Members(b []byte, fn func(key, val []byte)) bool { return eachMember(b, fn) }
 
 // String reads a JSON string, a number or a boolean as text, as Str does; false for
 // anything else.

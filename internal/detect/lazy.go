@@ -17,47 +17,63 @@ type member struct {
 // them. It reports false for anything but one object, a key given twice, or a key with
 // escapes (those take the whole decode, which reads them exactly).
 func splitTop(b []byte) ([]member, bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	out := make([]member, 0, 20)
+	ok := eachMember(b, func(key, val []byte) { out = append(out, member{key: key, val: val}) })
+	if !ok {
 		return nil, false
 	}
-	out := make([]member, 0, 24)
+	return out, true
+}
+
+// eachMember calls fn with the key (as written, without its quotes) and the raw value of
+// each member of a JSON object, in order, without decoding or copying them. It reports false
+// for anything but one object, a key given twice, or a key with escapes; fn may have been
+// called for the members before the problem by then.
+func eachMember(b []byte, fn func(key, val []byte)) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	// the keys seen, to refuse a repeat: on the stack for the usual handful
+	var seenBuf [24][]byte
+	seen := seenBuf[:0]
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return out, skipSpace(b, i+1) == len(b)
+		return skipSpace(b, i+1) == len(b)
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return nil, false
+			return false
 		}
 		end, escaped := stringEnd(b, i)
 		if end < 0 || escaped {
-			return nil, false
+			return false
 		}
 		key := b[i+1 : end-1]
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return nil, false
+			return false
 		}
 		i = skipSpace(b, i+1)
 		vend := valueEnd(b, i)
 		if vend < 0 {
-			return nil, false
+			return false
 		}
-		for _, m := range out {
-			if bytes.Equal(m.key, key) {
-				return nil, false
+		for _, k := range seen {
+			if string(k) == string(key) {
+				return false
 			}
 		}
-		out = append(out, member{key: key, val: b[i:vend]})
+		seen = append(seen, key)
+		fn(key, b[i:vend])
 		i = skipSpace(b, vend)
 		switch {
 		case i < len(b) && b[i] == ',':
 			i = skipSpace(b, i+1)
 		case i < len(b) && b[i] == '}':
-			return out, skipSpace(b, i+1) == len(b)
+			return skipSpace(b, i+1) == len(b)
 		default:
-			return nil, false
+			return false
 		}
 	}
 }

@@ -24,6 +24,12 @@ type record struct {
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
 	// nil when m is whole.
 	lazy []member
+	// event is the part of a finding that is the same for every rule matching the record,
+	// and fields the names titles and runbooks read, each worked out once: a record that
+	// several rules match (and a title, a runbook and a finding reading the same target)
+	// costs one lookup of each
+	event  *finding.Finding
+	fields map[string]string
 }
 
 // envelopeRecord decodes the record inside an EventBridge envelope. (Decoding the envelope
@@ -216,6 +222,18 @@ func scalarText(v any) string {
 
 // field resolves a template placeholder.
 func (r *record) field(name string) string {
+	if v, ok := r.fields[name]; ok {
+		return v
+	}
+	v := r.fieldOnce(name)
+	if r.fields == nil {
+		r.fields = make(map[string]string, 8)
+	}
+	r.fields[name] = v
+	return v
+}
+
+func (r *record) fieldOnce(name string) string {
 	switch name {
 	case "principal":
 		return r.principal()

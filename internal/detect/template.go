@@ -138,6 +138,11 @@ func (t template) renderRunbook(r *record, extra func(string) (string, bool)) st
 func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string,
 	value func(v string, command bool) string) string {
 	var b strings.Builder
+	size := 0
+	for _, p := range t {
+		size += len(p.text) + 24 // room for a placeholder's usual value
+	}
+	b.Grow(size)
 	for _, p := range t {
 		if p.field == "" {
 			b.WriteString(p.text)
