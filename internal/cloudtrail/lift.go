@@ -209,11 +209,14 @@ func appendEnvelope(dst, rec []byte, f *fields) ([]byte, time.Time) {
 	rawTime := val(fEventTime)
 	tc, _ := rawContent(rawTime)
 	t, ok := parseTimeBytes(tc)
-	if ok {
+	switch {
+	case ok && len(rawTime) == 22 && len(tc) == 20 && tc[10] == 'T' && tc[19] == 'Z':
+		dst = append(dst, rawTime...) // already as EventBridge writes it
+	case ok:
 		dst = append(dst, '"')
 		dst = t.AppendFormat(dst, "2006-01-02T15:04:05Z")
 		dst = append(dst, '"')
-	} else {
+	default:
 		dst = appendStringOrEmpty(dst, rawTime)
 	}
 	dst = append(dst, `,"region":`...)

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
@@ -128,6 +129,13 @@ func skipSpace(b []byte, i int) int {
 func stringEnd(b []byte, i int) (int, bool) {
 	escaped := false
 	for j := i + 1; j < len(b); j++ {
+		// eight bytes at a time while none is a quote or a backslash
+		for j+8 <= len(b) && !quoteOrBackslash8(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
 		switch b[j] {
 		case '\\':
 			escaped = true
@@ -137,6 +145,14 @@ func stringEnd(b []byte, i int) (int, bool) {
 		}
 	}
 	return -1, false
+}
+
+// quoteOrBackslash8 reports whether a byte of x is '"' or '\\' (SWAR, as attention8).
+func quoteOrBackslash8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	s := x ^ (lo * '\\')
+	return ((q-lo)&^q|(s-lo)&^s)&hi != 0
 }
 
 // valueEnd returns the index after the value starting at b[i]; -1 when it does not end.
