@@ -3,6 +3,7 @@ package pattern
 import (
 	"bytes"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -227,6 +228,11 @@ func (p *scanner) comparable(raw []byte) (float64, bool) {
 	if m >= 1e17 {
 		return 0, false
 	}
+	if p.numOK && e < 0 {
+		if f, cmp, ok := shortestDecimal(m, -e, p.num); ok {
+			return f, cmp
+		}
+	}
 	if p.numOK && m >= 1e15 && math.Abs(p.num) >= 0x1p-1022 {
 		// When the approximation's shortest decimal is the number, the approximation is
 		// the float64 (a decimal rounds to one float64 only): no exact parse needed.
@@ -248,6 +254,120 @@ func (p *scanner) comparable(raw []byte) (float64, bool) {
 	p.nbuf = strconv.AppendFloat(p.nbuf[:0], f, 'e', -1, 64)
 	m2, e2 := shortestParts(p.nbuf)
 	return f, m == m2 && e == e2
+}
+
+// shortestDecimal decides with integer arithmetic whether the decimal m×10^-k (m of 16
+// or 17 digits, the last not 0) is the shortest decimal of its nearest float64 f, as
+// strconv's shortest formatting finds it: the one nearest f among those of fewest digits
+// in the interval of values rounding to f. approx is within an ulp of the decimal's value
+// and has its sign. ok is false for decimals out of the range handled here (k above 19,
+// f not between 2^-16 and 2^53, or a tie), which strconv then decides.
+//
+// Scaled by 10^k × 2^(2-E), where f = M×2^E: the decimal is m×2^(2-E), a unit of its
+// last digit is U = 2^(2-E), f is 4M×10^k and the interval around it reaches 2×10^k
+// either side (10^k below a power of two), bounds included when M is even. The decimal
+// rounds to f when it lies in the interval; it is the nearest of its length when within
+// U/2 of f; no shorter decimal is in the interval when neither multiple of 10U around
+// it is.
+func shortestDecimal(m uint64, k int, approx float64) (f float64, shortest, ok bool) {
+	if k < 1 || k >= len(pow10u) || m < 1e15 || m >= 1e17 {
+		return 0, false, false
+	}
+	p := pow10u[k]
+	f = math.Abs(approx)
+	for range 3 { // approx is f or next to it
+		b := math.Float64bits(f)
+		be := int(b >> 52)
+		mant := b&(1<<52-1) | 1<<52
+		s := 2 - (be - 1075)
+		if be <= 1 || s <= 2 || s > 70 {
+			return 0, false, false
+		}
+		d := shl128(m, s)
+		c := mul128(mant<<2, p)
+		hi, lo := c.add(u128{p >> 63, p << 1}), c.sub(u128{p >> 63, p << 1})
+		if mant == 1<<52 {
+			lo = c.sub(u128{0, p})
+		}
+		even := mant&1 == 0
+		inside := func(x u128) bool {
+			a, z := x.cmp(lo), x.cmp(hi)
+			return (a > 0 || a == 0 && even) && (z < 0 || z == 0 && even)
+		}
+		switch {
+		case d.cmp(hi) > 0 || d.cmp(hi) == 0 && !even:
+			f = math.Nextafter(f, math.Inf(1))
+			continue
+		case d.cmp(lo) < 0 || d.cmp(lo) == 0 && !even:
+			f = math.Nextafter(f, 0)
+			continue
+		}
+		if approx < 0 {
+			f = -f
+		}
+		dist := d.sub(c)
+		if c.cmp(d) > 0 {
+			dist = c.sub(d)
+		}
+		switch dist.cmp(shl128(1, s-1)) {
+		case 1:
+			return f, false, true // a decimal of its length is nearer f
+		case 0:
+			return 0, false, false
+		}
+		below := shl128(m-m%10, s)
+		return f, !inside(below) && !inside(below.add(shl128(10, s))), true
+	}
+	return 0, false, false
+}
+
+// pow10u holds the powers of ten that fit a uint64.
+var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// u128 is an unsigned 128-bit integer.
+type u128 struct{ hi, lo uint64 }
+
+func mul128(a, b uint64) u128 {
+	hi, lo := bits.Mul64(a, b)
+	return u128{hi, lo}
+}
+
+// shl128 returns x << s for s below 128.
+func shl128(x uint64, s int) u128 {
+	if s >= 64 {
+		return u128{x << (s - 64), 0}
+	}
+	return u128{x >> (64 - s), x << s}
+}
+
+func (a u128) add(b u128) u128 {
+	lo, carry := bits.Add64(a.lo, b.lo, 0)
+	return u128{a.hi + b.hi + carry, lo}
+}
+
+func (a u128) sub(b u128) u128 {
+	lo, borrow := bits.Sub64(a.lo, b.lo, 0)
+	return u128{a.hi - b.hi - borrow, lo}
+}
+
+func (a u128) cmp(b u128) int {
+	switch {
+	case a.hi != b.hi:
+		return cmpUint(a.hi, b.hi)
+	default:
+		return cmpUint(a.lo, b.lo)
+	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func numberBytesTo(raw []byte, buf *[]byte) (float64, bool) {

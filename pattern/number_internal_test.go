@@ -3,6 +3,7 @@ package pattern
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -209,4 +210,92 @@ func validNumber(s string) bool {
 	p := scanner{data: []byte(s)}
 	_, err := p.readNumber()
 	return err == nil && p.pos == len(s) && s != ""
+}
+
+// comparableOf runs readNumber and comparable on raw, as evalNumber does.
+func comparableOf(t testing.TB, raw string) (float64, bool) {
+	p := scanner{data: []byte(raw)}
+	if _, err := p.readNumber(); err != nil || p.pos != len(raw) {
+		t.Fatalf("readNumber(%s): %v at %d", raw, err, p.pos)
+	}
+	return p.comparable([]byte(raw))
+}
+
+// TestComparableDigits checks comparable, whose 16 and 17 digit numbers mostly go through
+// shortestDecimal's integer arithmetic, against the exact-rational reference on decimals
+// near float64s: their shortest form, 16 and 17 digit forms, those moved by a few units
+// in the last digit, and the midpoints between neighbouring float64s.
+func TestComparableDigits(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 8))
+	check := func(raw string) {
+		t.Helper()
+		f, cmp := comparableOf(t, raw)
+		wf, wcmp := refComparable(raw)
+		if cmp != wcmp || cmp && f != wf {
+			t.Fatalf("comparable(%s) = %v, %v; reference %v, %v", raw, f, cmp, wf, wcmp)
+		}
+	}
+	for range 15_000 {
+		var f float64
+		switch r.IntN(4) {
+		case 0:
+			f = math.Ldexp(1, r.IntN(70)-17) // powers of two: the narrower interval below
+		case 1:
+			f = float64(r.Int64N(1<<53)) / math.Pow(10, float64(r.IntN(19)))
+		default:
+			f = math.Exp(r.Float64()*60 - 15)
+		}
+		if r.IntN(2) == 0 {
+			f = -f
+		}
+		if f == 0 {
+			continue
+		}
+		for _, prec := range []int{-1, 15, 16} {
+			raw := strconv.FormatFloat(f, 'e', prec, 64)
+			check(raw)
+			m, e, _ := strings.Cut(raw, "e")
+			digits := strings.Replace(strings.TrimPrefix(m, "-"), ".", "", 1)
+			n, err := strconv.ParseUint(digits, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []int64{-5, -2, -1, 1, 2, 5} {
+				moved := strconv.FormatUint(uint64(int64(n)+d), 10)
+				if len(moved) < 2 || int64(n)+d <= 0 {
+					continue
+				}
+				sign := ""
+				if f < 0 {
+					sign = "-"
+				}
+				check(fmt.Sprintf("%s%s.%se%s", sign, moved[:1], moved[1:], e))
+			}
+		}
+		// The exact midpoint between f and the next float64, cut to 17 and to 16 digits.
+		mid := new(big.Float).SetPrec(200).Add(big.NewFloat(f), big.NewFloat(math.Nextafter(f, math.Inf(1))))
+		mid.Quo(mid, big.NewFloat(2))
+		for _, prec := range []int{16, 15} {
+			check(mid.Text('e', prec))
+		}
+	}
+}
+
+// FuzzComparable compares comparable with the exact-rational reference.
+func FuzzComparable(f *testing.F) {
+	for _, raw := range numberCases {
+		f.Add(raw)
+	}
+	f.Add("-122.46241147900865")
+	f.Add("37.787230573742391")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if !validNumber(raw) {
+			return
+		}
+		f, cmp := comparableOf(t, raw)
+		wf, wcmp := refComparable(raw)
+		if cmp != wcmp || cmp && f != wf {
+			t.Fatalf("comparable(%s) = %v, %v; reference %v, %v", raw, f, cmp, wf, wcmp)
+		}
+	})
 }
