@@ -218,12 +218,25 @@ func (sc *scratch) noRepeat() (local, all bool, hazard int) {
 	if !ok {
 		return false, false, len(d)
 	}
-	// Keys and escapes are inside strings: a rest of numbers and brackets holds none.
-	from := bytes.IndexByte(d[p.pos:], '"')
+	// The rest starts with a key (p.pos is at its quote): looked at here, it leaves a rest
+	// that often has no string at all (arrays of numbers), hence no key and no escape.
+	if p.pos >= len(d) || d[p.pos] != '"' {
+		return false, false, p.pos // not a key: reading on reports it
+	}
+	end, escaped, err := p.stringEnd(p.pos + 1)
+	if err != nil || escaped {
+		return false, false, p.pos
+	}
+	for _, k := range keys {
+		if k.text == string(d[p.pos+1:end]) {
+			return false, false, p.pos
+		}
+	}
+	from := bytes.IndexByte(d[end+1:], '"')
 	if from < 0 {
 		return true, true, 0
 	}
-	from += p.pos
+	from += end + 1
 	escapes := escapeU
 	for _, k := range keys {
 		escapes |= k.escapes
