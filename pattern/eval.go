@@ -55,10 +55,7 @@ type scratch struct {
 	neededNodes []*pathNode
 	keys        []levelNeedle // noRepeat's
 	stack       []*pathNode   // the objects being read, outermost first
-	// escapeFrom's last answer: from escFrom on, the first escape in escMask is at escAt.
-	escMask        uint16
-	escFrom, escAt int
-	searched       int // bytes noRepeat has searched in this event
+	searched    int           // bytes noRepeat has searched in this event
 
 	tStamp     []uint32 // per target: hit in this epoch
 	tHead      []int32  // per target: its last recorded hit, -1 for none

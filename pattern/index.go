@@ -21,10 +21,10 @@ type pathNode struct {
 	// bloom rejects most keys that are not children without hashing them.
 	bloom bloom
 	// small holds the children when there are at most maxSmallChildren of them, so that
-	// a key is found by comparing a length and a word rather than by hashing it.
+	// a key is found by comparing a length and a word rather than by hashing it; lens
+	// has bit min(len, 63) set for the length of each.
 	small []smallChild
-	// lens has bit min(len, 63) set for the length of each child key.
-	lens uint64
+	lens  uint64
 	// fast: some field at or below this node must always be read (a trigger, or an
 	// exists:false of a pattern without trigger). Reading an object may stop once its
 	// fast children (nfast of them) are seen, and reads on when a trigger that has fired

@@ -317,8 +317,6 @@ func addNeedle(keys []levelNeedle, k needle, level int) (_ []levelNeedle, ok boo
 	return append(keys, levelNeedle{k, level}), k.ok() && len(keys) < maxNeedles
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 // findKey returns the offset in d, at or after from, of the first string that is the key
 // k.text, or -1. It looks for k.text's rarest byte with bytes.IndexByte and checks each
 // place found.
