@@ -273,14 +273,17 @@ func genEvent(r *rand.Rand, depth int) string {
 	return b.String()
 }
 
-func genValue(r *rand.Rand, depth int) string {
+func genValue(r *rand.Rand, depth int) string { return genValueWith(r, depth, genEvent) }
+
+// genValueWith is genValue with the objects in it made by object.
+func genValueWith(r *rand.Rand, depth int, object func(*rand.Rand, int) string) string {
 	switch n := r.IntN(10); {
 	case depth > 0 && n < 3:
-		return genEvent(r, depth-1)
+		return object(r, depth-1)
 	case depth > 0 && n < 6:
 		var parts []string
 		for range r.IntN(4) {
-			parts = append(parts, genValue(r, depth-1))
+			parts = append(parts, genValueWith(r, depth-1, object))
 		}
 		return "[" + strings.Join(parts, ",") + "]"
 	}

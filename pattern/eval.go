@@ -53,9 +53,9 @@ type scratch struct {
 	fieldNeeded []uint32
 	nodeNeeded  []uint32
 	neededNodes []*pathNode
-	keys        []levelNeedle // noRepeat's
-	stack       []*pathNode   // the objects being read, outermost first
-	searched    int           // bytes noRepeat has searched in this event
+	keys        []needle    // noRepeat's
+	stack       []*pathNode // the objects being read, outermost first
+	searched    int         // bytes noRepeat has searched in this event
 
 	tStamp     []uint32 // per target: hit in this epoch
 	tHead      []int32  // per target: its last recorded hit, -1 for none

@@ -49,12 +49,12 @@ type pathNode struct {
 	covers   []childNeedle
 	coversOK bool
 	// stopKeys: the keys noRepeat looks for when reading stops in this object and no
-	// triggered pattern needs a field: for this object and each enclosing one (level, its
-	// depth), the covers of its fast children other than the one being read (whose
-	// fields the deeper objects cover), and the key of that one when it is a fast field
-	// itself (a repeat of it may hold a value). stopOK is false when some key cannot be
-	// looked for, or there are too many.
-	stopKeys []levelNeedle
+	// triggered pattern needs a field: for this object and each enclosing one, the covers
+	// of its fast children other than the one being read (whose fields the deeper objects
+	// cover), and the key of that one when it is a fast field itself (a repeat of it may
+	// hold a value). stopOK is false when some key cannot be looked for, or there are too
+	// many.
+	stopKeys []needle
 	stopOK   bool
 }
 
@@ -633,12 +633,12 @@ func (n *pathNode) finish(fields []*field) {
 
 // finishStops computes stopKeys for n and the nodes below it; keys and ok are those of
 // n's parent.
-func (n *pathNode) finishStops(fields []*field, keys []levelNeedle, ok bool) {
+func (n *pathNode) finishStops(fields []*field, keys []needle, ok bool) {
 	n.stopKeys, n.stopOK = nil, ok && n.coversOK
 	if n.stopOK {
 		n.stopKeys = slices.Clone(keys)
 		for _, c := range n.covers {
-			if n.stopKeys, n.stopOK = addNeedle(n.stopKeys, c.needle, n.depth); !n.stopOK {
+			if n.stopKeys, n.stopOK = addNeedle(n.stopKeys, c.needle); !n.stopOK {
 				break
 			}
 		}
@@ -650,11 +650,11 @@ func (n *pathNode) finishStops(fields []*field, keys []levelNeedle, ok bool) {
 		ck, cok := slices.Clone(keys), ok && n.coversOK
 		for _, cv := range n.covers {
 			if cv.child != c && cok {
-				ck, cok = addNeedle(ck, cv.needle, n.depth)
+				ck, cok = addNeedle(ck, cv.needle)
 			}
 		}
 		if cok && c.field >= 0 && fields[c.field].fast {
-			ck, cok = addNeedle(ck, c.self, n.depth)
+			ck, cok = addNeedle(ck, c.self)
 		}
 		c.finishStops(fields, ck, cok)
 	}

@@ -98,8 +98,8 @@ func (sc *scratch) scanEvent(event []byte) error {
 // them, when a fired trigger needs a lazy one), reading may stop: when canStop says that
 // every enclosing object is that far too (and no array encloses it), and noRepeat shows
 // that the rest of the event holds nothing that changes the answer, reading stops
-// altogether, or skips the rest of n when only the enclosing objects' rests may.
-// Otherwise the rest of n is read key by key.
+// altogether. Otherwise the rest of n is read key by key: skipping it could skip a value
+// that a trigger firing later, in an enclosing object, needs.
 func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 	p := &sc.p
 	p.pos++ // '{'
@@ -175,16 +175,13 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 				retry = len(p.data)
 				continue
 			}
-			local, all, hazard := sc.noRepeat()
-			if !local {
+			stop, hazard := sc.noRepeat()
+			if !stop {
 				retry = hazard + 1
 				continue
 			}
-			if all {
-				p.stopped = true
-				return nil
-			}
-			return p.skipRest(1)
+			p.stopped = true
+			return nil
 		}
 	}
 }
@@ -199,42 +196,40 @@ func (sc *scratch) lazyNeeded(n *pathNode) bool {
 	return false
 }
 
-// noRepeat reports whether the rest of the event, from p.pos, can hold no value that
-// changes the answer (local, for the rest of the innermost object being read; all, for
-// the rest of every object being read), so that reading may stop. Such a value belongs
-// to a fast field (it could fire a trigger) or to a field a triggered pattern checks
-// (needed), and its path needs keys that are written in the rest: for each such field,
-// the cheapest of those keys is looked for (pathNode.cover). A key written without
-// escapes appears in the rest as its text between quotes, found by its rarest byte with
-// bytes.IndexByte (findKey); a key written with escapes cannot be found so, and any
-// escape in the rest that could spell a byte of one (\u, or \" when a key has a quote,
-// ...) counts as a hit. A hit in a value, or on another path, only makes the scan read
-// on, which is exact, only slower. When local is false, hazard is the offset of the
-// first hit, before which asking again is useless.
-func (sc *scratch) noRepeat() (local, all bool, hazard int) {
+// noRepeat reports whether the rest of the event, from p.pos, holds no value that
+// changes the answer, so that reading may stop. Such a value belongs to a fast field (it
+// could fire a trigger) or to a field a triggered pattern checks (needed), and its path
+// needs keys that are written in the rest: for each such field, the cheapest of those keys
+// is looked for (pathNode.cover). A key written without escapes appears in the rest as
+// its text between quotes, found by its rarest byte with bytes.IndexByte (findKey); a key
+// written with escapes cannot be found so, and any escape in the rest that could spell a
+// byte of one (\u, or \" when a key has a quote, ...) counts as a hit. A hit in a value,
+// or on another path, only makes the scan read on, which is exact, only slower. When stop
+// is false, hazard is the offset of a hit, before which asking again is useless.
+func (sc *scratch) noRepeat() (stop bool, hazard int) {
 	p := &sc.p
 	d := p.data
 	keys, ok := sc.keysToFind()
 	if !ok {
-		return false, false, len(d)
+		return false, len(d)
 	}
 	// The rest starts with a key (p.pos is at its quote): looked at here, it leaves a rest
 	// that often has no string at all (arrays of numbers), hence no key and no escape.
 	if p.pos >= len(d) || d[p.pos] != '"' {
-		return false, false, p.pos // not a key: reading on reports it
+		return false, p.pos // not a key: reading on reports it
 	}
 	end, escaped, err := p.stringEnd(p.pos + 1)
 	if err != nil || escaped {
-		return false, false, p.pos
+		return false, p.pos
 	}
 	for _, k := range keys {
 		if k.text == string(d[p.pos+1:end]) {
-			return false, false, p.pos
+			return false, p.pos
 		}
 	}
 	from := bytes.IndexByte(d[end+1:], '"')
 	if from < 0 {
-		return true, true, 0
+		return true, 0
 	}
 	from += end + 1
 	escapes := escapeU
@@ -242,40 +237,26 @@ func (sc *scratch) noRepeat() (local, all bool, hazard int) {
 		escapes |= k.escapes
 	}
 	if at := escapeFrom(d, from, escapes); at < len(d) {
-		return false, false, at
+		return false, at
 	}
 	// Asking again after each hit could search the rest once per key: past a budget of
 	// a few times the event, the object is read to its end instead.
 	if sc.searched += len(keys) * (len(d) - p.pos); sc.searched > 4*len(d)+1024 {
-		return false, false, len(d)
-	}
-	last := len(sc.stack) - 1
-	for _, k := range keys {
-		if k.level == last {
-			if at := findKey(d, from, k.needle); at >= 0 {
-				return false, false, at - 1
-			}
-		}
+		return false, len(d)
 	}
 	for _, k := range keys {
-		if k.level < last && findKey(d, from, k.needle) >= 0 {
-			return true, false, 0 // the innermost object has nothing to read
+		if at := findKey(d, from, k); at >= 0 {
+			return false, at - 1
 		}
 	}
-	return true, true, 0
-}
-
-// levelNeedle is a key noRepeat looks for, and the object being read (an index into
-// scratch.stack) in the rest of which it matters.
-type levelNeedle struct {
-	needle
-	level int
+	return true, 0
 }
 
 // keysToFind lists the keys noRepeat looks for: the stopKeys of the innermost object
-// being read, and the key of every child on the way to a field a triggered pattern
-// checks. ok is false when some key cannot be looked for, or there are too many.
-func (sc *scratch) keysToFind() (keys []levelNeedle, ok bool) {
+// being read, and the key of each child of an object being read that is on the way to a
+// field a triggered pattern checks (or the object's own key, when the object is such a
+// field). ok is false when some key cannot be looked for, or there are too many.
+func (sc *scratch) keysToFind() (keys []needle, ok bool) {
 	here := sc.stack[len(sc.stack)-1]
 	if !here.stopOK {
 		return nil, false
@@ -290,13 +271,13 @@ func (sc *scratch) keysToFind() (keys []levelNeedle, ok bool) {
 		if x.depth-1 > last || sc.stack[x.depth-1] != x.parent || x.depth <= last && sc.stack[x.depth] == x {
 			continue
 		}
-		if keys, ok = addNeedle(keys, x.self, x.depth-1); !ok {
+		if keys, ok = addNeedle(keys, x.self); !ok {
 			return nil, false
 		}
 	}
 	for _, n := range sc.stack[1:] {
 		if n.field >= 0 && sc.fieldNeeded[n.field] == sc.epoch {
-			if keys, ok = addNeedle(keys, n.self, n.depth-1); !ok {
+			if keys, ok = addNeedle(keys, n.self); !ok {
 				return nil, false
 			}
 		}
@@ -305,16 +286,15 @@ func (sc *scratch) keysToFind() (keys []levelNeedle, ok bool) {
 	return keys, true
 }
 
-// addNeedle adds k to keys, once, with the deeper level when it is there already; ok
-// is false when k cannot be looked for or keys grows past maxNeedles.
-func addNeedle(keys []levelNeedle, k needle, level int) (_ []levelNeedle, ok bool) {
+// addNeedle adds k to keys, once; ok is false when k cannot be looked for or keys grows
+// past maxNeedles.
+func addNeedle(keys []needle, k needle) (_ []needle, ok bool) {
 	for i := range keys {
 		if keys[i].text == k.text {
-			keys[i].level = max(keys[i].level, level)
 			return keys, true
 		}
 	}
-	return append(keys, levelNeedle{k, level}), k.ok() && len(keys) < maxNeedles
+	return append(keys, k), k.ok() && len(keys) < maxNeedles
 }
 
 // findKey returns the offset in d, at or after from, of the first string that is the key

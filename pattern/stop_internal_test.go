@@ -32,28 +32,17 @@ func genRepeatEvent(r *rand.Rand, depth int) string {
 		default:
 			fmt.Fprintf(&b, "%q:", k)
 		}
-		b.WriteString(genRepeatValue(r, depth))
+		switch r.IntN(8) {
+		case 0:
+			b.WriteString(`"\"a\":\"x\""`) // a value that looks like a member
+		case 1:
+			b.WriteString(`"b"`) // a value that is a key's text
+		default:
+			b.WriteString(genValueWith(r, depth, genRepeatEvent))
+		}
 	}
 	b.WriteString("}")
 	return b.String()
-}
-
-func genRepeatValue(r *rand.Rand, depth int) string {
-	switch n := r.IntN(14); {
-	case depth > 0 && n < 4:
-		return genRepeatEvent(r, depth-1)
-	case depth > 0 && n < 6:
-		var parts []string
-		for range r.IntN(4) {
-			parts = append(parts, genRepeatValue(r, depth-1))
-		}
-		return "[" + strings.Join(parts, ",") + "]"
-	case n == 6:
-		return `"\"a\":\"x\""` // a value that looks like a member
-	case n == 7:
-		return `"b"` // a value that is a key's text
-	}
-	return genValues[r.IntN(len(genValues))]
 }
 
 // readAllPair returns two matchers with the same random patterns, one reading every event
@@ -134,6 +123,9 @@ func TestEarlyStopCases(t *testing.T) {
 			`{"d":{"a":"y","n":{"a":"x"}}}`, false},
 		{"a named object that is also a field", `{"d":[{"exists":true}],"e":["1"]}`,
 			`{"d":{"k":1},"e":"1","d":"v"}`, true},
+		{"a checked field in an object left before the trigger fires",
+			`{"$or":[{"a":[{"prefix":"x"}]},{"c":["1"],"a":{"b":[{"exists":true}]}}]}`,
+			`{"c":0,"a":"y","a":{"n":1,"b":2},"c":"1"}`, true},
 		{"inside an array, the element is read to its end", `{"l":{"a":["x"],"b":["y"]}}`,
 			`{"l":[{"a":"x","n":1,"b":"z","b":"y"}]}`, true},
 	}
