@@ -155,10 +155,18 @@ type picker struct {
 	hotFraction float64
 }
 
+// archiveAccount is the account whose trail the archive holds.
+const archiveAccount = "111122223333"
+
 func newPicker(corpus string, seed uint64, hotFraction float64) (*picker, error) {
 	all, err := samples(corpus)
 	if err != nil {
 		return nil, err
+	}
+	for _, rec := range all {
+		if err := intoAccount(rec, archiveAccount); err != nil {
+			return nil, err
+		}
 	}
 	hot, quiet, err := split(all)
 	if err != nil {
@@ -187,7 +195,6 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 		return err
 	}
 	r := pick.r
-	const account = "111122223333"
 	regions := []string{"us-east-1", "eu-west-1", "us-west-2"}
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	q := func(s string) json.RawMessage { b, _ := json.Marshal(s); return b }
@@ -210,7 +217,6 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 			rec["requestID"] = q(uuid(r))
 			rec["eventTime"] = q(t.Format(time.RFC3339))
 			rec["awsRegion"] = q(region)
-			rec["recipientAccountId"] = q(account)
 			b, err := json.Marshal(rec)
 			if err != nil {
 				return err
@@ -224,8 +230,8 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 		if err := zw.Close(); err != nil {
 			return err
 		}
-		p := filepath.Join(dir, "AWSLogs", account, "CloudTrail", region, at.Format("2006/01/02"),
-			fmt.Sprintf("%s_CloudTrail_%s_%s_%s.json.gz", account, region, at.Format("20060102T1504Z"), randomName(r)))
+		p := filepath.Join(dir, "AWSLogs", archiveAccount, "CloudTrail", region, at.Format("2006/01/02"),
+			fmt.Sprintf("%s_CloudTrail_%s_%s_%s.json.gz", archiveAccount, region, at.Format("20060102T1504Z"), randomName(r)))
 		if err := write(p, buf.Bytes()); err != nil {
 			return err
 		}
@@ -233,12 +239,12 @@ func writeArchive(dir, corpus string, n int, seed uint64, hotFraction float64) e
 		files++
 		// an hourly digest per region, as CloudTrail writes when validation is on
 		if at.Minute() == 0 {
-			p := filepath.Join(dir, "AWSLogs", account, "CloudTrail-Digest", region, at.Format("2006/01/02"),
-				fmt.Sprintf("%s_CloudTrail-Digest_%s_main_%s_%s.json.gz", account, region, region, at.Format("20060102T150405Z")))
+			p := filepath.Join(dir, "AWSLogs", archiveAccount, "CloudTrail-Digest", region, at.Format("2006/01/02"),
+				fmt.Sprintf("%s_CloudTrail-Digest_%s_main_%s_%s.json.gz", archiveAccount, region, region, at.Format("20060102T150405Z")))
 			var d bytes.Buffer
 			dz := gzip.NewWriter(&d)
 			fmt.Fprintf(dz, `{"awsAccountId":%q,"digestStartTime":%q,"digestEndTime":%q,"digestS3Bucket":"bench","logFiles":[]}`,
-				account, at.Add(-time.Hour).Format(time.RFC3339), at.Format(time.RFC3339))
+				archiveAccount, at.Add(-time.Hour).Format(time.RFC3339), at.Format(time.RFC3339))
 			dz.Close()
 			if err := write(p, d.Bytes()); err != nil {
 				return err
@@ -287,6 +293,50 @@ func writeOneFile(path, corpus string, n int, seed uint64, hotFraction float64) 
 	}
 	fmt.Fprintf(os.Stderr, "gen: %d records, %d MB of JSON, in %s\n", n, raw>>20, path)
 	return f.Close()
+}
+
+// intoAccount makes a sample record one of account's trail: its recipientAccountId, and its
+// own account wherever the record names it (moveAccount). Samples are sorted into alerting
+// and routine ones after this, as they are written.
+func intoAccount(rec map[string]json.RawMessage, account string) error {
+	var own string
+	json.Unmarshal(rec["recipientAccountId"], &own)
+	rec["recipientAccountId"], _ = json.Marshal(account)
+	for k, v := range rec {
+		moved := moveAccount(v, own, account)
+		if !json.Valid(moved) {
+			return fmt.Errorf("sample %s: moving account %s to %s broke its JSON", rec["eventID"], own, account)
+		}
+		rec[k] = moved
+	}
+	return nil
+}
+
+// moveAccount writes the sample's own account (its recipientAccountId) as the archive's
+// account wherever the record names it, in ARNs, policies and conditions, so that a sample
+// moved into the archive's account still acts on its own resources: renaming the recipient
+// alone made a key policy naming its own account look like a grant to another account.
+// Other accounts the record names stay as they are.
+func moveAccount(rec []byte, from, to string) []byte {
+	if len(from) != 12 || strings.Trim(from, "0123456789") != "" || from == to {
+		return rec
+	}
+	digit := func(j int) bool { return j >= 0 && j < len(rec) && rec[j] >= '0' && rec[j] <= '9' }
+	var out []byte
+	done := 0
+	for at := 0; ; {
+		i := bytes.Index(rec[at:], []byte(from))
+		if i < 0 {
+			return append(out, rec[done:]...)
+		}
+		i += at
+		at = i + len(from)
+		if digit(i-1) || digit(at) {
+			continue // part of a longer number
+		}
+		out = append(append(out, rec[done:i]...), to...)
+		done = at
+	}
 }
 
 func write(p string, data []byte) error {
