@@ -79,13 +79,54 @@ func liftedDetail(env []byte) ([]byte, bool) {
 	if end == 0 || env[end-1] != '}' {
 		return nil, false
 	}
-	// the members before the marker, and its comma, must still be well-formed JSON (Lift's
-	// head is a few hundred bytes: built on the stack)
-	var buf [1024]byte
-	if !json.Valid(append(append(buf[:0], env[:i]...), `,"r":0}`...)) {
+	// the members before the marker must still be well-formed JSON
+	if !flatMembers(env[1:i]) {
 		return nil, false
 	}
 	return bytes.TrimSpace(env[i+len(liftMarker) : end-1]), true
+}
+
+// flatMembers reports whether b is one or more members of a JSON object, separated by commas,
+// whose values are strings, numbers, true, false or null (Lift's head of an envelope).
+func flatMembers(b []byte) bool {
+	i := skipSpace(b, 0)
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		_, end, _, ok := stringSpan(b, i)
+		if !ok {
+			return false
+		}
+		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return false
+		}
+		if i = skipSpace(b, i+1); i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			_, i, _, ok = stringSpan(b, i)
+		case c == 't':
+			i, ok = i+4, len(b)-i >= 4 && string(b[i:i+4]) == "true"
+		case c == 'f':
+			i, ok = i+5, len(b)-i >= 5 && string(b[i:i+5]) == "false"
+		case c == 'n':
+			i, ok = i+4, len(b)-i >= 4 && string(b[i:i+4]) == "null"
+		default:
+			i, ok = numberEnd(b, i)
+		}
+		if !ok {
+			return false
+		}
+		if i = skipSpace(b, i); i == len(b) {
+			return true
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+	}
 }
 
 func decodeRecord(detail json.RawMessage) (*record, error) {
