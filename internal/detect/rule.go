@@ -11,8 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -140,25 +143,45 @@ func Load(paths ...string) ([]Rule, error) {
 }
 
 func loadFS(fsys fs.FS, root, prefix string) ([]Rule, error) {
-	var out []Rule
-	var errs []error
+	var files []string
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			return nil
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			files = append(files, p)
 		}
-		rs, err := loadFile(fsys, p, prefix+filepath.FromSlash(p))
-		out = append(out, rs...)
-		errs = append(errs, err)
 		return nil
 	})
-	errs = append(errs, err, checkUnique(out))
+	// Files are parsed on every CPU: loading the built-in pack (a megabyte of YAML, most of
+	// it samples) is most of a command's start-up, which nothing else overlaps.
+	type loaded struct {
+		rules []Rule
+		err   error
+	}
+	out := make([]loaded, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(files); i = int(next.Add(1)) - 1 {
+				rs, err := loadFile(fsys, files[i], prefix+filepath.FromSlash(files[i]))
+				out[i] = loaded{rs, err}
+			}
+		})
+	}
+	wg.Wait()
+	var rs []Rule
+	errs := []error{err}
+	for _, l := range out {
+		rs = append(rs, l.rules...)
+		errs = append(errs, l.err)
+	}
+	errs = append(errs, checkUnique(rs))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return rs, nil
 }
 
 func checkUnique(rs []Rule) error {
