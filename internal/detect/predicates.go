@@ -282,17 +282,20 @@ func mentionsIaC(s string) bool {
 }
 
 // foldSet looks for several lower-case words in text, ASCII letters in any case, in one pass:
-// only positions whose byte can start a word are compared.
+// only positions whose first two bytes can start a word are compared.
 type foldSet struct {
-	first [256]bool
-	words []string
+	// byFirst lists, for each byte, the words it can start (letters in either case)
+	byFirst [256][]string
+	words   []string
 }
 
 func newFoldSet(words []string) *foldSet {
 	f := &foldSet{words: words}
 	for _, w := range words {
-		f.first[w[0]] = true
-		f.first[w[0]&^0x20] = true
+		f.byFirst[w[0]] = append(f.byFirst[w[0]], w)
+		if up := w[0] &^ 0x20; up != w[0] && 'A' <= up && up <= 'Z' {
+			f.byFirst[up] = append(f.byFirst[up], w)
+		}
 	}
 	return f
 }
@@ -300,11 +303,8 @@ func newFoldSet(words []string) *foldSet {
 // in reports whether b contains one of the words.
 func (f *foldSet) in(b []byte) bool {
 	for i, c := range b {
-		if !f.first[c] {
-			continue
-		}
-		for _, w := range f.words {
-			if len(b)-i >= len(w) && c|0x20 == w[0] && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
+		for _, w := range f.byFirst[c] {
+			if len(b)-i >= len(w) && b[i+1]|0x20 == w[1]|0x20 && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
 				return true
 			}
 		}
