@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // A small validating JSON scanner. Decoding a log file only needs the boundaries of each
@@ -53,8 +54,13 @@ func skipString(b []byte, i int) (int, bool, error) {
 	i++
 	escaped := false
 	for {
-		// eight bytes at a time while none is a quote, a backslash or a control character
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+		// eight bytes at a time, up to the first that is a quote, a backslash or a control
+		// character
+		for i+8 <= len(b) {
+			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		for i < len(b) && stringSafe[b[i]] {
@@ -93,14 +99,15 @@ func skipString(b []byte, i int) (int, bool, error) {
 	}
 }
 
-// special8 reports whether any byte of x is '"', '\\' or below 0x20. SWAR: for v, (v-1)&^v
-// has a byte's high bit set where that byte of v was zero (and only above one that was), and
-// (x-n)&^x likewise for bytes below n <= 128; a false positive only costs the byte loop.
-func special8(x uint64) bool {
+// special8 marks the bytes of x (little-endian) that are '"', '\\' or below 0x20 by their high
+// bit. SWAR: for v, (v-1)&^v has a byte's high bit set where that byte of v was zero, and
+// (x-n)&^x likewise for bytes below n <= 128; a borrow can mark a byte above a marked one,
+// never below, so the lowest mark is exact.
+func special8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s)&hi != 0
+	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s) & hi
 }
 
 func isHex(c byte) bool {

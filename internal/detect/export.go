@@ -95,10 +95,6 @@ func Members(b []byte, fn func(key, val []byte)) bool { return eachMember(b, fn)
 // String reads a JSON string, a number or a boolean as text, as Str does; false for
 // anything else.
 func String(b []byte) (string, bool) {
-	v, ok := scalar(b)
-	if !ok {
-		return "", false
-	}
-	s := scalarText(v)
-	return s, s != "" || string(b) == `""`
+	s, ok := scalarTextOf(b)
+	return s, ok && (s != "" || string(b) == `""`)
 }

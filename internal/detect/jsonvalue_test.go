@@ -2,7 +2,9 @@ package detect
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -82,20 +84,67 @@ func checkParseJSON(t *testing.T, b []byte) {
 	}
 }
 
-// FuzzFlatMembers: flatMembers accepts the head of an envelope exactly when encoding/json
-// accepts it as the start of an object whose values hold no object or array.
-func FuzzFlatMembers(f *testing.F) {
-	for _, s := range []string{`"version":"0","id":"x","time":"2026-01-01T00:00:00Z"`, ` "a" : 1 , "b":true,"c":null,"d":-1.5e3 `,
-		`"a":"\u00e9\""`, `"a":01`, `"a":1,`, `"a"`, ``, `"a":tru`, `"a":"x"}`, "\"a\":\"\x01\""} {
+// FuzzLiftedDetail: liftedDetail finds the record where reading the envelope's head with
+// encoding/json does: after the first liftMarker, behind members whose values are scalars.
+func FuzzLiftedDetail(f *testing.F) {
+	for _, s := range []string{
+		`{"version":"0","id":"x","time":"2026-01-01T00:00:00Z","resources":[],"detail":{"a":1}}`,
+		`{ "a" : 1 , "b":true,"c":null,"d":-1.5e3 ,"resources":[],"detail": {"a":1} } `,
+		`{"a":"\u00e9\"","resources":[],"detail":{}}`, `{"a":01,"resources":[],"detail":{}}`, `{"resources":[],"detail":{}}`,
+		`{"a":"{[","resources":[],"detail":{}}`, `{"a":{"b":1},"resources":[],"detail":{}}`, "{\"a\":\"\x01\",\"resources\":[],\"detail\":{}}",
+		`{"a":1,"resources":[],"detail":{"b":2},"resources":[],"detail":{}}`, `{"a":1,"resources":[],"detail":`,
+	} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if bytes.ContainsAny(b, "{[") {
-			return // liftedDetail refuses these first
-		}
-		want := json.Valid(append(append([]byte("{"), b...), `,"r":0}`...))
-		if got := flatMembers(b); got != want {
-			t.Fatalf("%q: flatMembers %v, encoding/json %v", b, got, want)
+	f.Fuzz(func(t *testing.T, env []byte) {
+		got, ok := liftedDetail(env)
+		// what the head must be: its members, with the marker's comma, a valid object start
+		i := bytes.Index(env, liftMarker)
+		want := i > 0 && env[0] == '{' && !bytes.ContainsAny(env[1:i], "{[") &&
+			json.Valid(append(append([]byte(nil), env[:i]...), `,"r":0}`...))
+		end := len(bytes.TrimRight(env, " \t\r\n"))
+		want = want && end > 0 && env[end-1] == '}'
+		switch {
+		case ok && !want && !bytes.ContainsAny(env[1:i], "{["):
+			t.Fatalf("%q: read as Lift's layout, which it is not", env)
+		case !ok && want:
+			t.Fatalf("%q: Lift's layout not read", env)
+		case ok && want && string(got) != string(bytes.TrimSpace(env[i+len(liftMarker):end-1])):
+			t.Fatalf("%q: record %q", env, got)
 		}
 	})
+}
+
+// TestWordMasks: for every pair of bytes in every two positions of a word, the lowest mark
+// of attention8 and quoteOrBackslash8 is the first byte that needs a look.
+func TestWordMasks(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		mask  func(uint64) uint64
+		marks func(byte) bool
+	}{
+		{"attention8", attention8, func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c > 0x7f }},
+		{"quoteOrBackslash8", quoteOrBackslash8, func(c byte) bool { return c == '"' || c == '\\' }},
+	} {
+		for c1 := range 256 {
+			for c2 := range 256 {
+				for p1 := range 8 {
+					for p2 := p1 + 1; p2 < 8; p2++ {
+						b := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+						b[p1], b[p2] = byte(c1), byte(c2)
+						want := 8
+						for i, x := range b {
+							if c.marks(x) {
+								want = i
+								break
+							}
+						}
+						if got := bits.TrailingZeros64(c.mask(binary.LittleEndian.Uint64(b[:]))) >> 3; got != want {
+							t.Fatalf("%s(%q): first mark at %d, want %d", c.name, b, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
 }

@@ -1,11 +1,9 @@
 package detect
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"strconv"
-	"unicode/utf8"
+	"math/bits"
 )
 
 // member is one top-level member of a record: its key and raw value, slices of the record.
@@ -18,10 +16,23 @@ type member struct {
 // them. It reports false for anything but one object, a key given twice, or a key with
 // escapes (those take the whole decode, which reads them exactly).
 func splitTop(b []byte) ([]member, bool) {
-	out := make([]member, 0, 20)
-	ok := eachMember(b, func(key, val []byte) { out = append(out, member{key: key, val: val}) })
+	i, ok := firstMember(b)
 	if !ok {
 		return nil, false
+	}
+	out := make([]member, 0, 24)
+	for i < len(b) {
+		key, val, next, ok := nextMember(b, i)
+		if !ok {
+			return nil, false
+		}
+		for _, m := range out {
+			if string(m.key) == string(key) {
+				return nil, false
+			}
+		}
+		out = append(out, member{key: key, val: val})
+		i = next
 	}
 	return out, true
 }
@@ -31,33 +42,16 @@ func splitTop(b []byte) ([]member, bool) {
 // for anything but one object, a key given twice, or a key with escapes; fn may have been
 // called for the members before the problem by then.
 func eachMember(b []byte, fn func(key, val []byte)) bool {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	i, ok := firstMember(b)
+	if !ok {
 		return false
 	}
 	// the keys seen, to refuse a repeat: on the stack for the usual handful
 	var seenBuf [24][]byte
 	seen := seenBuf[:0]
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return skipSpace(b, i+1) == len(b)
-	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return false
-		}
-		end, escaped := stringEnd(b, i)
-		if end < 0 || escaped {
-			return false
-		}
-		key := b[i+1 : end-1]
-		i = skipSpace(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipSpace(b, i+1)
-		vend := valueEnd(b, i)
-		if vend < 0 {
+	for i < len(b) {
+		key, val, next, ok := nextMember(b, i)
+		if !ok {
 			return false
 		}
 		for _, k := range seen {
@@ -66,17 +60,58 @@ func eachMember(b []byte, fn func(key, val []byte)) bool {
 			}
 		}
 		seen = append(seen, key)
-		fn(key, b[i:vend])
-		i = skipSpace(b, vend)
-		switch {
-		case i < len(b) && b[i] == ',':
-			i = skipSpace(b, i+1)
-		case i < len(b) && b[i] == '}':
-			return skipSpace(b, i+1) == len(b)
-		default:
-			return false
-		}
+		fn(key, val)
+		i = next
 	}
+	return true
+}
+
+// firstMember returns the offset of the first member of the JSON object b, or len(b) for an
+// empty object; false when b does not start an object (or is an empty one with more after it).
+func firstMember(b []byte) (int, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return 0, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return len(b), skipSpace(b, i+1) == len(b)
+	}
+	return i, i < len(b)
+}
+
+// nextMember reads the member at b[i] (its key's quote): the key as written (a key with
+// escapes is refused), the raw value, and the offset of the next member, or len(b) after the
+// last one when the object ends there, as it must.
+func nextMember(b []byte, i int) (key, val []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, nil, 0, false
+	}
+	end, escaped := stringEnd(b, i)
+	if end < 0 || escaped {
+		return nil, nil, 0, false
+	}
+	key = b[i+1 : end-1]
+	i = skipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return nil, nil, 0, false
+	}
+	i = skipSpace(b, i+1)
+	vend := valueEnd(b, i)
+	if vend < 0 {
+		return nil, nil, 0, false
+	}
+	val = b[i:vend]
+	i = skipSpace(b, vend)
+	switch {
+	case i < len(b) && b[i] == ',':
+		if next = skipSpace(b, i+1); next < len(b) {
+			return key, val, next, true
+		}
+	case i < len(b) && b[i] == '}' && skipSpace(b, i+1) == len(b):
+		return key, val, len(b), true
+	}
+	return nil, nil, 0, false
 }
 
 // find returns the member named key, or nil.
@@ -92,29 +127,55 @@ func find(ms []member, key string) *member {
 // scalar decodes the common scalars without a decoder: a string without escapes, a number,
 // true, false, null. ok is false for anything else.
 func scalar(b []byte) (any, bool) {
-	switch {
-	case len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0:
-		for _, c := range b[1 : len(b)-1] {
-			if c < 0x20 || c == '"' {
-				return nil, false // a control character or a stray quote: invalid JSON
-			}
-		}
-		if !utf8.Valid(b[1 : len(b)-1]) {
-			return nil, false // encoding/json replaces what is not UTF-8: let it
-		}
-		return string(b[1 : len(b)-1]), true
-	case string(b) == "true":
-		return true, true
-	case string(b) == "false":
-		return false, true
-	case string(b) == "null":
-		return nil, true
-	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
-		if _, err := strconv.ParseFloat(string(b), 64); err == nil && json.Valid(b) {
-			return json.Number(b), true
+	if len(b) > 0 && b[0] != '"' {
+		switch string(b) {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		case "null":
+			return nil, true
 		}
 	}
+	if s, ok := scalarString(b); ok {
+		if b[0] == '"' {
+			return s, true
+		}
+		return json.Number(s), true
+	}
 	return nil, false
+}
+
+// scalarString is the text of a string without escapes (valid UTF-8) or of a number, as
+// scalarText gives it for what scalar decodes, without boxing it in an interface.
+func scalarString(b []byte) (string, bool) {
+	switch {
+	case len(b) >= 2 && b[0] == '"':
+		// a control character, a stray quote or bytes that are not UTF-8 (which encoding/json
+		// replaces) leave it to a decoder
+		raw, end, plain, ok := stringSpan(b, 0)
+		if !ok || !plain || end != len(b) {
+			return "", false
+		}
+		return string(raw), true
+	case len(b) > 0 && (b[0] == '-' || '0' <= b[0] && b[0] <= '9'):
+		if end, ok := numberEnd(b, 0); ok && end == len(b) {
+			return string(b), true
+		}
+	}
+	return "", false
+}
+
+// scalarText is what str gives for the JSON scalar b (a string without escapes, a number,
+// true, false or null); false for anything else.
+func scalarTextOf(b []byte) (string, bool) {
+	switch string(b) {
+	case "true", "false":
+		return string(b), true
+	case "null":
+		return "", true
+	}
+	return scalarString(b)
 }
 
 func skipSpace(b []byte, i int) int {
@@ -130,7 +191,11 @@ func stringEnd(b []byte, i int) (int, bool) {
 	escaped := false
 	for j := i + 1; j < len(b); j++ {
 		// eight bytes at a time while none is a quote or a backslash
-		for j+8 <= len(b) && !quoteOrBackslash8(binary.LittleEndian.Uint64(b[j:])) {
+		for j+8 <= len(b) {
+			if m := quoteOrBackslash8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			j += 8
 		}
 		if j >= len(b) {
@@ -147,12 +212,13 @@ func stringEnd(b []byte, i int) (int, bool) {
 	return -1, false
 }
 
-// quoteOrBackslash8 reports whether a byte of x is '"' or '\\' (SWAR, as attention8).
-func quoteOrBackslash8(x uint64) bool {
+// quoteOrBackslash8 marks the bytes of x (little-endian) that are '"' or '\\' by their high
+// bit; the lowest mark is exact (see attention8).
+func quoteOrBackslash8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	s := x ^ (lo * '\\')
-	return ((q-lo)&^q|(s-lo)&^s)&hi != 0
+	return ((q-lo)&^q | (s-lo)&^s) & hi
 }
 
 // valueEnd returns the index after the value starting at b[i]; -1 when it does not end.

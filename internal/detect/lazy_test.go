@@ -72,3 +72,31 @@ func FuzzLazyRecord(f *testing.F) {
 		checkLazy(t, rec)
 	})
 }
+
+// TestSplitTop: an object splits into its members as written; anything but one object with
+// plain keys, each once, is refused, whatever is cut off or added.
+func TestSplitTop(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		keys []string
+	}{
+		{`{}`, []string{}},
+		{` { "a" : 1 , "b":{"c":[1,"]"]} } `, []string{"a", "b"}},
+		{`{"a":"x\"y","b":null}`, []string{"a", "b"}},
+		{`{"a":1,`, nil}, {`{"a":1,}`, nil}, {`{"a":1} x`, nil}, {`{"a":1 "b":2}`, nil}, {`{"a":1,"a":2}`, nil},
+		{`{"\u0061":1}`, nil}, {`{"a"}`, nil}, {`{"a":}`, nil}, {`{`, nil}, {`{}x`, nil}, {`[1]`, nil}, {`{"a":[1}`, nil},
+	} {
+		ms, ok := splitTop([]byte(c.in))
+		var got []string
+		for _, m := range ms {
+			got = append(got, string(m.key))
+		}
+		if ok != (c.keys != nil) || ok && len(got) != len(c.keys) || ok && len(got) > 0 && !reflect.DeepEqual(got, c.keys) {
+			t.Errorf("%s: ok %v keys %q, want %q", c.in, ok, got, c.keys)
+		}
+		var each []string
+		if eachOK := eachMember([]byte(c.in), func(k, _ []byte) { each = append(each, string(k)) }); eachOK != ok || ok && !reflect.DeepEqual(each, got) {
+			t.Errorf("%s: eachMember ok %v keys %q, splitTop ok %v keys %q", c.in, eachOK, each, ok, got)
+		}
+	}
+}

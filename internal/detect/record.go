@@ -67,42 +67,41 @@ func envelopeRecordGeneral(env []byte) (*record, error) {
 var liftMarker = []byte(`,"resources":[],"detail":`)
 
 // liftedDetail finds the record in an envelope laid out as cloudtrail.Lift writes it (flat
-// string members, then resources and detail last) without decoding the envelope twice. It
-// reports false for any other layout. An unescaped quote cannot occur inside a JSON string,
-// so the first marker is structural; no '{' or '[' before it means it is at the top level.
+// members, then resources and detail last) without decoding the envelope twice: it reads the
+// members before the marker (keys with strings, numbers, true, false or null) and reports false
+// for any other layout. The envelope's head is read once, and nothing of the record.
 func liftedDetail(env []byte) ([]byte, bool) {
-	i := bytes.Index(env, liftMarker)
-	if i <= 0 || env[0] != '{' || bytes.IndexAny(env[1:i], "{[") >= 0 {
+	i, ok := liftHead(env)
+	if !ok {
 		return nil, false
 	}
 	end := len(bytes.TrimRight(env, " \t\r\n"))
 	if end == 0 || env[end-1] != '}' {
 		return nil, false
 	}
-	// the members before the marker must still be well-formed JSON
-	if !flatMembers(env[1:i]) {
-		return nil, false
-	}
 	return bytes.TrimSpace(env[i+len(liftMarker) : end-1]), true
 }
 
-// flatMembers reports whether b is one or more members of a JSON object, separated by commas,
-// whose values are strings, numbers, true, false or null (Lift's head of an envelope).
-func flatMembers(b []byte) bool {
-	i := skipSpace(b, 0)
+// liftHead reads the head of a Lift-shaped envelope: '{', then one or more members whose
+// values are scalars, separated by commas, up to liftMarker, whose offset it returns.
+func liftHead(b []byte) (int, bool) {
+	if len(b) == 0 || b[0] != '{' {
+		return 0, false
+	}
+	i := skipSpace(b, 1)
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return false
+			return 0, false
 		}
 		_, end, _, ok := stringSpan(b, i)
 		if !ok {
-			return false
+			return 0, false
 		}
 		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
-			return false
+			return 0, false
 		}
 		if i = skipSpace(b, i+1); i >= len(b) {
-			return false
+			return 0, false
 		}
 		switch c := b[i]; {
 		case c == '"':
@@ -117,13 +116,14 @@ func flatMembers(b []byte) bool {
 			i, ok = numberEnd(b, i)
 		}
 		if !ok {
-			return false
+			return 0, false
 		}
-		if i = skipSpace(b, i); i == len(b) {
-			return true
+		i = skipSpace(b, i)
+		if bytes.HasPrefix(b[i:], liftMarker) {
+			return i, true
 		}
-		if b[i] != ',' {
-			return false
+		if i >= len(b) || b[i] != ',' {
+			return 0, false
 		}
 		i = skipSpace(b, i+1)
 	}
@@ -244,6 +244,14 @@ func lookupPath(cur any, path string) any {
 
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
 func (r *record) str(path string) string {
+	if r.lazy != nil && strings.IndexByte(path, '.') < 0 {
+		// a top-level scalar not decoded yet: its text, without decoding it into the map
+		if m := find(r.lazy, path); m != nil && !m.done {
+			if s, ok := scalarTextOf(m.val); ok {
+				return s
+			}
+		}
+	}
 	return scalarText(r.lookup(path))
 }
 

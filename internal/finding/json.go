@@ -2,6 +2,7 @@ package finding
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -158,7 +159,11 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// eight bytes at a time while none needs a look
-		for i+8 <= len(s) && !attention8(load8(s, i)) {
+		for i+8 <= len(s) {
+			if m := attention8(load8(s, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(s) {
@@ -217,14 +222,14 @@ func load8(s string, i int) uint64 {
 		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
-// attention8 reports whether any byte of x is '"', '\\', below 0x20 or above 0x7f. SWAR: for
-// bytes below n <= 128, (x-n)&^x has the byte's high bit set (and a borrow may set it above
-// one that is); a false positive only costs the byte loop.
-func attention8(x uint64) bool {
+// attention8 marks the bytes of x (little-endian) that are '"', '\\', below 0x20 or above
+// 0x7f by their high bit. SWAR: for bytes below n <= 128, (x-n)&^x has the byte's high bit set;
+// a borrow can mark a byte above a marked one, never below, so the lowest mark is exact.
+func attention8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s|x)&hi != 0
+	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s | x) & hi
 }
 
 // appendCompact appends the JSON value src without the white space between its tokens, as
@@ -332,7 +337,11 @@ func (c *compactor) value(i, depth int) (int, bool) {
 func (c *compactor) str(i int) (int, bool) {
 	s := c.src
 	for j := i + 1; ; {
-		for j+8 <= len(s) && !attention8(binary.LittleEndian.Uint64(s[j:])) {
+		for j+8 <= len(s) {
+			if m := attention8(binary.LittleEndian.Uint64(s[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			j += 8
 		}
 		if j >= len(s) {
