@@ -38,6 +38,8 @@ type Config struct {
 	Sources     Sources `yaml:"sources"` // trailbell run (run.go)
 	Run         Daemon  `yaml:"run"`     // trailbell run (run.go)
 	State       State   `yaml:"state"`   // detections with memory (state.go)
+	// Interactive makes slack_api alerts interactive (interactive.go); nil: the section is absent.
+	Interactive *Interactive `yaml:"interactive"`
 
 	// dir is the config file's directory, for relative paths.
 	dir string
@@ -388,6 +390,7 @@ func (c *Config) Validate() error {
 	c.Sources.validate(bad)
 	c.Run.validate(bad)
 	c.State.validate(bad)
+	c.validateInteractive(bad)
 	return errors.Join(errs...)
 }
 
@@ -446,6 +449,9 @@ func (c *Config) secretFields() []secretField {
 				secretField{p + ".webhook.url", &r.Webhook.URL, r.Webhook.URLFile, true},
 				secretField{p + ".webhook.hmac_secret", &r.Webhook.HMACSecret, r.Webhook.HMACSecretFile, false})
 		}
+	}
+	if i := c.Interactive; i != nil {
+		out = append(out, secretField{"interactive.signing_secret", &i.SigningSecret, i.SigningSecretFile, false})
 	}
 	return out
 }

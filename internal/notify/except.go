@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+
+	"github.com/trailbell/trailbell/internal/finding"
 )
 
 // Exception suppresses findings: those of Rules (any rule when empty) whose JSON matches
@@ -21,11 +23,19 @@ type exception struct {
 	rules    []string
 }
 
-// exceptStage drops the findings an exception matches (known automation, accepted noise).
+// Muter says whether a finding is muted: a time-bound exception people made from an alert
+// and keep in the state store (triage.Service), named by its id.
+type Muter interface {
+	Muted(ctx context.Context, f *finding.Finding) (id string, muted bool)
+}
+
+// exceptStage drops the findings an exception matches (known automation, accepted noise), and
+// those a mute in force silences.
 type exceptStage struct {
-	list []exception
-	m    *Metrics
-	log  *slog.Logger
+	list  []exception
+	mutes Muter // nil: none
+	m     *Metrics
+	log   *slog.Logger
 }
 
 func compileExceptions(es []Exception, m Matcher) ([]exception, error) {
@@ -52,7 +62,7 @@ func compileExceptions(es []Exception, m Matcher) ([]exception, error) {
 	return out, nil
 }
 
-func (s exceptStage) admit(_ context.Context, a *admission) (bool, error) {
+func (s exceptStage) admit(ctx context.Context, a *admission) (bool, error) {
 	for _, x := range s.list {
 		if len(x.rules) > 0 && !slices.Contains(x.rules, a.f.Rule) {
 			continue
@@ -68,6 +78,13 @@ func (s exceptStage) admit(_ context.Context, a *admission) (bool, error) {
 		s.m.suppressed.Inc()
 		s.log.Debug("finding suppressed by exception", "exception", x.name, "rule", a.f.Rule, "eventID", a.f.EventID)
 		return false, nil
+	}
+	if s.mutes != nil {
+		if id, ok := s.mutes.Muted(ctx, a.f); ok {
+			s.m.suppressed.Inc()
+			s.log.Info("finding muted", "mute", id, "rule", a.f.Rule, "eventID", a.f.EventID, "principal", a.f.Principal)
+			return false, nil
+		}
 	}
 	return true, nil
 }

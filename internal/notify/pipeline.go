@@ -45,6 +45,8 @@ type Options struct {
 	Receivers  []Receiver
 	Route      Route
 	Exceptions []Exception
+	// Mutes, when set, silences what a mute in force names (after the exceptions).
+	Mutes Muter
 	// NewMatcher creates the pattern matcher for route and exception patterns
 	// (pattern.New in production). Needed only when some pattern is set.
 	NewMatcher func() Matcher
@@ -179,7 +181,7 @@ func New(opts Options) (*Pipeline, error) {
 		return nil, err
 	}
 	p.route = routeStage{root: root, m: opts.Metrics}
-	p.except = exceptStage{list: exceptions, m: opts.Metrics, log: p.log}
+	p.except = exceptStage{list: exceptions, mutes: opts.Mutes, m: opts.Metrics, log: p.log}
 	p.dedupe = dedupeStage{store: p.store, window: opts.DedupeWindow, m: opts.Metrics}
 	p.accept = outboxStage{store: p.store, window: opts.DedupeWindow, m: opts.Metrics}
 	for _, q := range p.order {
@@ -270,6 +272,35 @@ func (p *Pipeline) Submit(ctx context.Context, fs ...finding.Finding) error {
 		if ok && err == nil {
 			ok, err = p.dedupe.admit(ctx, &a)
 		}
+		if err != nil {
+			return err
+		}
+		if ok {
+			as = append(as, a)
+		}
+	}
+	if len(as) == 0 {
+		return nil
+	}
+	return p.accept.accept(as)
+}
+
+// SubmitTo durably accepts findings for one receiver, past the route tree, the exceptions
+// and the mutes (the dedupe stage still drops a repeat): an alert nobody acknowledged,
+// re-raised to a receiver's fallback.
+func (p *Pipeline) SubmitTo(ctx context.Context, receiver string, fs ...finding.Finding) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	q := p.queues[receiver]
+	if q == nil {
+		return fmt.Errorf("no receiver named %q", receiver)
+	}
+	now := p.opts.Now()
+	as := make([]admission, 0, len(fs))
+	for i := range fs {
+		a := admission{f: &fs[i], now: now, m: p.matcher, to: []*queue{q}}
+		ok, err := p.dedupe.admit(ctx, &a)
 		if err != nil {
 			return err
 		}

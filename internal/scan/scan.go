@@ -68,6 +68,9 @@ type Options struct {
 	Progress io.Writer
 	// Now is the clock for throughput; nil means time.Now.
 	Now func() time.Time
+	// Muted, when set, says whether a mute in force silences a finding (scan --apply-mutes):
+	// such a finding reaches no sink and is counted in Summary.Muted, not Findings.
+	Muted func(context.Context, *finding.Finding) (string, bool)
 }
 
 // Summary is what a scan saw: a backtest report.
@@ -89,11 +92,14 @@ type Summary struct {
 	NotWholeCount  int
 	Unreadable     []error // inputs that could not be opened or read
 	Findings       int
+	Muted          int // findings a mute silenced (Options.Muted)
 	PerRule        map[string]int
 	PerSeverity    map[finding.Severity]int
 	PerDay         map[string]int // YYYY-MM-DD of eventTime
 	Elapsed        time.Duration
 	DetectFailures int // records the detector failed on (also counted in Bad)
+
+	muted func(context.Context, *finding.Finding) (string, bool)
 }
 
 // Clean reports whether every input was read whole with no bad record: what `scan` needs to
@@ -159,6 +165,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		PerSeverity: map[finding.Severity]int{},
 		PerDay:      map[string]int{},
 		BadByInput:  map[string]int{},
+		muted:       o.Muted,
 	}
 
 	var prog *progress
@@ -496,6 +503,12 @@ func (s *Summary) add(ctx context.Context, r fileResult, sinks []Sink, prog *pro
 
 func (s *Summary) addFindings(ctx context.Context, fs []finding.Finding, sinks []Sink) error {
 	for _, f := range fs {
+		if s.muted != nil {
+			if _, ok := s.muted(ctx, &f); ok {
+				s.Muted++
+				continue
+			}
+		}
 		s.Findings++
 		s.PerRule[f.Rule]++
 		s.PerSeverity[f.Severity]++
@@ -557,6 +570,9 @@ func (s *Summary) WriteText(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, " (%s)", strings.Join(sev, ", "))
+	}
+	if s.Muted > 0 {
+		fmt.Fprintf(w, "; %d more silenced by mutes in force (trailbell mutes)", s.Muted)
 	}
 	fmt.Fprintln(w)
 	if len(s.PerRule) > 0 {
