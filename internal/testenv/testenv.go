@@ -107,6 +107,22 @@ func TrailRecord(id, eventName string) string {
 		time.Now().UTC().Format(time.RFC3339), eventName, id)
 }
 
+// SSORecord is a CloudTrail record of jane@example.com's Identity Center session (account
+// 111122223333) attaching IAMFullAccess to group developers at at, with eventID id: the
+// built-in admin-policy-attached (high), iam-policy-changed and iam-write match it, and its
+// actor is the Identity Center user jane@example.com.
+func SSORecord(id string, at time.Time) string {
+	return fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLEAWSRESER:jane@example.com",`+
+		`"arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_AdministratorAccess_0123456789abcdef/jane@example.com","accountId":"111122223333",`+
+		`"accessKeyId":"ASIAEXAMPLEROLE00001","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLEAWSRESER",`+
+		`"arn":"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_0123456789abcdef","accountId":"111122223333",`+
+		`"userName":"AWSReservedSSO_AdministratorAccess_0123456789abcdef"},"attributes":{"creationDate":%q,"mfaAuthenticated":"false"}}},`+
+		`"eventTime":%q,"eventSource":"iam.amazonaws.com","eventName":"AttachGroupPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.10",`+
+		`"userAgent":"aws-cli/2.15.30","requestParameters":{"groupName":"developers","policyArn":"arn:aws:iam::aws:policy/IAMFullAccess"},`+
+		`"responseElements":null,"requestID":"req-%s","eventID":%q,"readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333"}`,
+		at.Add(-time.Hour).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), id, id)
+}
+
 // Gzip compresses s, as a log file in S3 is.
 func Gzip(s string) []byte {
 	var b bytes.Buffer

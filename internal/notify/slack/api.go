@@ -15,6 +15,7 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/triage"
 )
 
 // API posts findings through the Web API (chat.postMessage with a bot token). Repeats of a
@@ -59,8 +60,24 @@ func (n *API) Notify(ctx context.Context, fs ...*finding.Finding) (bool, error) 
 	if len(fs) == 0 {
 		return false, nil
 	}
-	msg := Build(n.o.Style, fs...)
-	msg.Metadata = &Metadata{EventType: metadataType, EventPayload: MetadataPayload{Delivery: notify.DeliveryID(fs...), Findings: len(fs)}}
+	delivery := notify.DeliveryID(fs...)
+	var msg Message
+	var alert *triage.Alert
+	if n.o.Triage != nil {
+		// Remembered before posting, so that its buttons name something when clicked.
+		copies := make([]finding.Finding, len(fs))
+		for i, f := range fs {
+			copies[i] = *f
+		}
+		a, err := n.o.Triage.Prepare(ctx, n.o.Receiver, delivery, copies)
+		if err != nil {
+			return true, fmt.Errorf("slack: %w", &notify.Error{Reason: "triage_state", Err: err})
+		}
+		msg, alert = n.alertMessage(a), a
+	} else {
+		msg = Build(n.o.Style, fs...)
+	}
+	msg.Metadata = &Metadata{EventType: metadataType, EventPayload: MetadataPayload{Delivery: delivery, Findings: len(fs)}}
 	key := n.threadKey(fs)
 	n.mu.Lock()
 	if th, ok := n.threads[key]; ok && key != "" && n.o.Now().Sub(th.when) < n.o.ThreadTTL {
@@ -78,6 +95,16 @@ func (n *API) Notify(ctx context.Context, fs ...*finding.Finding) (bool, error) 
 	}
 	if retry, err := n.call(ctx, "chat.postMessage", "application/json; charset=utf-8", body, &r); err != nil {
 		return retry, err
+	}
+	if alert != nil {
+		thread := msg.ThreadTS
+		if thread == "" {
+			thread = r.TS
+		}
+		if err := n.o.Triage.Posted(ctx, alert.ID, r.Channel, r.TS, thread); err != nil {
+			// Posted all the same: a click on it fills in where it is.
+			n.o.Logger.Error("interactive alert posted, but where it went is not recorded", "alert", alert.ID, "err", err)
+		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

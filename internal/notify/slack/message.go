@@ -36,7 +36,8 @@ type Message struct {
 	Channel     string             `json:"channel,omitempty"`
 	ThreadTS    string             `json:"thread_ts,omitempty"`
 	Text        string             `json:"text"`
-	Attachments []slack.Attachment `json:"attachments"`
+	Blocks      []slack.Block      `json:"blocks,omitempty"` // a direct question (no colour)
+	Attachments []slack.Attachment `json:"attachments,omitempty"`
 	UnfurlLinks bool               `json:"unfurl_links"`
 	UnfurlMedia bool               `json:"unfurl_media"`
 	// Metadata names the delivery (Web API only), so that after a crash or a lost answer

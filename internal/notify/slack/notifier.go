@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/triage"
 )
 
 // DefaultAPIURL is the Slack Web API base.
@@ -29,6 +31,11 @@ type Options struct {
 	// ThreadTTL is how long repeats of a rule and principal go into the first message's
 	// thread (Web API only); default 24h.
 	ThreadTTL time.Duration
+	// Triage, with the Web API, makes alerts interactive: each carries its state and buttons
+	// to acknowledge it, ask the actor and mute it, remembered under Receiver's name.
+	Triage   *triage.Service
+	Receiver string
+	Logger   *slog.Logger // default: discard
 }
 
 // Notifier posts findings to an incoming webhook.
@@ -70,6 +77,12 @@ func New(o Options) (notify.Notifier, error) {
 	}
 	if o.ThreadTTL <= 0 {
 		o.ThreadTTL = 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Triage != nil && (o.Token == "" || o.Receiver == "") {
+		return nil, errors.New("slack: interactive alerts need the Web API (a token) and the receiver's name")
 	}
 	if o.Token != "" {
 		return &API{o: o, threads: map[string]thread{}}, nil

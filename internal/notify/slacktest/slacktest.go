@@ -1,8 +1,12 @@
-// Package slacktest is an HTTP server that behaves like Slack's incoming webhooks and
-// chat.postMessage, for tests: it checks Block Kit limits, answers with Slack's real
-// status codes and reasons, rate-limits per webhook and channel with 429 and
-// Retry-After, and records what it accepted. No Slack emulator exists; this follows the
-// behaviours listed in /work/shared/EMULATORS.md.
+// Package slacktest is an HTTP server that behaves like Slack's incoming webhooks and Web API,
+// for tests: it checks Block Kit limits, answers with Slack's real status codes and reasons,
+// rate-limits per webhook and channel with 429 and Retry-After, and records what it accepted.
+// It also plays the people in the workspace (interact.go): users who click buttons and
+// submit modals, which it posts as Slack's signed block_actions and view_submission
+// payloads to an app's interactivity URL; and it serves the methods an interactive app
+// calls (chat.update, conversations.open, views.open, users.lookupByEmail, response_url),
+// with their scopes when Scopes is set. No Slack emulator exists; this follows the
+// behaviours listed in /work/shared/EMULATORS.md and Slack's API reference.
 package slacktest
 
 import (
@@ -25,8 +29,10 @@ import (
 // Received is one accepted message.
 type Received struct {
 	Path      string // webhook path, or "/api/chat.postMessage"
-	Channel   string // Web API only: the channel's id
+	Channel   string // Web API only: the channel's id (D… for a direct message)
 	ThreadTS  string
+	Broadcast bool   // a thread reply also shown in the channel (reply_broadcast)
+	Updates   int    // times chat.update replaced it; Body is the latest
 	TS        string // the ts the server gave it (Web API)
 	Body      []byte
 	Metadata  json.RawMessage // message metadata, as posted (Web API)
@@ -59,6 +65,11 @@ type Server struct {
 	Burst int
 	// RetryAfter is the header value sent with rate-limit 429s; Slack sends whole seconds.
 	RetryAfter string
+	// SigningSecret signs the interaction payloads the server posts (Click, Submit).
+	SigningSecret string
+	// Scopes, when set, are the bot token's scopes: a method needing another answers
+	// missing_scope, as Slack does.
+	Scopes []string
 
 	mu       sync.Mutex
 	received []Received
@@ -69,6 +80,7 @@ type Server struct {
 	buckets  map[string]*bucket
 	seq      int
 	requests int
+	people   // interact.go
 }
 
 type bucket struct {
@@ -79,9 +91,9 @@ type bucket struct {
 // New starts a server that accepts token "xoxb-test" and channel "#alerts".
 func New() *Server {
 	s := &Server{
-		Token: "xoxb-test", RetryAfter: "1",
+		Token: "xoxb-test", RetryAfter: "1", SigningSecret: "8f742231b10e8888abcd99yyyzzz85a5",
 		revoked: map[string]bool{}, archived: map[string]bool{}, channels: map[string]string{"#alerts": "C0000001"},
-		buckets: map[string]*bucket{},
+		buckets: map[string]*bucket{}, people: newPeople(),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -204,8 +216,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method != http.MethodPost:
 		http.Error(w, "invalid_request", http.StatusMethodNotAllowed)
+	case api && !s.scoped(w, strings.TrimPrefix(r.URL.Path, "/api/")):
 	case api && r.URL.Path == "/api/chat.postMessage":
 		s.postMessage(w, r, body)
+	case api && r.URL.Path == "/api/chat.update":
+		s.update(w, r, body)
+	case api && r.URL.Path == "/api/conversations.open":
+		s.openDM(w, r, body)
+	case api && r.URL.Path == "/api/views.open":
+		s.openView(w, r, body)
+	case api && r.URL.Path == "/api/users.lookupByEmail":
+		s.lookupByEmail(w, r, body)
+	case strings.HasPrefix(r.URL.Path, "/respond/"):
+		s.respond(w, r, body)
 	case api && (r.URL.Path == "/api/conversations.history" || r.URL.Path == "/api/conversations.replies"):
 		s.history(w, r, body)
 	case api && r.URL.Path == "/api/conversations.list":
@@ -250,22 +273,35 @@ func apiError(w http.ResponseWriter, code string) {
 	json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": code})
 }
 
-func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte) {
+// decode reads a JSON Web API call's arguments into v after checking its token; it answers
+// the error itself and returns false.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, body []byte, v any) bool {
 	if r.Header.Get("Authorization") != "Bearer "+s.Token {
 		apiError(w, "invalid_auth")
-		return
+		return false
 	}
-	var m struct {
-		Channel  string          `json:"channel"`
-		ThreadTS string          `json:"thread_ts"`
-		Metadata json.RawMessage `json:"metadata"`
-	}
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		apiError(w, "invalid_json")
+		return false
+	}
+	return true
+}
+
+func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte) {
+	var m struct {
+		Channel   string          `json:"channel"`
+		ThreadTS  string          `json:"thread_ts"`
+		Broadcast bool            `json:"reply_broadcast"`
+		Metadata  json.RawMessage `json:"metadata"`
+	}
+	if !s.decode(w, r, body, &m) {
 		return
 	}
 	s.mu.Lock()
 	id := s.channelID(m.Channel)
+	if _, dm := s.dmUser(m.Channel); dm {
+		id = m.Channel
+	}
 	archived := s.archived[m.Channel] || s.archived[s.channelName(id)]
 	s.mu.Unlock()
 	switch {
@@ -290,7 +326,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte
 	s.seq++
 	ts := fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq%1000000)
 	s.received = append(s.received, Received{Path: r.URL.Path, Channel: id, ChannelAs: m.Channel, ThreadTS: m.ThreadTS, TS: ts,
-		Body: body, Metadata: m.Metadata})
+		Broadcast: m.Broadcast && m.ThreadTS != "", Body: body, Metadata: m.Metadata})
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": id, "ts": ts})
@@ -572,7 +608,15 @@ func CheckBlock(raw json.RawMessage) error {
 				Type     string   `json:"type"`
 				Text     *textObj `json:"text"`
 				URL      string   `json:"url"`
+				Value    string   `json:"value"`
+				Style    string   `json:"style"`
 				ActionID string   `json:"action_id"`
+				Confirm  *struct {
+					Title   *textObj `json:"title"`
+					Text    *textObj `json:"text"`
+					Confirm *textObj `json:"confirm"`
+					Deny    *textObj `json:"deny"`
+				} `json:"confirm"`
 			}
 			if err := json.Unmarshal(e, &el); err != nil {
 				return err
@@ -584,15 +628,35 @@ func CheckBlock(raw json.RawMessage) error {
 				if err := el.Text.check(75, "button"); err != nil {
 					return err
 				}
-				if len(el.URL) > 3000 {
+				switch {
+				case len(el.URL) > 3000:
 					return errors.New("button url too long")
-				}
-				if len(el.ActionID) > 255 {
+				case len(el.ActionID) > 255:
 					return errors.New("action_id too long")
+				case len(el.Value) > 2000:
+					return errors.New("button value too long")
+				case el.Style != "" && el.Style != "primary" && el.Style != "danger":
+					return fmt.Errorf("button style %q", el.Style)
+				}
+				if c := el.Confirm; c != nil {
+					if c.Title == nil || c.Text == nil || c.Confirm == nil || c.Deny == nil {
+						return errors.New("confirm needs title, text, confirm and deny")
+					}
+					for _, t := range []struct {
+						o    *textObj
+						n    int
+						what string
+					}{{c.Title, 100, "confirm title"}, {c.Text, 300, "confirm text"}, {c.Confirm, 30, "confirm button"}, {c.Deny, 30, "deny button"}} {
+						if err := t.o.check(t.n, t.what); err != nil {
+							return err
+						}
+					}
 				}
 			}
 		}
-	case "divider", "image", "rich_text", "input", "file", "video":
+	case "input":
+		return checkInput(raw)
+	case "divider", "image", "rich_text", "file", "video":
 	default:
 		return fmt.Errorf("unknown block type %q", b.Type)
 	}
@@ -607,4 +671,99 @@ func utf16Len(s string) int {
 		n += utf16.RuneLen(r)
 	}
 	return n
+}
+
+// checkInput checks an input block (modals): its label and hint, and its element.
+func checkInput(raw json.RawMessage) error {
+	var b struct {
+		Label   *textObj `json:"label"`
+		Hint    *textObj `json:"hint"`
+		Element *struct {
+			Type          string            `json:"type"`
+			ActionID      string            `json:"action_id"`
+			Placeholder   *textObj          `json:"placeholder"`
+			MaxLength     *int              `json:"max_length"`
+			MinLength     *int              `json:"min_length"`
+			Options       []json.RawMessage `json:"options"`
+			InitialOption json.RawMessage   `json:"initial_option"`
+		} `json:"element"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return err
+	}
+	if b.Label == nil || b.Label.Type != "plain_text" {
+		return errors.New("input needs a plain_text label")
+	}
+	if err := b.Label.check(2000, "input label"); err != nil {
+		return err
+	}
+	if err := b.Hint.check(2000, "input hint"); err != nil {
+		return err
+	}
+	el := b.Element
+	if el == nil || el.ActionID == "" || len(el.ActionID) > 255 {
+		return errors.New("input needs an element with an action_id of at most 255 characters")
+	}
+	if err := el.Placeholder.check(150, "placeholder"); err != nil {
+		return err
+	}
+	switch el.Type {
+	case "plain_text_input":
+		if el.MaxLength != nil && (*el.MaxLength < 1 || *el.MaxLength > 3000) ||
+			el.MinLength != nil && (*el.MinLength < 0 || *el.MinLength > 3000) {
+			return errors.New("plain_text_input length bounds outside 0..3000")
+		}
+	case "static_select", "radio_buttons":
+		most := 100
+		if el.Type == "radio_buttons" {
+			most = 10
+		}
+		if len(el.Options) == 0 || len(el.Options) > most {
+			return fmt.Errorf("%s: %d options (1..%d)", el.Type, len(el.Options), most)
+		}
+		for _, o := range el.Options {
+			if err := checkOption(o); err != nil {
+				return err
+			}
+		}
+		if len(el.InitialOption) > 0 && !slices.ContainsFunc(el.Options, func(o json.RawMessage) bool {
+			return optionValue(o) == optionValue(el.InitialOption)
+		}) {
+			return errors.New("initial_option is not one of the options")
+		}
+	default:
+		return fmt.Errorf("input element %q not checked here", el.Type)
+	}
+	return nil
+}
+
+// checkOption checks an option object: text at most 75 characters, value at most 150,
+// description at most 75.
+func checkOption(raw json.RawMessage) error {
+	var o struct {
+		Text        *textObj `json:"text"`
+		Value       string   `json:"value"`
+		Description *textObj `json:"description"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return err
+	}
+	if o.Text == nil {
+		return errors.New("option without text")
+	}
+	if err := o.Text.check(75, "option text"); err != nil {
+		return err
+	}
+	if o.Value == "" || len(o.Value) > 150 {
+		return errors.New("option value: 1..150 characters")
+	}
+	return o.Description.check(75, "option description")
+}
+
+func optionValue(raw json.RawMessage) string {
+	var o struct {
+		Value string `json:"value"`
+	}
+	json.Unmarshal(raw, &o)
+	return o.Value
 }
