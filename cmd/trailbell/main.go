@@ -42,7 +42,9 @@ var commands = command{
 		"Exit status: 0 success (scan: no findings), 1 findings (scan) or warnings (deploy check), 2 error.",
 	subs: []command{
 		// keep sorted by name
+		{name: "audit", summary: "print the audit log of interactive alerts (text or JSON lines)", run: runAudit},
 		deployCommand,
+		{name: "mutes", summary: "list the mutes in force; remove one before its end (mutes remove ID)", run: runMutes},
 		notifyCommand,
 		rulesCommand,
 		{name: "run", summary: "watch CloudTrail continuously (S3 prefixes, SQS, LookupEvents) and alert", run: runRun},

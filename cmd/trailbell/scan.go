@@ -53,6 +53,7 @@ type scanFlags struct {
 	maxRecord        string
 	stateDir         string
 	tolerance        *time.Duration
+	applyMutes       bool
 	notify           notifyFlags // notify.go
 }
 
@@ -69,6 +70,7 @@ func (f *scanFlags) register(c *leaf) {
 	c.StringVar(&f.maxRecord, "max-record", "16MiB", "skip a record larger than this `size`; decoding resumes at the next record")
 	c.StringVar(&f.stateDir, "state-dir", "", "keep the state of rules with memory (thresholds, sequences, first seen, actors) in this `dir`, to carry it from one scan to the next; default: in memory, for this scan only")
 	f.tolerance = c.durationFlag("tolerance", 20*time.Minute, "how late a record may arrive behind newer ones and still be evaluated in order, by rules with memory")
+	c.BoolVar(&f.applyMutes, "apply-mutes", false, "leave out what the mutes in force silence (made from interactive alerts, listed by trailbell mutes), as run and the Lambda do: needs --config with state_dir or state.dynamodb_table")
 	f.notify.register(c)
 }
 
@@ -98,6 +100,9 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return c.fail("%v", err)
 	}
+	if f.applyMutes && f.notify.config == "" {
+		return c.usageError("--apply-mutes needs --config FILE: its state_dir or state.dynamodb_table holds the mutes")
+	}
 	if f.notify.config != "" && len(cfg.Notify.Receivers) == 0 {
 		// A file for min_severity, rules and account aliases alone: nothing to send to.
 		fmt.Fprintf(io.err, "trailbell scan: %s has no notify.receivers: findings are not sent anywhere\n", f.notify.config)
@@ -116,7 +121,7 @@ func runScan(ctx context.Context, args []string, io stdio) int {
 	job := app.ScanJob{
 		Paths: c.Args(), Window: w, Format: format, StateDir: f.stateDir,
 		S3Region: f.region, S3Endpoint: f.endpoint, Workers: f.workers,
-		NotifyTimeout: *f.notify.flushTimeout,
+		NotifyTimeout: *f.notify.flushTimeout, ApplyMutes: f.applyMutes,
 	}
 	if !f.noProgress && isTerminal(io.err) {
 		job.Progress = io.err

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -21,10 +23,14 @@ import (
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/daemon"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
+	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/slack"
 	"github.com/trailbell/trailbell/internal/source/lookup"
 	"github.com/trailbell/trailbell/internal/source/s3poll"
 	"github.com/trailbell/trailbell/internal/source/sqs"
+	"github.com/trailbell/trailbell/internal/triage"
 )
 
 // DaemonOptions are what `trailbell run` needs besides the configuration.
@@ -79,7 +85,25 @@ func NewDaemon(ctx context.Context, cfg *config.Config, o DaemonOptions, p Proce
 	if err != nil {
 		return nil, err
 	}
-	pl, err := w.pipeline(ctx, pipelineSpec{dir: cfg.StateDir, reg: reg})
+	// Interactive alerts: escalations and re-raises go to the pipeline built next.
+	var pl *notify.Pipeline
+	var ia *interactive
+	if interactiveOn(cfg, os.Getenv) {
+		if cfg.Run.Listen == "" {
+			return nil, errors.New("interactive alerts need run.listen (--listen): Slack posts to /slack/interactions there")
+		}
+		ts, err := triage.NewBolt(cfg.StateDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		ia, err = w.interactive(ctx, ts, os.Getenv, reg, true,
+			func(ctx context.Context, fs ...finding.Finding) error { return pl.Submit(ctx, fs...) },
+			func(ctx context.Context, r string, fs ...finding.Finding) error { return pl.SubmitTo(ctx, r, fs...) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	pl, err = w.pipeline(ctx, pipelineSpec{dir: cfg.StateDir, reg: reg, ia: ia})
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +120,13 @@ func NewDaemon(ctx context.Context, cfg *config.Config, o DaemonOptions, p Proce
 		closers = append(closers, ln)
 	}
 	grace := cmp.Or(time.Duration(cfg.Run.ShutdownGrace), 30*time.Second)
+	var handlers map[string]http.Handler
+	var workers []func(context.Context) error
+	if ia != nil {
+		ia.handler.After = func(context.Context) { ia.svc.Kick() }
+		handlers = map[string]http.Handler{"POST " + slack.InteractionsPath: ia.handler}
+		workers = append(workers, ia.svc.Run)
+	}
 	dm := daemon.New(daemon.Options{
 		Engine: eng, Reader: reader, Memory: mem, Pipeline: pl,
 		Rebuild: func() (*detect.Engine, error) {
@@ -108,7 +139,7 @@ func NewDaemon(ctx context.Context, cfg *config.Config, o DaemonOptions, p Proce
 			}
 			return engine(c)
 		},
-		Reload: o.Reload, Registry: reg, Listener: ln, Grace: grace,
+		Reload: o.Reload, Registry: reg, Listener: ln, Handlers: handlers, Workers: workers, Grace: grace,
 		Closers: []io.Closer{store}, Logger: w.log,
 	})
 	closers = nil // the daemon's now

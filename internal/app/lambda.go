@@ -11,14 +11,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate/dynamo"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/lambda"
 	"github.com/trailbell/trailbell/internal/notify"
+	triagedynamo "github.com/trailbell/trailbell/internal/triage/dynamo"
 )
 
 // lambdaEnv is the function's configuration, read from environment variables.
@@ -120,10 +124,41 @@ func Lambda(ctx context.Context, getenv func(string) string, logger *slog.Logger
 	if h.Reader, err = ingest.New(in); err != nil {
 		return nil, err
 	}
+	// Interactive alerts keep their state in the state table, next to that of rules with
+	// memory; escalations and re-raises are delivered by a pipeline of their own, like findings.
+	stateTable := cmp.Or(env.stateTable, cfg.State.DynamoDBTable)
+	var ia *interactive
+	var build func(ctx context.Context) (*notify.Pipeline, error)
+	if interactiveOn(cfg, getenv) {
+		if stateTable == "" {
+			return nil, errors.New("interactive alerts keep their state in the state table: set TRAILBELL_STATE_TABLE (or state.dynamodb_table)")
+		}
+		store := &triagedynamo.Store{Client: dynamodb.NewFromConfig(ac), Table: stateTable}
+		deliver := func(ctx context.Context, submit func(*notify.Pipeline) error) error {
+			return lambda.PipelineDeliverer{New: build}.With(ctx, submit)
+		}
+		ia, err = w.interactive(ctx, store, getenv, nil, false,
+			func(ctx context.Context, fs ...finding.Finding) error {
+				return deliver(ctx, func(p *notify.Pipeline) error { return p.Submit(ctx, fs...) })
+			},
+			func(ctx context.Context, r string, fs ...finding.Finding) error {
+				return deliver(ctx, func(p *notify.Pipeline) error { return p.SubmitTo(ctx, r, fs...) })
+			})
+		if err != nil {
+			return nil, err
+		}
+		name := getenv("AWS_LAMBDA_FUNCTION_NAME")
+		if name == "" {
+			return nil, errors.New("interactive alerts: AWS_LAMBDA_FUNCTION_NAME is not set (the function invokes itself to do the work after answering Slack)")
+		}
+		self := &selfInvoker{client: awslambda.NewFromConfig(ac), function: name, log: w.log}
+		ia.handler.After = self.invoke
+		h.Interactions, h.Triage = ia.handler, ia.svc
+	}
 	// The outbox lives in memory: in Lambda the durable outbox is the SQS queue and the
 	// asynchronous-invocation retries, which a failed message falls back to. The first
 	// pipeline is built now, so that a broken receiver fails the start.
-	build := func(ctx context.Context) (*notify.Pipeline, error) { return w.pipeline(ctx, pipelineSpec{}) }
+	build = func(ctx context.Context) (*notify.Pipeline, error) { return w.pipeline(ctx, pipelineSpec{ia: ia}) }
 	p, err := build(ctx)
 	if err != nil {
 		return nil, err
@@ -181,6 +216,27 @@ func (w *wiring) lambdaConfig(ctx context.Context, env lambdaEnv) (*config.Confi
 	noDigest := 0
 	cfg.Notify.Receivers[0].DigestAfter = &noDigest
 	return cfg, nil
+}
+
+// selfInvoker invokes the function asynchronously with lambda.WorkPayload: the function URL
+// answers Slack at once and the work is done by that second invocation (and, should it be
+// lost, by the next scheduled one). It needs lambda:InvokeFunction on the function itself.
+type selfInvoker struct {
+	client   *awslambda.Client
+	function string
+	log      *slog.Logger
+}
+
+func (s *selfInvoker) invoke(ctx context.Context) {
+	_, err := s.client.Invoke(ctx, &awslambda.InvokeInput{
+		FunctionName:   aws.String(s.function),
+		InvocationType: lambdatypes.InvocationTypeEvent,
+		Payload:        lambda.WorkPayload,
+	})
+	if err != nil {
+		// The state is saved and the jobs wait: the schedule picks them up.
+		s.log.Warn("could not invoke the function to do the interaction's work; the next scheduled invocation does it", "err", err)
+	}
 }
 
 // s3Objects opens the log files notifications announce.

@@ -37,6 +37,10 @@ type pipelineSpec struct {
 	deadline time.Duration
 	// reg receives the delivery metrics (the daemon's /metrics); nil leaves them unregistered.
 	reg prometheus.Registerer
+	// ia makes the alerts of its receivers interactive, and applies its mutes.
+	ia *interactive
+	// mutes are applied without interactive alerts (scan --apply-mutes).
+	mutes notify.Muter
 }
 
 // pipeline resolves the configuration's secrets and builds the notification Pipeline: one
@@ -56,7 +60,7 @@ func (w *wiring) pipeline(ctx context.Context, spec pipelineSpec) (*notify.Pipel
 	var errs []error
 	for i, rc := range n.Receivers {
 		path := fmt.Sprintf("notify.receivers[%d]", i)
-		nt, err := w.notifier(ctx, rc, style)
+		nt, err := w.notifier(ctx, rc, style, spec.ia)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s (%s): %w", path, rc.Name, err))
 			continue
@@ -78,6 +82,10 @@ func (w *wiring) pipeline(ctx context.Context, spec pipelineSpec) (*notify.Pipel
 		Backoff:      notify.Backoff{Initial: time.Duration(n.Backoff.Initial), Max: time.Duration(n.Backoff.Max)},
 		Logger:       w.log.With("component", "notify"),
 		Metrics:      notify.NewMetrics(spec.reg),
+		Mutes:        spec.mutes,
+	}
+	if spec.ia != nil {
+		opts.Mutes = spec.ia.svc
 	}
 	for i, e := range n.Exceptions {
 		opts.Exceptions = append(opts.Exceptions, notify.Exception{Name: e.Name, Rules: e.Rules, Match: string(e.Match), Path: fmt.Sprintf("notify.exceptions[%d]", i)})
@@ -127,13 +135,18 @@ func route(r config.Route) notify.Route {
 	return nr
 }
 
-// notifier builds the destination of one receiver.
-func (w *wiring) notifier(ctx context.Context, rc config.Receiver, style slack.Style) (notify.Notifier, error) {
+// notifier builds the destination of one receiver; ia makes its alerts interactive when it
+// is one of ia's receivers.
+func (w *wiring) notifier(ctx context.Context, rc config.Receiver, style slack.Style, ia *interactive) (notify.Notifier, error) {
 	switch {
 	case rc.Slack != nil:
 		return slack.New(slack.Options{WebhookURL: rc.Slack.WebhookURL.Reveal(), Style: style})
 	case rc.SlackAPI != nil:
-		return slack.New(slack.Options{Token: rc.SlackAPI.Token.Reveal(), Channel: rc.SlackAPI.Channel, APIURL: rc.SlackAPI.APIURL, Style: style})
+		o := slack.Options{Token: rc.SlackAPI.Token.Reveal(), Channel: rc.SlackAPI.Channel, APIURL: rc.SlackAPI.APIURL, Style: style}
+		if ia.has(rc.Name) {
+			o.Triage, o.Receiver, o.Logger = ia.svc, rc.Name, w.log.With("component", "slack", "receiver", rc.Name)
+		}
+		return slack.New(o)
 	case rc.Webhook != nil:
 		return webhook.New(webhook.Options{URL: rc.Webhook.URL.Reveal(), HMACKey: rc.Webhook.HMACSecret.Reveal(), SignatureHeader: rc.Webhook.SignatureHeader})
 	case rc.Stdout != nil:

@@ -18,6 +18,7 @@ import (
 	"github.com/trailbell/trailbell/internal/notify"
 	"github.com/trailbell/trailbell/internal/scan"
 	"github.com/trailbell/trailbell/internal/source/s3"
+	"github.com/trailbell/trailbell/internal/triage"
 )
 
 // ScanJob is what one scan reads and how, besides the configuration.
@@ -39,6 +40,10 @@ type ScanJob struct {
 	Progress io.Writer
 	// NotifyTimeout bounds the delivery of the findings after the scan; default 5m.
 	NotifyTimeout time.Duration
+	// ApplyMutes leaves out the findings a mute in force silences (the mutes people made from
+	// interactive alerts, kept under state_dir or in state.dynamodb_table), as `run` and the
+	// Lambda do: from the output, the summary's count and the receivers.
+	ApplyMutes bool
 }
 
 // ScanResult is a finished scan: what it read and found, and how many rules it ran.
@@ -93,6 +98,22 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 	default:
 		return nil, fmt.Errorf("format %q: want text or json", job.Format)
 	}
+	var muted func(context.Context, *finding.Finding) (string, bool)
+	if job.ApplyMutes {
+		store, _, err := w.triageStore(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("--apply-mutes: %w", err)
+		}
+		svc, err := triage.New(triage.Options{Store: store, Logger: w.log})
+		if err != nil {
+			return nil, err
+		}
+		// Read now, so that a store that cannot be read fails the scan before it starts.
+		if _, err := svc.Mutes(ctx); err != nil {
+			return nil, fmt.Errorf("--apply-mutes: %w", err)
+		}
+		muted = svc.Muted
+	}
 	var pl *notify.Pipeline
 	if len(cfg.Notify.Receivers) > 0 {
 		// secrets are resolved and receivers built before anything is read
@@ -122,6 +143,7 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		},
 		Workers:  job.Workers,
 		Progress: job.Progress,
+		Muted:    muted,
 	})
 	if sum == nil {
 		return nil, err

@@ -70,8 +70,12 @@ type Options struct {
 	Reload  <-chan struct{}
 	// Registry holds every metric of the process; /metrics serves it.
 	Registry *prometheus.Registry
-	// Listener, when set, serves /metrics and /healthz.
+	// Listener, when set, serves /metrics and /healthz, and Handlers.
 	Listener net.Listener
+	// Handlers are more routes of the listener ("POST /slack/interactions").
+	Handlers map[string]http.Handler
+	// Workers run beside the sources until the daemon stops (triage's jobs).
+	Workers []func(context.Context) error
 	// Grace bounds how long the outbox may take to drain at shutdown.
 	Grace time.Duration
 	// Closers are closed once the daemon has stopped, after the pipeline (the state of
@@ -210,14 +214,14 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	bg.Go(func() error { pipeErr <- d.pipeline.Run(pctx); return nil })
 	var srv *http.Server
 	if d.o.Listener != nil {
-		srv = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: d.mux(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 		bg.Go(func() error {
 			if err := srv.Serve(d.o.Listener); !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("/metrics and /healthz stopped", "err", err)
 			}
 			return nil
 		})
-		d.log.Info("serving /metrics and /healthz", "addr", d.Addr())
+		d.log.Info("serving /metrics and /healthz", "addr", d.Addr(), "more", slices.Sorted(maps.Keys(d.o.Handlers)))
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -227,6 +231,9 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	g.Go(func() error { d.silence.run(gctx, d.raiseSilence); return nil })
 	g.Go(func() error { d.reloads(gctx); return nil })
 	g.Go(func() error { d.ticks(gctx); return nil })
+	for _, work := range d.o.Workers {
+		g.Go(func() error { return work(gctx) })
+	}
 	g.Go(func() error {
 		// The outbox failing stops the daemon: nothing could be accepted any more.
 		select {
@@ -337,6 +344,9 @@ func (d *Daemon) mux() *http.ServeMux {
 		}
 		json.NewEncoder(w).Encode(h)
 	})
+	for pattern, h := range d.o.Handlers {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

@@ -22,6 +22,11 @@ type PipelineDeliverer struct {
 }
 
 func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) error {
+	return d.With(ctx, func(p *notify.Pipeline) error { return p.Submit(ctx, fs...) })
+}
+
+// With submits to a fresh pipeline with submit, then flushes it before the deadline.
+func (d PipelineDeliverer) With(ctx context.Context, submit func(*notify.Pipeline) error) error {
 	margin := d.Margin
 	if margin == 0 {
 		margin = 5 * time.Second
@@ -36,7 +41,7 @@ func (d PipelineDeliverer) Deliver(ctx context.Context, fs []finding.Finding) er
 		return err
 	}
 	defer p.Close()
-	if err := p.Submit(ctx, fs...); err != nil {
+	if err := submit(p); err != nil {
 		return fmt.Errorf("submit: %w", err)
 	}
 	return p.Flush(ctx)

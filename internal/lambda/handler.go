@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
@@ -50,7 +51,13 @@ type Handler struct {
 	Deliverer Deliverer
 	Objects   Objects // needed only for log-file notifications
 	Dedupe    *Dedupe
-	Logger    *slog.Logger
+	// Interactions serves Slack's interaction requests reaching the function through its
+	// function URL (POST /slack/interactions); nil answers them 404.
+	Interactions http.Handler
+	// Triage does what interactions leave to do (triage's jobs): when the function invokes
+	// itself after an interaction ({"trailbell":"triage"}), and on scheduled invocations.
+	Triage Worker
+	Logger *slog.Logger
 	// Margin is the time kept, before the invocation's deadline, to deliver what a message
 	// gave: reading must end by deadline - 2*Margin, each message of a batch having a fair
 	// share of the time left, and a message that would start later fails at once (to be
@@ -58,6 +65,15 @@ type Handler struct {
 	Margin time.Duration
 	Now    func() time.Time // for bad-input alerts; default time.Now
 }
+
+// Worker does the jobs that are due (triage.Service).
+type Worker interface {
+	Work(ctx context.Context) (next time.Time, err error)
+}
+
+// WorkPayload is the payload of the invocation the function makes of itself, asynchronously,
+// after an interaction: the function URL has answered Slack, and this one does the work.
+var WorkPayload = []byte(`{"trailbell":"triage"}`)
 
 // BatchResponse is the SQS partial-batch response (ReportBatchItemFailures): only the listed
 // messages return to the queue.
@@ -92,9 +108,11 @@ var ErrUnknownPayload = errors.New("unrecognised payload: want an EventBridge ev
 // payload holds the fields that tell the invocation shapes apart; the rest of the payload
 // is decoded only by the branch that takes it.
 type payload struct {
-	DetailType *string `json:"detail-type"`
-	Source     string  `json:"source"`
-	Records    []struct {
+	Trailbell      string          `json:"trailbell"`
+	RequestContext json.RawMessage `json:"requestContext"` // a function URL request
+	DetailType     *string         `json:"detail-type"`
+	Source         string          `json:"source"`
+	Records        []struct {
 		EventSource    string `json:"eventSource"` // SQS and S3 records
 		SNSEventSource string `json:"EventSource"` // SNS records
 	} `json:"Records"`
@@ -128,6 +146,10 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 		return nil, fmt.Errorf("%w: %w", ErrUnknownPayload, err)
 	}
 	switch {
+	case p.Trailbell == "triage":
+		return Result{}, h.work(ctx)
+	case len(p.RequestContext) > 0:
+		return h.functionURL(ctx, raw)
 	case p.DetailType != nil && *p.DetailType == "Scheduled Event" && p.Source == "aws.events":
 		var st Result
 		err := h.tick(ctx, &st)
@@ -249,12 +271,26 @@ func (h *Handler) messageBy(ctx context.Context, body []byte, origin string, st 
 // tick is a scheduled invocation: detections with memory evaluate the records that waited
 // the tolerance, and their findings are delivered before the state moves on.
 func (h *Handler) tick(ctx context.Context, st *Result) error {
-	if h.Memory == nil {
+	var errs []error
+	if h.Memory != nil {
+		errs = append(errs, h.Memory.Tick(ctx, func(ctx context.Context, fs []finding.Finding) error {
+			return h.deliver(ctx, fs, "scheduled evaluation", st)
+		}))
+	}
+	// Timers of triage (re-raises, deadlines of questions, ends of mutes) and jobs that failed.
+	errs = append(errs, h.work(ctx))
+	return errors.Join(errs...)
+}
+
+// work does triage's jobs that are due.
+func (h *Handler) work(ctx context.Context) error {
+	if h.Triage == nil {
 		return nil
 	}
-	return h.Memory.Tick(ctx, func(ctx context.Context, fs []finding.Finding) error {
-		return h.deliver(ctx, fs, "scheduled evaluation", st)
-	})
+	if _, err := h.Triage.Work(ctx); err != nil {
+		return fmt.Errorf("triage jobs: %w", err)
+	}
+	return nil
 }
 
 func firstProblem(f finding.Finding) string {
