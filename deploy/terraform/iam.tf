@@ -1,6 +1,7 @@
-# The function's role: logs, its one secret, the dead-letter queue for failed asynchronous
+# The function's role: logs, its Slack secret, the dead-letter queue for failed asynchronous
 # invocations, and, only when configured, the log queue, the trail prefix, the trail's KMS key,
-# the dedupe and state tables and the configuration parameter. Nothing else.
+# the dedupe and state tables, the configuration parameter, and for interactive alerts the
+# Slack signing secret and the function itself. Nothing else.
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -67,6 +68,24 @@ data "aws_iam_policy_document" "function" {
       actions = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
       "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"]
       resources = [aws_dynamodb_table.state[0].arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.slack_interactions ? [1] : []
+    content {
+      sid       = "SlackSigningSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.signing[0].arn]
+    }
+  }
+  dynamic "statement" {
+    # The function URL answers Slack at once; the work is done by an asynchronous
+    # invocation of the function by itself.
+    for_each = var.slack_interactions ? [1] : []
+    content {
+      sid       = "InvokeSelfForInteractionWork"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [aws_lambda_function.trailbell.arn]
     }
   }
   dynamic "statement" {

@@ -23,6 +23,19 @@ resource "aws_secretsmanager_secret_version" "slack" {
   secret_string = var.slack_webhook_url
 }
 
+# The Slack app's signing secret: every interaction request is verified with it.
+resource "aws_secretsmanager_secret" "signing" {
+  count       = var.slack_interactions ? 1 : 0
+  name_prefix = "${var.name}-slack-signing-"
+  description = "trailbell Slack app signing secret (interactive alerts)"
+}
+
+resource "aws_secretsmanager_secret_version" "signing" {
+  count         = var.slack_interactions && nonsensitive(var.slack_signing_secret != null) ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.signing[0].id
+  secret_string = var.slack_signing_secret
+}
+
 resource "aws_cloudwatch_log_group" "function" {
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_days
@@ -139,10 +152,46 @@ resource "aws_lambda_function" "trailbell" {
       var.create_dedupe_table ? { TRAILBELL_DEDUPE_TABLE = aws_dynamodb_table.dedupe[0].name } : {},
       var.create_state_table ? { TRAILBELL_STATE_TABLE = aws_dynamodb_table.state[0].name } : {},
       length(var.disabled_rules) > 0 ? { TRAILBELL_DISABLE_RULES = join(",", var.disabled_rules) } : {},
+      var.slack_interactions ? { TRAILBELL_SLACK_SIGNING_SECRET = "secretsmanager:${aws_secretsmanager_secret.signing[0].arn}" } : {},
     )
   }
 
   depends_on = [aws_cloudwatch_log_group.function]
+
+  lifecycle {
+    precondition {
+      condition     = !var.slack_interactions || (var.config_parameter_name != "" && var.create_state_table)
+      error_message = "slack_interactions needs config_parameter_name (a configuration with slack_api receivers) and create_state_table (alerts, mutes and the audit log live there)."
+    }
+  }
+}
+
+# Slack's interactivity requests. The URL is public (Slack cannot sign AWS requests); the
+# function verifies Slack's signature on every request before reading it, and answers
+# anything else 401. These permissions let the URL, and only the URL, invoke it
+# (invoked_via_function_url needs the AWS provider 6.29 or later).
+resource "aws_lambda_function_url" "interactions" {
+  count              = var.slack_interactions ? 1 : 0
+  function_name      = aws_lambda_function.trailbell.function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_permission" "interactions_url" {
+  count                  = var.slack_interactions ? 1 : 0
+  statement_id           = "slack-interactions-url"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.trailbell.function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}
+
+resource "aws_lambda_permission" "interactions_invoke" {
+  count                    = var.slack_interactions ? 1 : 0
+  statement_id             = "slack-interactions-invoke"
+  action                   = "lambda:InvokeFunction"
+  function_name            = aws_lambda_function.trailbell.function_name
+  principal                = "*"
+  invoked_via_function_url = true
 }
 
 resource "aws_lambda_event_source_mapping" "logs" {

@@ -24,3 +24,13 @@ output "central_event_bus_arn" {
   description = "Pass to the member-forwarder module in every member account."
   value       = var.create_central_bus ? aws_cloudwatch_event_bus.central[0].arn : null
 }
+
+output "interactions_url" {
+  description = "The Slack app's interactivity request URL (settings.interactivity.request_url in deploy/slack/manifest.yaml)."
+  value       = var.slack_interactions ? "${aws_lambda_function_url.interactions[0].function_url}slack/interactions" : null
+}
+
+output "slack_signing_secret_arn" {
+  description = "Put the Slack app's signing secret here when it was not given."
+  value       = var.slack_interactions ? aws_secretsmanager_secret.signing[0].arn : null
+}

@@ -105,3 +105,16 @@ variable "disabled_rules" {
   type        = list(string)
   default     = []
 }
+
+variable "slack_interactions" {
+  description = "Interactive alerts (acknowledge, ask the actor, mute): a function URL for Slack's interactivity requests (output interactions_url, for the app manifest in deploy/slack) and the app's signing secret. Needs config_parameter_name (slack_api receivers) and create_state_table."
+  type        = bool
+  default     = false
+}
+
+variable "slack_signing_secret" {
+  description = "The Slack app's signing secret, stored in a secret of its own; null creates the secret without a value (put it later)."
+  type        = string
+  default     = null
+  sensitive   = true
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
 )
 
 // TemplatePatterns returns the event patterns a deployment file would deploy: the
@@ -48,11 +50,7 @@ func TemplatePatterns(path string) ([]string, error) {
 		}
 		return out, nil
 	}
-	var parse = goformation.ParseYAML
-	if filepath.Ext(path) == ".json" {
-		parse = goformation.ParseJSON
-	}
-	tpl, err := parse(data)
+	tpl, err := ParseTemplate(data, filepath.Ext(path) == ".json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -84,6 +82,42 @@ func TemplatePatterns(path string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// newerProperties are resource properties CloudFormation has that goformation v7.14.9 (its
+// last release) does not know and would refuse as unknown: InvokedViaFunctionUrl limits a
+// public lambda:InvokeFunction grant to calls through the function URL (October 2025).
+var newerProperties = map[string][]string{"AWS::Lambda::Permission": {"InvokedViaFunctionUrl"}}
+
+// ParseTemplate parses a CloudFormation/SAM template (YAML, or JSON when isJSON) with
+// goformation, its parameter defaults resolved, leaving out the newerProperties it would
+// refuse; every other unknown property or wrong type is still an error.
+func ParseTemplate(data []byte, isJSON bool) (*cloudformation.Template, error) {
+	if !isJSON {
+		// short-form intrinsics in long form, unresolved: goformation resolves them below
+		var err error
+		if data, err = intrinsics.ProcessYAML(data, &intrinsics.ProcessorOptions{NoProcess: true}); err != nil {
+			return nil, err
+		}
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	for _, r := range resources {
+		res, _ := r.(map[string]any)
+		props, _ := res["Properties"].(map[string]any)
+		typ, _ := res["Type"].(string)
+		for _, name := range newerProperties[typ] {
+			delete(props, name)
+		}
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return goformation.ParseJSON(b)
 }
 
 // patternText accepts a pattern given as a JSON string or as an object.

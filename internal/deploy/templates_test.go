@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/intrinsics"
 )
 
@@ -20,7 +19,8 @@ const deployDir = "../../deploy"
 var neededActions = map[string]string{
 	"logs:CreateLogStream":          "function logs",
 	"logs:PutLogEvents":             "function logs",
-	"secretsmanager:GetSecretValue": "the Slack secret",
+	"secretsmanager:GetSecretValue": "the Slack secret; the Slack app's signing secret (interactive alerts)",
+	"lambda:InvokeFunction":         "the function invoking itself to do an interaction's work after answering Slack (its own ARN only)",
 	"sqs:ReceiveMessage":            "log-file queue (event source mapping)",
 	"sqs:DeleteMessage":             "log-file queue (event source mapping)",
 	"sqs:GetQueueAttributes":        "log-file queue (event source mapping)",
@@ -43,7 +43,11 @@ var neededActions = map[string]string{
 func TestCloudFormationTemplatesParse(t *testing.T) {
 	for _, name := range []string{"template.yaml", "member-forwarder.yaml"} {
 		t.Run(name, func(t *testing.T) {
-			tpl, err := goformation.Open(filepath.Join(deployDir, "cloudformation", name))
+			data, err := os.ReadFile(filepath.Join(deployDir, "cloudformation", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tpl, err := ParseTemplate(data, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,8 +89,8 @@ func TestCloudFormationTemplatesParse(t *testing.T) {
 			if n := len(tpl.GetAllCloudWatchAlarmResources()); n != 2 {
 				t.Errorf("%d alarms, want function errors and dead letters", n)
 			}
-			if n := len(tpl.GetAllSecretsManagerSecretResources()); n != 1 {
-				t.Errorf("%d secrets, want 1", n)
+			if n := len(tpl.GetAllSecretsManagerSecretResources()); n != 2 {
+				t.Errorf("%d secrets, want the Slack webhook's and the Slack app's signing secret", n)
 			}
 			if n := len(tpl.GetAllLambdaEventSourceMappingResources()); n != 1 {
 				t.Errorf("%d event source mappings, want 1", n)
@@ -315,5 +319,92 @@ func TestCloudFormationFunctionHasOneDestination(t *testing.T) {
 		if len(got) != 1 || got[0] != tc.want {
 			t.Errorf("with a configuration parameter %v: destination variables %v, want only %s", tc.hasConfigParameter, got, tc.want)
 		}
+	}
+}
+
+// TestCloudFormationInteractions: the function URL of Slack's interactivity requests is public
+// (Slack cannot sign AWS requests) and may only invoke the function through the URL; the
+// function may invoke nothing but itself; it gets the signing secret it verifies them with.
+func TestCloudFormationInteractions(t *testing.T) {
+	doc := cfnJSON(t, filepath.Join(deployDir, "cloudformation", "template.yaml"))
+	resources := doc["Resources"].(map[string]any)
+	get := func(id string) map[string]any {
+		r, _ := resources[id].(map[string]any)
+		if r == nil {
+			t.Fatalf("no resource %s", id)
+		}
+		return r
+	}
+	props := func(id string) map[string]any { p, _ := get(id)["Properties"].(map[string]any); return p }
+	if u := get("InteractionsUrl"); u["Type"] != "AWS::Lambda::Url" || u["Condition"] != "Interactions" || props("InteractionsUrl")["AuthType"] != "NONE" {
+		t.Errorf("InteractionsUrl %v", u)
+	}
+	public := map[string]map[string]any{}
+	for id, r := range resources {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::Lambda::Permission" {
+			continue
+		}
+		p := res["Properties"].(map[string]any)
+		if p["Principal"] == "*" {
+			public[id] = p
+			if res["Condition"] != "Interactions" {
+				t.Errorf("%s: a public permission outside the Interactions condition", id)
+			}
+		}
+	}
+	if len(public) != 2 {
+		t.Fatalf("public permissions %v, want the URL's two", public)
+	}
+	url, invoke := public["InteractionsUrlPermission"], public["InteractionsInvokePermission"]
+	if url["Action"] != "lambda:InvokeFunctionUrl" || url["FunctionUrlAuthType"] != "NONE" {
+		t.Errorf("InteractionsUrlPermission %v", url)
+	}
+	// Without InvokedViaFunctionUrl anyone in any account could invoke the function directly.
+	if invoke["Action"] != "lambda:InvokeFunction" || invoke["InvokedViaFunctionUrl"] != true {
+		t.Errorf("InteractionsInvokePermission %v, want lambda:InvokeFunction only via the function URL", invoke)
+	}
+	fn := props("TrailbellFunction")
+	if name, _ := json.Marshal(fn["FunctionName"]); !strings.Contains(string(name), "${AWS::StackName}-trailbell") {
+		t.Fatalf("function name %s", name)
+	}
+	found := false
+	walkStatements(props("FunctionRole"), func(st map[string]any) {
+		if !slices.Contains(stringsOf(st["Action"]), "lambda:InvokeFunction") {
+			return
+		}
+		found = true
+		res, _ := json.Marshal(st["Resource"])
+		if !strings.Contains(string(res), `function:${AWS::StackName}-trailbell"`) {
+			t.Errorf("lambda:InvokeFunction on %s, want the function itself", res)
+		}
+	})
+	if !found {
+		t.Error("the role cannot invoke the function: the work after an interaction would wait for the schedule")
+	}
+	env, _ := json.Marshal(fn["Environment"])
+	if !strings.Contains(string(env), `"TRAILBELL_SLACK_SIGNING_SECRET":{"Fn::If":["Interactions",{"Fn::Sub":"secretsmanager:${SlackSigningSecretStore}"}`) {
+		t.Errorf("the signing secret is not passed as a reference: %s", env)
+	}
+	out, _ := json.Marshal(doc["Outputs"].(map[string]any)["InteractionsUrl"])
+	if !strings.Contains(string(out), `slack/interactions"`) {
+		t.Errorf("InteractionsUrl output %s", out)
+	}
+}
+
+// TestParseTemplateRefusesUnknown: only the newer properties goformation does not know are
+// let through; any other unknown property is still an error.
+func TestParseTemplateRefusesUnknown(t *testing.T) {
+	tpl := func(prop string) []byte {
+		return []byte("Resources:\n  P:\n    Type: AWS::Lambda::Permission\n    Properties:\n      FunctionName: f\n      Action: lambda:InvokeFunction\n      Principal: \"*\"\n      " + prop + "\n")
+	}
+	if _, err := ParseTemplate(tpl("InvokedViaFunctionUrl: true"), false); err != nil {
+		t.Errorf("InvokedViaFunctionUrl: %v", err)
+	}
+	if _, err := ParseTemplate(tpl("InvokedViaFunctionUrls: true"), false); err == nil {
+		t.Error("a misspelt property was accepted")
+	}
+	if _, err := ParseTemplate([]byte("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      InvokedViaFunctionUrl: true\n"), false); err == nil {
+		t.Error("InvokedViaFunctionUrl was accepted on a resource that has no such property")
 	}
 }
