@@ -144,30 +144,40 @@ func TestEarlyStopCases(t *testing.T) {
 	}
 }
 
-var fuzzStopPair = sync.OnceValues(func() (*Matcher, *Matcher) {
-	stop, all, _ := readAllPair(rand.New(rand.NewPCG(11, 13)), 40)
-	return stop, all
-})
+// fuzzStopPairs holds the matcher pairs of FuzzEarlyStop by pattern set.
+var fuzzStopPairs sync.Map // uint8 -> [2]*Matcher
 
-// FuzzEarlyStop compares the matcher with and without early stops on fuzzed events.
+func fuzzStopPair(set uint8) (stop, all *Matcher) {
+	if p, ok := fuzzStopPairs.Load(set); ok {
+		pair := p.([2]*Matcher)
+		return pair[0], pair[1]
+	}
+	stop, all, _ = readAllPair(rand.New(rand.NewPCG(uint64(set), 13)), []int{1, 2, 3, 5, 8, 40}[set%6])
+	fuzzStopPairs.Store(set, [2]*Matcher{stop, all})
+	return stop, all
+}
+
+// FuzzEarlyStop compares the matcher with and without early stops on fuzzed events, for
+// one of 256 sets of random patterns.
 //
 //	go test ./pattern -run '^$' -fuzz '^FuzzEarlyStop$' -fuzztime 60s -fuzzminimizetime 5s
 func FuzzEarlyStop(f *testing.F) {
 	r := rand.New(rand.NewPCG(1, 1))
-	for range 40 {
-		f.Add([]byte(genRepeatEvent(r, 3)))
+	for i := range 60 {
+		f.Add(uint8(i), []byte(genRepeatEvent(r, 3)))
 	}
 	for _, ev := range []string{
 		`{"a":"x","b":{"c":1,"a":"y"},"a":"xy"}`,
 		`{"b":{"c":"x"},"a":1,"b":{"c":"xy","\u0062":2}}`,
 		`{"c":[{"a":"x","b":true},{"b":null,"a":"X"}],"c":{"a":"yx"}}`,
+		`{"c":[],"a":"x","a":{"b":"b","c":"xy"},"c":["yx"]}`,
 	} {
-		f.Add([]byte(ev))
+		f.Add(uint8(len(ev)), []byte(ev))
 	}
-	f.Fuzz(func(t *testing.T, ev []byte) {
-		stop, all := fuzzStopPair()
+	f.Fuzz(func(t *testing.T, set uint8, ev []byte) {
+		stop, all := fuzzStopPair(set)
 		if diff := sameAnswer(stop, all, ev); diff != "" {
-			t.Fatalf("event %q: %s", ev, diff)
+			t.Fatalf("pattern set %d, event %q: %s", set, ev, diff)
 		}
 	})
 }
