@@ -9,15 +9,26 @@ import (
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/triage"
 	"github.com/trailbell/trailbell/pattern"
 )
 
 // BenchmarkSubmit measures accepting findings: routing through three pattern routes and
 // an exception, dedupe, and the outbox write (in memory, or bbolt with an fsync per
 // transaction). Parallel submitters share bbolt transactions.
+// With mutes=100 the exception stage also checks 100 mutes in force (triage over bbolt, none
+// matching), as trailbell run does with interactive alerts.
 func BenchmarkSubmit(b *testing.B) {
-	for _, durable := range []bool{false, true} {
-		b.Run(fmt.Sprint("durable=", durable), func(b *testing.B) {
+	for _, tc := range []struct {
+		durable bool
+		mutes   int
+	}{{false, 0}, {true, 0}, {false, 100}} {
+		durable := tc.durable
+		name := fmt.Sprint("durable=", durable)
+		if tc.mutes > 0 {
+			name += fmt.Sprint(",mutes=", tc.mutes)
+		}
+		b.Run(name, func(b *testing.B) {
 			o := notify.Options{
 				Receivers: []notify.Receiver{{Name: "a", Notifier: &fake{}}, {Name: "b", Notifier: &fake{}}},
 				Route: notify.Route{Receiver: "a", Routes: []notify.Route{
@@ -31,12 +42,16 @@ func BenchmarkSubmit(b *testing.B) {
 			if durable {
 				o.StateDir = b.TempDir()
 			}
+			if tc.mutes > 0 {
+				o.Mutes = mutesInForce(b, tc.mutes)
+			}
 			p, err := notify.New(o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer p.Close()
 			b.ReportAllocs()
+			b.ResetTimer() // the mutes' setup is not what is measured
 			var seq atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -89,3 +104,30 @@ func BenchmarkDeliver(b *testing.B) {
 type nop struct{}
 
 func (nop) Notify(context.Context, ...*finding.Finding) (bool, error) { return false, nil }
+
+// mutesInForce is triage over a bbolt store with n mutes made from alerts of other rules and
+// principals than the benchmark's findings.
+func mutesInForce(b *testing.B, n int) notify.Muter {
+	store, err := triage.NewBolt(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := triage.New(triage.Options{Store: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		f := finding.Finding{Rule: fmt.Sprintf("rule-%d", i), EventID: fmt.Sprint("m", i),
+			Principal: fmt.Sprintf("arn:aws:iam::444455556666:user/muted-%d", i)}
+		a, err := svc.Prepare(b.Context(), "a", fmt.Sprint("d", i), []finding.Finding{f})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := svc.Submit(b.Context(), triage.Submission{Modal: triage.ModalMute, User: triage.User{ID: "U0BENCH01"},
+			Opener: "U0BENCH01", Alert: a.ID, Reason: "benchmark", Duration: time.Hour})
+		if err != nil || len(r.Errors) > 0 {
+			b.Fatal(r.Errors, err)
+		}
+	}
+	return svc
+}

@@ -17,8 +17,19 @@ import (
 const muteRefresh = 15 * time.Second
 
 type muteSnapshot struct {
-	at    time.Time
-	mutes []Mute
+	at     time.Time
+	mutes  []Mute
+	byRule map[string][]*Mute // the mutes silencing each rule
+}
+
+func newSnapshot(at time.Time, ms []Mute) *muteSnapshot {
+	snap := &muteSnapshot{at: at, mutes: ms, byRule: map[string][]*Mute{}}
+	for i := range ms {
+		for _, r := range ms[i].Rules() {
+			snap.byRule[r] = append(snap.byRule[r], &ms[i])
+		}
+	}
+	return snap
 }
 
 // Mutes lists the mutes in force, soonest end first.
@@ -51,8 +62,7 @@ func (s *Service) Muted(ctx context.Context, f *finding.Finding) (string, bool) 
 	if snap == nil || now.Sub(snap.at) >= muteRefresh {
 		snap = s.refreshMutes(ctx, snap)
 	}
-	for i := range snap.mutes {
-		m := &snap.mutes[i]
+	for _, m := range snap.byRule[f.Rule] {
 		if m.Until.After(now) && m.Matches(f) {
 			return m.ID, true
 		}
@@ -67,13 +77,13 @@ func (s *Service) refreshMutes(ctx context.Context, old *muteSnapshot) *muteSnap
 		return cur // refreshed meanwhile
 	}
 	ms, err := s.Mutes(ctx)
-	snap := &muteSnapshot{at: s.o.Now(), mutes: ms}
 	if err != nil {
 		s.log.Error("reading mutes failed; applying those read before", "err", err)
 		if old != nil {
-			snap.mutes = old.mutes
+			ms = old.mutes
 		}
 	}
+	snap := newSnapshot(s.o.Now(), ms)
 	s.mutes.Store(snap)
 	return snap
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/slack"
 	"github.com/trailbell/trailbell/internal/triage"
 )
@@ -50,4 +51,35 @@ func FuzzInteractions(f *testing.F) {
 			t.Fatalf("payload %q: HTTP %d %s", payload, w.Code, w.Body)
 		}
 	})
+}
+
+// BenchmarkAcknowledge measures what Slack waits for when someone clicks Acknowledge: the
+// request verified (size, signature, timestamp), its signature recorded against replays,
+// the acknowledgement, its audit line and its jobs committed (bbolt, synced), the answer
+// written. Each iteration acknowledges an alert of its own.
+func BenchmarkAcknowledge(b *testing.B) {
+	r := newRig(b, nil)
+	var ids []string
+	for i := range b.N {
+		a, err := r.svc.Prepare(b.Context(), "security", strconv.Itoa(i), []finding.Finding{alertFinding(strconv.Itoa(i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		p, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]any{"id": onCall, "username": "oncall"},
+			"container": map[string]any{"channel_id": "C0000001", "message_ts": "1796000000.000001"},
+			"actions":   []any{map[string]any{"action_id": triage.ActAck, "value": ids[i]}}})
+		body := []byte(url.Values{"payload": {string(p)}}.Encode())
+		req := httptest.NewRequest(http.MethodPost, slack.InteractionsPath, strings.NewReader(string(body)))
+		req.Header = r.srv.Sign(body, r.clock.Now())
+		w := httptest.NewRecorder()
+		r.handler.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("HTTP %d %s", w.Code, w.Body)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -815,4 +816,52 @@ func signed(r *rig, p map[string]any) struct {
 		header http.Header
 		body   []byte
 	}{header: r.srv.Sign(b, r.clock.Now()), body: b}
+}
+
+// randomParts are what differs between runs: a mute's random id, and the block ids made
+// from a state that names it.
+var randomParts = regexp.MustCompile(`m-[a-z2-7]{8}|(trailbell_(?:status|triage))\.[0-9a-f]{8}`)
+
+// indented is body as a golden file holds it, its random parts named instead.
+func indented(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return randomParts.ReplaceAllFunc(append(buf.Bytes(), '\n'), func(b []byte) []byte {
+		if bytes.HasPrefix(b, []byte("m-")) {
+			return []byte("m-MUTEID")
+		}
+		return append(b[:bytes.IndexByte(b, '.')+1:bytes.IndexByte(b, '.')+1], "HASH"...)
+	})
+}
+
+// TestInteractiveGolden keeps every interactive message format in a golden file (rewritten
+// with -update): the alert as posted and once handled, the question to the actor asked and
+// answered, and both modals. TestGoldenTypeCheck checks them against Slack's types.
+func TestInteractiveGolden(t *testing.T) {
+	r := newRig(t, nil)
+	m := r.post(alertFinding("ev-golden"))
+	golden(t, "interactive/alert.json", indented(t, m.Body))
+	r.click(m, triage.ActAsk, onCall, http.StatusOK)
+	r.work()
+	q := r.dms()[0]
+	golden(t, "interactive/question.json", indented(t, q.Body))
+	r.click(m, triage.ActAck, onCall, http.StatusOK)
+	r.click(m, triage.ActMute, stranger, http.StatusOK)
+	golden(t, "interactive/mute-modal.json", indented(t, r.srv.Views()[0].View))
+	if code, _, err := r.srv.Submit(r.url, r.srv.Views()[0].ID, map[string]string{"scope": triage.ScopeRole, "duration": "86400", "reason": "SSO admins onboarding"}); err != nil || code != http.StatusOK {
+		t.Fatal(code, err)
+	}
+	r.click(q, triage.ActYes, jane, http.StatusOK)
+	golden(t, "interactive/reason-modal.json", indented(t, r.srv.Views()[1].View))
+	if code, _, err := r.srv.Submit(r.url, r.srv.Views()[1].ID, map[string]string{"reason": "onboarding the new team, ticket OPS-123"}); err != nil || code != http.StatusOK {
+		t.Fatal(code, err)
+	}
+	r.work()
+	cur, _ := r.srv.Message(m.Channel, m.TS)
+	golden(t, "interactive/alert-handled.json", indented(t, cur.Body))
+	cur, _ = r.srv.Message(q.Channel, q.TS)
+	golden(t, "interactive/question-answered.json", indented(t, cur.Body))
 }

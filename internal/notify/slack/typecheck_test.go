@@ -22,16 +22,29 @@ func TestGoldenTypeCheck(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files (%v)", err)
 	}
+	interactive, err := filepath.Glob(filepath.Join("testdata", "golden", "interactive", "*.json"))
+	if err != nil || len(interactive) == 0 {
+		t.Fatalf("no golden interactive messages (%v)", err)
+	}
 	var b strings.Builder
-	b.WriteString("import type { KnownBlock, MessageAttachment } from '@slack/types';\n")
+	b.WriteString("import type { KnownBlock, MessageAttachment, ModalView } from '@slack/types';\n")
 	b.WriteString("type Att = Omit<MessageAttachment, 'blocks'> & { blocks: KnownBlock[] };\n")
-	b.WriteString("type Msg = { text: string; attachments: Att[]; unfurl_links?: boolean; unfurl_media?: boolean; channel?: string; thread_ts?: string };\n")
-	for i, f := range files {
+	b.WriteString("type Meta = { event_type: string; event_payload: { delivery: string; findings: number } };\n")
+	b.WriteString("type Msg = { text: string; attachments: Att[]; unfurl_links?: boolean; unfurl_media?: boolean; channel?: string; thread_ts?: string; ts?: string; metadata?: Meta };\n")
+	b.WriteString("type Direct = { text: string; blocks: KnownBlock[]; unfurl_links?: boolean; unfurl_media?: boolean; channel?: string; ts?: string };\n")
+	for i, f := range append(files, interactive...) {
 		j, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "// %s\nexport const m%d: Msg = %s;\n", f, i, j)
+		typ := "Msg"
+		switch {
+		case strings.HasSuffix(f, "-modal.json"):
+			typ = "ModalView"
+		case strings.Contains(filepath.Base(f), "question"):
+			typ = "Direct"
+		}
+		fmt.Fprintf(&b, "// %s\nexport const m%d: %s = %s;\n", f, i, typ, j)
 	}
 	check := filepath.Join(dir, "trailbell-golden-check.ts")
 	if err := os.WriteFile(check, []byte(b.String()), 0o644); err != nil {

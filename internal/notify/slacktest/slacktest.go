@@ -324,7 +324,7 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request, body []byte
 	}
 	s.mu.Lock()
 	s.seq++
-	ts := fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq%1000000)
+	ts := fmt.Sprintf("%d.%06d", s.people.now().Unix(), s.seq%1000000)
 	s.received = append(s.received, Received{Path: r.URL.Path, Channel: id, ChannelAs: m.Channel, ThreadTS: m.ThreadTS, TS: ts,
 		Broadcast: m.Broadcast && m.ThreadTS != "", Body: body, Metadata: m.Metadata})
 	s.mu.Unlock()
