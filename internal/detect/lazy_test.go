@@ -100,3 +100,37 @@ func TestSplitTop(t *testing.T) {
 		}
 	}
 }
+
+// TestStrAt: a path split once reads what str reads, in records decoded whole and lazily,
+// repeated keys and arrays included.
+func TestStrAt(t *testing.T) {
+	paths := append([]string{"a.b", "a.b.c", "x", "resources.0.ARN", "resources.1", "requestParameters.items.0.k"}, lazyPaths...)
+	paths = append(paths, targetPaths...)
+	for _, p := range paramPaths {
+		paths = append(paths, p.path)
+	}
+	recs := [][]byte{
+		[]byte(`{"a":{"b":1,"b":{"c":2}},"x":"\""}`), []byte(`{"a":[{"b":"y"}],"resources":[{"ARN":"arn:1"},{"ARN":"arn:2"}]}`),
+		[]byte(`{"requestParameters":{"items":[{"k":"v"}],"userName":"u","userName":"w"},"eventName":"E"}`),
+	}
+	for _, r := range builtin(t) {
+		for _, s := range r.Samples.Match {
+			recs = append(recs, s)
+		}
+	}
+	for _, rec := range recs {
+		for _, decode := range []func(json.RawMessage) (*record, error){decodeRecord, decodeLazy} {
+			r1, err1 := decode(rec)
+			r2, err2 := decode(rec)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			for _, p := range paths {
+				d := splitDotted(p)
+				if a, b := r1.str(p), r2.strAt(&d); a != b {
+					t.Errorf("%s in %s: str %q, strAt %q", p, rec, a, b)
+				}
+			}
+		}
+	}
+}

@@ -171,17 +171,76 @@ func decodeRecordSlow(detail json.RawMessage) (*record, error) {
 func (r *record) lookup(path string) any {
 	if r.lazy != nil {
 		top, _, _ := strings.Cut(path, ".")
-		if m := find(r.lazy, top); m != nil && !m.done {
-			m.done = true
-			if v, err := decodeMember(m.val); err == nil {
-				if r.m == nil {
-					r.m = make(map[string]any, 8)
-				}
-				r.m[top] = v
-			}
-		}
+		r.load(top)
 	}
 	return lookupPath(r.m, path)
+}
+
+// load decodes the top-level member top of a lazily read record into its map, once.
+func (r *record) load(top string) {
+	if m := find(r.lazy, top); m != nil && !m.done {
+		m.done = true
+		if v, err := decodeMember(m.val); err == nil {
+			if r.m == nil {
+				r.m = make(map[string]any, 8)
+			}
+			r.m[top] = v
+		}
+	}
+}
+
+// dotted is a dotted path split once into its segments, with where each starts in the text
+// (a repeated key's values are looked up by the rest of the path): the lists of paths every
+// finding reads (targets, parameters) are not cut again for each record.
+type dotted struct {
+	text string
+	segs []string
+	offs []int
+}
+
+func splitDotted(path string) dotted {
+	d := dotted{text: path}
+	for off := 0; ; {
+		seg, _, more := strings.Cut(path[off:], ".")
+		d.segs, d.offs = append(d.segs, seg), append(d.offs, off)
+		if !more {
+			return d
+		}
+		off += len(seg) + 1
+	}
+}
+
+// strAt is str(p.text).
+func (r *record) strAt(p *dotted) string {
+	if r.lazy != nil {
+		if m := find(r.lazy, p.segs[0]); len(p.segs) == 1 && m != nil && !m.done {
+			if s, ok := scalarTextOf(m.val); ok {
+				return s
+			}
+		}
+		r.load(p.segs[0])
+	}
+	var cur any = r.m
+	for i, seg := range p.segs {
+		switch v := cur.(type) {
+		case map[string]any:
+			cur = v[seg]
+		case []any:
+			n, err := strconv.Atoi(seg)
+			if err != nil || n < 0 || n >= len(v) {
+				return ""
+			}
+			cur = v[n]
+		case repeated:
+			return scalarText(lookupRepeated(v, p.text[p.offs[i]:]))
+		default:
+			return ""
+		}
+		if cur == nil {
+			return ""
+		}
+	}
+	return scalarText(cur)
 }
 
 // decodeLazy splits a record into its top-level members and decodes each only when a path
@@ -535,9 +594,18 @@ var targetPaths = []string{
 	"requestParameters.accountId", "requestParameters.targetPrincipal",
 }
 
+// targetDotted is targetPaths, split.
+var targetDotted = func() []dotted {
+	out := make([]dotted, len(targetPaths))
+	for i, p := range targetPaths {
+		out[i] = splitDotted(p)
+	}
+	return out
+}()
+
 func (r *record) target() string {
-	for _, p := range targetPaths {
-		if v := r.str(p); v != "" {
+	for i := range targetDotted {
+		if v := r.strAt(&targetDotted[i]); v != "" {
 			return v
 		}
 	}
@@ -620,10 +688,19 @@ var paramPaths = []struct{ name, path string }{
 	{"taskPolicyArn", "requestParameters.taskPolicyArn.arn"},
 }
 
+// paramDotted is paramPaths' paths, split.
+var paramDotted = func() []dotted {
+	out := make([]dotted, len(paramPaths))
+	for i, p := range paramPaths {
+		out[i] = splitDotted(p.path)
+	}
+	return out
+}()
+
 func (r *record) params() []finding.Param {
 	var ps []finding.Param
-	for _, p := range paramPaths {
-		if v := r.str(p.path); v != "" {
+	for i, p := range paramPaths {
+		if v := r.strAt(&paramDotted[i]); v != "" {
 			ps = append(ps, finding.Param{Name: p.name, Value: trimText(v, 200)})
 		}
 	}
