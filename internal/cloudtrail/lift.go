@@ -291,10 +291,8 @@ func rawContent(v []byte) (c []byte, ok bool) {
 		return nil, false
 	}
 	raw := v[1 : len(v)-1]
-	for _, ch := range raw {
-		if ch == '\\' {
-			return []byte(unquote(raw)), true
-		}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return []byte(unquote(raw)), true
 	}
 	return raw, true
 }

@@ -213,7 +213,11 @@ func (s *stsResponse) read(b []byte) bool {
 // parseExpiration reads credentials' expiration: RFC 3339, or the "Jan 2, 2006, 3:04:05 PM"
 // that CloudTrail writes for STS responses.
 func parseExpiration(s string) (time.Time, bool) {
-	for _, layout := range []string{time.RFC3339, "Jan 2, 2006, 3:04:05 PM", "Jan 2, 2006 3:04:05 PM"} {
+	layouts := []string{"Jan 2, 2006, 3:04:05 PM", "Jan 2, 2006 3:04:05 PM"}
+	if s != "" && '0' <= s[0] && s[0] <= '9' {
+		layouts = []string{time.RFC3339} // only RFC 3339 starts with a digit: no failed parse first
+	}
+	for _, layout := range layouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
 		}

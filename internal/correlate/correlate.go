@@ -101,6 +101,7 @@ type rule struct {
 	idx    int // in det.Rules()
 	def    *detect.Rule
 	steps  []detect.Step
+	keys   [][]string     // keyFields of each step, worked out once
 	thr    *table[tgroup] // threshold
 	seq    *table[sgroup] // sequence
 	terms  *table[int64]  // new_terms: last time each tuple was seen
@@ -153,6 +154,9 @@ func (e *Engine) use(det *detect.Engine) error {
 			continue
 		}
 		r := &rule{idx: i, def: d, steps: d.Steps()}
+		for j := range r.steps {
+			r.keys = append(r.keys, r.stepFields(j))
+		}
 		name := d.ID + ":" + shape(d)
 		drop := func() { e.o.Metrics.dropped(d.ID) }
 		switch d.Kind {
@@ -186,7 +190,10 @@ func reuse[V any](old map[string]stateTable, t *table[V]) *table[V] {
 
 // keyFields are the fields whose values a step of the rule needs, in order: a threshold's
 // group_by then distinct, a sequence's by then the step's by, new_terms' fields then learn_by.
-func (r *rule) keyFields(step int) []string {
+// They are shared: not to be changed.
+func (r *rule) keyFields(step int) []string { return r.keys[step] }
+
+func (r *rule) stepFields(step int) []string {
 	switch d := r.def; d.Kind {
 	case detect.KindThreshold:
 		if d.Threshold.Distinct != "" {

@@ -19,6 +19,10 @@ type Engine struct {
 	entries map[string]entry // matcher id → rule (and which exception)
 	titles  []template
 	books   []template // runbooks, nil for a rule without one
+	// preds are each rule's predicates, and stepPreds each of its steps', looked up by name
+	// once: they are tested on most records
+	preds     [][]*Predicate
+	stepPreds [][][]*Predicate
 }
 
 type entry struct {
@@ -48,11 +52,13 @@ const CredentialsPattern = `{"source":["aws.sts"],"detail":{"eventSource":["sts.
 // record that matches nothing does not depend on how many rules there are.
 func New(rs []Rule) (*Engine, error) {
 	e := &Engine{
-		rules:   rs,
-		m:       pattern.New(),
-		entries: make(map[string]entry, len(rs)),
-		titles:  make([]template, len(rs)),
-		books:   make([]template, len(rs)),
+		rules:     rs,
+		m:         pattern.New(),
+		entries:   make(map[string]entry, len(rs)),
+		titles:    make([]template, len(rs)),
+		books:     make([]template, len(rs)),
+		preds:     make([][]*Predicate, len(rs)),
+		stepPreds: make([][][]*Predicate, len(rs)),
 	}
 	var errs []error
 	for i, r := range rs {
@@ -74,6 +80,10 @@ func New(rs []Rule) (*Engine, error) {
 			if _, ok := predicates[p]; !ok {
 				errs = append(errs, fmt.Errorf("%s: rule %q: unknown predicate %q", r.File, r.ID, p))
 			}
+		}
+		e.preds[i] = predicatesOf(r.Predicates)
+		for _, st := range r.Steps() {
+			e.stepPreds[i] = append(e.stepPreds[i], predicatesOf(st.Predicates))
 		}
 		if r.Kind.Stateful() {
 			if err := e.addSteps(i, &r); err != nil {
@@ -217,14 +227,13 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		if slices.Contains(excepted, i) {
 			continue
 		}
-		r := &e.rules[i]
-		if !predicatesMayHold(r.Predicates, env) {
+		if !predicatesMayHold(e.preds[i], env) {
 			continue // turned away by bytes, without decoding the record
 		}
 		if err := decode(); err != nil {
 			return Match{}, err
 		}
-		if !predicatesHold(r.Predicates, rec) {
+		if !predicatesHold(e.preds[i], rec) {
 			continue
 		}
 		out.Findings = append(out.Findings, e.finding(i, rec, nil))
@@ -238,20 +247,19 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		if slices.Contains(excepted, h.rule) {
 			continue
 		}
-		r := &e.rules[h.rule]
-		st := r.Steps()[h.step]
-		if !predicatesMayHold(r.Predicates, env) || !predicatesMayHold(st.Predicates, env) {
+		sp := e.stepPreds[h.rule][h.step]
+		if !predicatesMayHold(e.preds[h.rule], env) || !predicatesMayHold(sp, env) {
 			continue
 		}
-		if len(r.Predicates)+len(st.Predicates) > 0 {
+		if len(e.preds[h.rule])+len(sp) > 0 {
 			if err := decode(); err != nil {
 				return Match{}, err
 			}
-			if !predicatesHold(r.Predicates, rec) || !predicatesHold(st.Predicates, rec) {
+			if !predicatesHold(e.preds[h.rule], rec) || !predicatesHold(sp, rec) {
 				continue
 			}
 		}
-		out.Steps = append(out.Steps, StepHit{Rule: r.ID, Step: h.step})
+		out.Steps = append(out.Steps, StepHit{Rule: e.rules[h.rule].ID, Step: h.step})
 	}
 	if rec != nil {
 		out.Record = &Record{rec}
@@ -265,19 +273,30 @@ func orderedUnique(xs []int) []int {
 	return slices.Compact(xs)
 }
 
+// predicatesOf looks up predicates by name; New reports the unknown ones.
+func predicatesOf(names []string) []*Predicate {
+	var out []*Predicate
+	for _, n := range names {
+		if p, ok := predicates[n]; ok {
+			out = append(out, &p)
+		}
+	}
+	return out
+}
+
 // predicatesMayHold checks the predicates' necessary conditions on the raw envelope.
-func predicatesMayHold(ps []string, env []byte) bool {
+func predicatesMayHold(ps []*Predicate, env []byte) bool {
 	for _, p := range ps {
-		if m := predicates[p].maybe; m != nil && !m(env) {
+		if p.maybe != nil && !p.maybe(env) {
 			return false
 		}
 	}
 	return true
 }
 
-func predicatesHold(ps []string, rec *record) bool {
+func predicatesHold(ps []*Predicate, rec *record) bool {
 	for _, p := range ps {
-		if !predicates[p].holds(rec) {
+		if !p.holds(rec) {
 			return false
 		}
 	}
