@@ -30,6 +30,12 @@ type record struct {
 	// costs one lookup of each
 	event  *finding.Finding
 	fields map[string]string
+	// top is the top-level member strAt looked up last (its value once loaded never changes)
+	top struct {
+		name string
+		v    any
+		set  bool
+	}
 }
 
 // envelopeRecord decodes the record inside an EventBridge envelope. (Decoding the envelope
@@ -220,8 +226,19 @@ func (r *record) strAt(p *dotted) string {
 		}
 		r.load(p.segs[0])
 	}
-	var cur any = r.m
-	for i, seg := range p.segs {
+	// the lists of paths mostly share their first segment: it is looked up once for a run
+	var cur any
+	if r.top.set && r.top.name == p.segs[0] {
+		cur = r.top.v
+	} else {
+		cur = r.m[p.segs[0]]
+		r.top.name, r.top.v, r.top.set = p.segs[0], cur, true
+	}
+	if cur == nil {
+		return ""
+	}
+	for i := 1; i < len(p.segs); i++ {
+		seg := p.segs[i]
 		switch v := cur.(type) {
 		case map[string]any:
 			cur = v[seg]
