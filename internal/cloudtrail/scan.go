@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/bits"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // A small validating JSON scanner. Decoding a log file only needs the boundaries of each
@@ -57,8 +58,8 @@ func skipString(b []byte, i int) (int, bool, error) {
 		// eight bytes at a time, up to the first that is a quote, a backslash or a control
 		// character
 		for i+8 <= len(b) {
-			if m := special8(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+			if m := jsonlex.Special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += jsonlex.First(m)
 				break
 			}
 			i += 8
@@ -97,17 +98,6 @@ func skipString(b []byte, i int) (int, bool, error) {
 			return i, escaped, errAt(i, "control character 0x%02x in string", c)
 		}
 	}
-}
-
-// special8 marks the bytes of x (little-endian) that are '"', '\\' or below 0x20 by their high
-// bit. SWAR: for v, (v-1)&^v has a byte's high bit set where that byte of v was zero, and
-// (x-n)&^x likewise for bytes below n <= 128; a borrow can mark a byte above a marked one,
-// never below, so the lowest mark is exact.
-func special8(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s) & hi
 }
 
 func isHex(c byte) bool {

@@ -8,24 +8,16 @@ import (
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 // BenchmarkArchive takes in the records of the archive bench/gen writes
 // (TRAILBELL_BENCH_ARCHIVE) that the built-in pack hands to the rules with memory, as scan
 // does: Add for each (in parallel with other inputs in a scan), then Commit (in input order).
 func BenchmarkArchive(b *testing.B) {
-	dir := os.Getenv("TRAILBELL_BENCH_ARCHIVE")
-	if dir == "" {
-		b.Skip("TRAILBELL_BENCH_ARCHIVE not set (go run ./bench/gen -out DIR)")
-	}
-	rs, err := detect.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	det, err := detect.New(rs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir := testenv.BenchArchive(b)
+	_, det := notifytest.Builtin(b)
 	files, _ := filepath.Glob(filepath.Join(dir, "AWSLogs/*/CloudTrail/*/*/*/*/*.json.gz"))
 	type rec struct {
 		e cloudtrail.Event

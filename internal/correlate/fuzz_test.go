@@ -5,21 +5,14 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/trailbell/trailbell/internal/detect"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 )
 
 // FuzzScenario: any records, however messy (missing identities, times that do not parse,
 // values of the wrong type), go through every built-in rule with memory without a panic, and
 // every finding names its rule and event.
 func FuzzScenario(f *testing.F) {
-	rs, err := detect.Builtin()
-	if err != nil {
-		f.Fatal(err)
-	}
-	det, err := detect.New(rs)
-	if err != nil {
-		f.Fatal(err)
-	}
+	rs, det := notifytest.Builtin(f)
 	for _, r := range rs {
 		if r.Kind.Stateful() {
 			for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {

@@ -1,10 +1,10 @@
 package detect
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"unicode/utf8"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // parseJSON decodes the JSON value that starts b (white space allowed around it) into what
@@ -75,7 +75,7 @@ func (p *valueParser) value(i, depth int) (any, int, bool) {
 			return nil, i + 4, true
 		}
 	case c == '-' || '0' <= c && c <= '9':
-		end, ok := numberEnd(b, i)
+		end, ok := jsonlex.NumberEnd(b, i)
 		if !ok {
 			return nil, i, false
 		}
@@ -173,7 +173,7 @@ func (p *valueParser) array(i, depth int) (any, int, bool) {
 // key reads an object key: the names CloudTrail records use come from a table rather than
 // a new string each.
 func (p *valueParser) key(i int) (string, int, bool) {
-	raw, end, plain, ok := stringSpan(p.b, i)
+	raw, end, plain, ok := jsonlex.StringEnd(p.b, i)
 	if !ok {
 		return "", i, false
 	}
@@ -187,7 +187,7 @@ func (p *valueParser) key(i int) (string, int, bool) {
 }
 
 func (p *valueParser) str(i int) (any, int, bool) {
-	raw, end, plain, ok := stringSpan(p.b, i)
+	raw, end, plain, ok := jsonlex.StringEnd(p.b, i)
 	if !ok {
 		return nil, i, false
 	}
@@ -197,88 +197,7 @@ func (p *valueParser) str(i int) (any, int, bool) {
 	return unquoteJSON(raw), end, true
 }
 
-// stringSpan finds the end of the JSON string at b[i] (a quote) and checks it: raw is its
-// content between the quotes, plain says it decodes to itself (no escapes, valid UTF-8).
-// ok is false for a string that is not valid JSON (a control character, a bad escape, no end).
-func stringSpan(b []byte, i int) (raw []byte, end int, plain, ok bool) {
-	start := i + 1
-	j := start
-	plain = true
-	for {
-		// eight bytes at a time while none is a quote, a backslash, a control character or
-		// outside ASCII
-		for j+8 <= len(b) {
-			if m := attention8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j >= len(b) {
-			return nil, j, false, false
-		}
-		switch c := b[j]; {
-		case c == '"':
-			return b[start:j], j + 1, plain, true
-		case c == '\\':
-			plain = false
-			if j+1 >= len(b) {
-				return nil, j, false, false
-			}
-			switch b[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j += 2
-			case 'u':
-				if j+6 > len(b) || hex4(b[j+2:j+6]) < 0 {
-					return nil, j, false, false
-				}
-				j += 6
-			default:
-				return nil, j, false, false
-			}
-		case c < 0x20:
-			return nil, j, false, false
-		case c < utf8.RuneSelf:
-			j++
-		default:
-			r, n := utf8.DecodeRune(b[j:])
-			if r == utf8.RuneError && n == 1 {
-				plain = false // replaced when decoded
-			}
-			j += n
-		}
-	}
-}
-
-// attention8 marks the bytes of x (little-endian) that are '"', '\\', below 0x20 or above
-// 0x7f by their high bit; the lowest mark is exact (see cloudtrail's special8).
-func attention8(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s | x) & hi
-}
-
-// hex4 reads four hex digits; -1 when they are not.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
-// unquoteJSON decodes the content of a valid JSON string (as stringSpan checked it) the way
+// unquoteJSON decodes the content of a valid JSON string (as jsonlex.StringEnd checked it) the way
 // encoding/json does: escapes decoded, a surrogate pair joined, a lone surrogate and each
 // byte that is not UTF-8 turned into U+FFFD.
 func unquoteJSON(raw []byte) string {
@@ -289,13 +208,13 @@ func unquoteJSON(raw []byte) string {
 		case c == '\\':
 			switch e := raw[i+1]; e {
 			case 'u':
-				r := hex4(raw[i+2:])
+				r := jsonlex.Hex4(raw[i+2:])
 				i += 6
 				if 0xD800 <= r && r < 0xE000 {
 					// a high surrogate followed by a low one is one character; anything else
 					// is replaced, and what follows is read on its own
 					if 0xD800 <= r && r < 0xDC00 && i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-						if r2 := hex4(raw[i+2:]); 0xDC00 <= r2 && r2 < 0xE000 {
+						if r2 := jsonlex.Hex4(raw[i+2:]); 0xDC00 <= r2 && r2 < 0xE000 {
 							out = utf8.AppendRune(out, (r-0xD800)<<10|(r2-0xDC00)+0x10000)
 							i += 6
 							continue
@@ -329,46 +248,6 @@ func unquoteJSON(raw []byte) string {
 		}
 	}
 	return string(out)
-}
-
-// numberEnd returns the end of the JSON number at b[i]; ok is false when it is not one.
-func numberEnd(b []byte, i int) (int, bool) {
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		}
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		d := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return i, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return i, false
-		}
-	}
-	return i, true
 }
 
 // recordKey returns the string of a key CloudTrail records use often, without allocating.

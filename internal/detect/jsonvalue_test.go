@@ -2,9 +2,7 @@ package detect
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -113,38 +111,4 @@ func FuzzLiftedDetail(f *testing.F) {
 			t.Fatalf("%q: record %q", env, got)
 		}
 	})
-}
-
-// TestWordMasks: for every pair of bytes in every two positions of a word, the lowest mark
-// of attention8 and quoteOrBackslash8 is the first byte that needs a look.
-func TestWordMasks(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		mask  func(uint64) uint64
-		marks func(byte) bool
-	}{
-		{"attention8", attention8, func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c > 0x7f }},
-		{"quoteOrBackslash8", quoteOrBackslash8, func(c byte) bool { return c == '"' || c == '\\' }},
-	} {
-		for c1 := range 256 {
-			for c2 := range 256 {
-				for p1 := range 8 {
-					for p2 := p1 + 1; p2 < 8; p2++ {
-						b := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
-						b[p1], b[p2] = byte(c1), byte(c2)
-						want := 8
-						for i, x := range b {
-							if c.marks(x) {
-								want = i
-								break
-							}
-						}
-						if got := bits.TrailingZeros64(c.mask(binary.LittleEndian.Uint64(b[:]))) >> 3; got != want {
-							t.Fatalf("%s(%q): first mark at %d, want %d", c.name, b, got, want)
-						}
-					}
-				}
-			}
-		}
-	}
 }

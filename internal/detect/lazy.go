@@ -3,7 +3,8 @@ package detect
 import (
 	"encoding/binary"
 	"encoding/json"
-	"math/bits"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // member is one top-level member of a record: its key and raw value, slices of the record.
@@ -153,13 +154,13 @@ func scalarString(b []byte) (string, bool) {
 	case len(b) >= 2 && b[0] == '"':
 		// a control character, a stray quote or bytes that are not UTF-8 (which encoding/json
 		// replaces) leave it to a decoder
-		raw, end, plain, ok := stringSpan(b, 0)
+		raw, end, plain, ok := jsonlex.StringEnd(b, 0)
 		if !ok || !plain || end != len(b) {
 			return "", false
 		}
 		return string(raw), true
 	case len(b) > 0 && (b[0] == '-' || '0' <= b[0] && b[0] <= '9'):
-		if end, ok := numberEnd(b, 0); ok && end == len(b) {
+		if end, ok := jsonlex.NumberEnd(b, 0); ok && end == len(b) {
 			return string(b), true
 		}
 	}
@@ -192,8 +193,8 @@ func stringEnd(b []byte, i int) (int, bool) {
 	for j := i + 1; j < len(b); j++ {
 		// eight bytes at a time while none is a quote or a backslash
 		for j+8 <= len(b) {
-			if m := quoteOrBackslash8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
+			if m := jsonlex.QuoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += jsonlex.First(m)
 				break
 			}
 			j += 8
@@ -210,15 +211,6 @@ func stringEnd(b []byte, i int) (int, bool) {
 		}
 	}
 	return -1, false
-}
-
-// quoteOrBackslash8 marks the bytes of x (little-endian) that are '"' or '\\' by their high
-// bit; the lowest mark is exact (see attention8).
-func quoteOrBackslash8(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	s := x ^ (lo * '\\')
-	return ((q-lo)&^q | (s-lo)&^s) & hi
 }
 
 // valueEnd returns the index after the value starting at b[i]; -1 when it does not end.

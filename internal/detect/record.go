@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // record is a CloudTrail record decoded for the few rules that matched it. Decoding is
@@ -99,7 +100,7 @@ func liftHead(b []byte) (int, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
 		}
-		_, end, _, ok := stringSpan(b, i)
+		_, end, _, ok := jsonlex.StringEnd(b, i)
 		if !ok {
 			return 0, false
 		}
@@ -111,7 +112,7 @@ func liftHead(b []byte) (int, bool) {
 		}
 		switch c := b[i]; {
 		case c == '"':
-			_, i, _, ok = stringSpan(b, i)
+			_, i, _, ok = jsonlex.StringEnd(b, i)
 		case c == 't':
 			i, ok = i+4, len(b)-i >= 4 && string(b[i:i+4]) == "true"
 		case c == 'f':
@@ -119,7 +120,7 @@ func liftHead(b []byte) (int, bool) {
 		case c == 'n':
 			i, ok = i+4, len(b)-i >= 4 && string(b[i:i+4]) == "null"
 		default:
-			i, ok = numberEnd(b, i)
+			i, ok = jsonlex.NumberEnd(b, i)
 		}
 		if !ok {
 			return 0, false
@@ -238,22 +239,11 @@ func (r *record) strAt(p *dotted) string {
 		return ""
 	}
 	for i := 1; i < len(p.segs); i++ {
-		seg := p.segs[i]
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[seg]
-		case []any:
-			n, err := strconv.Atoi(seg)
-			if err != nil || n < 0 || n >= len(v) {
-				return ""
-			}
-			cur = v[n]
-		case repeated:
-			return scalarText(lookupRepeated(v, p.text[p.offs[i]:]))
-		default:
-			return ""
+		next, rep := stepInto(cur, p.segs[i])
+		if rep != nil {
+			return scalarText(lookupRepeated(rep, p.text[p.offs[i]:]))
 		}
-		if cur == nil {
+		if cur = next; cur == nil {
 			return ""
 		}
 	}
@@ -297,25 +287,35 @@ func decodeMember(b []byte) (any, error) {
 func lookupPath(cur any, path string) any {
 	for {
 		seg, rest, more := strings.Cut(path, ".")
-		switch v := cur.(type) {
-		case map[string]any:
-			cur = v[seg]
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(v) {
-				return nil
-			}
-			cur = v[i]
-		case repeated:
-			return lookupRepeated(v, path)
-		default:
-			return nil
+		next, rep := stepInto(cur, seg)
+		if rep != nil {
+			return lookupRepeated(rep, path)
 		}
+		cur = next
 		if cur == nil || !more {
 			return cur
 		}
 		path = rest
 	}
+}
+
+// stepInto goes one segment of a path down from cur: a member of an object, an element of an
+// array by its index. rep holds the values of a repeated key instead, each of which the rest of
+// the path (this segment included) is to be looked up in.
+func stepInto(cur any, seg string) (next any, rep repeated) {
+	switch v := cur.(type) {
+	case map[string]any:
+		return v[seg], nil
+	case []any:
+		n, err := strconv.Atoi(seg)
+		if err != nil || n < 0 || n >= len(v) {
+			return nil, nil
+		}
+		return v[n], nil
+	case repeated:
+		return nil, v
+	}
+	return nil, nil
 }
 
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
@@ -612,13 +612,16 @@ var targetPaths = []string{
 }
 
 // targetDotted is targetPaths, split.
-var targetDotted = func() []dotted {
-	out := make([]dotted, len(targetPaths))
-	for i, p := range targetPaths {
-		out[i] = splitDotted(p)
+var targetDotted = splitEach(targetPaths, func(p string) string { return p })
+
+// splitEach splits the path of each of xs.
+func splitEach[T any](xs []T, path func(T) string) []dotted {
+	out := make([]dotted, len(xs))
+	for i, x := range xs {
+		out[i] = splitDotted(path(x))
 	}
 	return out
-}()
+}
 
 func (r *record) target() string {
 	for i := range targetDotted {
@@ -706,13 +709,7 @@ var paramPaths = []struct{ name, path string }{
 }
 
 // paramDotted is paramPaths' paths, split.
-var paramDotted = func() []dotted {
-	out := make([]dotted, len(paramPaths))
-	for i, p := range paramPaths {
-		out[i] = splitDotted(p.path)
-	}
-	return out
-}()
+var paramDotted = splitEach(paramPaths, func(p struct{ name, path string }) string { return p.path })
 
 func (r *record) params() []finding.Param {
 	var ps []finding.Param

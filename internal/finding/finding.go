@@ -1,5 +1,6 @@
 // Package finding owns the Finding: what detection hands to routing and notifiers.
-// It is the one domain type every stage shares, so it imports nothing of the project.
+// It is the one domain type every stage shares, so it imports nothing of the project but the
+// lexical layer of JSON it writes findings with (internal/jsonlex).
 package finding
 
 import (

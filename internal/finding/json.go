@@ -1,9 +1,9 @@
 package finding
 
 import (
-	"encoding/binary"
-	"math/bits"
 	"unicode/utf8"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // AppendJSON appends f as encoding/json encodes it with SetEscapeHTML(false), byte for byte
@@ -160,8 +160,8 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// eight bytes at a time while none needs a look
 		for i+8 <= len(s) {
-			if m := attention8(load8(s, i)); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+			if m := jsonlex.Attention(load8(s, i)); m != 0 {
+				i += jsonlex.First(m)
 				break
 			}
 			i += 8
@@ -222,16 +222,6 @@ func load8(s string, i int) uint64 {
 		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
-// attention8 marks the bytes of x (little-endian) that are '"', '\\', below 0x20 or above
-// 0x7f by their high bit. SWAR: for bytes below n <= 128, (x-n)&^x has the byte's high bit set;
-// a borrow can mark a byte above a marked one, never below, so the lowest mark is exact.
-func attention8(x uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lo * '"')
-	s := x ^ (lo * '\\')
-	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s | x) & hi
-}
-
 // appendCompact appends the JSON value src without the white space between its tokens, as
 // encoding/json writes a json.RawMessage; ok is false when src is not exactly one valid JSON
 // value (white space around it allowed), which encoding/json refuses to write.
@@ -254,6 +244,13 @@ func appendCompact(b, src []byte) ([]byte, bool) {
 type compactor struct {
 	src, dst []byte
 	start    int
+}
+
+// str checks the JSON string at src[i] (a quote) and returns its end; its bytes are copied
+// as they are.
+func (c *compactor) str(i int) (int, bool) {
+	_, end, _, ok := jsonlex.StringEnd(c.src, i)
+	return end, ok
 }
 
 // maxCompactDepth is encoding/json's nesting limit.
@@ -328,94 +325,7 @@ func (c *compactor) value(i, depth int) (int, bool) {
 	case ch == 'n':
 		return i + 4, len(s)-i >= 4 && string(s[i:i+4]) == "null"
 	case ch == '-' || '0' <= ch && ch <= '9':
-		return numberEnd(s, i)
+		return jsonlex.NumberEnd(s, i)
 	}
 	return i, false
-}
-
-// str checks the JSON string at src[i] (a quote) and returns its end.
-func (c *compactor) str(i int) (int, bool) {
-	s := c.src
-	for j := i + 1; ; {
-		for j+8 <= len(s) {
-			if m := attention8(binary.LittleEndian.Uint64(s[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			j += 8
-		}
-		if j >= len(s) {
-			return j, false
-		}
-		switch ch := s[j]; {
-		case ch == '"':
-			return j + 1, true
-		case ch == '\\':
-			if j+1 >= len(s) {
-				return j, false
-			}
-			switch s[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j += 2
-			case 'u':
-				if j+6 > len(s) || !isHex4(s[j+2:j+6]) {
-					return j, false
-				}
-				j += 6
-			default:
-				return j, false
-			}
-		case ch < 0x20:
-			return j, false
-		default:
-			j++ // any other byte, UTF-8 or not, is copied as it is
-		}
-	}
-}
-
-func isHex4(b []byte) bool {
-	for _, c := range b {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// numberEnd returns the end of the JSON number at b[i], and whether it is one.
-func numberEnd(b []byte, i int) (int, bool) {
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i++; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		}
-	default:
-		return i, false
-	}
-	if i < len(b) && b[i] == '.' {
-		d := i + 1
-		for i = d; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-		}
-		if i == d {
-			return i, false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		d := i
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		if i == d {
-			return i, false
-		}
-	}
-	return i, true
 }

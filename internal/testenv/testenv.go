@@ -131,3 +131,13 @@ func Gzip(s string) []byte {
 	w.Close()
 	return b.Bytes()
 }
+
+// BenchArchive is the CloudTrail archive bench/gen writes, for benchmarks over it: the folder
+// TRAILBELL_BENCH_ARCHIVE names; the benchmark is skipped when it is unset.
+func BenchArchive(b testing.TB) string {
+	dir := os.Getenv("TRAILBELL_BENCH_ARCHIVE")
+	if dir == "" {
+		b.Skip("TRAILBELL_BENCH_ARCHIVE not set (go run ./bench/gen -out DIR)")
+	}
+	return dir
+}
