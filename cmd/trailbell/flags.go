@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/duration"
 )
 
 // leaf is one subcommand's flags and help. Every subcommand's --help has the same shape, on
@@ -93,7 +93,7 @@ func (c *leaf) help(w io.Writer) {
 // or that it may be repeated.
 func writeFlag(b *bytes.Buffer, f *flag.Flag) {
 	name, usage := flag.UnquoteUsage(f)
-	if _, ok := f.Value.(*duration); ok && name == "value" {
+	if _, ok := f.Value.(*durationValue); ok && name == "value" {
 		name = "duration"
 	}
 	fmt.Fprintf(b, "  --%s", f.Name)
@@ -199,36 +199,22 @@ func (r *ruleIDs) Set(v string) error {
 	return r.repeated.Set(v)
 }
 
-// duration is a duration flag that takes what the configuration takes: 90s, 5m, 24h, 30d.
-type duration time.Duration
+// durationValue is a duration flag that takes what the configuration takes: 90s, 5m, 24h, 30d.
+type durationValue time.Duration
 
-// String writes the duration as short as the configuration would: 1h, 5m, 90s.
-func (d *duration) String() string {
-	s := time.Duration(*d).String()
-	s, _ = strings.CutSuffix(s, "m0s")
-	if t, ok := strings.CutSuffix(s, "h0"); ok {
-		return t + "h"
-	}
-	if !strings.HasSuffix(s, "s") && !strings.HasSuffix(s, "h") {
-		s += "m"
-	}
-	return s
-}
-func (d *duration) Set(v string) error {
-	var c config.Duration
-	if err := c.UnmarshalText([]byte(v)); err != nil {
+func (d *durationValue) String() string { return duration.Format(time.Duration(*d)) }
+func (d *durationValue) Set(v string) error {
+	p, err := duration.Parse(v)
+	if err != nil {
 		return err
 	}
-	if c < 0 {
-		return fmt.Errorf("%q: must not be negative", v)
-	}
-	*d = duration(c)
+	*d = durationValue(p)
 	return nil
 }
 
 // durationFlag defines a duration flag with a default.
 func (c *leaf) durationFlag(name string, def time.Duration, usage string) *time.Duration {
-	d := duration(def)
+	d := durationValue(def)
 	c.Var(&d, name, usage)
 	return (*time.Duration)(&d)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/trailbell/trailbell/internal/duration"
+
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
 	"github.com/trailbell/trailbell/internal/correlate"
@@ -225,16 +227,16 @@ func kindText(r *detect.Rule) string {
 		if t.Distinct != "" {
 			what = "distinct " + t.Distinct
 		}
-		s := fmt.Sprintf("threshold: %d %s within %s%s", t.Count, what, detect.FormatDuration(t.Window), by(t.GroupBy))
+		s := fmt.Sprintf("threshold: %d %s within %s%s", t.Count, what, duration.Format(t.Window), by(t.GroupBy))
 		if t.History > 0 {
-			s += ", first time in " + detect.FormatDuration(t.History)
+			s += ", first time in " + duration.Format(t.History)
 		}
 		return s
 	case detect.KindSequence:
-		return fmt.Sprintf("sequence: %d steps within %s%s", len(r.Sequence.Steps), detect.FormatDuration(r.Sequence.Window), by(r.Sequence.By))
+		return fmt.Sprintf("sequence: %d steps within %s%s", len(r.Sequence.Steps), duration.Format(r.Sequence.Window), by(r.Sequence.By))
 	case detect.KindNewTerms:
 		n := r.NewTerms
-		s := fmt.Sprintf("new_terms: %s not seen in %s, after learning %s", strings.Join(n.Fields, " + "), detect.FormatDuration(n.History), detect.FormatDuration(n.Learn))
+		s := fmt.Sprintf("new_terms: %s not seen in %s, after learning %s", strings.Join(n.Fields, " + "), duration.Format(n.History), duration.Format(n.Learn))
 		if len(n.LearnBy) > 0 {
 			s += " per " + strings.Join(n.LearnBy, ", ")
 		}

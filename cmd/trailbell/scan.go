@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trailbell/trailbell/internal/duration"
 
 	"golang.org/x/term"
 
@@ -204,12 +205,7 @@ func parseScanTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse("2006-01-02", s); err == nil {
 		return t, nil
 	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour).UTC(), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := duration.Parse(s); err == nil {
 		return now.Add(-d).UTC(), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339 or YYYY-MM-DD) or a duration ago (36h, 7d)", s)

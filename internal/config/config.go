@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/duration"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
@@ -212,25 +214,23 @@ func ParseSize(s string) (int64, error) {
 // Duration is a time.Duration written like "90s", "5m", "24h" or "7d".
 type Duration time.Duration
 
+// A negative value is read, for Validate to report with every other mistake in the file.
 func (d *Duration) UnmarshalText(b []byte) error {
-	s := string(b)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(days, 64)
-		if err != nil {
-			return fmt.Errorf("invalid duration %q", s)
-		}
-		*d = Duration(n * float64(24*time.Hour))
-		return nil
-	}
-	v, err := time.ParseDuration(s)
+	s, neg := strings.CutPrefix(string(b), "-")
+	v, err := duration.Parse(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (use 90s, 5m, 24h, 7d)", s)
+		return fmt.Errorf("invalid duration %q (use 90s, 10m, 24h, 14d)", b)
+	}
+	if neg {
+		v = -v
 	}
 	*d = Duration(v)
 	return nil
 }
 
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+func (d Duration) MarshalText() ([]byte, error) {
+	return []byte(duration.Format(time.Duration(d))), nil
+}
 
 // UnmarshalYAML decodes through UnmarshalText, but says where in the file a bad value is.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return unmarshalScalar(n, d.UnmarshalText) }

@@ -33,6 +33,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trailbell/trailbell/internal/duration"
+
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
@@ -750,11 +752,11 @@ func (e *Engine) build(r *rule, trigger *pending, events []ref, extra map[string
 func (e *Engine) window(r *rule) string {
 	switch r.def.Kind {
 	case detect.KindThreshold:
-		return detect.FormatDuration(r.def.Threshold.Window)
+		return duration.Format(r.def.Threshold.Window)
 	case detect.KindSequence:
-		return detect.FormatDuration(r.def.Sequence.Window)
+		return duration.Format(r.def.Sequence.Window)
 	case detect.KindNewTerms:
-		return detect.FormatDuration(r.def.NewTerms.History)
+		return duration.Format(r.def.NewTerms.History)
 	}
 	return ""
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trailbell/trailbell/internal/duration"
 
 	"go.yaml.in/yaml/v3"
 
@@ -141,35 +142,6 @@ func checkKeyField(name string) error {
 	return nil
 }
 
-// ParseDuration reads a duration written like "90s", "10m", "24h" or "14d".
-func ParseDuration(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseFloat(days, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q (use 90s, 10m, 24h, 14d)", s)
-		}
-		return time.Duration(n * float64(24*time.Hour)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q (use 90s, 10m, 24h, 14d)", s)
-	}
-	return d, nil
-}
-
-// FormatDuration writes d the way rule files do: 14d, 36h, 10m, 90s.
-func FormatDuration(d time.Duration) string {
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	case d >= time.Hour && d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d >= time.Minute && d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return d.String()
-}
-
 // Limits of the stateful settings: they bound what one group keeps in memory.
 const (
 	maxCount  = 100
@@ -222,14 +194,14 @@ func (k kindParser) duration(field string, p posString, required bool) time.Dura
 		}
 		return 0
 	}
-	d, err := ParseDuration(p.s)
+	d, err := duration.Parse(p.s)
 	switch {
 	case err != nil:
 		k.fail(p.line, "%s: %v", field, err)
 	case d <= 0:
 		k.fail(p.line, "%s must be positive", field)
 	case d > maxWindow:
-		k.fail(p.line, "%s: at most %s", field, FormatDuration(maxWindow))
+		k.fail(p.line, "%s: at most %s", field, duration.Format(maxWindow))
 	}
 	return d
 }
@@ -453,7 +425,7 @@ func scenarioItem(n *yaml.Node) ([][]byte, int, error) {
 		if rep.Event == nil || rep.Repeat < 1 || rep.Repeat > 10000 {
 			return nil, n.Line, fmt.Errorf("a repeated entry needs event and repeat (1 to 10000)")
 		}
-		every, err := ParseDuration(rep.Every.s)
+		every, err := duration.Parse(rep.Every.s)
 		if err != nil {
 			return nil, n.Line, fmt.Errorf("every: %v", err)
 		}
