@@ -3,14 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	statedynamo "github.com/trailbell/trailbell/internal/correlate/dynamo"
 	"github.com/trailbell/trailbell/internal/finding"
@@ -132,10 +128,7 @@ func TestMutesAndAudit(t *testing.T) {
 
 // TestMutesDynamoDB: with the Lambda's table, the commands read the same state there.
 func TestMutesDynamoDB(t *testing.T) {
-	ddb := os.Getenv("TRAILBELL_TEST_DYNAMODB_ENDPOINT")
-	if ddb == "" {
-		t.Skip("TRAILBELL_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts moto_server")
-	}
+	ddb, client := testenv.DynamoDB(t)
 	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddb)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testsecret")
@@ -145,20 +138,11 @@ func TestMutesDynamoDB(t *testing.T) {
 	if code, _, errs := runCmd(t, "mutes", "--config", cfg); code != exitError || !strings.Contains(errs, "no-such-table") {
 		t.Errorf("mutes of a missing table: %d %s", code, errs)
 	}
-	table := createStateTable(t, ddb)
-	if code, out, errs := runCmd(t, "audit", "--config", cfg, "--table", table, "--json"); code != exitOK || out != "" {
-		t.Errorf("audit of an empty table: %d %q %s", code, out, errs)
-	}
-}
-
-// createStateTable makes a state table on the DynamoDB server at endpoint.
-func createStateTable(t *testing.T, endpoint string) string {
-	t.Helper()
-	table := fmt.Sprintf("trailbell-state-%d", time.Now().UnixNano())
-	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: testenv.Credentials})
+	table := testenv.TableName("trailbell-state")
 	if err := statedynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}
-	return table
+	if code, out, errs := runCmd(t, "audit", "--config", cfg, "--table", table, "--json"); code != exitOK || out != "" {
+		t.Errorf("audit of an empty table: %d %q %s", code, out, errs)
+	}
 }

@@ -1,10 +1,7 @@
 package lambda
 
 import (
-	"context"
 	"errors"
-	"maps"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -15,10 +12,11 @@ import (
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
-// Nothing here emulates DynamoDB, so the requests are checked field by field, and the handler
-// flow runs against a table in memory that applies the two conditions these requests use.
+// The requests are checked field by field, and the handler flow runs against a table on
+// moto_server, which applies their conditions as DynamoDB does.
 
 func TestDedupeRequests(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
@@ -65,40 +63,40 @@ func checkN(t *testing.T, what string, v types.AttributeValue, want int64) {
 	}
 }
 
-// memTable applies this package's conditions to items in memory.
-type memTable struct {
-	items map[string]map[string]types.AttributeValue
-	err   error // returned by every call when set
+// dedupeTable creates a table shaped as the templates make the dedupe table (key pk, TTL
+// attribute expires) on moto_server, and returns its name.
+func dedupeTable(t *testing.T, c *dynamodb.Client) string {
+	t.Helper()
+	name := testenv.TableName("trailbell-dedupe")
+	_, err := c.CreateTable(t.Context(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+		BillingMode:          types.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
 }
 
-func (m *memTable) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	if m.err != nil {
-		return nil, m.err
+// items returns the state attribute of every item in table, by key.
+func items(t *testing.T, c *dynamodb.Client, table string) map[string]string {
+	t.Helper()
+	out, err := c.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	pk := in.Item["pk"].(*types.AttributeValueMemberS).Value
-	if in.ConditionExpression != nil {
-		if old, ok := m.items[pk]; ok {
-			now, _ := strconv.ParseInt(in.ExpressionAttributeValues[":now"].(*types.AttributeValueMemberN).Value, 10, 64)
-			exp, _ := strconv.ParseInt(old["expires"].(*types.AttributeValueMemberN).Value, 10, 64)
-			if !(exp < now) {
-				return nil, &types.ConditionalCheckFailedException{}
-			}
+	got := map[string]string{}
+	for _, it := range out.Items {
+		pk, _ := it["pk"].(*types.AttributeValueMemberS)
+		st, _ := it["state"].(*types.AttributeValueMemberS)
+		if pk == nil || st == nil {
+			t.Fatalf("item without pk or state: %v", it)
 		}
+		got[pk.Value] = st.Value
 	}
-	m.items[pk] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (m *memTable) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	if m.err != nil {
-		return nil, m.err
-	}
-	pk := in.Key["pk"].(*types.AttributeValueMemberS).Value
-	if old, ok := m.items[pk]; ok && old["state"].(*types.AttributeValueMemberS).Value != "pending" {
-		return nil, &types.ConditionalCheckFailedException{}
-	}
-	delete(m.items, pk)
-	return &dynamodb.DeleteItemOutput{}, nil
+	return got
 }
 
 func TestDedupeAcrossRedelivery(t *testing.T) {
@@ -110,17 +108,18 @@ func TestDedupeAcrossRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_000, 0)
-	table := &memTable{items: map[string]map[string]types.AttributeValue{}}
+	_, client := testenv.DynamoDB(t)
+	table := dedupeTable(t, client)
 	h, d := newTestHandler(t, nil)
-	h.Dedupe = &Dedupe{Client: table, Table: "tb", Lease: time.Minute, Now: func() time.Time { return now }}
+	h.Dedupe = &Dedupe{Client: client, Table: table, Lease: time.Minute, Now: func() time.Time { return now }}
 
 	// Delivery fails: the claim is released, so the retry alerts.
 	d.fail = func([]finding.Finding) error { return errors.New("slack down") }
 	if _, err := h.Invoke(t.Context(), env); err == nil {
 		t.Fatal("want the delivery error")
 	}
-	if len(table.items) != 0 {
-		t.Errorf("claims left after a failed delivery: %v", slices.Collect(maps.Keys(table.items)))
+	if left := items(t, client, table); len(left) != 0 {
+		t.Errorf("claims left after a failed delivery: %v", left)
 	}
 	d.fail = nil
 	if _, err := h.Invoke(t.Context(), env); err != nil {
@@ -130,9 +129,13 @@ func TestDedupeAcrossRedelivery(t *testing.T) {
 	if first == 0 {
 		t.Fatal("retry delivered nothing")
 	}
-	for k, it := range table.items {
-		if it["state"].(*types.AttributeValueMemberS).Value != "sent" {
-			t.Errorf("%s not marked sent", k)
+	sent := items(t, client, table)
+	if len(sent) != first {
+		t.Errorf("%d items in the table after %d findings were delivered", len(sent), first)
+	}
+	for k, state := range sent {
+		if state != "sent" {
+			t.Errorf("%s is %q, not marked sent", k, state)
 		}
 	}
 	// Redelivery of the same event: nothing new.
@@ -145,7 +148,7 @@ func TestDedupeAcrossRedelivery(t *testing.T) {
 
 	// An invocation that died mid-delivery leaves a pending claim: its retry waits for the
 	// lease, then alerts.
-	table.items = map[string]map[string]types.AttributeValue{}
+	h.Dedupe.Table = dedupeTable(t, client)
 	for _, f := range d.got[:first] {
 		if ok, err := h.Dedupe.Claim(t.Context(), f.Key()); !ok || err != nil {
 			t.Fatalf("claim: %v %v", ok, err)
@@ -166,7 +169,7 @@ func TestDedupeAcrossRedelivery(t *testing.T) {
 	}
 
 	// The table failing fails the message rather than alerting blind or dropping.
-	table.err = errors.New("throttled")
+	h.Dedupe.Table = "no-such-table"
 	if _, err := h.Invoke(t.Context(), env); err == nil {
 		t.Error("dedupe table error: want the invocation to fail")
 	}

@@ -15,10 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/trailbell/trailbell/internal/correlate/dynamo"
 	"github.com/trailbell/trailbell/internal/lambda"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
@@ -125,14 +121,9 @@ type lambdaRig struct {
 }
 
 func newLambdaRig(t *testing.T, interactive string) *lambdaRig {
-	ddb := os.Getenv("TRAILBELL_TEST_DYNAMODB_ENDPOINT")
-	if ddb == "" {
-		t.Skip("TRAILBELL_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts moto_server")
-	}
+	ddb, client := testenv.DynamoDB(t)
 	srv := slacktest.NewWorkspace(t, "../../deploy/slack/manifest.yaml")
-	table := fmt.Sprintf("trailbell-state-%d", time.Now().UnixNano())
-	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddb),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")})
+	table := testenv.TableName("trailbell-state")
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}

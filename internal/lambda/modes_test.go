@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/trailbell/trailbell/internal/app"
@@ -130,10 +128,7 @@ func modeSummary(fs []finding.Finding) []string {
 // one S3 notification per file, state in DynamoDB) and checks that they find the same: rules
 // with memory included, with the same actors and related events.
 func TestThreeModes(t *testing.T) {
-	ddb := os.Getenv("TRAILBELL_TEST_DYNAMODB_ENDPOINT")
-	if ddb == "" {
-		t.Skip("TRAILBELL_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts moto_server")
-	}
+	ddb, ddbClient := testenv.DynamoDB(t)
 	if os.Getenv("TRAILBELL_TEST_RIE") == "" {
 		t.Skip("TRAILBELL_TEST_RIE is not set (path of aws-lambda-rie; scripts/test.sh sets it)")
 	}
@@ -218,9 +213,7 @@ run: {listen: "127.0.0.1:0"}
 	}
 
 	// 3. the Lambda: one S3 notification per file, in delivery order, state in DynamoDB
-	table := fmt.Sprintf("trailbell-state-%d", time.Now().UnixNano())
-	ddbClient := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(ddb),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", "")})
+	table := testenv.TableName("trailbell-state")
 	if err := dynamo.CreateTable(t.Context(), ddbClient, table); err != nil {
 		t.Fatal(err)
 	}

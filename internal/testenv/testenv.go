@@ -1,5 +1,5 @@
 // Package testenv holds the stand-ins that tests of several packages run against: an
-// in-process S3 server with a client for it, the static credentials every local server
+// in-process S3 server with a client for it, a client of the DynamoDB stand-in, the static credentials every local server
 // accepts, checkpoint directories, and a buffer that goroutines and child processes may write while a test reads it.
 // Only tests import it.
 package testenv
@@ -12,11 +12,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -59,6 +61,25 @@ func S3Client(endpoint string) *s3.Client {
 		Credentials:  Credentials,
 	})
 }
+
+// DynamoDB returns the endpoint of the moto_server that scripts/test.sh starts
+// (TRAILBELL_TEST_DYNAMODB_ENDPOINT: a real DynamoDB-protocol server, not a fake) and a client
+// of it, and skips the test when there is none.
+func DynamoDB(t testing.TB) (endpoint string, client *dynamodb.Client) {
+	t.Helper()
+	endpoint = os.Getenv("TRAILBELL_TEST_DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		t.Skip("TRAILBELL_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts moto_server")
+	}
+	return endpoint, dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials})
+}
+
+// TableName is a DynamoDB table name that no other test of this run uses.
+func TableName(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), tableSeq.Add(1))
+}
+
+var tableSeq atomic.Int64
 
 // Bucket creates bucket with c, failing the test when it cannot.
 func Bucket(t testing.TB, c *s3.Client, bucket string) {

@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -21,32 +18,19 @@ import (
 	"github.com/trailbell/trailbell/internal/correlate"
 	"github.com/trailbell/trailbell/internal/detect"
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 // newTable returns a store on a fresh table of the moto_server that scripts/test.sh starts
 // (TRAILBELL_TEST_DYNAMODB_ENDPOINT): a real DynamoDB-protocol server, not a fake.
 func newTable(t *testing.T) (*Store, *dynamodb.Client) {
 	t.Helper()
-	endpoint := os.Getenv("TRAILBELL_TEST_DYNAMODB_ENDPOINT")
-	if endpoint == "" {
-		t.Skip("TRAILBELL_TEST_DYNAMODB_ENDPOINT is not set: run ./scripts/test.sh, which starts moto_server")
-	}
-	c := Client(endpoint)
-	name := fmt.Sprintf("state-%s-%d-%d", t.Name(), time.Now().UnixNano(), tableSeq.Add(1))
+	_, c := testenv.DynamoDB(t)
+	name := testenv.TableName("state")
 	if err := CreateTable(context.Background(), c, name); err != nil {
 		t.Fatal(err)
 	}
 	return &Store{Client: c, Table: name}, c
-}
-
-var tableSeq atomic.Int64
-
-// Client is a DynamoDB client for a stand-in at endpoint.
-func Client(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("test", "testsecret", ""),
-	})
 }
 
 func TestStore(t *testing.T) {
