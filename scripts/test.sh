@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs trailbell's whole test suite on a clean machine: installs the AWS stand-ins into .bin/
-# (reusing what is there), starts them and moto_server (DynamoDB) on loopback only, exports their
+# Runs trailbell's whole test suite on a clean machine: installs the AWS stand-ins and Slack's
+# TypeScript types into .bin/ (reusing what is there), starts them and moto_server (DynamoDB) on loopback only, exports their
 # endpoints for the tests, runs `go test -race ./...`, and stops what it started. Extra
 # arguments go to `go test`.
 set -euo pipefail
@@ -30,6 +30,20 @@ if [ ! -x "$goaws" ]; then
 	echo "building $(basename "$goaws") (goaws v0.5.4 on loopback)" >&2
 	(cd "$goaws_src" && go build -o "$goaws.tmp.$$" .) && mv "$goaws.tmp.$$" "$goaws"
 fi
+
+# Slack's own TypeScript types, for TestGoldenTypeCheck: typescript and @slack/types at the
+# versions internal/notify/slack/testdata/slack-types pins, installed with npm ci into .bin/
+# (a folder named by a hash of the lockfile, so a version change installs anew).
+types_src=internal/notify/slack/testdata/slack-types
+slack_types=$bin/slack-types-$(cat "$types_src/package.json" "$types_src/package-lock.json" | sha256sum | cut -c1-12)
+if [ ! -x "$slack_types/node_modules/.bin/tsc" ]; then
+	command -v npm >/dev/null || { echo "npm is not on PATH (needed to type-check Slack messages)" >&2; exit 1; }
+	echo "installing typescript and @slack/types into $(basename "$slack_types") (npm ci)" >&2
+	rm -rf "$slack_types.tmp.$$" && mkdir -p "$slack_types.tmp.$$"
+	cp "$types_src/package.json" "$types_src/package-lock.json" "$slack_types.tmp.$$/"
+	(cd "$slack_types.tmp.$$" && npm ci --no-audit --no-fund --silent) && rm -rf "$slack_types" && mv "$slack_types.tmp.$$" "$slack_types"
+fi
+export TRAILBELL_TEST_SLACK_TYPES=$slack_types
 
 tmp=$(mktemp -d)
 pids=()

@@ -11,8 +11,8 @@ import (
 
 // TestGoldenTypeCheck type-checks every golden message against Slack's own TypeScript
 // types (@slack/types), which catches unknown keys and wrong types (not length limits).
-// Set TRAILBELL_TEST_SLACK_TYPES to a directory where `npm install typescript
-// @slack/types` was run.
+// scripts/test.sh sets TRAILBELL_TEST_SLACK_TYPES to a directory where the versions that
+// testdata/slack-types pins were installed with npm ci.
 func TestGoldenTypeCheck(t *testing.T) {
 	dir := os.Getenv("TRAILBELL_TEST_SLACK_TYPES")
 	if dir == "" {
@@ -46,11 +46,19 @@ func TestGoldenTypeCheck(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "// %s\nexport const m%d: %s = %s;\n", f, i, typ, j)
 	}
-	check := filepath.Join(dir, "trailbell-golden-check.ts")
-	if err := os.WriteFile(check, []byte(b.String()), 0o644); err != nil {
+	// A file of its own in dir (where node_modules is), as several suites may share dir at once.
+	f, err := os.CreateTemp(dir, "trailbell-golden-*.ts")
+	if err != nil {
 		t.Fatal(err)
 	}
+	check := f.Name()
 	defer os.Remove(check)
+	if _, err := f.WriteString(b.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(t.Context(), filepath.Join(dir, "node_modules", ".bin", "tsc"), "--noEmit", "--strict", check)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
