@@ -93,7 +93,7 @@ data "aws_iam_policy_document" "function" {
     content {
       sid       = "ConfigParameter"
       actions   = ["ssm:GetParameter"]
-      resources = ["arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter/${trimprefix(var.config_parameter_name, "/")}"]
+      resources = ["arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:parameter/${trimprefix(var.config_parameter_name, "/")}"]
     }
   }
 }

@@ -243,7 +243,7 @@ resource "aws_cloudwatch_event_rule" "prefilter" {
 
   lifecycle {
     precondition {
-      condition     = var.create_central_bus || var.event_bus_name != "default" || data.aws_region.current.name == "us-east-1"
+      condition     = var.create_central_bus || var.event_bus_name != "default" || data.aws_region.current.region == "us-east-1"
       error_message = "On the default bus, IAM, Organizations and most sign-in events reach EventBridge only in us-east-1: deploy there or use the central-bus variant."
     }
   }

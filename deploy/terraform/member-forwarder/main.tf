@@ -6,7 +6,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.0, < 6.0"
+      version = ">= 6.0, < 7.0" # data.aws_region .region; the same major version as the trailbell module, so one configuration can hold both
     }
   }
 }
@@ -70,7 +70,7 @@ resource "aws_cloudwatch_event_rule" "forward" {
 
   lifecycle {
     precondition {
-      condition     = data.aws_region.current.name == "us-east-1"
+      condition     = data.aws_region.current.region == "us-east-1"
       error_message = "IAM, Organizations and most sign-in events reach EventBridge only in us-east-1."
     }
   }
