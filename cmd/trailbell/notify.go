@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/app"
 	"github.com/trailbell/trailbell/internal/config"
+	"github.com/trailbell/trailbell/internal/daemon"
 	"github.com/trailbell/trailbell/internal/notify/outbox"
 	"github.com/trailbell/trailbell/internal/notify/stdout"
 )
@@ -31,7 +36,8 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 		"Lists the findings that failed for good with no fallback to take them (dead letters), one a line:\n"+
 			"receiver, rule, eventID, eventTime, error. Listing reads the outbox in the configuration's\n"+
 			"state_dir alone, resolving no secret. --requeue delivers them again, to the receivers they\n"+
-			"failed on, once the cause is fixed.")
+			"failed on, once the cause is fixed. While `trailbell run` holds the outbox, both go through\n"+
+			"the daemon's run.listen address (GET /dead-letters, POST /dead-letters/requeue).")
 	cfgPath := c.String("config", "", "configuration `file` (its state_dir holds the outbox)")
 	requeue := c.Bool("requeue", false, "deliver the dead letters again, to the receivers they failed on")
 	timeout := c.durationFlag("timeout", 5*time.Minute, "with --requeue, give up delivering after this long")
@@ -51,17 +57,20 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 	if cfg.StateDir == "" {
 		return c.fail("%s has no state_dir: without one the outbox is in memory and keeps nothing", *cfgPath)
 	}
+	// Listing reads the outbox alone: no receiver is built, so no secret is resolved (an SSM
+	// parameter or a secret that is gone must not hide the dead letters). A running daemon
+	// holds the outbox: then it is asked, listing or requeueing alike.
+	s, err := outbox.OpenReadOnly(cfg.StateDir)
+	switch {
+	case errors.Is(err, outbox.ErrLocked):
+		return deadFromDaemon(ctx, c, io, cfg, err, *requeue)
+	case errors.Is(err, iofs.ErrNotExist):
+		fmt.Fprintf(io.err, "trailbell notify dead: no outbox in %s yet: 0 dead letter(s)\n", cfg.StateDir)
+		return exitOK
+	case err != nil:
+		return c.fail("%v", err)
+	}
 	if !*requeue {
-		// Listing reads the outbox alone: no receiver is built, so no secret is resolved
-		// (an SSM parameter or a secret that is gone must not hide the dead letters).
-		s, err := outbox.OpenReadOnly(cfg.StateDir)
-		if errors.Is(err, iofs.ErrNotExist) {
-			fmt.Fprintf(io.err, "trailbell notify dead: no outbox in %s yet: 0 dead letter(s)\n", cfg.StateDir)
-			return exitOK
-		}
-		if err != nil {
-			return c.fail("%v", err)
-		}
 		defer s.Close()
 		dl, err := outbox.DeadLetters(s, 1000)
 		if err != nil {
@@ -70,6 +79,9 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 		printDead(io, dl)
 		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s)\n", len(dl))
 		return exitOK
+	}
+	if err := s.Close(); err != nil {
+		return c.fail("%v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	p, err := app.Pipeline(ctx, cfg, app.Process{Stdout: io.out, Logger: logger})
@@ -93,6 +105,69 @@ func runNotifyDead(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.err, "trailbell notify dead: requeued and delivered %d finding(s)\n", n)
 	return exitOK
+}
+
+// deadFromDaemon lists (and with requeue, requeues) the dead letters of the daemon that
+// holds the outbox (locked is the error of opening it), through its run.listen address.
+func deadFromDaemon(ctx context.Context, c *leaf, io stdio, cfg *config.Config, locked error, requeue bool) int {
+	if cfg.Run.Listen == "" {
+		return c.fail("%v: a running `trailbell run` holds it, and the configuration has no run.listen address to ask it through", locked)
+	}
+	base := "http://" + localAddr(cfg.Run.Listen)
+	call := func(method, path string, v any) error {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("%v, and the daemon at %s did not answer: %w", locked, cfg.Run.Listen, err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("the daemon at %s answered %s %s with %s: %s", cfg.Run.Listen, method, path, resp.Status, errorBody(resp))
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+	var dl daemon.DeadLetters
+	if err := call(http.MethodGet, "/dead-letters", &dl); err != nil {
+		return c.fail("%v", err)
+	}
+	printDead(io, dl.DeadLetters)
+	if !requeue {
+		fmt.Fprintf(io.err, "trailbell notify dead: %d dead letter(s), from the running daemon\n", len(dl.DeadLetters))
+		return exitOK
+	}
+	var rq daemon.Requeued
+	if err := call(http.MethodPost, "/dead-letters/requeue", &rq); err != nil {
+		return c.fail("%v", err)
+	}
+	fmt.Fprintf(io.err, "trailbell notify dead: requeued %d finding(s) in the running daemon, which delivers them (see its /metrics)\n", rq.Requeued)
+	return exitOK
+}
+
+// errorBody is the first line of an error response's body, made safe for a terminal.
+func errorBody(resp *http.Response) string {
+	b := make([]byte, 512)
+	n, _ := resp.Body.Read(b)
+	line, _, _ := strings.Cut(string(b[:n]), "\n")
+	return stdout.OneLine(line)
+}
+
+// localAddr is the address to reach a listener bound to listen from this machine: an
+// unspecified host (":9090", "0.0.0.0:9090", "[::]:9090") is reached on loopback.
+func localAddr(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func printDead(io stdio, dl []outbox.DeadLetter) {

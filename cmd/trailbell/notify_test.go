@@ -2,15 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/notify/notifytest"
 	"github.com/trailbell/trailbell/internal/notify/slacktest"
+	"github.com/trailbell/trailbell/internal/testenv"
 )
 
 func TestNotifyTestWebhook(t *testing.T) {
@@ -224,5 +229,98 @@ func TestEmptyOutboxIsAnError(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(dir, "state", "outbox.db")); err != nil || st.Size() != 0 {
 		t.Fatal("the empty outbox was written over")
+	}
+}
+
+// TestNotifyDeadWhileDaemonRuns: `trailbell run` holds the outbox for as long as it runs, so
+// `notify dead` lists and requeues its dead letters through the daemon's listen address.
+func TestNotifyDeadWhileDaemonRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	srv := slacktest.New()
+	defer srv.Close()
+	srv.Revoke("old")
+	dir := t.TempDir()
+	hook := filepath.Join(dir, "hook")
+	writeFile(t, hook, []byte(srv.WebhookURL("old")))
+	endpoint := s3Endpoint(t)
+	bucket := testenv.TableName("trail-dead") // a name no other test uses
+	testenv.Bucket(t, testenv.S3Client(endpoint), bucket)
+	listen := freeAddr(t)
+	receivers := "notify:\n  receivers:\n    - {name: sec, slack: {webhook_url_file: hook}, rate_limit: {per_second: 100, burst: 10}}\n  route: {receiver: sec}\n"
+	cfg := filepath.Join(dir, "trailbell.yaml")
+	writeFile(t, cfg, []byte(fmt.Sprintf("state_dir: state\nsources:\n  s3: [{url: \"s3://%s/AWSLogs/\", endpoint: %q, poll_interval: 1s}]\nrun: {listen: %q}\n%s",
+		bucket, endpoint, listen, receivers)))
+	if code, _, stderr := runCmd(t, "scan", "--config", cfg, "--format", "json", "--no-progress", "../../examples/privesc-story"); code != exitError {
+		t.Fatalf("scan to a revoked webhook: exit %d, stderr %s", code, stderr)
+	}
+	code, want, stderr := runCmd(t, "notify", "dead", "--config", cfg)
+	if code != exitOK || !strings.HasPrefix(want, "sec\t") {
+		t.Fatalf("notify dead: exit %d, out %q, stderr %s", code, want, stderr)
+	}
+
+	// The URL is fixed, then the daemon starts with it and holds the outbox.
+	writeFile(t, hook, []byte(srv.WebhookURL("new")))
+	cmd := exec.Command(buildBinary(t), "run", "--config", cfg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret", "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
+	logs := &testenv.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs)
+		}
+	})
+	waitUntil(t, "the daemon to listen", func() bool {
+		resp, err := http.Get("http://" + listen + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	code, got, stderr := runCmd(t, "notify", "dead", "--config", cfg)
+	if code != exitOK || got != want || !strings.Contains(stderr, "from the running daemon") {
+		t.Fatalf("notify dead while the daemon runs: exit %d, out %q (want %q), stderr %s", code, got, want, stderr)
+	}
+	// Without a listen address there is nobody to ask: the error says so.
+	noListen := filepath.Join(dir, "no-listen.yaml")
+	writeFile(t, noListen, []byte("state_dir: state\n"+receivers))
+	if code, _, stderr := runCmd(t, "notify", "dead", "--config", noListen); code != exitError ||
+		!strings.Contains(stderr, "locked by another trailbell process") || !strings.Contains(stderr, "run.listen") {
+		t.Fatalf("notify dead without run.listen: exit %d, stderr %s", code, stderr)
+	}
+
+	if code, _, stderr := runCmd(t, "notify", "dead", "--config", cfg, "--requeue"); code != exitOK || !strings.Contains(stderr, "requeued") {
+		t.Fatalf("requeue through the daemon: exit %d, stderr %s", code, stderr)
+	}
+	waitUntil(t, "the daemon to deliver the requeued findings", func() bool { return len(srv.Received()) > 0 })
+	waitUntil(t, "the dead letters to be gone", func() bool {
+		resp, err := http.Get("http://" + listen + "/dead-letters")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var dl struct{ DeadLetters []json.RawMessage }
+		return json.NewDecoder(resp.Body).Decode(&dl) == nil && len(dl.DeadLetters) == 0
+	})
+	if code, out, stderr := runCmd(t, "notify", "dead", "--config", cfg); code != exitOK || out != "" {
+		t.Fatalf("after the requeue: exit %d, out %q, stderr %s", code, out, stderr)
+	}
+}
+
+// waitUntil polls cond for up to 30 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited in vain for %s", what)
+		}
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/ingest"
 	"github.com/trailbell/trailbell/internal/notify"
+	"github.com/trailbell/trailbell/internal/notify/outbox"
 	"github.com/trailbell/trailbell/internal/source/lookup"
 	"github.com/trailbell/trailbell/internal/source/s3poll"
 	"github.com/trailbell/trailbell/internal/source/sqs"
@@ -344,11 +345,45 @@ func (d *Daemon) mux() *http.ServeMux {
 		}
 		json.NewEncoder(w).Encode(h)
 	})
+	// The outbox is the daemon's alone while it runs, so `trailbell notify dead` reads and
+	// requeues dead letters through these.
+	mux.HandleFunc("GET /dead-letters", func(w http.ResponseWriter, r *http.Request) {
+		dl, err := d.pipeline.DeadLetters(deadLetterLimit)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(DeadLetters{DeadLetters: dl})
+	})
+	mux.HandleFunc("POST /dead-letters/requeue", func(w http.ResponseWriter, r *http.Request) {
+		n, err := d.pipeline.Requeue()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(Requeued{Requeued: n})
+	})
 	for pattern, h := range d.o.Handlers {
 		mux.Handle(pattern, h)
 	}
 	return mux
 }
+
+// DeadLetters is what GET /dead-letters answers: up to deadLetterLimit undeliverable
+// findings, oldest first.
+type DeadLetters struct {
+	DeadLetters []outbox.DeadLetter `json:"deadLetters"`
+}
+
+// Requeued is what POST /dead-letters/requeue answers: how many dead letters went back to
+// their receivers' queues, which the daemon then delivers.
+type Requeued struct {
+	Requeued int `json:"requeued"`
+}
+
+const deadLetterLimit = 1000
 
 // Health is what /healthz answers (JSON): 200 when ok, 503 when degraded, with the reasons.
 type Health struct {

@@ -46,6 +46,9 @@ func Open(dir string) (*Bolt, error) {
 	return open(filepath.Join(dir, FileName), false)
 }
 
+// ErrLocked is the error of opening an outbox that another process (a running daemon) holds.
+var ErrLocked = errors.New("locked by another trailbell process")
+
 // OpenReadOnly opens the outbox file in dir for reading, as `notify dead` does: it must
 // exist. Readers share it; a running daemon holds it alone, and then this fails after two
 // seconds.
@@ -65,7 +68,7 @@ func open(path string, readOnly bool) (*Bolt, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: readOnly})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open outbox %s: locked by another trailbell process", path)
+			return nil, fmt.Errorf("open outbox %s: %w", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}

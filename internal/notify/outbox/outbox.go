@@ -82,9 +82,9 @@ func (e *CorruptError) Error() string {
 
 // DeadLetter is a finding that could not be delivered and had no fallback.
 type DeadLetter struct {
-	Receiver string // the receiver it failed on
-	Error    string
-	Finding  finding.Finding
+	Receiver string          `json:"receiver"` // the receiver it failed on
+	Error    string          `json:"error"`
+	Finding  finding.Finding `json:"finding"`
 }
 
 // DeadLetters lists up to limit dead letters, oldest first.
