@@ -821,3 +821,39 @@ func TestChildLookup(t *testing.T) {
 		}
 	}
 }
+
+// TestManyChildren finds each of many keys under one object (looked up in a node's table):
+// keys that share their length and first eight bytes, keys that differ only in their last
+// byte, short keys, and near misses of each that must not be taken for them.
+func TestManyChildren(t *testing.T) {
+	var keys []string
+	for i := range 40 {
+		keys = append(keys, fmt.Sprintf("requestParameters%02d", i), fmt.Sprintf("k%d", i))
+	}
+	keys = append(keys, "a", "eventName", "eventNamf", "eventNam", "eventName0123456789")
+	m := New()
+	for _, k := range keys {
+		p, _ := json.Marshal(map[string]any{"detail": map[string]any{k: []string{"v"}}})
+		if err := m.Add(k, string(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := m.current().root.children["detail"]; n.table == nil {
+		t.Fatalf("detail has %d children and no table", len(n.children))
+	}
+	for _, k := range keys {
+		ev, _ := json.Marshal(map[string]any{"detail": map[string]any{"x": 1, k: "v", "y": "v"}})
+		if got, err := m.Match(ev); err != nil || !slices.Equal(got, []string{k}) {
+			t.Errorf("key %q: got %q, %v", k, got, err)
+		}
+		for _, miss := range []string{k + "x", "x" + k, strings.ToUpper(k) + "Q"} {
+			if slices.Contains(keys, miss) {
+				continue
+			}
+			ev, _ := json.Marshal(map[string]any{"detail": map[string]any{miss: "v"}})
+			if got, err := m.Match(ev); err != nil || got != nil {
+				t.Errorf("key %q: got %q, %v", miss, got, err)
+			}
+		}
+	}
+}

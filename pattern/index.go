@@ -22,9 +22,14 @@ type pathNode struct {
 	bloom bloom
 	// small holds the children when there are at most maxSmallChildren of them, so that
 	// a key is found by comparing a length and a word rather than by hashing it; lens
-	// has bit min(len, 63) set for the length of each.
+	// has bit min(len, 63) set for the length of each child.
 	small []smallChild
 	lens  uint64
+	// table holds the children of a node with more of them, open-addressed by childHash
+	// (len(table) a power of two, at least twice the children; an empty slot has no node):
+	// a probe or two instead of hashing the key for the map.
+	table  []smallChild
+	tshift uint8
 	// fast: some field at or below this node must always be read (a trigger, or an
 	// exists:false of a pattern without trigger). Reading an object may stop once its
 	// fast children (nfast of them) are seen, and reads on when a trigger that has fired
@@ -63,9 +68,9 @@ type childNeedle struct {
 	child *pathNode
 }
 
-// maxSmallChildren is the most children a node looks up by comparison (smallChild)
-// instead of through its map.
-const maxSmallChildren = 16
+// maxSmallChildren is the most children a node looks up by comparing each (smallChild)
+// instead of through its table.
+const maxSmallChildren = 4
 
 type smallChild struct {
 	word uint64 // the first eight bytes of key, zero-padded
@@ -87,14 +92,24 @@ func firstWord(k []byte) uint64 {
 
 // child returns the child of n under key, or nil.
 func (n *pathNode) child(key []byte) *pathNode {
-	if n.small == nil {
-		if n.children == nil || !n.bloom.mayHave(key) {
-			return nil
-		}
-		return n.children[string(key)]
-	}
 	if n.lens&(1<<min(len(key), 63)) == 0 {
 		return nil
+	}
+	if n.small == nil {
+		if n.table == nil || !n.bloom.mayHave(key) {
+			return nil
+		}
+		w := firstWord(key)
+		mask := len(n.table) - 1
+		for i := int(childHash(w, key) >> n.tshift); ; i = (i + 1) & mask {
+			c := &n.table[i]
+			if c.node == nil {
+				return nil
+			}
+			if c.word == w && len(c.key) == len(key) && (len(key) <= 8 || string(key[8:]) == c.key[8:]) {
+				return c.node
+			}
+		}
 	}
 	w := firstWord(key)
 	for i := range n.small {
@@ -104,6 +119,35 @@ func (n *pathNode) child(key []byte) *pathNode {
 		}
 	}
 	return nil
+}
+
+// childHash mixes a key's length, its first word w and its last eight bytes, for the
+// table of a node's children.
+func childHash(w uint64, k []byte) uint64 {
+	h := (w ^ uint64(len(k))<<56) * 0x9e3779b97f4a7c15
+	if len(k) > 8 {
+		h ^= binary.LittleEndian.Uint64(k[len(k)-8:]) * 0xc2b2ae3d27d4eb4f
+	}
+	return h ^ h>>32
+}
+
+// layoutTable fills n.table with n's children.
+func (n *pathNode) layoutTable() {
+	size := 4
+	for size < 2*len(n.children) {
+		size *= 2
+	}
+	n.table = make([]smallChild, size)
+	n.tshift = uint8(64 - bits.TrailingZeros(uint(size)))
+	for k, c := range n.children {
+		w := firstWord([]byte(k))
+		for i := int(childHash(w, []byte(k)) >> n.tshift); ; i = (i + 1) & (size - 1) {
+			if n.table[i].node == nil {
+				n.table[i] = smallChild{word: w, key: k, node: c}
+				break
+			}
+		}
+	}
 }
 
 // bloom is a 256-bit filter over a key's length and first and last bytes.
@@ -590,14 +634,17 @@ func matcherKey(path []string, m *valueMatcher) string {
 // finish lays out each node's children for lookup and computes fast, nfast, lazy and
 // the covers, bottom-up.
 func (n *pathNode) finish(fields []*field) {
-	n.small, n.lens = nil, 0
+	n.small, n.lens, n.table = nil, 0, nil
+	if len(n.children) > maxSmallChildren {
+		n.layoutTable()
+	}
 	n.fast = n.field >= 0 && fields[n.field].fast
 	n.nfast, n.lazy, n.covers = 0, nil, nil
 	for k, c := range n.children {
 		if len(n.children) <= maxSmallChildren {
 			n.small = append(n.small, smallChild{word: firstWord([]byte(k)), key: k, node: c})
-			n.lens |= 1 << min(len(k), 63)
 		}
+		n.lens |= 1 << min(len(k), 63)
 		c.parent, c.depth, c.self = n, n.depth+1, newNeedle(k)
 		c.finish(fields)
 		if c.fast {

@@ -160,6 +160,7 @@ func (l Limits) Decode(r io.Reader, name string, emit func(Event) error) (Stats,
 		}
 	}()
 	err := d.run()
+	d.releaseSlab()
 	d.stats.Inflated = d.s.base + int64(len(d.s.buf))
 	if err == nil && d.s.rerr != nil {
 		if src.err != nil {
@@ -814,9 +815,32 @@ func (d *decoder) slabTail(n int) []byte {
 		if n > slabSize/4 {
 			return make([]byte, 0, n)
 		}
-		d.slab = make([]byte, 0, slabSize)
+		d.slab = nil
+		if s, _ := slabPool.Get().(*[]byte); s != nil && cap(*s)-len(*s) >= n {
+			d.slab = *s
+		}
+		if d.slab == nil {
+			d.slab = make([]byte, 0, slabSize)
+		}
 	}
 	return d.slab[len(d.slab):len(d.slab)]
+}
+
+// slabPool holds the slab an input ended with, for the next input to go on carving: a scan
+// of many small log files would otherwise start a slab per file and leave most of its last
+// one unused. Only the part past len is ever written again, and none of it was handed out.
+var slabPool sync.Pool // *[]byte
+
+// minSlabRest is the least room worth handing on to the next input: a few records.
+const minSlabRest = 8 << 10
+
+// releaseSlab hands the rest of the input's slab on to the next input.
+func (d *decoder) releaseSlab() {
+	if cap(d.slab)-len(d.slab) >= minSlabRest {
+		s := d.slab
+		d.slab = nil
+		slabPool.Put(&s)
+	}
 }
 
 // originString returns b as a string carved out of a small arena: origins cost one

@@ -472,3 +472,39 @@ func BenchmarkDecodeJSONLines(b *testing.B) {
 	files := []string{"cloudtrail_records.jsonl", "cloudtrail-integration.jsonl", "eventbridge_envelopes.jsonl"}
 	benchDecode(b, benchInput(b, files, "", "\n", "\n"))
 }
+
+// TestDecodeSlabHandedOn decodes inputs one after another, each going on in the slab the last
+// one ended with: what an earlier input emitted must stay as it was.
+func TestDecodeSlabHandedOn(t *testing.T) {
+	type kept struct{ env, copy []byte }
+	var all []kept
+	for i := range 50 {
+		var in bytes.Buffer
+		in.WriteString(`{"Records":[`)
+		for j := range 1 + i%7 {
+			if j > 0 {
+				in.WriteByte(',')
+			}
+			fmt.Fprintf(&in, `{"eventID":"e-%d-%d","eventName":"GetObject","eventSource":"s3.amazonaws.com","eventTime":"2026-11-01T10:00:00Z","requestParameters":{"key":%q}}`, i, j, strings.Repeat("k", 100*i))
+		}
+		in.WriteString(`]}`)
+		_, err := Decode(&in, "f", func(e Event) error {
+			all = append(all, kept{e.Envelope, bytes.Clone(e.Envelope)})
+			if !json.Valid(e.Envelope) {
+				t.Errorf("input %d: invalid envelope %s", i, e.Envelope)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, k := range all {
+		if !bytes.Equal(k.env, k.copy) {
+			t.Fatalf("envelope %d changed after later inputs: %s, was %s", i, k.env, k.copy)
+		}
+		if cap(k.env) != len(k.env) {
+			t.Errorf("envelope %d has room to append into (cap %d, len %d)", i, cap(k.env), len(k.env))
+		}
+	}
+}
