@@ -52,15 +52,11 @@ func (p *scanner) fail(format string, args ...any) error {
 
 func (p *scanner) ws() { p.pos = skipSpace(p.data, p.pos) }
 
-// skipSpace returns the offset of the first byte at or after i that is not JSON space.
+// skipSpace returns the offset of the first byte at or after i that is not JSON space. Every
+// byte above the space is not, which settles compact JSON with one comparison.
 func skipSpace(d []byte, i int) int {
-	for i < len(d) {
-		switch d[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
+	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
 	}
 	return i
 }

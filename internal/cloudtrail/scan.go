@@ -32,14 +32,8 @@ func errAt(off int, format string, args ...any) error {
 	return &syntaxError{msg: fmt.Sprintf(format, args...), off: off}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
+func skipSpace(b []byte, i int) int { return jsonlex.SkipSpace(b, i) }
 
 // stringSafe marks bytes that need no attention inside a JSON string.
 var stringSafe = func() (t [256]bool) {

@@ -195,12 +195,7 @@ func scalarTextOf(b []byte) (string, bool) {
 	return scalarString(b)
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
+func skipSpace(b []byte, i int) int { return jsonlex.SkipSpace(b, i) }
 
 // stringEnd returns the index after the string starting at b[i] (a quote), and whether it
 // holds escapes; -1 when it does not end.

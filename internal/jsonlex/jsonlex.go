@@ -87,6 +87,16 @@ func StringEnd(b []byte, i int) (raw []byte, end int, plain, ok bool) {
 	}
 }
 
+// SkipSpace returns the offset of the first byte at or after i that is not JSON white space.
+// Every byte above the space is not white space, which settles the usual case, compact JSON,
+// with one comparison.
+func SkipSpace(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
 // Hex4 reads four hex digits; -1 when they are not.
 func Hex4(b []byte) rune {
 	var r rune

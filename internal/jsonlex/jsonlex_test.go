@@ -94,3 +94,20 @@ func FuzzNumberEnd(f *testing.F) {
 		}
 	})
 }
+
+// TestSkipSpace checks every byte: only JSON's four white-space bytes are skipped.
+func TestSkipSpace(t *testing.T) {
+	for c := range 256 {
+		b := []byte{byte(c), byte(c), 'x'}
+		want := 0
+		if strings.IndexByte(" \t\n\r", byte(c)) >= 0 {
+			want = 2
+		}
+		if got := SkipSpace(b, 0); got != want {
+			t.Errorf("byte %#x: SkipSpace = %d, want %d", c, got, want)
+		}
+		if got := SkipSpace(b[:2], 2); got != 2 {
+			t.Errorf("byte %#x: SkipSpace at the end = %d, want 2", c, got)
+		}
+	}
+}
