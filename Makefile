@@ -1,6 +1,6 @@
 # Entry points for people and for `sam build` (BuildMethod: makefile). Everything here needs
 # Go only (and git, for the version stamp).
-.PHONY: build install test lambda build-TrailbellFunction
+.PHONY: build install test fuzz lambda build-TrailbellFunction
 
 # The version and commit `trailbell --version` prints.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
@@ -20,6 +20,10 @@ install:
 # The whole suite with the S3, SQS/SNS and Lambda stand-ins (see scripts/test.sh).
 test:
 	./scripts/test.sh
+
+# Every fuzz test in turn, FUZZTIME each (default 30s; see scripts/fuzz.sh).
+fuzz:
+	./scripts/fuzz.sh
 
 # Lambda packages for provided.al2023: build/lambda/trailbell-{arm64,amd64}.zip (no zip
 # program needed: scripts/lambdazip writes them)
