@@ -857,3 +857,29 @@ func TestManyChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendMatch keeps what dst held, on a match, on no match and on an error.
+func TestAppendMatch(t *testing.T) {
+	m := New()
+	if err := m.Add("a", `{"x":["1"]}`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		event string
+		want  []string
+		err   bool
+	}{
+		{`{"x":"1"}`, []string{"keep", "a"}, false},
+		{`{"x":"2"}`, []string{"keep"}, false},
+		{`{"x":`, []string{"keep"}, true},
+	} {
+		dst := append(make([]string, 0, 1), "keep")
+		got, err := m.AppendMatch(dst, []byte(c.event))
+		if (err != nil) != c.err || !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %q, %v; want %q (error %v)", c.event, got, err, c.want, c.err)
+		}
+		if one, _ := m.Match([]byte(c.event)); !slices.Equal(one, c.want[1:]) && (len(one) > 0 || len(c.want) > 1) {
+			t.Errorf("%s: Match gives %q, AppendMatch %q", c.event, one, got[1:])
+		}
+	}
+}

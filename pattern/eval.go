@@ -434,9 +434,9 @@ func (ab *anythingBut) matchNumber(v float64, cmp bool) bool {
 }
 
 // match scans the event and returns the matching ids.
-func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
+func (sc *scratch) match(s *snapshot, event []byte, dst []string) ([]string, error) {
 	if err := sc.scanEvent(event); err != nil {
-		return nil, err
+		return dst, err
 	}
 	sc.budget = solveBudget
 	for _, si := range sc.cands {
@@ -452,17 +452,17 @@ func (sc *scratch) match(s *snapshot, event []byte) ([]string, error) {
 		}
 	}
 	if sc.budget < 0 {
-		return nil, ErrTooComplex
+		return dst, ErrTooComplex
 	}
 	if len(sc.matched) == 0 {
-		return nil, nil
+		return dst, nil
 	}
 	slices.Sort(sc.matched)
-	out := make([]string, len(sc.matched))
-	for i, ix := range sc.matched {
-		out[i] = s.ids[ix]
+	dst = slices.Grow(dst, len(sc.matched))
+	for _, ix := range sc.matched {
+		dst = append(dst, s.ids[ix])
 	}
-	return out, nil
+	return dst, nil
 }
 
 // numberAt returns the float64 of a recorded number and whether it is comparable.

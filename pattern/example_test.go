@@ -136,3 +136,27 @@ func ExampleCompile() {
 	// [trail-tampering] [audit-off]
 	// true
 }
+
+// AppendMatch reuses one buffer for the ids of many events.
+func ExampleMatcher_AppendMatch() {
+	m := pattern.New()
+	m.Add("deletes", `{"detail": {"eventName": [{"prefix": "Delete"}]}}`)
+	m.Add("users", `{"detail": {"eventName": [{"suffix": "User"}]}}`)
+	var ids []string
+	for _, ev := range []string{
+		`{"detail": {"eventName": "DeleteUser"}}`,
+		`{"detail": {"eventName": "GetObject"}}`,
+		`{"detail": {"eventName": "CreateUser"}}`,
+	} {
+		var err error
+		if ids, err = m.AppendMatch(ids[:0], []byte(ev)); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(ids)
+	}
+	// Output:
+	// [deletes users]
+	// []
+	// [users]
+}

@@ -89,14 +89,19 @@ func (m *Matcher) current() *snapshot {
 // in the order the ids were first added; nil when none matches. The error is an
 // *EventError when the part of event that had to be read is not valid JSON (see the
 // package documentation on early exit), or ErrTooComplex.
-func (m *Matcher) Match(event []byte) ([]string, error) {
+func (m *Matcher) Match(event []byte) ([]string, error) { return m.AppendMatch(nil, event) }
+
+// AppendMatch is Match appending the ids to dst and returning the extended slice (dst as it
+// was when none matches or on error): a caller that matches many events can reuse one
+// buffer instead of a new slice for each.
+func (m *Matcher) AppendMatch(dst []string, event []byte) ([]string, error) {
 	s := m.current()
 	sc, _ := m.pool.Get().(*scratch)
 	if sc == nil {
 		sc = &scratch{}
 	}
 	sc.reset(s)
-	out, err := sc.match(s, event)
+	out, err := sc.match(s, event, dst)
 	m.pool.Put(sc)
 	return out, err
 }

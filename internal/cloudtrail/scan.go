@@ -54,13 +54,14 @@ func skipString(b []byte, i int) (int, bool, error) {
 		for i+8 <= len(b) {
 			if m := jsonlex.Special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 				i += jsonlex.First(m)
-				break
+				goto special
 			}
 			i += 8
 		}
 		for i < len(b) && stringSafe[b[i]] {
 			i++
 		}
+	special:
 		if i >= len(b) {
 			return i, escaped, errShort
 		}

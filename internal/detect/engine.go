@@ -189,7 +189,8 @@ func (m *Match) Empty() bool { return len(m.Findings) == 0 && len(m.Steps) == 0 
 // and the steps of stateful rules for internal/correlate. Safe for concurrent use.
 func (e *Engine) Match(env []byte) (Match, error) {
 	var out Match
-	ids, err := e.m.Match(env)
+	var idBuf [16]string // the ids a record matches, without a slice allocated for each
+	ids, err := e.m.AppendMatch(idBuf[:0], env)
 	if err != nil {
 		return out, fmt.Errorf("match: %w", err)
 	}

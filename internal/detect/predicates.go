@@ -365,15 +365,18 @@ func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
 func userAgentMemberSays(env []byte, says func(ua []byte) bool) bool {
 	val := env
 	for _, key := range []string{"detail", "userAgent"} {
-		ms, ok := splitTop(val)
-		if !ok {
+		var m []byte
+		if !eachMember(val, func(k, v []byte) {
+			if string(k) == key {
+				m = v
+			}
+		}) {
 			return true
 		}
-		m := find(ms, key)
 		if m == nil {
 			return key != "userAgent" // no user agent: holds reads none
 		}
-		val = m.val
+		val = m
 	}
 	v, ok := scalar(val)
 	if !ok {
