@@ -218,7 +218,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 	var rec *record
 	decode := func() error {
 		if rec == nil {
-			if rec, err = envelopeRecord(env); err != nil {
+			if rec, err = matchedRecord(env); err != nil {
 				return err
 			}
 		}

@@ -14,7 +14,11 @@ type Record struct{ r *record }
 // it is first read. A Record is for one goroutine at a time.
 func DecodeEnvelope(env []byte) (*Record, error) {
 	if detail, ok := liftedDetail(env); ok {
-		return DecodeRecord(detail)
+		r, err := decodeLazy(detail)
+		if err != nil {
+			return nil, err
+		}
+		return &Record{r}, nil
 	}
 	r, err := envelopeRecordGeneral(env)
 	if err != nil {
@@ -67,9 +71,13 @@ func (e *Engine) Finding(i int, rec *Record, extra func(name string) (string, bo
 	return e.finding(i, rec.r, extra)
 }
 
-// DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it), each
-// top-level member when it is first read.
+// DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it) for a
+// finding: indexed as a record some rule matched is (indexRecord), else each top-level member
+// when it is first read.
 func DecodeRecord(detail []byte) (*Record, error) {
+	if r, ok := indexRecord(detail); ok {
+		return &Record{r}, nil
+	}
 	r, err := decodeLazy(detail)
 	if err != nil {
 		return nil, err

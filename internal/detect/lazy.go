@@ -24,7 +24,7 @@ func splitTop(b []byte) ([]member, bool) {
 	out := make([]member, 0, 24)
 	var bits uint64 // keyBit of each key so far
 	for i < len(b) {
-		key, val, next, ok := nextMember(b, i)
+		key, val, next, ok := nextMember(b, i, false)
 		if !ok {
 			return nil, false
 		}
@@ -53,7 +53,7 @@ func eachMember(b []byte, fn func(key, val []byte)) bool {
 	seen := seenBuf[:0]
 	var bits uint64 // keyBit of each key seen
 	for i < len(b) {
-		key, val, next, ok := nextMember(b, i)
+		key, val, next, ok := nextMember(b, i, false)
 		if !ok {
 			return false
 		}
@@ -98,17 +98,26 @@ func firstMember(b []byte) (int, bool) {
 }
 
 // nextMember reads the member at b[i] (its key's quote): the key as written (a key with
-// escapes is refused), the raw value, and the offset of the next member, or len(b) after the
-// last one when the object ends there, as it must.
-func nextMember(b []byte, i int) (key, val []byte, next int, ok bool) {
+// escapes is refused, and with exact one with bytes that are not UTF-8: its bytes are then
+// the string decoding gives), the raw value, and the offset of the next member, or len(b)
+// after the last one when the object ends there, as it must.
+func nextMember(b []byte, i int, exact bool) (key, val []byte, next int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, nil, 0, false
 	}
-	end, escaped := stringEnd(b, i)
-	if end < 0 || escaped {
-		return nil, nil, 0, false
+	var end int
+	if exact {
+		var plain bool
+		if key, end, plain, ok = jsonlex.StringEnd(b, i); !ok || !plain {
+			return nil, nil, 0, false
+		}
+	} else {
+		var escaped bool
+		if end, escaped = stringEnd(b, i); end < 0 || escaped {
+			return nil, nil, 0, false
+		}
+		key = b[i+1 : end-1]
 	}
-	key = b[i+1 : end-1]
 	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
 		return nil, nil, 0, false
@@ -193,6 +202,24 @@ func scalarTextOf(b []byte) (string, bool) {
 		return "", true
 	}
 	return scalarString(b)
+}
+
+// leafText is what scalarText gives for the value v once decoded (nil: absent), read from
+// its bytes: a string's text, a number as written, true and false; "" for null, an object or
+// an array. ok is false when v is not valid JSON there.
+func leafText(v []byte) (string, bool) {
+	if s, ok := scalarTextOf(v); ok {
+		return s, true
+	}
+	switch {
+	case len(v) == 0, v[0] == '{', v[0] == '[':
+		return "", true
+	case v[0] == '"':
+		if raw, end, _, ok := jsonlex.StringEnd(v, 0); ok && end == len(v) {
+			return unquoteJSON(raw), true
+		}
+	}
+	return "", false
 }
 
 func skipSpace(b []byte, i int) int { return jsonlex.SkipSpace(b, i) }

@@ -34,6 +34,75 @@ func checkLazy(t *testing.T, rec []byte) {
 			t.Errorf("{%s}: eager %q, lazy %q in %s", name, a, b, rec)
 		}
 	}
+	checkIndexed(t, rec)
+}
+
+// checkIndexed: a record read through the index reads like one decoded whole, on every path
+// the index holds and others, in what a finding says.
+func checkIndexed(t *testing.T, rec []byte) {
+	t.Helper()
+	ix, ok := indexRecord(rec)
+	if !ok {
+		return
+	}
+	eager, err := decodeRecord(rec)
+	if err != nil || !eager.whole {
+		t.Fatalf("indexed, but does not decode whole (%v): %s", err, rec)
+	}
+	paths := append([]string{"a.b", "x", "resources.0.ARN"}, lazyPaths...)
+	for p := range pathSlots {
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		if a, b := eager.lookup(p), ix.lookup(p); !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: eager %#v, indexed %#v in %s", p, a, b, rec)
+		}
+		d := splitDotted(p)
+		if a, b, c := eager.str(p), ix.str(p), ix.strAt(&d); a != b || a != c {
+			t.Errorf("%s: eager %q, indexed %q, strAt %q in %s", p, a, b, c, rec)
+		}
+	}
+	eager, _ = decodeRecord(rec) // afresh: the lookups above decoded members of ix
+	ix, _ = indexRecord(rec)
+	if a, b := eager.eventPart(), ix.eventPart(); !reflect.DeepEqual(a, b) {
+		t.Errorf("finding: eager %+v, indexed %+v in %s", a, b, rec)
+	}
+	for _, name := range []string{"principal", "who", "target", "targetName", "policy", "grants", "account", "result", "requestParameters.policyDocument"} {
+		if a, b := eager.field(name), ix.field(name); a != b {
+			t.Errorf("{%s}: eager %q, indexed %q in %s", name, a, b, rec)
+		}
+	}
+}
+
+// TestIndexRefuses: a record whose bytes could read otherwise than its decoding is not
+// indexed: a key on an indexed path with escapes or given twice, a top-level key given twice.
+func TestIndexRefuses(t *testing.T) {
+	for _, rec := range []string{
+		`{"requestParameters":{"userName":"a","userName":"b"}}`,
+		`{"requestParameters":{"user\u004eame":"a"},"eventName":"X"}`,
+		`{"userIdentity":{"sessionContext":{},"type":"IAMUser","type":"Root"}}`,
+		`{"userIdentity":{"onBehalfOf":{"userId":"a"},"onBehalfOf":{"userId":"b"}}}`,
+		`{"eventName":"A","eventName":"B"}`, `{"x":1,"x":2}`,
+		"{\"requestParameters\":{\"user\xffName\":\"a\"}}",
+		`[1]`, `{"a":1`, `{"a":1}x`,
+	} {
+		if _, ok := indexRecord([]byte(rec)); ok {
+			t.Errorf("indexed %s", rec)
+		}
+		checkLazy(t, []byte(rec))
+	}
+	// keys repeated off the indexed paths, and escapes there, are read as decoding reads them
+	for _, rec := range []string{
+		`{"requestParameters":{"x":1,"x":2,"userName":"u"},"tlsDetails":{"a\u0062":1}}`,
+		`{"requestParameters":{"ipPermissions":{"items":[{"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}},{"x":1}]}}}`,
+		`{"resources":[{"ARN":"a"},{"ARN":"b"}],"requestParameters":{"policyArns":[{"arn":"x"}],"policy":{"policy":"{}"}}}`,
+		`{"requestParameters":{"userName":"caf\u00e9 \"q\"","roleName":12.50,"groupName":true,"policyArn":null,"flowLogIds":["a"]}}`,
+	} {
+		if _, ok := indexRecord([]byte(rec)); !ok {
+			t.Errorf("not indexed: %s", rec)
+		}
+		checkLazy(t, []byte(rec))
+	}
 }
 
 // TestLazyRecord: a record decoded member by member reads like one decoded whole: every

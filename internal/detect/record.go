@@ -25,6 +25,11 @@ type record struct {
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
 	// nil when m is whole.
 	lazy []member
+	// at and spans index where the values of indexedPaths lie in raw (see indexRecord):
+	// at[slot] is 1 + the value's place in spans, 0 when the record has none; at is nil for
+	// a record not indexed.
+	at    []uint8
+	spans []span
 	// event is the part of a finding that is the same for every rule matching the record,
 	// and fields the names titles and runbooks read, each worked out once: a record that
 	// several rules match (and a title, a runbook and a finding reading the same target)
@@ -50,6 +55,17 @@ func envelopeRecord(env []byte) (*record, error) {
 		// anything unusual takes the general path, which also words the errors
 	}
 	return envelopeRecordGeneral(env)
+}
+
+// matchedRecord reads the record of an envelope some rule matched: indexed when it can be
+// (indexRecord), else decoded whole.
+func matchedRecord(env []byte) (*record, error) {
+	if detail, ok := liftedDetail(env); ok {
+		if r, ok := indexRecord(detail); ok {
+			return r, nil
+		}
+	}
+	return envelopeRecord(env)
 }
 
 // envelopeRecordGeneral decodes the envelope to find its detail, whatever the layout.
@@ -176,11 +192,34 @@ func decodeRecordSlow(detail json.RawMessage) (*record, error) {
 
 // lookup follows a dotted path; array elements are addressed by index ("resources.0.ARN").
 func (r *record) lookup(path string) any {
+	if strings.IndexByte(path, '.') > 0 {
+		// an indexed path below the top level: only its value is decoded (a top-level
+		// member is decoded once, into m, below)
+		if v, ok := r.indexed(slotOf(path)); ok {
+			if v == nil {
+				return nil
+			}
+			if x, err := decodeMember(v); err == nil {
+				return x
+			}
+		}
+	}
 	if r.lazy != nil {
 		top, _, _ := strings.Cut(path, ".")
 		r.load(top)
 	}
 	return lookupPath(r.m, path)
+}
+
+// present reports whether the record has the top-level member top, not null (lookup(top) !=
+// nil), without decoding it.
+func (r *record) present(top string) bool {
+	if r.lazy != nil {
+		if m := find(r.lazy, top); m == nil || !m.done {
+			return m != nil && string(m.val) != "null"
+		}
+	}
+	return r.lookup(top) != nil
 }
 
 // load decodes the top-level member top of a lazily read record into its map, once.
@@ -197,16 +236,18 @@ func (r *record) load(top string) {
 }
 
 // dotted is a dotted path split once into its segments, with where each starts in the text
-// (a repeated key's values are looked up by the rest of the path): the lists of paths every
-// finding reads (targets, parameters) are not cut again for each record.
+// (a repeated key's values are looked up by the rest of the path), and its slot in an
+// indexed record: the lists of paths every finding reads (targets, parameters) are not cut
+// again for each record.
 type dotted struct {
 	text string
 	segs []string
 	offs []int
+	slot int
 }
 
 func splitDotted(path string) dotted {
-	d := dotted{text: path}
+	d := dotted{text: path, slot: slotOf(path)}
 	for off := 0; ; {
 		seg, _, more := strings.Cut(path[off:], ".")
 		d.segs, d.offs = append(d.segs, seg), append(d.offs, off)
@@ -219,6 +260,11 @@ func splitDotted(path string) dotted {
 
 // strAt is str(p.text).
 func (r *record) strAt(p *dotted) string {
+	if v, ok := r.indexed(p.slot); ok {
+		if s, ok := leafText(v); ok {
+			return s
+		}
+	}
 	if r.lazy != nil {
 		if m := find(r.lazy, p.segs[0]); len(p.segs) == 1 && m != nil && !m.done {
 			if s, ok := scalarTextOf(m.val); ok {
@@ -320,6 +366,13 @@ func stepInto(cur any, seg string) (next any, rep repeated) {
 
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
 func (r *record) str(path string) string {
+	if r.at != nil {
+		if v, ok := r.indexed(slotOf(path)); ok {
+			if s, ok := leafText(v); ok {
+				return s
+			}
+		}
+	}
 	if r.lazy != nil && strings.IndexByte(path, '.') < 0 {
 		// a top-level scalar not decoded yet: its text, without decoding it into the map
 		if m := find(r.lazy, path); m != nil && !m.done {
@@ -422,7 +475,7 @@ func (r *record) principal() string {
 	typ := r.str("userIdentity.type")
 	arn := r.str("userIdentity.arn")
 	switch {
-	case r.lookup("userIdentity") == nil:
+	case !r.present("userIdentity"):
 		return "unknown principal"
 	case typ == "AWSService":
 		if by := r.str("userIdentity.invokedBy"); by != "" {
@@ -459,7 +512,7 @@ func (r *record) who() string {
 	arn := r.str("userIdentity.arn")
 	var s string
 	switch {
-	case r.lookup("userIdentity") == nil:
+	case !r.present("userIdentity"):
 		return "unknown caller"
 	case typ == "Root":
 		s = "root"
