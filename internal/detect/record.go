@@ -35,7 +35,7 @@ type record struct {
 	// several rules match (and a title, a runbook and a finding reading the same target)
 	// costs one lookup of each
 	event  *finding.Finding
-	fields map[string]string
+	fields []namedValue
 	// top is the top-level member strAt looked up last (its value once loaded never changes)
 	top struct {
 		name string
@@ -400,16 +400,18 @@ func scalarText(v any) string {
 
 // field resolves a template placeholder.
 func (r *record) field(name string) string {
-	if v, ok := r.fields[name]; ok {
-		return v
+	for _, f := range r.fields {
+		if f.name == name {
+			return f.value
+		}
 	}
 	v := r.fieldOnce(name)
-	if r.fields == nil {
-		r.fields = make(map[string]string, 8)
-	}
-	r.fields[name] = v
+	r.fields = append(r.fields, namedValue{name, v})
 	return v
 }
+
+// namedValue is a placeholder's value: a finding reads a handful, a list beats a map.
+type namedValue struct{ name, value string }
 
 func (r *record) fieldOnce(name string) string {
 	switch name {
@@ -424,9 +426,9 @@ func (r *record) fieldOnce(name string) string {
 	case "who":
 		return r.who()
 	case "targetName":
-		return shortName(r.target())
+		return shortName(r.field("target"))
 	case "policyName":
-		return shortName(r.policy())
+		return shortName(r.field("policy"))
 	case "grants":
 		return strings.Join(r.grants(), "; ")
 	case "account":

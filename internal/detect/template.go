@@ -113,7 +113,8 @@ func checkField(name string) error {
 // render fills a title; missing values show as "?" so a messy record still gives a title.
 // extra, when set, fills the placeholders of stateful rules first.
 func (t template) render(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(string) string { return "?" }, func(v string, _ bool) string { return v })
+	return t.fill(r, extra, func(b *strings.Builder, _ string) { b.WriteByte('?') },
+		func(b *strings.Builder, v string, _ bool) { b.WriteString(v) })
 }
 
 // renderRunbook fills a runbook; a missing value shows as <name> (the last part of its path),
@@ -124,19 +125,23 @@ func (t template) render(r *record, extra func(string) (string, bool)) string {
 // is in “ ”. So event text (a user agent, an error message) can neither start a line nor
 // pass for a command (see chat.Runbook).
 func (t template) renderRunbook(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(field string) string { return "<" + field[strings.LastIndexByte(field, '.')+1:] + ">" },
-		func(v string, command bool) string {
-			if command {
-				return shellWord(v)
-			}
-			return proseWord(v)
-		})
+	return t.fill(r, extra, func(b *strings.Builder, field string) {
+		b.WriteByte('<')
+		b.WriteString(field[strings.LastIndexByte(field, '.')+1:])
+		b.WriteByte('>')
+	}, func(b *strings.Builder, v string, command bool) {
+		if command {
+			writeShellWord(b, v)
+		} else {
+			writeProseWord(b, v)
+		}
+	})
 }
 
-// fill renders t. value turns a record's value into text; command says whether the
+// fill renders t. value writes a record's value as text; command says whether the
 // template's own text on the line so far starts an AWS CLI command.
-func (t template) fill(r *record, extra func(string) (string, bool), missing func(field string) string,
-	value func(v string, command bool) string) string {
+func (t template) fill(r *record, extra func(string) (string, bool), missing func(b *strings.Builder, field string),
+	value func(b *strings.Builder, v string, command bool)) string {
 	var b strings.Builder
 	size := 0
 	for _, p := range t {
@@ -156,48 +161,62 @@ func (t template) fill(r *record, extra func(string) (string, bool), missing fun
 			v = r.field(p.field)
 		}
 		if v == "" {
-			v = missing(p.field)
+			missing(&b, p.field)
 		} else {
-			v = value(v, p.command)
+			value(&b, v, p.command)
 		}
-		b.WriteString(v)
 	}
 	return b.String()
 }
 
 // oneLine turns control characters (line breaks) into spaces.
 func oneLine(v string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' || r == '\u0085' {
-			return ' '
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			// strings.Map also turns bytes that are not UTF-8 into U+FFFD
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f || r == '\u2028' || r == '\u2029' || r == '\u0085' {
+					return ' '
+				}
+				return r
+			}, v)
 		}
-		return r
-	}, v)
+	}
+	return v // plain ASCII text, the usual value: nothing to change
 }
 
-// shellWord quotes v for a POSIX shell unless it is made of characters that need none, on
-// one line, with a single quote in it turned into ’ (no name AWS accepts holds one: it comes
-// from free text, which a command does not need verbatim).
-func shellWord(v string) string {
+// writeShellWord writes v quoted for a POSIX shell unless it is made of characters that need
+// none, on one line, with a single quote in it turned into ’ (no name AWS accepts holds one:
+// it comes from free text, which a command does not need verbatim).
+func writeShellWord(b *strings.Builder, v string) {
 	safe := true
 	for i := 0; i < len(v) && safe; i++ {
 		c := v[i]
 		safe = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_@%+=:,./-", c) >= 0
 	}
 	if safe {
-		return v
+		b.WriteString(v)
+		return
 	}
-	return "'" + strings.ReplaceAll(oneLine(v), "'", "’") + "'"
+	b.WriteByte('\'')
+	b.WriteString(strings.ReplaceAll(oneLine(v), "'", "’"))
+	b.WriteByte('\'')
 }
 
-// proseWord puts v in “ ” when it holds a space (or a line break), with any “ or ” in it
-// turned into ": a value in the words of a runbook reads as one.
-func proseWord(v string) string {
+// writeProseWord writes v in “ ” when it holds a space (or a line break), with any “ or ” in
+// it turned into ": a value in the words of a runbook reads as one.
+func writeProseWord(b *strings.Builder, v string) {
 	v = oneLine(v)
 	if !strings.Contains(v, " ") {
-		return v
+		b.WriteString(v)
+		return
 	}
-	return "“" + curlyQuotes.Replace(v) + "”"
+	b.WriteString("“")
+	if strings.Contains(v, "“") || strings.Contains(v, "”") {
+		v = curlyQuotes.Replace(v)
+	}
+	b.WriteString(v)
+	b.WriteString("”")
 }
 
 var curlyQuotes = strings.NewReplacer("“", `"`, "”", `"`)

@@ -100,6 +100,8 @@ type Summary struct {
 	DetectFailures int // records the detector failed on (also counted in Bad)
 
 	muted func(context.Context, *finding.Finding) (string, bool)
+	// the day of the last eventTime counted (day)
+	lastTime, lastDay string
 }
 
 // Clean reports whether every input was read whole with no bad record: what `scan` needs to
@@ -502,9 +504,10 @@ func (s *Summary) add(ctx context.Context, r fileResult, sinks []Sink, prog *pro
 }
 
 func (s *Summary) addFindings(ctx context.Context, fs []finding.Finding, sinks []Sink) error {
-	for _, f := range fs {
+	for i := range fs {
+		f := &fs[i] // not a copy of each finding on the heap for muted
 		if s.muted != nil {
-			if _, ok := s.muted(ctx, &f); ok {
+			if _, ok := s.muted(ctx, f); ok {
 				s.Muted++
 				continue
 			}
@@ -512,18 +515,26 @@ func (s *Summary) addFindings(ctx context.Context, fs []finding.Finding, sinks [
 		s.Findings++
 		s.PerRule[f.Rule]++
 		s.PerSeverity[f.Severity]++
-		day := "unknown"
-		if t, ok := cloudtrail.ParseTime(f.EventTime); ok {
-			day = t.Format("2006-01-02")
-		}
-		s.PerDay[day]++
+		s.PerDay[s.day(f.EventTime)]++
 		for _, sink := range sinks {
-			if err := sink(ctx, f); err != nil {
+			if err := sink(ctx, *f); err != nil {
 				return fmt.Errorf("finding %s: %w", f.Key(), err)
 			}
 		}
 	}
 	return nil
+}
+
+// day is the YYYY-MM-DD of an eventTime, "unknown" when it is not a time. The findings of
+// one record come one after another: their time is read once.
+func (s *Summary) day(eventTime string) string {
+	if eventTime != s.lastTime || s.lastDay == "" {
+		s.lastTime, s.lastDay = eventTime, "unknown"
+		if t, ok := cloudtrail.ParseTime(eventTime); ok {
+			s.lastDay = t.Format("2006-01-02")
+		}
+	}
+	return s.lastDay
 }
 
 // WriteText writes the summary for people: what was read, findings per rule and per day,
