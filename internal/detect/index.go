@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // A record some rule matched is indexed rather than decoded: it is read once, member by
@@ -109,98 +112,134 @@ func indexable(p string) bool {
 type span struct{ off, end int32 }
 
 // indexRecord reads a record (an envelope's detail) into an index; false when it is one to
-// decode (see above), or not one JSON object. Its values are not checked: records come from
+// decode (see above), or not one JSON object. It reads the record in one pass, the objects on
+// the indexed paths as it goes through them. Its values are not checked: records come from
 // the decoder (cloudtrail.Decode, Lift), which checked them.
 func indexRecord(detail []byte) (*record, bool) {
-	if len(detail) > 1<<31-1 {
+	if len(detail) > math.MaxInt32 {
 		return nil, false
 	}
 	r := &record{raw: detail, whole: true, lazy: make([]member, 0, 24),
 		at: make([]uint8, len(pathSlots)), spans: make([]span, 0, 32)}
-	i, ok := firstMember(detail)
-	if !ok {
+	end, ok := r.walkObject(skipSpace(detail, 0), pathRoot, true)
+	if !ok || skipSpace(detail, end) != len(detail) {
 		return nil, false
-	}
-	var seen uint64 // keyBit of each top-level key so far
-	for i < len(detail) {
-		key, val, next, ok := nextMember(detail, i, true)
-		if !ok {
-			return nil, false
-		}
-		if bit := keyBit(key); seen&bit == 0 {
-			seen |= bit
-		} else if find(r.lazy, string(key)) != nil {
-			return nil, false
-		}
-		r.lazy = append(r.lazy, member{key: key, val: val})
-		if n := pathRoot.kids[string(key)]; n != nil && !r.visit(val, n) {
-			return nil, false
-		}
-		i = next
 	}
 	return r, true
 }
 
-// visit notes where the value v of path node n lies, and goes on below it.
-func (r *record) visit(v []byte, n *pathNode) bool {
-	if r.at[n.slot] != 0 {
-		return false // a key given twice
+// walkObject reads the object at raw[i] and returns its end: it notes where the values of
+// n's paths below it lie, and at the top level every member in lazy. A key that does not
+// decode to itself, and a key given twice at the top or on an indexed path, make it fail.
+func (r *record) walkObject(i int, n *pathNode, top bool) (int, bool) {
+	b := r.raw
+	if i >= len(b) || b[i] != '{' {
+		return i, false
 	}
-	off := cap(r.raw) - cap(v) // v is a slice of raw
-	r.spans = append(r.spans, span{int32(off), int32(off + len(v))})
-	r.at[n.slot] = uint8(len(r.spans))
-	switch {
-	case len(v) == 0:
-		return false
-	case v[0] == '{' && n.kids != nil:
-		return r.visitObject(v, n)
-	case v[0] == '[' && n.elems != nil:
-		return r.visitArray(v, n)
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == '}' {
+		return i + 1, true
 	}
-	return true
-}
-
-func (r *record) visitObject(v []byte, n *pathNode) bool {
-	i, ok := firstMember(v)
-	if !ok {
-		return false
-	}
-	for i < len(v) {
-		key, val, next, ok := nextMember(v, i, true)
+	var seen uint64 // keyBit of each top-level key so far
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return i, false
+		}
+		key, end, plain, ok := jsonlex.StringEnd(b, i)
+		if !ok || !plain {
+			return i, false
+		}
+		if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
+			return i, false
+		}
+		start := skipSpace(b, i+1)
+		if k := n.kids[string(key)]; k != nil {
+			end, ok = r.walkValue(start, k)
+		} else {
+			end = valueEnd(b, start)
+			ok = end >= 0
+		}
 		if !ok {
-			return false
+			return end, false
 		}
-		if k := n.kids[string(key)]; k != nil && !r.visit(val, k) {
-			return false
+		if top {
+			if bit := keyBit(key); seen&bit == 0 {
+				seen |= bit
+			} else if find(r.lazy, string(key)) != nil {
+				return end, false
+			}
+			r.lazy = append(r.lazy, member{key: key, val: b[start:end]})
 		}
-		i = next
+		if i = skipSpace(b, end); i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
 	}
-	return true
 }
 
-func (r *record) visitArray(v []byte, n *pathNode) bool {
-	i := skipSpace(v, 1)
-	if i < len(v) && v[i] == ']' {
-		return true
+// walkValue reads the value of path node n at raw[i], notes where it lies, goes on below
+// it, and returns its end.
+func (r *record) walkValue(i int, n *pathNode) (int, bool) {
+	if r.at[n.slot] != 0 {
+		return i, false // a key given twice
 	}
-	for k := 0; k < len(n.elems); k++ {
-		end := valueEnd(v, i)
-		if end < 0 {
-			return false
+	b := r.raw
+	var end int
+	ok := true
+	switch {
+	case i < len(b) && b[i] == '{' && n.kids != nil:
+		end, ok = r.walkObject(i, n, false)
+	case i < len(b) && b[i] == '[' && n.elems != nil:
+		end, ok = r.walkArray(i, n)
+	default:
+		if end = valueEnd(b, i); end < 0 {
+			return end, false
 		}
-		if e := n.elems[k]; e != nil && !r.visit(v[i:end], e) {
-			return false
+	}
+	if !ok {
+		return end, false
+	}
+	r.spans = append(r.spans, span{int32(i), int32(end)})
+	r.at[n.slot] = uint8(len(r.spans))
+	return end, true
+}
+
+// walkArray reads the array at raw[i], the elements n indexes as values of their paths, and
+// returns its end.
+func (r *record) walkArray(i int, n *pathNode) (int, bool) {
+	b := r.raw
+	if i = skipSpace(b, i+1); i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for k := 0; ; k++ {
+		var end int
+		ok := true
+		if k < len(n.elems) && n.elems[k] != nil {
+			end, ok = r.walkValue(i, n.elems[k])
+		} else if end = valueEnd(b, i); end < 0 {
+			ok = false
 		}
-		switch i = skipSpace(v, end); {
-		case i < len(v) && v[i] == ',':
-			i = skipSpace(v, i+1)
-		case i < len(v) && v[i] == ']':
-			return true
+		if !ok {
+			return end, false
+		}
+		if i = skipSpace(b, end); i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return i + 1, true
 		default:
-			return false
+			return i, false
 		}
 	}
-	return true
 }
 
 // indexed returns the value at an indexed path's slot (nil when the record has none); ok is
