@@ -108,8 +108,12 @@ func indexable(p string) bool {
 	return true
 }
 
-// span is where a value lies in the record's bytes.
-type span struct{ off, end int32 }
+// span is where a value lies in the record's bytes, and its text once read (a path such as
+// eventName is read by many titles, predicates and fields of one record).
+type span struct {
+	off, end int32
+	text     string
+}
 
 // indexRecord reads a record (an envelope's detail) into an index; false when it is one to
 // decode (see above), or not one JSON object. It reads the record in one pass, the objects on
@@ -205,7 +209,7 @@ func (r *record) walkValue(i int, n *pathNode) (int, bool) {
 	if !ok {
 		return end, false
 	}
-	r.spans = append(r.spans, span{int32(i), int32(end)})
+	r.spans = append(r.spans, span{off: int32(i), end: int32(end)})
 	r.at[n.slot] = uint8(len(r.spans))
 	return end, true
 }
@@ -249,10 +253,29 @@ func (r *record) indexed(slot int) (v []byte, ok bool) {
 		return nil, false
 	}
 	if k := r.at[slot]; k != 0 {
-		s := r.spans[k-1]
+		s := &r.spans[k-1]
 		return r.raw[s.off:s.end], true
 	}
 	return nil, true
+}
+
+// indexedText is leafText of the value at an indexed path's slot, made once; ok is false when
+// the record or the path is not indexed, or the value is not valid JSON.
+func (r *record) indexedText(slot int) (string, bool) {
+	if r.at == nil || slot < 0 {
+		return "", false
+	}
+	k := r.at[slot]
+	if k == 0 {
+		return "", true
+	}
+	s := &r.spans[k-1]
+	if s.text != "" {
+		return s.text, true
+	}
+	t, ok := leafText(r.raw[s.off:s.end])
+	s.text = t
+	return t, ok
 }
 
 // slotOf is the slot of an indexed path, -1 for another.

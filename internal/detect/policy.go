@@ -236,11 +236,8 @@ func accountOf(p string) string {
 	if cloudtrail.IsAccountID(p) {
 		return p
 	}
-	parts := strings.SplitN(p, ":", 6)
-	if len(parts) == 6 && strings.HasPrefix(p, "arn:") {
-		return parts[4]
-	}
-	return ""
+	parts, _ := arnParts(p)
+	return parts[4]
 }
 
 // describe says in words what each statement grants, for Finding.Grants.

@@ -260,10 +260,8 @@ func splitDotted(path string) dotted {
 
 // strAt is str(p.text).
 func (r *record) strAt(p *dotted) string {
-	if v, ok := r.indexed(p.slot); ok {
-		if s, ok := leafText(v); ok {
-			return s
-		}
+	if s, ok := r.indexedText(p.slot); ok {
+		return s
 	}
 	if r.lazy != nil {
 		if m := find(r.lazy, p.segs[0]); len(p.segs) == 1 && m != nil && !m.done {
@@ -367,10 +365,8 @@ func stepInto(cur any, seg string) (next any, rep repeated) {
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
 func (r *record) str(path string) string {
 	if r.at != nil {
-		if v, ok := r.indexed(slotOf(path)); ok {
-			if s, ok := leafText(v); ok {
-				return s
-			}
+		if s, ok := r.indexedText(slotOf(path)); ok {
+			return s
 		}
 	}
 	if r.lazy != nil && strings.IndexByte(path, '.') < 0 {
@@ -406,6 +402,9 @@ func (r *record) field(name string) string {
 		}
 	}
 	v := r.fieldOnce(name)
+	if r.fields == nil {
+		r.fields = make([]namedValue, 0, 8)
+	}
 	r.fields = append(r.fields, namedValue{name, v})
 	return v
 }
@@ -574,14 +573,25 @@ func shortPrincipal(arn string) string {
 // splitARN returns the service and resource parts of an ARN (the resource is everything
 // after the fifth colon); ok is false when s is not an ARN.
 func splitARN(s string) (service, resource string, ok bool) {
+	p, ok := arnParts(s)
+	return p[2], p[5], ok
+}
+
+// arnParts cuts an ARN at its first five colons (strings.SplitN(s, ":", 6) without the
+// slice); ok is false when s is not an ARN.
+func arnParts(s string) (p [6]string, ok bool) {
 	if !strings.HasPrefix(s, "arn:") {
-		return "", "", false
+		return p, false
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) < 6 {
-		return "", "", false
+	for i := range 5 {
+		j := strings.IndexByte(s, ':')
+		if j < 0 {
+			return [6]string{}, false
+		}
+		p[i], s = s[:j], s[j+1:]
 	}
-	return parts[2], parts[5], true
+	p[5] = s
+	return p, true
 }
 
 // shortName is the name inside an ARN, for titles: "arn:aws:iam::aws:policy/AdministratorAccess"
