@@ -18,10 +18,12 @@ import (
 const lo, hi = 0x0101010101010101, 0x8080808080808080
 
 // Special marks quotes, backslashes and control characters: the bytes a JSON string's
-// scanner stops at.
+// scanner stops at. x^0x02 takes the quote (0x22) to 0x20 and leaves control characters
+// below it and every other byte at 0x21 or above, so one comparison finds both, and the
+// constants are fewer: this runs on every word of every string a log file holds.
 func Special(x uint64) uint64 {
-	q, s := x^(lo*'"'), x^(lo*'\\')
-	return ((x-lo*0x20)&^x | (q-lo)&^q | (s-lo)&^s) & hi
+	t, s := x^(lo*0x02), x^(lo*'\\')
+	return ((t-lo*0x21)&^t | (s-lo)&^s) & hi
 }
 
 // Attention marks what Special marks and bytes above 0x7f (UTF-8 to check or to carry).
