@@ -729,12 +729,13 @@ func (w *wildcard) match(v []byte) bool {
 		return string(v) == segs[0]
 	}
 	first, last := segs[0], segs[len(segs)-1]
-	if !bytes.HasPrefix(v, []byte(first)) || !bytes.HasSuffix(v[len(first):], []byte(last)) {
+	s := unsafeString(v) // searched, not kept: no copy of each segment to compare with
+	if !strings.HasPrefix(s, first) || !strings.HasSuffix(s[len(first):], last) {
 		return false
 	}
-	rest := v[len(first) : len(v)-len(last)]
+	rest := s[len(first) : len(s)-len(last)]
 	for _, seg := range segs[1 : len(segs)-1] {
-		i := bytes.Index(rest, []byte(seg))
+		i := strings.Index(rest, seg)
 		if i < 0 {
 			return false
 		}
