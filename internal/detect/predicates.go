@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // Predicate is a named condition an EventBridge pattern cannot express. Rules reference
@@ -319,7 +321,7 @@ func (f *foldSet) in(b []byte) bool {
 // rule selects them all), so it looks for the key by its tail, gent", which is far rarer in
 // CloudTrail JSON than the key's opening quote and makes the search several times faster.
 func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
-	if bytes.Contains(env, []byte(`\u`)) {
+	if escapesLetterOf(env, "userAgent") {
 		return userAgentMemberSays(env, says) // the key itself could be spelled with escapes
 	}
 	const key, tail = `"userAgent"`, `gent"`
@@ -354,6 +356,26 @@ func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
 			ua = []byte(s)
 		}
 		if says(ua) {
+			return true
+		}
+	}
+}
+
+// escapesLetterOf reports whether b holds a \u escape of one of word's letters: only such an
+// escape can spell word with escapes (\" \\ \/ \b \f \n \r \t stand for no letter). Records
+// often hold other \u escapes (\u003c, \u0026, accents), which need no structural reading. An
+// escaped backslash before a u is taken for an escape, which is safe.
+func escapesLetterOf(b []byte, word string) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\u`))
+		if j < 0 {
+			return false
+		}
+		i += j + 2
+		if i+4 > len(b) {
+			return true // cut off: cannot tell
+		}
+		if r := jsonlex.Hex4(b[i : i+4]); r < 0 || strings.ContainsRune(word, r) {
 			return true
 		}
 	}

@@ -29,6 +29,7 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		`{"eventName":"GetCallerIdentity","userAgent":"TRUFFLE\u0048OG"}`,
 		`{"eventName":"CreateUser","userAgent":"S3 Browser\/11.4.5 https:\/\/s3browser.com"}`,
 		`{"eventName":"CreateUser","\u0075serAgent":"pacu"}`,
+		`{"eventName":"CreateUser","policy":"\u003c","user\u0041gen\u0074":"kali"}`,
 	)
 	checked := map[string]int{}
 	for _, raw := range recs {
@@ -64,6 +65,14 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		if predicates[name].maybe(env) {
 			t.Errorf("%s: pre-check let through %s", name, strings.TrimSpace(string(env)))
 		}
+	}
+	// other \u escapes than those of the key's letters leave the user agent to the byte search
+	env, err = Envelope([]byte(`{"eventName":"GetObject","requestParameters":{"key":"a\u003cb\u00e9"},"userAgent":"aws-cli/2.15"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if predicates["user-agent-is-attack-tool"].maybe(env) || !escapesLetterOf([]byte(`"user\u0041gent"`), "userAgent") || escapesLetterOf(env, "userAgent") {
+		t.Errorf("user-agent-is-attack-tool: pre-check let through %s, or misread \\u escapes", env)
 	}
 }
 
