@@ -537,7 +537,11 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 // takes in the credentials the input's records issue, so a later record of the same input
 // already knows them.
 func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.Finding, error) {
-	var out []finding.Finding
+	n := 0
+	for i := range in.recs {
+		n += len(in.recs[i].findings)
+	}
+	out := make([]finding.Finding, 0, n)
 	for _, s := range in.recs {
 		if learn && s.factKey != "" {
 			if err := e.st.facts.put(ctx, s.factKey, s.fact, s.factExp, s.t); err != nil {
@@ -552,9 +556,9 @@ func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range s.findings {
-			f.Actor = a
-			out = append(out, f)
+		for i := range s.findings {
+			out = append(out, s.findings[i])
+			out[len(out)-1].Actor = a
 		}
 	}
 	return out, nil

@@ -120,8 +120,10 @@ func (e *Engine) sequence(ctx context.Context, r *rule, js []job) ([]finding.Fin
 		for s, chain := range g.Wait {
 			if s == 0 {
 				// runs of the first step slide along with the window
-				chain = slices.DeleteFunc(slices.Clone(chain), func(x ref) bool { return x.T < p.T-w })
-				g.Wait[0] = chain
+				if old := func(x ref) bool { return x.T < p.T-w }; slices.ContainsFunc(chain, old) {
+					chain = slices.DeleteFunc(slices.Clone(chain), old)
+					g.Wait[0] = chain
+				}
 			}
 			if len(chain) == 0 || chain[0].T < p.T-w {
 				delete(g.Wait, s) // out of the window

@@ -224,7 +224,8 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		}
 		return nil
 	}
-	for _, i := range orderedUnique(hit) {
+	hit = orderedUnique(hit)
+	for k, i := range hit {
 		if slices.Contains(excepted, i) {
 			continue
 		}
@@ -236,6 +237,9 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		}
 		if !predicatesHold(e.preds[i], rec) {
 			continue
+		}
+		if out.Findings == nil {
+			out.Findings = make([]finding.Finding, 0, len(hit)-k) // room for the rest that may hold
 		}
 		out.Findings = append(out.Findings, e.finding(i, rec, nil))
 	}
