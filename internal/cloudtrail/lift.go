@@ -129,7 +129,12 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 			return next, err
 		}
 		vs := skipSpace(b, next)
-		end, err := skipValueDepth(b, vs, 1)
+		var end int
+		if vs < len(b) && b[vs] == '"' { // the usual value, without going through skipValueDepth
+			end, _, err = skipString(b, vs)
+		} else {
+			end, err = skipValueDepth(b, vs, 1)
+		}
 		if err != nil {
 			return end, err
 		}

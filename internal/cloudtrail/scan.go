@@ -220,7 +220,12 @@ func skipContainer(b []byte, i, depth int) (int, error) {
 				return i, err
 			}
 		}
-		if i, err = skipValueDepth(b, i, depth+1); err != nil {
+		if i < len(b) && b[i] == '"' { // the usual value, without going through skipValueDepth
+			i, _, err = skipString(b, i)
+		} else {
+			i, err = skipValueDepth(b, i, depth+1)
+		}
+		if err != nil {
 			return i, err
 		}
 		i = skipSpace(b, i)
@@ -241,8 +246,15 @@ func skipContainer(b []byte, i, depth int) (int, error) {
 	}
 }
 
-// skipKey consumes `"key" :` (with surrounding white space) starting at b[i].
+// skipKey consumes `"key" :` (with surrounding white space) starting at b[i]. A key followed
+// at once by its colon, as in compact JSON, takes one call; anything else readKey reads (and
+// words the error).
 func skipKey(b []byte, i int) (int, error) {
+	if i < len(b) && b[i] == '"' {
+		if end, _, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
+			return end + 1, nil
+		}
+	}
 	_, _, next, err := readKey(b, i)
 	return next, err
 }
