@@ -139,6 +139,13 @@ func (sc *scratch) object(n *pathNode, trail int32, canStop bool) error {
 			if p.stopped {
 				return nil
 			}
+		} else if p.pos < len(p.data) && p.data[p.pos] == '"' {
+			// the usual value of a key no pattern names, skipped without two calls
+			end, _, err := p.stringEnd(p.pos + 1)
+			if err != nil {
+				return err
+			}
+			p.pos = end + 1
 		} else if err := p.skipValue(); err != nil {
 			return err
 		}
