@@ -237,8 +237,13 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 	sc.present(f, fi, trail, 's', 0)
 	sc.hitAll(f.exactStr.get(s), trail)
 	sc.hitAll(f.exists, trail)
-	sc.affixes(&f.prefix, s, false, trail)
-	sc.affixes(&f.suffix, s, true, trail)
+	// most fields have no affixes or wildcards of one kind or another: no call for those
+	if len(f.prefix.lens) > 0 {
+		sc.affixes(&f.prefix, s, false, trail)
+	}
+	if len(f.suffix.lens) > 0 {
+		sc.affixes(&f.suffix, s, true, trail)
+	}
 	var folded []byte
 	if f.needFold {
 		sc.fbuf = appendFold(sc.fbuf[:0], s)
@@ -263,8 +268,12 @@ func (sc *scratch) evalString(f *field, fi int32, s []byte, trail int32) {
 			}
 		}
 	}
-	sc.wildcards(&f.wcPrefix, s, false, trail)
-	sc.wildcards(&f.wcSuffix, s, true, trail)
+	if len(f.wcPrefix.lens) > 0 {
+		sc.wildcards(&f.wcPrefix, s, false, trail)
+	}
+	if len(f.wcSuffix.lens) > 0 {
+		sc.wildcards(&f.wcSuffix, s, true, trail)
+	}
 	for _, e := range f.wcOther {
 		if e.wc.match(s) {
 			sc.hit(e.t, trail)
