@@ -720,11 +720,12 @@ func refOf(p *pending, step int) ref {
 // build makes rule r's finding on trigger, the event that completed it, from the events
 // behind it (oldest first, trigger last).
 func (e *Engine) build(r *rule, trigger *pending, events []ref, extra map[string]string) finding.Finding {
-	rec, err := detect.DecodeRecord(trigger.Rec)
+	det := e.set.Load().det
+	rec, err := det.DecodeRecord(trigger.Rec)
 	if err != nil {
 		// it decoded when it came in: only a corrupted state could get here
 		e.o.Metrics.event("undecodable", 1)
-		rec, _ = detect.DecodeRecord([]byte(`{}`))
+		rec, _ = det.DecodeRecord([]byte(`{}`))
 	}
 	if _, ok := extra["actor"]; !ok {
 		if trigger.actor != nil {
@@ -734,7 +735,7 @@ func (e *Engine) build(r *rule, trigger *pending, events []ref, extra map[string
 		}
 	}
 	extra["window"] = e.window(r)
-	f := e.set.Load().det.Finding(r.idx, rec, func(name string) (string, bool) {
+	f := det.Finding(r.idx, rec, func(name string) (string, bool) {
 		v, ok := extra[name]
 		return v, ok
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/pattern"
@@ -23,6 +24,9 @@ type Engine struct {
 	// once: they are tested on most records
 	preds     [][]*Predicate
 	stepPreds [][][]*Predicate
+	// index holds the paths a finding reads and those the rules' titles, runbooks and
+	// fields with memory read (see indexRecord)
+	index *pathIndex
 }
 
 type entry struct {
@@ -109,6 +113,7 @@ func New(rs []Rule) (*Engine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	e.index = staticIndex.with(e.readPaths())
 	if err := e.m.Add(credentialsID, CredentialsPattern); err != nil {
 		return nil, fmt.Errorf("credentials pattern: %w", err)
 	}
@@ -218,7 +223,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 	var rec *record
 	decode := func() error {
 		if rec == nil {
-			if rec, err = matchedRecord(env); err != nil {
+			if rec, err = matchedRecord(env, e.index); err != nil {
 				return err
 			}
 		}
@@ -270,6 +275,42 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		out.Record = &Record{rec}
 	}
 	return out, nil
+}
+
+// readPaths are the record paths the rules' titles and runbooks name, and the fields their
+// rules with memory key on, in rule order.
+func (e *Engine) readPaths() []string {
+	var out []string
+	add := func(name string) {
+		if p := strings.TrimPrefix(name, "detail."); strings.Contains(p, ".") {
+			out = append(out, p)
+		}
+	}
+	for i := range e.rules {
+		for _, t := range []template{e.titles[i], e.books[i]} {
+			for _, p := range t {
+				add(p.field)
+			}
+		}
+		r := &e.rules[i]
+		var fields []string
+		if t := r.Threshold; t != nil {
+			fields = append(append(fields, t.GroupBy...), t.Distinct)
+		}
+		if q := r.Sequence; q != nil {
+			fields = append(fields, q.By...)
+			for _, st := range q.Steps {
+				fields = append(fields, st.By...)
+			}
+		}
+		if n := r.NewTerms; n != nil {
+			fields = append(append(fields, n.Fields...), n.LearnBy...)
+		}
+		for _, f := range fields {
+			add(f)
+		}
+	}
+	return out
 }
 
 // orderedUnique sorts rule indexes (load order gives stable output) and drops repeats.

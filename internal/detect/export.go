@@ -72,10 +72,10 @@ func (e *Engine) Finding(i int, rec *Record, extra func(name string) (string, bo
 }
 
 // DecodeRecord decodes a CloudTrail record (an envelope's detail, as Raw returns it) for a
-// finding: indexed as a record some rule matched is (indexRecord), else each top-level member
-// when it is first read.
-func DecodeRecord(detail []byte) (*Record, error) {
-	if r, ok := indexRecord(detail); ok {
+// finding of e's rules: indexed as a record some rule matched is (indexRecord), else each
+// top-level member when it is first read.
+func (e *Engine) DecodeRecord(detail []byte) (*Record, error) {
+	if r, ok := indexRecord(detail, e.index); ok {
 		return &Record{r}, nil
 	}
 	r, err := decodeLazy(detail)

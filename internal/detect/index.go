@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,7 +23,8 @@ import (
 // twice. Such a record is decoded whole, as before.
 
 // indexedPaths are the paths every finding reads (its event part, who and what, the target,
-// the key parameters, policy documents) and the ones the predicates of many rules read.
+// the key parameters, policy documents) and the ones the predicates of many rules read: the
+// static index. An engine adds the paths its rules read (Engine.index).
 func indexedPaths() []string {
 	ps := []string{
 		"eventID", "eventName", "eventSource", "eventTime", "eventType", "awsRegion", "recipientAccountId",
@@ -53,48 +55,95 @@ type pathNode struct {
 	elems []*pathNode
 }
 
-// pathRoot is the tree of indexedPaths; pathSlots gives the slot of each of them and of every
-// path leading to one.
-var pathRoot, pathSlots = buildPathIndex(indexedPaths())
+// pathIndex is a tree of indexed paths, and the slot of each of them and of every path
+// leading to one. An engine's index is staticIndex with the paths of its rules' titles,
+// runbooks and fields with memory added after: the paths of staticIndex have the same slots
+// in every index (dotted.slot relies on it).
+type pathIndex struct {
+	root  *pathNode
+	slots map[string]int
+	paths []string // as added
+}
 
-// maxSlots bounds the paths indexed: a record's index holds one byte a path.
+var staticIndex = newPathIndex(indexedPaths())
+
+// maxSlots bounds the paths indexed: a record's index holds one byte a path. Paths past it
+// are read by decoding their top-level member.
 const maxSlots = 255
 
-func buildPathIndex(paths []string) (*pathNode, map[string]int) {
-	root := &pathNode{slot: -1}
-	slots := map[string]int{}
+func newPathIndex(paths []string) *pathIndex {
+	ix := &pathIndex{root: &pathNode{slot: -1}, slots: map[string]int{}}
 	for _, p := range paths {
-		if _, ok := slots[p]; ok || !indexable(p) {
-			continue
-		}
-		n := root
-		for off := 0; ; {
-			seg, _, more := strings.Cut(p[off:], ".")
-			next := n.kids[seg]
-			if next == nil {
-				if len(slots) == maxSlots {
-					panic("detect: more indexed paths than a record's index holds")
-				}
-				next = &pathNode{slot: len(slots)}
-				slots[p[:off+len(seg)]] = next.slot
-				if n.kids == nil {
-					n.kids = map[string]*pathNode{}
-				}
-				n.kids[seg] = next
-				if i, err := strconv.Atoi(seg); err == nil {
-					// in an array, the element (stepInto reads the segment as an index)
-					n.elems = append(n.elems, make([]*pathNode, max(0, i+1-len(n.elems)))...)
-					n.elems[i] = next
-				}
-			}
-			n = next
-			if !more {
-				break
-			}
-			off += len(seg) + 1
+		ix.add(p)
+	}
+	return ix
+}
+
+// with returns ix with paths added (ix itself when none is new).
+func (ix *pathIndex) with(paths []string) *pathIndex {
+	var more []string
+	for _, p := range paths {
+		if _, ok := ix.slots[p]; !ok && indexable(p) {
+			more = append(more, p)
 		}
 	}
-	return root, slots
+	if len(more) == 0 {
+		return ix
+	}
+	return newPathIndex(append(slices.Clip(ix.paths), more...))
+}
+
+// add indexes path p and the paths leading to it, unless there is no room for all of them.
+func (ix *pathIndex) add(p string) {
+	if _, ok := ix.slots[p]; ok || !indexable(p) {
+		return
+	}
+	missing := 0
+	for off := 0; ; {
+		seg, _, more := strings.Cut(p[off:], ".")
+		if _, ok := ix.slots[p[:off+len(seg)]]; !ok {
+			missing++
+		}
+		if !more {
+			break
+		}
+		off += len(seg) + 1
+	}
+	if len(ix.slots)+missing > maxSlots {
+		return
+	}
+	ix.paths = append(ix.paths, p)
+	n := ix.root
+	for off := 0; ; {
+		seg, _, more := strings.Cut(p[off:], ".")
+		next := n.kids[seg]
+		if next == nil {
+			next = &pathNode{slot: len(ix.slots)}
+			ix.slots[p[:off+len(seg)]] = next.slot
+			if n.kids == nil {
+				n.kids = map[string]*pathNode{}
+			}
+			n.kids[seg] = next
+			if i, err := strconv.Atoi(seg); err == nil {
+				// in an array, the element (stepInto reads the segment as an index)
+				n.elems = append(n.elems, make([]*pathNode, max(0, i+1-len(n.elems)))...)
+				n.elems[i] = next
+			}
+		}
+		n = next
+		if !more {
+			return
+		}
+		off += len(seg) + 1
+	}
+}
+
+// slot is the slot of an indexed path, -1 for another.
+func (ix *pathIndex) slot(path string) int {
+	if s, ok := ix.slots[path]; ok {
+		return s
+	}
+	return -1
 }
 
 // indexable: a path whose segments that read as array indexes are written the one way
@@ -119,13 +168,13 @@ type span struct {
 // decode (see above), or not one JSON object. It reads the record in one pass, the objects on
 // the indexed paths as it goes through them. Its values are not checked: records come from
 // the decoder (cloudtrail.Decode, Lift), which checked them.
-func indexRecord(detail []byte) (*record, bool) {
+func indexRecord(detail []byte, ix *pathIndex) (*record, bool) {
 	if len(detail) > math.MaxInt32 {
 		return nil, false
 	}
 	r := &record{raw: detail, whole: true, lazy: make([]member, 0, 24),
-		at: make([]uint8, len(pathSlots)), spans: make([]span, 0, 32)}
-	end, ok := r.walkObject(skipSpace(detail, 0), pathRoot, true)
+		ix: ix, at: make([]uint8, len(ix.slots)), spans: make([]span, 0, 32)}
+	end, ok := r.walkObject(skipSpace(detail, 0), ix.root, true)
 	if !ok || skipSpace(detail, end) != len(detail) {
 		return nil, false
 	}
@@ -246,6 +295,14 @@ func (r *record) walkArray(i int, n *pathNode) (int, bool) {
 	}
 }
 
+// slot is the slot of path in the record's index, -1 when it is not indexed.
+func (r *record) slot(path string) int {
+	if r.ix == nil {
+		return -1
+	}
+	return r.ix.slot(path)
+}
+
 // indexed returns the value at an indexed path's slot (nil when the record has none); ok is
 // false when the record is not indexed or the path is not.
 func (r *record) indexed(slot int) (v []byte, ok bool) {
@@ -276,12 +333,4 @@ func (r *record) indexedText(slot int) (string, bool) {
 	t, ok := leafText(r.raw[s.off:s.end])
 	s.text = t
 	return t, ok
-}
-
-// slotOf is the slot of an indexed path, -1 for another.
-func slotOf(path string) int {
-	if s, ok := pathSlots[path]; ok {
-		return s
-	}
-	return -1
 }

@@ -2,7 +2,9 @@ package detect
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -37,11 +39,31 @@ func checkLazy(t *testing.T, rec []byte) {
 	checkIndexed(t, rec)
 }
 
-// checkIndexed: a record read through the index reads like one decoded whole, on every path
+// builtinIndex is the index of an engine of the built-in pack: the static paths and those its
+// titles, runbooks and rules with memory read.
+var builtinIndex = sync.OnceValue(func() *pathIndex {
+	rs, err := Builtin()
+	if err != nil {
+		panic(err)
+	}
+	e, err := New(rs)
+	if err != nil {
+		panic(err)
+	}
+	return e.index
+})
+
+// checkIndexed: a record read through an index reads like one decoded whole, on every path
 // the index holds and others, in what a finding says.
 func checkIndexed(t *testing.T, rec []byte) {
 	t.Helper()
-	ix, ok := indexRecord(rec)
+	checkIndexedWith(t, rec, staticIndex)
+	checkIndexedWith(t, rec, builtinIndex())
+}
+
+func checkIndexedWith(t *testing.T, rec []byte, index *pathIndex) {
+	t.Helper()
+	ix, ok := indexRecord(rec, index)
 	if !ok {
 		return
 	}
@@ -50,7 +72,7 @@ func checkIndexed(t *testing.T, rec []byte) {
 		t.Fatalf("indexed, but does not decode whole (%v): %s", err, rec)
 	}
 	paths := append([]string{"a.b", "x", "resources.0.ARN"}, lazyPaths...)
-	for p := range pathSlots {
+	for p := range index.slots {
 		paths = append(paths, p)
 	}
 	for _, p := range paths {
@@ -63,14 +85,53 @@ func checkIndexed(t *testing.T, rec []byte) {
 		}
 	}
 	eager, _ = decodeRecord(rec) // afresh: the lookups above decoded members of ix
-	ix, _ = indexRecord(rec)
+	ix, _ = indexRecord(rec, index)
 	if a, b := eager.eventPart(), ix.eventPart(); !reflect.DeepEqual(a, b) {
 		t.Errorf("finding: eager %+v, indexed %+v in %s", a, b, rec)
 	}
-	for _, name := range []string{"principal", "who", "target", "targetName", "policy", "grants", "account", "result", "requestParameters.policyDocument"} {
+	names := []string{"principal", "who", "target", "targetName", "policy", "grants", "account", "result", "requestParameters.policyDocument"}
+	for _, p := range index.paths {
+		names = append(names, p, "detail."+p)
+	}
+	for _, name := range names {
 		if a, b := eager.field(name), ix.field(name); a != b {
 			t.Errorf("{%s}: eager %q, indexed %q in %s", name, a, b, rec)
 		}
+	}
+}
+
+// TestEngineIndex: an engine indexes what its rules' titles, runbooks and rules with memory
+// read, after the static paths, which keep their slots; past the index's room, paths are left
+// to decoding.
+func TestEngineIndex(t *testing.T) {
+	ix := builtinIndex()
+	for _, p := range []string{"userIdentity.sessionContext.sessionIssuer.userName", "requestParameters.permissionSetArn", "requestParameters.ReplicationConfiguration.Rule.Destination.Account"} {
+		if ix.slot(p) < 0 {
+			t.Errorf("%s: not indexed", p)
+		}
+	}
+	for p, s := range staticIndex.slots {
+		if ix.slots[p] != s {
+			t.Errorf("%s: slot %d, %d in the static index", p, ix.slots[p], s)
+		}
+	}
+	var many []string
+	for i := range 300 {
+		many = append(many, fmt.Sprintf("requestParameters.p%d.x", i))
+	}
+	big := ix.with(many)
+	if len(big.slots) > maxSlots || len(big.slots) < maxSlots-1 {
+		t.Errorf("%d slots, want at most %d and the room used", len(big.slots), maxSlots)
+	}
+	for p, s := range ix.slots {
+		if big.slots[p] != s {
+			t.Errorf("%s: slot %d, %d before", p, big.slots[p], s)
+		}
+	}
+	rec := []byte(`{"requestParameters":{"p1":{"x":"a"},"p299":{"x":"b"}},"eventName":"E"}`)
+	r, ok := indexRecord(rec, big)
+	if !ok || r.str("requestParameters.p1.x") != "a" || r.str("requestParameters.p299.x") != "b" || big.slot("requestParameters.p299.x") >= 0 {
+		t.Errorf("indexed %v: %q %q", ok, r.str("requestParameters.p1.x"), r.str("requestParameters.p299.x"))
 	}
 }
 
@@ -86,7 +147,7 @@ func TestIndexRefuses(t *testing.T) {
 		"{\"requestParameters\":{\"user\xffName\":\"a\"}}",
 		`[1]`, `{"a":1`, `{"a":1}x`,
 	} {
-		if _, ok := indexRecord([]byte(rec)); ok {
+		if _, ok := indexRecord([]byte(rec), staticIndex); ok {
 			t.Errorf("indexed %s", rec)
 		}
 		checkLazy(t, []byte(rec))
@@ -98,7 +159,7 @@ func TestIndexRefuses(t *testing.T) {
 		`{"resources":[{"ARN":"a"},{"ARN":"b"}],"requestParameters":{"policyArns":[{"arn":"x"}],"policy":{"policy":"{}"}}}`,
 		`{"requestParameters":{"userName":"caf\u00e9 \"q\"","roleName":12.50,"groupName":true,"policyArn":null,"flowLogIds":["a"]}}`,
 	} {
-		if _, ok := indexRecord([]byte(rec)); !ok {
+		if _, ok := indexRecord([]byte(rec), staticIndex); !ok {
 			t.Errorf("not indexed: %s", rec)
 		}
 		checkLazy(t, []byte(rec))

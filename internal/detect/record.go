@@ -28,6 +28,7 @@ type record struct {
 	// at and spans index where the values of indexedPaths lie in raw (see indexRecord):
 	// at[slot] is 1 + the value's place in spans, 0 when the record has none; at is nil for
 	// a record not indexed.
+	ix    *pathIndex
 	at    []uint8
 	spans []span
 	// event is the part of a finding that is the same for every rule matching the record,
@@ -59,9 +60,9 @@ func envelopeRecord(env []byte) (*record, error) {
 
 // matchedRecord reads the record of an envelope some rule matched: indexed when it can be
 // (indexRecord), else decoded whole.
-func matchedRecord(env []byte) (*record, error) {
+func matchedRecord(env []byte, ix *pathIndex) (*record, error) {
 	if detail, ok := liftedDetail(env); ok {
-		if r, ok := indexRecord(detail); ok {
+		if r, ok := indexRecord(detail, ix); ok {
 			return r, nil
 		}
 	}
@@ -195,7 +196,7 @@ func (r *record) lookup(path string) any {
 	if strings.IndexByte(path, '.') > 0 {
 		// an indexed path below the top level: only its value is decoded (a top-level
 		// member is decoded once, into m, below)
-		if v, ok := r.indexed(slotOf(path)); ok {
+		if v, ok := r.indexed(r.slot(path)); ok {
 			if v == nil {
 				return nil
 			}
@@ -247,7 +248,7 @@ type dotted struct {
 }
 
 func splitDotted(path string) dotted {
-	d := dotted{text: path, slot: slotOf(path)}
+	d := dotted{text: path, slot: staticIndex.slot(path)}
 	for off := 0; ; {
 		seg, _, more := strings.Cut(path[off:], ".")
 		d.segs, d.offs = append(d.segs, seg), append(d.offs, off)
@@ -365,7 +366,7 @@ func stepInto(cur any, seg string) (next any, rep repeated) {
 // str returns a scalar at path as text ("" when absent, null or not a scalar).
 func (r *record) str(path string) string {
 	if r.at != nil {
-		if s, ok := r.indexedText(slotOf(path)); ok {
+		if s, ok := r.indexedText(r.slot(path)); ok {
 			return s
 		}
 	}
@@ -442,7 +443,11 @@ func (r *record) fieldOnce(name string) string {
 	if fieldNames[name] {
 		return r.str(name)
 	}
-	v := r.lookup(strings.TrimPrefix(name, "detail."))
+	path := strings.TrimPrefix(name, "detail.")
+	if s, ok := r.indexedText(r.slot(path)); ok && s != "" {
+		return s // a scalar's text; what reads "" (an object, an empty string) is decoded below
+	}
+	v := r.lookup(path)
 	if s := scalarText(v); s != "" || v == nil {
 		return s
 	}
