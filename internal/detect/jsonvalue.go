@@ -200,8 +200,10 @@ func (p *valueParser) str(i int) (any, int, bool) {
 // unquoteJSON decodes the content of a valid JSON string (as jsonlex.StringEnd checked it) the way
 // encoding/json does: escapes decoded, a surrogate pair joined, a lone surrogate and each
 // byte that is not UTF-8 turned into U+FFFD.
-func unquoteJSON(raw []byte) string {
-	out := make([]byte, 0, len(raw))
+func unquoteJSON(raw []byte) string { return string(appendUnquoted(make([]byte, 0, len(raw)), raw)) }
+
+// appendUnquoted appends what unquoteJSON gives for raw to out.
+func appendUnquoted(out, raw []byte) []byte {
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		switch {
@@ -247,7 +249,7 @@ func unquoteJSON(raw []byte) string {
 			i += n
 		}
 	}
-	return string(out)
+	return out
 }
 
 // recordKey returns the string of a key CloudTrail records use often, without allocating.

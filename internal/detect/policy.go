@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // docKind says how a policy document is read: what an identity may do, who may assume a
@@ -76,6 +77,17 @@ func (r *record) policyDocs() []policyDoc {
 	}
 	r.parsed = true
 	for _, p := range docPaths {
+		kind := p.kind
+		if text, ok := r.indexedDocText(p.path); ok {
+			// a document given as a JSON string, read from the record's bytes
+			if len(bytes.TrimSpace(text)) > 0 {
+				if p.path == "requestParameters.policyDocument" && r.str("eventName") == "UpdateAssumeRolePolicy" {
+					kind = trustDoc
+				}
+				r.docs = append(r.docs, parsePolicyText(text, kind))
+			}
+			continue
+		}
 		v := r.lookup(p.path)
 		if v == nil {
 			continue
@@ -86,7 +98,6 @@ func (r *record) policyDocs() []policyDoc {
 		if t, isStr := v.(string); !isStr && !isObject(v) || isStr && strings.TrimSpace(t) == "" {
 			continue // e.g. S3's PutBucketPolicy also carries "policy": [""], a query parameter
 		}
-		kind := p.kind
 		if p.path == "requestParameters.policyDocument" && r.str("eventName") == "UpdateAssumeRolePolicy" {
 			kind = trustDoc
 		}
@@ -106,35 +117,59 @@ func isObject(v any) bool {
 	return ok
 }
 
+// indexedDocText is the text of the policy document at path when the record is indexed and
+// holds a JSON string there: its content, unquoted (a copy) only when it has escapes.
+func (r *record) indexedDocText(path string) ([]byte, bool) {
+	v, ok := r.indexed(r.slot(path))
+	if !ok || len(v) == 0 || v[0] != '"' {
+		return nil, false
+	}
+	raw, end, plain, ok := jsonlex.StringEnd(v, 0)
+	if !ok || end != len(v) {
+		return nil, false
+	}
+	if plain {
+		return raw, true
+	}
+	return appendUnquoted(make([]byte, 0, len(raw)), raw), true
+}
+
 // parsePolicy reads a document given as a JSON string (sometimes URL-encoded) or as an object.
 func parsePolicy(v any, kind docKind) policyDoc {
-	doc := policyDoc{kind: kind}
-	var m map[string]any
 	switch v := v.(type) {
 	case map[string]any:
-		m = v
+		return policyOf(v, kind)
 	case string:
-		text := strings.TrimSpace(v)
-		if strings.HasPrefix(text, "%") {
-			if u, err := url.QueryUnescape(text); err == nil {
-				text = u
-			}
-		}
-		if v, _, ok := parseJSON([]byte(text), false); ok {
-			m, _ = v.(map[string]any)
-		} else {
-			d := json.NewDecoder(strings.NewReader(text))
-			d.UseNumber()
-			_ = d.Decode(&m)
-		}
-		if m == nil {
-			doc.err = fmt.Errorf("policy document is not a JSON object")
-			return doc
-		}
-	default:
-		doc.err = fmt.Errorf("policy document is a %T, not a JSON object", v)
-		return doc
+		return parsePolicyText([]byte(v), kind)
 	}
+	return policyDoc{kind: kind, err: fmt.Errorf("policy document is a %T, not a JSON object", v)}
+}
+
+// parsePolicyText reads a document given as text, sometimes URL-encoded.
+func parsePolicyText(text []byte, kind docKind) policyDoc {
+	text = bytes.TrimSpace(text)
+	if len(text) > 0 && text[0] == '%' {
+		if u, err := url.QueryUnescape(string(text)); err == nil {
+			text = []byte(u)
+		}
+	}
+	var m map[string]any
+	if v, _, ok := parseJSON(text, false); ok {
+		m, _ = v.(map[string]any)
+	} else {
+		d := json.NewDecoder(bytes.NewReader(text))
+		d.UseNumber()
+		_ = d.Decode(&m)
+	}
+	if m == nil {
+		return policyDoc{kind: kind, err: fmt.Errorf("policy document is not a JSON object")}
+	}
+	return policyOf(m, kind)
+}
+
+// policyOf reads a decoded document.
+func policyOf(m map[string]any, kind docKind) policyDoc {
+	doc := policyDoc{kind: kind}
 	var sts []any
 	switch s := m["Statement"].(type) {
 	case []any:
