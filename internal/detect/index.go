@@ -18,9 +18,10 @@ import (
 // record decoded lazily; both read the same JSON the same way.
 //
 // A record is not indexed when reading it by its bytes could differ from decoding it: a key
-// on an indexed path that has escapes (it could decode to a name the index knows) or occurs
-// twice in its object (decoding keeps all its values, see repeated), or a top-level key given
-// twice. Such a record is decoded whole, as before.
+// with escapes or bytes that are not UTF-8 at the top level or in an object on an indexed path
+// (it could decode to a name the index knows), a key on an indexed path given twice in its
+// object (decoding keeps all its values, see repeated), or a top-level key given twice. Such
+// a record is decoded whole, as before.
 
 // indexedPaths are the paths every finding reads (its event part, who and what, the target,
 // the key parameters, policy documents) and the ones the predicates of many rules read: the
