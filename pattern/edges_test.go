@@ -186,6 +186,26 @@ var edges = []struct {
 		{"a trailing empty step is never read", `{"a.":["x"]}`,
 			nil,
 			[]string{`{"a":{"":"x"}}`, `{"a.":"x"}`}},
+		{"a nested empty key is a trailing empty step too", `{"detail":{"":["x"]}}`,
+			nil,
+			[]string{`{"detail":{"":"x"}}`, `{"detail.":"x"}`}},
+		{"an empty top-level key alone names the field", `{"":["x"]}`,
+			[]string{`{"":"x"}`},
+			[]string{`{"a":"x"}`}},
+		// Path.extendedName joins with a dot only after a non-empty base, and the base of
+		// the object under a top-level "" is "": its fields are named without it.
+		{"fields under a top-level empty key are named without it", `{"":{"a":["x"]}}`,
+			[]string{`{"a":"x"}`},
+			[]string{`{"":{"a":"x"}}`}},
+		{"two empty keys deep, the base is a dot", `{"":{"":{"a":["x"]}}}`,
+			[]string{`{"":{"":{"a":"x"}}}`},
+			[]string{`{"a":"x"}`, `{"":{"a":"x"}}`, `{"":{"":{"":{"a":"x"}}}}`}},
+		{"a named object under a top-level empty key keeps the leading dot", `{"":{"b":{"a":["x"]}}}`,
+			[]string{`{"":{"b":{"a":"x"}}}`},
+			[]string{`{"b":{"a":"x"}}`}},
+		{"inside $or too", `{"":{"$or":[{"a":["x"]},{"b":["y"]}]}}`,
+			[]string{`{"a":"x"}`, `{"b":"y"}`},
+			[]string{`{"":{"a":"x"}}`}},
 	}},
 	// StructuredFinder.walk visits a rule's fields in sorted order (GenericMachine sorts a
 	// sub-rule's keys) and handleAbsence checks an exists:false against the array elements

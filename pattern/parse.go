@@ -333,6 +333,12 @@ func (c *compiler) object(obj *jvalue, prefix string, nested bool, jpath string,
 			if len(c.branches) == 0 {
 				c.branches = append(c.branches, &branch{})
 			}
+			if nested && prefix == "" {
+				// The field's enclosing objects are one named "" at the top: event-ruler's
+				// Path.extendedName adds no dot to an empty base name, so the field is named
+				// key alone ({"":{"a":[1]}} is {"a":[1]}).
+				name = key
+			}
 			for _, b := range c.branches {
 				b.put(name, f)
 			}
