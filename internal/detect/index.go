@@ -223,16 +223,9 @@ func (r *record) walkObject(i int, n *pathNode, top bool) (int, bool) {
 			}
 			r.lazy = append(r.lazy, member{key: key, val: b[start:end]})
 		}
-		if i = skipSpace(b, end); i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return i + 1, true
-		default:
-			return i, false
+		var done bool
+		if i, done, ok = afterValue(b, end, '}'); done || !ok {
+			return i, ok
 		}
 	}
 }
@@ -282,18 +275,27 @@ func (r *record) walkArray(i int, n *pathNode) (int, bool) {
 		if !ok {
 			return end, false
 		}
-		if i = skipSpace(b, end); i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case ']':
-			return i + 1, true
-		default:
-			return i, false
+		var done bool
+		if i, done, ok = afterValue(b, end, ']'); done || !ok {
+			return i, ok
 		}
 	}
+}
+
+// afterValue reads what follows a value ending at b[end] in an object or array: a comma
+// (i is then the next member's or element's offset) or the closer (i is after it, done).
+// ok is false for anything else.
+func afterValue(b []byte, end int, closer byte) (i int, done, ok bool) {
+	if i = skipSpace(b, end); i >= len(b) {
+		return i, false, false
+	}
+	switch b[i] {
+	case ',':
+		return skipSpace(b, i+1), false, true
+	case closer:
+		return i + 1, true, true
+	}
+	return i, false, false
 }
 
 // slot is the slot of path in the record's index, -1 when it is not indexed.
