@@ -508,3 +508,82 @@ func TestDecodeSlabHandedOn(t *testing.T) {
 		}
 	}
 }
+
+// checkMembers asserts what an event's Record and Members must be: the envelope's detail, and
+// its top-level members in order (repeats included) as encoding/json reads them, keys as
+// written; a record with members has no key with escapes.
+func checkMembers(t testing.TB, e Event) {
+	t.Helper()
+	if e.Members == nil {
+		if e.Record != nil {
+			t.Fatalf("%s: a record without its members", e.Origin)
+		}
+		return
+	}
+	var env struct{ Detail json.RawMessage }
+	if err := json.Unmarshal(e.Envelope, &env); err != nil {
+		t.Fatalf("%s: envelope: %v", e.Origin, err)
+	}
+	if !bytes.Equal(e.Record, env.Detail) || len(e.Record) == 0 || &e.Record[0] != &e.Envelope[len(e.Envelope)-1-len(e.Record)] {
+		t.Fatalf("%s: Record %q is not the envelope's detail in place", e.Origin, e.Record)
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Record))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%s: record does not open an object: %v", e.Origin, err)
+	}
+	n := 0
+	for ; dec.More(); n++ {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			t.Fatal(err)
+		}
+		if n >= len(e.Members) {
+			t.Fatalf("%s: %d members, the record has more", e.Origin, len(e.Members))
+		}
+		m := e.Members[n]
+		if string(m.Key(e.Record)) != tok.(string) || !bytes.Equal(m.Value(e.Record), bytes.TrimSpace(val)) {
+			t.Fatalf("%s: member %d is %q: %q, want %q: %q", e.Origin, n, m.Key(e.Record), m.Value(e.Record), tok, val)
+		}
+	}
+	if n != len(e.Members) {
+		t.Fatalf("%s: %d members, the record has %d", e.Origin, len(e.Members), n)
+	}
+}
+
+// TestDecodeMembers: records read from log files, JSON lines and arrays come with their
+// members; those with a key spelled with escapes, and events that were envelopes already or
+// embedded strings, without.
+func TestDecodeMembers(t *testing.T) {
+	const rec = `{"eventID":"e1","eventName":"CreateUser", "userAgent" :	"aws-cli/2" ,"requestParameters":{"userName":"a\"b"},"n":[1,{"x":2}],"eventName":"X"}`
+	tests := []struct {
+		name, in string
+		members  int // of each event; 0: none
+		events   int
+	}{
+		{"log file", `{"Records":[` + rec + `,` + rec + `]}`, 6, 2},
+		{"log file, Records not first", `{"x":1,"Records":[` + rec + `]}`, 6, 1},
+		{"JSON lines", rec + "\n" + rec + "\n", 6, 2},
+		{"array", "[" + rec + "]", 6, 1},
+		{"escaped key", `{"Records":[{"eventID":"e1","event\u004eame":"CreateUser"}]}`, 0, 1},
+		{"EventBridge event", `{"detail-type":"AWS API Call via CloudTrail","detail":` + rec + `}`, 0, 1},
+		{"LookupEvents", `{"Events":[{"CloudTrailEvent":"{\"eventID\":\"e1\",\"eventName\":\"X\"}"}]}`, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs, _ := decodeAll(t, []byte(tt.in), "t")
+			if len(evs) != tt.events {
+				t.Fatalf("%d events, want %d", len(evs), tt.events)
+			}
+			for _, e := range evs {
+				checkMembers(t, e)
+				if len(e.Members) != tt.members {
+					t.Errorf("%s: %d members, want %d", e.Origin, len(e.Members), tt.members)
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ func fuzzDecode(t *testing.T, lim Limits, data []byte) Stats {
 		if !json.Valid(e.Envelope) {
 			t.Fatalf("%s: invalid envelope %q", e.Origin, e.Envelope)
 		}
+		checkMembers(t, e)
 		return nil
 	})
 	if err != nil {

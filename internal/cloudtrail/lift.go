@@ -85,7 +85,21 @@ func fieldOf(key []byte, escaped bool) (field, bool) {
 type fields struct {
 	start, end [nFields]int
 	has        [nFields]bool
+	// members, when set, receives every member's spans (scanObject empties it first), and
+	// escapedKey says some key has escapes
+	members    *[]Member
+	escapedKey bool
 }
+
+// Member is one top-level member of a record: the spans [start,end) of its key (without its
+// quotes) and of its value in the record's bytes.
+type Member struct{ KeyStart, KeyEnd, ValStart, ValEnd uint32 }
+
+// Key returns the member's key as written, without its quotes, in rec.
+func (m Member) Key(rec []byte) []byte { return rec[m.KeyStart:m.KeyEnd] }
+
+// Value returns the member's raw value in rec.
+func (m Member) Value(rec []byte) []byte { return rec[m.ValStart:m.ValEnd] }
 
 func (f *fields) value(b []byte, k field) []byte {
 	if !f.has[k] {
@@ -103,12 +117,21 @@ func (f *fields) rebase(off int) {
 		f.start[k] -= off
 		f.end[k] -= off
 	}
+	if f.members != nil {
+		for i := range *f.members {
+			m := &(*f.members)[i]
+			m.KeyStart, m.KeyEnd, m.ValStart, m.ValEnd = m.KeyStart-uint32(off), m.KeyEnd-uint32(off), m.ValStart-uint32(off), m.ValEnd-uint32(off)
+		}
+	}
 }
 
 // scanObject validates the object starting at b[i] (after optional white space) and records
 // the spans of the known top-level members; the last duplicate wins, as in encoding/json.
 func scanObject(b []byte, i int, f *fields) (int, error) {
-	*f = fields{}
+	*f = fields{members: f.members}
+	if f.members != nil {
+		*f.members = (*f.members)[:0]
+	}
 	i = skipSpace(b, i)
 	if i >= len(b) {
 		return i, errShort
@@ -140,6 +163,11 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 		}
 		if k, ok := fieldOf(key, escaped); ok {
 			f.start[k], f.end[k], f.has[k] = vs, end, true
+		}
+		if f.members != nil {
+			ks := cap(b) - cap(key) // key is a slice of b
+			*f.members = append(*f.members, Member{uint32(ks), uint32(ks + len(key)), uint32(vs), uint32(end)})
+			f.escapedKey = f.escapedKey || escaped
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) {

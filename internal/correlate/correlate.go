@@ -291,7 +291,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 	rec := m.Record
 	if rec == nil {
 		var err error
-		if rec, err = detect.DecodeEnvelope(ev.Envelope); err != nil {
+		if rec, err = detect.DecodeEvent(ev); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/pattern"
 )
@@ -192,7 +193,16 @@ func (m *Match) Empty() bool { return len(m.Findings) == 0 && len(m.Steps) == 0 
 
 // Match matches one EventBridge envelope against every rule: the findings of event rules,
 // and the steps of stateful rules for internal/correlate. Safe for concurrent use.
-func (e *Engine) Match(env []byte) (Match, error) {
+func (e *Engine) Match(env []byte) (Match, error) { return e.match(env, nil, nil) }
+
+// MatchEvent is Match for a decoded event: the byte pre-checks read the record's members
+// where the decoder gives them (cloudtrail.Event.Members).
+func (e *Engine) MatchEvent(ev cloudtrail.Event) (Match, error) {
+	return e.match(ev.Envelope, ev.Record, ev.Members)
+}
+
+// match is Match; top, when not nil, are the top-level members of rec, the envelope's record.
+func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member) (Match, error) {
 	var out Match
 	var idBuf [16]string // the ids a record matches, without a slice allocated for each
 	ids, err := e.m.AppendMatch(idBuf[:0], env)
@@ -234,7 +244,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 		if slices.Contains(excepted, i) {
 			continue
 		}
-		if !predicatesMayHold(e.preds[i], env) {
+		if !predicatesMayHold(e.preds[i], env, rec0, top) {
 			continue // turned away by bytes, without decoding the record
 		}
 		if err := decode(); err != nil {
@@ -258,7 +268,7 @@ func (e *Engine) Match(env []byte) (Match, error) {
 			continue
 		}
 		sp := e.stepPreds[h.rule][h.step]
-		if !predicatesMayHold(e.preds[h.rule], env) || !predicatesMayHold(sp, env) {
+		if !predicatesMayHold(e.preds[h.rule], env, rec0, top) || !predicatesMayHold(sp, env, rec0, top) {
 			continue
 		}
 		if len(e.preds[h.rule])+len(sp) > 0 {
@@ -331,9 +341,16 @@ func predicatesOf(names []string) []*Predicate {
 }
 
 // predicatesMayHold checks the predicates' necessary conditions on the raw envelope.
-func predicatesMayHold(ps []*Predicate, env []byte) bool {
+// predicatesMayHold applies the predicates' byte pre-checks to an envelope; top, when not
+// nil, are the top-level members of rec, its record.
+func predicatesMayHold(ps []*Predicate, env, rec []byte, top []cloudtrail.Member) bool {
 	for _, p := range ps {
-		if p.maybe != nil && !p.maybe(env) {
+		switch {
+		case p.userAgentSays != nil && top != nil:
+			if !userAgentMembersSay(rec, top, p.userAgentSays) {
+				return false
+			}
+		case p.maybe != nil && !p.maybe(env):
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
 )
 
@@ -25,6 +26,17 @@ func DecodeEnvelope(env []byte) (*Record, error) {
 		return nil, err
 	}
 	return &Record{r}, nil
+}
+
+// DecodeEvent is DecodeEnvelope for a decoded event: the record's members are taken from
+// the decoder (Event.Members) when it gives them, without splitting the record again.
+func DecodeEvent(ev cloudtrail.Event) (*Record, error) {
+	if ev.Members != nil {
+		if top, ok := topOf(ev.Record, ev.Members); ok {
+			return &Record{&record{raw: ev.Record, lazy: top, whole: true}}, nil
+		}
+	}
+	return DecodeEnvelope(ev.Envelope) // which reads repeated keys, and words errors
 }
 
 // Str returns the scalar at a dotted path of the record as text ("" when absent or not a

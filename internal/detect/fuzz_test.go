@@ -115,5 +115,8 @@ func FuzzPredicatePreChecks(f *testing.F) {
 				t.Fatalf("%s holds but its pre-check turns away %s", name, env)
 			}
 		}
+		if name, env, _ := preChecksTurnAway(raw); name != "" {
+			t.Fatalf("%s holds but its pre-check on the decoder's members turns away %s", name, env)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
@@ -35,6 +36,23 @@ func splitTop(b []byte) ([]member, bool) {
 		}
 		out = append(out, member{key: key, val: val})
 		i = next
+	}
+	return out, true
+}
+
+// topOf is splitTop for a record whose member spans the decoder found already (see
+// cloudtrail.Event.Members): false for a key given twice.
+func topOf(rec []byte, ms []cloudtrail.Member) ([]member, bool) {
+	out := make([]member, 0, max(24, len(ms)))
+	var bits uint64 // keyBit of each key so far
+	for _, m := range ms {
+		key := m.Key(rec)
+		if bit := keyBit(key); bits&bit == 0 {
+			bits |= bit
+		} else if find(out, string(key)) != nil {
+			return nil, false
+		}
+		out = append(out, member{key: key, val: m.Value(rec)})
 	}
 	return out, true
 }

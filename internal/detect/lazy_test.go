@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -273,5 +274,49 @@ func TestStrAt(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDecodeEventMembers: a record decoded from the decoder's members (DecodeEvent) is the one
+// DecodeEnvelope splits from the envelope, member for member; a repeated key takes the whole
+// decode as it does there.
+func TestDecodeEventMembers(t *testing.T) {
+	var raws []string
+	for _, r := range builtin(t) {
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			raws = append(raws, string(s))
+		}
+	}
+	raws = append(raws, `{"eventName":"A","userAgent":"x","eventName":"B"}`)
+	withMembers := 0
+	for _, raw := range raws {
+		for _, ev := range decoded([]byte(raw)) {
+			got, err := DecodeEvent(ev)
+			if err != nil {
+				t.Fatalf("%.200s: %v", raw, err)
+			}
+			want, err := DecodeEnvelope(ev.Envelope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Members != nil {
+				withMembers++
+			}
+			g, w := got.r, want.r
+			if !bytes.Equal(g.raw, w.raw) || g.whole != w.whole || len(g.lazy) != len(w.lazy) || (g.lazy == nil) != (w.lazy == nil) {
+				t.Fatalf("%.200s: DecodeEvent gave %d members of %q, DecodeEnvelope %d of %q", raw, len(g.lazy), g.raw, len(w.lazy), w.raw)
+			}
+			for i := range g.lazy {
+				if !bytes.Equal(g.lazy[i].key, w.lazy[i].key) || !bytes.Equal(g.lazy[i].val, w.lazy[i].val) {
+					t.Fatalf("%.200s: member %d is %q: %q, want %q: %q", raw, i, g.lazy[i].key, g.lazy[i].val, w.lazy[i].key, w.lazy[i].val)
+				}
+			}
+			if got.Str("eventName") != want.Str("eventName") {
+				t.Fatalf("%.200s: eventName %q, want %q", raw, got.Str("eventName"), want.Str("eventName"))
+			}
+		}
+	}
+	if withMembers < len(raws)/2 {
+		t.Errorf("%d of %d records came with their members", withMembers, len(raws))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
@@ -20,6 +21,10 @@ type Predicate struct {
 	// true (escapes included); most records a pattern selects but a predicate rejects are
 	// turned away here for the cost of a byte search.
 	maybe func(env []byte) bool
+	// userAgentSays, when set, is the test maybe applies to the record's user agent
+	// (userAgentMayContain): a record whose top-level members are known is checked on its
+	// userAgent member alone
+	userAgentSays func(ua []byte) bool
 	// prefilter, when set, is an EventBridge pattern that every envelope for which holds is
 	// true matches: the deployed pre-filter adds it to the rules that use the predicate, so
 	// that a condition cheaper for trailbell to test than to pattern-match (a case-insensitive
@@ -185,17 +190,17 @@ var predicates = map[string]Predicate{
 			"(AttackTool), in any case: the AWS CLI or an SDK on Kali, Parrot or Pentoo Linux (`kali`, `parrot`, " +
 			"`pentoo`), Pacu, TruffleHog, Stratus Red Team (at the start), or S3 Browser outside S3. The same " +
 			"list marks every finding's user agent (attackTool)",
-		holds:     func(r *record) bool { return AttackTool(r.str("userAgent"), r.str("eventSource")) != "" },
-		maybe:     func(env []byte) bool { return userAgentMayContain(env, attackToolMarks.in) },
-		prefilter: attackToolPrefilter(func(string) bool { return true }),
+		holds:         func(r *record) bool { return AttackTool(r.str("userAgent"), r.str("eventSource")) != "" },
+		maybe:         func(env []byte) bool { return userAgentMayContain(env, attackToolMarks.in) },
+		userAgentSays: attackToolMarks.in,
+		prefilter:     attackToolPrefilter(func(string) bool { return true }),
 	},
 	"user-agent-is-s3-browser": {
-		Doc:   "the user agent is S3 Browser's (it contains `S3 Browser`, in any case), a Windows S3 client with an IAM tab",
-		holds: func(r *record) bool { return strings.Contains(strings.ToLower(r.str("userAgent")), s3Browser) },
-		maybe: func(env []byte) bool {
-			return userAgentMayContain(env, func(ua []byte) bool { return containsFold(ua, s3Browser) })
-		},
-		prefilter: attackToolPrefilter(func(mark string) bool { return mark == s3Browser }),
+		Doc:           "the user agent is S3 Browser's (it contains `S3 Browser`, in any case), a Windows S3 client with an IAM tab",
+		holds:         func(r *record) bool { return strings.Contains(strings.ToLower(r.str("userAgent")), s3Browser) },
+		maybe:         func(env []byte) bool { return userAgentMayContain(env, isS3Browser) },
+		userAgentSays: isS3Browser,
+		prefilter:     attackToolPrefilter(func(mark string) bool { return mark == s3Browser }),
 	},
 	"caller-is-workload": {
 		Doc: "the caller is a workload's role, not a person: a session of an EC2 instance role (an " +
@@ -343,22 +348,50 @@ func userAgentMayContain(env []byte, says func(ua []byte) bool) bool {
 		if len(rest) == 0 || rest[0] != '"' {
 			continue // null, or not a string: holds reads no text there
 		}
-		n, escaped := stringEnd(rest, 0)
-		if n < 0 {
-			return true
-		}
-		ua := rest[1 : n-1]
-		if escaped {
-			var s string
-			if json.Unmarshal(rest[:n], &s) != nil {
-				return true
-			}
-			ua = []byte(s)
-		}
-		if says(ua) {
+		if userAgentTextSays(rest, says) {
 			return true
 		}
 	}
+}
+
+func isS3Browser(ua []byte) bool { return containsFold(ua, s3Browser) }
+
+// userAgentMembersSay is userAgentMayContain for a record whose top-level members are known
+// (none with escapes in its key): it reads the userAgent member alone. A key given twice
+// counts as maybe.
+func userAgentMembersSay(rec []byte, top []cloudtrail.Member, says func(ua []byte) bool) bool {
+	var val []byte
+	for _, m := range top {
+		if string(m.Key(rec)) != "userAgent" {
+			continue
+		}
+		if val != nil {
+			return true
+		}
+		val = m.Value(rec)
+	}
+	if len(val) == 0 || val[0] != '"' {
+		return false // absent, null, or not a string: holds reads no text there
+	}
+	return userAgentTextSays(val, says)
+}
+
+// userAgentTextSays applies says to the text of a user agent given as a JSON string; one it
+// cannot read counts as maybe.
+func userAgentTextSays(v []byte, says func(ua []byte) bool) bool {
+	n, escaped := stringEnd(v, 0)
+	if n < 0 {
+		return true
+	}
+	ua := v[1 : n-1]
+	if escaped {
+		var s string
+		if json.Unmarshal(v[:n], &s) != nil {
+			return true
+		}
+		ua = []byte(s)
+	}
+	return says(ua)
 }
 
 // escapesLetterOf reports whether b holds a \u escape of one of word's letters: only such an

@@ -1,13 +1,47 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/pattern"
 )
+
+// decoded returns the events the decoder makes of raw (a record, or anything else it reads),
+// with the members it hands on, as scan gets them.
+func decoded(raw []byte) []cloudtrail.Event {
+	var evs []cloudtrail.Event
+	_, _ = cloudtrail.Decode(bytes.NewReader(raw), "t", func(e cloudtrail.Event) error {
+		evs = append(evs, e)
+		return nil
+	})
+	return evs
+}
+
+// preChecksTurnAway reports the first predicate that holds for an event the decoder made of
+// raw but whose pre-checks, read as Engine.MatchEvent reads them (the record's members when
+// the decoder gives them), turn it away; members counts the events that had members.
+func preChecksTurnAway(raw []byte) (name string, env []byte, members int) {
+	for _, ev := range decoded(raw) {
+		rec, err := envelopeRecord(ev.Envelope)
+		if err != nil {
+			continue
+		}
+		if ev.Members != nil {
+			members++
+		}
+		for name, p := range predicates {
+			if p.holds(rec) && !predicatesMayHold([]*Predicate{&p}, ev.Envelope, ev.Record, ev.Members) {
+				return name, ev.Envelope, members
+			}
+		}
+	}
+	return "", nil, members
+}
 
 // TestPredicateMaybeIsNecessary: a byte-level pre-check must never turn away a record whose
 // predicate holds, including when the telling text is escaped (JSON \u, URL %2A).
@@ -54,6 +88,35 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 	for name, p := range predicates {
 		if p.maybe != nil && checked[name] == 0 {
 			t.Errorf("%s: no record where it holds exercised its pre-check", name)
+		}
+	}
+	// the same records as the decoder hands them on, the pre-checks reading their members
+	withMembers := 0
+	for _, raw := range append(recs,
+		`{"eventName":"CreateUser","userAgent":"x","userAgent":"pacu"}`,
+		`{"eventName":"CreateUser","userAgent":"Pacu\u002f1.0"}`,
+		`{"eventName":"CreateUser" , "userAgent" :  "S3 Browser 11" }`,
+	) {
+		name, env, n := preChecksTurnAway([]byte(raw))
+		withMembers += n
+		if name != "" {
+			t.Errorf("%s holds but its pre-check on the decoder's members turns the record away: %.300s", name, env)
+		}
+	}
+	if withMembers == 0 {
+		t.Error("no decoded record had its members handed on")
+	}
+	for _, raw := range []string{
+		`{"eventName":"CreateUser","userAgent":"aws-cli/2.15","requestParameters":{"userAgent":"kali"}}`,
+		`{"eventName":"CreateUser","userAgent":null}`,
+		`{"eventName":"CreateUser"}`,
+	} {
+		evs := decoded([]byte(raw))
+		if len(evs) != 1 || evs[0].Members == nil {
+			t.Fatalf("%s: decoded to %d events, or without members", raw, len(evs))
+		}
+		if predicatesMayHold([]*Predicate{new(predicates["user-agent-is-attack-tool"])}, evs[0].Envelope, evs[0].Record, evs[0].Members) {
+			t.Errorf("user-agent-is-attack-tool: the pre-check on members let through %s", raw)
 		}
 	}
 	// and the pre-checks do turn records away

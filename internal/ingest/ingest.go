@@ -34,6 +34,12 @@ type Matcher interface {
 	Match(envelope []byte) (detect.Match, error)
 }
 
+// eventMatcher is a Matcher that reads what the decoder found of a record (its members:
+// detect.Engine.MatchEvent), so that the record is not split again.
+type eventMatcher interface {
+	MatchEvent(e cloudtrail.Event) (detect.Match, error)
+}
+
 // Memory is detection that remembers across records (thresholds, sequences, first seen,
 // the person behind a role session: internal/correlate). An input is read into a
 // MemoryInput begun for it: every record of the input is added with what it matched, in input
@@ -258,13 +264,20 @@ func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, er
 // Commit.
 func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Found) ([]finding.Finding, error) {
 	o := &p.r.o
+	em, _ := p.det.(eventMatcher)
 	for _, e := range b {
 		if !o.Window.Contains(e.Time) {
 			p.report.Outside++
 			continue
 		}
 		if p.mem != nil {
-			m, err := p.det.(Matcher).Match(e.Envelope)
+			var m detect.Match
+			var err error
+			if em != nil {
+				m, err = em.MatchEvent(e)
+			} else {
+				m, err = p.det.(Matcher).Match(e.Envelope)
+			}
 			if err == nil {
 				err = p.mem.Add(e, m)
 			}
