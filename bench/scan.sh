@@ -31,7 +31,7 @@ go build -o "$out/trailbell" ./cmd/trailbell
 [ -f "$out/rules-10000.yaml" ] || go run ./bench/gen -rules 10000 -out "$out/rules-10000.yaml"
 
 # the log files scan reads (it skips the digests)
-find "$archive" -name '*.json.gz' -not -path '*/CloudTrail-Digest/*' | sort >"$out/files.txt"
+find -L "$archive" -name '*.json.gz' -not -path '*/CloudTrail-Digest/*' | sort >"$out/files.txt"
 nfiles=$(wc -l <"$out/files.txt")
 cat $(cat "$out/files.txt") >/dev/null # warm the page cache
 
@@ -65,7 +65,7 @@ timed() { # name command
 	rss[$name]=$((m / 1024 > ${rss[$name]:-0} ? m / 1024 : ${rss[$name]:-0})) # the largest of the runs
 }
 
-echo "archive: $records records in $nfiles log files ($(du -sh "$archive" | cut -f1)), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "archive: $records records in $nfiles log files ($(du -shL "$archive" | cut -f1)), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "seed filter: $(wc -l <"$out/seed-names.txt") event names; best of $runs alternating runs (jq: 1 run)"
 # Alternate the commands so that a shared machine's changing load hits them alike.
 for _ in $(seq "$runs"); do

@@ -32,7 +32,6 @@ func errAt(off int, format string, args ...any) error {
 	return &syntaxError{msg: fmt.Sprintf(format, args...), off: off}
 }
 
-
 func skipSpace(b []byte, i int) int { return jsonlex.SkipSpace(b, i) }
 
 // stringSafe marks bytes that need no attention inside a JSON string.

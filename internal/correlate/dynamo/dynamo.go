@@ -447,14 +447,18 @@ func CreateTable(ctx context.Context, c interface {
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	})
-	if err != nil {
+	// A table that exists already is taken as made: the SDK retries a create whose answer
+	// was lost (seen under load), and the retry finds the table the first attempt made.
+	var inUse *types.ResourceInUseException
+	existed := errors.As(err, &inUse)
+	if err != nil && !existed {
 		return fmt.Errorf("create table %s: %w", table, err)
 	}
 	_, err = c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(table),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires"), Enabled: aws.Bool(true)},
 	})
-	if err != nil {
+	if err != nil && !(existed && strings.Contains(err.Error(), "already enabled")) {
 		return fmt.Errorf("table %s: turn on TTL: %w", table, err)
 	}
 	return nil

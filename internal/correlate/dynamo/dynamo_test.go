@@ -33,6 +33,18 @@ func newTable(t *testing.T) (*Store, *dynamodb.Client) {
 	return &Store{Client: c, Table: name}, c
 }
 
+// TestCreateTableTwice: creating a table that exists already (the SDK's retry of a create
+// whose answer was lost) succeeds, and the table works.
+func TestCreateTableTwice(t *testing.T) {
+	st, c := newTable(t)
+	if err := CreateTable(t.Context(), c, st.Table); err != nil {
+		t.Fatalf("second create: %v", err)
+	}
+	if v, err := st.Version(t.Context()); err != nil || v != 0 {
+		t.Fatalf("version %d, %v", v, err)
+	}
+}
+
 func TestStore(t *testing.T) {
 	st, _ := newTable(t)
 	ctx := context.Background()
