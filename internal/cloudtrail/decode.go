@@ -24,8 +24,9 @@ type Event struct {
 	Time time.Time
 	// Record is the record inside Envelope (its detail) and Members are its top-level
 	// members, in order and repeats included, as spans of Record, when the decoder lifted the
-	// record from a log file or a stream of records and none of its keys has escapes: a
-	// consumer reads a member without splitting the record again. Both are nil otherwise.
+	// record from a log file or a stream of records, none of its keys has escapes and its
+	// members lie in its first 64 KB: a consumer reads a member without splitting the record
+	// again. Both are nil otherwise.
 	Record  []byte
 	Members []Member
 }
@@ -808,7 +809,7 @@ func (d *decoder) record(rec []byte, f *fields, origin string) error {
 	env, t := appendEnvelope(dst, rec, f)
 	env = d.commit(dst, env)
 	e := Event{Envelope: env, Origin: origin, Time: t}
-	if f.members != nil && !f.escapedKey {
+	if f.members != nil && !f.noMembers {
 		e.Record = env[len(env)-1-len(rec) : len(env)-1 : len(env)-1] // appendEnvelope ends with the record and '}'
 		e.Members = d.keepMembers(*f.members)
 	}

@@ -569,6 +569,9 @@ func TestDecodeMembers(t *testing.T) {
 		{"JSON lines", rec + "\n" + rec + "\n", 6, 2},
 		{"array", "[" + rec + "]", 6, 1},
 		{"escaped key", `{"Records":[{"eventID":"e1","event\u004eame":"CreateUser"}]}`, 0, 1},
+		{"64 KB of members", `{"Records":[{"eventID":"e1","eventName":"X","a":"` + strings.Repeat("x", 65400) + `"}]}`, 3, 1},
+		{"longer", `{"Records":[{"eventID":"e1","eventName":"X","a":"` + strings.Repeat("x", 65536) + `"}]}`, 0, 1},
+		{"longer after its members", `{"Records":[{"eventID":"e1","eventName":"X","a":"` + strings.Repeat("x", 65400) + `"` + strings.Repeat(" ", 200) + `}]}`, 3, 1},
 		{"EventBridge event", `{"detail-type":"AWS API Call via CloudTrail","detail":` + rec + `}`, 0, 1},
 		{"LookupEvents", `{"Events":[{"CloudTrailEvent":"{\"eventID\":\"e1\",\"eventName\":\"X\"}"}]}`, 0, 1},
 	}

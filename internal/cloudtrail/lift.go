@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -85,15 +86,17 @@ func fieldOf(key []byte, escaped bool) (field, bool) {
 type fields struct {
 	start, end [nFields]int
 	has        [nFields]bool
-	// members, when set, receives every member's spans (scanObject empties it first), and
-	// escapedKey says some key has escapes
-	members    *[]Member
-	escapedKey bool
+	// members, when set, receives every member's spans, relative to the object's opening
+	// brace (scanObject empties it first); noMembers says they are incomplete: some key has
+	// escapes, or the object is too long for a Member's offsets
+	members   *[]Member
+	noMembers bool
 }
 
 // Member is one top-level member of a record: the spans [start,end) of its key (without its
-// quotes) and of its value in the record's bytes.
-type Member struct{ KeyStart, KeyEnd, ValStart, ValEnd uint32 }
+// quotes) and of its value in the record's bytes. Eight bytes, for records up to 64 KB
+// (longer ones, rare, have no members: Event.Members).
+type Member struct{ KeyStart, KeyEnd, ValStart, ValEnd uint16 }
 
 // Key returns the member's key as written, without its quotes, in rec.
 func (m Member) Key(rec []byte) []byte { return rec[m.KeyStart:m.KeyEnd] }
@@ -117,12 +120,6 @@ func (f *fields) rebase(off int) {
 		f.start[k] -= off
 		f.end[k] -= off
 	}
-	if f.members != nil {
-		for i := range *f.members {
-			m := &(*f.members)[i]
-			m.KeyStart, m.KeyEnd, m.ValStart, m.ValEnd = m.KeyStart-uint32(off), m.KeyEnd-uint32(off), m.ValStart-uint32(off), m.ValEnd-uint32(off)
-		}
-	}
 }
 
 // scanObject validates the object starting at b[i] (after optional white space) and records
@@ -133,6 +130,7 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 		*f.members = (*f.members)[:0]
 	}
 	i = skipSpace(b, i)
+	open := i // where the members' spans start from
 	if i >= len(b) {
 		return i, errShort
 	}
@@ -164,10 +162,13 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 		if k, ok := fieldOf(key, escaped); ok {
 			f.start[k], f.end[k], f.has[k] = vs, end, true
 		}
-		if f.members != nil {
-			ks := cap(b) - cap(key) // key is a slice of b
-			*f.members = append(*f.members, Member{uint32(ks), uint32(ks + len(key)), uint32(vs), uint32(end)})
-			f.escapedKey = f.escapedKey || escaped
+		if f.members != nil && !f.noMembers {
+			ks := cap(b) - cap(key) - open // key is a slice of b
+			if escaped || end-open > math.MaxUint16 {
+				f.noMembers = true
+			} else {
+				*f.members = append(*f.members, Member{uint16(ks), uint16(ks + len(key)), uint16(vs - open), uint16(end - open)})
+			}
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) {

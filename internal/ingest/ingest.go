@@ -163,6 +163,22 @@ func Unreadable(name string, err error) Report {
 	return r
 }
 
+// batchPool recycles the batches of decoded records across inputs: a log file is a batch or
+// two, so batches made for each would cost an allocation (and clearing) per few hundred records.
+var batchPool = sync.Pool{New: func() any { b := make([]cloudtrail.Event, 0, eventBatch); return &b }}
+
+func getBatch() []cloudtrail.Event { return (*batchPool.Get().(*[]cloudtrail.Event))[:0] }
+
+// putBatch hands a batch detection is done with back for reuse, dropping its records.
+func putBatch(b []cloudtrail.Event) {
+	if cap(b) != eventBatch {
+		return
+	}
+	clear(b)
+	b = b[:0]
+	batchPool.Put(&b)
+}
+
 // eventBatch is how many decoded records go to detection at a time; findingsChunk is how
 // many findings are handed on at a time.
 const (
@@ -211,20 +227,20 @@ func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, er
 	wg.Go(func() {
 		var out []finding.Finding
 		for b := range batches {
-			if detectErr != nil {
-				continue // drain, so decoding never blocks
+			if detectErr == nil { // else drain, so decoding never blocks
+				out, detectErr = p.detect(b, out, found)
 			}
-			out, detectErr = p.detect(b, out, found)
+			putBatch(b)
 		}
 		if detectErr == nil && len(out) > 0 {
 			detectErr = found(out)
 		}
 	})
-	batch := make([]cloudtrail.Event, 0, eventBatch)
+	batch := getBatch()
 	handOn := func() error {
 		select {
 		case batches <- batch:
-			batch = make([]cloudtrail.Event, 0, eventBatch)
+			batch = getBatch()
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -242,6 +258,7 @@ func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, er
 	}
 	close(batches)
 	wg.Wait()
+	putBatch(batch) // the one being filled: empty, or never handed on
 
 	rep := &p.report
 	rep.Bytes, rep.Inflated, rep.Whole = cr.n, stats.Inflated, stats.Whole()
