@@ -220,7 +220,7 @@ var predicates = map[string]Predicate{
 		maybe: func(env []byte) bool {
 			return bytes.Contains(env, []byte(`\u`)) || bytes.Contains(env, []byte("/i-")) ||
 				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("exec-env/AWS_Lambda")) ||
-				bytes.Contains(env, []byte("lambda.amazonaws.com"))
+				bytes.Contains(env, []byte(`exec-env\/AWS_Lambda`)) || bytes.Contains(env, []byte("lambda.amazonaws.com"))
 		},
 	},
 	"source-ip-is-public": {

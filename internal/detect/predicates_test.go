@@ -62,6 +62,7 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		`{"eventName":"CreateUser","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role\/web\/i-0abc"}}`,
 		`{"eventName":"GetCallerIdentity","userAgent":"TRUFFLE\u0048OG"}`,
 		`{"eventName":"CreateUser","userAgent":"S3 Browser\/11.4.5 https:\/\/s3browser.com"}`,
+		`{"eventName":"CreateUser","userAgent":"aws-sdk-go exec-env\/AWS_Lambda_go1.x","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/fn-role/fn"}}`,
 		`{"eventName":"CreateUser","\u0075serAgent":"pacu"}`,
 		`{"eventName":"CreateUser","policy":"\u003c","user\u0041gen\u0074":"kali"}`,
 	)
