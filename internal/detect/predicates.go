@@ -219,8 +219,8 @@ var predicates = map[string]Predicate{
 		},
 		maybe: func(env []byte) bool {
 			return bytes.Contains(env, []byte(`\u`)) || bytes.Contains(env, []byte("/i-")) ||
-				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("exec-env/AWS_Lambda")) ||
-				bytes.Contains(env, []byte(`exec-env\/AWS_Lambda`)) || bytes.Contains(env, []byte("lambda.amazonaws.com"))
+				bytes.Contains(env, []byte(`\/i-`)) || bytes.Contains(env, []byte("AWS_Lambda")) || // exec-env/ or exec-env\/
+				bytes.Contains(env, []byte("lambda.amazonaws.com"))
 		},
 	},
 	"source-ip-is-public": {
