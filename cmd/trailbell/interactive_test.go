@@ -78,29 +78,38 @@ run: {listen: %q, shutdown_grace: 5s}
 
 func (r *daemonRig) start() {
 	r.t.Helper()
-	r.cmd = exec.Command(r.bin, "run", "--config", r.cfg, "--log-level", "debug")
-	r.cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret", "AWS_REGION=us-east-1",
-		"AWS_EC2_METADATA_DISABLED=true", "TRAILBELL_SLACK_SIGNING_SECRET="+r.srv.SigningSecret)
-	r.logs = &testenv.Buffer{}
-	r.cmd.Stderr = r.logs
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
+	r.cmd, r.logs = startDaemon(r.t, r.bin, r.listen, []string{"TRAILBELL_SLACK_SIGNING_SECRET=" + r.srv.SigningSecret},
+		"--config", r.cfg, "--log-level", "debug")
+}
+
+// startDaemon starts `trailbell run args...` with the stand-ins' AWS environment plus env,
+// kills it when the test ends (showing its log if the test failed), and waits until it
+// answers /healthz on listen.
+func startDaemon(t *testing.T, bin, listen string, env []string, args ...string) (*exec.Cmd, *testenv.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	cmd.Env = append(append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret", "AWS_REGION=us-east-1",
+		"AWS_EC2_METADATA_DISABLED=true"), env...)
+	logs := &testenv.Buffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	cmd := r.cmd
-	r.t.Cleanup(func() {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if r.t.Failed() {
-			r.t.Logf("daemon log:\n%s", r.logs)
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs)
 		}
 	})
-	r.waitFor("the daemon to listen", func() bool {
-		resp, err := http.Get("http://" + r.listen + "/healthz")
+	waitUntil(t, "the daemon to listen", func() bool {
+		resp, err := http.Get("http://" + listen + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil
 	})
+	return cmd, logs
 }
 
 // put uploads a log file of records, its key a minute after the previous one's.
@@ -119,11 +128,7 @@ func (r *daemonRig) put(records ...string) {
 // waitFor polls cond for up to 30 seconds.
 func (r *daemonRig) waitFor(what string, cond func() bool) {
 	r.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("waited in vain for %s", what)
-		}
-	}
+	waitUntil(r.t, what, cond)
 }
 
 // message waits for the first message in a channel (by id; "D" for any direct message)

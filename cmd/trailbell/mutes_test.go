@@ -138,7 +138,7 @@ func TestMutesDynamoDB(t *testing.T) {
 	if code, _, errs := runCmd(t, "mutes", "--config", cfg); code != exitError || !strings.Contains(errs, "no-such-table") {
 		t.Errorf("mutes of a missing table: %d %s", code, errs)
 	}
-	table := testenv.TableName("trailbell-state")
+	table := testenv.UniqueName("trailbell-state")
 	if err := statedynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}

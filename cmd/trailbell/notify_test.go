@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -245,7 +244,7 @@ func TestNotifyDeadWhileDaemonRuns(t *testing.T) {
 	hook := filepath.Join(dir, "hook")
 	writeFile(t, hook, []byte(srv.WebhookURL("old")))
 	endpoint := s3Endpoint(t)
-	bucket := testenv.TableName("trail-dead") // a name no other test uses
+	bucket := testenv.UniqueName("trail-dead")
 	testenv.Bucket(t, testenv.S3Client(endpoint), bucket)
 	listen := freeAddr(t)
 	receivers := "notify:\n  receivers:\n    - {name: sec, slack: {webhook_url_file: hook}, rate_limit: {per_second: 100, burst: 10}}\n  route: {receiver: sec}\n"
@@ -262,28 +261,7 @@ func TestNotifyDeadWhileDaemonRuns(t *testing.T) {
 
 	// The URL is fixed, then the daemon starts with it and holds the outbox.
 	writeFile(t, hook, []byte(srv.WebhookURL("new")))
-	cmd := exec.Command(buildBinary(t), "run", "--config", cfg)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=testsecret", "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
-	logs := &testenv.Buffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", logs)
-		}
-	})
-	waitUntil(t, "the daemon to listen", func() bool {
-		resp, err := http.Get("http://" + listen + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	startDaemon(t, buildBinary(t), listen, nil, "--config", cfg)
 
 	code, got, stderr := runCmd(t, "notify", "dead", "--config", cfg)
 	if code != exitOK || got != want || !strings.Contains(stderr, "from the running daemon") {

@@ -67,7 +67,7 @@ func checkN(t *testing.T, what string, v types.AttributeValue, want int64) {
 // attribute expires) on moto_server, and returns its name.
 func dedupeTable(t *testing.T, c *dynamodb.Client) string {
 	t.Helper()
-	name := testenv.TableName("trailbell-dedupe")
+	name := testenv.UniqueName("trailbell-dedupe")
 	_, err := c.CreateTable(t.Context(), &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},

@@ -123,7 +123,7 @@ type lambdaRig struct {
 func newLambdaRig(t *testing.T, interactive string) *lambdaRig {
 	ddb, client := testenv.DynamoDB(t)
 	srv := slacktest.NewWorkspace(t, "../../deploy/slack/manifest.yaml")
-	table := testenv.TableName("trailbell-state")
+	table := testenv.UniqueName("trailbell-state")
 	if err := dynamo.CreateTable(t.Context(), client, table); err != nil {
 		t.Fatal(err)
 	}

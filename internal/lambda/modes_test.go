@@ -213,7 +213,7 @@ run: {listen: "127.0.0.1:0"}
 	}
 
 	// 3. the Lambda: one S3 notification per file, in delivery order, state in DynamoDB
-	table := testenv.TableName("trailbell-state")
+	table := testenv.UniqueName("trailbell-state")
 	if err := dynamo.CreateTable(t.Context(), ddbClient, table); err != nil {
 		t.Fatal(err)
 	}

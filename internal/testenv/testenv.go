@@ -74,8 +74,8 @@ func DynamoDB(t testing.TB) (endpoint string, client *dynamodb.Client) {
 	return endpoint, dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), Credentials: Credentials})
 }
 
-// TableName is a DynamoDB table name that no other test of this run uses.
-func TableName(prefix string) string {
+// UniqueName is a name (a DynamoDB table's, an S3 bucket's) that no other test of this run uses: prefix, then digits.
+func UniqueName(prefix string) string {
 	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), tableSeq.Add(1))
 }
 

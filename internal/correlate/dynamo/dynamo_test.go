@@ -26,7 +26,7 @@ import (
 func newTable(t *testing.T) (*Store, *dynamodb.Client) {
 	t.Helper()
 	_, c := testenv.DynamoDB(t)
-	name := testenv.TableName("state")
+	name := testenv.UniqueName("state")
 	if err := CreateTable(context.Background(), c, name); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 func TestStore(t *testing.T) {
 	_, client := testenv.DynamoDB(t)
 	triagetest.Conformance(t, func(t *testing.T, now func() time.Time) triage.Store {
-		table := testenv.TableName("trailbell-triage")
+		table := testenv.UniqueName("trailbell-triage")
 		if err := statedynamo.CreateTable(t.Context(), client, table); err != nil {
 			t.Fatal(err)
 		}
