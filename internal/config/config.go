@@ -216,13 +216,14 @@ type Duration time.Duration
 
 // A negative value is read, for Validate to report with every other mistake in the file.
 func (d *Duration) UnmarshalText(b []byte) error {
-	s, neg := strings.CutPrefix(string(b), "-")
-	v, err := duration.Parse(s)
-	if err != nil {
-		return fmt.Errorf("invalid duration %q (use 90s, 10m, 24h, 14d)", b)
+	v, err := duration.Parse(string(b))
+	if rest, neg := strings.CutPrefix(string(b), "-"); err != nil && neg {
+		if p, perr := duration.Parse(rest); perr == nil {
+			v, err = -p, nil
+		}
 	}
-	if neg {
-		v = -v
+	if err != nil {
+		return err
 	}
 	*d = Duration(v)
 	return nil
