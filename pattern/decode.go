@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // jvalue is a pattern's JSON value with object members in document order: event-ruler
@@ -37,7 +39,7 @@ func (r *jreader) fail(format string, args ...any) error {
 	return syntaxError(r.data, r.pos, format, args...)
 }
 
-func (r *jreader) ws() { r.pos = skipSpace(r.data, r.pos) }
+func (r *jreader) ws() { r.pos = jsonlex.SkipSpace(r.data, r.pos) }
 
 // readPattern reads one JSON value and checks that only white space follows it.
 func readPattern(p string) (*jvalue, error) {
@@ -200,7 +202,7 @@ func (r *jreader) str() (string, error) {
 			switch e := r.data[r.pos]; e {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if _, ok := hex4(r.data[r.pos+1:]); !ok {
+				if jsonlex.Hex4(r.data[r.pos+1:]) < 0 {
 					return "", r.fail("invalid \\u escape in string")
 				}
 				r.pos += 4

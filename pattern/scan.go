@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
 // maxArrayDepth bounds nested arrays on a path patterns name; deeper events are rejected
@@ -50,16 +52,7 @@ func (p *scanner) fail(format string, args ...any) error {
 	return &EventError{Offset: p.pos, Reason: fmt.Sprintf(format, args...)}
 }
 
-func (p *scanner) ws() { p.pos = skipSpace(p.data, p.pos) }
-
-// skipSpace returns the offset of the first byte at or after i that is not JSON space. Every
-// byte above the space is not, which settles compact JSON with one comparison.
-func skipSpace(d []byte, i int) int {
-	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
-		i++
-	}
-	return i
-}
+func (p *scanner) ws() { p.pos = jsonlex.SkipSpace(p.data, p.pos) }
 
 // scanEvent reads the top-level object.
 func (sc *scratch) scanEvent(event []byte) error {
@@ -821,14 +814,14 @@ func unescape(dst, s []byte) ([]byte, bool) {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			r, ok := hex4(s[i+2:])
-			if !ok {
+			r := jsonlex.Hex4(s[i+2:])
+			if r < 0 {
 				return dst, false
 			}
 			i += 6
 			if utf16.IsSurrogate(r) {
 				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-					r2, _ := hex4(s[i+2:])
+					r2 := jsonlex.Hex4(s[i+2:])
 					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
 						i += 6
 						dst = utf8.AppendRune(dst, dec)
@@ -845,25 +838,4 @@ func unescape(dst, s []byte) ([]byte, bool) {
 		i += 2
 	}
 	return dst, true
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }

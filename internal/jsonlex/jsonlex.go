@@ -1,8 +1,8 @@
 // Package jsonlex owns the lexical layer of JSON text that the hot paths share: where a
 // string or a number ends, whether it is valid JSON, and which bytes of a word need a look,
-// eight at a time. It decodes nothing and allocates nothing; the packages above it decode
-// records (internal/detect), validate log files (internal/cloudtrail) and write findings
-// (internal/finding) with it.
+// eight at a time. It decodes nothing and allocates nothing; the packages above it match
+// events (pattern), decode records (internal/detect), validate log files (internal/cloudtrail)
+// and write findings (internal/finding) with it.
 package jsonlex
 
 import (
@@ -99,8 +99,11 @@ func SkipSpace(b []byte, i int) int {
 	return i
 }
 
-// Hex4 reads four hex digits; -1 when they are not.
+// Hex4 reads four hex digits; -1 when they are not (or b is shorter).
 func Hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
 	var r rune
 	for _, c := range b[:4] {
 		switch {
