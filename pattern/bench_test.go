@@ -401,11 +401,6 @@ func TestWorkloadTable(t *testing.T) {
 // CloudTrail scaling: the built-in style of pattern set, 1, 100 or 10,000 patterns, over the
 // corpus CloudTrail records lifted into EventBridge envelopes.
 
-// scalingPatterns returns n patterns: the IAM seed pattern first, then generated ones over
-// eventName, eventSource and userIdentity.arn with the operators rules use. 1 in 50
-// generated patterns names a real event so the set is realistic, the rest never match.
-func scalingPatterns(n int) []string { return scalingPatternsOf(n, -1) }
-
 // scalingOperators names the generated pattern kinds, by i % 8, for the per-operator rows
 // of TestCloudTrailScalingTable. The last kind, seedShaped, is never part of the mixed set:
 // patterns shaped like the IAM seed pattern (source, detail-type, eventSource and a list of
@@ -414,8 +409,10 @@ var scalingOperators = []string{"exact", "prefix", "suffix", "equals-ignore-case
 
 const seedShaped = 8
 
-// scalingPatternsOf is scalingPatterns with every generated pattern of one kind (an index
-// into scalingOperators), or of all kinds in turn when kind is -1.
+// scalingPatternsOf returns n patterns: the IAM seed pattern first, then generated ones over
+// eventName, eventSource and userIdentity.arn with the operators rules use, all of one kind
+// (an index into scalingOperators) or, when kind is -1, of every kind in turn. 1 in 50
+// generated patterns names a real event so the set is realistic, the rest never match.
 func scalingPatternsOf(n, kind int) []string {
 	realNames := []string{"ConsoleLogin", "CreateAccessKey", "PutBucketPolicy", "StopLogging", "AssumeRole", "DeleteTrail"}
 	services := []string{"iam", "sts", "s3", "ec2", "kms", "lambda", "cloudtrail", "organizations", "guardduty", "config"}

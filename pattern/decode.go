@@ -280,13 +280,3 @@ func (v *jvalue) describe() string {
 	}
 	return "null"
 }
-
-// member returns the value of the last member named k, or nil.
-func (v *jvalue) member(k string) *jvalue {
-	for i := len(v.keys) - 1; i >= 0; i-- {
-		if v.keys[i] == k {
-			return v.vals[i]
-		}
-	}
-	return nil
-}

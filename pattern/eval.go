@@ -3,15 +3,9 @@ package pattern
 import (
 	"bytes"
 	"math"
-	"net/netip"
 	"slices"
 	"unsafe"
 )
-
-type cidrRange struct {
-	p netip.Prefix
-	t target
-}
 
 // trailNode is one array element on the way from the event root to a value: values whose
 // trails pass through different elements of the same array come from different elements.

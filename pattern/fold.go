@@ -134,11 +134,6 @@ func (fp *foldPattern) ends(v []byte) []int {
 	return pos
 }
 
-// foldString case-folds s the same way event values are folded.
-func foldString(s string) string {
-	return string(appendFold(nil, []byte(s)))
-}
-
 // appendFold appends the canonical fold of b: ASCII letters lowered directly, other runes
 // through foldSpecial or unicode.ToLower(unicode.ToUpper(r)), so that the lower and upper
 // case of every UTF-16 unit (as Java maps it, see javaLower and javaUpper) fold to the

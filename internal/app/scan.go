@@ -87,7 +87,7 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 	}
 
 	var sinks []scan.Sink
-	flush := func() error { return nil }
+	var flush func() error
 	switch job.Format {
 	case "text":
 		tw := scan.NewTextWriter(w.out)

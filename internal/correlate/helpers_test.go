@@ -161,7 +161,3 @@ func keys(fs []finding.Finding) []string {
 	slices.Sort(out)
 	return out
 }
-
-func only(fs []finding.Finding, rule string) []finding.Finding {
-	return slices.DeleteFunc(slices.Clone(fs), func(f finding.Finding) bool { return f.Rule != rule })
-}

@@ -44,13 +44,6 @@ func newProgress(w io.Writer, now func() time.Time) *progress {
 	return p
 }
 
-func (p *progress) flushed(r fileResult) {
-	if r.final {
-		p.files.Add(1)
-	}
-	p.findings.Add(int64(len(r.findings)))
-}
-
 func (p *progress) draw() {
 	secs := p.now().Sub(p.start).Seconds()
 	if secs <= 0 {
