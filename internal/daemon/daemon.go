@@ -339,11 +339,11 @@ func (d *Daemon) mux() *http.ServeMux {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		h := d.health()
-		w.Header().Set("Content-Type", "application/json")
+		status := http.StatusOK
 		if h.Status != "ok" {
-			w.WriteHeader(http.StatusServiceUnavailable)
+			status = http.StatusServiceUnavailable
 		}
-		json.NewEncoder(w).Encode(h)
+		writeJSON(w, status, h)
 	})
 	// The outbox is the daemon's alone while it runs, so `trailbell notify dead` reads and
 	// requeues dead letters through these.
@@ -353,8 +353,7 @@ func (d *Daemon) mux() *http.ServeMux {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(DeadLetters{DeadLetters: dl})
+		writeJSON(w, http.StatusOK, DeadLetters{DeadLetters: dl})
 	})
 	mux.HandleFunc("POST /dead-letters/requeue", func(w http.ResponseWriter, r *http.Request) {
 		n, err := d.pipeline.Requeue()
@@ -362,13 +361,19 @@ func (d *Daemon) mux() *http.ServeMux {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(Requeued{Requeued: n})
+		writeJSON(w, http.StatusOK, Requeued{Requeued: n})
 	})
 	for pattern, h := range d.o.Handlers {
 		mux.Handle(pattern, h)
 	}
 	return mux
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }
 
 // DeadLetters is what GET /dead-letters answers: up to deadLetterLimit undeliverable
