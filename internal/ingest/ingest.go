@@ -28,15 +28,10 @@ type Detector interface {
 }
 
 // Matcher is a Detector that also says, in the same pass over a record, what detection with
-// memory needs: the steps of stateful rules it matched (detect.Engine.Match). With Memory
-// set, the Reader's detector must be one: no record is matched twice.
+// memory needs: the steps of stateful rules it matched (detect.Engine.MatchEvent, which reads
+// what the decoder found of the record, its members, rather than splitting it again). With
+// Memory set, the Reader's detector must be one: no record is matched twice.
 type Matcher interface {
-	Match(envelope []byte) (detect.Match, error)
-}
-
-// eventMatcher is a Matcher that reads what the decoder found of a record (its members:
-// detect.Engine.MatchEvent), so that the record is not split again.
-type eventMatcher interface {
 	MatchEvent(e cloudtrail.Event) (detect.Match, error)
 }
 
@@ -281,22 +276,16 @@ func (r *Reader) Start(ctx context.Context, in Input, found Found) (*Pending, er
 // Commit.
 func (p *Pending) detect(b []cloudtrail.Event, out []finding.Finding, found Found) ([]finding.Finding, error) {
 	o := &p.r.o
-	em, _ := p.det.(eventMatcher)
+	m, _ := p.det.(Matcher) // always one with memory: Start checks
 	for _, e := range b {
 		if !o.Window.Contains(e.Time) {
 			p.report.Outside++
 			continue
 		}
 		if p.mem != nil {
-			var m detect.Match
-			var err error
-			if em != nil {
-				m, err = em.MatchEvent(e)
-			} else {
-				m, err = p.det.(Matcher).Match(e.Envelope)
-			}
+			matched, err := m.MatchEvent(e)
 			if err == nil {
-				err = p.mem.Add(e, m)
+				err = p.mem.Add(e, matched)
 			}
 			if err != nil {
 				p.failed(e, err)

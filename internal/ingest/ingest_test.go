@@ -171,11 +171,11 @@ func (in *memoryInput) Commit(context.Context) ([]finding.Finding, error) {
 	return in.fs, nil
 }
 
-// matcher is detector with Match.
+// matcher is detector with MatchEvent.
 type matcher struct{ detector }
 
-func (d matcher) Match(env []byte) (detect.Match, error) {
-	fs, err := d.Detect(env)
+func (d matcher) MatchEvent(e cloudtrail.Event) (detect.Match, error) {
+	fs, err := d.Detect(e.Envelope)
 	return detect.Match{Findings: fs}, err
 }
 

@@ -348,11 +348,11 @@ func (in *orderInput) Commit(context.Context) ([]finding.Finding, error) {
 	return fs, nil
 }
 
-// matchingDetector is fakeDetector with Match, as detect.Engine has.
+// matchingDetector is fakeDetector with MatchEvent, as detect.Engine has.
 type matchingDetector struct{ fakeDetector }
 
-func (d matchingDetector) Match(env []byte) (detect.Match, error) {
-	fs, err := d.Detect(env)
+func (d matchingDetector) MatchEvent(e cloudtrail.Event) (detect.Match, error) {
+	fs, err := d.Detect(e.Envelope)
 	return detect.Match{Findings: fs}, err
 }
 
