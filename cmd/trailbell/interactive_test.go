@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -47,16 +46,6 @@ type daemonRig struct {
 	started time.Time
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func newDaemonRig(t *testing.T, interactive string) *daemonRig {
 	t.Helper()
 	if testing.Short() {
@@ -64,7 +53,7 @@ func newDaemonRig(t *testing.T, interactive string) *daemonRig {
 	}
 	srv := slacktest.NewWorkspace(t, "../../deploy/slack/manifest.yaml")
 	endpoint := s3Endpoint(t)
-	r := &daemonRig{t: t, srv: srv, bin: buildBinary(t), state: t.TempDir(), listen: freeAddr(t),
+	r := &daemonRig{t: t, srv: srv, bin: buildBinary(t), state: t.TempDir(), listen: testenv.FreeAddr(t),
 		client: testenv.S3Client(endpoint), bucket: fmt.Sprintf("trail-interactive-%d", time.Now().UnixNano()), started: time.Now()}
 	testenv.Bucket(t, r.client, r.bucket)
 	r.cfg = filepath.Join(t.TempDir(), "trailbell.yaml")

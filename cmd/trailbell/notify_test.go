@@ -246,7 +246,7 @@ func TestNotifyDeadWhileDaemonRuns(t *testing.T) {
 	endpoint := s3Endpoint(t)
 	bucket := testenv.UniqueName("trail-dead")
 	testenv.Bucket(t, testenv.S3Client(endpoint), bucket)
-	listen := freeAddr(t)
+	listen := testenv.FreeAddr(t)
 	receivers := "notify:\n  receivers:\n    - {name: sec, slack: {webhook_url_file: hook}, rate_limit: {per_second: 100, burst: 10}}\n  route: {receiver: sec}\n"
 	cfg := filepath.Join(dir, "trailbell.yaml")
 	writeFile(t, cfg, []byte(fmt.Sprintf("state_dir: state\nsources:\n  s3: [{url: \"s3://%s/AWSLogs/\", endpoint: %q, poll_interval: 1s}]\nrun: {listen: %q}\n%s",

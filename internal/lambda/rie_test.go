@@ -58,12 +58,9 @@ type rie struct {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(testenv.FreeAddr(t))
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 func startRIE(t *testing.T, env ...string) *rie {

@@ -1,7 +1,8 @@
 // Package testenv holds the stand-ins that tests of several packages run against: an
-// in-process S3 server with a client for it, a client of the DynamoDB stand-in, the static credentials every local server
-// accepts, checkpoint directories, and a buffer that goroutines and child processes may write while a test reads it.
-// Only tests import it.
+// in-process S3 server with a client for it, a client of the DynamoDB stand-in, free loopback
+// addresses, unique names, the static credentials every local server accepts, checkpoint
+// directories, and a buffer that goroutines and child processes may write while a test reads
+// it. Only tests import it.
 package testenv
 
 import (
@@ -9,6 +10,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -60,6 +62,18 @@ func S3Client(endpoint string) *s3.Client {
 		UsePathStyle: true,
 		Credentials:  Credentials,
 	})
+}
+
+// FreeAddr is a loopback address ("127.0.0.1:PORT") with a port nothing listens on now, for a
+// server the test starts in another process.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // DynamoDB returns the endpoint of the moto_server that scripts/test.sh starts
