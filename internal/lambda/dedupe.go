@@ -2,6 +2,8 @@ package lambda
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,21 +63,34 @@ const (
 )
 
 // claimInput builds the conditional put that takes a key: allowed when no item exists or its
-// time is over (a dead invocation's lease, or a sent record TTL has not removed yet).
-func (d *Dedupe) claimInput(key string) *dynamodb.PutItemInput {
+// time is over (a dead invocation's lease, or a sent record TTL has not removed yet), or when
+// the item is this very claim: the SDK retries a put whose answer was lost, and the retry
+// must not find its own first attempt and take it for another invocation's claim (the
+// finding would then wait for the lease). token tells the claims apart.
+func (d *Dedupe) claimInput(key, token string) *dynamodb.PutItemInput {
 	now := d.now().Unix()
 	return &dynamodb.PutItemInput{
 		TableName: aws.String(d.Table),
 		Item: map[string]types.AttributeValue{
 			"pk":      &types.AttributeValueMemberS{Value: key},
 			"state":   &types.AttributeValueMemberS{Value: statePending},
+			"claim":   &types.AttributeValueMemberS{Value: token},
 			"expires": &types.AttributeValueMemberN{Value: strconv.FormatInt(now+int64(d.lease()/time.Second), 10)},
 		},
-		ConditionExpression: aws.String("attribute_not_exists(pk) OR expires < :now"),
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR expires < :now OR #c = :claim"),
+		ExpressionAttributeNames: map[string]string{"#c": "claim"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
+			":now":   &types.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
+			":claim": &types.AttributeValueMemberS{Value: token},
 		},
 	}
+}
+
+// claimToken is a claim's identity: random, so that no other claim of the key has it.
+func claimToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (d *Dedupe) doneInput(key string) *dynamodb.PutItemInput {
@@ -102,7 +117,7 @@ func (d *Dedupe) releaseInput(key string) *dynamodb.DeleteItemInput {
 
 // Claim reports whether key is new (claimed now) or already sent or being sent.
 func (d *Dedupe) Claim(ctx context.Context, key string) (bool, error) {
-	_, err := d.Client.PutItem(ctx, d.claimInput(key))
+	_, err := d.Client.PutItem(ctx, d.claimInput(key, claimToken()))
 	var cf *types.ConditionalCheckFailedException
 	switch {
 	case err == nil:

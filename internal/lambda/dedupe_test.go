@@ -22,11 +22,14 @@ func TestDedupeRequests(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	d := &Dedupe{Table: "tb", Lease: 2 * time.Minute, Keep: 48 * time.Hour, Now: func() time.Time { return now }}
 
-	in := d.claimInput("iam-user-created/abc")
+	in := d.claimInput("iam-user-created/abc", "tok")
 	if aws.ToString(in.TableName) != "tb" ||
-		aws.ToString(in.ConditionExpression) != "attribute_not_exists(pk) OR expires < :now" {
-		t.Errorf("claim: table %q condition %q", aws.ToString(in.TableName), aws.ToString(in.ConditionExpression))
+		aws.ToString(in.ConditionExpression) != "attribute_not_exists(pk) OR expires < :now OR #c = :claim" ||
+		in.ExpressionAttributeNames["#c"] != "claim" {
+		t.Errorf("claim: table %q condition %q names %v", aws.ToString(in.TableName), aws.ToString(in.ConditionExpression), in.ExpressionAttributeNames)
 	}
+	checkS(t, "claim token", in.Item["claim"], "tok")
+	checkS(t, "claim :claim", in.ExpressionAttributeValues[":claim"], "tok")
 	checkS(t, "claim pk", in.Item["pk"], "iam-user-created/abc")
 	checkS(t, "claim state", in.Item["state"], "pending")
 	checkN(t, "claim expires", in.Item["expires"], now.Unix()+120)
@@ -98,6 +101,28 @@ func items(t *testing.T, c *dynamodb.Client, table string) map[string]string {
 		got[pk.Value] = st.Value
 	}
 	return got
+}
+
+// TestDedupeClaimRetried: the SDK sends a claim again when its answer was lost; the retry
+// finds its own first attempt and still holds the claim, while another claim of the key is
+// refused until the lease is over.
+func TestDedupeClaimRetried(t *testing.T) {
+	_, client := testenv.DynamoDB(t)
+	now := time.Unix(1_800_000_000, 0)
+	d := &Dedupe{Client: client, Table: dedupeTable(t, client), Lease: time.Minute, Now: func() time.Time { return now }}
+	in := d.claimInput("iam-user-created/abc", claimToken())
+	for i := range 2 {
+		if _, err := client.PutItem(t.Context(), in); err != nil {
+			t.Fatalf("attempt %d of the same claim: %v", i+1, err)
+		}
+	}
+	if ok, err := d.Claim(t.Context(), "iam-user-created/abc"); ok || err != nil {
+		t.Fatalf("another claim while the lease holds: %v, %v", ok, err)
+	}
+	now = now.Add(2 * time.Minute)
+	if ok, err := d.Claim(t.Context(), "iam-user-created/abc"); !ok || err != nil {
+		t.Fatalf("another claim after the lease: %v, %v", ok, err)
+	}
 }
 
 func TestDedupeAcrossRedelivery(t *testing.T) {
