@@ -24,10 +24,18 @@ const StateFile = "detections.db"
 // file), narrowed by run.only and run.disable, and to min_severity and above. The commands
 // put their flags (--rules, --no-builtin, --only, --disable, --min-severity) into these
 // settings.
-func Rules(cfg *config.Config) ([]detect.Rule, error) {
+func Rules(cfg *config.Config) ([]detect.Rule, error) { return rulesOf(cfg, detect.Builtin) }
+
+// detectionRules are Rules for detection alone: the built-in rules come without their
+// samples, which detection never reads and which are most of what loading them costs.
+func detectionRules(cfg *config.Config) ([]detect.Rule, error) {
+	return rulesOf(cfg, detect.BuiltinForDetection)
+}
+
+func rulesOf(cfg *config.Config, builtin func() ([]detect.Rule, error)) ([]detect.Rule, error) {
 	var rules []detect.Rule
 	if !cfg.Run.NoBuiltin {
-		b, err := detect.Builtin()
+		b, err := builtin()
 		if err != nil {
 			return nil, fmt.Errorf("built-in rules: %w", err)
 		}
@@ -62,7 +70,7 @@ func Rules(cfg *config.Config) ([]detect.Rule, error) {
 
 // engine compiles the rules the configuration enables.
 func engine(cfg *config.Config) (*detect.Engine, error) {
-	rules, err := Rules(cfg)
+	rules, err := detectionRules(cfg)
 	if err != nil {
 		return nil, err
 	}

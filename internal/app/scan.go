@@ -63,7 +63,7 @@ type ScanResult struct {
 // the error says what failed after the scan started (a sink, delivery).
 func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*ScanResult, error) {
 	w := newWiring(cfg, p)
-	rules, err := Rules(cfg)
+	rules, err := detectionRules(cfg)
 	if err != nil {
 		return nil, err
 	}
