@@ -317,20 +317,37 @@ func (p *Pending) failed(e cloudtrail.Event, err error) {
 	}
 }
 
-// appendFindings adds fs, found in the record at origin, to out. A record's bytes are
-// whatever the input held: invalid UTF-8 becomes U+FFFD here, so that every output (JSON
-// lines, webhooks, Slack) is valid UTF-8.
+// appendFindings adds fs, found in the record at origin, to out (see settle).
 func appendFindings(out, fs []finding.Finding, origin string) []finding.Finding {
-	for i := range fs {
-		if fs[i].Origin == "" {
-			fs[i].Origin = origin
-		}
-		if !utf8.Valid(fs[i].Record) {
-			fs[i].Record = validUTF8(fs[i].Record)
-		}
-	}
+	settle(fs, origin)
 	return append(out, fs...)
 }
+
+// settle sets the origin of findings that have none, and makes their records valid UTF-8. A
+// record's bytes are whatever the input held: invalid UTF-8 becomes U+FFFD here, so that every
+// output (JSON lines, webhooks, Slack) is valid UTF-8. The findings of one record come one
+// after another and share its bytes, which are checked once.
+func settle(fs []finding.Finding, origin string) {
+	var in, out []byte // the record checked last, and what it became
+	for i := range fs {
+		f := &fs[i]
+		if f.Origin == "" {
+			f.Origin = origin
+		}
+		if sameBytes(f.Record, in) {
+			f.Record = out
+			continue
+		}
+		in = f.Record
+		if !utf8.Valid(f.Record) {
+			f.Record = validUTF8(f.Record)
+		}
+		out = f.Record
+	}
+}
+
+// sameBytes reports whether a and b are the same bytes in memory, not only equal ones.
+func sameBytes(a, b []byte) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }
 
 // validUTF8 returns a copy of b with each byte that is not part of valid UTF-8 replaced by
 // U+FFFD, as encoding/json does with strings. In a record, such bytes can only be inside JSON
@@ -362,10 +379,11 @@ func (p *Pending) Finish(ctx context.Context, found Found) (Report, error) {
 	if err != nil {
 		return p.report, fmt.Errorf("%s: memory: %w", p.report.Input, err)
 	}
-	out := appendFindings(nil, fs, p.report.Input)
-	p.report.Findings += len(out)
-	if len(out) > 0 {
-		if err := found(out); err != nil {
+	// Commit's findings are the input's own: settled where they lie, not copied
+	settle(fs, p.report.Input)
+	p.report.Findings += len(fs)
+	if len(fs) > 0 {
+		if err := found(fs); err != nil {
 			return p.report, err
 		}
 	}
