@@ -372,11 +372,10 @@ func (e *Engine) finding(i int, rec *record, extra func(name string) (string, bo
 	f := *rec.eventPart()
 	f.Rule = r.ID
 	f.Severity = r.Severity
-	f.Title = e.titles[i].render(rec, extra)
+	f.Title, f.Runbook = renderBoth(e.titles[i], e.books[i], rec, extra)
 	f.Description = r.Description
 	f.Tags = slices.Clip(r.Tags) // shared with the rule: clipped so an append cannot write into it
 	f.References = slices.Clip(r.References)
-	f.Runbook = e.books[i].renderRunbook(rec, extra)
 	return f
 }
 

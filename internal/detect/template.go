@@ -114,44 +114,41 @@ func checkField(name string) error {
 // render fills a title; missing values show as "?" so a messy record still gives a title.
 // extra, when set, fills the placeholders of stateful rules first.
 func (t template) render(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(b *strings.Builder, _ string) { b.WriteByte('?') },
-		func(b *strings.Builder, v string, _ bool) { b.WriteString(v) })
-}
-
-// renderRunbook fills a runbook; a missing value shows as <name> (the last part of its path),
-// so a command reads as one to complete, e.g. `--user-name <userName>`. Event values are
-// delimited, on one line: in an AWS CLI command (after finding.RunbookCommand on the line of
-// the template) a value with anything but letters, digits and _@%+=:,./- is a single-quoted
-// shell word that pastes as one argument; in the words around commands a value with a space
-// is in “ ”. So event text (a user agent, an error message) can neither start a line nor
-// pass for a command (see chat.Runbook).
-func (t template) renderRunbook(r *record, extra func(string) (string, bool)) string {
-	return t.fill(r, extra, func(b *strings.Builder, field string) {
-		b.WriteByte('<')
-		b.WriteString(field[strings.LastIndexByte(field, '.')+1:])
-		b.WriteByte('>')
-	}, func(b *strings.Builder, v string, command bool) {
-		if command {
-			writeShellWord(b, v)
-		} else {
-			writeProseWord(b, v)
-		}
-	})
-}
-
-// fill renders t. value writes a record's value as text; command says whether the
-// template's own text on the line so far starts an AWS CLI command.
-func (t template) fill(r *record, extra func(string) (string, bool), missing func(b *strings.Builder, field string),
-	value func(b *strings.Builder, v string, command bool)) string {
+	var vb [maxValues]string
+	vals, size := t.values(vb[:0], r, extra)
 	var b strings.Builder
+	b.Grow(size)
+	t.write(&b, vals, false)
+	return b.String()
+}
+
+// renderBoth fills a rule's title and runbook into one string, of which they are the two
+// parts: a finding costs one allocation for both, sized to fit.
+func renderBoth(title, runbook template, r *record, extra func(string) (string, bool)) (string, string) {
+	var vb [maxValues]string
+	vals, size := title.values(vb[:0], r, extra)
+	n := len(vals)
+	vals, more := runbook.values(vals, r, extra)
+	var b strings.Builder
+	b.Grow(size + more)
+	title.write(&b, vals[:n], false)
+	cut := b.Len()
+	runbook.write(&b, vals[n:], true)
+	s := b.String()
+	return s[:cut], s[cut:]
+}
+
+// maxValues is room for the placeholders of a title and a runbook on the stack.
+const maxValues = 32
+
+// values appends the value of each placeholder of t to vals ("" when missing; extra, when
+// set, fills the placeholders of stateful rules first), and returns about the size of t
+// rendered with them: a value written as a shell or prose word may take a few bytes more.
+func (t template) values(vals []string, r *record, extra func(string) (string, bool)) ([]string, int) {
 	size := 0
 	for _, p := range t {
-		size += len(p.text) + 24 // room for a placeholder's usual value
-	}
-	b.Grow(size)
-	for _, p := range t {
 		if p.field == "" {
-			b.WriteString(p.text)
+			size += len(p.text)
 			continue
 		}
 		v, ok := "", false
@@ -161,13 +158,44 @@ func (t template) fill(r *record, extra func(string) (string, bool), missing fun
 		if !ok {
 			v = r.field(p.field)
 		}
-		if v == "" {
-			missing(&b, p.field)
-		} else {
-			value(&b, v, p.command)
+		vals = append(vals, v)
+		size += max(len(v), len(p.field)) + 8
+	}
+	return vals, size
+}
+
+// write renders t with the values of its placeholders, in order: as a title (see render) or
+// as a runbook. In a runbook a missing value shows as <name> (the last part of its path), so
+// a command reads as one to complete, e.g. `--user-name <userName>`, and event values are
+// delimited, on one line: in an AWS CLI command (after finding.RunbookCommand on the line of
+// the template) a value with anything but letters, digits and _@%+=:,./- is a single-quoted
+// shell word that pastes as one argument; in the words around commands a value with a space
+// is in “ ”. So event text (a user agent, an error message) can neither start a line nor
+// pass for a command (see chat.Runbook).
+func (t template) write(b *strings.Builder, vals []string, runbook bool) {
+	k := 0
+	for _, p := range t {
+		if p.field == "" {
+			b.WriteString(p.text)
+			continue
+		}
+		v := vals[k]
+		k++
+		switch {
+		case v == "" && runbook:
+			b.WriteByte('<')
+			b.WriteString(p.field[strings.LastIndexByte(p.field, '.')+1:])
+			b.WriteByte('>')
+		case v == "":
+			b.WriteByte('?')
+		case runbook && p.command:
+			writeShellWord(b, v)
+		case runbook:
+			writeProseWord(b, v)
+		default:
+			b.WriteString(v)
 		}
 	}
-	return b.String()
 }
 
 // oneLine turns control characters (line breaks) into spaces.
