@@ -26,7 +26,7 @@ type identity struct {
 	Provider       string `json:"p,omitempty"`  // SAML or web identity provider
 }
 
-func identityOf(r *detect.Record) identity {
+func identityOf(r *fields) identity {
 	if b := r.Member("userIdentity"); b != nil {
 		if id, ok := identityFrom(b); ok {
 			return id
@@ -121,7 +121,7 @@ const sessionLimit = 36 * time.Hour
 
 // credentialFact reads an STS call by caller that issued credentials: the key it issued, what
 // it says and until when the key is valid (event time, Unix ns).
-func credentialFact(r *detect.Record, caller identity, at time.Time) (key string, f fact, exp int64) {
+func credentialFact(r *fields, caller identity, at time.Time) (key string, f fact, exp int64) {
 	var resp stsResponse
 	if b := r.Member("responseElements"); b == nil || !resp.read(b) {
 		// decoded whole already, or in an odd shape: read its paths

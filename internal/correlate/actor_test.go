@@ -166,7 +166,7 @@ func TestIdentityFrom(t *testing.T) {
 				}
 				whole, _ := detect.DecodeEnvelope(env)
 				whole.Str("userIdentity.type") // decodes the member: identityOf reads paths now
-				if want := identityOf(whole); got != want {
+				if want := identityOf(&fields{rec: whole}); got != want {
 					t.Errorf("%s: member by member %+v, by paths %+v", r.ID, got, want)
 				}
 				n++

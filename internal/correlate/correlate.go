@@ -249,20 +249,46 @@ type Input struct {
 	recs     []staged
 	min, max int64
 	n        int // records added
+	// callers are the identities read so far, by their userIdentity's JSON: the records of
+	// a log file come from a few callers
+	callers map[string]*identity
 }
 
 type staged struct {
 	t        int64 // event time, Unix ns; 0 unknown
 	id       string
+	name     string // eventName, for a buffered record
 	origin   string
+	raw      json.RawMessage // the record, copied when it is buffered
 	hits     []hit
 	findings []finding.Finding
-	rec      *detect.Record
-	ident    identity // the caller, read where Add runs (in parallel with other inputs)
-	// the credentials the record issued, if any
-	factKey string
-	fact    fact
-	factExp int64
+	ident    *identity // the caller, read where Add runs (in parallel with other inputs)
+	issued   *issued   // the credentials the record issued, if any
+}
+
+// issued is what a record that issued credentials tells of them.
+type issued struct {
+	key string
+	f   fact
+	exp int64
+}
+
+// identityOf is identityOf, read once for each userIdentity the input holds.
+func (in *Input) identityOf(r *fields) *identity {
+	b := r.Member("userIdentity")
+	if b == nil {
+		id := identityOf(r)
+		return &id
+	}
+	if id, ok := in.callers[string(b)]; ok {
+		return id
+	}
+	id := identityOf(r)
+	if in.callers == nil {
+		in.callers = map[string]*identity{}
+	}
+	in.callers[string(b)] = &id
+	return &id
 }
 
 // Begin starts an input. name identifies it across replays: an S3 object's URL, a file's
@@ -288,16 +314,15 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 	if m.Empty() {
 		return nil
 	}
-	rec := m.Record
-	if rec == nil {
-		var err error
-		if rec, err = detect.DecodeEvent(ev); err != nil {
-			return err
-		}
+	rec, err := readFields(ev, m.Record)
+	if err != nil {
+		return err
 	}
-	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, findings: m.Findings, rec: rec, ident: identityOf(rec)}
+	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, findings: m.Findings, ident: in.identityOf(&rec)}
 	if m.Credentials && t != 0 {
-		s.factKey, s.fact, s.factExp = credentialFact(rec, s.ident, ev.Time)
+		if key, f, exp := credentialFact(&rec, *s.ident, ev.Time); key != "" {
+			s.issued = &issued{key, f, exp}
+		}
 	}
 	set := in.e.set.Load()
 	for _, h := range m.Steps {
@@ -315,7 +340,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 				vals[i] = actorField
 				continue
 			}
-			if vals[i] = fieldValue(rec, &s.ident, f); vals[i] == "" {
+			if vals[i] = fieldValue(&rec, s.ident, f); vals[i] == "" {
 				complete = false // an event missing a field is left out of the rule
 				break
 			}
@@ -323,6 +348,9 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 		if complete {
 			s.hits = append(s.hits, hit{R: h.Rule, S: h.Step, V: vals})
 		}
+	}
+	if len(s.hits) > 0 {
+		s.name, s.raw = rec.Str("eventName"), rec.raw()
 	}
 	if len(s.hits) > 0 && (t == 0 || s.id == "") {
 		in.e.o.Metrics.event("untimed", len(s.hits))
@@ -434,7 +462,7 @@ func (e *Engine) evaluateBuffered(ctx context.Context, cutoff int64, deliver fun
 
 // relevant reports whether the input changes state by itself.
 func (in *Input) relevant() bool {
-	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.factKey != "" || len(s.hits) > 0 })
+	return slices.ContainsFunc(in.recs, func(s staged) bool { return s.issued != nil || len(s.hits) > 0 })
 }
 
 // key is the key of the input's marker: a hash of its name and of what it held (how many
@@ -486,7 +514,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 			e.o.Metrics.event("duplicate", 1)
 			continue
 		}
-		p := &pending{T: s.t, A: now, ID: s.id, N: s.rec.Str("eventName"), H: s.hits, O: s.origin, C: s.ident, Rec: cloneRaw(s.rec.Raw())}
+		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: *s.ident, Rec: cloneRaw(s.raw)}
 		if s.t < st.meta.Done {
 			late = append(late, p)
 			e.o.Metrics.event("late", 1)
@@ -543,8 +571,8 @@ func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.
 	}
 	out := make([]finding.Finding, 0, n)
 	for _, s := range in.recs {
-		if learn && s.factKey != "" {
-			if err := e.st.facts.put(ctx, s.factKey, s.fact, s.factExp, s.t); err != nil {
+		if learn && s.issued != nil {
+			if err := e.st.facts.put(ctx, s.issued.key, s.issued.f, s.issued.exp, s.t); err != nil {
 				return nil, err
 			}
 			e.o.Metrics.event("credentials", 1)
@@ -552,7 +580,7 @@ func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.
 		if len(s.findings) == 0 {
 			continue
 		}
-		a, err := e.resolve(ctx, s.ident, s.t)
+		a, err := e.resolve(ctx, *s.ident, s.t)
 		if err != nil {
 			return nil, err
 		}
@@ -653,7 +681,7 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 
 // fieldValue reads a field a rule needs: the caller's fields from the identity read already
 // (no second decode of userIdentity), the rest from the record.
-func fieldValue(rec *detect.Record, id *identity, f string) string {
+func fieldValue(rec *fields, id *identity, f string) string {
 	if name, ok := strings.CutPrefix(f, "userIdentity."); ok {
 		switch name {
 		case "type":
@@ -671,6 +699,13 @@ func fieldValue(rec *detect.Record, id *identity, f string) string {
 		case "invokedBy":
 			return id.InvokedBy
 		}
+	}
+	if f == "account" {
+		// detect's account: recipientAccountId, else the caller's (read into id already)
+		if a := rec.Str("recipientAccountId"); a != "" {
+			return a
+		}
+		return id.Account
 	}
 	return rec.Key(f)
 }

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,19 +65,57 @@ func session(role, name, key string) []any {
 
 func with(a []any, more ...any) []any { return append(slices.Clip(a), more...) }
 
-// event lifts a record as the decoder would deliver it.
+// event is a record as the decoder delivers one read from a log file, with its members'
+// spans; or, with lifted set, as one lifted alone (an EventBridge event), without them.
 func event(t testing.TB, m map[string]any) cloudtrail.Event {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := cloudtrail.Lift(b)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at, _ := time.Parse(time.RFC3339, m["eventTime"].(string))
-	return cloudtrail.Event{Envelope: env, Origin: fmt.Sprintf("test %s", m["eventID"]), Time: at}
+	origin := fmt.Sprintf("test %s", m["eventID"])
+	if lifted {
+		env, err := cloudtrail.Lift(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cloudtrail.Event{Envelope: env, Origin: origin, Time: at}
+	}
+	ev := logFileEvent(t, b)
+	ev.Origin, ev.Time = origin, at
+	return ev
+}
+
+// lifted makes event deliver records without their members' spans.
+var lifted bool
+
+// logFileEvent is record b as the decoder delivers it from a log file.
+func logFileEvent(t testing.TB, b []byte) cloudtrail.Event {
+	t.Helper()
+	var out []cloudtrail.Event
+	file := append(append([]byte(`{"Records":[`), b...), "]}"...)
+	if _, err := cloudtrail.Decode(bytes.NewReader(file), "test.json", func(e cloudtrail.Event) error {
+		out = append(out, e)
+		return nil
+	}); err != nil || len(out) != 1 {
+		t.Fatalf("decode %s: %d records, %v", b, len(out), err)
+	}
+	return out[0]
+}
+
+// TestLifted runs the scenarios again on records without their members' spans, which Add
+// reads through detect's decoded record instead.
+func TestLifted(t *testing.T) {
+	lifted = true
+	t.Cleanup(func() { lifted = false })
+	for name, test := range map[string]func(*testing.T){
+		"Actor": TestActor, "GroupByActor": TestGroupByActor, "Threshold": TestThreshold,
+		"ThresholdHistory": TestThresholdHistory, "Sequence": TestSequence, "NewTerms": TestNewTerms,
+		"OutOfOrderTolerance": TestOutOfOrderTolerance, "Late": TestLate, "ReplayAfterRestart": TestReplayAfterRestart,
+	} {
+		t.Run(name, test)
+	}
 }
 
 // harness runs inputs through a detect engine and a correlate engine.

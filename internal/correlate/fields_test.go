@@ -1,0 +1,148 @@
+package correlate
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trailbell/trailbell/internal/detect"
+)
+
+// TestFieldsAsDecoded: what Add reads of a record from the decoder's spans (the caller, the
+// credentials it issued, its id and name, the values rules group by) is what it reads of
+// the record detect decodes, on every record of the pack's samples and on records of odd
+// shapes (escapes, nulls, numbers, objects where text is expected, repeated keys).
+func TestFieldsAsDecoded(t *testing.T) {
+	rs, err := detect.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []json.RawMessage
+	for _, r := range rs {
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			var some []json.RawMessage
+			if json.Unmarshal(s, &some) != nil {
+				some = []json.RawMessage{s}
+			}
+			for _, raw := range some {
+				var probe struct {
+					Event  json.RawMessage `json:"event"`
+					Detail json.RawMessage `json:"detail"`
+				}
+				if json.Unmarshal(raw, &probe) == nil && probe.Event != nil {
+					raw = probe.Event // a repeated record: {"event": ..., "repeat": n}
+					if json.Unmarshal(raw, new(string)) == nil {
+						var s string
+						json.Unmarshal(raw, &s)
+						raw = json.RawMessage(s)
+					}
+				}
+				if json.Unmarshal(raw, &probe) == nil && probe.Detail == nil {
+					recs = append(recs, raw)
+				}
+			}
+		}
+	}
+	if len(recs) < 200 {
+		t.Fatalf("only %d sample records", len(recs))
+	}
+	odd := []string{
+		`{"eventID":"e\u0031","eventName":"Assume\"Role","eventTime":"2026-11-20T09:00:00Z","awsRegion":null,"recipientAccountId":111122223333,"sourceIPAddress":"10.0.0.1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user/a\u00e9","accountId":"1","userName":"a"}}`,
+		`{"eventID":"e2","eventName":"AssumeRole","eventTime":"2026-11-20T09:00:00Z","awsRegion":{"a":1},"recipientAccountId":"","sourceIPAddress":["x"],"userIdentity":{"type":"AssumedRole","accountId":"2","accessKeyId":"ASIA1","type":"Root"}}`,
+		`{"eventID":"e3","eventID":"e4","eventName":"GetCallerIdentity","eventTime":"2026-11-20T09:00:00Z","userIdentity":{"type":"Root","accountId":"3"},"userIdentity":{"arn":"x"}}`,
+		`{"eventID":"e5","eventName":"AssumeRole","eventTime":"2026-11-20T09:00:00Z","userIdentity":null,"errorCode":"","errorMessage":true,"userAgent":12.5,"eventSource":"sts.amazonaws.com",` +
+			`"responseElements":{"credentials":{"accessKeyId":"ASIA5","expiration":"Nov 20, 2026, 10:00:00 AM"},"assumedRoleUser":{"arn":"arn:aws:sts::1:assumed-role/r/s"}}}`,
+		`{"eventID":"e6","eventName":"AssumeRoleWithSAML","eventTime":"2026-11-20T09:00:00Z","userIdentity":"root","requestParameters":{"principalArn":"arn:aws:iam::1:saml-provider/p"},` +
+			`"responseElements":{"credentials":{"accessKeyId":"ASIA6","expiration":7},"subject":"jdoe","issuer":null}}`,
+		`{"eventID":"e7","eventName":"AssumeRoleWithWebIdentity","eventTime":"2026-11-20T09:00:00Z","userIdentity":{"type":"WebIdentityUser","userName":"u","identityProvider":"p"},` +
+			`"responseElements":{"credentials":{"accessKeyId":"ASIA7"},"subjectFromWebIdentityToken":"s","provider":"q","credentials":{"accessKeyId":"ASIA8"}}}`,
+		`{"eventID":"e8","eventName":"ListUsers","eventTime":"2026-11-20T09:00:00Z","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/r"},"sourceIdentity":"jo"}},"sourceIPAddress":"2001:db8::1"}`,
+	}
+	for _, s := range odd {
+		recs = append(recs, json.RawMessage(s))
+	}
+	names := []string{"account", "region", "sourceNetwork", "principal", "eventName", "eventSource", "sourceIPAddress",
+		"userAgent", "errorCode", "errorMessage", "userIdentity.accessKeyId", "userIdentity.arn", "requestParameters.userName",
+		"requestParameters.roleArn", "readOnly", "recipientAccountId", "who"}
+	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	spans := 0
+	for _, raw := range recs {
+		ev := logFileEvent(t, raw)
+		if ev.Members != nil {
+			spans++
+		}
+		// reads through detect's record, as Add did before it read the spans
+		want := func() *fields {
+			r, err := detect.DecodeEvent(ev)
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			return &fields{rec: r}
+		}
+		got := func() *fields {
+			f, err := readFields(ev, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			return &f
+		}
+		g, w := got(), want()
+		gi, wi := identityOf(g), identityOf(w)
+		if gi != wi {
+			t.Errorf("%s: identity %+v, decoded %+v", raw, gi, wi)
+		}
+		if a, b := g.Str("eventID"), w.Str("eventID"); a != b {
+			t.Errorf("%s: eventID %q, decoded %q", raw, a, b)
+		}
+		if a, b := string(g.raw()), string(w.rec.Raw()); a != b {
+			t.Errorf("%s: raw %s, decoded %s", raw, a, b)
+		}
+		gk, gf, ge := credentialFact(g, gi, at)
+		wk, wf, we := credentialFact(w, wi, at)
+		if gk != wk || gf != wf || ge != we {
+			t.Errorf("%s: credentials %q %+v %d, decoded %q %+v %d", raw, gk, gf, ge, wk, wf, we)
+		}
+		for _, name := range names {
+			// each on a record read afresh: detect's remembers what it decoded
+			g, w := got(), want()
+			gi, wi := identityOf(g), identityOf(w)
+			if a, b := fieldValue(g, &gi, name), decodedValue(w.rec, &wi, name); a != b {
+				t.Errorf("%s: %s = %q, decoded %q", raw, name, a, b)
+			}
+			if a, b := g.Str(name), w.Str(name); a != b {
+				t.Errorf("%s: Str(%s) = %q, decoded %q", raw, name, a, b)
+			}
+			if a, b := g.Member(name), w.Member(name); string(a) != string(b) {
+				t.Errorf("%s: Member(%s) = %s, decoded %s", raw, name, a, b)
+			}
+		}
+	}
+	if spans < len(recs)-2 {
+		t.Errorf("only %d of %d records read with spans", spans, len(recs))
+	}
+}
+
+// decodedValue is a step's value as Add read it from detect's record: the caller's fields
+// from its identity, the rest through Key.
+func decodedValue(rec *detect.Record, id *identity, f string) string {
+	if name, ok := strings.CutPrefix(f, "userIdentity."); ok {
+		switch name {
+		case "type":
+			return id.Type
+		case "arn":
+			return id.ARN
+		case "principalId":
+			return id.PrincipalID
+		case "accountId":
+			return id.Account
+		case "accessKeyId":
+			return id.AccessKeyID
+		case "userName":
+			return id.UserName
+		case "invokedBy":
+			return id.InvokedBy
+		}
+	}
+	return rec.Key(f)
+}
