@@ -213,16 +213,18 @@ func (s *stsResponse) read(b []byte) bool {
 // parseExpiration reads credentials' expiration: RFC 3339, or the "Jan 2, 2006, 3:04:05 PM"
 // that CloudTrail writes for STS responses.
 func parseExpiration(s string) (time.Time, bool) {
-	layouts := []string{"Jan 2, 2006, 3:04:05 PM", "Jan 2, 2006 3:04:05 PM"}
-	if s != "" && '0' <= s[0] && s[0] <= '9' {
-		layouts = []string{time.RFC3339} // only RFC 3339 starts with a digit: no failed parse first
+	// Only RFC 3339 starts with a digit, and only the first of CloudTrail's has two commas
+	// before the time (a fraction of a second may follow one): one layout to try.
+	layout := "Jan 2, 2006 3:04:05 PM"
+	date, _, _ := strings.Cut(s, ":")
+	switch {
+	case s != "" && '0' <= s[0] && s[0] <= '9':
+		layout = time.RFC3339
+	case strings.Count(date, ",") >= 2:
+		layout = "Jan 2, 2006, 3:04:05 PM"
 	}
-	for _, layout := range layouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+	t, err := time.Parse(layout, s)
+	return t, err == nil
 }
 
 func cmpOr(vals ...string) string {

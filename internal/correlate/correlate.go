@@ -85,6 +85,8 @@ type Engine struct {
 	o   Options
 	set atomic.Pointer[ruleSet] // read by Add on any goroutine; replaced by Swap
 
+	callers callers
+
 	mu     sync.Mutex
 	st     *state
 	synced bool
@@ -113,7 +115,7 @@ type rule struct {
 // New builds the stateful side of det's rules.
 func New(det *detect.Engine, o Options) (*Engine, error) {
 	o.defaults()
-	e := &Engine{o: o}
+	e := &Engine{o: o, callers: callers{m: map[string]*identity{}}}
 	e.st = newState(e)
 	if err := e.use(det); err != nil {
 		return nil, err
@@ -249,15 +251,12 @@ type Input struct {
 	recs     []staged
 	min, max int64
 	n        int // records added
-	// callers are the identities read so far, by their userIdentity's JSON: the records of
-	// a log file come from a few callers
-	callers map[string]*identity
 }
 
 type staged struct {
 	t        int64 // event time, Unix ns; 0 unknown
-	id       string
-	name     string // eventName, for a buffered record
+	id       string // eventID and eventName, for a buffered record
+	name     string
 	origin   string
 	raw      json.RawMessage // the record, copied when it is buffered
 	hits     []hit
@@ -273,22 +272,40 @@ type issued struct {
 	exp int64
 }
 
-// identityOf is identityOf, read once for each userIdentity the input holds.
+// identityOf is identityOf, read once for each userIdentity seen (of the last maxCallers):
+// a caller makes many calls, in one log file and the next ones.
 func (in *Input) identityOf(r *fields) *identity {
 	b := r.Member("userIdentity")
 	if b == nil {
 		id := identityOf(r)
 		return &id
 	}
-	if id, ok := in.callers[string(b)]; ok {
+	c := &in.e.callers
+	c.mu.Lock()
+	id, ok := c.m[string(b)]
+	c.mu.Unlock()
+	if ok {
 		return id
 	}
-	id := identityOf(r)
-	if in.callers == nil {
-		in.callers = map[string]*identity{}
+	id = new(identity)
+	*id = identityOf(r)
+	c.mu.Lock()
+	if len(c.m) >= maxCallers {
+		clear(c.m)
 	}
-	in.callers[string(b)] = &id
-	return &id
+	c.m[string(b)] = id
+	c.mu.Unlock()
+	return id
+}
+
+// maxCallers bounds the identities remembered by their userIdentity.
+const maxCallers = 4096
+
+// callers are the identities read, by their userIdentity's JSON; what they point to is
+// not changed.
+type callers struct {
+	mu sync.Mutex
+	m  map[string]*identity
 }
 
 // Begin starts an input. name identifies it across replays: an S3 object's URL, a file's
@@ -318,7 +335,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 	if err != nil {
 		return err
 	}
-	s := staged{t: t, id: rec.Str("eventID"), origin: ev.Origin, findings: m.Findings, ident: in.identityOf(&rec)}
+	s := staged{t: t, origin: ev.Origin, findings: m.Findings, ident: in.identityOf(&rec)}
 	if m.Credentials && t != 0 {
 		if key, f, exp := credentialFact(&rec, *s.ident, ev.Time); key != "" {
 			s.issued = &issued{key, f, exp}
@@ -350,7 +367,7 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 		}
 	}
 	if len(s.hits) > 0 {
-		s.name, s.raw = rec.Str("eventName"), rec.raw()
+		s.id, s.name, s.raw = rec.Str("eventID"), rec.Str("eventName"), rec.raw()
 	}
 	if len(s.hits) > 0 && (t == 0 || s.id == "") {
 		in.e.o.Metrics.event("untimed", len(s.hits))

@@ -146,3 +146,32 @@ func decodedValue(rec *detect.Record, id *identity, f string) string {
 	}
 	return rec.Key(f)
 }
+
+// TestParseExpiration: the one layout tried is the one of the layouts that reads the text,
+// if any (before, each was tried in turn).
+func TestParseExpiration(t *testing.T) {
+	tryEach := func(s string) (time.Time, bool) {
+		layouts := []string{"Jan 2, 2006, 3:04:05 PM", "Jan 2, 2006 3:04:05 PM"}
+		if s != "" && '0' <= s[0] && s[0] <= '9' {
+			layouts = []string{time.RFC3339}
+		}
+		for _, layout := range layouts {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	for _, s := range []string{
+		"Nov 20, 2026, 10:00:00 AM", "Nov 20, 2026 10:00:00 AM", "Nov 20, 2026, 10:00:00,5 AM", "Nov 20, 2026 10:00:00,5 AM",
+		"Nov 20, 2026 10:00:00.25 PM", "Sep 9, 2026, 9:05:07 PM", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00,5Z",
+		"2026-11-20T10:00:00+01:00", "", "7", "Nov 20,, 2026 10:00:00 AM", "Nov 20 2026, 10:00:00 AM", "Nov 20, 2026, 10:00 AM",
+		"Nov 20, 2026", ",,:", "Nov 20, 2026,10:00:00 AM", "nov 20, 2026, 10:00:00 am",
+	} {
+		got, ok := parseExpiration(s)
+		want, wantOK := tryEach(s)
+		if ok != wantOK || !got.Equal(want) {
+			t.Errorf("%q: %v %v, each layout in turn %v %v", s, got, ok, want, wantOK)
+		}
+	}
+}
