@@ -86,6 +86,7 @@ type Engine struct {
 	set atomic.Pointer[ruleSet] // read by Add on any goroutine; replaced by Swap
 
 	callers callers
+	staging sync.Pool // *[]staged, for Begin
 
 	mu     sync.Mutex
 	st     *state
@@ -254,7 +255,7 @@ type Input struct {
 }
 
 type staged struct {
-	t        int64 // event time, Unix ns; 0 unknown
+	t        int64  // event time, Unix ns; 0 unknown
 	id       string // eventID and eventName, for a buffered record
 	name     string
 	origin   string
@@ -310,7 +311,29 @@ type callers struct {
 
 // Begin starts an input. name identifies it across replays: an S3 object's URL, a file's
 // path, an EventBridge event's id.
-func (e *Engine) Begin(name string) *Input { return &Input{e: e, name: name} }
+func (e *Engine) Begin(name string) *Input {
+	in := &Input{e: e, name: name}
+	if p, ok := e.staging.Get().(*[]staged); ok {
+		in.recs = *p
+	}
+	return in
+}
+
+// release hands the input's staging slice on to a later input: a log file stages a few
+// hundred records, and growing a slice for each cost more than all else Add allocates.
+func (in *Input) release() {
+	if cap(in.recs) == 0 || cap(in.recs) > maxStaging {
+		return
+	}
+	clear(in.recs) // nothing of the input is kept alive by it
+	recs := in.recs[:0]
+	in.recs = nil
+	in.e.staging.Put(&recs)
+}
+
+// maxStaging bounds the staging slices kept for reuse (a large input's is left to the
+// garbage collector).
+const maxStaging = 4096
 
 // Add takes one record (in input order) with what the detect engine matched on it: its
 // findings, which Commit returns with their actor, and the steps of stateful rules. Call it
@@ -386,11 +409,12 @@ func (in *Input) Add(ev cloudtrail.Event, m detect.Match) error {
 // event rules' findings, buffers its stateful records, evaluates what the tolerance allows,
 // and stores the result under the input's name in one atomic change. It returns the input's
 // findings: its event rules' (in record order), then its stateful ones. An error fails the
-// input, which is retried: nothing of it was kept.
+// input, which is retried: nothing of it was kept. Commit ends the input.
 func (in *Input) Commit(ctx context.Context) ([]finding.Finding, error) {
 	e := in.e
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	defer in.release()
 	for attempt := 1; ; attempt++ {
 		fs, err := e.commit(ctx, in)
 		if err == nil {
@@ -509,16 +533,14 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 		if replay {
 			// Committed before: its changes are in the state. Only its event rules'
 			// findings are computed again (the same, with actors as known now).
-			singles, err := e.singles(ctx, in, false)
-			if err != nil {
+			if err := e.singles(ctx, in, false); err != nil {
 				return nil, err
 			}
 			e.o.Metrics.replay()
-			return append(singles, mk.Findings...), nil
+			return in.findings(mk.Findings), nil
 		}
 	}
-	singles, err := e.singles(ctx, in, true)
-	if err != nil {
+	if err := e.singles(ctx, in, true); err != nil {
 		return nil, err
 	}
 	var late []*pending
@@ -575,22 +597,17 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 	if err := e.persist(ctx); err != nil {
 		return nil, err
 	}
-	return append(singles, out...), nil
+	return in.findings(out), nil
 }
 
 // singles sets the actor of the input's event-rule findings, in record order; learn also
 // takes in the credentials the input's records issue, so a later record of the same input
 // already knows them.
-func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.Finding, error) {
-	n := 0
-	for i := range in.recs {
-		n += len(in.recs[i].findings)
-	}
-	out := make([]finding.Finding, 0, n)
+func (e *Engine) singles(ctx context.Context, in *Input, learn bool) error {
 	for _, s := range in.recs {
 		if learn && s.issued != nil {
 			if err := e.st.facts.put(ctx, s.issued.key, s.issued.f, s.issued.exp, s.t); err != nil {
-				return nil, err
+				return err
 			}
 			e.o.Metrics.event("credentials", 1)
 		}
@@ -599,14 +616,27 @@ func (e *Engine) singles(ctx context.Context, in *Input, learn bool) ([]finding.
 		}
 		a, err := e.resolve(ctx, *s.ident, s.t)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range s.findings {
-			out = append(out, s.findings[i])
-			out[len(out)-1].Actor = a
+			s.findings[i].Actor = a
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// findings are the input's event-rule findings, in record order, then more, in one slice
+// made to measure (a finding is half a kilobyte).
+func (in *Input) findings(more []finding.Finding) []finding.Finding {
+	n := len(more)
+	for i := range in.recs {
+		n += len(in.recs[i].findings)
+	}
+	out := make([]finding.Finding, 0, n) // never more itself: a marker may hold it
+	for i := range in.recs {
+		out = append(out, in.recs[i].findings...)
+	}
+	return append(out, more...)
 }
 
 func cloneRaw(b json.RawMessage) json.RawMessage { return append(json.RawMessage(nil), b...) }
