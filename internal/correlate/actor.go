@@ -26,6 +26,29 @@ type identity struct {
 	Provider       string `json:"p,omitempty"`  // SAML or web identity provider
 }
 
+// str is r.Str(path) for the caller's paths the identity holds, read from r otherwise.
+func (id *identity) str(r *fields, path string) string {
+	switch path {
+	case "userIdentity.type":
+		return id.Type
+	case "userIdentity.arn":
+		return id.ARN
+	case "userIdentity.principalId":
+		return id.PrincipalID
+	case "userIdentity.accountId":
+		return id.Account
+	case "userIdentity.accessKeyId":
+		return id.AccessKeyID
+	case "userIdentity.userName":
+		return id.UserName
+	case "userIdentity.invokedBy":
+		return id.InvokedBy
+	case "userIdentity.onBehalfOf.userId":
+		return id.OnBehalfOf
+	}
+	return r.Str(path)
+}
+
 func identityOf(r *fields) identity {
 	if b := r.Member("userIdentity"); b != nil {
 		if id, ok := identityFrom(b); ok {

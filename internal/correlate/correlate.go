@@ -747,12 +747,19 @@ func fieldValue(rec *fields, id *identity, f string) string {
 			return id.InvokedBy
 		}
 	}
-	if f == "account" {
+	switch f {
+	case "account":
 		// detect's account: recipientAccountId, else the caller's (read into id already)
 		if a := rec.Str("recipientAccountId"); a != "" {
 			return a
 		}
 		return id.Account
+	case "principal":
+		if rec.spans {
+			// the caller's paths from id, not by decoding userIdentity again
+			ui := rec.top("userIdentity")
+			return detect.Principal(ui != nil && string(ui) != "null", func(path string) string { return id.str(rec, path) })
+		}
 	}
 	return rec.Key(f)
 }

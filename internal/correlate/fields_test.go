@@ -59,6 +59,11 @@ func TestFieldsAsDecoded(t *testing.T) {
 			`"responseElements":{"credentials":{"accessKeyId":"ASIA7"},"subjectFromWebIdentityToken":"s","provider":"q","credentials":{"accessKeyId":"ASIA8"}}}`,
 		`{"eventID":"e8","eventName":"ListUsers","eventTime":"2026-11-20T09:00:00Z","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/r"},"sourceIdentity":"jo"}},"sourceIPAddress":"2001:db8::1"}`,
 	}
+	for _, ui := range []string{`{}`, `{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}`, `{"type":"AWSService"}`, `{"type":"Root","accountId":"1"}`,
+		`{"type":"Root"}`, `{"type":"AWSAccount","accountId":7}`, `{"type":"IdentityCenterUser","onBehalfOf":{"userId":"u-1"}}`,
+		`{"type":"X","principalId":"p"}`, `{"type":"X"}`, `{"userName":"","principalId":"AIDA"}`, `{"type":"IAMUser","userName":"a\tb"}`, `[]`} {
+		odd = append(odd, `{"eventID":"p","eventName":"AssumeRole","eventTime":"2026-11-20T09:00:00Z","userIdentity":`+ui+`}`)
+	}
 	for _, s := range odd {
 		recs = append(recs, json.RawMessage(s))
 	}

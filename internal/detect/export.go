@@ -59,6 +59,10 @@ func (r *Record) Key(name string) string {
 	return r.r.field(name)
 }
 
+// Principal is Key("principal") for a record that has a userIdentity (not null) or not,
+// whose caller's paths str reads as Str would: internal/correlate reads them once.
+func Principal(present bool, str func(path string) string) string { return principalOf(present, str) }
+
 // Network reduces an IP address to its network, /24 for IPv4 and /48 for IPv6, the blocks
 // one site or provider usually holds; anything else (an AWS service name) is returned as is.
 func Network(addr string) string {

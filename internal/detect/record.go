@@ -477,29 +477,32 @@ func (r *record) account() string {
 
 // principal names the caller readably: the ARN when there is one, else a phrase for root,
 // AWS services and records without userIdentity.
-func (r *record) principal() string {
-	typ := r.str("userIdentity.type")
-	arn := r.str("userIdentity.arn")
+func (r *record) principal() string { return principalOf(r.present("userIdentity"), r.str) }
+
+// principalOf is principal for a record that has a userIdentity or not, whose paths str reads.
+func principalOf(present bool, str func(path string) string) string {
+	typ := str("userIdentity.type")
+	arn := str("userIdentity.arn")
 	switch {
-	case !r.present("userIdentity"):
+	case !present:
 		return "unknown principal"
 	case typ == "AWSService":
-		if by := r.str("userIdentity.invokedBy"); by != "" {
+		if by := str("userIdentity.invokedBy"); by != "" {
 			return "AWS service " + by
 		}
 		return "an AWS service"
 	case arn != "":
 		return arn
 	case typ == "Root":
-		if a := r.str("userIdentity.accountId"); a != "" {
+		if a := str("userIdentity.accountId"); a != "" {
 			return "root of account " + a
 		}
 		return "root"
 	case typ == "AWSAccount":
-		return "account " + r.str("userIdentity.accountId")
+		return "account " + str("userIdentity.accountId")
 	}
 	for _, p := range []string{"userIdentity.userName", "userIdentity.onBehalfOf.userId", "userIdentity.principalId"} {
-		if v := r.str(p); v != "" {
+		if v := str(p); v != "" {
 			return v
 		}
 	}
