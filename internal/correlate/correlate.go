@@ -19,7 +19,6 @@ package correlate
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -460,9 +459,9 @@ func (e *Engine) evaluateBuffered(ctx context.Context, cutoff int64, deliver fun
 	if cutoff == 0 {
 		arrived := e.o.Now().Add(-e.o.Tolerance).Unix()
 		cutoff = math.MinInt64
-		for _, p := range e.st.buf {
-			if p.A <= arrived && p.T > cutoff {
-				cutoff = p.T
+		for _, x := range e.st.buf {
+			if x.p.A <= arrived && x.t > cutoff {
+				cutoff = x.t
 			}
 		}
 		if cutoff == math.MinInt64 {
@@ -645,13 +644,13 @@ func cloneRaw(b json.RawMessage) json.RawMessage { return append(json.RawMessage
 func (e *Engine) flush(ctx context.Context, cutoff int64) ([]finding.Finding, error) {
 	st := e.st
 	var out []finding.Finding
-	for len(st.buf) > 0 && (st.buf[0].T <= cutoff || len(st.buf) > e.o.MaxBuffered) {
-		t := st.buf[0].T
+	for len(st.buf) > 0 && (st.buf[0].t <= cutoff || len(st.buf) > e.o.MaxBuffered) {
+		t := st.buf[0].t
 		if t > cutoff {
 			e.o.Metrics.event("early", 1) // the buffer is full: evaluated before the tolerance passed
 		}
 		var batch []*pending
-		for len(st.buf) > 0 && st.buf[0].T == t {
+		for len(st.buf) > 0 && st.buf[0].t == t {
 			batch = append(batch, st.pop())
 		}
 		fs, err := e.evaluate(ctx, batch)
@@ -1039,7 +1038,7 @@ func (st *state) loadAll(ctx context.Context, v uint64) error {
 		if err := json.Unmarshal(b, p); err != nil {
 			return fmt.Errorf("state %s: %w", k, err)
 		}
-		heap.Push(&st.buf, p)
+		st.buf.push(p)
 		st.bufIDs[p.ID] = true
 	}
 	st.version = v
@@ -1062,7 +1061,7 @@ func (st *state) trim() {
 }
 
 func (st *state) push(p *pending) {
-	heap.Push(&st.buf, p)
+	st.buf.push(p)
 	st.bufIDs[p.ID] = true
 	if st.e.o.Store != nil {
 		if st.bufPut == nil {
@@ -1073,7 +1072,7 @@ func (st *state) push(p *pending) {
 }
 
 func (st *state) pop() *pending {
-	p := heap.Pop(&st.buf).(*pending)
+	p := st.buf.pop()
 	delete(st.bufIDs, p.ID)
 	if st.e.o.Store != nil {
 		k := p.key()
@@ -1086,19 +1085,56 @@ func (st *state) pop() *pending {
 	return p
 }
 
-// pendingHeap orders buffered records by event time, then eventID.
-type pendingHeap []*pending
+// pendingHeap orders buffered records by event time, then eventID (unique among them).
+// Each entry holds both, so that ordering reads the heap's array only, not every record
+// it passes on the way (the buffer holds thousands).
+type pendingHeap []heapEntry
 
-func (h pendingHeap) Len() int { return len(h) }
-func (h pendingHeap) Less(i, j int) bool {
-	return h[i].T < h[j].T || h[i].T == h[j].T && h[i].ID < h[j].ID
+type heapEntry struct {
+	t  int64
+	id string
+	p  *pending
 }
-func (h pendingHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *pendingHeap) Push(x any)   { *h = append(*h, x.(*pending)) }
-func (h *pendingHeap) Pop() any {
+
+func (h pendingHeap) less(i, j int) bool {
+	return h[i].t < h[j].t || h[i].t == h[j].t && h[i].id < h[j].id
+}
+
+func (h *pendingHeap) push(p *pending) {
+	*h = append(*h, heapEntry{p.T, p.ID, p})
+	// up from the new leaf while it is less than its parent
+	for i := len(*h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		(*h)[i], (*h)[parent] = (*h)[parent], (*h)[i]
+		i = parent
+	}
+}
+
+// pop removes and returns the first record.
+func (h *pendingHeap) pop() *pending {
 	old := *h
-	p := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+	n := len(old) - 1
+	p := old[0].p
+	old[0] = old[n]
+	old[n] = heapEntry{}
+	*h = old[:n]
+	// down from the root while a child is less
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && h.less(r, c) {
+			c = r
+		}
+		if !h.less(c, i) {
+			break
+		}
+		old[i], old[c] = old[c], old[i]
+		i = c
+	}
 	return p
 }

@@ -165,3 +165,38 @@ func TestOutOfOrderTolerance(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingHeap: the buffer hands records back in event-time order, then eventID order,
+// however they were pushed and popped in between.
+func TestPendingHeap(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 7))
+	var h pendingHeap
+	var want []*pending
+	n := 0
+	for round := range 200 {
+		for range rnd.IntN(40) {
+			n++
+			p := &pending{T: int64(rnd.IntN(30)), ID: fmt.Sprintf("e%05d", rnd.IntN(1_000_000)*1000+n)}
+			h.push(p)
+			want = append(want, p)
+		}
+		slices.SortFunc(want, func(a, b *pending) int {
+			if a.T != b.T {
+				return int(a.T - b.T)
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		for range rnd.IntN(40) {
+			if len(want) == 0 {
+				break
+			}
+			if got := h.pop(); got != want[0] {
+				t.Fatalf("round %d: popped %d %s, want %d %s", round, got.T, got.ID, want[0].T, want[0].ID)
+			}
+			want = want[1:]
+		}
+		if len(h) != len(want) {
+			t.Fatalf("round %d: %d buffered, want %d", round, len(h), len(want))
+		}
+	}
+}
