@@ -246,8 +246,84 @@ func parseExpiration(s string) (time.Time, bool) {
 	case strings.Count(date, ",") >= 2:
 		layout = "Jan 2, 2006, 3:04:05 PM"
 	}
+	if layout != time.RFC3339 {
+		if t, ok := cloudTrailTime(s); ok {
+			return t, true
+		}
+	}
 	t, err := time.Parse(layout, s)
 	return t, err == nil
+}
+
+// cloudTrailTime reads CloudTrail's "Jan 2, 2006, 3:04:05 PM" (or with no comma after the
+// year) as time.Parse does, for text written exactly so: a month's usual name, single spaces,
+// whole seconds. False leaves anything else to time.Parse (whose layouts are interpreted
+// anew for each call: the millions of STS records a day make it worth the few lines).
+func cloudTrailTime(s string) (time.Time, bool) {
+	const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
+	if len(s) < len("Jan 2, 2006 3:04:05 PM") || s[3] != ' ' {
+		return time.Time{}, false
+	}
+	m := strings.Index(months, s[:3])
+	if m < 0 || m%3 != 0 {
+		return time.Time{}, false
+	}
+	i := 4
+	// num reads one or two digits (two when want is 2) at i
+	num := func(want int) (int, bool) {
+		n, d := 0, 0
+		for d < 2 && i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			n, d, i = n*10+int(s[i]-'0'), d+1, i+1
+		}
+		return n, d > 0 && (want == 0 || d == want)
+	}
+	lit := func(l string) bool {
+		if !strings.HasPrefix(s[i:], l) {
+			return false
+		}
+		i += len(l)
+		return true
+	}
+	day, ok := num(0)
+	if !ok || !lit(", ") || len(s) < i+4 {
+		return time.Time{}, false
+	}
+	year := 0
+	for _, c := range []byte(s[i : i+4]) {
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		year = year*10 + int(c-'0')
+	}
+	i += 4
+	if !lit(", ") && !lit(" ") {
+		return time.Time{}, false
+	}
+	hour, ok1 := num(0)
+	ok2 := lit(":")
+	min, ok3 := num(2)
+	ok4 := lit(":")
+	sec, ok5 := num(2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || hour > 12 || min > 59 || sec > 59 || !lit(" ") || len(s) != i+2 {
+		return time.Time{}, false
+	}
+	switch s[i:] {
+	case "PM":
+		if hour < 12 {
+			hour += 12
+		}
+	case "AM":
+		if hour == 12 {
+			hour = 0
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(m/3+1), day, hour, min, sec, 0, time.UTC)
+	if day < 1 || t.Day() != day {
+		return time.Time{}, false // out of the month's range: time.Parse says so
+	}
+	return t, true
 }
 
 func cmpOr(vals ...string) string {

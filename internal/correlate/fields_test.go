@@ -2,6 +2,8 @@ package correlate
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +180,39 @@ func TestParseExpiration(t *testing.T) {
 		if ok != wantOK || !got.Equal(want) {
 			t.Errorf("%q: %v %v, each layout in turn %v %v", s, got, ok, want, wantOK)
 		}
+	}
+	// CloudTrail's layouts, read without time.Parse when written plainly: the same times, and
+	// the same refusals, on text near them
+	rnd := rand.New(rand.NewPCG(1, 2))
+	// pick is mostly one of the first two, else any
+	pick := func(xs ...string) string {
+		if rnd.IntN(10) < 8 {
+			return xs[rnd.IntN(min(2, len(xs)))]
+		}
+		return xs[rnd.IntN(len(xs))]
+	}
+	num := func(lo, hi int) string {
+		n := lo + rnd.IntN(hi-lo+1)
+		return pick(fmt.Sprint(n), fmt.Sprintf("%02d", n), fmt.Sprintf("%03d", n))
+	}
+	plain := 0
+	for range 50_000 {
+		month := []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}[rnd.IntN(12)]
+		s := pick(month, month, "nov", "NOV", "Sept", "Xyz", "anF") +
+			pick(" ", " ", "  ", "") + num(0, 32) + pick(", ", ", ", ",", ",  ", " ") + pick("2026", "2024", "2100", "0000", "999", "20x6") +
+			pick(", ", " ", ",  ", "  ", ",") + num(0, 13) + pick(":", ":", ".") + num(0, 61) + pick(":", ":", "") + num(0, 61) +
+			pick(" ", " ", "", "  ", ",5 ", ".25 ") + pick("AM", "PM", "am", "P", "PM ", "PMx", "")
+		if _, ok := cloudTrailTime(s); ok {
+			plain++
+		}
+		got, ok := parseExpiration(s)
+		want, wantOK := tryEach(s)
+		if ok != wantOK || !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("%q: %v %v, each layout in turn %v %v", s, got, ok, want, wantOK)
+		}
+	}
+	t.Logf("%d of 50,000 read plainly", plain)
+	if plain < 1000 {
+		t.Errorf("only %d of the texts read plainly", plain)
 	}
 }
