@@ -26,7 +26,7 @@ type Event struct {
 	// members, in order and repeats included, as spans of Record, when the decoder lifted the
 	// record from a log file or a stream of records, none of its keys has escapes and its
 	// members lie in its first 64 KB: a consumer reads a member without splitting the record
-	// again. Both are nil otherwise.
+	// again. Both are nil otherwise. Record is valid JSON: the decoder checked it.
 	Record  []byte
 	Members []Member
 }

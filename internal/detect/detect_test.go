@@ -661,3 +661,47 @@ func TestOtherPredicates(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchEventPlainRecord: the findings of a record the decoder made and checked
+// (MatchEvent) carry it plain when it is (finding.Finding.PlainRecord), so writing them does
+// not check it again; Match's findings do not, their bytes being unchecked.
+func TestMatchEventPlainRecord(t *testing.T) {
+	e, err := New(builtin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rec = `{"eventVersion":"1.08","eventTime":"2026-10-01T00:00:00Z","eventSource":"iam.amazonaws.com",` +
+		`"eventName":"CreateUser","awsRegion":"us-east-1","userIdentity":{"type":"IAMUser",` +
+		`"arn":"arn:aws:iam::111122223333:user/a"},"requestParameters":{"userName":"b c"}}`
+	for _, c := range []struct {
+		name, rec string
+		plain     bool
+	}{
+		{"compact", rec, true},
+		{"white space", strings.Replace(rec, `,"awsRegion"`, `, "awsRegion"`, 1), false},
+		{"not UTF-8", strings.Replace(rec, `"b c"`, "\"b\xffc\"", 1), false},
+	} {
+		evs := decoded([]byte(`{"Records":[` + c.rec + `]}`))
+		if len(evs) != 1 || evs[0].Record == nil {
+			t.Fatalf("%s: decoded %d events, want one with its record", c.name, len(evs))
+		}
+		m, err := e.MatchEvent(evs[0])
+		if err != nil || len(m.Findings) == 0 {
+			t.Fatalf("%s: %d findings, %v", c.name, len(m.Findings), err)
+		}
+		for _, f := range m.Findings {
+			if f.PlainRecord() != c.plain || string(f.Record) != c.rec {
+				t.Errorf("%s: %s: plain %v, record %s", c.name, f.Rule, f.PlainRecord(), f.Record)
+			}
+		}
+		m, err = e.Match(evs[0].Envelope)
+		if err != nil || len(m.Findings) == 0 {
+			t.Fatalf("%s: Match: %d findings, %v", c.name, len(m.Findings), err)
+		}
+		for _, f := range m.Findings {
+			if f.PlainRecord() {
+				t.Errorf("%s: Match: %s: plain", c.name, f.Rule)
+			}
+		}
+	}
+}

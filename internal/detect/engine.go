@@ -236,6 +236,8 @@ func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member) (Match, error)
 			if rec, err = matchedRecord(env, e.index); err != nil {
 				return err
 			}
+			// the decoder's record, which it checked is valid JSON
+			rec.valid = len(rec0) > 0 && len(rec.raw) == len(rec0) && &rec.raw[0] == &rec0[0]
 		}
 		return nil
 	}
@@ -403,9 +405,13 @@ func (rec *record) eventPart() *finding.Finding {
 		Target:          rec.field("target"),
 		Params:          slices.Clip(rec.params()),
 		Grants:          slices.Clip(rec.grants()),
-		// a copy: the record may sit in a large buffer of envelopes that a kept finding
-		// must not keep alive
-		Record: bytes.Clone(rec.raw),
+	}
+	// a copy: the record may sit in a large buffer of envelopes that a kept finding must not
+	// keep alive
+	if raw := bytes.Clone(rec.raw); rec.valid {
+		rec.event.SetValidRecord(raw) // checked for writing once for all the record's findings
+	} else {
+		rec.event.Record = raw
 	}
 	return rec.event
 }

@@ -22,6 +22,7 @@ type record struct {
 	docs   []policyDoc // policy documents in the record, parsed on first use
 	parsed bool
 	whole  bool // the decoded value was all of raw
+	valid  bool // raw is the decoder's record, valid JSON (cloudtrail.Event.Record)
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
 	// nil when m is whole.
 	lazy []member

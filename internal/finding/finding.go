@@ -113,6 +113,26 @@ type Finding struct {
 	Origin string `json:"origin,omitempty"`
 	// Record is the CloudTrail record (the EventBridge envelope's detail).
 	Record json.RawMessage `json:"record"`
+	// plain is Record when SetValidRecord found it plain (see PlainRecord); a Record set
+	// otherwise since is not
+	plain json.RawMessage
+}
+
+// SetValidRecord sets f.Record to rec, which must be one valid JSON value, as the decoder's
+// records are (cloudtrail.Event.Record), and notes whether it is plain (PlainRecord): the
+// findings of a record, copies of one, then have it checked once rather than each.
+func (f *Finding) SetValidRecord(rec json.RawMessage) {
+	f.Record, f.plain = rec, nil
+	if plainJSON(rec) {
+		f.plain = rec
+	}
+}
+
+// PlainRecord reports whether f.Record is a valid JSON value set by SetValidRecord that is
+// valid UTF-8 and has no white space between its tokens: what AppendJSON writes of it is
+// the record itself.
+func (f *Finding) PlainRecord() bool {
+	return len(f.plain) > 0 && len(f.plain) == len(f.Record) && &f.plain[0] == &f.Record[0]
 }
 
 // Actor is the person or workload behind a call: an IAM user, root, an Identity Center user,

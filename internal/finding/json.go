@@ -114,9 +114,12 @@ func (f *Finding) AppendJSON(b []byte) ([]byte, bool) {
 	}
 	b = appendOmitEmpty(b, `,"origin":`, f.Origin)
 	b = append(b, `,"record":`...)
-	if f.Record == nil {
+	switch {
+	case f.Record == nil:
 		b = append(b, "null"...)
-	} else {
+	case f.PlainRecord():
+		b = append(b, f.Record...)
+	default:
 		var ok bool
 		if b, ok = appendCompact(b, f.Record); !ok {
 			return b[:orig], false
@@ -219,6 +222,64 @@ func appendString(b []byte, s string) []byte {
 // s[i+1] ... s[i+7] had the compiler check each).
 func load8(s string, i int) uint64 {
 	w := s[i : i+8]
+	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+}
+
+// plainJSON reports whether b, one valid JSON value, is valid UTF-8 with no white space
+// between its tokens: appendCompact would write it as it is.
+func plainJSON(b []byte) bool {
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			end, ok := plainStringEnd(b, i+1)
+			if !ok {
+				return false
+			}
+			i = end
+		case c <= ' ':
+			return false // outside strings, only white space is below '!' in valid JSON
+		default:
+			i++
+		}
+	}
+	return true
+}
+
+// plainStringEnd returns the end of the valid JSON string whose content starts at b[i];
+// false when it holds bytes that are not UTF-8.
+func plainStringEnd(b []byte, i int) (int, bool) {
+	for {
+		for i+8 <= len(b) {
+			if m := jsonlex.Attention(load8b(b, i)); m != 0 {
+				i += jsonlex.First(m)
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return i, false // not valid JSON after all
+		}
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c == '\\':
+			i += 2 // an escape: the rest of a \u escape is hex digits
+		case c < utf8.RuneSelf:
+			i++ // a control character, not in valid JSON: the caller's to ensure
+		default:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return i, false
+			}
+			i += n
+		}
+	}
+}
+
+// load8b is load8 for bytes.
+func load8b(b []byte, i int) uint64 {
+	w := b[i : i+8]
 	return uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 }

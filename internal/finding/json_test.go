@@ -113,6 +113,7 @@ func TestAppendJSONRecords(t *testing.T) {
 func FuzzAppendJSON(f *testing.F) {
 	f.Add("title \u2028 \xff", "<runbook>", []byte(`{"a": [1, "x"]}`))
 	f.Add("", "", []byte(`nul`))
+	f.Add("", "", []byte(`{"a":"\"\\","b":[1,{"c":"\u00e9 \u2028"}]}`))
 	f.Fuzz(func(t *testing.T, title, runbook string, rec []byte) {
 		fd := Finding{Rule: "r", Title: title, Runbook: runbook, Tags: []string{title}, Record: rec,
 			Actor: &Actor{Name: runbook}, Events: []Event{{Value: title}}}
@@ -123,6 +124,12 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("%q: written; encoding/json refuses it: %v", rec, err)
 		case err == nil && (!ok || !bytes.Equal(got, want)):
 			t.Fatalf("ok %v\n got %s\nwant %s", ok, got, want)
+		}
+		if json.Valid(rec) { // as the decoder's records are: set by SetValidRecord, the same
+			fd.SetValidRecord(rec)
+			if got, ok := fd.AppendJSON(nil); !ok || !bytes.Equal(got, want) {
+				t.Fatalf("SetValidRecord (plain %v): ok %v\n got %s\nwant %s", fd.PlainRecord(), ok, got, want)
+			}
 		}
 	})
 }
@@ -150,4 +157,55 @@ func BenchmarkAppendJSON(b *testing.B) {
 			enc.Encode(&f)
 		}
 	})
+}
+
+// TestSetValidRecord: a valid record set by SetValidRecord is plain, and written as it is,
+// only when it is valid UTF-8 without white space between its tokens; either way AppendJSON
+// writes what encoding/json writes. A record set otherwise since is not plain.
+func TestSetValidRecord(t *testing.T) {
+	for _, c := range []struct {
+		rec   string
+		plain bool
+	}{
+		{`{"a":1,"b":[true,null,-2.5e3],"c":{"d":"x y\tz"}}`, true},
+		{`{"a":"\"quoted\" \\ \u00e9 é € 😀","b":"\u2028 sep"}`, true},
+		{`{"a":"0123456789abcdef0123456789abcdef"}`, true},
+		{`"s"`, true},
+		{`7`, true},
+		{`{"a": 1}`, false},
+		{`{"a":1 }`, false},
+		{"{\n\"a\":1}", false},
+		{` {"a":1}`, false},
+		{`[1, 2]`, false},
+		{"{\"a\":\"\xff\"}", false},
+		{"{\"a\":\"0123456789\xc3\"}", false},
+		{"{\"a\":\"\xed\xa0\x80\"}", false},
+	} {
+		var f Finding
+		f.SetValidRecord(json.RawMessage(c.rec))
+		if f.PlainRecord() != c.plain {
+			t.Errorf("%q: plain %v, want %v", c.rec, f.PlainRecord(), c.plain)
+		}
+		want, err := encodingJSON(t, &f)
+		if err != nil {
+			t.Fatalf("%q: encoding/json: %v", c.rec, err)
+		}
+		if got, ok := f.AppendJSON(nil); !ok || !bytes.Equal(got, want) {
+			t.Errorf("%q: ok %v\n got %s\nwant %s", c.rec, ok, got, want)
+		}
+		g := f // a copy is as plain
+		if g.PlainRecord() != c.plain {
+			t.Errorf("%q: a copy: plain %v, want %v", c.rec, g.PlainRecord(), c.plain)
+		}
+		g.Record = json.RawMessage(c.rec)
+		if g.PlainRecord() {
+			t.Errorf("%q: plain after Record was set to other bytes", c.rec)
+		}
+		if c.plain && len(c.rec) > 1 {
+			g.Record = f.Record[:len(f.Record)-1]
+			if g.PlainRecord() {
+				t.Errorf("%q: plain after Record was cut", c.rec)
+			}
+		}
+	}
 }

@@ -339,7 +339,7 @@ func settle(fs []finding.Finding, origin string) {
 			continue
 		}
 		in = f.Record
-		if !utf8.Valid(f.Record) {
+		if !f.PlainRecord() && !utf8.Valid(f.Record) {
 			f.Record = validUTF8(f.Record)
 		}
 		out = f.Record
