@@ -50,10 +50,13 @@ func (id *identity) str(r *fields, path string) string {
 }
 
 func identityOf(r *fields) identity {
-	if b := r.Member("userIdentity"); b != nil {
+	b := r.Member("userIdentity")
+	if b != nil {
 		if id, ok := identityFrom(b); ok {
 			return id
 		}
+	} else if r.spans {
+		return identity{} // none: each of its paths reads ""
 	}
 	return identity{
 		Type: r.Str("userIdentity.type"), ARN: r.Str("userIdentity.arn"), PrincipalID: r.Str("userIdentity.principalId"),

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/detect"
@@ -117,8 +118,40 @@ func (f *fields) Key(name string) string {
 		case "eventName", "eventSource", "sourceIPAddress", "userAgent", "errorCode", "errorMessage":
 			return f.Str(name)
 		}
+		if top, key, ok := strings.Cut(name, "."); ok && top != "detail" && !strings.Contains(key, ".") {
+			if s, ok := f.child(top, key); ok {
+				return s
+			}
+		}
 	}
 	return f.decoded().Key(name)
+}
+
+// child is Key(top + "." + key) for a top-level object's member that holds plain text (or
+// is absent or null); false for anything else, which Key reads from the decoded record.
+func (f *fields) child(top, key string) (string, bool) {
+	obj := f.top(top)
+	switch {
+	case obj == nil || string(obj) == "null":
+		return "", true
+	case obj[0] != '{':
+		return "", false
+	}
+	var v []byte
+	if !detect.Members(obj, func(k, val []byte) {
+		if string(k) == key {
+			v = val
+		}
+	}) {
+		return "", false // a key given twice, or with escapes
+	}
+	if v == nil || string(v) == "null" {
+		return "", true
+	}
+	if s, ok := detect.String(v); ok && s != "" {
+		return s, true
+	}
+	return "", false // an empty string reads as "" (quoted), an object as its JSON
 }
 
 // raw is the record's JSON.

@@ -66,12 +66,21 @@ func TestFieldsAsDecoded(t *testing.T) {
 		`{"type":"X","principalId":"p"}`, `{"type":"X"}`, `{"userName":"","principalId":"AIDA"}`, `{"type":"IAMUser","userName":"a\tb"}`, `[]`} {
 		odd = append(odd, `{"eventID":"p","eventName":"AssumeRole","eventTime":"2026-11-20T09:00:00Z","userIdentity":`+ui+`}`)
 	}
+	for _, rp := range []string{`null`, `"x"`, `[]`, `{}`, `{"userName":null}`, `{"userName":""}`, `{"userName":7}`, `{"userName":true}`,
+		`{"userName":{"a":1}}`, `{"userName":["a"]}`, `{"userName":"a","userName":"b"}`, `{"user\u004eame":"a"}`, `{"userName":"a\"b"}`,
+		`{"userName":"bob","policyDocument":"{\"a\":1}"}`, `{ "userName" : "bob" , "x":[1,{"y":2}]}`, `{"":"e","userName":"u"}`} {
+		odd = append(odd, `{"eventID":"r","eventName":"CreateUser","eventTime":"2026-11-20T09:00:00Z","requestParameters":`+rp+`}`,
+			`{"eventID":"r","eventName":"CreateUser","eventTime":"2026-11-20T09:00:00Z","userIdentity":{"type":"Root"},"requestParameters":`+rp+`}`)
+	}
 	for _, s := range odd {
 		recs = append(recs, json.RawMessage(s))
 	}
 	names := []string{"account", "region", "sourceNetwork", "principal", "eventName", "eventSource", "sourceIPAddress",
 		"userAgent", "errorCode", "errorMessage", "userIdentity.accessKeyId", "userIdentity.arn", "requestParameters.userName",
-		"requestParameters.roleArn", "readOnly", "recipientAccountId", "who"}
+		"requestParameters.roleArn", "readOnly", "recipientAccountId", "who", "requestParameters.serialNumber",
+		"requestParameters.instanceId", "detail.eventName", "detail.requestParameters.userName", "responseElements.ConsoleLogin",
+		"additionalEventData.MFAUsed", "userIdentity.sessionContext.sourceIdentity", "requestParameters.policyDocument",
+		"eventID.x", "requestParameters.", ".eventName"}
 	at := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	spans := 0
 	for _, raw := range recs {
