@@ -19,6 +19,10 @@ func TestAttackTool(t *testing.T) {
 		{"aws-cli/2.15.0 Python/3.11", "iam.amazonaws.com", ""},
 		{"my-stratus-red-team-notes", "iam.amazonaws.com", ""}, // a prefix mark elsewhere
 		{"", "iam.amazonaws.com", ""},
+		{"aws-cli/2.15.0 os/linux#6.8 md/distrib#KALI.2024", "iam.amazonaws.com", "Kali Linux"},
+		{"boto3 PACU", "iam.amazonaws.com", "Pacu"},
+		{"aws-cli/2.15.0 md/distrib#\u212aali.2024", "iam.amazonaws.com", "Kali Linux"}, // the Kelvin sign lowers to k
+		{"aws-cli/2.15.0 Python/3.11 é", "iam.amazonaws.com", ""},
 	} {
 		if got := AttackTool(tc.ua, tc.source); got != tc.want {
 			t.Errorf("AttackTool(%q, %s) = %q, want %q", tc.ua, tc.source, got, tc.want)
