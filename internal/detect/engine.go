@@ -233,7 +233,7 @@ func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member) (Match, error)
 	var rec *record
 	decode := func() error {
 		if rec == nil {
-			if rec, err = matchedRecord(env, e.index); err != nil {
+			if rec, err = matchedRecord(env, rec0, top, e.index); err != nil {
 				return err
 			}
 			// the decoder's record, which it checked is valid JSON

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/jsonlex"
 )
 
@@ -191,6 +193,38 @@ func indexRecord(detail []byte, ix *pathIndex) (*record, bool) {
 	end, ok := r.walkObject(skipSpace(detail, 0), ix.root, true)
 	if !ok || skipSpace(detail, end) != len(detail) {
 		return nil, false
+	}
+	return r, true
+}
+
+// indexMembers is indexRecord for a record whose top-level members the decoder found (rec
+// and top, see cloudtrail.Event): detail must be rec itself, valid JSON. The top level is
+// read from the members' spans, and only the values on indexed paths are walked; false when
+// there are no members, or when indexRecord would refuse the record: a top-level key that is
+// not UTF-8 (the decoder gives none with escapes) or that is given twice.
+func indexMembers(detail, rec []byte, top []cloudtrail.Member, ix *pathIndex) (*record, bool) {
+	if len(top) == 0 || len(detail) != len(rec) || &detail[0] != &rec[0] {
+		return nil, false
+	}
+	r := &record{raw: detail, whole: true, lazy: make([]member, 0, len(top)),
+		ix: ix, at: make([]uint8, len(ix.slots)), spans: make([]span, 0, 32)}
+	var seen uint64 // keyBit of each key so far
+	for _, m := range top {
+		key := m.Key(detail)
+		if !utf8.Valid(key) {
+			return nil, false
+		}
+		if bit := keyBit(key); seen&bit == 0 {
+			seen |= bit
+		} else if find(r.lazy, string(key)) != nil {
+			return nil, false
+		}
+		if k, _ := get(&ix.root.byKey, key); k != nil {
+			if end, ok := r.walkValue(int(m.ValStart), k); !ok || end != int(m.ValEnd) {
+				return nil, false
+			}
+		}
+		r.lazy = append(r.lazy, member{key: key, val: m.Value(detail)})
 	}
 	return r, true
 }

@@ -201,6 +201,7 @@ func FuzzLazyRecord(f *testing.F) {
 	f.Add([]byte(`{"a":{"b":1,"b":{"c":2}},"x":"\\\""}`))
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		checkLazy(t, rec)
+		checkIndexMembers(t, rec)
 		// records reach the index checked by the decoder; anything else may read oddly,
 		// but never panics
 		if r, ok := indexRecord(rec, builtinIndex()); ok {
@@ -318,5 +319,73 @@ func TestDecodeEventMembers(t *testing.T) {
 	}
 	if withMembers < len(raws)/2 {
 		t.Errorf("%d of %d records came with their members", withMembers, len(raws))
+	}
+}
+
+// checkIndexMembers: a record indexed from the decoder's members (indexMembers) is the one
+// indexRecord reads from its bytes, member for member and span for span, and each refuses
+// what the other does.
+func checkIndexMembers(t *testing.T, rec []byte) (withMembers bool) {
+	t.Helper()
+	ix := builtinIndex()
+	for _, ev := range decoded(append(append([]byte(`{"Records":[`), rec...), "]}"...)) {
+		if ev.Members == nil {
+			continue
+		}
+		withMembers = true
+		detail, ok := liftedDetail(ev.Envelope)
+		if !ok {
+			t.Fatalf("%.200s: no detail in %s", rec, ev.Envelope)
+		}
+		got, okGot := indexMembers(detail, ev.Record, ev.Members, ix)
+		want, okWant := indexRecord(detail, ix)
+		if okGot != okWant {
+			t.Fatalf("%.200s: indexMembers ok %v, indexRecord ok %v", rec, okGot, okWant)
+		}
+		if !okGot {
+			continue
+		}
+		if len(got.lazy) != len(want.lazy) || !bytes.Equal(got.at, want.at) || len(got.spans) != len(want.spans) {
+			t.Fatalf("%.200s: %d members, at %v; want %d, at %v", rec, len(got.lazy), got.at, len(want.lazy), want.at)
+		}
+		for i := range got.lazy {
+			if !bytes.Equal(got.lazy[i].key, want.lazy[i].key) || !bytes.Equal(got.lazy[i].val, want.lazy[i].val) {
+				t.Fatalf("%.200s: member %d is %q: %q, want %q: %q", rec, i, got.lazy[i].key, got.lazy[i].val, want.lazy[i].key, want.lazy[i].val)
+			}
+		}
+		for i := range got.spans {
+			if got.spans[i].off != want.spans[i].off || got.spans[i].end != want.spans[i].end {
+				t.Fatalf("%.200s: span %d is %d-%d, want %d-%d", rec, i, got.spans[i].off, got.spans[i].end, want.spans[i].off, want.spans[i].end)
+			}
+		}
+	}
+	return withMembers
+}
+
+// TestIndexMembers: see checkIndexMembers, on the rules' samples and records indexRecord
+// refuses.
+func TestIndexMembers(t *testing.T) {
+	recs := []string{
+		`{"eventName":"A","userAgent":"x","eventName":"B"}`,
+		`{"eventName":"A","requestParameters":{"userName":"a","userName":"b"}}`,
+		"{\"eventName\":\"A\",\"k\xff\":1}",
+		"{\"eventName\":\"A\",\"userIdentity\":{\"t\xffpe\":1}}",
+		`{"eventName":"A","userIdentity":{"ty\u0070e":"IAMUser"}}`,
+		`{ "eventName" : "A" , "requestParameters" : { "userName" : [ 1 , 2 ] } , "x" : null }`,
+		`{"eventName":"A","requestParameters":{"policyArns":[{"a":1},"x"]},"resources":[{"ARN":"a"}]}`,
+	}
+	for _, r := range builtin(t) {
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			recs = append(recs, string(s))
+		}
+	}
+	withMembers := 0
+	for _, rec := range recs {
+		if checkIndexMembers(t, []byte(rec)) {
+			withMembers++
+		}
+	}
+	if withMembers < len(recs)/2 {
+		t.Errorf("%d of %d records came with their members", withMembers, len(recs))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/internal/finding"
 	"github.com/trailbell/trailbell/internal/jsonlex"
 )
@@ -61,8 +62,13 @@ func envelopeRecord(env []byte) (*record, error) {
 
 // matchedRecord reads the record of an envelope some rule matched: indexed when it can be
 // (indexRecord), else decoded whole.
-func matchedRecord(env []byte, ix *pathIndex) (*record, error) {
+// rec and top, when not nil, are the envelope's record and its top-level members as the
+// decoder gave them (cloudtrail.Event), which spare reading the record's top level again.
+func matchedRecord(env, rec []byte, top []cloudtrail.Member, ix *pathIndex) (*record, error) {
 	if detail, ok := liftedDetail(env); ok {
+		if r, ok := indexMembers(detail, rec, top, ix); ok {
+			return r, nil
+		}
 		if r, ok := indexRecord(detail, ix); ok {
 			return r, nil
 		}
