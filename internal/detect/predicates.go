@@ -308,15 +308,22 @@ func newFoldSet(words []string) *foldSet {
 }
 
 // in reports whether b contains one of the words.
-func (f *foldSet) in(b []byte) bool { return foldIn(f, b) }
+func (f *foldSet) in(b []byte) bool {
+	for i, c := range b {
+		for _, w := range f.byFirst[c] {
+			if len(b)-i >= len(w) && b[i+1]|0x20 == w[1]|0x20 && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // inString is in for a string.
-func (f *foldSet) inString(s string) bool { return foldIn(f, s) }
-
-func foldIn[T string | []byte](f *foldSet, b T) bool {
-	for i := 0; i < len(b); i++ {
-		for _, w := range f.byFirst[b[i]] {
-			if len(b)-i >= len(w) && b[i+1]|0x20 == w[1]|0x20 && strings.EqualFold(string(b[i:i+len(w)]), w) {
+func (f *foldSet) inString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		for _, w := range f.byFirst[s[i]] {
+			if len(s)-i >= len(w) && s[i+1]|0x20 == w[1]|0x20 && strings.EqualFold(s[i:i+len(w)], w) {
 				return true
 			}
 		}

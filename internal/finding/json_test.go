@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -70,9 +71,11 @@ func fill(r *rand.Rand, v reflect.Value) {
 }
 
 // TestAppendJSONAsEncodingJSON: AppendJSON writes exactly what encoding/json writes, for
-// every field of Finding filled with hostile values, and appends to what b held.
+// every field of Finding filled with hostile values, and appends to what b held; so does an
+// Encoder, which meets each description many times.
 func TestAppendJSONAsEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	var enc Encoder
 	for i := range 5000 {
 		var f Finding
 		fill(r, reflect.ValueOf(&f).Elem())
@@ -83,6 +86,10 @@ func TestAppendJSONAsEncodingJSON(t *testing.T) {
 		got, ok := f.AppendJSON([]byte("prefix"))
 		if !ok || !bytes.Equal(got, append([]byte("prefix"), want...)) {
 			t.Fatalf("case %d: ok %v\n got %s\nwant prefix%s", i, ok, got, want)
+		}
+		got, ok = enc.Append([]byte("prefix"), &f)
+		if !ok || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Fatalf("case %d: Encoder: ok %v\n got %s\nwant prefix%s", i, ok, got, want)
 		}
 	}
 }
@@ -207,5 +214,21 @@ func TestSetValidRecord(t *testing.T) {
 				t.Errorf("%q: plain after Record was cut", c.rec)
 			}
 		}
+	}
+}
+
+// TestEncoderBound: an Encoder remembers at most maxDescriptions descriptions and writes the
+// rest as AppendJSON does.
+func TestEncoderBound(t *testing.T) {
+	var enc Encoder
+	for i := range maxDescriptions + 100 {
+		f := Finding{Rule: "r", Description: "description \"" + strconv.Itoa(i%(maxDescriptions+50)) + "\"\n"}
+		want, _ := f.AppendJSON(nil)
+		if got, ok := enc.Append(nil, &f); !ok || !bytes.Equal(got, want) {
+			t.Fatalf("%d: ok %v\n got %s\nwant %s", i, ok, got, want)
+		}
+	}
+	if len(enc.descriptions) != maxDescriptions {
+		t.Errorf("remembers %d descriptions, want %d", len(enc.descriptions), maxDescriptions)
 	}
 }

@@ -18,6 +18,7 @@ import (
 // is full, when a second has passed since the last one while findings come, and at Flush.
 type JSONWriter struct {
 	w    io.Writer
+	enc  finding.Encoder
 	buf  []byte
 	last time.Time
 	now  func() time.Time
@@ -31,7 +32,7 @@ func NewJSONWriter(w io.Writer) *JSONWriter { return &JSONWriter{w: w, now: time
 
 // Write is the writer's Sink.
 func (j *JSONWriter) Write(_ context.Context, f finding.Finding) error {
-	b, ok := f.AppendJSON(j.buf)
+	b, ok := j.enc.Append(j.buf, &f)
 	if !ok {
 		// a record that is not valid JSON: encoding/json says what is wrong with it
 		w := bytes.NewBuffer(j.buf)
