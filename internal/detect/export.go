@@ -105,7 +105,16 @@ func (e *Engine) DecodeRecord(detail []byte) (*Record, error) {
 // caller that reads it its own way, or nil when the record was decoded whole (read its paths
 // then) or has no such member.
 func (r *Record) Member(name string) json.RawMessage {
-	if m := find(r.r.lazy, name); m != nil && !m.done {
+	if r := r.r; r.lazy == nil && r.topSpans != nil {
+		// the decoder's spans, none decoded yet: read without making the members of them
+		for _, m := range r.topSpans {
+			if string(m.Key(r.raw)) == name {
+				return json.RawMessage(m.Value(r.raw))
+			}
+		}
+		return nil
+	}
+	if m := r.r.member(name); m != nil && !m.done {
 		return json.RawMessage(m.val)
 	}
 	return nil

@@ -206,25 +206,28 @@ func indexMembers(detail, rec []byte, top []cloudtrail.Member, ix *pathIndex) (*
 	if len(top) == 0 || len(detail) != len(rec) || &detail[0] != &rec[0] {
 		return nil, false
 	}
-	r := &record{raw: detail, whole: true, lazy: make([]member, 0, len(top)),
+	r := &record{raw: detail, whole: true, topSpans: top,
 		ix: ix, at: make([]uint8, len(ix.slots)), spans: make([]span, 0, 32)}
 	var seen uint64 // keyBit of each key so far
-	for _, m := range top {
+	for j, m := range top {
 		key := m.Key(detail)
 		if !utf8.Valid(key) {
 			return nil, false
 		}
 		if bit := keyBit(key); seen&bit == 0 {
 			seen |= bit
-		} else if find(r.lazy, string(key)) != nil {
-			return nil, false
+		} else {
+			for _, o := range top[:j] {
+				if string(o.Key(detail)) == string(key) {
+					return nil, false
+				}
+			}
 		}
 		if k, _ := get(&ix.root.byKey, key); k != nil {
 			if end, ok := r.walkValue(int(m.ValStart), k); !ok || end != int(m.ValEnd) {
 				return nil, false
 			}
 		}
-		r.lazy = append(r.lazy, member{key: key, val: m.Value(detail)})
 	}
 	return r, true
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"strings"
 	"testing"
 )
 
@@ -345,6 +346,32 @@ func checkIndexMembers(t *testing.T, rec []byte) (withMembers bool) {
 		if !okGot {
 			continue
 		}
+		if got.lazy != nil || len(got.topSpans) != len(ev.Members) {
+			t.Fatalf("%.200s: members made before one was looked up", rec)
+		}
+		// read through the spans, it reads as the record indexRecord made
+		reads, _ := indexMembers(detail, ev.Record, ev.Members, ix)
+		fresh, _ := indexRecord(detail, ix)
+		for _, name := range []string{"userIdentity", "eventName", "requestParameters", "x", ""} {
+			if g, w := (&Record{reads}).Member(name), (&Record{fresh}).Member(name); !bytes.Equal(g, w) {
+				t.Fatalf("%.200s: member %s is %s, want %s", rec, name, g, w)
+			}
+		}
+		if reads.lazy != nil {
+			t.Fatalf("%.200s: members made by Member", rec)
+		}
+		for _, p := range append([]string{"userIdentity", "requestParameters", "eventName", "eventVersion", "resources", "x", "a"}, lazyPaths...) {
+			if g, w := reads.str(p), want.str(p); g != w {
+				t.Fatalf("%.200s: %s is %q, want %q", rec, p, g, w)
+			}
+			if top, _, _ := strings.Cut(p, "."); reads.present(top) != want.present(top) {
+				t.Fatalf("%.200s: %s present %v, want %v", rec, top, reads.present(top), want.present(top))
+			}
+		}
+		if g, w := reads.field("who"), want.field("who"); g != w {
+			t.Fatalf("%.200s: who is %q, want %q", rec, g, w)
+		}
+		got.member("") // makes them
 		if len(got.lazy) != len(want.lazy) || !bytes.Equal(got.at, want.at) || len(got.spans) != len(want.spans) {
 			t.Fatalf("%.200s: %d members, at %v; want %d, at %v", rec, len(got.lazy), got.at, len(want.lazy), want.at)
 		}

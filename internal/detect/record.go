@@ -25,8 +25,10 @@ type record struct {
 	whole  bool // the decoded value was all of raw
 	valid  bool // raw is the decoder's record, valid JSON (cloudtrail.Event.Record)
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
-	// nil when m is whole.
-	lazy []member
+	// nil when m is whole. An indexed record the decoder gave with its members' spans keeps
+	// those (topSpans) and makes lazy of them only when a member is looked up (member).
+	lazy     []member
+	topSpans []cloudtrail.Member
 	// at and spans index where the values of indexedPaths lie in raw (see indexRecord):
 	// at[slot] is 1 + the value's place in spans, 0 when the record has none; at is nil for
 	// a record not indexed.
@@ -212,7 +214,7 @@ func (r *record) lookup(path string) any {
 			}
 		}
 	}
-	if r.lazy != nil {
+	if r.isLazy() {
 		top, _, _ := strings.Cut(path, ".")
 		r.load(top)
 	}
@@ -222,17 +224,35 @@ func (r *record) lookup(path string) any {
 // present reports whether the record has the top-level member top, not null (lookup(top) !=
 // nil), without decoding it.
 func (r *record) present(top string) bool {
-	if r.lazy != nil {
-		if m := find(r.lazy, top); m == nil || !m.done {
+	if v, ok := r.indexed(r.slot(top)); ok && r.whole {
+		return v != nil && string(v) != "null" // the one member top, as indexRecord found it
+	}
+	if r.isLazy() {
+		if m := r.member(top); m == nil || !m.done {
 			return m != nil && string(m.val) != "null"
 		}
 	}
 	return r.lookup(top) != nil
 }
 
+// isLazy reports whether the record is read member by member (see lazy).
+func (r *record) isLazy() bool { return r.lazy != nil || r.topSpans != nil }
+
+// member returns the top-level member named key of a lazily read record, or nil.
+func (r *record) member(key string) *member {
+	if r.lazy == nil && r.topSpans != nil {
+		r.lazy = make([]member, len(r.topSpans))
+		for i, m := range r.topSpans {
+			r.lazy[i] = member{key: m.Key(r.raw), val: m.Value(r.raw)}
+		}
+		r.topSpans = nil
+	}
+	return find(r.lazy, key)
+}
+
 // load decodes the top-level member top of a lazily read record into its map, once.
 func (r *record) load(top string) {
-	if m := find(r.lazy, top); m != nil && !m.done {
+	if m := r.member(top); m != nil && !m.done {
 		m.done = true
 		if v, err := decodeMember(m.val); err == nil {
 			if r.m == nil {
@@ -271,8 +291,8 @@ func (r *record) strAt(p *dotted) string {
 	if s, ok := r.indexedText(p.slot); ok {
 		return s
 	}
-	if r.lazy != nil {
-		if m := find(r.lazy, p.segs[0]); len(p.segs) == 1 && m != nil && !m.done {
+	if r.isLazy() {
+		if m := r.member(p.segs[0]); len(p.segs) == 1 && m != nil && !m.done {
 			if s, ok := scalarTextOf(m.val); ok {
 				return s
 			}
@@ -377,9 +397,9 @@ func (r *record) str(path string) string {
 			return s
 		}
 	}
-	if r.lazy != nil && strings.IndexByte(path, '.') < 0 {
+	if r.isLazy() && strings.IndexByte(path, '.') < 0 {
 		// a top-level scalar not decoded yet: its text, without decoding it into the map
-		if m := find(r.lazy, path); m != nil && !m.done {
+		if m := r.member(path); m != nil && !m.done {
 			if s, ok := scalarTextOf(m.val); ok {
 				return s
 			}
