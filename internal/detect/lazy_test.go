@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 )
 
