@@ -89,6 +89,7 @@ type Engine struct {
 
 	mu     sync.Mutex
 	st     *state
+	jobs   [][]job // evaluate's, by rule
 	synced bool
 	pruned bool // the store has lost the tables of rules no longer in use
 }
@@ -103,6 +104,7 @@ type ruleSet struct {
 // rule is one stateful rule and its tables.
 type rule struct {
 	idx    int // in det.Rules()
+	pos    int // in ruleSet.rules
 	def    *detect.Rule
 	steps  []detect.Step
 	keys   [][]string     // keyFields of each step, worked out once
@@ -175,6 +177,7 @@ func (e *Engine) use(det *detect.Engine) error {
 			return fmt.Errorf("rule %s: kind %s", d.ID, d.Kind)
 		}
 		tables = append(tables, r.tables()...)
+		r.pos = len(rules)
 		rules = append(rules, r)
 		byID[d.ID] = r
 	}
@@ -679,7 +682,18 @@ type job struct {
 func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Finding, error) {
 	slices.SortFunc(batch, func(a, b *pending) int { return cmp.Compare(a.ID, b.ID) })
 	set := e.set.Load()
-	jobs := map[*rule][]job{}
+	// each rule's jobs, by its place in set.rules, in slices kept from one batch to the next
+	// (a batch is the records of one second: a handful)
+	if len(e.jobs) < len(set.rules) {
+		e.jobs = make([][]job, len(set.rules))
+	}
+	jobs := e.jobs[:len(set.rules)]
+	defer func() {
+		for i := range jobs {
+			clear(jobs[i]) // holds no record past the batch
+			jobs[i] = jobs[i][:0]
+		}
+	}()
 	for _, p := range batch {
 		a, err := e.resolve(ctx, p.C, p.T)
 		if err != nil {
@@ -693,13 +707,13 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 			}
 			v, ok := withActor(h.V, p)
 			if ok {
-				jobs[r] = append(jobs[r], job{p, h.S, v})
+				jobs[r.pos] = append(jobs[r.pos], job{p, h.S, v})
 			}
 		}
 	}
 	var out []finding.Finding
-	for _, r := range set.rules {
-		js := jobs[r]
+	for i, r := range set.rules {
+		js := jobs[i]
 		if len(js) == 0 {
 			continue
 		}
