@@ -220,8 +220,7 @@ func oneLine(v string) string {
 func writeShellWord(b *strings.Builder, v string) {
 	safe := true
 	for i := 0; i < len(v) && safe; i++ {
-		c := v[i]
-		safe = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_@%+=:,./-", c) >= 0
+		safe = shellSafe[v[i]]
 	}
 	if safe {
 		b.WriteString(v)
@@ -231,6 +230,14 @@ func writeShellWord(b *strings.Builder, v string) {
 	b.WriteString(strings.ReplaceAll(oneLine(v), "'", "’"))
 	b.WriteByte('\'')
 }
+
+// shellSafe marks the bytes a shell word needs no quotes for.
+var shellSafe = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_@%+=:,./-", byte(c)) >= 0
+	}
+	return t
+}()
 
 // writeProseWord writes v in “ ” when it holds a space (or a line break), with any “ or ” in
 // it turned into ": a value in the words of a runbook reads as one.
