@@ -705,3 +705,35 @@ func TestMatchEventPlainRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestStartsCommand: startsCommand is finding.RunbookCommand.MatchString, on every prefix of
+// every line of the rules' runbooks (a placeholder may follow any) and on near misses.
+func TestStartsCommand(t *testing.T) {
+	lines := []string{
+		"", "aws", "aws ", "aws s3", "aws s3 ", "aws s3 ls", "(aws iam get-user", "x(aws iam get-user",
+		"see: aws iam list-users", "see:aws iam list-users", "aws  iam get-user", "aws IAM get-user",
+		"aws iam  get-user", "aws-cli iam get", "aws aws aws x", "then aws s3api put-object-acl --acl",
+		"aws ec2 describe_instances", "aws ec2 _x", "aws é x", "\taws s3 ls", "naws s3 ls aws s3 ls",
+	}
+	for _, r := range builtin(t) {
+		for l := range strings.SplitSeq(r.Runbook, "\n") {
+			for i := range len(l) + 1 {
+				lines = append(lines, l[:i])
+			}
+		}
+	}
+	for _, l := range lines {
+		if got, want := startsCommand(l), finding.RunbookCommand.MatchString(l); got != want {
+			t.Errorf("startsCommand(%q) = %v, RunbookCommand says %v", l, got, want)
+		}
+	}
+}
+
+func FuzzStartsCommand(f *testing.F) {
+	f.Add("see (aws iam get-user --user-name x")
+	f.Fuzz(func(t *testing.T, l string) {
+		if got, want := startsCommand(l), finding.RunbookCommand.MatchString(l); got != want {
+			t.Fatalf("startsCommand(%q) = %v, RunbookCommand says %v", l, got, want)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/trailbell/trailbell/internal/finding"
 )
 
 // A title template is text with {placeholders}: a name from fieldNames or a dotted path into
@@ -80,8 +79,7 @@ func parseTemplate(s string) (template, error) {
 	line := "" // the template's text on the current line, placeholders left out
 	for i, p := range t {
 		if p.field != "" {
-			// every command starts "aws ": the cheap test spares most lines the expression
-			t[i].command = strings.Contains(line, "aws ") && finding.RunbookCommand.MatchString(line)
+			t[i].command = startsCommand(line)
 		} else if j := strings.LastIndexByte(p.text, '\n'); j >= 0 {
 			line = p.text[j+1:]
 		} else {
@@ -89,6 +87,36 @@ func parseTemplate(s string) (template, error) {
 		}
 	}
 	return t, nil
+}
+
+// startsCommand reports whether finding.RunbookCommand matches line, without the expression,
+// which was a sixth of the instructions of loading the rules: "aws", a space, a word of
+// [a-z0-9-], a space and another, at the start of line or after a space or "(".
+func startsCommand(line string) bool {
+	for i := 0; ; i++ {
+		j := strings.Index(line[i:], "aws ")
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i > 0 && line[i-1] != ' ' && line[i-1] != '(' {
+			continue
+		}
+		rest := line[i+len("aws "):]
+		n := cliWord(rest)
+		if n > 0 && n < len(rest) && rest[n] == ' ' && cliWord(rest[n+1:]) > 0 {
+			return true
+		}
+	}
+}
+
+// cliWord is the length of the run of [a-z0-9-] s starts with.
+func cliWord(s string) int {
+	n := 0
+	for n < len(s) && ('a' <= s[n] && s[n] <= 'z' || '0' <= s[n] && s[n] <= '9' || s[n] == '-') {
+		n++
+	}
+	return n
 }
 
 func checkField(name string) error {
