@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"strings"
-
 )
 
 // A title template is text with {placeholders}: a name from fieldNames or a dotted path into
