@@ -286,6 +286,11 @@ func splitDotted(path string) dotted {
 	}
 }
 
+// absent reports whether the record is indexed and has no value at the path of slot (-1 for
+// a path not indexed): strAt reads "" there. The lists of paths a finding reads are mostly
+// absent from a record, and this spares them the calls.
+func (r *record) absent(slot int) bool { return slot >= 0 && r.at != nil && r.at[slot] == 0 }
+
 // strAt is str(p.text).
 func (r *record) strAt(p *dotted) string {
 	if s, ok := r.indexedText(p.slot); ok {
@@ -725,6 +730,9 @@ func splitEach[T any](xs []T, path func(T) string) []dotted {
 
 func (r *record) target() string {
 	for i := range targetDotted {
+		if r.absent(targetDotted[i].slot) {
+			continue
+		}
 		if v := r.strAt(&targetDotted[i]); v != "" {
 			return v
 		}
@@ -814,6 +822,9 @@ var paramDotted = splitEach(paramPaths, func(p struct{ name, path string }) stri
 func (r *record) params() []finding.Param {
 	var ps []finding.Param
 	for i, p := range paramPaths {
+		if r.absent(paramDotted[i].slot) {
+			continue
+		}
 		if v := r.strAt(&paramDotted[i]); v != "" {
 			ps = append(ps, finding.Param{Name: p.name, Value: trimText(v, 200)})
 		}
