@@ -387,21 +387,21 @@ func (rec *record) eventPart() *finding.Finding {
 	if rec.event != nil {
 		return rec.event
 	}
-	ua, source := rec.str("userAgent"), rec.str("eventSource")
+	ua, source := rec.strOf(&pathUserAgent), rec.strOf(&pathEventSource)
 	rec.event = &finding.Finding{
-		EventID:         rec.str("eventID"),
-		EventName:       rec.str("eventName"),
+		EventID:         rec.strOf(&pathEventID),
+		EventName:       rec.strOf(&pathEventName),
 		EventSource:     source,
-		EventTime:       rec.str("eventTime"),
+		EventTime:       rec.strOf(&pathEventTime),
 		Account:         rec.field("account"),
-		Region:          rec.str("awsRegion"),
+		Region:          rec.strOf(&pathRegion),
 		Principal:       rec.field("principal"),
-		PrincipalType:   rec.str("userIdentity.type"),
-		SourceIPAddress: rec.str("sourceIPAddress"),
+		PrincipalType:   rec.strOf(&pathCallerType),
+		SourceIPAddress: rec.strOf(&pathSourceIP),
 		UserAgent:       ua,
 		AttackTool:      AttackTool(ua, source),
-		ErrorCode:       rec.str("errorCode"),
-		ErrorMessage:    rec.str("errorMessage"),
+		ErrorCode:       rec.strOf(&pathErrorCode),
+		ErrorMessage:    rec.strOf(&pathErrorMessage),
 		Target:          rec.field("target"),
 		Params:          slices.Clip(rec.params()),
 		Grants:          slices.Clip(rec.grants()),

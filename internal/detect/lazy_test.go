@@ -416,3 +416,45 @@ func TestIndexMembers(t *testing.T) {
 		t.Errorf("%d of %d records came with their members", withMembers, len(recs))
 	}
 }
+
+// TestKnownPaths: a path read with its slot known (strOf) reads what str reads, in records
+// indexed, decoded whole and lazily; the policy documents' paths are all indexed.
+func TestKnownPaths(t *testing.T) {
+	paths := []*knownPath{&pathEventID, &pathEventName, &pathEventSource, &pathEventTime, &pathRegion, &pathSourceIP,
+		&pathUserAgent, &pathErrorCode, &pathErrorMessage, &pathRecipient, &pathCallerType, &pathCallerARN, &pathCallerAccount}
+	for _, p := range paths {
+		if p.slot < 0 {
+			t.Errorf("%s is not indexed", p.path)
+		}
+	}
+	for i, s := range docSlots {
+		if s < 0 || s != builtinIndex().slot(docPaths[i].path) {
+			t.Errorf("%s: slot %d, the engine's %d", docPaths[i].path, s, builtinIndex().slot(docPaths[i].path))
+		}
+	}
+	var recs []json.RawMessage
+	for _, r := range builtin(t) {
+		recs = append(recs, r.Samples.Match...)
+	}
+	recs = append(recs, json.RawMessage(`{"eventName":"A","eventName":"B","userIdentity":{"type":"X","type":"Y"}}`))
+	index := func(b json.RawMessage) (*record, error) {
+		if r, ok := indexRecord(b, builtinIndex()); ok {
+			return r, nil
+		}
+		return decodeRecord(b)
+	}
+	for _, rec := range recs {
+		for _, decode := range []func(json.RawMessage) (*record, error){decodeRecord, decodeLazy, index} {
+			r1, err1 := decode(rec)
+			r2, err2 := decode(rec)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			for _, p := range paths {
+				if a, b := r1.str(p.path), r2.strOf(p); a != b {
+					t.Errorf("%s in %s: str %q, strOf %q", p.path, rec, a, b)
+				}
+			}
+		}
+	}
+}

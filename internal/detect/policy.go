@@ -76,9 +76,12 @@ func (r *record) policyDocs() []policyDoc {
 		return r.docs
 	}
 	r.parsed = true
-	for _, p := range docPaths {
+	for i, p := range docPaths {
+		if r.absent(docSlots[i]) {
+			continue // the usual record, with none of them
+		}
 		kind := p.kind
-		if text, ok := r.indexedDocText(p.path); ok {
+		if text, ok := r.indexedDocText(docSlots[i]); ok {
 			// a document given as a JSON string, read from the record's bytes
 			if len(bytes.TrimSpace(text)) > 0 {
 				if p.path == "requestParameters.policyDocument" && r.str("eventName") == "UpdateAssumeRolePolicy" {
@@ -117,10 +120,20 @@ func isObject(v any) bool {
 	return ok
 }
 
-// indexedDocText is the text of the policy document at path when the record is indexed and
-// holds a JSON string there: its content, unquoted (a copy) only when it has escapes.
-func (r *record) indexedDocText(path string) ([]byte, bool) {
-	v, ok := r.indexed(r.slot(path))
+// docSlots are the slots of docPaths in every index.
+var docSlots = func() []int {
+	out := make([]int, len(docPaths))
+	for i, p := range docPaths {
+		out[i] = staticIndex.slot(p.path)
+	}
+	return out
+}()
+
+// indexedDocText is the text of the policy document at the path of slot when the record is
+// indexed and holds a JSON string there: its content, unquoted (a copy) only when it has
+// escapes.
+func (r *record) indexedDocText(slot int) ([]byte, bool) {
+	v, ok := r.indexed(slot)
 	if !ok || len(v) == 0 || v[0] != '"' {
 		return nil, false
 	}

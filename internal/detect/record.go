@@ -402,6 +402,47 @@ func (r *record) str(path string) string {
 			return s
 		}
 	}
+	return r.strUnindexed(path)
+}
+
+// knownPath is a path of the static index the code reads by name, with its slot, looked up
+// once rather than for each record (every index gives the static paths the same slots).
+type knownPath struct {
+	path string
+	slot int
+}
+
+func known(path string) knownPath { return knownPath{path, staticIndex.slot(path)} }
+
+// The paths every finding reads.
+var (
+	pathEventID       = known("eventID")
+	pathEventName     = known("eventName")
+	pathEventSource   = known("eventSource")
+	pathEventTime     = known("eventTime")
+	pathRegion        = known("awsRegion")
+	pathSourceIP      = known("sourceIPAddress")
+	pathUserAgent     = known("userAgent")
+	pathErrorCode     = known("errorCode")
+	pathErrorMessage  = known("errorMessage")
+	pathRecipient     = known("recipientAccountId")
+	pathCallerType    = known("userIdentity.type")
+	pathCallerARN     = known("userIdentity.arn")
+	pathCallerAccount = known("userIdentity.accountId")
+)
+
+// strOf is str(p.path).
+func (r *record) strOf(p *knownPath) string {
+	if r.at != nil {
+		if s, ok := r.indexedText(p.slot); ok {
+			return s
+		}
+	}
+	return r.strUnindexed(p.path)
+}
+
+// strUnindexed is str for a record or path that is not indexed.
+func (r *record) strUnindexed(path string) string {
 	if r.isLazy() && strings.IndexByte(path, '.') < 0 {
 		// a top-level scalar not decoded yet: its text, without decoding it into the map
 		if m := r.member(path); m != nil && !m.done {
@@ -501,10 +542,10 @@ func trimText(s string, n int) string {
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 func (r *record) account() string {
-	if a := r.str("recipientAccountId"); a != "" {
+	if a := r.strOf(&pathRecipient); a != "" {
 		return a
 	}
-	return r.str("userIdentity.accountId")
+	return r.strOf(&pathCallerAccount)
 }
 
 // principal names the caller readably: the ARN when there is one, else a phrase for root,
