@@ -197,13 +197,13 @@ func indexRecord(detail []byte, ix *pathIndex) (*record, bool) {
 	return r, true
 }
 
-// indexMembers is indexRecord for a record whose top-level members the decoder found (rec
-// and top, see cloudtrail.Event): detail must be rec itself, valid JSON. The top level is
-// read from the members' spans, and only the values on indexed paths are walked; false when
-// there are no members, or when indexRecord would refuse the record: a top-level key that is
-// not UTF-8 (the decoder gives none with escapes) or that is given twice.
-func indexMembers(detail, rec []byte, top []cloudtrail.Member, ix *pathIndex) (*record, bool) {
-	if len(top) == 0 || len(detail) != len(rec) || &detail[0] != &rec[0] {
+// indexMembers is indexRecord for a record whose top-level members the decoder found
+// (cloudtrail.Event's Record and Members), valid JSON. The top level is read from the members'
+// spans, and only the values on indexed paths are walked; false when there are no members, or
+// when indexRecord would refuse the record: a top-level key that is not UTF-8 (the decoder
+// gives none with escapes) or that is given twice.
+func indexMembers(detail []byte, top []cloudtrail.Member, ix *pathIndex) (*record, bool) {
+	if len(top) == 0 {
 		return nil, false
 	}
 	r := &record{raw: detail, whole: true, topSpans: top,

@@ -335,10 +335,10 @@ func checkIndexMembers(t *testing.T, rec []byte) (withMembers bool) {
 		}
 		withMembers = true
 		detail, ok := liftedDetail(ev.Envelope)
-		if !ok {
-			t.Fatalf("%.200s: no detail in %s", rec, ev.Envelope)
+		if !ok || !bytes.Equal(detail, ev.Record) || ev.Record[0] != '{' || ev.Record[len(ev.Record)-1] != '}' {
+			t.Fatalf("%.200s: the record %s is not the detail of %s", rec, ev.Record, ev.Envelope)
 		}
-		got, okGot := indexMembers(detail, ev.Record, ev.Members, ix)
+		got, okGot := indexMembers(ev.Record, ev.Members, ix)
 		want, okWant := indexRecord(detail, ix)
 		if okGot != okWant {
 			t.Fatalf("%.200s: indexMembers ok %v, indexRecord ok %v", rec, okGot, okWant)
@@ -350,7 +350,7 @@ func checkIndexMembers(t *testing.T, rec []byte) (withMembers bool) {
 			t.Fatalf("%.200s: members made before one was looked up", rec)
 		}
 		// read through the spans, it reads as the record indexRecord made
-		reads, _ := indexMembers(detail, ev.Record, ev.Members, ix)
+		reads, _ := indexMembers(ev.Record, ev.Members, ix)
 		fresh, _ := indexRecord(detail, ix)
 		for _, name := range []string{"userIdentity", "eventName", "requestParameters", "x", ""} {
 			if g, w := (&Record{reads}).Member(name), (&Record{fresh}).Member(name); !bytes.Equal(g, w) {

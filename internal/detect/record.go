@@ -67,10 +67,13 @@ func envelopeRecord(env []byte) (*record, error) {
 // rec and top, when not nil, are the envelope's record and its top-level members as the
 // decoder gave them (cloudtrail.Event), which spare reading the record's top level again.
 func matchedRecord(env, rec []byte, top []cloudtrail.Member, ix *pathIndex) (*record, error) {
-	if detail, ok := liftedDetail(env); ok {
-		if r, ok := indexMembers(detail, rec, top, ix); ok {
+	// the decoder's record is the envelope's detail: its head need not be read to find it
+	if len(rec) > 1 && rec[0] == '{' && rec[len(rec)-1] == '}' {
+		if r, ok := indexMembers(rec, top, ix); ok {
 			return r, nil
 		}
+	}
+	if detail, ok := liftedDetail(env); ok {
 		if r, ok := indexRecord(detail, ix); ok {
 			return r, nil
 		}
