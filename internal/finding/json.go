@@ -267,51 +267,45 @@ func load8(s string, i int) uint64 {
 // between its tokens: appendCompact would write it as it is.
 func plainJSON(b []byte) bool {
 	for i := 0; i < len(b); {
-		switch c := b[i]; {
-		case c == '"':
-			end, ok := plainStringEnd(b, i+1)
-			if !ok {
-				return false
+		if c := b[i]; c != '"' {
+			if c <= ' ' {
+				return false // outside strings, only white space is below '!' in valid JSON
 			}
-			i = end
-		case c <= ' ':
-			return false // outside strings, only white space is below '!' in valid JSON
-		default:
 			i++
+			continue
+		}
+		// a string, to its closing quote, eight bytes at a time up to what needs a look
+		for i++; ; {
+			for i+8 <= len(b) {
+				if m := jsonlex.Attention(load8b(b, i)); m != 0 {
+					i += jsonlex.First(m)
+					break
+				}
+				i += 8
+			}
+			if i >= len(b) {
+				return false // not valid JSON after all
+			}
+			c := b[i]
+			if c == '"' {
+				i++
+				break
+			}
+			switch {
+			case c == '\\':
+				i += 2 // an escape: the rest of a \u escape is hex digits
+			case c < utf8.RuneSelf:
+				i++ // a control character, not in valid JSON: the caller's to ensure
+			default:
+				r, n := utf8.DecodeRune(b[i:])
+				if r == utf8.RuneError && n == 1 {
+					return false
+				}
+				i += n
+			}
 		}
 	}
 	return true
-}
-
-// plainStringEnd returns the end of the valid JSON string whose content starts at b[i];
-// false when it holds bytes that are not UTF-8.
-func plainStringEnd(b []byte, i int) (int, bool) {
-	for {
-		for i+8 <= len(b) {
-			if m := jsonlex.Attention(load8b(b, i)); m != 0 {
-				i += jsonlex.First(m)
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return i, false // not valid JSON after all
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c == '\\':
-			i += 2 // an escape: the rest of a \u escape is hex digits
-		case c < utf8.RuneSelf:
-			i++ // a control character, not in valid JSON: the caller's to ensure
-		default:
-			r, n := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && n == 1 {
-				return i, false
-			}
-			i += n
-		}
-	}
 }
 
 // load8b is load8 for bytes.
