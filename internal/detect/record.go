@@ -506,6 +506,9 @@ func (r *record) fieldOnce(name string) string {
 	case "policyName":
 		return shortName(r.field("policy"))
 	case "grants":
+		if r.event != nil {
+			return strings.Join(r.event.Grants, "; ") // worked out already for the finding
+		}
 		return strings.Join(r.grants(), "; ")
 	case "account":
 		return r.account()
