@@ -77,7 +77,7 @@ func NewDaemon(ctx context.Context, cfg *config.Config, o DaemonOptions, p Proce
 		return nil, err
 	}
 	closers = append(closers, store)
-	mem, err := newMemory(eng, cfg.State, store, reg)
+	mem, err := newMemory(eng, cfg.State, store, reg, false)
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func Lambda(ctx context.Context, getenv func(string) string, logger *slog.Logger
 	in := ingest.Options{Detector: eng, Limits: cfg.Run.Limits(), Logger: w.log}
 	if table := cmp.Or(env.stateTable, cfg.State.DynamoDBTable); table != "" {
 		store := &dynamo.Store{Client: dynamodb.NewFromConfig(ac), Table: table}
-		mem, err := newMemory(eng, cfg.State, store, nil)
+		mem, err := newMemory(eng, cfg.State, store, nil, false)
 		if err != nil {
 			return nil, err
 		}

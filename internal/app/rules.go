@@ -88,11 +88,11 @@ func (m memory) Begin(name string) ingest.MemoryInput { return m.Engine.Begin(na
 
 // newMemory builds detection with memory over eng with the configuration's state settings,
 // its state in store (nil keeps it in memory, as a scan does without --state-dir) and its
-// metrics registered with reg when set.
-func newMemory(eng *detect.Engine, st config.State, store correlate.Store, reg prometheus.Registerer) (memory, error) {
+// metrics registered with reg when set; fixed says its rules are never swapped (a scan).
+func newMemory(eng *detect.Engine, st config.State, store correlate.Store, reg prometheus.Registerer, fixed bool) (memory, error) {
 	o := correlate.Options{
 		Store: store, Tolerance: time.Duration(st.Tolerance), MaxGroups: st.MaxGroups, MaxKeys: st.MaxKeys,
-		MaxBuffered: st.MaxBuffered,
+		MaxBuffered: st.MaxBuffered, FixedRules: fixed,
 	}
 	if reg != nil {
 		o.Metrics = correlate.NewMetrics(reg)

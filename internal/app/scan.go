@@ -81,7 +81,7 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		store = bs
 	}
 	memReg := prometheus.NewRegistry()
-	mem, err := newMemory(eng, cfg.State, store, memReg)
+	mem, err := newMemory(eng, cfg.State, store, memReg, true)
 	if err != nil {
 		return nil, err
 	}

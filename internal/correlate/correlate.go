@@ -64,6 +64,10 @@ type Options struct {
 	Metrics    *Metrics
 	// Now is the wall clock, for Tick; default time.Now.
 	Now func() time.Time
+	// FixedRules says the rules are never swapped (a scan: Swap refuses). With the state in
+	// memory only (no Store), a buffered record that cannot complete any rule it matched is
+	// then kept without its bytes, which only a finding needs.
+	FixedRules bool
 }
 
 func (o *Options) defaults() {
@@ -128,6 +132,9 @@ func New(det *detect.Engine, o Options) (*Engine, error) {
 // Swap evaluates det's rules from now on (a rule reload). A rule whose settings did not
 // change keeps its state; a changed or new one starts afresh.
 func (e *Engine) Swap(det *detect.Engine) error {
+	if e.o.FixedRules {
+		return errors.New("correlate: the rules of this engine are fixed")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err := e.use(det); err != nil {
@@ -547,6 +554,10 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 	}
 	var late []*pending
 	now := e.o.Now().Unix()
+	// the bytes of a record are for the finding it may complete: with rules that cannot
+	// change and state that never leaves the process, only such records keep them
+	keepAll := e.o.Store != nil || !e.o.FixedRules
+	set := e.set.Load()
 	for _, s := range in.recs {
 		if len(s.hits) == 0 {
 			continue
@@ -555,7 +566,10 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 			e.o.Metrics.event("duplicate", 1)
 			continue
 		}
-		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: *s.ident, Rec: cloneRaw(s.raw)}
+		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: *s.ident}
+		if keepAll || set.mayComplete(s.hits) {
+			p.Rec = cloneRaw(s.raw)
+		}
 		if s.t < st.meta.Done {
 			late = append(late, p)
 			e.o.Metrics.event("late", 1)
@@ -642,6 +656,32 @@ func (in *Input) findings(more []finding.Finding) []finding.Finding {
 }
 
 func cloneRaw(b json.RawMessage) json.RawMessage { return append(json.RawMessage(nil), b...) }
+
+// mayComplete reports whether a record that matched hits may be the one that completes a
+// rule, and so be a finding's record: any event of a threshold, a sequence's last step, and
+// a new_terms event that may report (one that also matches the report pattern, when the rule
+// has one). A sequence's earlier steps, and new_terms events that only teach, never are.
+func (set *ruleSet) mayComplete(hits []hit) bool {
+	for _, h := range hits {
+		r := set.byID[h.R]
+		if r == nil {
+			return true // not known to this engine: kept as it is
+		}
+		switch r.def.Kind {
+		case detect.KindSequence:
+			if h.S == len(r.steps)-1 {
+				return true
+			}
+		case detect.KindNewTerms:
+			if h.S == 0 && (r.def.NewTerms.Report == "" || slices.ContainsFunc(hits, func(o hit) bool { return o.R == h.R && o.S == 1 })) {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
+}
 
 // flush evaluates the buffered records up to event time cutoff, in time order.
 func (e *Engine) flush(ctx context.Context, cutoff int64) ([]finding.Finding, error) {

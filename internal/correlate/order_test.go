@@ -1,14 +1,18 @@
 package correlate
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trailbell/trailbell/internal/finding"
+	"github.com/trailbell/trailbell/internal/notify/notifytest"
 )
 
 var orderRules = thresholdRule + strings.TrimPrefix(sequenceRule, "\nrules:\n") + strings.TrimPrefix(newTermsRule, "\nrules:\n") + `
@@ -198,5 +202,67 @@ func TestPendingHeap(t *testing.T) {
 		if len(h) != len(want) {
 			t.Fatalf("round %d: %d buffered, want %d", round, len(h), len(want))
 		}
+	}
+}
+
+// TestFixedRules: an engine whose rules never change keeps only the bytes of buffered records
+// that may complete a rule, and finds exactly what one that keeps every record's bytes does:
+// the story delivered out of order, and every scenario of the pack's rules.
+func TestFixedRules(t *testing.T) {
+	run := func(o Options, fs []file) ([]finding.Finding, int) {
+		h := newHarness(t, orderRules, o)
+		var out []finding.Finding
+		bare := 0
+		for _, f := range fs {
+			out = append(out, h.input(f.name, f.recs...)...)
+			for _, x := range h.e.st.buf {
+				if x.p.Rec == nil {
+					bare++
+				}
+			}
+		}
+		return append(out, h.flush()...), bare
+	}
+	bare := 0
+	for seed := range uint64(10) {
+		fs := files(story(seed), rand.New(rand.NewPCG(seed, 3)), 15*time.Minute)
+		want, none := run(Options{}, fs)
+		got, n := run(Options{FixedRules: true}, fs)
+		if none != 0 {
+			t.Fatalf("seed %d: %d records buffered without their bytes by an engine whose rules may change", seed, none)
+		}
+		bare += n
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: with fixed rules\n got %v\nwant %v", seed, summary(got), summary(want))
+		}
+	}
+	if bare == 0 {
+		t.Error("no record was buffered without its bytes")
+	}
+	if err := newHarness(t, orderRules, Options{FixedRules: true}).e.Swap(nil); err == nil {
+		t.Error("an engine with fixed rules swapped them")
+	}
+
+	rs, det := notifytest.Builtin(t)
+	n := 0
+	for _, r := range rs {
+		if !r.Kind.Stateful() {
+			continue
+		}
+		for _, s := range append(r.Samples.Match, r.Samples.NoMatch...) {
+			var recs []json.RawMessage
+			if json.Unmarshal(s, &recs) != nil {
+				continue
+			}
+			want, err := scenario(context.Background(), det, recs, Options{})
+			got, err2 := scenario(context.Background(), det, recs, Options{FixedRules: true})
+			if (err == nil) != (err2 == nil) || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: with fixed rules %v %v, without %v %v", r.ID, summary(got), err2, summary(want), err)
+			}
+			n += len(want)
+		}
+	}
+	if n == 0 {
+		t.Error("the pack's scenarios found nothing")
 	}
 }

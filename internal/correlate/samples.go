@@ -45,7 +45,11 @@ func CheckSamples(rs []detect.Rule) error {
 // Scenario runs records through a fresh engine over det, in event-time order, each record
 // its own input, and returns every finding, the end of the stream included.
 func Scenario(ctx context.Context, det *detect.Engine, recs []json.RawMessage) ([]finding.Finding, error) {
-	e, err := New(det, Options{})
+	return scenario(ctx, det, recs, Options{})
+}
+
+func scenario(ctx context.Context, det *detect.Engine, recs []json.RawMessage, o Options) ([]finding.Finding, error) {
+	e, err := New(det, o)
 	if err != nil {
 		return nil, err
 	}
