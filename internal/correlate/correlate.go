@@ -566,7 +566,7 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 			e.o.Metrics.event("duplicate", 1)
 			continue
 		}
-		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: *s.ident}
+		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: s.ident}
 		if keepAll || set.mayComplete(s.hits) {
 			p.Rec = cloneRaw(s.raw)
 		}
@@ -735,7 +735,7 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 		}
 	}()
 	for _, p := range batch {
-		a, err := e.resolve(ctx, p.C, p.T)
+		a, err := e.resolve(ctx, *p.C, p.T)
 		if err != nil {
 			return nil, err
 		}
@@ -1008,7 +1008,7 @@ type pending struct {
 	N   string          `json:"n,omitempty"` // eventName
 	H   []hit           `json:"h"`           // the steps it matched
 	O   string          `json:"o,omitempty"` // origin
-	C   identity        `json:"c"`           // the caller
+	C   *identity       `json:"c"`           // the caller (never nil; shared, not to be changed)
 	Rec json.RawMessage `json:"r"`           // for the finding, should it complete one
 
 	actor *finding.Actor
@@ -1091,6 +1091,9 @@ func (st *state) loadAll(ctx context.Context, v uint64) error {
 		p := new(pending)
 		if err := json.Unmarshal(b, p); err != nil {
 			return fmt.Errorf("state %s: %w", k, err)
+		}
+		if p.C == nil {
+			p.C = new(identity) // "c" null or left out: no caller known
 		}
 		st.buf.push(p)
 		st.bufIDs[p.ID] = true

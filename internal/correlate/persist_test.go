@@ -3,6 +3,7 @@ package correlate
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -323,5 +324,57 @@ func TestFlushRemembered(t *testing.T) {
 	}
 	if !slices.Equal(got[0], []string{"denied-sweep/a4"}) || !slices.Equal(got[1], got[0]) {
 		t.Errorf("first scan %v, the same scan again %v", got[0], got[1])
+	}
+}
+
+// TestPendingStored: a buffered record is stored as it was when it held its caller by value
+// (state written by an earlier version reads the same), and one stored without a caller
+// reads as the empty caller.
+func TestPendingStored(t *testing.T) {
+	id := identity{Type: "AssumedRole", ARN: "arn:aws:sts::1:assumed-role/r/s", AccessKeyID: "ASIA1"}
+	p := pending{T: 7, A: 8, ID: "e1", N: "ListUsers", H: []hit{{R: "r", S: 1, V: []string{"a"}}}, O: "f.json.gz record 3", C: &id, Rec: json.RawMessage(`{"eventID":"e1"}`)}
+	byValue := struct {
+		T   int64           `json:"t"`
+		A   int64           `json:"a"`
+		ID  string          `json:"id"`
+		N   string          `json:"n,omitempty"`
+		H   []hit           `json:"h"`
+		O   string          `json:"o,omitempty"`
+		C   identity        `json:"c"`
+		Rec json.RawMessage `json:"r"`
+	}{p.T, p.A, p.ID, p.N, p.H, p.O, id, p.Rec}
+	got, _ := json.Marshal(&p)
+	want, _ := json.Marshal(byValue)
+	if string(got) != string(want) {
+		t.Errorf("stored as\n%s\nwas\n%s", got, want)
+	}
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Commit(context.Background(), Batch{Put: map[string]Item{
+		p.key(): {Value: want}, "b|00000000000000000009|e2": {Value: []byte(`{"t":9,"a":9,"id":"e2","h":null,"c":null,"r":null}`)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	e := newHarness(t, thresholdRule, Options{Store: s}).e
+	if err := e.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range e.st.buf {
+		switch x.id {
+		case "e1":
+			if *x.p.C != id {
+				t.Errorf("e1's caller read as %+v", *x.p.C)
+			}
+		case "e2":
+			if x.p.C == nil || *x.p.C != (identity{}) {
+				t.Errorf("e2's caller read as %v", x.p.C)
+			}
+		}
+	}
+	if len(e.st.buf) != 2 {
+		t.Errorf("%d records buffered, want 2", len(e.st.buf))
 	}
 }
