@@ -209,6 +209,15 @@ func appendString(b []byte, s string) []byte {
 		if i >= len(s) {
 			break
 		}
+		if i+8 > len(s) && len(s) >= 8 {
+			// the last bytes, most of a short string's: the word that ends s, less the bytes
+			// before i (whose marks may carry into s[i], which is then looked at and passed)
+			m := jsonlex.Attention(load8(s, len(s)-8)) >> (8 * (i + 8 - len(s)))
+			if m == 0 {
+				break
+			}
+			i += jsonlex.First(m)
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
 			i++
