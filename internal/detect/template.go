@@ -69,7 +69,13 @@ func parseTemplate(s string) (template, error) {
 			t = append(t, tmplPart{field: name})
 			i += end
 		default:
-			text.WriteByte(c)
+			// the run of text up to the next brace, whole
+			n := strings.IndexAny(s[i:], "{}")
+			if n < 0 {
+				n = len(s) - i
+			}
+			text.WriteString(s[i : i+n])
+			i += n - 1
 		}
 	}
 	if text.Len() > 0 {
