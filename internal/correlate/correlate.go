@@ -558,12 +558,13 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 	// change and state that never leaves the process, only such records keep them
 	keepAll := e.o.Store != nil || !e.o.FixedRules
 	set := e.set.Load()
+	var duplicates, buffered int // counted once an input: a counter's labels cost a hash each time
 	for _, s := range in.recs {
 		if len(s.hits) == 0 {
 			continue
 		}
 		if st.bufIDs[s.id] {
-			e.o.Metrics.event("duplicate", 1)
+			duplicates++
 			continue
 		}
 		p := &pending{T: s.t, A: now, ID: s.id, N: s.name, H: s.hits, O: s.origin, C: s.ident}
@@ -572,11 +573,18 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 		}
 		if s.t < st.meta.Done {
 			late = append(late, p)
-			e.o.Metrics.event("late", 1)
 			continue
 		}
 		st.push(p)
-		e.o.Metrics.event("buffered", 1)
+		buffered++
+	}
+	for _, c := range []struct {
+		outcome string
+		n       int
+	}{{"duplicate", duplicates}, {"late", len(late)}, {"buffered", buffered}} {
+		if c.n > 0 {
+			e.o.Metrics.event(c.outcome, c.n)
+		}
 	}
 	if in.max > st.meta.Watermark {
 		st.meta.Watermark = in.max
@@ -620,12 +628,18 @@ func (e *Engine) commit(ctx context.Context, in *Input) ([]finding.Finding, erro
 // takes in the credentials the input's records issue, so a later record of the same input
 // already knows them.
 func (e *Engine) singles(ctx context.Context, in *Input, learn bool) error {
+	learned := 0
+	defer func() {
+		if learned > 0 {
+			e.o.Metrics.event("credentials", learned)
+		}
+	}()
 	for _, s := range in.recs {
 		if learn && s.issued != nil {
 			if err := e.st.facts.put(ctx, s.issued.key, s.issued.f, s.issued.exp, s.t); err != nil {
 				return err
 			}
-			e.o.Metrics.event("credentials", 1)
+			learned++
 		}
 		if len(s.findings) == 0 {
 			continue
