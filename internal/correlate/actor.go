@@ -338,6 +338,23 @@ func cmpOr(vals ...string) string {
 	return ""
 }
 
+// resolveCaller is resolve for a caller Add read (shared by the records of its
+// userIdentity): the actor it names by itself, if any, is made once, not once per record.
+func (e *Engine) resolveCaller(ctx context.Context, id *identity, now int64) (*finding.Actor, error) {
+	a, ok := e.directs[id]
+	if !ok {
+		if e.directs == nil || len(e.directs) >= maxCallers {
+			e.directs = map[*identity]*finding.Actor{}
+		}
+		a = direct(*id)
+		e.directs[id] = a
+	}
+	if a != nil {
+		return a, nil // resolve's first step: a caller that names its actor
+	}
+	return e.resolve(ctx, *id, now)
+}
+
 // maxChain bounds how many role sessions resolution follows (role chaining is rarely deep).
 const maxChain = 8
 

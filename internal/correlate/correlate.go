@@ -91,11 +91,12 @@ type Engine struct {
 	callers callers
 	staging sync.Pool // *[]staged, for Begin
 
-	mu     sync.Mutex
-	st     *state
-	jobs   [][]job // evaluate's, by rule
-	synced bool
-	pruned bool // the store has lost the tables of rules no longer in use
+	mu      sync.Mutex
+	st      *state
+	jobs    [][]job                      // evaluate's, by rule
+	directs map[*identity]*finding.Actor // what callers name by themselves (direct), by caller
+	synced  bool
+	pruned  bool // the store has lost the tables of rules no longer in use
 }
 
 // ruleSet is the rules of one detect engine; immutable once built.
@@ -644,7 +645,7 @@ func (e *Engine) singles(ctx context.Context, in *Input, learn bool) error {
 		if len(s.findings) == 0 {
 			continue
 		}
-		a, err := e.resolve(ctx, *s.ident, s.t)
+		a, err := e.resolveCaller(ctx, s.ident, s.t)
 		if err != nil {
 			return err
 		}
@@ -749,7 +750,7 @@ func (e *Engine) evaluate(ctx context.Context, batch []*pending) ([]finding.Find
 		}
 	}()
 	for _, p := range batch {
-		a, err := e.resolve(ctx, *p.C, p.T)
+		a, err := e.resolveCaller(ctx, p.C, p.T)
 		if err != nil {
 			return nil, err
 		}
