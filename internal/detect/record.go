@@ -36,11 +36,12 @@ type record struct {
 	at    []uint8
 	spans []span
 	// event is the part of a finding that is the same for every rule matching the record,
-	// and fields the names titles and runbooks read, each worked out once: a record that
-	// several rules match (and a title, a runbook and a finding reading the same target)
-	// costs one lookup of each
-	event  *finding.Finding
-	fields []namedValue
+	// and derived the derived values titles and runbooks read (those set in have), each
+	// worked out once: a record that several rules match (and a title, a runbook and a
+	// finding reading the same target) costs one lookup of each
+	event   *finding.Finding
+	derived [numFields]string
+	have    uint16
 	// top is the top-level member strAt looked up last (its value once loaded never changes)
 	top struct {
 		name string
@@ -471,58 +472,121 @@ func scalarText(v any) string {
 	return ""
 }
 
+// fieldID is what a placeholder reads, worked out once when its template is parsed
+// (fieldOf): a path into the record, a record field by its name (str), or a derived value.
+type fieldID uint8
+
+const (
+	fieldPath fieldID = iota
+	fieldName
+	fieldPrincipal
+	fieldPrincipalType
+	fieldTarget
+	fieldPolicy
+	fieldWho
+	fieldTargetName
+	fieldPolicyName
+	fieldGrants
+	fieldAccount
+	fieldResult
+	fieldRegion
+	fieldSourceNetwork
+	numFields
+)
+
+// fieldOf is the fieldID of a placeholder's name.
+func fieldOf(name string) fieldID {
+	switch name {
+	case "principal":
+		return fieldPrincipal
+	case "principalType":
+		return fieldPrincipalType
+	case "target":
+		return fieldTarget
+	case "policy":
+		return fieldPolicy
+	case "who":
+		return fieldWho
+	case "targetName":
+		return fieldTargetName
+	case "policyName":
+		return fieldPolicyName
+	case "grants":
+		return fieldGrants
+	case "account":
+		return fieldAccount
+	case "result":
+		return fieldResult
+	case "region":
+		return fieldRegion
+	case "sourceNetwork":
+		return fieldSourceNetwork
+	}
+	if fieldNames[name] {
+		return fieldName
+	}
+	return fieldPath
+}
+
 // field resolves a template placeholder.
 func (r *record) field(name string) string {
-	for _, f := range r.fields {
-		if f.name == name {
-			return f.value
-		}
+	return r.fieldAt(fieldOf(name), name, strings.TrimPrefix(name, "detail."))
+}
+
+// fieldAt is the value of a placeholder named name, of id, reading path when it is a path.
+func (r *record) fieldAt(id fieldID, name, path string) string {
+	switch id {
+	case fieldName:
+		return r.str(name)
+	case fieldPath:
+		return r.pathField(path)
 	}
-	v := r.fieldOnce(name)
-	if r.fields == nil {
-		r.fields = make([]namedValue, 0, 8)
+	if r.have&(1<<id) != 0 {
+		return r.derived[id]
 	}
-	r.fields = append(r.fields, namedValue{name, v})
+	v := r.derive(id)
+	r.derived[id] = v
+	r.have |= 1 << id
 	return v
 }
 
-// namedValue is a placeholder's value: a finding reads a handful, a list beats a map.
-type namedValue struct{ name, value string }
-
-func (r *record) fieldOnce(name string) string {
-	switch name {
-	case "principal":
+// derive works out a derived value.
+func (r *record) derive(id fieldID) string {
+	switch id {
+	case fieldPrincipal:
 		return r.principal()
-	case "principalType":
+	case fieldPrincipalType:
 		return r.str("userIdentity.type")
-	case "target":
+	case fieldTarget:
 		return r.target()
-	case "policy":
+	case fieldPolicy:
 		return r.policy()
-	case "who":
+	case fieldWho:
 		return r.who()
-	case "targetName":
-		return shortName(r.field("target"))
-	case "policyName":
-		return shortName(r.field("policy"))
-	case "grants":
+	case fieldTargetName:
+		return shortName(r.fieldAt(fieldTarget, "", ""))
+	case fieldPolicyName:
+		return shortName(r.fieldAt(fieldPolicy, "", ""))
+	case fieldGrants:
 		if r.event != nil {
 			return strings.Join(r.event.Grants, "; ") // worked out already for the finding
 		}
 		return strings.Join(r.grants(), "; ")
-	case "account":
+	case fieldAccount:
 		return r.account()
-	case "result":
+	case fieldResult:
 		return r.result()
-	case "region":
+	case fieldRegion:
 		return r.str("awsRegion")
-	case "sourceNetwork":
+	case fieldSourceNetwork:
 		return Network(r.str("sourceIPAddress"))
 	}
-	if fieldNames[name] {
-		return r.str(name)
-	}
-	path := strings.TrimPrefix(name, "detail.")
+	return ""
+}
+
+// pathField is a placeholder's value at a record path: a scalar's text, else (an object, an
+// array) its JSON, trimmed.
+func (r *record) pathField(path string) string {
 	if s, ok := r.indexedText(r.slot(path)); ok && s != "" {
 		return s // a scalar's text; what reads "" (an object, an empty string) is decoded below
 	}

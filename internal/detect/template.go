@@ -14,6 +14,10 @@ type template []tmplPart
 type tmplPart struct {
 	text  string
 	field string // set for a placeholder
+	// id and path are what the placeholder reads (fieldOf), and the path it names, without
+	// "detail.": worked out once, not for every finding
+	id   fieldID
+	path string
 	// command: the template's text on the placeholder's line starts an AWS CLI command
 	// before it (finding.RunbookCommand), so in a runbook its value is a shell word.
 	command bool
@@ -66,7 +70,7 @@ func parseTemplate(s string) (template, error) {
 				t = append(t, tmplPart{text: text.String()})
 				text.Reset()
 			}
-			t = append(t, tmplPart{field: name})
+			t = append(t, tmplPart{field: name, id: fieldOf(name), path: strings.TrimPrefix(name, "detail.")})
 			i += end
 		default:
 			// the run of text up to the next brace, whole
@@ -179,7 +183,8 @@ const maxValues = 32
 // rendered with them: a value written as a shell or prose word may take a few bytes more.
 func (t template) values(vals []string, r *record, extra func(string) (string, bool)) ([]string, int) {
 	size := 0
-	for _, p := range t {
+	for k := range t {
+		p := &t[k]
 		if p.field == "" {
 			size += len(p.text)
 			continue
@@ -189,7 +194,7 @@ func (t template) values(vals []string, r *record, extra func(string) (string, b
 			v, ok = extra(p.field)
 		}
 		if !ok {
-			v = r.field(p.field)
+			v = r.fieldAt(p.id, p.field, p.path)
 		}
 		vals = append(vals, v)
 		size += max(len(v), len(p.field)) + 8
