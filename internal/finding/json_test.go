@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // encodingJSON is what `scan --format json` wrote before AppendJSON, without the newline.
@@ -231,4 +233,103 @@ func TestEncoderBound(t *testing.T) {
 	if len(enc.descriptions) != maxDescriptions {
 		t.Errorf("remembers %d descriptions, want %d", len(enc.descriptions), maxDescriptions)
 	}
+}
+
+// plainOracle is what plainJSON must say of a valid JSON value: encoding/json's compact
+// form of it is itself, and it is valid UTF-8.
+func plainOracle(t testing.TB, b []byte) bool {
+	var c bytes.Buffer
+	if err := json.Compact(&c, b); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	return bytes.Equal(c.Bytes(), b) && utf8.Valid(b)
+}
+
+// TestPlainJSONRandom compares plainJSON with plainOracle on random JSON values whose strings
+// hold quotes, backslashes, spaces, multi-byte and broken UTF-8 at every offset of a word,
+// with and without white space between tokens.
+func TestPlainJSONRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 3))
+	pieces := []string{`a`, ` `, `\"`, `\\`, `\u00e9`, `\/`, `é`, `€`, "\xff", "\xe2\x82", `{`, `}`, `:`, `,`, `0123456`}
+	var str func() string
+	str = func() string {
+		var s strings.Builder
+		s.WriteByte('"')
+		for range rng.IntN(20) {
+			s.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s.WriteByte('"')
+		return s.String()
+	}
+	space := func(loose bool) string {
+		if loose && rng.IntN(6) == 0 {
+			return []string{" ", "\n", "\t", "\r", "  "}[rng.IntN(5)]
+		}
+		return ""
+	}
+	var value func(depth int, loose bool) string
+	value = func(depth int, loose bool) string {
+		switch k := rng.IntN(6); {
+		case k == 0 && depth < 4:
+			var s strings.Builder
+			s.WriteString("{" + space(loose))
+			for j := range rng.IntN(5) {
+				if j > 0 {
+					s.WriteString("," + space(loose))
+				}
+				s.WriteString(str() + space(loose) + ":" + space(loose) + value(depth+1, loose) + space(loose))
+			}
+			s.WriteString("}")
+			return s.String()
+		case k == 1 && depth < 4:
+			var s strings.Builder
+			s.WriteString("[" + space(loose))
+			for j := range rng.IntN(5) {
+				if j > 0 {
+					s.WriteString("," + space(loose))
+				}
+				s.WriteString(value(depth+1, loose) + space(loose))
+			}
+			s.WriteString("]")
+			return s.String()
+		case k == 2:
+			return []string{"true", "false", "null", "-12.5e3", "0"}[rng.IntN(5)]
+		default:
+			return str()
+		}
+	}
+	plain, loose := 0, 0
+	for i := range 200000 {
+		b := []byte(value(0, i%3 == 0))
+		if !json.Valid(b) {
+			t.Fatalf("generated invalid JSON %q", b)
+		}
+		want := plainOracle(t, b)
+		if got := plainJSON(b); got != want {
+			t.Fatalf("plainJSON(%q) = %v, want %v", b, got, want)
+		}
+		if want {
+			plain++
+		} else {
+			loose++
+		}
+	}
+	if plain < 10000 || loose < 10000 {
+		t.Fatalf("%d plain and %d not: the generator should give many of each", plain, loose)
+	}
+}
+
+// FuzzPlainJSON compares plainJSON with plainOracle on any valid JSON.
+func FuzzPlainJSON(f *testing.F) {
+	f.Add([]byte(`{"a":"x\\\" y","b":[1,{"c":"\u00e9"}]}`))
+	f.Add([]byte(`{"a" :1}`))
+	f.Add([]byte("[\"\xff\"]"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		if got, want := plainJSON(b), plainOracle(t, b); got != want {
+			t.Fatalf("plainJSON(%q) = %v, want %v", b, got, want)
+		}
+	})
 }
