@@ -545,12 +545,67 @@ func checkMembers(t testing.TB, e Event) {
 			t.Fatalf("%s: %d members, the record has more", e.Origin, len(e.Members))
 		}
 		m := e.Members[n]
-		if string(m.Key(e.Record)) != tok.(string) || !bytes.Equal(m.Value(e.Record), bytes.TrimSpace(val)) {
+		// encoding/json reads each byte of a key that is not UTF-8 as U+FFFD; Key is as written
+		if string([]rune(string(m.Key(e.Record)))) != tok.(string) || !bytes.Equal(m.Value(e.Record), bytes.TrimSpace(val)) {
 			t.Fatalf("%s: member %d is %q: %q, want %q: %q", e.Origin, n, m.Key(e.Record), m.Value(e.Record), tok, val)
 		}
 	}
 	if n != len(e.Members) {
 		t.Fatalf("%s: %d members, the record has %d", e.Origin, len(e.Members), n)
+	}
+	if e.Plain {
+		var c bytes.Buffer
+		if err := json.Compact(&c, e.Record); err != nil || !bytes.Equal(c.Bytes(), e.Record) || !isASCII(e.Record) {
+			t.Fatalf("%s: Plain, but the record %q is not compact ASCII JSON", e.Origin, e.Record)
+		}
+	}
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDecodePlain: a compact ASCII record is Plain, escapes allowed; white space between
+// any two tokens, at any depth, or a byte above 0x7f anywhere makes it not.
+func TestDecodePlain(t *testing.T) {
+	for _, c := range []struct {
+		rec   string
+		plain bool
+	}{
+		{`{"eventID":"e1","eventName":"X","a":{"b":[1,"x y",{"c":null}],"d":"q\"\\\u00e9"},"e":-1.5e3}`, true},
+		{`{"eventID":"e1","eventName":"X","a":"0123456789abcdef0123456789"}`, true},
+		{`{"eventID":"e1","eventName":"X","a":{}, "b":[]}`, false},
+		{`{"eventID":"e1","eventName":"X","a":{"b" :1}}`, false},
+		{`{"eventID":"e1","eventName":"X","a":{"b": 1}}`, false},
+		{`{"eventID":"e1","eventName":"X","a":[1 ,2]}`, false},
+		{`{"eventID":"e1","eventName":"X","a":[1,	2]}`, false},
+		{`{"eventID":"e1","eventName":"X","a":[1,2 ]}`, false},
+		{`{"eventID":"e1","eventName":"X","a":{ "b":1}}`, false},
+		{`{"eventID":"e1","eventName":"X","a":{"b":1 }}`, false},
+		{`{"eventID":"e1","eventName":"X","a":"\u00e9"}`, true},
+		{`{"eventID":"e1","eventName":"X","a":"é"}`, false},
+		{`{"eventID":"e1","eventName":"X","a":{"é":1}}`, false},
+		{`{"eventID":"e1","eventName":"X","é":1}`, false},
+		{`{"eventID":"e1","eventName":"X","a":"0123456789abcdeé"}`, false},
+		{`{"eventID":"e1","eventName":"X","a":"01234567\"9abcdeé"}`, false},
+		{`{"eventID":"e1","eventName":"X" ,"a":1}`, false},
+		{`{"eventID":"e1","eventName":"X", "a":1}`, false},
+		{`{ "eventID":"e1","eventName":"X"}`, false},
+		{`{"eventID":"e1","eventName":"X"` + "\n}", false},
+	} {
+		evs, _ := decodeAll(t, []byte(`{"Records":[`+c.rec+`]}`), "t")
+		if len(evs) != 1 || evs[0].Record == nil {
+			t.Fatalf("%s: %d events, want one with its record", c.rec, len(evs))
+		}
+		checkMembers(t, evs[0])
+		if evs[0].Plain != c.plain {
+			t.Errorf("%s: Plain %v, want %v", c.rec, evs[0].Plain, c.plain)
+		}
 	}
 }
 

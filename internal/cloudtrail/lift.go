@@ -91,6 +91,8 @@ type fields struct {
 	// escapes, or the object is too long for a Member's offsets
 	members   *[]Member
 	noMembers bool
+	// shape is what scanObject saw of the object's text (see Event.Plain)
+	shape shape
 }
 
 // Member is one top-level member of a record: the spans [start,end) of its key (without its
@@ -122,6 +124,18 @@ func (f *fields) rebase(off int) {
 	}
 }
 
+// scanKey is readKey noting in sh a key not followed at once by its colon: a compact key is
+// read in one call, anything else by readKey.
+func scanKey(b []byte, i int, sh *shape) (key []byte, escaped bool, next int, err error) {
+	if i < len(b) && b[i] == '"' {
+		if end, esc, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
+			return b[i+1 : end-1], esc, end + 1, nil
+		}
+	}
+	*sh |= shapeSpaced
+	return readKey(b, i)
+}
+
 // scanObject validates the object starting at b[i] (after optional white space) and records
 // the spans of the known top-level members; the last duplicate wins, as in encoding/json.
 func scanObject(b []byte, i int, f *fields) (int, error) {
@@ -137,7 +151,7 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 	if b[i] != '{' {
 		return i, errAt(i, "not a JSON object (starts with %q)", b[i])
 	}
-	i = skipSpace(b, i+1)
+	i = spaceAt(b, i+1, &f.shape)
 	if i >= len(b) {
 		return i, errShort
 	}
@@ -145,17 +159,19 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		key, escaped, next, err := readKey(b, i)
+		key, escaped, next, err := scanKey(b, i, &f.shape)
 		if err != nil {
 			return next, err
 		}
-		vs := skipSpace(b, next)
+		vs := spaceAt(b, next, &f.shape)
 		var end int
+		var sh shape
 		if vs < len(b) && b[vs] == '"' { // the usual value, without going through skipValueDepth
 			end, _, err = skipString(b, vs)
 		} else {
-			end, err = skipValueDepth(b, vs, 1)
+			end, sh, err = skipValueDepth(b, vs, 1)
 		}
+		f.shape |= sh
 		if err != nil {
 			return end, err
 		}
@@ -170,7 +186,7 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 				*f.members = append(*f.members, Member{uint16(ks), uint16(ks + len(key)), uint16(vs - open), uint16(end - open)})
 			}
 		}
-		i = skipSpace(b, end)
+		i = spaceAt(b, end, &f.shape)
 		if i >= len(b) {
 			return i, errShort
 		}

@@ -42,6 +42,14 @@ var stringSafe = func() (t [256]bool) {
 	return t
 }()
 
+// shape says what validating a JSON text found besides its end, for a record that may be
+// written out as it is (Event.Plain): whether there was white space between its tokens. The
+// bit may also be set for a compact text read by a slower path (an escaped key, an error),
+// which costs only a second look later.
+type shape uint8
+
+const shapeSpaced shape = 1 // white space between tokens, or not known to have none
+
 // skipString returns the offset after the string starting at b[i] (which is '"') and whether
 // the string contains escapes.
 func skipString(b []byte, i int) (int, bool, error) {
@@ -92,6 +100,21 @@ func skipString(b []byte, i int) (int, bool, error) {
 			return i, escaped, errAt(i, "control character 0x%02x in string", c)
 		}
 	}
+}
+
+// ascii reports whether b has no byte above 0x7f, 32 bytes a step.
+func ascii(b []byte) bool {
+	var or uint64
+	for len(b) >= 32 {
+		w := b[:32]
+		or |= binary.LittleEndian.Uint64(w) | binary.LittleEndian.Uint64(w[8:]) |
+			binary.LittleEndian.Uint64(w[16:]) | binary.LittleEndian.Uint64(w[24:])
+		b = b[32:]
+	}
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&0x8080808080808080 == 0
 }
 
 func isHex(c byte) bool {
@@ -169,93 +192,115 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 
 // skipValue returns the offset just after the JSON value that starts at or after b[i]
 // (leading white space allowed).
-func skipValue(b []byte, i int) (int, error) { return skipValueDepth(b, i, 0) }
-
-func skipValueDepth(b []byte, i, depth int) (int, error) {
-	i = skipSpace(b, i)
-	if i >= len(b) {
-		return i, errShort
-	}
-	switch c := b[i]; c {
-	case '"':
-		end, _, err := skipString(b, i)
-		return end, err
-	case '{', '[':
-		if depth >= maxDepth {
-			return i, errAt(i, "nesting deeper than %d", maxDepth)
-		}
-		return skipContainer(b, i, depth)
-	case 't':
-		return skipLiteral(b, i, "true")
-	case 'f':
-		return skipLiteral(b, i, "false")
-	case 'n':
-		return skipLiteral(b, i, "null")
-	default:
-		if c == '-' || isDigit(c) {
-			return skipNumber(b, i)
-		}
-		return i, errAt(i, "invalid character %q looking for a value", c)
-	}
+func skipValue(b []byte, i int) (int, error) {
+	end, _, err := skipValueDepth(b, i, 0)
+	return end, err
 }
 
-func skipContainer(b []byte, i, depth int) (int, error) {
+// skipValueDepth is skipValue for a value nested depth deep, with its shape (white space
+// before it counts).
+func skipValueDepth(b []byte, i, depth int) (int, shape, error) {
+	var sh shape
+	i = spaceAt(b, i, &sh)
+	if i >= len(b) {
+		return i, sh, errShort
+	}
+	var err error
+	switch c := b[i]; c {
+	case '"':
+		i, _, err = skipString(b, i)
+	case '{', '[':
+		if depth >= maxDepth {
+			return i, sh, errAt(i, "nesting deeper than %d", maxDepth)
+		}
+		var more shape
+		i, more, err = skipContainer(b, i, depth)
+		sh |= more
+	case 't':
+		i, err = skipLiteral(b, i, "true")
+	case 'f':
+		i, err = skipLiteral(b, i, "false")
+	case 'n':
+		i, err = skipLiteral(b, i, "null")
+	default:
+		if c != '-' && !isDigit(c) {
+			return i, sh, errAt(i, "invalid character %q looking for a value", c)
+		}
+		i, err = skipNumber(b, i)
+	}
+	return i, sh, err
+}
+
+// spaceAt skips the white space at b[i], noting in sh that there was some.
+func spaceAt(b []byte, i int, sh *shape) int {
+	if i < len(b) && b[i] <= ' ' {
+		*sh |= shapeSpaced
+		return skipSpace(b, i)
+	}
+	return i
+}
+
+func skipContainer(b []byte, i, depth int) (int, shape, error) {
 	obj := b[i] == '{'
 	closer := byte(']')
 	if obj {
 		closer = '}'
 	}
-	i = skipSpace(b, i+1)
+	var sh shape
+	i = spaceAt(b, i+1, &sh)
 	if i >= len(b) {
-		return i, errShort
+		return i, sh, errShort
 	}
 	if b[i] == closer {
-		return i + 1, nil
+		return i + 1, sh, nil
 	}
 	for {
 		var err error
+		var more shape
 		if obj {
-			if i, err = skipKey(b, i); err != nil {
-				return i, err
+			if i, more, err = skipKey(b, i); err != nil {
+				return i, sh, err
 			}
+			sh |= more
 		}
 		if i < len(b) && b[i] == '"' { // the usual value, without going through skipValueDepth
 			i, _, err = skipString(b, i)
 		} else {
-			i, err = skipValueDepth(b, i, depth+1)
+			i, more, err = skipValueDepth(b, i, depth+1)
 		}
+		sh |= more
 		if err != nil {
-			return i, err
+			return i, sh, err
 		}
-		i = skipSpace(b, i)
+		i = spaceAt(b, i, &sh)
 		if i >= len(b) {
-			return i, errShort
+			return i, sh, errShort
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = spaceAt(b, i+1, &sh)
 		case closer:
-			return i + 1, nil
+			return i + 1, sh, nil
 		default:
 			if obj {
-				return i, errAt(i, "invalid character %q after object value, want ',' or '}'", b[i])
+				return i, sh, errAt(i, "invalid character %q after object value, want ',' or '}'", b[i])
 			}
-			return i, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
+			return i, sh, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
 		}
 	}
 }
 
 // skipKey consumes `"key" :` (with surrounding white space) starting at b[i]. A key followed
 // at once by its colon, as in compact JSON, takes one call; anything else readKey reads (and
-// words the error).
-func skipKey(b []byte, i int) (int, error) {
+// words the error), and counts as spaced.
+func skipKey(b []byte, i int) (int, shape, error) {
 	if i < len(b) && b[i] == '"' {
 		if end, _, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
-			return end + 1, nil
+			return end + 1, 0, nil
 		}
 	}
 	_, _, next, err := readKey(b, i)
-	return next, err
+	return next, shapeSpaced, err
 }
 
 // readKey reads an object key at b[i] (white space allowed before it) and the colon after it.

@@ -680,6 +680,7 @@ func TestMatchEventPlainRecord(t *testing.T) {
 		{"compact", rec, true},
 		{"white space", strings.Replace(rec, `,"awsRegion"`, `, "awsRegion"`, 1), false},
 		{"not UTF-8", strings.Replace(rec, `"b c"`, "\"b\xffc\"", 1), false},
+		{"UTF-8 (checked after the decoder)", strings.Replace(rec, `"b c"`, `"b é"`, 1), true},
 	} {
 		evs := decoded([]byte(`{"Records":[` + c.rec + `]}`))
 		if len(evs) != 1 || evs[0].Record == nil {

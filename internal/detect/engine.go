@@ -193,16 +193,17 @@ func (m *Match) Empty() bool { return len(m.Findings) == 0 && len(m.Steps) == 0 
 
 // Match matches one EventBridge envelope against every rule: the findings of event rules,
 // and the steps of stateful rules for internal/correlate. Safe for concurrent use.
-func (e *Engine) Match(env []byte) (Match, error) { return e.match(env, nil, nil) }
+func (e *Engine) Match(env []byte) (Match, error) { return e.match(env, nil, nil, false) }
 
 // MatchEvent is Match for a decoded event: the byte pre-checks read the record's members
 // where the decoder gives them (cloudtrail.Event.Members).
 func (e *Engine) MatchEvent(ev cloudtrail.Event) (Match, error) {
-	return e.match(ev.Envelope, ev.Record, ev.Members)
+	return e.match(ev.Envelope, ev.Record, ev.Members, ev.Plain)
 }
 
-// match is Match; top, when not nil, are the top-level members of rec, the envelope's record.
-func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member) (Match, error) {
+// match is Match; top, when not nil, are the top-level members of rec0, the envelope's
+// record, which plain says is compact ASCII JSON (cloudtrail.Event.Plain).
+func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member, plain bool) (Match, error) {
 	var out Match
 	var idBuf [16]string // the ids a record matches, without a slice allocated for each
 	ids, err := e.m.AppendMatch(idBuf[:0], env)
@@ -238,6 +239,7 @@ func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member) (Match, error)
 			}
 			// the decoder's record, which it checked is valid JSON
 			rec.valid = len(rec0) > 0 && len(rec.raw) == len(rec0) && &rec.raw[0] == &rec0[0]
+			rec.plain = rec.valid && plain
 		}
 		return nil
 	}
@@ -419,9 +421,12 @@ func (rec *record) eventPart() *finding.Finding {
 	}
 	// a copy: the record may sit in a large buffer of envelopes that a kept finding must not
 	// keep alive
-	if raw := bytes.Clone(rec.raw); rec.valid {
+	switch raw := bytes.Clone(rec.raw); {
+	case rec.plain:
+		rec.event.SetPlainRecord(raw) // as the decoder saw it: written as it is
+	case rec.valid:
 		rec.event.SetValidRecord(raw) // checked for writing once for all the record's findings
-	} else {
+	default:
 		rec.event.Record = raw
 	}
 	return rec.event

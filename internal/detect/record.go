@@ -24,6 +24,7 @@ type record struct {
 	parsed bool
 	whole  bool // the decoded value was all of raw
 	valid  bool // raw is the decoder's record, valid JSON (cloudtrail.Event.Record)
+	plain  bool // and compact ASCII (cloudtrail.Event.Plain)
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
 	// nil when m is whole. An indexed record the decoder gave with its members' spans keeps
 	// those (topSpans) and makes lazy of them only when a member is looked up (member).

@@ -128,6 +128,11 @@ func (f *Finding) SetValidRecord(rec json.RawMessage) {
 	}
 }
 
+// SetPlainRecord sets f.Record to rec, which must be one valid JSON value, ASCII, with no white
+// space between its tokens, as the decoder found a record to be (cloudtrail.Event.Plain):
+// PlainRecord without checking it again.
+func (f *Finding) SetPlainRecord(rec json.RawMessage) { f.Record, f.plain = rec, rec }
+
 // PlainRecord reports whether f.Record is a valid JSON value set by SetValidRecord that is
 // valid UTF-8 and has no white space between its tokens: what AppendJSON writes of it is
 // the record itself.
