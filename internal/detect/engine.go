@@ -401,7 +401,7 @@ func (rec *record) eventPart() *finding.Finding {
 		return rec.event
 	}
 	ua, source := rec.strOf(&pathUserAgent), rec.strOf(&pathEventSource)
-	rec.event = &finding.Finding{
+	rec.ev = finding.Finding{
 		EventID:         rec.strOf(&pathEventID),
 		EventName:       rec.strOf(&pathEventName),
 		EventSource:     source,
@@ -419,6 +419,7 @@ func (rec *record) eventPart() *finding.Finding {
 		Params:          slices.Clip(rec.params()),
 		Grants:          slices.Clip(rec.grants()),
 	}
+	rec.event = &rec.ev // in the record: not an allocation of its own
 	// a copy: the record may sit in a large buffer of envelopes that a kept finding must not
 	// keep alive
 	switch raw := bytes.Clone(rec.raw); {

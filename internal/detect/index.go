@@ -188,8 +188,8 @@ func indexRecord(detail []byte, ix *pathIndex) (*record, bool) {
 	if len(detail) > math.MaxInt32 {
 		return nil, false
 	}
-	r := &record{raw: detail, whole: true, lazy: make([]member, 0, 24),
-		ix: ix, at: make([]uint8, len(ix.slots)), spans: make([]span, 0, 32)}
+	r := newIndexed(detail, ix)
+	r.lazy = make([]member, 0, 24)
 	end, ok := r.walkObject(skipSpace(detail, 0), ix.root, true)
 	if !ok || skipSpace(detail, end) != len(detail) {
 		return nil, false
@@ -206,8 +206,8 @@ func indexMembers(detail []byte, top []cloudtrail.Member, ix *pathIndex) (*recor
 	if len(top) == 0 {
 		return nil, false
 	}
-	r := &record{raw: detail, whole: true, topSpans: top,
-		ix: ix, at: make([]uint8, len(ix.slots)), spans: make([]span, 0, 32)}
+	r := newIndexed(detail, ix)
+	r.topSpans = top
 	var seen uint64 // keyBit of each key so far
 	for j, m := range top {
 		key := m.Key(detail)
@@ -230,6 +230,23 @@ func indexMembers(detail []byte, top []cloudtrail.Member, ix *pathIndex) (*recor
 		}
 	}
 	return r, true
+}
+
+// indexedRecord is an indexed record with room for its index: a record some rule matched
+// costs one allocation, not one for the record, one for each of its index's slices and one
+// for the event part of its findings.
+type indexedRecord struct {
+	record
+	at    [maxSlots]uint8
+	spans [32]span // a record with findings has about twenty values on indexed paths
+}
+
+// newIndexed makes the record of detail, to index with ix.
+func newIndexed(detail []byte, ix *pathIndex) *record {
+	b := new(indexedRecord)
+	r := &b.record
+	r.raw, r.whole, r.ix, r.at, r.spans = detail, true, ix, b.at[:len(ix.slots)], b.spans[:0]
+	return r
 }
 
 // walkObject reads the object at raw[i] and returns its end: it notes where the values of

@@ -36,11 +36,12 @@ type record struct {
 	ix    *pathIndex
 	at    []uint8
 	spans []span
-	// event is the part of a finding that is the same for every rule matching the record,
-	// and derived the derived values titles and runbooks read (those set in have), each
-	// worked out once: a record that several rules match (and a title, a runbook and a
-	// finding reading the same target) costs one lookup of each
+	// event is the part of a finding that is the same for every rule matching the record
+	// (in ev once worked out), and derived the derived values titles and runbooks read (those
+	// set in have), each worked out once: a record that several rules match (and a title, a
+	// runbook and a finding reading the same target) costs one lookup of each
 	event   *finding.Finding
+	ev      finding.Finding
 	derived [numFields]string
 	have    uint16
 	// top is the top-level member strAt looked up last (its value once loaded never changes)
