@@ -529,10 +529,17 @@ func (s *Summary) addFindings(ctx context.Context, fs []finding.Finding, sinks [
 // one record come one after another: their time is read once.
 func (s *Summary) day(eventTime string) string {
 	if eventTime != s.lastTime || s.lastDay == "" {
-		s.lastTime, s.lastDay = eventTime, "unknown"
+		day := "unknown"
 		if t, ok := cloudtrail.ParseTime(eventTime); ok {
-			s.lastDay = t.Format("2006-01-02")
+			// the usual time, in UTC as CloudTrail writes it, starts with its day: the one
+			// made for the time before when they share it (most findings one after another)
+			if z := len(eventTime) == 20 && eventTime[10] == 'T' && eventTime[19] == 'Z'; z && eventTime[:10] == s.lastDay {
+				day = s.lastDay
+			} else {
+				day = t.Format("2006-01-02")
+			}
 		}
+		s.lastTime, s.lastDay = eventTime, day
 	}
 	return s.lastDay
 }

@@ -387,3 +387,25 @@ func TestScanMemoryOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryDay: the day a finding is counted under is its event time's UTC day, whether
+// or not the time before it shared its day, and "unknown" for what is not a time.
+func TestSummaryDay(t *testing.T) {
+	var s Summary
+	for _, c := range []struct{ time, day string }{
+		{"2026-10-01T00:44:30Z", "2026-10-01"},
+		{"2026-10-01T23:59:59Z", "2026-10-01"},
+		{"2026-10-01T23:59:59Z", "2026-10-01"},
+		{"2026-10-02T00:00:00Z", "2026-10-02"},
+		{"2026-10-02T01:00:00+02:00", "2026-10-01"},
+		{"2026-10-01T23:30:00.123Z", "2026-10-01"},
+		{"2026-10-01T23:30:00-01:00", "2026-10-02"},
+		{"not a time", "unknown"},
+		{"2026-10-02T00:00:00Z", "2026-10-02"},
+		{"", "unknown"},
+	} {
+		if got := s.day(c.time); got != c.day {
+			t.Errorf("day(%q) = %q, want %q", c.time, got, c.day)
+		}
+	}
+}
