@@ -288,13 +288,22 @@ func mentionsIaC(s string) bool {
 	return slices.ContainsFunc(iacTools, func(t string) bool { return strings.Contains(s, t) })
 }
 
-// foldSet looks for several lower-case words in text, ASCII letters in any case, in one pass:
-// only positions whose first two bytes can start a word are compared.
+// foldSet looks for several lower-case ASCII words in text, in one pass, as a necessary
+// condition for strings.ToLower(text) containing one: letters are compared in either case,
+// and a letter outside ASCII that ToLower turns into one of the words' letters (the Kelvin
+// sign into k, İ into i: foldsToASCII) counts as a maybe wherever it stands. Only positions
+// whose first two bytes can start a word are compared.
 type foldSet struct {
-	// byFirst lists, for each byte, the words it can start (letters in either case)
+	// byFirst lists, for each byte, the words it can start (letters in either case); the
+	// first byte of a letter that lowers into the words' letters lists "", a maybe
 	byFirst [256][]string
 	words   []string
 }
+
+// foldsToASCII are the letters outside ASCII that strings.ToLower (Unicode's simple lower-case
+// mapping) turns into ASCII letters, by the letter they become. TestFoldsToASCII reads every
+// rune's mapping to keep the table whole.
+var foldsToASCII = map[byte]string{'i': "\u0130", 'k': "\u212a"}
 
 func newFoldSet(words []string) *foldSet {
 	f := &foldSet{words: words}
@@ -303,15 +312,20 @@ func newFoldSet(words []string) *foldSet {
 		if up := w[0] &^ 0x20; up != w[0] && 'A' <= up && up <= 'Z' {
 			f.byFirst[up] = append(f.byFirst[up], w)
 		}
+		for i := range len(w) {
+			if r, ok := foldsToASCII[w[i]]; ok && !slices.Contains(f.byFirst[r[0]], "") {
+				f.byFirst[r[0]] = append(f.byFirst[r[0]], "")
+			}
+		}
 	}
 	return f
 }
 
-// in reports whether b contains one of the words.
+// in reports whether b may contain one of the words once lowered.
 func (f *foldSet) in(b []byte) bool {
 	for i, c := range b {
 		for _, w := range f.byFirst[c] {
-			if len(b)-i >= len(w) && b[i+1]|0x20 == w[1]|0x20 && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
+			if w == "" || len(b)-i >= len(w) && b[i+1]|0x20 == w[1]|0x20 && bytes.EqualFold(b[i:i+len(w)], []byte(w)) {
 				return true
 			}
 		}
@@ -323,7 +337,7 @@ func (f *foldSet) in(b []byte) bool {
 func (f *foldSet) inString(s string) bool {
 	for i := 0; i < len(s); i++ {
 		for _, w := range f.byFirst[s[i]] {
-			if len(s)-i >= len(w) && s[i+1]|0x20 == w[1]|0x20 && strings.EqualFold(s[i:i+len(w)], w) {
+			if w == "" || len(s)-i >= len(w) && s[i+1]|0x20 == w[1]|0x20 && strings.EqualFold(s[i:i+len(w)], w) {
 				return true
 			}
 		}
@@ -457,17 +471,23 @@ func userAgentMemberSays(env []byte, says func(ua []byte) bool) bool {
 	return says([]byte(ua))
 }
 
-// caseVariants returns every spelling of s with its ASCII letters in either case.
+// caseVariants returns every spelling of s with its ASCII letters in either case, or as the
+// letter outside ASCII that strings.ToLower lowers into them (foldsToASCII).
 func caseVariants(s string) []string {
 	out := []string{""}
 	for i := 0; i < len(s); i++ {
 		lo, up := s[i]|0x20, s[i]&^0x20
-		next := make([]string, 0, 2*len(out))
+		spellings := []string{string(s[i])}
+		if lo >= 'a' && lo <= 'z' {
+			spellings = []string{string(lo), string(up)}
+			if r, ok := foldsToASCII[lo]; ok {
+				spellings = append(spellings, r) // lowered into lo as well
+			}
+		}
+		next := make([]string, 0, len(spellings)*len(out))
 		for _, p := range out {
-			if lo >= 'a' && lo <= 'z' {
-				next = append(next, p+string(lo), p+string(up))
-			} else {
-				next = append(next, p+string(s[i]))
+			for _, sp := range spellings {
+				next = append(next, p+sp)
 			}
 		}
 		out = next

@@ -3,9 +3,11 @@ package detect
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
 	"github.com/trailbell/trailbell/pattern"
@@ -65,6 +67,10 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 		`{"eventName":"CreateUser","userAgent":"aws-sdk-go exec-env\/AWS_Lambda_go1.x","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/fn-role/fn"}}`,
 		`{"eventName":"CreateUser","\u0075serAgent":"pacu"}`,
 		`{"eventName":"CreateUser","policy":"\u003c","user\u0041gen\u0074":"kali"}`,
+		// letters outside ASCII that strings.ToLower lowers into a mark's (Kelvin sign, İ)
+		"{\"eventName\":\"CreateUser\",\"userAgent\":\"aws-cli/2.15 md/distrib#\u212aali.2024\"}",
+		"{\"eventName\":\"CreateUser\",\"userAgent\":\"aws-cli/2.15 md/distrib#KAL\u0130.2024\"}",
+		`{"eventName":"CreateUser","userAgent":"aws-cli/2.15 md/distrib#\u212aal\u0130"}`,
 	)
 	checked := map[string]int{}
 	for _, raw := range recs {
@@ -147,13 +153,19 @@ func TestPredicateMaybeIsNecessary(t *testing.T) {
 func TestPredicatePrefilterIsNecessary(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(11, 11))
 	spell := func(s string) string {
-		b := []byte(s)
-		for i := range b {
-			if rnd.IntN(2) == 0 && b[i] >= 'a' && b[i] <= 'z' {
-				b[i] -= 'a' - 'A'
+		var b strings.Builder
+		for i := range len(s) {
+			c := s[i]
+			switch r, ok := foldsToASCII[c]; {
+			case ok && rnd.IntN(3) == 0:
+				b.WriteString(r) // lowered into c by strings.ToLower
+			case rnd.IntN(2) == 0 && c >= 'a' && c <= 'z':
+				b.WriteByte(c - ('a' - 'A'))
+			default:
+				b.WriteByte(c)
 			}
 		}
-		return string(b)
+		return b.String()
 	}
 	around := []string{"", "aws-cli/2.15.30 md/distrib#", "Boto3/1.34.1 Linux/6.6.9-amd64-", "python-requests/2.31 ", "x"}
 	var words []string
@@ -197,5 +209,22 @@ func TestPredicatePrefilterIsNecessary(t *testing.T) {
 	}
 	if len(checked) < 2 {
 		t.Errorf("pre-filters of %d predicates checked, want the two user-agent predicates", len(checked))
+	}
+}
+
+// TestFoldsToASCII: foldsToASCII holds exactly the runes outside ASCII that strings.ToLower
+// turns into an ASCII letter, each under that letter.
+func TestFoldsToASCII(t *testing.T) {
+	want := map[byte]string{}
+	for r := rune(0x80); r <= unicode.MaxRune; r++ {
+		if l := strings.ToLower(string(r)); len(l) == 1 && l[0] < 0x80 {
+			if _, dup := want[l[0]]; dup {
+				t.Fatalf("two runes lower into %q: foldsToASCII holds one a letter", l)
+			}
+			want[l[0]] = string(r)
+		}
+	}
+	if !maps.Equal(foldsToASCII, want) {
+		t.Errorf("foldsToASCII = %q, want %q", foldsToASCII, want)
 	}
 }

@@ -37,9 +37,9 @@ const s3Browser = "s3 browser"
 // matched in any case. S3 Browser counts outside S3 only (eventSource s3.amazonaws.com is its
 // job).
 func AttackTool(userAgent, eventSource string) string {
-	if !attackToolMarks.inString(userAgent) && isASCII(userAgent) {
+	if !attackToolMarks.inString(userAgent) {
 		// the usual user agent: no mark in any case, found in one pass without lowering a
-		// copy (ToLower also folds letters outside ASCII, such as the Kelvin sign, into them)
+		// copy (a letter that ToLower folds into a mark's, such as the Kelvin sign, is a maybe)
 		return ""
 	}
 	ua := strings.ToLower(userAgent)
@@ -93,13 +93,4 @@ func attackToolPrefilter(keep func(mark string) bool) string {
 		}
 	}
 	return `{"detail":{"userAgent":[` + strings.Join(ms, ",") + `]}}`
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
