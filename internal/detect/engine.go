@@ -19,8 +19,11 @@ type Engine struct {
 	rules   []Rule
 	m       *pattern.Matcher
 	entries map[string]entry // matcher id → rule (and which exception)
-	titles  []template
-	books   []template // runbooks, nil for a rule without one
+	// byID holds entries again, for match: a record some pattern matched looks up each id
+	// it matched (see strTable)
+	byID   strTable[entry]
+	titles []template
+	books  []template // runbooks, nil for a rule without one
 	// preds are each rule's predicates, and stepPreds each of its steps', looked up by name
 	// once: they are tested on most records
 	preds     [][]*Predicate
@@ -119,6 +122,7 @@ func New(rs []Rule) (*Engine, error) {
 		return nil, fmt.Errorf("credentials pattern: %w", err)
 	}
 	e.entries[credentialsID] = entry{creds: true}
+	e.byID = newStrTable(e.entries)
 	return e, nil
 }
 
@@ -218,7 +222,7 @@ func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member, plain bool) (M
 	var stepBuf [8]stepRef
 	hit, excepted, steps := hitBuf[:0], exceptedBuf[:0], stepBuf[:0]
 	for _, id := range ids {
-		en, ok := e.entries[id]
+		en, ok := get(&e.byID, id)
 		switch {
 		case !ok:
 		case en.creds:
