@@ -27,11 +27,24 @@ func parseJSON(b []byte, keepRepeats bool) (v any, end int, ok bool) {
 	return v, i, true
 }
 
+// parseJSONText is parseJSON for a value held as a string too, s, of the same bytes as b:
+// the keys, strings and numbers it decodes without escapes are parts of s rather than
+// copies, an allocation each (a policy document's statements are mostly such).
+func parseJSONText(b []byte, s string, keepRepeats bool) (v any, end int, ok bool) {
+	p := valueParser{b: b, s: s, keepRepeats: keepRepeats}
+	v, i, ok := p.value(skipSpace(b, 0), 0)
+	if !ok {
+		return nil, 0, false
+	}
+	return v, i, true
+}
+
 // maxParseDepth is encoding/json's nesting limit: deeper input is its to refuse.
 const maxParseDepth = 10000
 
 type valueParser struct {
 	b           []byte
+	s           string // b as a string, or "" (see parseJSONText)
 	keepRepeats bool
 	// members and elems are stacks shared by the objects and arrays being read, so that
 	// each map and slice is made once, at its final size
@@ -78,6 +91,9 @@ func (p *valueParser) value(i, depth int) (any, int, bool) {
 		end, ok := jsonlex.NumberEnd(b, i)
 		if !ok {
 			return nil, i, false
+		}
+		if p.s != "" {
+			return json.Number(p.s[i:end]), end, true
 		}
 		return json.Number(b[i:end]), end, true
 	}
@@ -183,6 +199,9 @@ func (p *valueParser) key(i int) (string, int, bool) {
 	if k, known := recordKey(raw); known {
 		return k, end, true
 	}
+	if p.s != "" {
+		return p.s[i+1 : i+1+len(raw)], end, true
+	}
 	return string(raw), end, true
 }
 
@@ -192,6 +211,9 @@ func (p *valueParser) str(i int) (any, int, bool) {
 		return nil, i, false
 	}
 	if plain {
+		if p.s != "" {
+			return p.s[i+1 : i+1+len(raw)], end, true
+		}
 		return string(raw), end, true
 	}
 	return unquoteJSON(raw), end, true

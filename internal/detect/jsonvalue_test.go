@@ -79,6 +79,10 @@ func checkParseJSON(t *testing.T, b []byte) {
 			// decodeValue reads tokens: its offset is the value's end
 			t.Fatalf("%q: end %d, encoding/json %d", b, end, d.InputOffset())
 		}
+		// parseJSONText reads the same, parts of the string where parseJSON copies
+		if got2, end2, ok2 := parseJSONText(b, string(b), repeats); ok2 != ok || end2 != end || !reflect.DeepEqual(got2, got) {
+			t.Fatalf("repeats %v: %q: parseJSONText %#v, %d, %v; parseJSON %#v, %d, %v", repeats, b, got2, end2, ok2, got, end, ok)
+		}
 	}
 }
 

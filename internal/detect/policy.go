@@ -161,13 +161,14 @@ func parsePolicy(v any, kind docKind) policyDoc {
 // parsePolicyText reads a document given as text, sometimes URL-encoded.
 func parsePolicyText(text []byte, kind docKind) policyDoc {
 	text = bytes.TrimSpace(text)
+	s := string(text) // one copy, of which the document's strings are parts
 	if len(text) > 0 && text[0] == '%' {
-		if u, err := url.QueryUnescape(string(text)); err == nil {
-			text = []byte(u)
+		if u, err := url.QueryUnescape(s); err == nil {
+			text, s = []byte(u), u
 		}
 	}
 	var m map[string]any
-	if v, _, ok := parseJSON(text, false); ok {
+	if v, _, ok := parseJSONText(text, s, false); ok {
 		m, _ = v.(map[string]any)
 	} else {
 		d := json.NewDecoder(bytes.NewReader(text))
