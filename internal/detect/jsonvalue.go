@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/trailbell/trailbell/internal/jsonlex"
@@ -19,24 +20,45 @@ import (
 // false for anything it does not read exactly (invalid JSON, nesting deeper than
 // encoding/json allows); callers then take encoding/json's way, which words the error.
 func parseJSON(b []byte, keepRepeats bool) (v any, end int, ok bool) {
-	p := valueParser{b: b, keepRepeats: keepRepeats}
-	v, i, ok := p.value(skipSpace(b, 0), 0)
+	return parseWith(valueParser{b: b, keepRepeats: keepRepeats})
+}
+
+// parseWith reads the value p.b starts with, p's stacks taken from and given back to
+// parserStacks.
+func parseWith(p valueParser) (any, int, bool) {
+	st := parserStacks.Get().(*parserStack)
+	p.members, p.elems = st.members[:0], st.elems[:0]
+	v, i, ok := p.value(skipSpace(p.b, 0), 0)
+	// what the stacks held is not kept alive by them; a large value's are let go
+	if cap(p.members)+cap(p.elems) <= maxKeptStack {
+		st.members, st.elems = p.members[:0], p.elems[:0]
+		clear(st.members[:cap(st.members)])
+		clear(st.elems[:cap(st.elems)])
+		parserStacks.Put(st)
+	}
 	if !ok {
 		return nil, 0, false
 	}
 	return v, i, true
 }
 
+// parserStack is a parser's stacks, kept from one value to the next: most values read are
+// small, and growing the stacks for each cost more allocations than the values themselves.
+type parserStack struct {
+	members []kv
+	elems   []any
+}
+
+var parserStacks = sync.Pool{New: func() any { return new(parserStack) }}
+
+// maxKeptStack bounds the stacks kept (each is cleared when given back).
+const maxKeptStack = 1024
+
 // parseJSONText is parseJSON for a value held as a string too, s, of the same bytes as b:
 // the keys, strings and numbers it decodes without escapes are parts of s rather than
 // copies, an allocation each (a policy document's statements are mostly such).
 func parseJSONText(b []byte, s string, keepRepeats bool) (v any, end int, ok bool) {
-	p := valueParser{b: b, s: s, keepRepeats: keepRepeats}
-	v, i, ok := p.value(skipSpace(b, 0), 0)
-	if !ok {
-		return nil, 0, false
-	}
-	return v, i, true
+	return parseWith(valueParser{b: b, s: s, keepRepeats: keepRepeats})
 }
 
 // maxParseDepth is encoding/json's nesting limit: deeper input is its to refuse.
