@@ -738,3 +738,16 @@ func FuzzStartsCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteProseWord holds writeProseWord's way for printable ASCII to the general one.
+func TestWriteProseWord(t *testing.T) {
+	for _, v := range []string{"", "alice", "a b", " lead", "trail ", "a\tb", "a\nb c", "“quoted” word",
+		"é", "a é", "\x7f", "a\x7fb c", "\xff \xfe", "x\u2028y z", `"plain" quotes`, "~!@#$%^&*()_+"} {
+		var got, want strings.Builder
+		writeProseWord(&got, v)
+		writeProseWordAny(&want, v)
+		if got.String() != want.String() {
+			t.Errorf("%q: %q, the general way %q", v, got.String(), want.String())
+		}
+	}
+}

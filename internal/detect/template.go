@@ -280,6 +280,28 @@ var shellSafe = func() (t [256]bool) {
 // writeProseWord writes v in “ ” when it holds a space (or a line break), with any “ or ” in
 // it turned into ": a value in the words of a runbook reads as one.
 func writeProseWord(b *strings.Builder, v string) {
+	// printable ASCII, the usual value, is looked at once: oneLine leaves it as it is, and it
+	// cannot hold a curly quote
+	space := false
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			writeProseWordAny(b, v)
+			return
+		} else if c == ' ' {
+			space = true
+		}
+	}
+	if space {
+		b.WriteString("“")
+		b.WriteString(v)
+		b.WriteString("”")
+		return
+	}
+	b.WriteString(v)
+}
+
+// writeProseWordAny is writeProseWord for any text.
+func writeProseWordAny(b *strings.Builder, v string) {
 	v = oneLine(v)
 	if !strings.Contains(v, " ") {
 		b.WriteString(v)
