@@ -307,6 +307,12 @@ func TestGrants(t *testing.T) {
 			[]string{"Allow ecr:BatchGetImage on this resource to any principal (*)"}, false, false},
 		{"many actions", `{"eventName":"PutUserPolicy","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":[\"a:1\",\"a:2\",\"a:3\",\"a:4\",\"a:5\",\"a:6\",\"a:7\"],\"Resource\":\"*\"}]}"}}`,
 			[]string{"Allow a:1, a:2, a:3, a:4, a:5 and 2 more on *"}, false, false},
+		{"many principals, all but", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketName":"b","bucketPolicy":{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":["111111111111","arn:aws:iam::222222222222:root","arn:aws:iam::333333333333:user/u","444444444444","555555555555"],"Federated":"cognito-identity.amazonaws.com","CanonicalUser":"abc"},"Action":"s3:*","Resource":"*"}]}}}`,
+			[]string{"Deny s3:* on * to all but account 111111111111, account 222222222222, arn:aws:iam::333333333333:user/u, account 444444444444, account 555555555555 and 2 more"}, false, false},
+		{"principals of every kind", `{"eventName":"PutBucketPolicy","requestParameters":{"bucketName":"b","bucketPolicy":{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111111111111","Federated":"cognito-identity.amazonaws.com","CanonicalUser":"abc","Service":"s3.amazonaws.com"},"Action":"s3:GetObject","Resource":"*"}]}}}`,
+			[]string{"Allow s3:GetObject on * to account 111111111111, CanonicalUser abc, federated cognito-identity.amazonaws.com, service s3.amazonaws.com"}, false, false},
+		{"trust with a condition", `{"eventName":"UpdateAssumeRolePolicy","recipientAccountId":"111122223333","requestParameters":{"policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"Federated\":\"arn:aws:iam::111122223333:oidc-provider/x\"},\"Action\":\"sts:AssumeRoleWithWebIdentity\",\"Condition\":{\"StringEquals\":{\"x:aud\":\"y\"}}}]}"}}`,
+			[]string{"trust: federated arn:aws:iam::111122223333:oidc-provider/x (with conditions)"}, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := decodeRecord(json.RawMessage(c.rec))

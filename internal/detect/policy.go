@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/trailbell/trailbell/internal/cloudtrail"
@@ -307,10 +308,17 @@ func (d policyDoc) describe() []string {
 		case s.conditional:
 			cond = " (with conditions)"
 		}
+		// each line is written in one builder: a record's grants are a handful of lines made
+		// of many parts
+		var b strings.Builder
 		switch {
 		case d.kind == trustDoc && s.allow:
 			for _, p := range s.principals {
-				out = append(out, "trust: "+describePrincipal(p)+cond)
+				b.WriteString("trust: ")
+				writePrincipal(&b, p)
+				b.WriteString(cond)
+				out = append(out, b.String())
+				b = strings.Builder{}
 			}
 		default:
 			on := describeList(s.resources, s.notResource)
@@ -320,19 +328,34 @@ func (d policyDoc) describe() []string {
 					on = "this resource" // resource policies of ECR, Lambda ... may omit Resource
 				}
 			}
-			line := effect + " " + describeActions(s) + " on " + on
+			acts := describeActions(s)
+			b.Grow(len(effect) + len(acts) + len(on) + len(cond) + 64*min(len(s.principals), 5) + 16)
+			b.WriteString(effect)
+			b.WriteByte(' ')
+			b.WriteString(acts)
+			b.WriteString(" on ")
+			b.WriteString(on)
 			if len(s.principals) > 0 {
-				var ps []string
-				for _, p := range s.principals {
-					ps = append(ps, describePrincipal(p))
-				}
-				to := " to "
 				if s.notPrincipal {
-					to = " to all but "
+					b.WriteString(" to all but ")
+				} else {
+					b.WriteString(" to ")
 				}
-				line += to + listText(ps)
+				// as listText would list the principals described
+				for i, p := range s.principals[:min(len(s.principals), listMax)] {
+					if i > 0 {
+						b.WriteString(", ")
+					}
+					writePrincipal(&b, p)
+				}
+				if n := len(s.principals); n > listMax {
+					b.WriteString(" and ")
+					b.WriteString(strconv.Itoa(n - listMax))
+					b.WriteString(" more")
+				}
 			}
-			out = append(out, line+cond)
+			b.WriteString(cond)
+			out = append(out, b.String())
 		}
 	}
 	return out
@@ -359,28 +382,39 @@ func describeList(in, notIn []string) string {
 }
 
 func listText(xs []string) string {
-	const max = 5
-	if len(xs) <= max {
+	if len(xs) <= listMax {
 		return strings.Join(xs, ", ")
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(xs[:max], ", "), len(xs)-max)
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:listMax], ", "), len(xs)-listMax)
 }
 
-func describePrincipal(p principal) string {
+// listMax is how many items listText names.
+const listMax = 5
+
+// writePrincipal describes a principal of a statement: "any principal (*)", "account N",
+// "service S", an ARN.
+func writePrincipal(b *strings.Builder, p principal) {
 	switch p.kind {
 	case "*":
-		return "any principal (*)"
+		b.WriteString("any principal (*)")
 	case "AWS":
 		if a := accountOf(p.value); a != "" && (p.value == a || strings.HasSuffix(p.value, ":root")) {
-			return "account " + a
+			b.WriteString("account ")
+			b.WriteString(a)
+			return
 		}
-		return p.value
+		b.WriteString(p.value)
 	case "Service":
-		return "service " + p.value
+		b.WriteString("service ")
+		b.WriteString(p.value)
 	case "Federated":
-		return "federated " + p.value
+		b.WriteString("federated ")
+		b.WriteString(p.value)
+	default:
+		b.WriteString(p.kind)
+		b.WriteByte(' ')
+		b.WriteString(p.value)
 	}
-	return p.kind + " " + p.value
 }
 
 // grants describes every policy document in the record.
