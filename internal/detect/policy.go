@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -250,7 +249,8 @@ func principals(v any) []principal {
 		return nil
 	}
 	var out []principal
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	var kb [8]string
+	for _, k := range sortedKeys(kb[:0], m) {
 		for _, s := range stringList(m[k]) {
 			if k == "AWS" && s == "*" {
 				out = append(out, principal{kind: "*", value: "*"})
@@ -426,15 +426,26 @@ func (r *record) grants() []string {
 	return out
 }
 
+// sortedKeys appends m's keys to keys, sorted (slices.Sorted(maps.Keys(m)) without the
+// allocations of the iterator and of growing its slice: keys has room for a statement's few).
+func sortedKeys(keys []string, m map[string]any) []string {
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // conditions reads a Condition block: {"StringEquals": {"aws:SourceAccount": "1234..."}}.
 func conditions(block map[string]any) []condition {
 	var out []condition
-	for _, op := range slices.Sorted(maps.Keys(block)) {
+	var ob, kb [8]string
+	for _, op := range sortedKeys(ob[:0], block) {
 		keys, ok := block[op].(map[string]any)
 		if !ok {
 			continue
 		}
-		for _, k := range slices.Sorted(maps.Keys(keys)) {
+		for _, k := range sortedKeys(kb[:0], keys) {
 			out = append(out, condition{op: op, key: k, values: stringList(keys[k])})
 		}
 	}
