@@ -194,6 +194,8 @@ func policyOf(m map[string]any, kind docKind) policyDoc {
 		doc.err = fmt.Errorf("policy document has no Statement")
 		return doc
 	}
+	doc.statements = make([]statement, 0, len(sts))
+	lists := strs{buf: make([]string, 0, 4*len(sts))}
 	for _, s := range sts {
 		sm, ok := s.(map[string]any)
 		if !ok {
@@ -201,19 +203,19 @@ func policyOf(m map[string]any, kind docKind) policyDoc {
 		}
 		st := statement{
 			allow:       strings.EqualFold(scalarText(sm["Effect"]), "Allow"),
-			actions:     stringList(sm["Action"]),
-			notActions:  stringList(sm["NotAction"]),
-			resources:   stringList(sm["Resource"]),
-			notResource: stringList(sm["NotResource"]),
+			actions:     lists.list(sm["Action"]),
+			notActions:  lists.list(sm["NotAction"]),
+			resources:   lists.list(sm["Resource"]),
+			notResource: lists.list(sm["NotResource"]),
 		}
 		if c, ok := sm["Condition"].(map[string]any); ok && len(c) > 0 {
 			st.conditional = true
-			st.conditions = conditions(c)
+			st.conditions = conditions(c, &lists)
 		}
 		if p, ok := sm["Principal"]; ok {
-			st.principals = principals(p)
+			st.principals = principals(p, &lists)
 		} else if p, ok := sm["NotPrincipal"]; ok {
-			st.principals = principals(p)
+			st.principals = principals(p, &lists)
 			st.notPrincipal = true
 		}
 		doc.statements = append(doc.statements, st)
@@ -221,23 +223,31 @@ func policyOf(m map[string]any, kind docKind) policyDoc {
 	return doc
 }
 
-func stringList(v any) []string {
+// strs is where a document's lists of strings are made: parts of one slice (each clipped, so
+// that an append cannot write into the next), not a slice or more each.
+type strs struct{ buf []string }
+
+// list reads a string or a list of scalars (the empty ones left out) as a list; nil for
+// anything else, or a list with nothing in it.
+func (a *strs) list(v any) []string {
+	lo := len(a.buf)
 	switch v := v.(type) {
 	case string:
-		return []string{v}
+		a.buf = append(a.buf, v)
 	case []any:
-		var out []string
 		for _, e := range v {
 			if s := scalarText(e); s != "" {
-				out = append(out, s)
+				a.buf = append(a.buf, s)
 			}
 		}
-		return out
 	}
-	return nil
+	if len(a.buf) == lo {
+		return nil
+	}
+	return a.buf[lo:len(a.buf):len(a.buf)]
 }
 
-func principals(v any) []principal {
+func principals(v any, lists *strs) []principal {
 	if s, ok := v.(string); ok {
 		if s == "*" {
 			return []principal{{kind: "*", value: "*"}}
@@ -251,7 +261,7 @@ func principals(v any) []principal {
 	var out []principal
 	var kb [8]string
 	for _, k := range sortedKeys(kb[:0], m) {
-		for _, s := range stringList(m[k]) {
+		for _, s := range lists.list(m[k]) {
 			if k == "AWS" && s == "*" {
 				out = append(out, principal{kind: "*", value: "*"})
 				continue
@@ -437,7 +447,7 @@ func sortedKeys(keys []string, m map[string]any) []string {
 }
 
 // conditions reads a Condition block: {"StringEquals": {"aws:SourceAccount": "1234..."}}.
-func conditions(block map[string]any) []condition {
+func conditions(block map[string]any, lists *strs) []condition {
 	var out []condition
 	var ob, kb [8]string
 	for _, op := range sortedKeys(ob[:0], block) {
@@ -446,7 +456,7 @@ func conditions(block map[string]any) []condition {
 			continue
 		}
 		for _, k := range sortedKeys(kb[:0], keys) {
-			out = append(out, condition{op: op, key: k, values: stringList(keys[k])})
+			out = append(out, condition{op: op, key: k, values: lists.list(keys[k])})
 		}
 	}
 	return out
