@@ -398,21 +398,12 @@ func (e *Engine) fill(f *finding.Finding, i int, rec *record, extra func(name st
 	f.References = slices.Clip(r.References)
 }
 
-// eventPaths are the paths of the values every finding of a record holds (eventPart), whose
-// texts are made together.
-var eventPaths = []*knownPath{
-	&pathEventID, &pathEventName, &pathEventSource, &pathEventTime, &pathRegion, &pathSourceIP,
-	&pathUserAgent, &pathErrorCode, &pathErrorMessage, &pathRecipient, &pathCallerType,
-	&pathCallerARN, &pathCallerAccount,
-}
-
 // eventPart is what every finding of rec says about the event, worked out once per record.
 // Its slices and record are shared by those findings, clipped like the rules' tags.
 func (rec *record) eventPart() *finding.Finding {
 	if rec.event != nil {
 		return rec.event
 	}
-	rec.makeTexts(eventPaths)
 	ua, source := rec.strOf(&pathUserAgent), rec.strOf(&pathEventSource)
 	rec.ev = finding.Finding{
 		EventID:         rec.strOf(&pathEventID),

@@ -405,55 +405,6 @@ func (r *record) indexedText(slot int) (string, bool) {
 	return t, ok
 }
 
-// makeTexts makes the texts of the values at the paths ps that are plain strings and numbers,
-// not made yet, in one string of which each is a part: a record's findings read a dozen short
-// values of it (see eventPart), which cost an allocation each when made one by one. Each text
-// is the one indexedText would make; what is not plain is left to it.
-func (r *record) makeTexts(ps []*knownPath) {
-	if r.at == nil {
-		return
-	}
-	var kb [16]uint8
-	var tb [16][]byte
-	ks, ts, n := kb[:0], tb[:0], 0
-	for _, p := range ps {
-		k := r.at[p.slot]
-		if k == 0 || r.spans[k-1].text != "" || len(ks) == cap(ks) {
-			continue
-		}
-		s := &r.spans[k-1]
-		if t, ok := plainText(r.raw[s.off:s.end]); ok && len(t) > 0 {
-			ks, ts, n = append(ks, k), append(ts, t), n+len(t)
-		}
-	}
-	if len(ks) < 2 {
-		return // one text is one allocation either way
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for _, t := range ts {
-		b.Write(t)
-	}
-	all, off := b.String(), 0
-	for i, k := range ks {
-		r.spans[k-1].text, off = all[off:off+len(ts[i])], off+len(ts[i])
-	}
-}
-
-// plainText is the text of a JSON string without escapes (and with no byte a decoder would
-// change) or of a number, as scalarString gives it, in v's bytes; false for anything else.
-func plainText(v []byte) ([]byte, bool) {
-	switch {
-	case len(v) >= 2 && v[0] == '"':
-		raw, end, plain, ok := jsonlex.StringEnd(v, 0)
-		return raw, ok && plain && end == len(v)
-	case len(v) > 0 && (v[0] == '-' || '0' <= v[0] && v[0] <= '9'):
-		end, ok := jsonlex.NumberEnd(v, 0)
-		return v, ok && end == len(v)
-	}
-	return nil, false
-}
-
 // strTable is a read-only map from strings, open-addressed and hashed by a string's length and
 // last eight bytes (all of a shorter one), which tell the paths and keys of records apart well.
 // A lookup costs a fraction of a map's, and a record some rule matched looks up dozens of

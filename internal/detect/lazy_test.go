@@ -458,34 +458,3 @@ func TestKnownPaths(t *testing.T) {
 		}
 	}
 }
-
-// TestMakeTexts holds the texts makeTexts makes together to the ones indexedText makes one
-// by one, for the rules' samples and values that are not plain.
-func TestMakeTexts(t *testing.T) {
-	var recs []json.RawMessage
-	for _, r := range builtin(t) {
-		recs = append(recs, r.Samples.Match...)
-	}
-	recs = append(recs,
-		json.RawMessage(`{"eventID":"a\u0062c","eventName":"","eventSource":12.5e3,"eventTime":true,"awsRegion":null,`+
-			`"sourceIPAddress":{"x":1},"userAgent":"é ü","errorCode":"\"q\"","errorMessage":"line\nbreak",`+
-			`"recipientAccountId":-7,"userIdentity":{"type":"IAMUser","arn":["x"],"accountId":"123"}}`),
-		json.RawMessage("{\"eventID\":\"\xff\xfe\",\"eventName\":\"ok\",\"awsRegion\":\"x\"}"),
-		json.RawMessage(`{"eventName":"only one"}`))
-	for i, rec := range recs {
-		want, ok1 := indexRecord(rec, builtinIndex())
-		got, ok2 := indexRecord(rec, builtinIndex())
-		if !ok1 || !ok2 {
-			if i >= len(recs)-3 {
-				t.Errorf("%s is not indexed", rec)
-			}
-			continue
-		}
-		got.makeTexts(eventPaths)
-		for _, p := range eventPaths {
-			if a, b := want.strOf(p), got.strOf(p); a != b {
-				t.Errorf("%s in %s: %q made alone, %q made together", p.path, rec, a, b)
-			}
-		}
-	}
-}
