@@ -29,10 +29,10 @@ type Event struct {
 	// again. Both are nil otherwise. Record is valid JSON: the decoder checked it.
 	Record  []byte
 	Members []Member
-	// Plain says Record is ASCII with no white space between its tokens, which the decoder
-	// saw while checking it: written out as JSON it is itself (encoding/json would write it
-	// so). False tells nothing: such a record may still be plain.
-	Plain bool
+	// Compact says Record has no white space between its tokens, which the decoder saw while
+	// checking it: written out as JSON it is itself when it is also valid UTF-8. False tells
+	// nothing: such a record may still be compact.
+	Compact bool
 }
 
 // Problem is one bad record or unreadable part of an input.
@@ -816,7 +816,7 @@ func (d *decoder) record(rec []byte, f *fields, origin string) error {
 	if f.members != nil && !f.noMembers {
 		e.Record = env[len(env)-1-len(rec) : len(env)-1 : len(env)-1] // appendEnvelope ends with the record and '}'
 		e.Members = d.keepMembers(*f.members)
-		e.Plain = f.shape&shapeSpaced == 0 && ascii(rec)
+		e.Compact = f.shape&shapeSpaced == 0
 	}
 	return d.send(e)
 }

@@ -91,7 +91,7 @@ type fields struct {
 	// escapes, or the object is too long for a Member's offsets
 	members   *[]Member
 	noMembers bool
-	// shape is what scanObject saw of the object's text (see Event.Plain)
+	// shape is what scanObject saw of the object's text (see Event.Compact)
 	shape shape
 }
 

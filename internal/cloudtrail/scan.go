@@ -43,7 +43,7 @@ var stringSafe = func() (t [256]bool) {
 }()
 
 // shape says what validating a JSON text found besides its end, for a record that may be
-// written out as it is (Event.Plain): whether there was white space between its tokens. The
+// written out as it is (Event.Compact): whether there was white space between its tokens. The
 // bit may also be set for a compact text read by a slower path (an escaped key, an error),
 // which costs only a second look later.
 type shape uint8
@@ -100,21 +100,6 @@ func skipString(b []byte, i int) (int, bool, error) {
 			return i, escaped, errAt(i, "control character 0x%02x in string", c)
 		}
 	}
-}
-
-// ascii reports whether b has no byte above 0x7f, 32 bytes a step.
-func ascii(b []byte) bool {
-	var or uint64
-	for len(b) >= 32 {
-		w := b[:32]
-		or |= binary.LittleEndian.Uint64(w) | binary.LittleEndian.Uint64(w[8:]) |
-			binary.LittleEndian.Uint64(w[16:]) | binary.LittleEndian.Uint64(w[24:])
-		b = b[32:]
-	}
-	for _, c := range b {
-		or |= uint64(c)
-	}
-	return or&0x8080808080808080 == 0
 }
 
 func isHex(c byte) bool {

@@ -202,12 +202,12 @@ func (e *Engine) Match(env []byte) (Match, error) { return e.match(env, nil, nil
 // MatchEvent is Match for a decoded event: the byte pre-checks read the record's members
 // where the decoder gives them (cloudtrail.Event.Members).
 func (e *Engine) MatchEvent(ev cloudtrail.Event) (Match, error) {
-	return e.match(ev.Envelope, ev.Record, ev.Members, ev.Plain)
+	return e.match(ev.Envelope, ev.Record, ev.Members, ev.Compact)
 }
 
 // match is Match; top, when not nil, are the top-level members of rec0, the envelope's
-// record, which plain says is compact ASCII JSON (cloudtrail.Event.Plain).
-func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member, plain bool) (Match, error) {
+// record, which compact says has no white space between its tokens (cloudtrail.Event.Compact).
+func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member, compact bool) (Match, error) {
 	var out Match
 	var idBuf [16]string // the ids a record matches, without a slice allocated for each
 	ids, err := e.m.AppendMatch(idBuf[:0], env)
@@ -243,7 +243,7 @@ func (e *Engine) match(env, rec0 []byte, top []cloudtrail.Member, plain bool) (M
 			}
 			// the decoder's record, which it checked is valid JSON
 			rec.valid = len(rec0) > 0 && len(rec.raw) == len(rec0) && &rec.raw[0] == &rec0[0]
-			rec.plain = rec.valid && plain
+			rec.compact = rec.valid && compact
 		}
 		return nil
 	}
@@ -427,8 +427,8 @@ func (rec *record) eventPart() *finding.Finding {
 	// a copy: the record may sit in a large buffer of envelopes that a kept finding must not
 	// keep alive
 	switch raw := bytes.Clone(rec.raw); {
-	case rec.plain:
-		rec.event.SetPlainRecord(raw) // as the decoder saw it: written as it is
+	case rec.compact:
+		rec.event.SetCompactRecord(raw) // as the decoder saw it: written as it is if UTF-8
 	case rec.valid:
 		rec.event.SetValidRecord(raw) // checked for writing once for all the record's findings
 	default:

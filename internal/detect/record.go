@@ -18,13 +18,13 @@ import (
 // generic (a map) because titles and predicates may look at any path, and it happens only
 // after the matcher selected the record, so its cost does not grow with traffic.
 type record struct {
-	raw    json.RawMessage
-	m      map[string]any
-	docs   []policyDoc // policy documents in the record, parsed on first use
-	parsed bool
-	whole  bool // the decoded value was all of raw
-	valid  bool // raw is the decoder's record, valid JSON (cloudtrail.Event.Record)
-	plain  bool // and compact ASCII (cloudtrail.Event.Plain)
+	raw     json.RawMessage
+	m       map[string]any
+	docs    []policyDoc // policy documents in the record, parsed on first use
+	parsed  bool
+	whole   bool // the decoded value was all of raw
+	valid   bool // raw is the decoder's record, valid JSON (cloudtrail.Event.Record)
+	compact bool // and has no white space between its tokens (cloudtrail.Event.Compact)
 	// lazy holds the top-level members, decoded into m when first read (see decodeLazy);
 	// nil when m is whole. An indexed record the decoder gave with its members' spans keeps
 	// those (topSpans) and makes lazy of them only when a member is looked up (member).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Severity orders findings for routing; the zero value is Info.
@@ -128,10 +129,15 @@ func (f *Finding) SetValidRecord(rec json.RawMessage) {
 	}
 }
 
-// SetPlainRecord sets f.Record to rec, which must be one valid JSON value, ASCII, with no white
-// space between its tokens, as the decoder found a record to be (cloudtrail.Event.Plain):
-// PlainRecord without checking it again.
-func (f *Finding) SetPlainRecord(rec json.RawMessage) { f.Record, f.plain = rec, rec }
+// SetCompactRecord is SetValidRecord for a record the caller knows has no white space between
+// its tokens, as the decoder found it (cloudtrail.Event.Compact): it is plain when it is valid
+// UTF-8, which is all there is left to check (utf8.Valid reads ASCII eight bytes a step).
+func (f *Finding) SetCompactRecord(rec json.RawMessage) {
+	f.Record, f.plain = rec, nil
+	if utf8.Valid(rec) {
+		f.plain = rec
+	}
+}
 
 // PlainRecord reports whether f.Record is a valid JSON value set by SetValidRecord that is
 // valid UTF-8 and has no white space between its tokens: what AppendJSON writes of it is
