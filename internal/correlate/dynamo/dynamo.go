@@ -9,6 +9,8 @@ package dynamo
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -222,8 +224,33 @@ func (o op) key() map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": s(pk), "sk": s(sk)}
 }
 
-// names are the version item's attributes in expressions: the version and the pending log.
-var names = map[string]string{"#n": "n", "#p": "pending"}
+// names are the version item's attributes in expressions: the version and the pending log;
+// commitNames add the token of the commit that made the version.
+var (
+	names       = map[string]string{"#n": "n", "#p": "pending"}
+	commitNames = map[string]string{"#n": "n", "#p": "pending", "#c": "commit"}
+)
+
+// newToken names one commit: the version item keeps the token of the commit that made its
+// version, so that a commit whose write went through, but whose answer was lost and the SDK
+// sent again, tells its own write from another writer's (landed). Real DynamoDB is also given
+// it as the transaction's ClientRequestToken, which makes the resent transaction a no-op.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand does not fail
+	return hex.EncodeToString(b[:])
+}
+
+// landed reports whether the stored version is next, made by the commit named token, and how
+// many log chunks it still has pending.
+func (st *Store) landed(ctx context.Context, next int64, token string) (bool, int64, error) {
+	out, err := st.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Table), Key: versionKey, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, 0, fmt.Errorf("read state version from %s: %w", st.Table, err)
+	}
+	c, _ := out.Item["commit"].(*types.AttributeValueMemberS)
+	return numAttr(out.Item, "n") == next && c != nil && c.Value == token, numAttr(out.Item, "pending"), nil
+}
 
 // versionCondition is the condition that the stored version is still v.
 func versionCondition(v uint64) (string, map[string]types.AttributeValue) {
@@ -236,22 +263,22 @@ func versionCondition(v uint64) (string, map[string]types.AttributeValue) {
 func (st *Store) Commit(ctx context.Context, b correlate.Batch) error {
 	ops, size := st.ops(b)
 	if len(ops) <= txLimit && size <= txBytes {
-		return st.transact(ctx, b.Version, ops)
+		return st.transact(ctx, b.Version, ops, newToken())
 	}
-	return st.logged(ctx, b.Version, ops)
+	return st.logged(ctx, b.Version, ops, newToken())
 }
 
-func (st *Store) transact(ctx context.Context, v uint64, ops []op) error {
+func (st *Store) transact(ctx context.Context, v uint64, ops []op, token string) error {
 	cond, vals := versionCondition(v)
 	if vals == nil {
 		vals = map[string]types.AttributeValue{}
 	}
-	vals[":next"] = n(int64(v + 1))
+	vals[":next"], vals[":token"] = n(int64(v+1)), s(token)
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: aws.String(st.Table), Key: versionKey,
-		UpdateExpression:          aws.String("SET #n = :next"),
+		UpdateExpression:          aws.String("SET #n = :next, #c = :token"),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
+		ExpressionAttributeNames:  commitNames,
 		ExpressionAttributeValues: vals,
 	}}}
 	for _, o := range ops {
@@ -261,9 +288,13 @@ func (st *Store) transact(ctx context.Context, v uint64, ops []op) error {
 			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.Table), Item: o.item()}})
 		}
 	}
-	_, err := st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err := st.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: aws.String(token)})
 	var tc *types.TransactionCanceledException
 	if errors.As(err, &tc) && len(tc.CancellationReasons) > 0 && aws.ToString(tc.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+		// lost to another writer, or this commit went through and was sent again
+		if ours, _, err := st.landed(ctx, int64(v+1), token); err != nil || ours {
+			return err
+		}
 		return correlate.ErrConflict
 	}
 	if err != nil {
@@ -273,7 +304,7 @@ func (st *Store) transact(ctx context.Context, v uint64, ops []op) error {
 }
 
 // logged commits a batch too large for one transaction: log, switch, apply, clear.
-func (st *Store) logged(ctx context.Context, v uint64, ops []op) error {
+func (st *Store) logged(ctx context.Context, v uint64, ops []op, token string) error {
 	next := int64(v + 1)
 	chunks := chunk(ops)
 	exp := n(st.now().Add(st.grace()).Unix())
@@ -295,16 +326,26 @@ func (st *Store) logged(ctx context.Context, v uint64, ops []op) error {
 	if vals == nil {
 		vals = map[string]types.AttributeValue{}
 	}
-	vals[":next"], vals[":chunks"] = n(next), n(int64(len(chunks)))
+	vals[":next"], vals[":chunks"], vals[":token"] = n(next), n(int64(len(chunks))), s(token)
 	_, err := st.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(st.Table), Key: versionKey,
-		UpdateExpression:          aws.String("SET #n = :next, #p = :chunks"),
+		UpdateExpression:          aws.String("SET #n = :next, #p = :chunks, #c = :token"),
 		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  names,
+		ExpressionAttributeNames:  commitNames,
 		ExpressionAttributeValues: vals,
 	})
 	var cf *types.ConditionalCheckFailedException
 	if errors.As(err, &cf) {
+		// lost to another writer, or this switch went through and was sent again
+		ours, pending, err := st.landed(ctx, next, token)
+		switch {
+		case err != nil:
+			return err
+		case ours && pending > 0:
+			return st.finish(ctx, next, len(chunks))
+		case ours:
+			return nil // a reader of the version finished it already
+		}
 		st.dropLog(ctx, next, len(chunks))
 		return correlate.ErrConflict
 	}

@@ -134,6 +134,49 @@ func TestLargeCommit(t *testing.T) {
 	}
 }
 
+// TestCommitSentAgain: a commit whose write went through but whose answer was lost, so that
+// the SDK sends it again (moto_server, unlike DynamoDB, ignores the ClientRequestToken that
+// makes the second a no-op), is not taken for another writer's: the version item names the
+// commit that made it. Another commit from the same version still conflicts. Both the one
+// transaction and the logged commit are sent twice.
+func TestCommitSentAgain(t *testing.T) {
+	st, _ := newTable(t)
+	ctx := context.Background()
+	small, _ := st.ops(correlate.Batch{Put: map[string]correlate.Item{"s/t/a": {Value: []byte("a")}}})
+	for range 2 {
+		if err := st.transact(ctx, 0, small, "commit-one"); err != nil {
+			t.Fatalf("one transaction, sent again: %v", err)
+		}
+	}
+	if err := st.transact(ctx, 0, small, "commit-two"); !errors.Is(err, correlate.ErrConflict) {
+		t.Fatalf("another commit from version 0: %v, want a conflict", err)
+	}
+	big := make([]byte, 20_000)
+	put := map[string]correlate.Item{}
+	for i := range 250 {
+		put["s/u/"+strconv.Itoa(i)] = correlate.Item{Value: append([]byte(strconv.Itoa(i)+":"), big...)}
+	}
+	large, _ := st.ops(correlate.Batch{Put: put})
+	for range 2 {
+		if err := st.logged(ctx, 1, large, "commit-three"); err != nil {
+			t.Fatalf("logged commit, sent again: %v", err)
+		}
+	}
+	if err := st.logged(ctx, 1, large, "commit-four"); !errors.Is(err, correlate.ErrConflict) {
+		t.Fatalf("another logged commit from version 1: %v, want a conflict", err)
+	}
+	if v, err := st.Version(ctx); err != nil || v != 2 {
+		t.Fatalf("version %d, %v; want 2", v, err)
+	}
+	got, err := st.Load(ctx, []string{"s/t/a", "s/u/0", "s/u/249"})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("load: %d items, %v", len(got), err)
+	}
+	if logs, _ := st.List(ctx, logPart); len(logs) != 0 {
+		t.Errorf("%d log items left", len(logs))
+	}
+}
+
 const rules = `
 rules:
   - id: denied-sweep
