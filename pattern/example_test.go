@@ -160,3 +160,9 @@ func ExampleMatcher_AppendMatch() {
 	// []
 	// [users]
 }
+
+func ExamplePattern_Fields() {
+	p, _ := pattern.Compile(`{"source":["aws.iam"],"detail":{"eventName":["CreateUser"],"$or":[{"errorCode":[{"exists":true}]},{"userIdentity":{"type":["Root"]}}]}}`)
+	fmt.Println(p.Fields())
+	// Output: [detail.errorCode detail.eventName detail.userIdentity.type source]
+}

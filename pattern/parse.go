@@ -144,6 +144,20 @@ func Compile(p string) (*Pattern, error) {
 	return &Pattern{c: c}, nil
 }
 
+// Fields returns the flattened names of the event fields p tests ("detail.eventName"), in
+// any of its alternatives, sorted, each once: a caller that builds events can leave out what
+// no pattern reads.
+func (p *Pattern) Fields() []string {
+	var out []string
+	for _, alt := range p.c.alts {
+		for _, c := range alt {
+			out = append(out, c.name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Validate reports whether p is a valid event pattern, returning a *PatternError naming
 // the JSON path and the reason when it is not.
 func Validate(p string) error {

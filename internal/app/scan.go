@@ -133,7 +133,7 @@ func Scan(ctx context.Context, cfg *config.Config, job ScanJob, p Process) (*Sca
 		Memory:   mem,
 		Sinks:    sinks,
 		Window:   job.Window,
-		Limits:   cfg.Run.Limits(),
+		Limits:   scanLimits(cfg, eng),
 		S3: func(ctx context.Context) (*s3.Source, error) {
 			ac, err := w.awsConfig(ctx)
 			if err != nil {
@@ -186,4 +186,13 @@ func memoryNotes(reg *prometheus.Registry) []string {
 		}
 	}
 	return notes
+}
+
+// scanLimits are the run section's limits per input, and the envelopes' ids left out when no
+// pattern of the scan's engine tests them: a scan's rules are fixed, where the daemon's and
+// the Lambda's may change while they read (cloudtrail.Limits.NoIDs).
+func scanLimits(cfg *config.Config, eng *detect.Engine) cloudtrail.Limits {
+	l := cfg.Run.Limits()
+	l.NoIDs = !eng.ReadsEnvelopeID()
+	return l
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -631,5 +632,37 @@ func TestDecodeMembers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeNoIDs: with Limits.NoIDs the envelopes are the same but for their id, zeros of
+// the same shape.
+func TestDecodeNoIDs(t *testing.T) {
+	in := []byte(`{"Records":[{"eventID":"e1","eventName":"A","eventTime":"2026-10-01T00:00:00Z"},{"eventName":"B"}]}`)
+	with, _ := decodeAll(t, in, "t")
+	var without []Event
+	if _, err := (Limits{NoIDs: true}).Decode(bytes.NewReader(in), "t", func(e Event) error {
+		without = append(without, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(with) != 2 || len(without) != 2 {
+		t.Fatalf("%d and %d events, want 2 each", len(with), len(without))
+	}
+	for i := range with {
+		var a, b map[string]any
+		if json.Unmarshal(with[i].Envelope, &a) != nil || json.Unmarshal(without[i].Envelope, &b) != nil {
+			t.Fatal("envelopes do not decode")
+		}
+		if b["id"] != zeroID || a["id"] == zeroID || len(a["id"].(string)) != len(zeroID) {
+			t.Errorf("record %d: ids %v and %v", i, a["id"], b["id"])
+		}
+		delete(a, "id")
+		delete(b, "id")
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("record %d: envelopes differ beyond the id:\n%s\n%s", i, with[i].Envelope, without[i].Envelope)
+		}
+		checkMembers(t, without[i])
 	}
 }

@@ -229,16 +229,21 @@ func AppendLift(dst, record []byte) ([]byte, error) {
 		return dst, fmt.Errorf("lift: %w: data after the record at offset %d", ErrNotObject, end)
 	}
 	f.rebase(start)
-	dst, _ = appendEnvelope(dst, record[start:end], &f)
+	dst, _ = appendEnvelope(dst, record[start:end], &f, false)
 	return dst, nil
 }
 
 // appendEnvelope writes the envelope of rec (the record's bytes, with f's spans relative to
-// it) and returns it with the event time, zero when unknown.
-func appendEnvelope(dst, rec []byte, f *fields) ([]byte, time.Time) {
+// it) and returns it with the event time, zero when unknown. With noID its id is zeros
+// (Limits.NoIDs).
+func appendEnvelope(dst, rec []byte, f *fields, noID bool) ([]byte, time.Time) {
 	val := func(k field) []byte { return f.value(rec, k) }
 	dst = append(dst, `{"version":"0","id":"`...)
-	dst = appendID(dst, val(fEventID), rec)
+	if noID {
+		dst = append(dst, zeroID...)
+	} else {
+		dst = appendID(dst, val(fEventID), rec)
+	}
 	dst = append(dst, `","detail-type":`...)
 	et, _ := rawContent(val(fEventType))
 	en, _ := rawContent(val(fEventName))
@@ -310,6 +315,9 @@ func memberValue(obj []byte, name string) []byte {
 	}
 	return nil
 }
+
+// zeroID is the id of an envelope whose id is left out (Limits.NoIDs).
+const zeroID = "00000000-0000-0000-0000-000000000000"
 
 // appendID writes a stable event id: the same CloudTrail event delivered twice (two files,
 // EventBridge and S3, a redelivered message) gets the same id, so downstream dedupe works.

@@ -31,6 +31,8 @@ type Engine struct {
 	// index holds the paths a finding reads and those the rules' titles, runbooks and
 	// fields with memory read (see indexRecord)
 	index *pathIndex
+	// readsID says some pattern tests the envelope's id (ReadsEnvelopeID)
+	readsID bool
 }
 
 type entry struct {
@@ -118,7 +120,7 @@ func New(rs []Rule) (*Engine, error) {
 		return nil, err
 	}
 	e.index = staticIndex.with(e.readPaths())
-	if err := e.m.Add(credentialsID, CredentialsPattern); err != nil {
+	if err := e.add(credentialsID, CredentialsPattern, nil); err != nil {
 		return nil, fmt.Errorf("credentials pattern: %w", err)
 	}
 	e.entries[credentialsID] = entry{creds: true}
@@ -151,12 +153,20 @@ func (e *Engine) addSteps(i int, r *Rule) error {
 
 // add adds a pattern under id: compiled already when loading compiled it, else from text.
 func (e *Engine) add(id, text string, compiled *pattern.Pattern) error {
-	if compiled != nil {
-		e.m.AddPattern(id, compiled)
-		return nil
+	if compiled == nil {
+		var err error
+		if compiled, err = pattern.Compile(text); err != nil {
+			return err
+		}
 	}
-	return e.m.Add(id, text)
+	e.readsID = e.readsID || slices.Contains(compiled.Fields(), "id")
+	e.m.AddPattern(id, compiled)
+	return nil
 }
+
+// ReadsEnvelopeID reports whether some pattern of the engine tests the envelope's id, which
+// the decoder may otherwise leave out (cloudtrail.Limits.NoIDs).
+func (e *Engine) ReadsEnvelopeID() bool { return e.readsID }
 
 // Rules returns the compiled rules in load order.
 func (e *Engine) Rules() []Rule { return e.rules }
