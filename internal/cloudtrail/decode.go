@@ -638,7 +638,8 @@ func (d *decoder) logFile() error {
 			case '}':
 				return i + 1, nil
 			case ',':
-				next, _, err := skipKey(b, i+1)
+				var spaced bool // not asked: the log file is not written out
+				_, _, next, err := scanKey(b, i+1, &spaced)
 				if err != nil {
 					return next, err
 				}
@@ -822,7 +823,7 @@ func (d *decoder) record(rec []byte, f *fields, origin string) error {
 	if f.members != nil && !f.noMembers {
 		e.Record = env[len(env)-1-len(rec) : len(env)-1 : len(env)-1] // appendEnvelope ends with the record and '}'
 		e.Members = d.keepMembers(*f.members)
-		e.Compact = f.shape&shapeSpaced == 0
+		e.Compact = !f.spaced
 	}
 	return d.send(e)
 }

@@ -91,8 +91,8 @@ type fields struct {
 	// escapes, or the object is too long for a Member's offsets
 	members   *[]Member
 	noMembers bool
-	// shape is what scanObject saw of the object's text (see Event.Compact)
-	shape shape
+	// spaced says scanObject saw white space between the object's tokens (see Event.Compact)
+	spaced bool
 }
 
 // Member is one top-level member of a record: the spans [start,end) of its key (without its
@@ -124,18 +124,6 @@ func (f *fields) rebase(off int) {
 	}
 }
 
-// scanKey is readKey noting in sh a key not followed at once by its colon: a compact key is
-// read in one call, anything else by readKey.
-func scanKey(b []byte, i int, sh *shape) (key []byte, escaped bool, next int, err error) {
-	if i < len(b) && b[i] == '"' {
-		if end, esc, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
-			return b[i+1 : end-1], esc, end + 1, nil
-		}
-	}
-	*sh |= shapeSpaced
-	return readKey(b, i)
-}
-
 // scanObject validates the object starting at b[i] (after optional white space) and records
 // the spans of the known top-level members; the last duplicate wins, as in encoding/json.
 func scanObject(b []byte, i int, f *fields) (int, error) {
@@ -151,7 +139,7 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 	if b[i] != '{' {
 		return i, errAt(i, "not a JSON object (starts with %q)", b[i])
 	}
-	i = spaceAt(b, i+1, &f.shape)
+	i = spaceAt(b, i+1, &f.spaced)
 	if i >= len(b) {
 		return i, errShort
 	}
@@ -159,19 +147,19 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		key, escaped, next, err := scanKey(b, i, &f.shape)
+		key, escaped, next, err := scanKey(b, i, &f.spaced)
 		if err != nil {
 			return next, err
 		}
-		vs := spaceAt(b, next, &f.shape)
+		vs := spaceAt(b, next, &f.spaced)
 		var end int
-		var sh shape
 		if vs < len(b) && b[vs] == '"' { // the usual value, without going through skipValueDepth
 			end, _, err = skipString(b, vs)
 		} else {
-			end, sh, err = skipValueDepth(b, vs, 1)
+			var inside bool
+			end, inside, err = skipValueDepth(b, vs, 1)
+			f.spaced = f.spaced || inside
 		}
-		f.shape |= sh
 		if err != nil {
 			return end, err
 		}
@@ -186,7 +174,7 @@ func scanObject(b []byte, i int, f *fields) (int, error) {
 				*f.members = append(*f.members, Member{uint16(ks), uint16(ks + len(key)), uint16(vs - open), uint16(end - open)})
 			}
 		}
-		i = spaceAt(b, end, &f.shape)
+		i = spaceAt(b, end, &f.spaced)
 		if i >= len(b) {
 			return i, errShort
 		}

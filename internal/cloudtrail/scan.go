@@ -42,14 +42,6 @@ var stringSafe = func() (t [256]bool) {
 	return t
 }()
 
-// shape says what validating a JSON text found besides its end, for a record that may be
-// written out as it is (Event.Compact): whether there was white space between its tokens. The
-// bit may also be set for a compact text read by a slower path (an escaped key, an error),
-// which costs only a second look later.
-type shape uint8
-
-const shapeSpaced shape = 1 // white space between tokens, or not known to have none
-
 // skipString returns the offset after the string starting at b[i] (which is '"') and whether
 // the string contains escapes.
 func skipString(b []byte, i int) (int, bool, error) {
@@ -182,25 +174,25 @@ func skipValue(b []byte, i int) (int, error) {
 	return end, err
 }
 
-// skipValueDepth is skipValue for a value nested depth deep, with its shape (white space
-// before it counts).
-func skipValueDepth(b []byte, i, depth int) (int, shape, error) {
-	var sh shape
-	i = spaceAt(b, i, &sh)
+// skipValueDepth is skipValue for a value nested depth deep. spaced says there was white
+// space before or inside it, for a record that may be written out as it is (Event.Compact);
+// it is also set for a compact text read by a slower path (an escaped key, an error), which
+// costs only a second look later.
+func skipValueDepth(b []byte, i, depth int) (end int, spaced bool, err error) {
+	i = spaceAt(b, i, &spaced)
 	if i >= len(b) {
-		return i, sh, errShort
+		return i, spaced, errShort
 	}
-	var err error
 	switch c := b[i]; c {
 	case '"':
 		i, _, err = skipString(b, i)
 	case '{', '[':
 		if depth >= maxDepth {
-			return i, sh, errAt(i, "nesting deeper than %d", maxDepth)
+			return i, spaced, errAt(i, "nesting deeper than %d", maxDepth)
 		}
-		var more shape
-		i, more, err = skipContainer(b, i, depth)
-		sh |= more
+		var inside bool
+		i, inside, err = skipContainer(b, i, depth)
+		spaced = spaced || inside
 	case 't':
 		i, err = skipLiteral(b, i, "true")
 	case 'f':
@@ -209,83 +201,82 @@ func skipValueDepth(b []byte, i, depth int) (int, shape, error) {
 		i, err = skipLiteral(b, i, "null")
 	default:
 		if c != '-' && !isDigit(c) {
-			return i, sh, errAt(i, "invalid character %q looking for a value", c)
+			return i, spaced, errAt(i, "invalid character %q looking for a value", c)
 		}
 		i, err = skipNumber(b, i)
 	}
-	return i, sh, err
+	return i, spaced, err
 }
 
-// spaceAt skips the white space at b[i], noting in sh that there was some.
-func spaceAt(b []byte, i int, sh *shape) int {
+// spaceAt skips the white space at b[i], setting *spaced when there is some.
+func spaceAt(b []byte, i int, spaced *bool) int {
 	if i < len(b) && b[i] <= ' ' {
-		*sh |= shapeSpaced
+		*spaced = true
 		return skipSpace(b, i)
 	}
 	return i
 }
 
-func skipContainer(b []byte, i, depth int) (int, shape, error) {
+// skipContainer skips the object or array at b[i], saying whether it holds white space
+// between its tokens (see skipValueDepth).
+func skipContainer(b []byte, i, depth int) (end int, spaced bool, err error) {
 	obj := b[i] == '{'
 	closer := byte(']')
 	if obj {
 		closer = '}'
 	}
-	var sh shape
-	i = spaceAt(b, i+1, &sh)
+	i = spaceAt(b, i+1, &spaced)
 	if i >= len(b) {
-		return i, sh, errShort
+		return i, spaced, errShort
 	}
 	if b[i] == closer {
-		return i + 1, sh, nil
+		return i + 1, spaced, nil
 	}
 	for {
-		var err error
-		var more shape
 		if obj {
-			if i, more, err = skipKey(b, i); err != nil {
-				return i, sh, err
+			if _, _, i, err = scanKey(b, i, &spaced); err != nil {
+				return i, spaced, err
 			}
-			sh |= more
 		}
 		if i < len(b) && b[i] == '"' { // the usual value, without going through skipValueDepth
 			i, _, err = skipString(b, i)
 		} else {
-			i, more, err = skipValueDepth(b, i, depth+1)
+			var inside bool
+			i, inside, err = skipValueDepth(b, i, depth+1)
+			spaced = spaced || inside
 		}
-		sh |= more
 		if err != nil {
-			return i, sh, err
+			return i, spaced, err
 		}
-		i = spaceAt(b, i, &sh)
+		i = spaceAt(b, i, &spaced)
 		if i >= len(b) {
-			return i, sh, errShort
+			return i, spaced, errShort
 		}
 		switch b[i] {
 		case ',':
-			i = spaceAt(b, i+1, &sh)
+			i = spaceAt(b, i+1, &spaced)
 		case closer:
-			return i + 1, sh, nil
+			return i + 1, spaced, nil
 		default:
 			if obj {
-				return i, sh, errAt(i, "invalid character %q after object value, want ',' or '}'", b[i])
+				return i, spaced, errAt(i, "invalid character %q after object value, want ',' or '}'", b[i])
 			}
-			return i, sh, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
+			return i, spaced, errAt(i, "invalid character %q after array element, want ',' or ']'", b[i])
 		}
 	}
 }
 
-// skipKey consumes `"key" :` (with surrounding white space) starting at b[i]. A key followed
-// at once by its colon, as in compact JSON, takes one call; anything else readKey reads (and
-// words the error), and counts as spaced.
-func skipKey(b []byte, i int) (int, shape, error) {
+// scanKey consumes `"key" :` (with surrounding white space) starting at b[i] and returns the
+// key as readKey does. A key followed at once by its colon, as in compact JSON, takes one
+// call; anything else readKey reads (and words the error), and sets *spaced.
+func scanKey(b []byte, i int, spaced *bool) (key []byte, escaped bool, next int, err error) {
 	if i < len(b) && b[i] == '"' {
-		if end, _, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
-			return end + 1, 0, nil
+		if end, esc, err := skipString(b, i); err == nil && end < len(b) && b[end] == ':' {
+			return b[i+1 : end-1], esc, end + 1, nil
 		}
 	}
-	_, _, next, err := readKey(b, i)
-	return next, shapeSpaced, err
+	*spaced = true
+	return readKey(b, i)
 }
 
 // readKey reads an object key at b[i] (white space allowed before it) and the colon after it.
