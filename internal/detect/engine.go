@@ -16,11 +16,10 @@ import (
 // Engine holds every rule compiled into one matcher. It is immutable after New and safe for
 // concurrent use; a rule reload builds a new Engine.
 type Engine struct {
-	rules   []Rule
-	m       *pattern.Matcher
-	entries map[string]entry // matcher id → rule (and which exception)
-	// byID holds entries again, for match: a record some pattern matched looks up each id
-	// it matched (see strTable)
+	rules []Rule
+	m     *pattern.Matcher
+	// byID maps a matcher id to its rule (and which exception or step): a record some
+	// pattern matched looks up each id it matched (see strTable)
 	byID   strTable[entry]
 	titles []template
 	books  []template // runbooks, nil for a rule without one
@@ -64,15 +63,15 @@ func New(rs []Rule) (*Engine, error) {
 	e := &Engine{
 		rules:     rs,
 		m:         pattern.New(),
-		entries:   make(map[string]entry, len(rs)),
 		titles:    make([]template, len(rs)),
 		books:     make([]template, len(rs)),
 		preds:     make([][]*Predicate, len(rs)),
 		stepPreds: make([][][]*Predicate, len(rs)),
 	}
+	entries := make(map[string]entry, len(rs)) // byID, while the patterns are added
 	var errs []error
 	for i, r := range rs {
-		if _, dup := e.entries[r.ID]; dup {
+		if _, dup := entries[r.ID]; dup {
 			errs = append(errs, fmt.Errorf("%s: duplicate rule id %q", r.File, r.ID))
 			continue
 		}
@@ -96,7 +95,7 @@ func New(rs []Rule) (*Engine, error) {
 			e.stepPreds[i] = append(e.stepPreds[i], predicatesOf(st.Predicates))
 		}
 		if r.Kind.Stateful() {
-			if err := e.addSteps(i, &r); err != nil {
+			if err := e.addSteps(i, &r, entries); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -105,7 +104,7 @@ func New(rs []Rule) (*Engine, error) {
 				errs = append(errs, fmt.Errorf("%s: rule %q: pattern: %w", r.File, r.ID, err))
 				continue
 			}
-			e.entries[r.ID] = entry{rule: i}
+			entries[r.ID] = entry{rule: i}
 		}
 		for j, x := range r.Exceptions {
 			id := exceptionID(r.ID, j)
@@ -113,7 +112,7 @@ func New(rs []Rule) (*Engine, error) {
 				errs = append(errs, fmt.Errorf("%s: rule %q: exceptions[%d]: %w", r.File, r.ID, j, err))
 				continue
 			}
-			e.entries[id] = entry{rule: i, exception: true}
+			entries[id] = entry{rule: i, exception: true}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -123,13 +122,14 @@ func New(rs []Rule) (*Engine, error) {
 	if err := e.add(credentialsID, CredentialsPattern, nil); err != nil {
 		return nil, fmt.Errorf("credentials pattern: %w", err)
 	}
-	e.entries[credentialsID] = entry{creds: true}
-	e.byID = newStrTable(e.entries)
+	entries[credentialsID] = entry{creds: true}
+	e.byID = newStrTable(entries)
 	return e, nil
 }
 
-// addSteps adds the steps of stateful rule i; the rule id itself names no pattern.
-func (e *Engine) addSteps(i int, r *Rule) error {
+// addSteps adds the steps of stateful rule i to the matcher and to entries; the rule id
+// itself names no pattern.
+func (e *Engine) addSteps(i int, r *Rule, entries map[string]entry) error {
 	steps := r.Steps()
 	if len(steps) == 0 {
 		return fmt.Errorf("%s: rule %q: kind %s without steps", r.File, r.ID, r.Kind)
@@ -145,9 +145,9 @@ func (e *Engine) addSteps(i int, r *Rule) error {
 			errs = append(errs, fmt.Errorf("%s: rule %q: step %d: pattern: %w", r.File, r.ID, j+1, err))
 			continue
 		}
-		e.entries[stepID(r.ID, j)] = entry{rule: i, step: j + 1}
+		entries[stepID(r.ID, j)] = entry{rule: i, step: j + 1}
 	}
-	e.entries[r.ID] = entry{rule: i, step: -1} // reserves the id; names no pattern
+	entries[r.ID] = entry{rule: i, step: -1} // reserves the id; names no pattern
 	return errors.Join(errs...)
 }
 
