@@ -745,15 +745,33 @@ func FuzzStartsCommand(f *testing.F) {
 	})
 }
 
-// TestWriteProseWord holds writeProseWord's way for printable ASCII to the general one.
+// TestWriteProseWord: a value with a space (or a line break, control character or separator,
+// which become spaces) is written in “ ”, its own curly quotes made straight; printable ASCII
+// and bytes that are not UTF-8 alike.
 func TestWriteProseWord(t *testing.T) {
-	for _, v := range []string{"", "alice", "a b", " lead", "trail ", "a\tb", "a\nb c", "“quoted” word",
-		"é", "a é", "\x7f", "a\x7fb c", "\xff \xfe", "x\u2028y z", `"plain" quotes`, "~!@#$%^&*()_+"} {
-		var got, want strings.Builder
-		writeProseWord(&got, v)
-		writeProseWordAny(&want, v)
-		if got.String() != want.String() {
-			t.Errorf("%q: %q, the general way %q", v, got.String(), want.String())
+	for _, c := range []struct{ v, want string }{
+		{"", ""},
+		{"alice", "alice"},
+		{"a b", "“a b”"},
+		{" lead", "“ lead”"},
+		{"trail ", "“trail ”"},
+		{"a\tb", "“a b”"},
+		{"a\nb c", "“a b c”"},
+		{"“quoted” word", "“\"quoted\" word”"},
+		{"é", "é"},
+		{"a é", "“a é”"},
+		{"\x7f", "“ ”"},
+		{"a\x7fb c", "“a b c”"},
+		{"\xff \xfe", "“\ufffd \ufffd”"},
+		{"x\u2028y z", "“x y z”"},
+		{`"plain" quotes`, "“\"plain\" quotes”"},
+		{"~!@#$%^&*()_+", "~!@#$%^&*()_+"},
+		{"“one”", "“one”"},
+	} {
+		var got strings.Builder
+		writeProseWord(&got, c.v)
+		if got.String() != c.want {
+			t.Errorf("%q: %q, want %q", c.v, got.String(), c.want)
 		}
 	}
 }

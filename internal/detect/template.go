@@ -280,37 +280,29 @@ var shellSafe = func() (t [256]bool) {
 // writeProseWord writes v in “ ” when it holds a space (or a line break), with any “ or ” in
 // it turned into ": a value in the words of a runbook reads as one.
 func writeProseWord(b *strings.Builder, v string) {
-	// printable ASCII, the usual value, is looked at once: oneLine leaves it as it is, and it
-	// cannot hold a curly quote
-	space := false
+	// printable ASCII, the usual value, is looked at once: oneLine keeps it as it is, and it
+	// holds no curly quote
+	plain, space := true, false
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c >= 0x7f {
-			writeProseWordAny(b, v)
-			return
+			plain = false
+			break
 		} else if c == ' ' {
 			space = true
 		}
 	}
-	if space {
-		b.WriteString("“")
-		b.WriteString(v)
-		b.WriteString("”")
-		return
+	if !plain {
+		v = oneLine(v)
+		space = strings.Contains(v, " ")
+		if space && (strings.Contains(v, "“") || strings.Contains(v, "”")) {
+			v = curlyQuotes.Replace(v)
+		}
 	}
-	b.WriteString(v)
-}
-
-// writeProseWordAny is writeProseWord for any text.
-func writeProseWordAny(b *strings.Builder, v string) {
-	v = oneLine(v)
-	if !strings.Contains(v, " ") {
+	if !space {
 		b.WriteString(v)
 		return
 	}
 	b.WriteString("“")
-	if strings.Contains(v, "“") || strings.Contains(v, "”") {
-		v = curlyQuotes.Replace(v)
-	}
 	b.WriteString(v)
 	b.WriteString("”")
 }
