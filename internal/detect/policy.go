@@ -351,18 +351,7 @@ func (d policyDoc) describe() []string {
 				} else {
 					b.WriteString(" to ")
 				}
-				// as listText would list the principals described
-				for i, p := range s.principals[:min(len(s.principals), listMax)] {
-					if i > 0 {
-						b.WriteString(", ")
-					}
-					writePrincipal(&b, p)
-				}
-				if n := len(s.principals); n > listMax {
-					b.WriteString(" and ")
-					b.WriteString(strconv.Itoa(n - listMax))
-					b.WriteString(" more")
-				}
+				writeList(&b, len(s.principals), func(i int) { writePrincipal(&b, s.principals[i]) })
 			}
 			b.WriteString(cond)
 			out = append(out, b.String())
@@ -395,10 +384,28 @@ func listText(xs []string) string {
 	if len(xs) <= listMax {
 		return strings.Join(xs, ", ")
 	}
-	return fmt.Sprintf("%s and %d more", strings.Join(xs[:listMax], ", "), len(xs)-listMax)
+	var b strings.Builder
+	writeList(&b, len(xs), func(i int) { b.WriteString(xs[i]) })
+	return b.String()
 }
 
-// listMax is how many items listText names.
+// writeList writes a list of n items, each written by item: the first listMax, separated by
+// commas, then how many more there are ("a, b, c, d, e and 2 more").
+func writeList(b *strings.Builder, n int, item func(i int)) {
+	for i := range min(n, listMax) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		item(i)
+	}
+	if n > listMax {
+		b.WriteString(" and ")
+		b.WriteString(strconv.Itoa(n - listMax))
+		b.WriteString(" more")
+	}
+}
+
+// listMax is how many items a list names.
 const listMax = 5
 
 // writePrincipal describes a principal of a statement: "any principal (*)", "account N",
