@@ -268,30 +268,28 @@ func TestPlainJSONRandom(t *testing.T) {
 		return ""
 	}
 	var value func(depth int, loose bool) string
+	// container is an object or an array, between open and closing, of up to four members
+	// or elements, each made by elem
+	container := func(open, closing string, loose bool, elem func() string) string {
+		var s strings.Builder
+		s.WriteString(open + space(loose))
+		for j := range rng.IntN(5) {
+			if j > 0 {
+				s.WriteString("," + space(loose))
+			}
+			s.WriteString(elem() + space(loose))
+		}
+		s.WriteString(closing)
+		return s.String()
+	}
 	value = func(depth int, loose bool) string {
 		switch k := rng.IntN(6); {
 		case k == 0 && depth < 4:
-			var s strings.Builder
-			s.WriteString("{" + space(loose))
-			for j := range rng.IntN(5) {
-				if j > 0 {
-					s.WriteString("," + space(loose))
-				}
-				s.WriteString(str() + space(loose) + ":" + space(loose) + value(depth+1, loose) + space(loose))
-			}
-			s.WriteString("}")
-			return s.String()
+			return container("{", "}", loose, func() string {
+				return str() + space(loose) + ":" + space(loose) + value(depth+1, loose)
+			})
 		case k == 1 && depth < 4:
-			var s strings.Builder
-			s.WriteString("[" + space(loose))
-			for j := range rng.IntN(5) {
-				if j > 0 {
-					s.WriteString("," + space(loose))
-				}
-				s.WriteString(value(depth+1, loose) + space(loose))
-			}
-			s.WriteString("]")
-			return s.String()
+			return container("[", "]", loose, func() string { return value(depth+1, loose) })
 		case k == 2:
 			return []string{"true", "false", "null", "-12.5e3", "0"}[rng.IntN(5)]
 		default:
