@@ -533,7 +533,7 @@ func (s *Summary) day(eventTime string) string {
 		if t, ok := cloudtrail.ParseTime(eventTime); ok {
 			// the usual time, in UTC as CloudTrail writes it, starts with its day: the one
 			// made for the time before when they share it (most findings one after another)
-			if z := len(eventTime) == 20 && eventTime[10] == 'T' && eventTime[19] == 'Z'; z && eventTime[:10] == s.lastDay {
+			if len(eventTime) == 20 && eventTime[10] == 'T' && eventTime[19] == 'Z' && eventTime[:10] == s.lastDay {
 				day = s.lastDay
 			} else {
 				day = t.Format("2006-01-02")
